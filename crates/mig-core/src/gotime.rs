@@ -1,0 +1,156 @@
+//! Timestamps as MIG's Go code reads and writes them.
+//!
+//! Go's `time.Time` marshals to RFC 3339 with up to nine fractional digits, trailing zeros
+//! trimmed, and its zero value is `0001-01-01T00:00:00Z`. MIG uses that zero value to mean
+//! "not set" (`starttime`, `finishtime` of an action that never ran), so it is the default here.
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// A UTC instant with Go's JSON form and zero value.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GoTime(pub DateTime<Utc>);
+
+impl GoTime {
+    /// Go's zero time, 0001-01-01T00:00:00Z.
+    pub fn zero() -> GoTime {
+        let date = NaiveDate::from_ymd_opt(1, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0));
+        // The literal date is valid; the fallback only satisfies the type checker.
+        GoTime(date.map(|d| Utc.from_utc_datetime(&d)).unwrap_or_default())
+    }
+
+    pub fn now() -> GoTime {
+        GoTime(Utc::now())
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == GoTime::zero()
+    }
+
+    /// Seconds since the Unix epoch, rounded down as Go's `Time.Unix()` does.
+    pub fn unix(&self) -> i64 {
+        self.0.timestamp()
+    }
+
+    pub fn from_unix(secs: i64) -> Option<GoTime> {
+        DateTime::from_timestamp(secs, 0).map(GoTime)
+    }
+
+    pub fn from_unix_millis(ms: i64) -> Option<GoTime> {
+        DateTime::from_timestamp_millis(ms).map(GoTime)
+    }
+
+    pub fn unix_millis(&self) -> i64 {
+        self.0.timestamp_millis()
+    }
+
+    /// Parses RFC 3339 with any offset and optional fractional seconds.
+    pub fn parse(s: &str) -> Result<GoTime, chrono::ParseError> {
+        DateTime::parse_from_rfc3339(s).map(|t| GoTime(t.with_timezone(&Utc)))
+    }
+
+    /// RFC 3339 with Go's `RFC3339Nano` fraction rule (trailing zeros trimmed).
+    pub fn to_rfc3339(&self) -> String {
+        let t = &self.0;
+        let mut s = format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        );
+        let nanos = t.nanosecond() % 1_000_000_000;
+        if nanos != 0 {
+            let frac = format!("{nanos:09}");
+            s.push('.');
+            s.push_str(frac.trim_end_matches('0'));
+        }
+        s.push('Z');
+        s
+    }
+}
+
+impl Default for GoTime {
+    fn default() -> Self {
+        GoTime::zero()
+    }
+}
+
+impl fmt::Debug for GoTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl fmt::Display for GoTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl From<DateTime<Utc>> for GoTime {
+    fn from(t: DateTime<Utc>) -> Self {
+        GoTime(t)
+    }
+}
+
+impl Serialize for GoTime {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for GoTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Go leaves a time untouched on `null`; we read it as the zero time.
+        let s: Option<String> = Option::deserialize(deserializer)?;
+        match s {
+            None => Ok(GoTime::zero()),
+            Some(s) => GoTime::parse(&s)
+                .map_err(|e| serde::de::Error::custom(format!("invalid RFC 3339 time {s:?}: {e}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_time_round_trips() {
+        let z = GoTime::zero();
+        assert_eq!(z.to_rfc3339(), "0001-01-01T00:00:00Z");
+        assert_eq!(GoTime::parse("0001-01-01T00:00:00Z").unwrap(), z);
+        assert!(z.is_zero());
+    }
+
+    #[test]
+    fn fraction_trimmed_like_go() {
+        let t = GoTime::parse("2017-10-25T15:50:05.220759533Z").unwrap();
+        assert_eq!(t.unix(), 1508946605);
+        assert_eq!(t.to_rfc3339(), "2017-10-25T15:50:05.220759533Z");
+        let t = GoTime::parse("2017-10-25T15:50:05.500Z").unwrap();
+        assert_eq!(t.to_rfc3339(), "2017-10-25T15:50:05.5Z");
+    }
+
+    #[test]
+    fn offsets_convert_to_utc() {
+        let t = GoTime::parse("2014-07-31T14:00:20.00442837-07:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2014-07-31T21:00:20.00442837Z");
+    }
+
+    #[test]
+    fn unix_rounds_down_before_epoch() {
+        let t = GoTime::parse("1969-12-31T23:59:59.5Z").unwrap();
+        assert_eq!(t.unix(), -1);
+    }
+
+    #[test]
+    fn bad_time_names_the_text() {
+        let err = serde_json::from_str::<GoTime>("\"yesterday\"").unwrap_err();
+        assert!(err.to_string().contains("yesterday"), "{err}");
+    }
+}

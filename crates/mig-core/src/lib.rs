@@ -1,0 +1,20 @@
+//! The MIG protocol as plain data and rules: actions, commands, agents, module results,
+//! validation, MIG's signing text, ACL evaluation and identifiers. No I/O, no async.
+
+pub mod acl;
+pub mod action;
+pub mod agent;
+pub mod command;
+pub mod error;
+pub mod gojson;
+pub mod gotime;
+pub mod id;
+pub mod module_result;
+
+pub use acl::{Acl, AclError, Grant};
+pub use action::{Action, Counters, Operation};
+pub use agent::{Agent, AgentEnv};
+pub use command::Command;
+pub use error::{FieldError, ParseError};
+pub use gotime::GoTime;
+pub use module_result::ModuleResult;

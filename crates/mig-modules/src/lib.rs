@@ -1,0 +1,1 @@
+//! Investigation modules (filled by the file-module issue).

@@ -1,0 +1,1 @@
+//! Persistence for the server (filled by the server issue).
