@@ -559,7 +559,8 @@ mod tests {
     fn validation_names_the_field() {
         let now = GoTime::parse("2020-01-01T00:01:00Z").unwrap();
         assert!(sample().validate(now).is_ok());
-        let cases: Vec<(fn(&mut Action), &str)> = vec![
+        type Mutation = fn(&mut Action);
+        let cases: Vec<(Mutation, &str)> = vec![
             (|a| a.name.clear(), "name"),
             (|a| a.target.clear(), "target"),
             (|a| a.syntaxversion = 1, "syntaxversion"),

@@ -6,6 +6,7 @@
 //! * [`Signer`]: signing from a secret key file ([`KeySigner`]) or through `gpg` ([`GpgSigner`]).
 //! * [`token`]: MIG's `X-PGPAUTHORIZATION` API token.
 
+pub mod action;
 pub mod armor;
 pub mod error;
 pub mod keygen;
@@ -14,6 +15,7 @@ pub mod sign;
 pub mod token;
 pub mod verify;
 
+pub use action::{verify_action, Refusal, VerifiedAction, Window};
 pub use error::{PgpError, Result};
 pub use keyring::{Keyring, PublicKey};
 pub use sign::{GpgSigner, KeySigner, Signer};

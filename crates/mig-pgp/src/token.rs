@@ -73,3 +73,60 @@ pub fn verify_token(
         nonce,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keygen::{generate_key, KeyAlgorithm};
+    use crate::KeySigner;
+
+    fn setup() -> (KeySigner, Keyring) {
+        let key = generate_key("Token <t@example.com>", KeyAlgorithm::Ed25519, false).unwrap();
+        let signer = KeySigner::new(key, None).unwrap();
+        let mut ring = Keyring::new();
+        ring.add_bytes(signer.public_key_armored().unwrap().as_bytes(), "t")
+            .unwrap();
+        (signer, ring)
+    }
+
+    #[test]
+    fn token_round_trips() {
+        let (signer, ring) = setup();
+        let now = Utc::now();
+        let token = make_token(&signer, now).unwrap();
+        assert!(token.starts_with("1;"));
+        let t = verify_token(&ring, &token, now, 600).unwrap();
+        assert_eq!(t.signer.fingerprint, signer.fingerprint());
+    }
+
+    #[test]
+    fn old_token_is_refused() {
+        let (signer, ring) = setup();
+        let then = Utc::now() - chrono::Duration::minutes(11);
+        let token = make_token(&signer, then).unwrap();
+        let err = verify_token(&ring, &token, Utc::now(), 600).unwrap_err();
+        assert!(
+            err.to_string().contains("away from the server's clock"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused() {
+        let (signer, ring) = setup();
+        let now = Utc::now();
+        let good = make_token(&signer, now).unwrap();
+        let parts: Vec<&str> = good.splitn(4, ';').collect();
+        let cases = [
+            "".to_string(),
+            "1;2;3".to_string(),
+            format!("2;{};{};{}", parts[1], parts[2], parts[3]),
+            format!("1;yesterday;{};{}", parts[2], parts[3]),
+            format!("1;{};-5;{}", parts[1], parts[3]),
+            format!("1;{};{}1;{}", parts[1], parts[2], parts[3]),
+        ];
+        for bad in cases {
+            assert!(verify_token(&ring, &bad, now, 600).is_err(), "{bad}");
+        }
+    }
+}
