@@ -18,15 +18,38 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 const FRAGMENTS: &[&str] = &[
-    "{", "}", "[", "]", ",", ":", "\"", "null", "true", "false", "-1", "1e309", "0.5", "\"\\u0000\"",
-    "\"\\ud800\"", "{\"module\":\"file\"}", "\"syntaxversion\":2", "\"is_compressed\":true", "=",
-    "\"pgpsignatures\":[\"\"]", "\"minimumweight\":-1", "\"fingerprint\":\"", "1.427392971126604e+18",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "\"",
+    "null",
+    "true",
+    "false",
+    "-1",
+    "1e309",
+    "0.5",
+    "\"\\u0000\"",
+    "\"\\ud800\"",
+    "{\"module\":\"file\"}",
+    "\"syntaxversion\":2",
+    "\"is_compressed\":true",
+    "=",
+    "\"pgpsignatures\":[\"\"]",
+    "\"minimumweight\":-1",
+    "\"fingerprint\":\"",
+    "1.427392971126604e+18",
     "\"parameters\":\"H4sIAAAAAAAA\"",
 ];
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let iterations: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let iterations: usize = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let seed: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20261123);
     // Panics are counted, not printed one by one.
     std::panic::set_hook(Box::new(|_| {}));
@@ -60,33 +83,58 @@ fn main() {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut failed = false;
 
-    failed |= run("action parser + verification", iterations, &mut rng, &actions, |input| {
-        if let Ok(a) = Action::from_json(input) {
-            let _ = a.signing_text();
-            let _ = a.validate(then);
-            let _ = verify_action(&a, &keyring, Some(&acl), then, Window::Ignore);
-            let mut a = a;
-            let _ = a.decompress_operations();
-        }
-        let _ = Command::from_json(input);
-    });
-    failed |= run("signature decoder + verifier", iterations, &mut rng, &signatures, |input| {
-        let text = String::from_utf8_lossy(input);
-        let _ = mig_pgp::armor::decode_signature(&text);
-        let _ = keyring.verify(b"name=x;", &text, then.unix());
-    });
-    failed |= run("ACL parser + evaluation", iterations, &mut rng, &acls, |input| {
-        if let Ok(acl) = Acl::from_json(input) {
-            let _ = acl.check_module("file", &["397FD1F5E3DD4020BEF0E37E0F382D21C84C143A".into()]);
-        }
-    });
+    failed |= run(
+        "action parser + verification",
+        iterations,
+        &mut rng,
+        &actions,
+        |input| {
+            if let Ok(a) = Action::from_json(input) {
+                let _ = a.signing_text();
+                let _ = a.validate(then);
+                let _ = verify_action(&a, &keyring, Some(&acl), then, Window::Ignore);
+                let mut a = a;
+                let _ = a.decompress_operations();
+            }
+            let _ = Command::from_json(input);
+        },
+    );
+    failed |= run(
+        "signature decoder + verifier",
+        iterations,
+        &mut rng,
+        &signatures,
+        |input| {
+            let text = String::from_utf8_lossy(input);
+            let _ = mig_pgp::armor::decode_signature(&text);
+            let _ = keyring.verify(b"name=x;", &text, then.unix());
+        },
+    );
+    failed |= run(
+        "ACL parser + evaluation",
+        iterations,
+        &mut rng,
+        &acls,
+        |input| {
+            if let Ok(acl) = Acl::from_json(input) {
+                let _ =
+                    acl.check_module("file", &["397FD1F5E3DD4020BEF0E37E0F382D21C84C143A".into()]);
+            }
+        },
+    );
     if failed {
         std::process::exit(1);
     }
 }
 
 /// Feeds `iterations` inputs derived from `seeds` to `target`; returns true on any panic.
-fn run(name: &str, iterations: usize, rng: &mut StdRng, seeds: &[Vec<u8>], target: impl Fn(&[u8])) -> bool {
+fn run(
+    name: &str,
+    iterations: usize,
+    rng: &mut StdRng,
+    seeds: &[Vec<u8>],
+    target: impl Fn(&[u8]),
+) -> bool {
     let start = Instant::now();
     let mut panics = 0usize;
     let mut first_panic: Option<Vec<u8>> = None;
@@ -103,7 +151,10 @@ fn run(name: &str, iterations: usize, rng: &mut StdRng, seeds: &[Vec<u8>], targe
         start.elapsed().as_secs_f64()
     );
     if let Some(input) = first_panic {
-        println!("  first panicking input: {:?}", String::from_utf8_lossy(&input));
+        println!(
+            "  first panicking input: {:?}",
+            String::from_utf8_lossy(&input)
+        );
     }
     panics > 0
 }
