@@ -454,7 +454,7 @@ pub(crate) fn fold_keys(map: &mut serde_json::Map<String, Value>, fields: &[&str
 }
 
 /// Reads `null` as the type's default, as Go does for slices, maps and structs.
-pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+pub fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de> + Default,

@@ -1,1 +1,140 @@
-//! Investigation modules (filled by the file-module issue).
+//! Investigation modules: each answers one kind of question on the endpoint.
+//!
+//! A module is a folder with its parameters (serde + validation), its run function, its
+//! `mig <module>` flags (MIG's names, parsed into the same parameters) and a pretty printer.
+//! [`registry`] lists them by name. The agent runs each operation in a child process through
+//! [`protocol::run_module`] (MIG's stdin/stdout protocol); `mig <module> -t local` runs them
+//! in-process.
+
+pub mod context;
+pub mod file;
+pub mod flags;
+pub mod gofmt;
+pub mod protocol;
+
+pub use context::{Context, Limits, Stop};
+pub use mig_core::ModuleResult;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+/// What a module needs from the sandbox the agent puts it in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxNeeds {
+    /// Opens network sockets (ping, timedrift).
+    pub network: bool,
+    /// Writes or deletes files, or signals processes (agentdestroy).
+    pub modifies_system: bool,
+    /// Reads other processes' memory (memory, yara on processes).
+    pub ptrace: bool,
+}
+
+impl SandboxNeeds {
+    /// Read-only filesystem access, no network: most modules.
+    pub const READ_ONLY: SandboxNeeds = SandboxNeeds {
+        network: false,
+        modifies_system: false,
+        ptrace: false,
+    };
+}
+
+/// A module, with its typed parameters.
+pub trait Module: Send + Sync + 'static {
+    /// The name in actions and on the command line (`file`, `netstat`…).
+    const NAME: &'static str;
+    /// One line for `mig help`.
+    const ABOUT: &'static str;
+    const SANDBOX: SandboxNeeds = SandboxNeeds::READ_ONLY;
+    type Params: DeserializeOwned + Serialize;
+
+    /// Checks parameters; the error names the parameter and what was expected.
+    fn validate(params: &Self::Params) -> Result<(), String>;
+    /// Runs the module. Failures inside the run are reported in the result, never panics.
+    fn run(params: &Self::Params, ctx: &Context) -> ModuleResult;
+    /// Parses `mig <module>` flags into parameters.
+    fn parse_flags(args: &[String]) -> Result<Self::Params, String>;
+    /// The usage text of the flags.
+    fn usage() -> String;
+    /// Human-readable lines for a result, as MIG's printers write them; `found_only` leaves
+    /// out "nothing found" lines, errors and statistics.
+    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String>;
+}
+
+/// A module with its parameter type erased, for the registry.
+pub trait DynModule: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn about(&self) -> &'static str;
+    fn sandbox(&self) -> SandboxNeeds;
+    /// Decodes, validates and runs; invalid parameters give `success: false` with the reason.
+    fn run_json(&self, params: &Value, ctx: &Context) -> ModuleResult;
+    /// Decodes and validates parameters without running.
+    fn check_json(&self, params: &Value) -> Result<(), String>;
+    /// Parses and validates flags into the JSON parameters an action carries.
+    fn flags_to_json(&self, args: &[String]) -> Result<Value, String>;
+    fn usage(&self) -> String;
+    fn pretty(&self, result: &ModuleResult, found_only: bool) -> Vec<String>;
+}
+
+struct Erased<M: Module>(std::marker::PhantomData<M>);
+
+impl<M: Module> Erased<M> {
+    fn decode(params: &Value) -> Result<M::Params, String> {
+        let p: M::Params = serde_path_to_error::deserialize(params).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.inner().to_string();
+            if path == "." {
+                format!("invalid parameters: {inner}")
+            } else {
+                format!("invalid parameter {path}: {inner}")
+            }
+        })?;
+        M::validate(&p)?;
+        Ok(p)
+    }
+}
+
+impl<M: Module> DynModule for Erased<M> {
+    fn name(&self) -> &'static str {
+        M::NAME
+    }
+    fn about(&self) -> &'static str {
+        M::ABOUT
+    }
+    fn sandbox(&self) -> SandboxNeeds {
+        M::SANDBOX
+    }
+    fn run_json(&self, params: &Value, ctx: &Context) -> ModuleResult {
+        match Self::decode(params) {
+            Ok(p) => M::run(&p, ctx),
+            Err(e) => ModuleResult::failure(e),
+        }
+    }
+    fn check_json(&self, params: &Value) -> Result<(), String> {
+        Self::decode(params).map(|_| ())
+    }
+    fn flags_to_json(&self, args: &[String]) -> Result<Value, String> {
+        let p = M::parse_flags(args)?;
+        M::validate(&p)?;
+        serde_json::to_value(&p).map_err(|e| e.to_string())
+    }
+    fn usage(&self) -> String {
+        M::usage()
+    }
+    fn pretty(&self, result: &ModuleResult, found_only: bool) -> Vec<String> {
+        M::pretty(result, found_only)
+    }
+}
+
+static FILE: Erased<file::File> = Erased(std::marker::PhantomData);
+
+/// Every module this build knows, by name.
+pub fn registry() -> &'static [&'static dyn DynModule] {
+    static ALL: &[&dyn DynModule] = &[&FILE];
+    ALL
+}
+
+/// The module called `name`, if this build has it.
+pub fn lookup(name: &str) -> Option<&'static dyn DynModule> {
+    registry().iter().copied().find(|m| m.name() == name)
+}

@@ -1,0 +1,279 @@
+//! Content checks: a regex applied to each line of a file, as MIG does, without splitting the
+//! file into lines.
+//!
+//! MIG reads a file line by line (Go's `bufio.Scanner`, which strips `\r\n`) and runs the regex
+//! on each line. Allocating per line is slow, so we search whole blocks of complete lines with
+//! the same regex in multi-line CRLF mode (`^` and `$` at line boundaries). A match that stays
+//! inside one line is a match of that line. A match that crosses a newline (possible with `\s`
+//! or `[^x]`) is confirmed by running the regex on the line where it starts alone; if that line
+//! does not match, the search resumes on the next line. Patterns with absolute anchors
+//! (`\A`, `\z`) are evaluated line by line.
+
+use super::checks::bytes_regex;
+use memchr::{memchr, memchr_iter, memrchr};
+use regex::bytes::Regex;
+
+#[derive(Debug, Clone)]
+pub struct ContentPattern {
+    /// The pattern in multi-line CRLF mode, for searching blocks.
+    block: Regex,
+    /// The pattern as given, for single lines.
+    line: Regex,
+    /// A leading `!`: the check holds when no line matches.
+    pub negate: bool,
+    /// The pattern uses `\A` or `\z`, which mean "line start/end" only when run per line.
+    per_line: bool,
+}
+
+/// Progress of one content check over one file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ContentState {
+    /// Some line matched.
+    found: bool,
+    /// With macroal: every line so far satisfied the check.
+    all_lines_ok: bool,
+    saw_line: bool,
+    /// Nothing later in the file can change the outcome.
+    pub decided: bool,
+}
+
+impl ContentState {
+    pub fn new() -> ContentState {
+        ContentState {
+            all_lines_ok: true,
+            ..Default::default()
+        }
+    }
+}
+
+impl ContentPattern {
+    pub fn new(pattern: &str, negate: bool) -> Result<ContentPattern, String> {
+        let line = bytes_regex(pattern)?;
+        let block = bytes_regex(&format!("(?mR:{pattern})"))?;
+        Ok(ContentPattern {
+            block,
+            line,
+            negate,
+            per_line: has_absolute_anchor(pattern),
+        })
+    }
+
+    /// Does one line (without its terminator) satisfy the check?
+    fn line_ok(&self, line: &[u8]) -> bool {
+        self.line.is_match(strip_cr(line)) != self.negate
+    }
+
+    /// Scans a block of complete lines (the last one may lack its `\n` at end of file).
+    pub fn scan(&self, block: &[u8], state: &mut ContentState, macroal: bool) {
+        if state.decided || block.is_empty() {
+            return;
+        }
+        state.saw_line = true;
+        if macroal {
+            // Every line must satisfy the check: there is no way around looking at each.
+            for line in lines(block) {
+                if !self.line_ok(line) {
+                    state.all_lines_ok = false;
+                    state.decided = true;
+                    return;
+                }
+            }
+            return;
+        }
+        let found = if self.per_line {
+            lines(block).any(|l| self.line.is_match(strip_cr(l)))
+        } else {
+            self.find_in_block(block)
+        };
+        if found {
+            state.found = true;
+            // A match settles both "some line matches" and "no line matches".
+            state.decided = true;
+        }
+    }
+
+    fn find_in_block(&self, block: &[u8]) -> bool {
+        let ends_with_newline = block.last() == Some(&b'\n');
+        let mut pos = 0;
+        while pos <= block.len() {
+            let Some(m) = self.block.find_at(block, pos) else {
+                return false;
+            };
+            if m.start() == block.len() && ends_with_newline {
+                // An empty match after the final newline: there is no such line.
+                return false;
+            }
+            // Inside one line, and not eating the `\r` of a `\r\n` (Go strips it): a real match.
+            let eats_cr = m.end() > m.start()
+                && block[m.end() - 1] == b'\r'
+                && block.get(m.end()) == Some(&b'\n');
+            if !eats_cr && memchr(b'\n', m.as_bytes()).is_none() {
+                return true;
+            }
+            let line_start = memrchr(b'\n', &block[..m.start()]).map_or(0, |i| i + 1);
+            let line_end =
+                memchr(b'\n', &block[m.start()..]).map_or(block.len(), |i| m.start() + i);
+            if self.line.is_match(strip_cr(&block[line_start..line_end])) {
+                return true;
+            }
+            pos = line_end + 1;
+        }
+        false
+    }
+
+    /// The outcome once the whole file was scanned.
+    pub fn result(&self, state: &ContentState, macroal: bool) -> bool {
+        if macroal {
+            // An empty file has no line that could satisfy "every line matches".
+            state.saw_line && state.all_lines_ok
+        } else {
+            state.found != self.negate
+        }
+    }
+}
+
+/// Lines of a block, without their `\n`; a final line without `\n` counts.
+fn lines(block: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    let mut ends = memchr_iter(b'\n', block);
+    std::iter::from_fn(move || {
+        if start >= block.len() {
+            return None;
+        }
+        let end = ends.next().unwrap_or(block.len());
+        let line = &block[start..end];
+        start = end + 1;
+        Some(line)
+    })
+}
+
+/// Go's scanner drops the `\r` of a `\r\n` line ending.
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Does the pattern contain an unescaped `\A` or `\z`?
+fn has_absolute_anchor(pattern: &str) -> bool {
+    let bytes = pattern.as_bytes();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] == b'\\' {
+            if matches!(bytes[i + 1], b'A' | b'z') {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(pattern: &str, text: &str) -> bool {
+        check_with(pattern, text, false)
+    }
+
+    fn check_with(pattern: &str, text: &str, macroal: bool) -> bool {
+        let (negate, p) = match pattern.strip_prefix('!') {
+            Some(p) => (true, p),
+            None => (false, pattern),
+        };
+        let c = ContentPattern::new(p, negate).unwrap();
+        let mut st = ContentState::new();
+        c.scan(text.as_bytes(), &mut st, macroal);
+        c.result(&st, macroal)
+    }
+
+    /// The reference: MIG's line-by-line evaluation.
+    fn reference(pattern: &str, text: &str) -> bool {
+        let re = regex::bytes::Regex::new(pattern).unwrap();
+        let mut lines: Vec<&str> = text.split('\n').collect();
+        if text.ends_with('\n') || text.is_empty() {
+            lines.pop();
+        }
+        lines
+            .iter()
+            .any(|l| re.is_match(l.trim_end_matches('\r').as_bytes()))
+    }
+
+    #[test]
+    fn anchors_are_per_line() {
+        assert!(check("^root:", "daemon:x\nroot:x:0:0\n"));
+        assert!(!check("^oot:", "daemon:x\nroot:x:0:0\n"));
+        assert!(check("0$", "a:0\nb:1\n"));
+        assert!(
+            check("0$", "a:0\r\nb:1\r\n"),
+            "CRLF line ends like Go's scanner"
+        );
+        assert!(check(r"\Aroot", "x\nroot\n"));
+        assert!(check(r"bash\z", "root:/bin/bash\nx\n"));
+    }
+
+    #[test]
+    fn matches_never_span_lines() {
+        assert!(!check(r"foo\sbar", "foo\nbar\n"));
+        assert!(check(r"foo\sbar", "x\nfoo\nfoo bar\n"));
+        assert!(!check(r"a[^x]*b", "a\nb\n"));
+        assert!(check(r"a[^x]*b", "a\nb\naqb\n"));
+    }
+
+    #[test]
+    fn negation_means_no_line_matches() {
+        assert!(check("!secret", "public\nopen\n"));
+        assert!(!check("!secret", "public\nsecret\n"));
+        assert!(check("!anything", ""), "an empty file has no matching line");
+    }
+
+    #[test]
+    fn empty_lines_and_phantom_last_line() {
+        assert!(check("^$", "a\n\nb\n"));
+        assert!(
+            !check("^$", "a\nb\n"),
+            "no empty line after the final newline"
+        );
+        assert!(!check("x*", ""));
+        assert!(check("x*", "\n"));
+    }
+
+    #[test]
+    fn macroal_needs_every_line() {
+        assert!(check_with("^[a-z]+$", "abc\ndef\n", true));
+        assert!(!check_with("^[a-z]+$", "abc\nDEF\n", true));
+        assert!(!check_with("^[a-z]+$", "", true));
+        assert!(check_with("!secret", "abc\ndef\n", true));
+    }
+
+    #[test]
+    fn agrees_with_line_by_line_on_tricky_patterns() {
+        let texts = [
+            "alpha\nbeta\r\ngamma delta\n\n  \nend",
+            "a\nb\nab\na b\n",
+            "x\r\ny\r\n",
+            "no newline at end",
+        ];
+        let patterns = [
+            r"a\s*b",
+            r"^\s*$",
+            r"[^q]+",
+            r"a.b",
+            r"^b",
+            r"a$",
+            r"\bdelta\b",
+            r"(?s)a.b",
+            r"^.*$",
+            r"\r",
+            r"y$",
+            r"(?i)GAMMA",
+            r"\n",
+        ];
+        for t in texts {
+            for p in patterns {
+                assert_eq!(check(p, t), reference(p, t), "pattern {p:?} on {t:?}");
+            }
+        }
+    }
+}
