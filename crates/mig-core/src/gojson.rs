@@ -208,3 +208,17 @@ mod tests {
         );
     }
 }
+
+/// Serde helper for `f64` fields that MIG declares as float64 but that hold whole numbers:
+/// written as `1000` (as Go prints them), not serde's `1000.0`.
+pub mod float64 {
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.fract() == 0.0 && v.abs() < 9.0e15 {
+            s.serialize_i64(*v as i64)
+        } else {
+            s.serialize_f64(*v)
+        }
+    }
+}

@@ -8,7 +8,8 @@ use super::plan::PlannedSearch;
 use super::walk::{Collector, FileInfo};
 use crate::gofmt;
 use crate::Context;
-use std::fs::{File, Metadata};
+use std::cell::OnceCell;
+use std::fs::{File, FileType, Metadata};
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -19,22 +20,66 @@ const BLOCK: usize = 256 * 1024;
 /// Lines longer than this are searched in pieces of this size.
 const MAX_BUFFER: usize = 8 * 1024 * 1024;
 
-/// Per-thread evaluation state (the read buffer is reused across files).
+/// Per-thread evaluation state; buffers are reused across files so that the common case
+/// (a file that matches nothing) allocates nothing.
 pub struct Inspector<'a> {
     pub plan: &'a [PlannedSearch],
     pub collector: &'a Collector,
     pub ctx: &'a Context,
     pub now: SystemTime,
     buf: Vec<u8>,
+    /// Flattened per-(search, check) outcomes of the current entry, after `mismatch`.
+    results: Vec<Option<bool>>,
+    /// Where each search's outcomes start in `results`.
+    offsets: Vec<usize>,
+    alive: Vec<bool>,
+    runs: Vec<PatternRun<'a>>,
+    gz_runs: Vec<PatternRun<'a>>,
 }
 
 /// A content regex being run over one file.
 struct PatternRun<'p> {
-    search: usize,
-    check: usize,
+    /// Index into `Inspector::results`.
+    slot: usize,
     pattern: &'p ContentPattern,
     macroal: bool,
     state: ContentState,
+}
+
+/// A directory entry; its metadata is read only if a check or a hit needs it.
+pub struct Entry<'e> {
+    pub path: &'e Path,
+    pub name: &'e [u8],
+    pub file_type: FileType,
+    meta: OnceCell<Option<Metadata>>,
+}
+
+impl<'e> Entry<'e> {
+    pub fn new(path: &'e Path, name: &'e [u8], file_type: FileType) -> Entry<'e> {
+        Entry {
+            path,
+            name,
+            file_type,
+            meta: OnceCell::new(),
+        }
+    }
+
+    /// lstat, once. `None` if the entry vanished or cannot be read (reported by the caller).
+    fn lstat(&self, collector: &Collector) -> Option<&Metadata> {
+        self.meta
+            .get_or_init(|| match std::fs::symlink_metadata(self.path) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    collector.open_failed(format!(
+                        "lstat {}: {}",
+                        self.path.display(),
+                        go_error(&e)
+                    ));
+                    None
+                }
+            })
+            .as_ref()
+    }
 }
 
 impl<'a> Inspector<'a> {
@@ -50,84 +95,101 @@ impl<'a> Inspector<'a> {
             ctx,
             now,
             buf: Vec::new(),
+            results: Vec::new(),
+            offsets: Vec::new(),
+            alive: Vec::new(),
+            runs: Vec::new(),
+            gz_runs: Vec::new(),
         }
     }
 
-    /// Evaluates `path` (whose lstat is `lmeta`) for `searches`, recording hits.
-    pub fn inspect(&mut self, path: &Path, name: &[u8], lmeta: &Metadata, searches: &[usize]) {
+    /// Evaluates one entry for `searches`, recording hits.
+    pub fn inspect(&mut self, entry: &Entry, searches: &[usize]) {
         self.collector.count_file();
-        let mode = gofmt::file_mode(lmeta.mode());
-        let size = lmeta.len();
-        let mtime = lmeta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-
-        // results[k][i]: outcome of check i of the k-th search, after `mismatch`.
-        let mut results: Vec<Vec<Option<bool>>> = Vec::with_capacity(searches.len());
-        let mut alive: Vec<bool> = Vec::with_capacity(searches.len());
+        let plan = self.plan;
+        self.results.clear();
+        self.offsets.clear();
+        self.alive.clear();
+        let mut mode: Option<String> = None;
         let mut needs_content = false;
         for &s in searches {
-            let ps = &self.plan[s];
-            let mut res = vec![None; ps.checks.len()];
+            let ps = &plan[s];
+            self.offsets.push(self.results.len());
+            let base = self.results.len();
+            self.results.resize(base + ps.checks.len(), None);
             let mut ok = true;
             for (i, c) in ps.checks.iter().enumerate() {
                 if c.kind.reads_content() {
                     continue;
                 }
-                let r = c
-                    .matcher
-                    .matches_metadata(name, size, &mode, mtime, self.now)
-                    != c.mismatch;
-                res[i] = Some(r);
+                let r = match (&c.matcher, c.kind) {
+                    (Matcher::Name { .. }, _) => c
+                        .matcher
+                        .matches_metadata(entry.name, 0, "", self.now, self.now),
+                    _ => match entry.lstat(self.collector) {
+                        Some(meta) => {
+                            let mode = mode.get_or_insert_with(|| gofmt::file_mode(meta.mode()));
+                            let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                            c.matcher.matches_metadata(
+                                entry.name,
+                                meta.len(),
+                                mode,
+                                mtime,
+                                self.now,
+                            )
+                        }
+                        None => false,
+                    },
+                } != c.mismatch;
+                self.results[base + i] = Some(r);
                 if ps.matchall && !r {
                     ok = false;
                     break;
                 }
             }
             needs_content |= ok && ps.reads_content();
-            results.push(res);
-            alive.push(ok);
+            self.alive.push(ok);
         }
 
         if needs_content {
-            self.evaluate_content(path, lmeta, searches, &alive, &mut results);
+            self.evaluate_content(entry, searches);
         }
 
-        let mut info: Option<FileInfo> = None;
-        let mut file_info = || {
-            info.get_or_insert_with(|| FileInfo {
-                size,
-                mode: mode.clone(),
-                lastmodified: gofmt::time(mtime),
-            })
-            .clone()
-        };
         for (k, &s) in searches.iter().enumerate() {
-            let ps = &self.plan[s];
-            if ps.matchall {
-                if alive[k] && results[k].iter().all(|r| *r == Some(true)) {
-                    self.collector.add_hit(s, None, path, file_info());
-                }
+            let ps = &plan[s];
+            let base = self.offsets[k];
+            let outcomes = &self.results[base..base + ps.checks.len()];
+            let hits: &mut dyn Iterator<Item = Option<usize>> = if ps.matchall {
+                &mut (self.alive[k] && outcomes.iter().all(|r| *r == Some(true)))
+                    .then_some(None)
+                    .into_iter()
             } else {
-                for (i, r) in results[k].iter().enumerate() {
-                    if *r == Some(true) {
-                        self.collector.add_hit(s, Some(i), path, file_info());
-                    }
-                }
+                &mut outcomes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| **r == Some(true))
+                    .map(|(i, _)| Some(i))
+            };
+            for check in hits {
+                let Some(meta) = entry.lstat(self.collector) else {
+                    break;
+                };
+                let info = FileInfo {
+                    size: meta.len(),
+                    mode: gofmt::file_mode(meta.mode()),
+                    lastmodified: gofmt::time(meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)),
+                };
+                self.collector.add_hit(s, check, entry.path, info);
             }
         }
     }
 
     /// Fills in content and hash checks. Non-regular files fail them (whatever `mismatch`
     /// says: a check that cannot apply does not match).
-    fn evaluate_content(
-        &mut self,
-        path: &Path,
-        lmeta: &Metadata,
-        searches: &[usize],
-        alive: &[bool],
-        results: &mut [Vec<Option<bool>>],
-    ) {
+    fn evaluate_content(&mut self, entry: &Entry, searches: &[usize]) {
         let plan = self.plan;
-        let regular = if lmeta.file_type().is_symlink() {
+        let path = entry.path;
+        let regular = if entry.file_type.is_symlink() {
             // Symlinked files are evaluated under the link's path.
             match std::fs::metadata(path) {
                 Ok(m) => m.is_file(),
@@ -141,15 +203,15 @@ impl<'a> Inspector<'a> {
                 }
             }
         } else {
-            lmeta.is_file()
+            entry.file_type.is_file()
         };
 
-        let mut runs: Vec<PatternRun> = Vec::new();
+        self.runs.clear();
+        self.gz_runs.clear();
         let mut hashes = HashSet::default();
-        let mut gz_runs: Vec<PatternRun> = Vec::new();
         if regular {
             for (k, &s) in searches.iter().enumerate() {
-                if !alive[k] {
+                if !self.alive[k] {
                     continue;
                 }
                 let ps = &plan[s];
@@ -157,16 +219,15 @@ impl<'a> Inspector<'a> {
                     match &c.matcher {
                         Matcher::Content(p) => {
                             let run = PatternRun {
-                                search: s,
-                                check: i,
+                                slot: self.offsets[k] + i,
                                 pattern: p,
                                 macroal: ps.macroal,
                                 state: ContentState::new(),
                             };
                             if ps.decompress {
-                                gz_runs.push(run);
+                                self.gz_runs.push(run);
                             } else {
-                                runs.push(run);
+                                self.runs.push(run);
                             }
                         }
                         Matcher::Hash { algo, .. } => hashes.insert(*algo),
@@ -180,14 +241,14 @@ impl<'a> Inspector<'a> {
         let mut readable = regular;
         if regular {
             // Content of non-gzip files is the same whether or not `decompress` is set.
-            if !gz_runs.is_empty() && !is_gzip(path) {
-                runs.append(&mut gz_runs);
+            if !self.gz_runs.is_empty() && !is_gzip(path) {
+                self.runs.append(&mut self.gz_runs);
             }
-            if !runs.is_empty() || !hashes.is_empty() {
+            if !self.runs.is_empty() || !hashes.is_empty() {
                 match File::open(path) {
                     Ok(f) => {
                         let mut hasher = (!hashes.is_empty()).then(|| MultiHasher::new(hashes));
-                        match scan(f, &mut self.buf, &mut runs, hasher.as_mut(), self.ctx) {
+                        match scan(f, &mut self.buf, &mut self.runs, hasher.as_mut(), self.ctx) {
                             Ok(()) => digests = hasher.map(MultiHasher::finish).unwrap_or_default(),
                             Err(e) => {
                                 readable = false;
@@ -209,11 +270,11 @@ impl<'a> Inspector<'a> {
                     }
                 }
             }
-            if readable && !gz_runs.is_empty() {
+            if readable && !self.gz_runs.is_empty() {
                 let opened = File::open(path)
                     .map(|f| flate2::read::MultiGzDecoder::new(io::BufReader::new(f)));
                 let outcome =
-                    opened.and_then(|r| scan(r, &mut self.buf, &mut gz_runs, None, self.ctx));
+                    opened.and_then(|r| scan(r, &mut self.buf, &mut self.gz_runs, None, self.ctx));
                 if let Err(e) = outcome {
                     // A corrupt archive fails its content checks and is reported; nothing else.
                     self.collector.error(format!(
@@ -221,24 +282,26 @@ impl<'a> Inspector<'a> {
                         path.display(),
                         go_error(&e)
                     ));
-                    gz_runs.clear();
+                    self.gz_runs.clear();
                 }
-                runs.append(&mut gz_runs);
+                self.runs.append(&mut self.gz_runs);
             }
         }
 
         for (k, &s) in searches.iter().enumerate() {
-            if !alive[k] {
+            if !self.alive[k] {
                 continue;
             }
+            let base = self.offsets[k];
             for (i, c) in plan[s].checks.iter().enumerate() {
                 if !c.kind.reads_content() {
                     continue;
                 }
                 let outcome = match &c.matcher {
-                    Matcher::Content(p) => runs
+                    Matcher::Content(p) => self
+                        .runs
                         .iter()
-                        .find(|r| r.search == s && r.check == i)
+                        .find(|r| r.slot == base + i)
                         .map(|r| p.result(&r.state, r.macroal) != c.mismatch),
                     Matcher::Hash { algo, hex } => digests
                         .iter()
@@ -246,7 +309,7 @@ impl<'a> Inspector<'a> {
                         .map(|(_, d)| (d == hex) != c.mismatch),
                     _ => None,
                 };
-                results[k][i] = Some(readable && outcome.unwrap_or(false));
+                self.results[base + i] = Some(readable && outcome.unwrap_or(false));
             }
         }
     }

@@ -82,9 +82,9 @@ pub struct Search {
 /// command line defaults to matchall.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Options {
-    #[serde(default)]
+    #[serde(default, serialize_with = "mig_core::gojson::float64::serialize")]
     pub maxdepth: f64,
-    #[serde(default)]
+    #[serde(default, serialize_with = "mig_core::gojson::float64::serialize")]
     pub maxerrors: f64,
     #[serde(default, skip_serializing_if = "is_false")]
     pub remotefs: bool,
@@ -96,7 +96,7 @@ pub struct Options {
     /// when empty.
     #[serde(default)]
     pub mismatch: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, serialize_with = "mig_core::gojson::float64::serialize")]
     pub matchlimit: f64,
     #[serde(default, skip_serializing_if = "is_false")]
     pub returnsha256: bool,

@@ -26,6 +26,7 @@ pub struct MatchedFile {
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct FileInfoOut {
+    #[serde(serialize_with = "mig_core::gojson::float64::serialize")]
     pub size: f64,
     pub mode: String,
     pub lastmodified: String,
@@ -35,8 +36,11 @@ pub struct FileInfoOut {
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct Statistics {
+    #[serde(serialize_with = "mig_core::gojson::float64::serialize")]
     pub filescount: f64,
+    #[serde(serialize_with = "mig_core::gojson::float64::serialize")]
     pub openfailed: f64,
+    #[serde(serialize_with = "mig_core::gojson::float64::serialize")]
     pub totalhits: f64,
     pub exectime: String,
 }

@@ -1,7 +1,7 @@
 //! Walking the roots: each directory tree once, in parallel, never following symlinked
 //! directories, never entering pseudo filesystems (/proc, /sys…) or remote ones unless asked.
 
-use super::inspect::{go_error, Inspector};
+use super::inspect::{go_error, Entry, Inspector};
 use super::plan::{clean, has_glob, PlannedSearch};
 use crate::{Context, Stop};
 use std::os::unix::ffi::OsStrExt;
@@ -198,7 +198,10 @@ pub fn run(plan: &[PlannedSearch], ctx: &Context, threads: usize) -> Outcome {
                 // A file root: evaluate it directly, under the path given.
                 if let Ok(meta) = std::fs::symlink_metadata(&root.path) {
                     let name = root.path.file_name().map(|n| n.as_bytes()).unwrap_or(b"");
-                    inspector.inspect(&root.path, name, &meta, &[root.search]);
+                    inspector.inspect(
+                        &Entry::new(&root.path, name, meta.file_type()),
+                        &[root.search],
+                    );
                 }
             }
         }
@@ -280,12 +283,10 @@ fn walk_tree(
             if applicable.is_empty() {
                 return ignore::WalkState::Continue;
             }
-            match entry.metadata() {
-                Ok(meta) => {
-                    let name = entry.file_name().as_bytes();
-                    inspector.inspect(entry.path(), name, &meta, &applicable);
-                }
-                Err(e) => collector.open_failed(walk_error(&e)),
+            // The type comes from readdir (no stat); entries without one are stdin-like oddities.
+            if let Some(file_type) = entry.file_type() {
+                let name = entry.file_name().as_bytes();
+                inspector.inspect(&Entry::new(entry.path(), name, file_type), &applicable);
             }
             ignore::WalkState::Continue
         })
