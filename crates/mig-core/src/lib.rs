@@ -10,6 +10,8 @@ pub mod gojson;
 pub mod gotime;
 pub mod id;
 pub mod module_result;
+#[cfg(feature = "target")]
+pub mod target;
 
 pub use acl::{Acl, AclError, Grant};
 pub use action::{Action, Counters, Operation};

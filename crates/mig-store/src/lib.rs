@@ -1,1 +1,155 @@
-//! Persistence for the server (filled by the server issue).
+//! Persistence for mig-server: one schema and one migration set on SQLite (the embedded
+//! default) and PostgreSQL (scale-out), through sqlx's `Any` driver.
+//!
+//! Every query is written once, with `$N` placeholders (both drivers accept them); the only
+//! dialect-specific SQL is in [`render`] (JSON fields, LIKE) and row locking.
+
+pub mod actions;
+pub mod agents;
+pub mod commands;
+mod error;
+pub mod investigators;
+mod migrate;
+pub mod queue;
+pub mod render;
+
+pub use error::StoreError;
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool to the server's database.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    pub dialect: Dialect,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite:///var/lib/mig/mig.db`, `sqlite::memory:`,
+    /// `postgres://user@host/db`) and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Dialect::Postgres
+        } else {
+            return Err(StoreError::Config(format!(
+                "database URL {url:?}: expected sqlite:… or postgres://…"
+            )));
+        };
+        let url = match dialect {
+            // Create the file if needed.
+            Dialect::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { "&" } else { "?" })
+            }
+            _ => url.to_string(),
+        };
+        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        options = match dialect {
+            Dialect::Sqlite => options
+                // One writer at a time is SQLite's model; a few readers alongside.
+                .max_connections(if url.contains(":memory:") { 1 } else { 4 })
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        use sqlx::Executor;
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        Ok(())
+                    })
+                }),
+            Dialect::Postgres => options.max_connections(16),
+        };
+        let pool = options
+            .connect(&url)
+            .await
+            .map_err(|e| StoreError::Config(format!("cannot open database {}: {e}", redact(&url))))?;
+        let store = Store { pool, dialect };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// `FOR UPDATE SKIP LOCKED` where the database has row locks (PostgreSQL); SQLite
+    /// serialises writers instead.
+    pub(crate) fn skip_locked(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        }
+    }
+
+    /// Removes every row (tests and benchmarks only).
+    pub async fn truncate_all(&self) -> Result<()> {
+        for table in [
+            "relay_queue",
+            "commands",
+            "signatures",
+            "actions",
+            "api_keys",
+            "investigators",
+            "agents",
+            "auth_nonces",
+        ] {
+            // Table names are the constants above.
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Hides a password in a database URL for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub(crate) fn get_i64(row: &AnyRow, col: &str) -> Result<i64> {
+    Ok(row.try_get::<i64, _>(col)?)
+}
+
+pub(crate) fn get_str(row: &AnyRow, col: &str) -> Result<String> {
+    Ok(row.try_get::<String, _>(col)?)
+}
+
+pub(crate) fn get_opt_str(row: &AnyRow, col: &str) -> Result<Option<String>> {
+    Ok(row.try_get::<Option<String>, _>(col)?)
+}
+
+/// Ids are u64 in the protocol and BIGINT in the database; MIG's fit in 53 bits.
+pub(crate) fn id_param(id: u64) -> i64 {
+    id as i64
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

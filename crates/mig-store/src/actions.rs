@@ -1,0 +1,400 @@
+//! Actions: creation, the scheduler's lifecycle transitions, counters and searches.
+
+use crate::agents::{bind_all, AgentRef};
+use crate::render::{Binder, Param};
+use crate::{get_i64, get_str, id_param, Result, Store, StoreError};
+use mig_core::action::status;
+use mig_core::command::status as cmd;
+use mig_core::{Action, Counters, GoTime};
+use sqlx::{AssertSqlSafe, Row};
+
+/// A command ready to be delivered: who it is for, and its JSON as the agent receives it.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub command_id: u64,
+    pub action_id: u64,
+    pub agent_id: u64,
+    pub queueloc: String,
+    /// Unix ms after which the command must not be delivered.
+    pub expireafter: i64,
+    pub payload: String,
+}
+
+/// A command's JSON as the agent receives it, around the action exactly as it was signed.
+pub(crate) fn command_json(id: u64, action_json: &str, agent_json: &str, created_ms: i64) -> String {
+    format!(
+        r#"{{"id":{id},"action":{action_json},"agent":{agent_json},"status":"sent","results":null,"starttime":"{}","finishtime":"0001-01-01T00:00:00Z"}}"#,
+        ms_to_time(created_ms).to_rfc3339()
+    )
+}
+
+/// Filters for searching actions.
+#[derive(Debug, Clone, Default)]
+pub struct ActionFilter {
+    pub status: Option<String>,
+    /// LIKE pattern on the name (case-insensitive).
+    pub name: Option<String>,
+    /// Created (validfrom) after / before, Unix ms.
+    pub after: Option<i64>,
+    pub before: Option<i64>,
+    pub investigator: Option<u64>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+const ACTION_COLUMNS: &str = "id, status, starttime, finishtime, lastupdatetime, action_json";
+
+pub(crate) fn ms_to_time(ms: i64) -> GoTime {
+    if ms == 0 {
+        GoTime::zero()
+    } else {
+        GoTime::from_unix_millis(ms).unwrap_or_default()
+    }
+}
+
+impl Store {
+    /// Stores a new action (status pending). `signers` are (investigator id, signature).
+    pub async fn insert_action(&self, action: &Action, signers: &[(u64, String)], createdby: u64, now_ms: i64) -> Result<()> {
+        let json = serde_json::to_string(action).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO actions (id, name, target, validfrom, expireafter, status, lastupdatetime, action_json, createdby) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(id_param(action.id))
+        .bind(&action.name)
+        .bind(&action.target)
+        .bind(action.validfrom.unix_millis())
+        .bind(action.expireafter.unix_millis())
+        .bind(status::PENDING)
+        .bind(now_ms)
+        .bind(&json)
+        .bind(id_param(createdby))
+        .execute(&mut *tx)
+        .await?;
+        for (inv, sig) in signers {
+            sqlx::query("INSERT INTO signatures (actionid, investigatorid, pgpsignature) VALUES ($1, $2, $3)")
+                .bind(id_param(action.id))
+                .bind(id_param(*inv))
+                .bind(sig)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The action with its current status, times, signers and counters.
+    pub async fn get_action(&self, id: u64) -> Result<Action> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = $1")))
+            .bind(id_param(id))
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound {
+                what: "action",
+                id: id.to_string(),
+            })?;
+        let mut a = self.action_from_row(&row)?;
+        a.counters = self.counters(id).await?;
+        a.investigators = self.action_signers(id).await?;
+        Ok(a)
+    }
+
+    fn action_from_row(&self, row: &sqlx::any::AnyRow) -> Result<Action> {
+        let json = get_str(row, "action_json")?;
+        let mut a = Action::from_json(json.as_bytes()).map_err(|e| StoreError::Corrupt(format!("action: {e}")))?;
+        a.id = get_i64(row, "id")? as u64;
+        a.status = get_str(row, "status")?;
+        a.starttime = ms_to_time(get_i64(row, "starttime")?);
+        a.finishtime = ms_to_time(get_i64(row, "finishtime")?);
+        a.lastupdatetime = ms_to_time(get_i64(row, "lastupdatetime")?);
+        Ok(a)
+    }
+
+    async fn action_signers(&self, id: u64) -> Result<Vec<mig_core::action::InvestigatorRef>> {
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT i.id, i.name, i.pgpfingerprint, i.status FROM signatures s JOIN investigators i ON i.id = s.investigatorid \
+             WHERE s.actionid = $1 ORDER BY i.name",
+        )
+        .bind(id_param(id))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, fp, st)| mig_core::action::InvestigatorRef {
+                id: id as u64,
+                name,
+                pgpfingerprint: fp,
+                status: st,
+            })
+            .collect())
+    }
+
+    /// Exact counters, computed from the commands themselves.
+    pub async fn counters(&self, action_id: u64) -> Result<Counters> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM commands WHERE actionid = $1 GROUP BY status")
+            .bind(id_param(action_id))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut c = Counters::default();
+        for (s, n) in rows {
+            c.sent += n;
+            match s.as_str() {
+                cmd::SENT => c.inflight += n,
+                cmd::SUCCESS => c.success += n,
+                cmd::CANCELLED => c.cancelled += n,
+                cmd::EXPIRED => c.expired += n,
+                cmd::FAILED => c.failed += n,
+                cmd::TIMEOUT => c.timeout += n,
+                _ => {}
+            }
+        }
+        c.done = c.sent - c.inflight;
+        Ok(c)
+    }
+
+    pub async fn list_actions(&self, f: &ActionFilter) -> Result<Vec<Action>> {
+        let mut conds: Vec<String> = Vec::new();
+        let mut b = Binder::default();
+        if let Some(s) = &f.status {
+            let ph = b.bind(Param::Text(s.clone()));
+            conds.push(format!("status = {ph}"));
+        }
+        if let Some(n) = &f.name {
+            let ph = b.bind(Param::Text(n.to_lowercase()));
+            conds.push(format!("lower(name) LIKE {ph}"));
+        }
+        if let Some(a) = f.after {
+            let ph = b.bind(Param::Int(a));
+            conds.push(format!("validfrom > {ph}"));
+        }
+        if let Some(before) = f.before {
+            let ph = b.bind(Param::Int(before));
+            conds.push(format!("validfrom < {ph}"));
+        }
+        if let Some(i) = f.investigator {
+            let ph = b.bind(Param::Int(i as i64));
+            conds.push(format!("id IN (SELECT actionid FROM signatures WHERE investigatorid = {ph})"));
+        }
+        let limit = b.bind(Param::Int(f.limit.clamp(1, 10_000)));
+        let offset = b.bind(Param::Int(f.offset.max(0)));
+        let where_clause = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+        // Only the structure is dynamic; values are bound.
+        let sql = format!("SELECT {ACTION_COLUMNS} FROM actions{where_clause} ORDER BY id DESC LIMIT {limit} OFFSET {offset}");
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &b.params).fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut a = self.action_from_row(row)?;
+            a.counters = self.counters(a.id).await?;
+            out.push(a);
+        }
+        Ok(out)
+    }
+
+    /// pending → scheduled for actions whose validity window has opened.
+    pub async fn schedule_due_actions(&self, now_ms: i64) -> Result<u64> {
+        Ok(sqlx::query("UPDATE actions SET status = $1, lastupdatetime = $2 WHERE status = $3 AND validfrom <= $2 AND expireafter >= $2")
+            .bind(status::SCHEDULED)
+            .bind(now_ms)
+            .bind(status::PENDING)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// scheduled → preparing, under a lease held by `owner` until `now + lease_ms`. Actions
+    /// left in preparing by a scheduler whose lease ran out are taken over.
+    pub async fn claim_actions(&self, owner: &str, now_ms: i64, lease_ms: i64, limit: i64) -> Result<Vec<Action>> {
+        let sql = format!(
+            "UPDATE actions SET status = $1, claimed_by = $2, claim_until = $3, lastupdatetime = $4 WHERE id IN \
+             (SELECT id FROM actions WHERE (status = $5 OR (status = $1 AND claim_until < $4)) AND expireafter >= $4 \
+              ORDER BY validfrom LIMIT $6{}) RETURNING {ACTION_COLUMNS}",
+            self.skip_locked()
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(status::PREPARING)
+            .bind(owner)
+            .bind(now_ms + lease_ms)
+            .bind(now_ms)
+            .bind(status::SCHEDULED)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| self.action_from_row(r)).collect()
+    }
+
+    /// Creates one command per agent and queues it, and moves the action to inflight: one
+    /// transaction, and only if `owner` still holds the action's lease. Returns what to deliver
+    /// (empty if the lease was lost).
+    pub async fn launch_action(&self, action_id: u64, owner: &str, agents: &[AgentRef], now_ms: i64) -> Result<Vec<Envelope>> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT action_json, expireafter FROM actions WHERE id = $1 AND status = $2 AND claimed_by = $3")
+            .bind(id_param(action_id))
+            .bind(status::PREPARING)
+            .bind(owner)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(Vec::new());
+        };
+        let action_json: String = row.try_get("action_json")?;
+        let expireafter: i64 = row.try_get("expireafter")?;
+        let mut envelopes = Vec::with_capacity(agents.len());
+        // Multi-row inserts: a fan-out to 10,000 agents is 25 statements, not 20,000.
+        for chunk in agents.chunks(500) {
+            let mut sql = String::from("INSERT INTO commands (id, actionid, agentid, status, createdat) VALUES ");
+            let mut qsql = String::from("INSERT INTO relay_queue (commandid, agentid, expireafter) VALUES ");
+            let mut ids = Vec::with_capacity(chunk.len());
+            for (i, _) in chunk.iter().enumerate() {
+                let b = i * 5;
+                sql.push_str(&format!("{}(${}, ${}, ${}, ${}, ${})", if i > 0 { ", " } else { "" }, b + 1, b + 2, b + 3, b + 4, b + 5));
+                let q = i * 3;
+                qsql.push_str(&format!("{}(${}, ${}, ${})", if i > 0 { ", " } else { "" }, q + 1, q + 2, q + 3));
+                ids.push(mig_core::id::generate());
+            }
+            let mut insert = sqlx::query(AssertSqlSafe(sql));
+            let mut queue = sqlx::query(AssertSqlSafe(qsql));
+            for (agent, id) in chunk.iter().zip(&ids) {
+                insert = insert
+                    .bind(id_param(*id))
+                    .bind(id_param(action_id))
+                    .bind(id_param(agent.id))
+                    .bind(cmd::SENT)
+                    .bind(now_ms);
+                queue = queue.bind(id_param(*id)).bind(id_param(agent.id)).bind(expireafter);
+            }
+            insert.execute(&mut *tx).await?;
+            queue.execute(&mut *tx).await?;
+            for (agent, id) in chunk.iter().zip(ids) {
+                envelopes.push(Envelope {
+                    command_id: id,
+                    action_id,
+                    agent_id: agent.id,
+                    queueloc: agent.queueloc.clone(),
+                    expireafter,
+                    payload: command_json(id, &action_json, &agent.to_json(), now_ms),
+                });
+            }
+        }
+        sqlx::query("UPDATE actions SET status = $1, starttime = $2, lastupdatetime = $2, claimed_by = '' WHERE id = $3")
+            .bind(status::INFLIGHT)
+            .bind(now_ms)
+            .bind(id_param(action_id))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(envelopes)
+    }
+
+    /// Marks an action that cannot run (its target selects no agent, or it is malformed).
+    pub async fn set_action_status(&self, action_id: u64, new_status: &str, now_ms: i64) -> Result<()> {
+        sqlx::query("UPDATE actions SET status = $1, finishtime = $2, lastupdatetime = $2, claimed_by = '' WHERE id = $3")
+            .bind(new_status)
+            .bind(now_ms)
+            .bind(id_param(action_id))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Cancels an action: commands not yet answered become cancelled and leave the queues.
+    /// Returns how many commands were cancelled.
+    pub async fn cancel_action(&self, action_id: u64, now_ms: i64) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE actions SET status = $1, finishtime = $2, lastupdatetime = $2 WHERE id = $3 AND status IN ($4, $5, $6, $7)",
+        )
+        .bind(status::CANCELLED)
+        .bind(now_ms)
+        .bind(id_param(action_id))
+        .bind(status::PENDING)
+        .bind(status::SCHEDULED)
+        .bind(status::PREPARING)
+        .bind(status::INFLIGHT)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            let exists: Option<String> = sqlx::query_scalar("SELECT status FROM actions WHERE id = $1")
+                .bind(id_param(action_id))
+                .fetch_optional(&mut *tx)
+                .await?;
+            return match exists {
+                None => Err(StoreError::NotFound {
+                    what: "action",
+                    id: action_id.to_string(),
+                }),
+                Some(s) => Err(StoreError::Conflict(format!("action {action_id} is already {s}"))),
+            };
+        }
+        sqlx::query("DELETE FROM relay_queue WHERE commandid IN (SELECT id FROM commands WHERE actionid = $1)")
+            .bind(id_param(action_id))
+            .execute(&mut *tx)
+            .await?;
+        let n = sqlx::query("UPDATE commands SET status = $1, finishtime = $2 WHERE actionid = $3 AND status = $4")
+            .bind(cmd::CANCELLED)
+            .bind(now_ms)
+            .bind(id_param(action_id))
+            .bind(cmd::SENT)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Ends what has ended: commands past their action's expiry become expired; inflight
+    /// actions with no command left outstanding become completed (or expired when some
+    /// command expired); actions never launched before their expiry become expired.
+    /// Returns the (id, new status) of actions that finished.
+    pub async fn finish_actions(&self, now_ms: i64) -> Result<Vec<(u64, String)>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE commands SET status = $1, finishtime = $2 WHERE status = $3 AND actionid IN \
+             (SELECT id FROM actions WHERE status = $4 AND expireafter < $2)",
+        )
+        .bind(cmd::EXPIRED)
+        .bind(now_ms)
+        .bind(cmd::SENT)
+        .bind(status::INFLIGHT)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM relay_queue WHERE expireafter < $1")
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        let mut done: Vec<(i64, String)> = sqlx::query_as(
+            "UPDATE actions SET status = CASE WHEN EXISTS (SELECT 1 FROM commands c WHERE c.actionid = actions.id AND c.status = $1) \
+             THEN $1 ELSE $2 END, finishtime = $3, lastupdatetime = $3 \
+             WHERE status = $4 AND NOT EXISTS (SELECT 1 FROM commands c WHERE c.actionid = actions.id AND c.status = $5) \
+             RETURNING id, status",
+        )
+        .bind(status::EXPIRED)
+        .bind(status::COMPLETED)
+        .bind(now_ms)
+        .bind(status::INFLIGHT)
+        .bind(cmd::SENT)
+        .fetch_all(&mut *tx)
+        .await?;
+        let never_ran: Vec<(i64, String)> = sqlx::query_as(
+            "UPDATE actions SET status = $1, finishtime = $2, lastupdatetime = $2 WHERE status IN ($3, $4, $5) AND expireafter < $2 RETURNING id, status",
+        )
+        .bind(status::EXPIRED)
+        .bind(now_ms)
+        .bind(status::PENDING)
+        .bind(status::SCHEDULED)
+        .bind(status::PREPARING)
+        .fetch_all(&mut *tx)
+        .await?;
+        done.extend(never_ran);
+        tx.commit().await?;
+        Ok(done.into_iter().map(|(id, s)| (id as u64, s)).collect())
+    }
+
+    /// Actions per status, for the dashboard and metrics.
+    pub async fn action_counts(&self) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as("SELECT status, COUNT(*) FROM actions GROUP BY status ORDER BY status")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}

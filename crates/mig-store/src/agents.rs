@@ -1,0 +1,305 @@
+//! Agents: registration from heartbeats, status upkeep, listing and target resolution.
+
+use crate::render::{render, Binder, Param};
+use crate::{get_i64, get_str, id_param, Result, Store, StoreError};
+use mig_core::agent::status;
+use mig_core::target::Target;
+use mig_core::{Agent, GoTime};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AssertSqlSafe};
+
+const AGENT_COLUMNS: &str = "agents.id, agents.name, agents.queueloc, agents.mode, agents.version, agents.pid, \
+agents.os, agents.arch, agents.starttime, agents.heartbeattime, agents.destructiontime, agents.status, \
+agents.environment, agents.tags, agents.authorized";
+
+/// Filters for listing agents.
+#[derive(Debug, Clone, Default)]
+pub struct AgentFilter {
+    pub status: Option<String>,
+    /// A LIKE pattern on the name.
+    pub name: Option<String>,
+    pub target: Option<Target>,
+    /// Heartbeat after / before (Unix ms).
+    pub after: Option<i64>,
+    pub before: Option<i64>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// The agent fields a command carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRef {
+    pub id: u64,
+    pub name: String,
+    pub queueloc: String,
+    pub mode: String,
+    pub version: String,
+}
+
+impl AgentRef {
+    /// The `agent` object of a command, as MIG writes it.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({"id": self.id, "name": self.name, "queueloc": self.queueloc, "mode": self.mode, "version": self.version})
+            .to_string()
+    }
+}
+
+/// What registering a heartbeat did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    pub id: u64,
+    pub new: bool,
+}
+
+pub(crate) fn bind_all<'q>(mut q: Query<'q, Any, AnyArguments>, params: &[Param]) -> Query<'q, Any, AnyArguments> {
+    for p in params {
+        q = match p {
+            Param::Int(n) => q.bind(*n),
+            Param::Text(s) => q.bind(s.clone()),
+        };
+    }
+    q
+}
+
+pub(crate) fn agent_ref_from_row(r: &AnyRow) -> Result<AgentRef> {
+    Ok(AgentRef {
+        id: get_i64(r, "id")? as u64,
+        name: get_str(r, "name")?,
+        queueloc: get_str(r, "queueloc")?,
+        mode: get_str(r, "mode")?,
+        version: get_str(r, "version")?,
+    })
+}
+
+pub(crate) fn agent_from_row(row: &AnyRow) -> Result<Agent> {
+    let env = get_str(row, "environment")?;
+    let tags = get_str(row, "tags")?;
+    let time = |col: &str| -> Result<GoTime> {
+        let ms = get_i64(row, col)?;
+        Ok(if ms == 0 { GoTime::zero() } else { GoTime::from_unix_millis(ms).unwrap_or_default() })
+    };
+    let os = get_str(row, "os")?;
+    let mut environment: mig_core::AgentEnv =
+        serde_json::from_str(&env).map_err(|e| StoreError::Corrupt(format!("agent environment: {e}")))?;
+    if environment.os.is_empty() {
+        environment.os = os.clone();
+    }
+    Ok(Agent {
+        id: get_i64(row, "id")? as u64,
+        name: get_str(row, "name")?,
+        queueloc: get_str(row, "queueloc")?,
+        mode: get_str(row, "mode")?,
+        os,
+        version: get_str(row, "version")?,
+        pid: get_i64(row, "pid")?,
+        loadername: String::new(),
+        starttime: time("starttime")?,
+        destructiontime: time("destructiontime")?,
+        heartbeatts: time("heartbeattime")?,
+        refreshts: GoTime::zero(),
+        status: get_str(row, "status")?,
+        authorized: get_i64(row, "authorized")? != 0,
+        environment,
+        tags: serde_json::from_str(&tags).map_err(|e| StoreError::Corrupt(format!("agent tags: {e}")))?,
+    })
+}
+
+impl Store {
+    /// Registers or refreshes an agent from its heartbeat. `identity` is the agent's public
+    /// key: the first heartbeat of a queueloc pins it, and a different key is refused.
+    pub async fn register_heartbeat(&self, hb: &Agent, identity: &str, now_ms: i64) -> Result<Registration> {
+        let mut tx = self.pool.begin().await?;
+        let existing: Option<(i64, String)> = sqlx::query_as("SELECT id, identity FROM agents WHERE queueloc = $1")
+            .bind(&hb.queueloc)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let env = serde_json::to_string(&hb.environment).unwrap_or_else(|_| "{}".into());
+        let tags = serde_json::to_string(&hb.tags).unwrap_or_else(|_| "{}".into());
+        let starttime = if hb.starttime.is_zero() { 0 } else { hb.starttime.unix_millis() };
+        let os = hb.os_family().to_string();
+        let reg = match existing {
+            Some((id, pinned)) => {
+                if !pinned.is_empty() && !identity.is_empty() && pinned != identity {
+                    return Err(StoreError::Conflict(format!(
+                        "queueloc {} is registered to another agent key",
+                        hb.queueloc
+                    )));
+                }
+                sqlx::query(
+                    "UPDATE agents SET name = $1, mode = $2, version = $3, pid = $4, os = $5, arch = $6, \
+                     starttime = $7, heartbeattime = $8, status = $9, environment = $10, tags = $11, \
+                     identity = CASE WHEN identity = '' THEN $12 ELSE identity END WHERE id = $13",
+                )
+                .bind(&hb.name)
+                .bind(&hb.mode)
+                .bind(&hb.version)
+                .bind(hb.pid)
+                .bind(&os)
+                .bind(&hb.environment.arch)
+                .bind(starttime)
+                .bind(now_ms)
+                .bind(status::ONLINE)
+                .bind(&env)
+                .bind(&tags)
+                .bind(identity)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                Registration { id: id as u64, new: false }
+            }
+            None => {
+                let id = mig_core::id::generate();
+                sqlx::query(
+                    "INSERT INTO agents (id, name, queueloc, mode, version, pid, os, arch, starttime, \
+                     heartbeattime, status, environment, tags, identity) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                )
+                .bind(id_param(id))
+                .bind(&hb.name)
+                .bind(&hb.queueloc)
+                .bind(&hb.mode)
+                .bind(&hb.version)
+                .bind(hb.pid)
+                .bind(&os)
+                .bind(&hb.environment.arch)
+                .bind(starttime)
+                .bind(now_ms)
+                .bind(status::ONLINE)
+                .bind(&env)
+                .bind(&tags)
+                .bind(identity)
+                .execute(&mut *tx)
+                .await?;
+                Registration { id, new: true }
+            }
+        };
+        tx.commit().await?;
+        Ok(reg)
+    }
+
+    /// online → idle after `idle_after_ms` without heartbeat; → offline after `offline_after_ms`.
+    pub async fn refresh_agent_statuses(&self, now_ms: i64, idle_after_ms: i64, offline_after_ms: i64) -> Result<(u64, u64)> {
+        let offline = sqlx::query("UPDATE agents SET status = $1 WHERE status IN ($2, $3) AND heartbeattime < $4")
+            .bind(status::OFFLINE)
+            .bind(status::ONLINE)
+            .bind(status::IDLE)
+            .bind(now_ms - offline_after_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        let idle = sqlx::query("UPDATE agents SET status = $1 WHERE status = $2 AND heartbeattime < $3")
+            .bind(status::IDLE)
+            .bind(status::ONLINE)
+            .bind(now_ms - idle_after_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok((idle, offline))
+    }
+
+    pub async fn get_agent(&self, id: u64) -> Result<Agent> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1")))
+            .bind(id_param(id))
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound {
+                what: "agent",
+                id: id.to_string(),
+            })?;
+        agent_from_row(&row)
+    }
+
+    /// The agent id registered for a queueloc, if any.
+    pub async fn agent_id_by_queueloc(&self, queueloc: &str) -> Result<Option<u64>> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM agents WHERE queueloc = $1")
+            .bind(queueloc)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(id.map(|i| i as u64))
+    }
+
+    pub async fn list_agents(&self, f: &AgentFilter, now_ms: i64) -> Result<Vec<Agent>> {
+        let mut conds: Vec<String> = Vec::new();
+        let mut b = Binder::default();
+        if let Some(s) = &f.status {
+            let ph = b.bind(Param::Text(s.clone()));
+            conds.push(format!("agents.status = {ph}"));
+        }
+        if let Some(n) = &f.name {
+            let ph = b.bind(Param::Text(n.to_lowercase()));
+            conds.push(format!("lower(agents.name) LIKE {ph}"));
+        }
+        if let Some(a) = f.after {
+            let ph = b.bind(Param::Int(a));
+            conds.push(format!("agents.heartbeattime > {ph}"));
+        }
+        if let Some(before) = f.before {
+            let ph = b.bind(Param::Int(before));
+            conds.push(format!("agents.heartbeattime < {ph}"));
+        }
+        if let Some(t) = &f.target {
+            conds.push(b.append_target(t, self.dialect, now_ms));
+        }
+        let limit = b.bind(Param::Int(f.limit.clamp(1, 100_000)));
+        let offset = b.bind(Param::Int(f.offset.max(0)));
+        let where_clause = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+        // Dynamic only in structure: every value above is a bound parameter.
+        let sql = format!("SELECT {AGENT_COLUMNS} FROM agents{where_clause} ORDER BY agents.heartbeattime DESC, agents.id LIMIT {limit} OFFSET {offset}");
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &b.params).fetch_all(&self.pool).await?;
+        rows.iter().map(agent_from_row).collect()
+    }
+
+    /// The agents a target selects, for the scheduler.
+    pub async fn resolve_target(&self, target: &Target, now_ms: i64) -> Result<Vec<AgentRef>> {
+        let c = render(target, self.dialect, now_ms, 1);
+        let sql = format!(
+            "SELECT agents.id, agents.name, agents.queueloc, agents.mode, agents.version FROM agents WHERE {} ORDER BY agents.id",
+            c.sql
+        );
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &c.params).fetch_all(&self.pool).await?;
+        rows.iter().map(agent_ref_from_row).collect()
+    }
+
+    /// How many agents a target selects, and a sample of them (the API's preview).
+    pub async fn preview_target(&self, target: &Target, now_ms: i64, sample: i64) -> Result<(i64, Vec<Agent>)> {
+        let c = render(target, self.dialect, now_ms, 1);
+        let sql = format!("SELECT COUNT(*) AS n FROM agents WHERE {}", c.sql);
+        let count: i64 = bind_all(sqlx::query(AssertSqlSafe(sql)), &c.params)
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|r| sqlx::Row::try_get(&r, "n"))?;
+        let filter = AgentFilter {
+            target: Some(target.clone()),
+            limit: sample,
+            ..Default::default()
+        };
+        Ok((count, self.list_agents(&filter, now_ms).await?))
+    }
+
+    /// Online agents that share a name with another online agent: two agents on one
+    /// endpoint (an upgrade in progress, or a clone). Name → queuelocs.
+    pub async fn duplicate_agents(&self) -> Result<Vec<(String, Vec<String>)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT name, queueloc FROM agents WHERE status = 'online' AND name IN \
+             (SELECT name FROM agents WHERE status = 'online' GROUP BY name HAVING COUNT(*) > 1) ORDER BY name, queueloc",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for (name, q) in rows {
+            match out.last_mut() {
+                Some((n, qs)) if *n == name => qs.push(q),
+                _ => out.push((name, vec![q])),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Agents per status, for the dashboard and metrics.
+    pub async fn agent_counts(&self) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as("SELECT status, COUNT(*) FROM agents GROUP BY status ORDER BY status")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}

@@ -1,0 +1,175 @@
+//! Commands: storing agents' results (idempotently, in batches) and reading them back.
+
+use crate::actions::ms_to_time;
+use crate::agents::bind_all;
+use crate::render::{Binder, Param};
+use crate::{get_i64, get_opt_str, get_str, id_param, Result, Store, StoreError};
+use mig_core::command::status as cmd;
+use mig_core::{Action, Agent, Command, ModuleResult};
+use sqlx::AssertSqlSafe;
+
+/// A result as an agent sent it.
+#[derive(Debug, Clone)]
+pub struct IncomingResult {
+    pub command_id: u64,
+    /// The agent the result came from: it may only answer its own commands.
+    pub agent_id: u64,
+    pub status: String,
+    pub results: Vec<ModuleResult>,
+    pub starttime_ms: i64,
+    pub finishtime_ms: i64,
+}
+
+/// A result that was stored (the first one for its command).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResult {
+    pub command_id: u64,
+    pub action_id: u64,
+    pub found: bool,
+    pub status: String,
+}
+
+/// Filters for listing commands.
+#[derive(Debug, Clone, Default)]
+pub struct CommandFilter {
+    pub action_id: Option<u64>,
+    pub agent_id: Option<u64>,
+    /// Only commands that found something (true) or finished without (false).
+    pub found: Option<bool>,
+    pub status: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+const COMMAND_COLUMNS: &str = "c.id, c.actionid, c.agentid, c.status, c.results, c.createdat, c.starttime, c.finishtime, \
+a.name AS agentname, a.queueloc, a.mode, a.version, x.name AS actionname";
+
+impl Store {
+    /// Stores a batch of results in one transaction. A command already final keeps its first
+    /// result (a result delivered twice is stored once), and an agent can only answer a
+    /// command that was sent to it. Returns the results that were new.
+    pub async fn store_results(&self, batch: &[IncomingResult]) -> Result<Vec<StoredResult>> {
+        let mut stored = Vec::with_capacity(batch.len());
+        let mut tx = self.pool.begin().await?;
+        for r in batch {
+            let status = match r.status.as_str() {
+                cmd::SUCCESS | cmd::FAILED | cmd::TIMEOUT | cmd::CANCELLED => r.status.as_str(),
+                _ => cmd::FAILED,
+            };
+            let found = r.results.iter().any(|m| m.foundanything);
+            let json = serde_json::to_string(&r.results).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let action: Option<i64> = sqlx::query_scalar(
+                "UPDATE commands SET status = $1, results = $2, found = $3, starttime = $4, finishtime = $5 \
+                 WHERE id = $6 AND agentid = $7 AND status = $8 RETURNING actionid",
+            )
+            .bind(status)
+            .bind(&json)
+            .bind(found as i64)
+            .bind(r.starttime_ms)
+            .bind(r.finishtime_ms)
+            .bind(id_param(r.command_id))
+            .bind(id_param(r.agent_id))
+            .bind(cmd::SENT)
+            .fetch_optional(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM relay_queue WHERE commandid = $1 AND agentid = $2")
+                .bind(id_param(r.command_id))
+                .bind(id_param(r.agent_id))
+                .execute(&mut *tx)
+                .await?;
+            if let Some(action_id) = action {
+                stored.push(StoredResult {
+                    command_id: r.command_id,
+                    action_id: action_id as u64,
+                    found,
+                    status: status.to_string(),
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// Commands with their results; `action` carries only the action's id and name.
+    pub async fn list_commands(&self, f: &CommandFilter) -> Result<Vec<Command>> {
+        let mut conds: Vec<String> = Vec::new();
+        let mut b = Binder::default();
+        if let Some(a) = f.action_id {
+            let ph = b.bind(Param::Int(a as i64));
+            conds.push(format!("c.actionid = {ph}"));
+        }
+        if let Some(a) = f.agent_id {
+            let ph = b.bind(Param::Int(a as i64));
+            conds.push(format!("c.agentid = {ph}"));
+        }
+        match f.found {
+            Some(true) => conds.push("c.found = 1".into()),
+            Some(false) => conds.push("c.found = 0 AND c.results IS NOT NULL".into()),
+            None => {}
+        }
+        if let Some(s) = &f.status {
+            let ph = b.bind(Param::Text(s.clone()));
+            conds.push(format!("c.status = {ph}"));
+        }
+        let limit = b.bind(Param::Int(f.limit.clamp(1, 100_000)));
+        let offset = b.bind(Param::Int(f.offset.max(0)));
+        let where_clause = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+        // Only the structure is dynamic; values are bound.
+        let sql = format!(
+            "SELECT {COMMAND_COLUMNS} FROM commands c JOIN agents a ON a.id = c.agentid JOIN actions x ON x.id = c.actionid\
+             {where_clause} ORDER BY c.id LIMIT {limit} OFFSET {offset}"
+        );
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &b.params).fetch_all(&self.pool).await?;
+        rows.iter().map(command_from_row).collect()
+    }
+
+    /// One command, with the full action.
+    pub async fn get_command(&self, id: u64) -> Result<Command> {
+        let sql = format!(
+            "SELECT {COMMAND_COLUMNS} FROM commands c JOIN agents a ON a.id = c.agentid JOIN actions x ON x.id = c.actionid WHERE c.id = $1"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id_param(id))
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound {
+                what: "command",
+                id: id.to_string(),
+            })?;
+        let mut c = command_from_row(&row)?;
+        c.action = self.get_action(c.action.id).await?;
+        Ok(c)
+    }
+}
+
+fn command_from_row(row: &sqlx::any::AnyRow) -> Result<Command> {
+    let results = match get_opt_str(row, "results")? {
+        Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("command results: {e}")))?,
+        None => Vec::new(),
+    };
+    let finish = get_i64(row, "finishtime")?;
+    let start = match get_i64(row, "starttime")? {
+        0 => get_i64(row, "createdat")?,
+        t => t,
+    };
+    Ok(Command {
+        id: get_i64(row, "id")? as u64,
+        action: Action {
+            id: get_i64(row, "actionid")? as u64,
+            name: get_str(row, "actionname")?,
+            ..Default::default()
+        },
+        agent: Agent {
+            id: get_i64(row, "agentid")? as u64,
+            name: get_str(row, "agentname")?,
+            queueloc: get_str(row, "queueloc")?,
+            mode: get_str(row, "mode")?,
+            version: get_str(row, "version")?,
+            ..Default::default()
+        },
+        status: get_str(row, "status")?,
+        results,
+        starttime: ms_to_time(start),
+        finishtime: ms_to_time(finish),
+    })
+}

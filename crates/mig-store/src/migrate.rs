@@ -1,0 +1,62 @@
+//! Schema migrations: numbered SQL files applied once each, in order, each in a transaction.
+//! The same files run on SQLite and PostgreSQL.
+
+use crate::{Result, Store, StoreError};
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+
+pub async fn run(store: &Store) -> Result<()> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+        .execute(&store.pool)
+        .await?;
+    for (version, sql) in MIGRATIONS {
+        let mut tx = store.pool.begin().await?;
+        // Another server process may be migrating at the same moment: the primary key makes
+        // exactly one of them win; the loser finds the version applied.
+        if store.dialect == crate::Dialect::Postgres {
+            sqlx::query("LOCK TABLE schema_migrations IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+        }
+        let applied: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if applied.is_some() {
+            continue;
+        }
+        for statement in statements(sql) {
+            // Migration SQL is compiled into the binary.
+            sqlx::query(sqlx::AssertSqlSafe(statement.as_str())).execute(&mut *tx).await.map_err(|e| {
+                StoreError::Config(format!("migration {version} failed at `{statement}`: {e}"))
+            })?;
+        }
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(version)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Splits a migration file into statements (no semicolons inside our statements).
+fn statements(sql: &str) -> Vec<String> {
+    let without_comments: String = sql
+        .lines()
+        .map(|l| l.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    without_comments
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,345 @@
+//! Every store query, on SQLite and (when MIG_TEST_DATABASE_URL is set) PostgreSQL.
+
+use mig_core::target::parse;
+use mig_core::{Action, Agent, AgentEnv, GoTime, ModuleResult, Operation};
+use mig_store::agents::AgentFilter;
+use mig_store::commands::{CommandFilter, IncomingResult};
+use mig_store::Store;
+use std::collections::BTreeMap;
+
+/// A fresh, empty store per backend. PostgreSQL tests get their own schema.
+async fn stores() -> Vec<(String, Store, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mig.db", dir.path().display());
+    let mut out = vec![("sqlite".to_string(), Store::connect(&url).await.unwrap(), Some(dir))];
+    match std::env::var("MIG_TEST_DATABASE_URL") {
+        Ok(base) => out.push(("postgres".to_string(), pg_store(&base).await, None)),
+        Err(_) => eprintln!("MIG_TEST_DATABASE_URL not set: PostgreSQL store tests skipped"),
+    }
+    out
+}
+
+async fn pg_store(base: &str) -> Store {
+    use sqlx::Connection;
+    let schema = format!("mig_test_{}", mig_core::id::generate());
+    let mut conn = sqlx::PgConnection::connect(base).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Store::connect(&format!("{base}{sep}options=-csearch_path%3D{schema}"))
+        .await
+        .unwrap()
+}
+
+fn heartbeat(name: &str, os: &str, arch: &str, tags: &[(&str, &str)]) -> Agent {
+    Agent {
+        name: name.into(),
+        queueloc: format!("{os}.{name}.q{}", name.len()),
+        mode: "daemon".into(),
+        version: "1.0".into(),
+        pid: 42,
+        starttime: GoTime::now(),
+        environment: AgentEnv {
+            os: os.into(),
+            arch: arch.into(),
+            ident: format!("{os} ident"),
+            init: "systemd".into(),
+            ..Default::default()
+        },
+        tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+        ..Default::default()
+    }
+}
+
+fn now() -> i64 {
+    GoTime::now().unix_millis()
+}
+
+fn action(target: &str, valid_from_ms: i64, expire_ms: i64) -> Action {
+    Action {
+        id: mig_core::id::generate(),
+        name: "test action".into(),
+        target: target.into(),
+        validfrom: GoTime::from_unix_millis(valid_from_ms).unwrap(),
+        expireafter: GoTime::from_unix_millis(expire_ms).unwrap(),
+        operations: vec![Operation::new("file", serde_json::json!({"searches": {}}))],
+        pgpsignatures: vec!["sig".into()],
+        syntaxversion: 2,
+        ..Default::default()
+    }
+}
+
+async fn fleet(store: &Store) -> Vec<u64> {
+    let mut ids = Vec::new();
+    for hb in [
+        heartbeat("web1", "linux", "amd64", &[("env", "prod")]),
+        heartbeat("web2", "linux", "arm64", &[("env", "staging")]),
+        heartbeat("mac1", "darwin", "arm64", &[]),
+        heartbeat("Web3", "linux", "amd64", &[("env", "prod")]),
+    ] {
+        ids.push(store.register_heartbeat(&hb, "key", now()).await.unwrap().id);
+    }
+    ids
+}
+
+async fn names(store: &Store, target: &str) -> Vec<String> {
+    let t = parse(target).unwrap_or_else(|e| panic!("{target}: {e}"));
+    let ids = store.resolve_target(&t, now()).await.unwrap_or_else(|e| panic!("{target}: {e}"));
+    let mut n: Vec<String> = ids.into_iter().map(|a| a.name).collect();
+    n.sort();
+    n
+}
+
+#[tokio::test]
+async fn targets_select_the_same_agents_on_every_backend() {
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("status='online'", vec!["Web3", "mac1", "web1", "web2"]),
+        ("os='linux'", vec!["Web3", "web1", "web2"]),
+        ("name like 'web%'", vec!["web1", "web2"]),
+        ("name ilike 'web%'", vec!["Web3", "web1", "web2"]),
+        ("name not like 'web%'", vec!["Web3", "mac1"]),
+        ("queueloc like 'linux.%' and arch = 'amd64'", vec!["Web3", "web1"]),
+        ("arch in ('arm64') or tags->>'env' = 'prod'", vec!["Web3", "mac1", "web1", "web2"]),
+        ("tags->>'env' = 'prod' and not name = 'web1'", vec!["Web3"]),
+        ("tags->>'env' is null", vec!["mac1"]),
+        ("environment->>'ident' like 'darwin%'", vec!["mac1"]),
+        ("environment#>>'{init}' = 'systemd' and os <> 'linux'", vec!["mac1"]),
+        ("heartbeattime > NOW() - interval '1 minute'", vec!["Web3", "mac1", "web1", "web2"]),
+        ("heartbeattime < NOW() - interval '1 hour'", vec![]),
+        ("pid = 42 and name in ('web1', 'mac1')", vec!["mac1", "web1"]),
+        ("name = 'x'' OR 1=1 --'", vec![]),
+        ("name like 'web\\_%'", vec![]),
+        ("TRUE", vec!["Web3", "mac1", "web1", "web2"]),
+    ];
+    for (backend, store, _dir) in stores().await {
+        fleet(&store).await;
+        for (target, want) in &cases {
+            assert_eq!(names(&store, target).await, *want, "{backend}: {target}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn heartbeats_register_pin_identity_and_age() {
+    for (backend, store, _dir) in stores().await {
+        let hb = heartbeat("host", "linux", "amd64", &[]);
+        let first = store.register_heartbeat(&hb, "key-a", now()).await.unwrap();
+        assert!(first.new);
+        let again = store.register_heartbeat(&hb, "key-a", now()).await.unwrap();
+        assert_eq!(again.id, first.id, "{backend}");
+        assert!(!again.new);
+        let err = store.register_heartbeat(&hb, "key-b", now()).await.unwrap_err();
+        assert!(err.to_string().contains("another agent key"), "{backend}: {err}");
+
+        let agent = store.get_agent(first.id).await.unwrap();
+        assert_eq!(agent.status, "online");
+        assert_eq!(agent.environment.init, "systemd");
+        // 10 minutes later: idle after 5 minutes, offline after an hour.
+        let later = now() + 600_000;
+        assert_eq!(store.refresh_agent_statuses(later, 300_000, 3_600_000).await.unwrap(), (1, 0));
+        assert_eq!(store.get_agent(first.id).await.unwrap().status, "idle");
+        let much_later = now() + 7_200_000;
+        assert_eq!(store.refresh_agent_statuses(much_later, 300_000, 3_600_000).await.unwrap(), (0, 1));
+        assert_eq!(store.get_agent(first.id).await.unwrap().status, "offline");
+        // A heartbeat brings it back.
+        store.register_heartbeat(&hb, "key-a", now()).await.unwrap();
+        assert_eq!(store.get_agent(first.id).await.unwrap().status, "online");
+
+        let list = store
+            .list_agents(&AgentFilter { name: Some("HO%".into()), limit: 10, ..Default::default() }, now())
+            .await
+            .unwrap();
+        assert_eq!(list.len(), 1, "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn action_lifecycle_and_exact_counters() {
+    for (backend, store, _dir) in stores().await {
+        let agents = fleet(&store).await;
+        let t0 = now();
+        let a = action("os='linux'", t0 + 1_000, t0 + 60_000);
+        store.insert_action(&a, &[], 0, t0).await.unwrap();
+        assert_eq!(store.get_action(a.id).await.unwrap().status, "pending");
+
+        // Not yet valid: nothing is scheduled.
+        assert_eq!(store.schedule_due_actions(t0).await.unwrap(), 0);
+        assert_eq!(store.schedule_due_actions(t0 + 2_000).await.unwrap(), 1);
+        assert_eq!(store.get_action(a.id).await.unwrap().status, "scheduled");
+
+        // Two schedulers: only one gets the action.
+        let claimed_a = store.claim_actions("sched-a", t0 + 2_000, 30_000, 10).await.unwrap();
+        let claimed_b = store.claim_actions("sched-b", t0 + 2_000, 30_000, 10).await.unwrap();
+        assert_eq!(claimed_a.len(), 1, "{backend}");
+        assert!(claimed_b.is_empty(), "{backend}");
+        // A lease that ran out is taken over.
+        let taken = store.claim_actions("sched-b", t0 + 40_000, 30_000, 10).await.unwrap();
+        assert_eq!(taken.len(), 1, "{backend}");
+        // The old owner can no longer launch it.
+        let targets = store.resolve_target(&parse(&a.target).unwrap(), t0).await.unwrap();
+        assert!(store.launch_action(a.id, "sched-a", &targets, t0 + 40_000).await.unwrap().is_empty());
+        let envelopes = store.launch_action(a.id, "sched-b", &targets, t0 + 40_000).await.unwrap();
+        assert_eq!(envelopes.len(), 3, "{backend}");
+        let cmd: mig_core::Command = mig_core::Command::from_json(envelopes[0].payload.as_bytes()).unwrap();
+        assert_eq!(cmd.action.id, a.id);
+        assert_eq!(cmd.action.signing_text(), a.signing_text(), "agents get the action as signed");
+
+        let got = store.get_action(a.id).await.unwrap();
+        assert_eq!(got.status, "inflight");
+        assert_eq!((got.counters.sent, got.counters.inflight, got.counters.done), (3, 3, 0));
+
+        // Queued for each agent until answered.
+        let e0 = &envelopes[0];
+        assert_eq!(store.pending_for_agent(e0.agent_id, t0).await.unwrap().len(), 1);
+        let found = ModuleResult {
+            foundanything: true,
+            success: true,
+            ..Default::default()
+        };
+        let result = |e: &mig_store::actions::Envelope, status: &str, found: bool| IncomingResult {
+            command_id: e.command_id,
+            agent_id: e.agent_id,
+            status: status.into(),
+            results: vec![ModuleResult { foundanything: found, success: true, ..Default::default() }],
+            starttime_ms: t0,
+            finishtime_ms: t0 + 1,
+        };
+        let stored = store.store_results(&[result(e0, "success", true)]).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        // Delivered twice: stored once.
+        let again = store.store_results(&[result(e0, "failed", false)]).await.unwrap();
+        assert!(again.is_empty(), "{backend}");
+        assert!(store.pending_for_agent(e0.agent_id, t0).await.unwrap().is_empty());
+        // An agent cannot answer another agent's command.
+        let mut forged = result(&envelopes[1], "success", true);
+        forged.agent_id = e0.agent_id;
+        assert!(store.store_results(&[forged]).await.unwrap().is_empty(), "{backend}");
+        store.store_results(&[result(&envelopes[1], "timeout", false)]).await.unwrap();
+
+        let got = store.get_action(a.id).await.unwrap();
+        let c = got.counters;
+        assert_eq!((c.sent, c.done, c.inflight, c.success, c.timeout), (3, 2, 1, 1, 1), "{backend}");
+        let _ = found;
+
+        // found()/notfound() targets see the results.
+        assert_eq!(names(&store, &format!("found({})", a.id)).await.len(), 1);
+        assert_eq!(names(&store, &format!("notfound({})", a.id)).await.len(), 1);
+        let mig = format!("id IN (select agentid from commands, json_array_elements(commands.results) as r where actionid={} and r#>>'{{foundanything}}' = 'true')", a.id);
+        assert_eq!(names(&store, &mig).await.len(), 1, "{backend}");
+
+        // Nothing finishes while a command is outstanding…
+        assert!(store.finish_actions(t0 + 41_000).await.unwrap().is_empty());
+        // …until the action expires: the last command expires, and so does the action.
+        let done = store.finish_actions(t0 + 61_000).await.unwrap();
+        assert_eq!(done, vec![(a.id, "expired".to_string())], "{backend}");
+        let c = store.get_action(a.id).await.unwrap().counters;
+        assert_eq!((c.sent, c.done, c.expired, c.inflight), (3, 3, 1, 0));
+        assert!(store.pending_for_agent(envelopes[2].agent_id, t0).await.unwrap().is_empty());
+
+        let cmds = store
+            .list_commands(&CommandFilter { action_id: Some(a.id), found: Some(true), limit: 100, ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!(cmds.len(), 1);
+        assert!(cmds[0].results[0].foundanything);
+        let full = store.get_command(cmds[0].id).await.unwrap();
+        assert_eq!(full.action.target, "os='linux'");
+        let _ = agents;
+    }
+}
+
+#[tokio::test]
+async fn completion_cancel_invalid_and_never_launched() {
+    for (backend, store, _dir) in stores().await {
+        fleet(&store).await;
+        let t0 = now();
+        // Completed: every command answered before expiry.
+        let a = action("name = 'web1'", t0, t0 + 60_000);
+        store.insert_action(&a, &[], 0, t0).await.unwrap();
+        store.schedule_due_actions(t0).await.unwrap();
+        store.claim_actions("s", t0, 30_000, 10).await.unwrap();
+        let targets = store.resolve_target(&parse(&a.target).unwrap(), t0).await.unwrap();
+        let env = store.launch_action(a.id, "s", &targets, t0).await.unwrap();
+        store
+            .store_results(&[IncomingResult {
+                command_id: env[0].command_id,
+                agent_id: env[0].agent_id,
+                status: "success".into(),
+                results: vec![],
+                starttime_ms: t0,
+                finishtime_ms: t0,
+            }])
+            .await
+            .unwrap();
+        assert_eq!(store.finish_actions(t0 + 1).await.unwrap(), vec![(a.id, "completed".into())], "{backend}");
+
+        // Cancelled: outstanding commands become cancelled and leave the queue.
+        let b = action("os = 'linux'", t0, t0 + 60_000);
+        store.insert_action(&b, &[], 0, t0).await.unwrap();
+        store.schedule_due_actions(t0).await.unwrap();
+        store.claim_actions("s", t0, 30_000, 10).await.unwrap();
+        let targets = store.resolve_target(&parse(&b.target).unwrap(), t0).await.unwrap();
+        let env = store.launch_action(b.id, "s", &targets, t0).await.unwrap();
+        assert_eq!(store.cancel_action(b.id, t0).await.unwrap(), 3);
+        assert!(store.pending_for_agent(env[0].agent_id, t0).await.unwrap().is_empty());
+        let c = store.get_action(b.id).await.unwrap();
+        assert_eq!((c.status.as_str(), c.counters.cancelled), ("cancelled", 3), "{backend}");
+        assert!(store.cancel_action(b.id, t0).await.unwrap_err().to_string().contains("already cancelled"));
+
+        // Invalid: the scheduler marks it when the target selects nobody.
+        let i = action("name = 'nobody'", t0, t0 + 60_000);
+        store.insert_action(&i, &[], 0, t0).await.unwrap();
+        store.set_action_status(i.id, "invalid", t0).await.unwrap();
+        assert_eq!(store.get_action(i.id).await.unwrap().status, "invalid");
+
+        // Never launched before its expiry (server down): expired.
+        let e = action("TRUE", t0 - 120_000, t0 - 60_000);
+        store.insert_action(&e, &[], 0, t0).await.unwrap();
+        let done = store.finish_actions(t0).await.unwrap();
+        assert!(done.contains(&(e.id, "expired".into())), "{backend}: {done:?}");
+
+        let counts = store.action_counts().await.unwrap();
+        assert!(counts.iter().any(|(s, n)| s == "completed" && *n == 1), "{counts:?}");
+    }
+}
+
+#[tokio::test]
+async fn investigators_keys_and_nonces() {
+    for (backend, store, _dir) in stores().await {
+        let inv = store
+            .create_investigator("Alice", "-----BEGIN PGP PUBLIC KEY BLOCK-----", "AAAA", "admin", now())
+            .await
+            .unwrap();
+        assert_eq!(inv.status, "active");
+        let dup = store.create_investigator("Alice2", "k", "AAAA", "admin", now()).await.unwrap_err();
+        assert!(dup.to_string().contains("already exists"), "{backend}: {dup}");
+        assert!(store.create_investigator("Bob", "k", "BBBB", "god", now()).await.is_err());
+        let off = store.set_investigator_status(inv.id, "disabled", now()).await.unwrap();
+        assert_eq!(off.status, "disabled");
+        assert_eq!(store.investigator_by_fingerprint("AAAA").await.unwrap().unwrap().id, inv.id);
+
+        let key = store.create_api_key(inv.id, "ci", "hash", now()).await.unwrap();
+        assert_eq!(store.api_key(key).await.unwrap(), Some((inv.id, "hash".to_string())));
+        assert!(store.revoke_api_key(key).await.unwrap());
+        assert_eq!(store.api_key(key).await.unwrap(), None);
+
+        assert!(store.use_nonce("AAAA", 7, now(), 1_200_000).await.unwrap());
+        assert!(!store.use_nonce("AAAA", 7, now(), 1_200_000).await.unwrap(), "{backend}: replay");
+        assert!(store.use_nonce("BBBB", 7, now(), 1_200_000).await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn duplicate_agents_are_reported() {
+    for (_backend, store, _dir) in stores().await {
+        let mut a = heartbeat("same-host", "linux", "amd64", &[]);
+        store.register_heartbeat(&a, "k1", now()).await.unwrap();
+        a.queueloc = "linux.same-host.other".into();
+        store.register_heartbeat(&a, "k2", now()).await.unwrap();
+        let dups = store.duplicate_agents().await.unwrap();
+        assert_eq!(dups.len(), 1);
+        assert_eq!(dups[0].1.len(), 2);
+    }
+}
