@@ -1,1 +1,10 @@
-//! How commands, results and heartbeats travel between the platform and agents (filled by the server and scale-out issues).
+//! How commands, results and heartbeats travel between mig-server and agents.
+//!
+//! - [`builtin`]: WebSocket over mutual TLS, straight to mig-server (the embedded default).
+//! - [`protocol`]: the messages, and the agent's proof of identity.
+//! - [`tls`], [`pki`]: TLS configurations and the deployment's certificates.
+
+pub mod builtin;
+pub mod pki;
+pub mod protocol;
+pub mod tls;

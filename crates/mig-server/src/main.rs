@@ -1,6 +1,157 @@
-//! mig-server: the platform (API, scheduler, built-in relay). Built by the server issue.
+//! mig-server: the platform side of MIG. One process runs the REST API, the scheduler and the
+//! built-in relay on SQLite; `api` and `scheduler` run the parts alone for scale-out.
 
-fn main() {
-    eprintln!("mig-server: not yet available (the server is being built; see README.md)");
-    std::process::exit(2);
+mod api;
+mod app;
+mod config;
+mod init;
+mod relay;
+mod scheduler;
+mod whitelist;
+
+use anyhow::Context;
+use app::App;
+use clap::{Parser, Subcommand};
+use config::Config;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "mig-server", version, about = "MIG server: REST API, scheduler and built-in relay")]
+struct Cli {
+    /// Configuration file (default: $MIG_SERVER_CONFIG, then /etc/mig/server.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Everything in one process: API, scheduler, built-in relay (the default).
+    Run,
+    /// Only the REST API (stateless; run several).
+    Api,
+    /// Only the scheduler and the relay endpoint.
+    Scheduler,
+    /// Create a data directory: certificates (CA, server, agent bundle) and server.toml.
+    Init {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Names and addresses agents and clients use to reach the server.
+        #[arg(long = "server-name", default_values_t = vec!["localhost".to_string(), "127.0.0.1".to_string()])]
+        server_names: Vec<String>,
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        api_listen: String,
+        #[arg(long, default_value = "0.0.0.0:4443")]
+        relay_listen: String,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mig-server: cannot start the runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mig-server: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn config_path(cli: &Option<PathBuf>) -> PathBuf {
+    cli.clone()
+        .or_else(|| std::env::var_os("MIG_SERVER_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/etc/mig/server.toml"))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Run);
+    if let Command::Init {
+        data_dir,
+        server_names,
+        api_listen,
+        relay_listen,
+    } = &command
+    {
+        let path = init::init(data_dir, server_names, api_listen, relay_listen)?;
+        println!("created {}", path.display());
+        return Ok(());
+    }
+    let path = config_path(&cli.config);
+    let config = Config::load(&path)?;
+    let (api, sched) = match command {
+        Command::Api => (true, false),
+        Command::Scheduler => (false, true),
+        _ => (true, true),
+    };
+    start(config, api, sched).await
+}
+
+/// Starts the selected parts and runs until one of them fails.
+pub async fn start(config: Config, api: bool, sched: bool) -> anyhow::Result<()> {
+    let store = mig_store::Store::connect(&config.database_url()).await?;
+    let acl = match &config.acl {
+        Some(p) => {
+            let bytes = std::fs::read(p).with_context(|| format!("cannot read ACL {}", p.display()))?;
+            Some(mig_core::Acl::from_json(&bytes).with_context(|| format!("ACL {}", p.display()))?)
+        }
+        None => None,
+    };
+    let app = Arc::new(App::new(store, config, acl)?);
+    let mut tasks = tokio::task::JoinSet::new();
+    if api {
+        let c = &app.config.api;
+        let listener = tokio::net::TcpListener::bind(&c.listen)
+            .await
+            .with_context(|| format!("api.listen {}", c.listen))?;
+        let tls = if c.tls {
+            let cert = c.cert.clone().unwrap_or_else(|| app.config.pki("server.pem"));
+            let key = c.key.clone().unwrap_or_else(|| app.config.pki("server.key"));
+            Some(mig_relay::tls::server_config(&cert, &key, None)?)
+        } else {
+            None
+        };
+        tracing::info!("API listening on {}://{}", if tls.is_some() { "https" } else { "http" }, listener.local_addr()?);
+        tasks.spawn(api::serve(listener, app.clone(), tls));
+    }
+    if sched {
+        let c = &app.config.relay;
+        if !c.listen.is_empty() {
+            let ca = c.ca.clone().unwrap_or_else(|| app.config.pki("ca.pem"));
+            let cert = c.cert.clone().unwrap_or_else(|| app.config.pki("server.pem"));
+            let key = c.key.clone().unwrap_or_else(|| app.config.pki("server.key"));
+            let settings = mig_relay::builtin::server::ServerSettings {
+                tls: mig_relay::tls::server_config(&cert, &key, Some(&ca))?,
+                max_message: c.max_message_bytes,
+                handshake_timeout: std::time::Duration::from_secs(10),
+                ping_interval: config::duration(&c.ping_interval, "relay.ping_interval")?,
+            };
+            let listener = tokio::net::TcpListener::bind(&c.listen)
+                .await
+                .with_context(|| format!("relay.listen {}", c.listen))?;
+            tracing::info!("relay listening on wss://{}", listener.local_addr()?);
+            let backend = relay::RelayBackend::start(app.clone())?;
+            tasks.spawn(mig_relay::builtin::server::serve(listener, settings, backend, app.hub.clone()));
+        }
+        let scheduler = scheduler::Scheduler::new(app.clone(), scheduler::Dispatch::Builtin)?;
+        tasks.spawn(scheduler.run());
+    }
+    match tasks.join_next().await {
+        Some(Err(e)) => Err(anyhow::anyhow!("a server task failed: {e}")),
+        _ => Err(anyhow::anyhow!("a server task stopped")),
+    }
 }

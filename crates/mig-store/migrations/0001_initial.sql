@@ -80,10 +80,13 @@ CREATE TABLE commands (
     createdat  BIGINT NOT NULL,
     starttime  BIGINT NOT NULL DEFAULT 0,
     finishtime BIGINT NOT NULL DEFAULT 0,
+    -- Server time when the command reached its final status (for streaming new results).
+    doneat     BIGINT NOT NULL DEFAULT 0,
     UNIQUE (actionid, agentid)
 );
 CREATE INDEX commands_action_status ON commands (actionid, status);
 CREATE INDEX commands_agent ON commands (agentid);
+CREATE INDEX commands_doneat ON commands (actionid, doneat);
 
 -- Commands waiting for delivery: the built-in relay's durable per-agent queues, and the
 -- outbox of the AMQP publisher.

@@ -331,7 +331,7 @@ impl Store {
             .bind(id_param(action_id))
             .execute(&mut *tx)
             .await?;
-        let n = sqlx::query("UPDATE commands SET status = $1, finishtime = $2 WHERE actionid = $3 AND status = $4")
+        let n = sqlx::query("UPDATE commands SET status = $1, finishtime = $2, doneat = $2 WHERE actionid = $3 AND status = $4")
             .bind(cmd::CANCELLED)
             .bind(now_ms)
             .bind(id_param(action_id))
@@ -350,7 +350,7 @@ impl Store {
     pub async fn finish_actions(&self, now_ms: i64) -> Result<Vec<(u64, String)>> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "UPDATE commands SET status = $1, finishtime = $2 WHERE status = $3 AND actionid IN \
+            "UPDATE commands SET status = $1, finishtime = $2, doneat = $2 WHERE status = $3 AND actionid IN \
              (SELECT id FROM actions WHERE status = $4 AND expireafter < $2)",
         )
         .bind(cmd::EXPIRED)

@@ -37,6 +37,8 @@ pub struct CommandFilter {
     /// Only commands that found something (true) or finished without (false).
     pub found: Option<bool>,
     pub status: Option<String>,
+    /// Only commands that reached a final status at or after this server time (Unix ms).
+    pub done_since: Option<i64>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -59,7 +61,7 @@ impl Store {
             let found = r.results.iter().any(|m| m.foundanything);
             let json = serde_json::to_string(&r.results).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let action: Option<i64> = sqlx::query_scalar(
-                "UPDATE commands SET status = $1, results = $2, found = $3, starttime = $4, finishtime = $5 \
+                "UPDATE commands SET status = $1, results = $2, found = $3, starttime = $4, finishtime = $5, doneat = $9 \
                  WHERE id = $6 AND agentid = $7 AND status = $8 RETURNING actionid",
             )
             .bind(status)
@@ -70,6 +72,7 @@ impl Store {
             .bind(id_param(r.command_id))
             .bind(id_param(r.agent_id))
             .bind(cmd::SENT)
+            .bind(crate::migrate::now_ms())
             .fetch_optional(&mut *tx)
             .await?;
             sqlx::query("DELETE FROM relay_queue WHERE commandid = $1 AND agentid = $2")
@@ -110,6 +113,10 @@ impl Store {
         if let Some(s) = &f.status {
             let ph = b.bind(Param::Text(s.clone()));
             conds.push(format!("c.status = {ph}"));
+        }
+        if let Some(t) = f.done_since {
+            let ph = b.bind(Param::Int(t));
+            conds.push(format!("c.doneat >= {ph}"));
         }
         let limit = b.bind(Param::Int(f.limit.clamp(1, 100_000)));
         let offset = b.bind(Param::Int(f.offset.max(0)));

@@ -125,9 +125,8 @@ impl Store {
         self.get_investigator(id).await
     }
 
-    /// Stores an API key's hash; returns the key's id.
-    pub async fn create_api_key(&self, investigator: u64, name: &str, secret_hash: &str, now_ms: i64) -> Result<u64> {
-        let id = mig_core::id::generate();
+    /// Stores an API key's hash under `id` (chosen by the caller: it is part of the key).
+    pub async fn create_api_key(&self, id: u64, investigator: u64, name: &str, secret_hash: &str, now_ms: i64) -> Result<u64> {
         sqlx::query("INSERT INTO api_keys (id, investigatorid, name, secret_hash, createdat) VALUES ($1, $2, $3, $4, $5)")
             .bind(id_param(id))
             .bind(id_param(investigator))

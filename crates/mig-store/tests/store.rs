@@ -320,7 +320,7 @@ async fn investigators_keys_and_nonces() {
         assert_eq!(off.status, "disabled");
         assert_eq!(store.investigator_by_fingerprint("AAAA").await.unwrap().unwrap().id, inv.id);
 
-        let key = store.create_api_key(inv.id, "ci", "hash", now()).await.unwrap();
+        let key = store.create_api_key(mig_core::id::generate(), inv.id, "ci", "hash", now()).await.unwrap();
         assert_eq!(store.api_key(key).await.unwrap(), Some((inv.id, "hash".to_string())));
         assert!(store.revoke_api_key(key).await.unwrap());
         assert_eq!(store.api_key(key).await.unwrap(), None);

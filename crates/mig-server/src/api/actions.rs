@@ -1,0 +1,190 @@
+//! Actions: create (signed), read, list, cancel, their commands, and a live stream of results.
+
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::params::{parse_time, Page};
+use crate::app::{now_ms, App};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::{Extension, Json};
+use mig_core::{Action, GoTime};
+use mig_pgp::{verify_action, Window};
+use mig_store::actions::ActionFilter;
+use mig_store::commands::CommandFilter;
+use mig_store::investigators::permission;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// POST /api/v1/actions: a signed action. The signers must be active investigators (and,
+/// when the server has a copy of the agents' ACL, weigh enough for every module).
+pub async fn create(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, body: Bytes) -> ApiResult<(StatusCode, Json<Action>)> {
+    caller.require(permission::INVESTIGATOR)?;
+    let mut action = Action::from_json(&body).map_err(|e| ApiError::bad_request(format!("invalid action: {e}")))?;
+    let now = GoTime::now();
+    action
+        .validate(now)
+        .map_err(|e| ApiError::bad_request(format!("invalid action: {e}")))?;
+    mig_core::target::parse(&action.target).map_err(ApiError::bad_request)?;
+    let (keyring, by_fp) = app.investigator_keys().await?;
+    // The window is the agents' business: actions may be launched for later.
+    let verified = verify_action(&action, &keyring, app.acl.as_ref(), now, Window::Ignore)
+        .map_err(|e| match e {
+            mig_pgp::Refusal::Acl(_) => ApiError::forbidden(format!("the agents' ACL would refuse this action: {e}")),
+            other => ApiError::bad_request(format!("action refused: {other}")),
+        })?;
+    let mut signers = Vec::new();
+    for (s, sig) in verified.signers.iter().zip(&action.pgpsignatures) {
+        let inv = by_fp
+            .get(&s.fingerprint)
+            .ok_or_else(|| ApiError::bad_request(format!("signer {} is not an active investigator", s.fingerprint)))?;
+        if signers.iter().any(|(id, _)| *id == inv.id) {
+            return Err(ApiError::bad_request(format!("{} signed the action twice", inv.name)));
+        }
+        signers.push((inv.id, sig.clone()));
+    }
+    // What the server records about the action is its own, not the submitter's.
+    action.id = mig_core::id::generate();
+    action.status.clear();
+    action.investigators.clear();
+    action.counters = Default::default();
+    action.starttime = GoTime::zero();
+    action.finishtime = GoTime::zero();
+    action.lastupdatetime = GoTime::zero();
+    app.store.insert_action(&action, &signers, caller.id, now_ms()).await?;
+    app.wake_scheduler.notify_one();
+    tracing::info!("action {} '{}' created by {}", action.id, action.name, caller.name);
+    Ok((StatusCode::CREATED, Json(app.store.get_action(action.id).await?)))
+}
+
+pub async fn get(State(app): State<Arc<App>>, Path(id): Path<u64>) -> ApiResult<Json<Action>> {
+    Ok(Json(app.store.get_action(id).await?))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+    name: Option<String>,
+    after: Option<String>,
+    before: Option<String>,
+    investigator: Option<u64>,
+    #[serde(flatten)]
+    page: Page,
+}
+
+pub async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+    let filter = ActionFilter {
+        status: q.status,
+        name: q.name,
+        after: q.after.as_deref().map(|t| parse_time(t, "after")).transpose()?,
+        before: q.before.as_deref().map(|t| parse_time(t, "before")).transpose()?,
+        investigator: q.investigator,
+        limit: q.page.limit(),
+        offset: q.page.offset(),
+    };
+    Ok(Json(json!({"actions": app.store.list_actions(&filter).await?})))
+}
+
+pub async fn cancel(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(id): Path<u64>) -> ApiResult<Json<Value>> {
+    caller.require(permission::INVESTIGATOR)?;
+    let n = app.store.cancel_action(id, now_ms()).await?;
+    tracing::info!("action {id} cancelled by {} ({n} commands)", caller.name);
+    Ok(Json(json!({"id": id, "cancelled": n})))
+}
+
+#[derive(Deserialize)]
+pub struct CommandsQuery {
+    /// `true`: found something; `false`: answered without finding anything.
+    found: Option<bool>,
+    status: Option<String>,
+    #[serde(flatten)]
+    page: Page,
+}
+
+pub async fn commands(State(app): State<Arc<App>>, Path(id): Path<u64>, Query(q): Query<CommandsQuery>) -> ApiResult<Json<Value>> {
+    app.store.get_action(id).await?;
+    let filter = CommandFilter {
+        action_id: Some(id),
+        found: q.found,
+        status: q.status,
+        limit: q.page.limit(),
+        offset: q.page.offset(),
+        ..Default::default()
+    };
+    Ok(Json(json!({"commands": app.store.list_commands(&filter).await?})))
+}
+
+/// GET /api/v1/actions/{id}/stream: Server-Sent Events, one `command` event per result as it
+/// is stored, `counters` after each batch, and `done` once the action has finished.
+pub async fn stream(State(app): State<Arc<App>>, Path(id): Path<u64>) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>>> {
+    app.store.get_action(id).await?;
+    struct Cursor {
+        app: Arc<App>,
+        id: u64,
+        seen: HashSet<u64>,
+        since: i64,
+        queue: std::collections::VecDeque<Event>,
+        finished: bool,
+    }
+    let cursor = Cursor {
+        app,
+        id,
+        seen: HashSet::new(),
+        since: 0,
+        queue: Default::default(),
+        finished: false,
+    };
+    let events = futures_util::stream::unfold(cursor, |mut c| async move {
+        loop {
+            if let Some(e) = c.queue.pop_front() {
+                return Some((Ok(e), c));
+            }
+            if c.finished {
+                return None;
+            }
+            let poll_start = now_ms();
+            let filter = CommandFilter {
+                action_id: Some(c.id),
+                // Overlap the last poll: a transaction may commit a little after its timestamp.
+                done_since: Some(c.since - 2_000),
+                limit: 10_000,
+                ..Default::default()
+            };
+            let (cmds, action) = match (c.app.store.list_commands(&filter).await, c.app.store.get_action(c.id).await) {
+                (Ok(cmds), Ok(a)) => (cmds, a),
+                (Err(e), _) | (_, Err(e)) => {
+                    c.queue.push_back(Event::default().event("error").data(e.to_string()));
+                    c.finished = true;
+                    continue;
+                }
+            };
+            let mut new = 0;
+            for cmd in cmds {
+                if c.seen.insert(cmd.id) {
+                    new += 1;
+                    let data = serde_json::to_string(&cmd).unwrap_or_default();
+                    c.queue.push_back(Event::default().event("command").data(data));
+                }
+            }
+            c.since = poll_start;
+            let done = matches!(action.status.as_str(), "completed" | "expired" | "invalid" | "cancelled");
+            if new > 0 || done {
+                let counters = serde_json::to_string(&json!({"status": action.status, "counters": action.counters})).unwrap_or_default();
+                c.queue.push_back(Event::default().event("counters").data(counters));
+            }
+            if done {
+                c.queue.push_back(Event::default().event("done").data(action.status.clone()));
+                c.finished = true;
+                continue;
+            }
+            if new == 0 {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}

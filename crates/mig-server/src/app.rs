@@ -1,0 +1,111 @@
+//! The state shared by the API, the scheduler and the relay of one mig-server process.
+
+use crate::config::{duration, Config};
+use mig_core::Acl;
+use mig_pgp::Keyring;
+use mig_relay::builtin::server::Hub;
+use mig_store::investigators::{Investigator, STATUS_ACTIVE};
+use mig_store::Store;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+pub struct App {
+    pub store: Store,
+    pub config: Config,
+    /// Agents connected to this process's built-in relay.
+    pub hub: Hub,
+    /// Wakes the scheduler when an action is created here.
+    pub wake_scheduler: Notify,
+    pub metrics: Metrics,
+    pub acl: Option<Acl>,
+    pub token_window: Duration,
+    keys: RwLock<KeyCache>,
+}
+
+/// Counters for /metrics (process-local; gauges come from the database).
+#[derive(Default)]
+pub struct Metrics {
+    pub results_stored: AtomicU64,
+    pub results_duplicate: AtomicU64,
+    pub commands_sent: AtomicU64,
+    pub heartbeats: AtomicU64,
+    pub relay_refused: AtomicU64,
+    pub api_requests: AtomicU64,
+}
+
+impl Metrics {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Active investigators' keys, rebuilt when stale (other API processes may change them).
+struct KeyCache {
+    loaded: Option<Instant>,
+    keyring: Arc<Keyring>,
+    by_fingerprint: Arc<HashMap<String, Investigator>>,
+}
+
+const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+impl App {
+    pub fn new(store: Store, config: Config, acl: Option<Acl>) -> anyhow::Result<App> {
+        let token_window = duration(&config.api.token_window, "api.token_window")?;
+        Ok(App {
+            store,
+            config,
+            hub: Hub::default(),
+            wake_scheduler: Notify::new(),
+            metrics: Metrics::default(),
+            acl,
+            token_window,
+            keys: RwLock::new(KeyCache {
+                loaded: None,
+                keyring: Arc::new(Keyring::new()),
+                by_fingerprint: Arc::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The keyring of active investigators and who each fingerprint belongs to.
+    pub async fn investigator_keys(&self) -> anyhow::Result<(Arc<Keyring>, Arc<HashMap<String, Investigator>>)> {
+        {
+            let cache = self.keys.read().unwrap_or_else(|p| p.into_inner());
+            if cache.loaded.is_some_and(|t| t.elapsed() < KEY_CACHE_TTL) {
+                return Ok((cache.keyring.clone(), cache.by_fingerprint.clone()));
+            }
+        }
+        let mut keyring = Keyring::new();
+        let mut by_fp = HashMap::new();
+        for inv in self.store.list_investigators(true).await? {
+            if inv.status != STATUS_ACTIVE {
+                continue;
+            }
+            if let Err(e) = keyring.add_bytes(inv.publickey.as_bytes(), &inv.name) {
+                tracing::warn!("investigator {} has an unusable key: {e}", inv.name);
+                continue;
+            }
+            by_fp.insert(inv.pgpfingerprint.clone(), inv);
+        }
+        let (keyring, by_fp) = (Arc::new(keyring), Arc::new(by_fp));
+        let mut cache = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        *cache = KeyCache {
+            loaded: Some(Instant::now()),
+            keyring: keyring.clone(),
+            by_fingerprint: by_fp.clone(),
+        };
+        Ok((keyring, by_fp))
+    }
+
+    /// Forget the cached keys (an investigator was added or disabled here).
+    pub fn invalidate_keys(&self) {
+        self.keys.write().unwrap_or_else(|p| p.into_inner()).loaded = None;
+    }
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

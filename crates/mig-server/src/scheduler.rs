@@ -1,0 +1,125 @@
+//! The scheduler: moves actions through their lifecycle (pending → scheduled → preparing →
+//! inflight → completed / expired / invalid), creates one command per target agent, delivers
+//! them, and keeps agent statuses current. Everything it decides is in the database first, so
+//! a restarted (or another) scheduler carries on where it stopped.
+
+use crate::app::{now_ms, App, Metrics};
+use crate::config::duration;
+use mig_core::action::status;
+use mig_relay::protocol::command_frame;
+use mig_store::actions::Envelope;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// Where commands go once created.
+#[derive(Clone)]
+pub enum Dispatch {
+    /// Push to agents connected to this process; others get them from their queue on connect.
+    Builtin,
+}
+
+pub struct Scheduler {
+    app: Arc<App>,
+    owner: String,
+    lease_ms: i64,
+    tick: Duration,
+    idle_after_ms: i64,
+    offline_after_ms: i64,
+    dispatch: Dispatch,
+}
+
+impl Scheduler {
+    pub fn new(app: Arc<App>, dispatch: Dispatch) -> anyhow::Result<Scheduler> {
+        let c = &app.config;
+        let period = duration(&c.agents.heartbeat_period, "agents.heartbeat_period")?;
+        Ok(Scheduler {
+            owner: format!("{}-{}-{:x}", hostname(), std::process::id(), rand::random::<u32>()),
+            lease_ms: duration(&c.scheduler.lease, "scheduler.lease")?.as_millis() as i64,
+            tick: duration(&c.scheduler.tick, "scheduler.tick")?,
+            idle_after_ms: (period * c.agents.idle_after_periods).as_millis() as i64,
+            offline_after_ms: duration(&c.agents.offline_after, "agents.offline_after")?.as_millis() as i64,
+            dispatch,
+            app,
+        })
+    }
+
+    pub async fn run(self) {
+        info!("scheduler {} started", self.owner);
+        loop {
+            if let Err(e) = self.tick().await {
+                warn!("scheduler: {e}");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.tick) => {}
+                _ = self.app.wake_scheduler.notified() => {}
+            }
+        }
+    }
+
+    /// One pass over everything that may have changed.
+    pub async fn tick(&self) -> anyhow::Result<()> {
+        let store = &self.app.store;
+        let now = now_ms();
+        store.schedule_due_actions(now).await?;
+        loop {
+            let claimed = store.claim_actions(&self.owner, now_ms(), self.lease_ms, 10).await?;
+            if claimed.is_empty() {
+                break;
+            }
+            for action in claimed {
+                self.launch(action).await?;
+            }
+        }
+        for (id, st) in store.finish_actions(now_ms()).await? {
+            info!("action {id} {st}");
+        }
+        store
+            .refresh_agent_statuses(now_ms(), self.idle_after_ms, self.offline_after_ms)
+            .await?;
+        Ok(())
+    }
+
+    async fn launch(&self, action: mig_core::Action) -> anyhow::Result<()> {
+        let store = &self.app.store;
+        let target = match mig_core::target::parse(&action.target) {
+            Ok(t) => t,
+            Err(e) => {
+                // The API checked it; an action stored by an older version may not pass.
+                warn!("action {}: {e}", action.id);
+                store.set_action_status(action.id, status::INVALID, now_ms()).await?;
+                return Ok(());
+            }
+        };
+        let agents = store.resolve_target(&target, now_ms()).await?;
+        if agents.is_empty() {
+            info!("action {} is invalid: its target selects no agent", action.id);
+            store.set_action_status(action.id, status::INVALID, now_ms()).await?;
+            return Ok(());
+        }
+        let envelopes = store.launch_action(action.id, &self.owner, &agents, now_ms()).await?;
+        info!("action {} launched on {} agents", action.id, envelopes.len());
+        self.dispatch(&envelopes);
+        Ok(())
+    }
+
+    fn dispatch(&self, envelopes: &[Envelope]) {
+        match &self.dispatch {
+            Dispatch::Builtin => {
+                let mut sent = 0;
+                for e in envelopes {
+                    if self.app.hub.send(e.agent_id, command_frame(&e.payload)) {
+                        sent += 1;
+                    }
+                }
+                Metrics::add(&self.app.metrics.commands_sent, sent);
+            }
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "mig-server".into())
+}
