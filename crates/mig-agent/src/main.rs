@@ -1,29 +1,103 @@
-//! mig-agent: the program on every endpoint.
+//! mig-agent: the program on every endpoint. It connects out to its relay, runs what its own
+//! keyring and ACL allow (each operation in a sandboxed child process), and reports back.
 //!
-//! `mig-agent -m <module>` runs one module with MIG's stdin/stdout protocol (how the agent runs
-//! each operation in its own child process, and how investigators test modules locally).
+//! ```text
+//! mig-agent [--config FILE]             run as a daemon (foreground; systemd restarts it)
+//! mig-agent --checkin                   check-in mode: run what is queued, then exit
+//! mig-agent -m <module> [-p]            run one module on parameters read from stdin
+//! mig-agent -i action.json              run an action file locally, without the relay
+//! mig-agent audit                       print the audit log
+//! ```
 
+mod audit;
+mod config;
+mod executor;
+mod gate;
+mod hostinfo;
+mod identity;
+mod local;
 mod module_mode;
+mod outbox;
+mod runtime;
+mod sandbox;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(name = "mig-agent", version, about = "MIG agent, in Rust")]
 struct Cli {
-    /// Run one module: read {"class":"parameters",…} on stdin, print the result on stdout.
+    /// Configuration file (default: $MIG_AGENT_CONFIG, then /etc/mig/agent.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Run one module: read {"class":"parameters",…} on stdin, print its result on stdout.
+    /// `-m agent-checkin` is MIG's spelling of --checkin.
     #[arg(short = 'm', value_name = "MODULE")]
     module: Option<String>,
     /// With -m: print the result in MIG's human-readable form instead of JSON.
     #[arg(short = 'p', long = "pretty")]
     pretty: bool,
+    /// With -m: confine the module first (how the agent runs modules).
+    #[arg(long, hide = true)]
+    sandbox: bool,
+    /// Run an action file locally (no relay, no signatures needed) and print the results.
+    #[arg(short = 'i', value_name = "ACTION.json")]
+    input: Option<PathBuf>,
+    /// Check-in mode: connect, run queued commands, send results, exit when idle.
+    #[arg(long)]
+    checkin: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the audit log: every action received, who signed it, what ran or was refused.
+    Audit,
+}
+
+fn config_path(cli: &Option<PathBuf>) -> PathBuf {
+    cli.clone()
+        .or_else(|| std::env::var_os("MIG_AGENT_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/etc/mig/agent.toml"))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(module) = cli.module {
-        return module_mode::run(&module, cli.pretty);
+    if let Some(module) = cli.module.as_deref().filter(|m| *m != "agent-checkin") {
+        return module_mode::run(module, cli.pretty, cli.sandbox);
     }
-    eprintln!("mig-agent: the relay client is not built yet; use -m <module> to run a module");
-    ExitCode::from(2)
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = (|| -> anyhow::Result<()> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        if let Some(path) = &cli.input {
+            return rt.block_on(local::run_file(path));
+        }
+        let path = config_path(&cli.config);
+        let config = config::Config::load(&path)?;
+        if let Some(Command::Audit) = cli.command {
+            return audit::print(&config.audit_log);
+        }
+        let checkin = cli.checkin || cli.module.as_deref() == Some("agent-checkin");
+        let mode = if checkin { mig_core::agent::mode::CHECKIN } else { mig_core::agent::mode::DAEMON };
+        rt.block_on(async {
+            let runtime = runtime::Runtime::new(config, mode)?;
+            if checkin {
+                runtime.run_checkin().await
+            } else {
+                runtime.run_daemon().await
+            }
+        })
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mig-agent: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -8,7 +8,13 @@ use std::time::Duration;
 /// return partial results just before the agent would kill it.
 pub const DEADLINE_ENV: &str = "MIG_MODULE_TIMEOUT_MS";
 
-pub fn run(module: &str, pretty: bool) -> ExitCode {
+pub fn run(module: &str, pretty: bool, sandbox: bool) -> ExitCode {
+    if sandbox {
+        let needs = mig_modules::lookup(module).map(|m| m.sandbox()).unwrap_or(mig_modules::SandboxNeeds::READ_ONLY);
+        for warning in crate::sandbox::confine(needs) {
+            eprintln!("sandbox: {warning}");
+        }
+    }
     let timeout = std::env::var(DEADLINE_ENV)
         .ok()
         .and_then(|v| v.parse::<u64>().ok())

@@ -59,6 +59,19 @@ pub trait Module: Send + Sync + 'static {
     /// Human-readable lines for a result, as MIG's printers write them; `found_only` leaves
     /// out "nothing found" lines, errors and statistics.
     fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String>;
+
+    /// MIG's extra privacy mode: hide what could identify the endpoint's user (file names,
+    /// error texts) and keep only the answers. By default, error texts are masked.
+    fn mask(result: &mut ModuleResult) {
+        mask_errors(result);
+    }
+}
+
+/// Replaces every error text with a placeholder, keeping their number.
+pub fn mask_errors(result: &mut ModuleResult) {
+    for e in &mut result.errors {
+        *e = "[masked]".into();
+    }
 }
 
 /// A module with its parameter type erased, for the registry.
@@ -74,6 +87,7 @@ pub trait DynModule: Send + Sync {
     fn flags_to_json(&self, args: &[String]) -> Result<Value, String>;
     fn usage(&self) -> String;
     fn pretty(&self, result: &ModuleResult, found_only: bool) -> Vec<String>;
+    fn mask(&self, result: &mut ModuleResult);
 }
 
 struct Erased<M: Module>(std::marker::PhantomData<M>);
@@ -123,6 +137,9 @@ impl<M: Module> DynModule for Erased<M> {
     }
     fn pretty(&self, result: &ModuleResult, found_only: bool) -> Vec<String> {
         M::pretty(result, found_only)
+    }
+    fn mask(&self, result: &mut ModuleResult) {
+        M::mask(result)
     }
 }
 

@@ -19,6 +19,11 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use mig_core::{Agent, Command};
+
+/// A result frame around a command's JSON.
+pub fn result_frame(command_json: &str) -> String {
+    format!(r#"{{"type":"result","command":{command_json}}}"#)
+}
 use serde::{Deserialize, Serialize};
 
 /// Default cap on one message, either way (a command with large parameters, or a result).
@@ -45,7 +50,9 @@ pub enum AgentMessage {
 pub enum ServerMessage {
     Challenge { nonce: String },
     Welcome { agent_id: u64 },
-    Command { command: Command },
+    /// Kept as JSON: the agent parses it itself, so that a command it cannot read still gets
+    /// a failure result rather than a silent drop.
+    Command { command: serde_json::Value },
     Ack { command_id: u64 },
     Error { message: String },
 }
@@ -125,6 +132,6 @@ mod tests {
         assert!(matches!(m, ServerMessage::Ack { command_id: 5 }));
         let frame = command_frame(r#"{"id":1}"#);
         let m: ServerMessage = serde_json::from_str(&frame).unwrap();
-        assert!(matches!(m, ServerMessage::Command { command } if command.id == 1));
+        assert!(matches!(m, ServerMessage::Command { command } if command["id"] == 1));
     }
 }

@@ -4,6 +4,7 @@
 mod api;
 mod app;
 mod config;
+mod dev;
 mod init;
 mod relay;
 mod scheduler;
@@ -34,6 +35,18 @@ enum Command {
     Api,
     /// Only the scheduler and the relay endpoint.
     Scheduler,
+    /// A complete development platform: server, relay, SQLite, N local agents, a dev
+    /// investigator and the client's configuration, in one data directory.
+    Dev {
+        #[arg(long, default_value = "mig-dev")]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        agents: usize,
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        api_listen: String,
+        #[arg(long, default_value = "127.0.0.1:4443")]
+        relay_listen: String,
+    },
     /// Create a data directory: certificates (CA, server, agent bundle) and server.toml.
     Init {
         #[arg(long)]
@@ -90,6 +103,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let path = init::init(data_dir, server_names, api_listen, relay_listen)?;
         println!("created {}", path.display());
         return Ok(());
+    }
+    if let Command::Dev {
+        data_dir,
+        agents,
+        api_listen,
+        relay_listen,
+    } = command
+    {
+        return dev::run(dev::DevOptions {
+            data_dir,
+            agents,
+            api_listen,
+            relay_listen,
+        })
+        .await;
     }
     let path = config_path(&cli.config);
     let config = Config::load(&path)?;

@@ -48,4 +48,8 @@ impl Module for File {
     fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
         report::pretty(result, found_only)
     }
+
+    fn mask(result: &mut ModuleResult) {
+        report::mask(result)
+    }
 }

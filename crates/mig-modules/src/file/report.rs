@@ -191,6 +191,24 @@ fn sha256_of(hit: &Hit) -> Result<String, String> {
     Ok(super::hash::hex(&h.finalize()))
 }
 
+/// Extra privacy mode: file names and error texts are hidden; whether something was found,
+/// how much, and the file metadata stay.
+pub fn mask(result: &mut ModuleResult) {
+    if let Value::Object(labels) = &mut result.elements {
+        for files in labels.values_mut() {
+            for f in files.as_array_mut().into_iter().flatten() {
+                if f.get("file").and_then(Value::as_str).is_some_and(|s| !s.is_empty()) {
+                    f["file"] = Value::String("[masked]".into());
+                }
+                if let Some(obj) = f.as_object_mut() {
+                    obj.remove("filebase64");
+                }
+            }
+        }
+    }
+    crate::mask_errors(result);
+}
+
 /// MIG's printer: one line per match, `0 match found in search 's1'` for empty searches,
 /// then errors and the statistics line (unless only found items are wanted).
 pub fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {

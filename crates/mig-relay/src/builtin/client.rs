@@ -84,6 +84,14 @@ impl SessionSender {
             .map_err(|e| RelayError::Lost(e.to_string()))
     }
 
+    /// Sends an already-encoded frame (see `protocol::result_frame`).
+    pub async fn send_text(&mut self, text: String) -> Result<(), RelayError> {
+        self.0
+            .send(Message::text(text))
+            .await
+            .map_err(|e| RelayError::Lost(e.to_string()))
+    }
+
     pub async fn close(&mut self) {
         let _ = self.0.close().await;
     }

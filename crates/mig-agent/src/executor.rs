@@ -1,0 +1,174 @@
+//! Running one operation: a child process `mig-agent -m <module> --sandbox` speaking MIG's
+//! module protocol, with a timeout (killed when it passes), a memory cap and a CPU cap.
+
+use crate::module_mode::DEADLINE_ENV;
+use crate::sandbox::{ENV_CGROUP, ENV_CPU_SECONDS, ENV_MEMORY};
+use mig_core::command::status;
+use mig_core::ModuleResult;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A module's stdout is its result; anything larger than this is refused.
+const MAX_RESULT: u64 = 64 << 20;
+/// The tail of stderr kept to explain a crash.
+const MAX_STDERR: u64 = 64 << 10;
+
+pub struct Executor {
+    pub exe: PathBuf,
+    pub module_timeout: Duration,
+    pub memory_bytes: u64,
+    /// The cgroup's procs file that caps the CPU, if one could be set up.
+    pub cgroup_procs: Option<PathBuf>,
+}
+
+/// One operation's outcome: its status (`success`, `failed`, `timeout`) and result.
+pub struct Outcome {
+    pub status: &'static str,
+    pub result: ModuleResult,
+}
+
+impl Outcome {
+    fn failed(msg: String) -> Outcome {
+        Outcome {
+            status: status::FAILED,
+            result: ModuleResult::failure(msg),
+        }
+    }
+}
+
+impl Executor {
+    /// Runs `module` on `params` for at most `limit` (the smaller of the module timeout and
+    /// the time left before the action expires).
+    pub async fn run(&self, module: &str, params: &Value, limit: Duration) -> Outcome {
+        if mig_modules::lookup(module).is_none() {
+            return Outcome::failed(format!("module {module:?} is not available on this agent"));
+        }
+        let timeout = limit.min(self.module_timeout);
+        // The module stops itself a little before the agent would kill it, with partial results.
+        let soft = timeout.saturating_sub((timeout / 10).min(Duration::from_secs(2)));
+        let mut cmd = tokio::process::Command::new(&self.exe);
+        cmd.arg("-m")
+            .arg(module)
+            .arg("--sandbox")
+            .env(DEADLINE_ENV, soft.as_millis().to_string())
+            .env(ENV_MEMORY, self.memory_bytes.to_string())
+            .env(ENV_CPU_SECONDS, (timeout.as_secs() + 5).to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(p) = &self.cgroup_procs {
+            cmd.env(ENV_CGROUP, p);
+        }
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => return Outcome::failed(format!("cannot start module {module}: {e}")),
+        };
+        let pid = child.id();
+        let message = mig_modules::protocol::parameters_message(params, false);
+        let mut stdin = child.stdin.take();
+        let mut stdout = child.stdout.take();
+        let mut stderr = child.stderr.take();
+        let io = async {
+            if let Some(mut s) = stdin.take() {
+                // A module that exits before reading its parameters closes the pipe: its
+                // result says why.
+                let _ = s.write_all(message.as_bytes()).await;
+                let _ = s.write_all(b"\n").await;
+            }
+            let mut out = Vec::new();
+            let mut err = Vec::new();
+            let read_out = async {
+                if let Some(s) = stdout.take() {
+                    let _ = s.take(MAX_RESULT + 1).read_to_end(&mut out).await;
+                }
+            };
+            let read_err = async {
+                if let Some(s) = stderr.take() {
+                    let _ = s.take(MAX_STDERR).read_to_end(&mut err).await;
+                }
+            };
+            tokio::join!(read_out, read_err);
+            let exit = child.wait().await;
+            (out, err, exit)
+        };
+        let (out, err, exit) = match tokio::time::timeout(timeout, io).await {
+            Ok(r) => r,
+            Err(_) => {
+                kill_group(pid);
+                return Outcome {
+                    status: status::TIMEOUT,
+                    result: ModuleResult::failure(format!(
+                        "module {module} did not finish within {}s and was killed",
+                        timeout.as_secs_f64().ceil()
+                    )),
+                };
+            }
+        };
+        // Whatever the module left running in its group goes with it.
+        kill_group(pid);
+        let stderr_text = String::from_utf8_lossy(&err);
+        for line in stderr_text.lines().filter(|l| l.starts_with("sandbox:")) {
+            tracing::debug!("module {module}: {line}");
+        }
+        let exit = match exit {
+            Ok(s) => s,
+            Err(e) => return Outcome::failed(format!("module {module}: {e}")),
+        };
+        if !exit.success() {
+            return Outcome::failed(crash_reason(module, exit, &stderr_text, self.memory_bytes));
+        }
+        if out.len() as u64 > MAX_RESULT {
+            return Outcome::failed(format!("module {module} returned more than {MAX_RESULT} bytes"));
+        }
+        match serde_json::from_slice::<ModuleResult>(&out) {
+            Ok(result) => Outcome {
+                status: if result.success { status::SUCCESS } else { status::FAILED },
+                result,
+            },
+            Err(e) => Outcome::failed(format!("module {module} returned an unreadable result: {e}")),
+        }
+    }
+}
+
+fn kill_group(pid: Option<u32>) {
+    if let Some(pid) = pid {
+        // SAFETY: signalling the child's own process group (it was started with pgid = pid).
+        unsafe {
+            libc::kill(-(pid as i32), libc::SIGKILL);
+        }
+    }
+}
+
+/// Why a module process ended badly, in words.
+fn crash_reason(module: &str, exit: std::process::ExitStatus, stderr: &str, memory: u64) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let mib = memory >> 20;
+    if stderr.contains("memory allocation of") || stderr.contains("out of memory") {
+        return format!("module {module} exceeded its memory limit of {mib} MiB and was stopped");
+    }
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("sandbox:"))
+        .unwrap_or("")
+        .trim();
+    let how = match (exit.code(), exit.signal()) {
+        (Some(c), _) => format!("exit status {c}"),
+        (None, Some(libc::SIGXCPU)) => return format!("module {module} exceeded its CPU time limit and was stopped"),
+        (None, Some(libc::SIGKILL)) => {
+            return format!("module {module} was killed (SIGKILL: out of memory or killed from outside)")
+        }
+        (None, Some(s)) => format!("signal {s}"),
+        (None, None) => "unknown exit".to_string(),
+    };
+    if last.is_empty() {
+        format!("module {module} crashed ({how})")
+    } else {
+        format!("module {module} crashed ({how}): {last}")
+    }
+}

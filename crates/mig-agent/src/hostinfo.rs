@@ -1,0 +1,90 @@
+//! What the agent says about its host in heartbeats.
+
+use mig_core::{Agent, AgentEnv, GoTime};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+pub fn os() -> &'static str {
+    std::env::consts::OS
+}
+
+/// Go's GOARCH names, as MIG reports them.
+pub fn arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
+/// The distribution, from /etc/os-release.
+pub fn ident() -> String {
+    let text = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_default()
+}
+
+pub fn init_system() -> &'static str {
+    if std::path::Path::new("/run/systemd/system").exists() {
+        "systemd"
+    } else if std::path::Path::new("/sbin/upstart").exists() {
+        "upstart"
+    } else {
+        "sysvinit"
+    }
+}
+
+/// Facts that do not change while the agent runs.
+pub struct Host {
+    pub name: String,
+    pub ident: String,
+    pub init: &'static str,
+    pub start: GoTime,
+}
+
+impl Host {
+    pub fn detect() -> Host {
+        Host {
+            name: hostname(),
+            ident: ident(),
+            init: init_system(),
+            start: GoTime::now(),
+        }
+    }
+
+    pub fn heartbeat(&self, queueloc: &str, mode: &str, tags: &std::collections::BTreeMap<String, String>, proxy: &str) -> Agent {
+        Agent {
+            name: self.name.clone(),
+            queueloc: queueloc.to_string(),
+            mode: mode.to_string(),
+            os: os().to_string(),
+            version: VERSION.to_string(),
+            pid: std::process::id() as i64,
+            starttime: self.start,
+            heartbeatts: GoTime::now(),
+            environment: AgentEnv {
+                init: self.init.to_string(),
+                ident: self.ident.clone(),
+                os: os().to_string(),
+                arch: arch().to_string(),
+                isproxied: !proxy.is_empty(),
+                proxy: proxy.to_string(),
+                modules: mig_modules::registry().iter().map(|m| m.name().to_string()).collect(),
+                ..Default::default()
+            },
+            tags: tags.clone(),
+            ..Default::default()
+        }
+    }
+}

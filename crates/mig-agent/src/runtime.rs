@@ -1,0 +1,396 @@
+//! The agent at work: connected to its relay (reconnecting forever), sending heartbeats,
+//! taking commands through the gate, running them, and delivering results until acknowledged.
+
+use crate::audit::{self, AuditLog};
+use crate::config::{duration, Config};
+use crate::executor::Executor;
+use crate::gate::{Decision, Gate};
+use crate::hostinfo::Host;
+use crate::identity::Identity;
+use crate::outbox::Outbox;
+use anyhow::Context;
+use mig_core::command::status;
+use mig_core::{Command, GoTime, ModuleResult};
+use mig_relay::builtin::client::{connect, ClientSettings};
+use mig_relay::protocol::{result_frame, AgentMessage, ServerMessage};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+pub struct Runtime {
+    pub config: Config,
+    pub identity: Identity,
+    pub host: Host,
+    pub gate: Gate,
+    pub executor: Executor,
+    pub outbox: Outbox,
+    pub audit: AuditLog,
+    /// `daemon` or `checkin`.
+    pub mode: &'static str,
+    /// Frames for the current connection, if any.
+    sender: Mutex<Option<mpsc::UnboundedSender<String>>>,
+    running: AtomicUsize,
+    last_activity: Mutex<Instant>,
+}
+
+impl Runtime {
+    pub fn new(config: Config, mode: &'static str) -> anyhow::Result<Arc<Runtime>> {
+        let mut host = Host::detect();
+        if !config.name.is_empty() {
+            host.name = config.name.clone();
+        }
+        let identity = crate::identity::load_or_create(&config.state_dir, crate::hostinfo::os(), &host.name)?;
+        let keyring = mig_pgp::Keyring::load(&config.keyring).with_context(|| "keyring")?;
+        if keyring.is_empty() {
+            anyhow::bail!("keyring {} holds no key: the agent would refuse everything", config.keyring.display());
+        }
+        let acl_bytes = std::fs::read(&config.acl).with_context(|| format!("cannot read the ACL {}", config.acl.display()))?;
+        let acl = mig_core::Acl::from_json(&acl_bytes).with_context(|| format!("ACL {}", config.acl.display()))?;
+        let cgroup_procs = crate::sandbox::cpu_cgroup(config.module_cpu_percent);
+        if cgroup_procs.is_none() {
+            warn!("no cgroup CPU controller available: modules run at nice 19 without a CPU cap");
+        }
+        let executor = Executor {
+            exe: std::env::current_exe().context("cannot find the agent's own executable")?,
+            module_timeout: config.module_timeout(),
+            memory_bytes: config.module_memory_mb << 20,
+            cgroup_procs,
+        };
+        Ok(Arc::new(Runtime {
+            gate: Gate::new(keyring, acl, &config.state_dir),
+            outbox: Outbox::open(&config.state_dir, config.outbox_max_bytes)?,
+            audit: AuditLog::new(&config.audit_log),
+            executor,
+            host,
+            identity,
+            mode,
+            config,
+            sender: Mutex::new(None),
+            running: AtomicUsize::new(0),
+            last_activity: Mutex::new(Instant::now()),
+        }))
+    }
+
+    fn heartbeat(&self) -> mig_core::Agent {
+        self.host.heartbeat(&self.identity.queueloc, self.mode, &self.config.tags, &self.config.proxy)
+    }
+
+    /// MIG writes the last heartbeat to `<rundir>/mig-agent.ok`.
+    fn write_ok_file(&self, hb: &mig_core::Agent) {
+        let dir = &self.config.run_dir;
+        let write = std::fs::create_dir_all(dir).and_then(|_| {
+            std::fs::write(dir.join("mig-agent.ok"), serde_json::to_vec_pretty(hb).unwrap_or_default())
+        });
+        if let Err(e) = write {
+            warn!("cannot write {}/mig-agent.ok: {e}", dir.display());
+        }
+    }
+
+    fn touch(&self) {
+        *self.last_activity.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+
+    fn send(&self, frame: String) {
+        if let Some(tx) = self.sender.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let _ = tx.send(frame);
+        }
+    }
+
+    fn client_settings(&self) -> anyhow::Result<ClientSettings> {
+        let c = &self.config;
+        if !c.relay.starts_with("wss://") {
+            anyhow::bail!("relay: {:?} is not a wss:// URL", c.relay);
+        }
+        Ok(ClientSettings {
+            url: c.relay.clone(),
+            tls: mig_relay::tls::client_config(&c.ca, Some((&c.cert, &c.key)))?,
+            proxy: (!c.proxy.is_empty()).then(|| c.proxy.clone()),
+            max_message: mig_relay::protocol::DEFAULT_MAX_MESSAGE,
+            timeout: Duration::from_secs(20),
+        })
+    }
+
+    /// Daemon mode: stay connected, forever.
+    pub async fn run_daemon(self: Arc<Self>) -> anyhow::Result<()> {
+        let settings = self.client_settings()?;
+        let mut backoff = Backoff::new(duration(&self.config.reconnect_max, "reconnect_max")?);
+        info!("agent {} starting (queueloc {})", self.host.name, self.identity.queueloc);
+        loop {
+            match self.clone().session(&settings, None).await {
+                Ok(()) => backoff.reset(),
+                Err(e) => warn!("relay: {e:#}"),
+            }
+            let wait = backoff.next();
+            info!("reconnecting in {:.1}s", wait.as_secs_f64());
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Check-in mode: connect, run what is queued, send the results, and exit once nothing
+    /// new has happened for `checkin_idle` (at most 1.1 times the module timeout overall).
+    pub async fn run_checkin(self: Arc<Self>) -> anyhow::Result<()> {
+        let settings = self.client_settings()?;
+        let idle = duration(&self.config.checkin_idle, "checkin_idle")?;
+        let cap = self.config.module_timeout().mul_f64(1.1);
+        let deadline = Instant::now() + cap;
+        match tokio::time::timeout(cap, self.clone().session(&settings, Some((idle, deadline)))).await {
+            Ok(r) => r,
+            Err(_) => {
+                warn!("check-in stopped at its hard cap of {:.0}s", cap.as_secs_f64());
+                Ok(())
+            }
+        }
+    }
+
+    /// One connection, until it is lost (daemon) or idle (check-in).
+    async fn session(self: Arc<Self>, settings: &ClientSettings, checkin: Option<(Duration, Instant)>) -> anyhow::Result<()> {
+        let hb = self.heartbeat();
+        let session = connect(settings, self.identity.key(), hb.clone()).await?;
+        info!("connected to {} as agent {}", settings.url, session.agent_id);
+        self.write_ok_file(&hb);
+        self.touch();
+        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+        *self.sender.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx.clone());
+        // Results the server has not acknowledged yet go first.
+        for (_, json) in self.outbox.all() {
+            let _ = tx.send(result_frame(&json));
+        }
+        let mut sender = session.sender;
+        let mut receiver = session.receiver;
+        let writer = tokio::spawn(async move {
+            while let Some(frame) = rx.recv().await {
+                if sender.send_text(frame).await.is_err() {
+                    break;
+                }
+            }
+            sender.close().await;
+        });
+        let beat = {
+            let rt = self.clone();
+            let period = self.config.heartbeat_period();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(period);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let hb = rt.heartbeat();
+                    rt.write_ok_file(&hb);
+                    let frame = serde_json::to_string(&AgentMessage::Heartbeat { agent: hb }).unwrap_or_default();
+                    rt.send(frame);
+                }
+            })
+        };
+        // Nothing arrives for three ping periods (the server pings every 30 s by default):
+        // the connection is dead even if TCP has not noticed.
+        let silence = Duration::from_secs(100);
+        let outcome = loop {
+            let wait = match checkin {
+                Some((idle, _)) => idle.min(silence),
+                None => silence,
+            };
+            let next = tokio::time::timeout(wait, receiver.next()).await;
+            let msg = match next {
+                Ok(Ok(Some(m))) => m,
+                Ok(Ok(None)) => break Err(anyhow::anyhow!("the relay closed the connection")),
+                Ok(Err(e)) => break Err(e.into()),
+                Err(_) => {
+                    if let Some((idle, deadline)) = checkin {
+                        let quiet = self.last_activity.lock().unwrap_or_else(|p| p.into_inner()).elapsed() >= idle;
+                        let busy = self.running.load(Ordering::SeqCst) > 0 || !self.outbox.all().is_empty();
+                        if (quiet && !busy) || Instant::now() >= deadline {
+                            info!("check-in done: nothing new for {}s", idle.as_secs());
+                            break Ok(());
+                        }
+                        continue;
+                    }
+                    break Err(anyhow::anyhow!("no message from the relay for {}s", silence.as_secs()));
+                }
+            };
+            match msg {
+                ServerMessage::Command { command } => {
+                    self.touch();
+                    let rt = self.clone();
+                    self.running.fetch_add(1, Ordering::SeqCst);
+                    tokio::spawn(async move {
+                        if let Some(json) = rt.process(command).await {
+                            rt.send(result_frame(&json));
+                        }
+                        rt.running.fetch_sub(1, Ordering::SeqCst);
+                        rt.touch();
+                    });
+                }
+                ServerMessage::Ack { command_id } => {
+                    self.outbox.remove(command_id);
+                    self.touch();
+                }
+                ServerMessage::Error { message } => warn!("relay says: {message}"),
+                other => warn!("unexpected message from the relay: {other:?}"),
+            }
+        };
+        *self.sender.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        beat.abort();
+        drop(tx);
+        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+        outcome
+    }
+
+    /// Everything that happens to one command. Returns the result to send (also kept in the
+    /// outbox until acknowledged), or None when there is nothing to send.
+    pub async fn process(&self, raw: serde_json::Value) -> Option<String> {
+        let id = raw.get("id").and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64))).unwrap_or(0);
+        if id != 0 {
+            if let Some(previous) = self.outbox.get(id) {
+                // Delivered again before our result was acknowledged: resend, don't rerun.
+                return Some(previous);
+            }
+        }
+        let command = match mig_core::Command::from_json(raw.to_string().as_bytes()) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!("unreadable command {id}: {e}");
+                if id == 0 {
+                    return None;
+                }
+                let failed = Command {
+                    id,
+                    status: status::FAILED.into(),
+                    results: vec![ModuleResult::failure(format!("the agent could not read the command: {e}"))],
+                    starttime: GoTime::now(),
+                    finishtime: GoTime::now(),
+                    ..Default::default()
+                };
+                return Some(self.keep(failed));
+            }
+        };
+        let started = GoTime::now();
+        let decision = self.gate.check(&command, started);
+        let signers = |v: &mig_pgp::VerifiedAction| -> Vec<audit::Signer> {
+            v.signers
+                .iter()
+                .map(|s| audit::Signer {
+                    name: s.user_id.clone(),
+                    fingerprint: s.fingerprint.clone(),
+                })
+                .collect()
+        };
+        let modules: Vec<String> = command.action.operations.iter().map(|o| o.module.clone()).collect();
+        let entry = |outcome: &str, reason: String, status: &str, who: Vec<audit::Signer>| audit::Entry {
+            time: GoTime::now().to_rfc3339(),
+            command: command.id,
+            action: command.action.id,
+            name: command.action.name.clone(),
+            signers: who,
+            modules: modules.clone(),
+            outcome: outcome.into(),
+            reason,
+            status: status.into(),
+        };
+        let (status, results) = match decision {
+            Decision::AlreadySeen => return None,
+            Decision::Refuse { reason, kind } => {
+                warn!("command {} refused ({kind}): {reason}", command.id);
+                self.audit.record(&entry("refused", reason.clone(), status::FAILED, Vec::new()));
+                let n = command.action.operations.len().max(1);
+                (status::FAILED, vec![ModuleResult::failure(format!("refused by the agent: {reason}")); n])
+            }
+            Decision::Run { action, verified } => {
+                info!("running action {} '{}' (command {})", action.id, action.name, command.id);
+                let (st, results) = self.run_action(&action).await;
+                self.audit.record(&entry("ran", String::new(), st, signers(&verified)));
+                (st, results)
+            }
+        };
+        let result = Command {
+            id: command.id,
+            action: mig_core::Action {
+                id: command.action.id,
+                name: command.action.name.clone(),
+                ..Default::default()
+            },
+            agent: command.agent.clone(),
+            status: status.into(),
+            results,
+            starttime: started,
+            finishtime: GoTime::now(),
+        };
+        Some(self.keep(result))
+    }
+
+    fn keep(&self, result: Command) -> String {
+        let json = serde_json::to_string(&result).unwrap_or_default();
+        self.outbox.put(result.id, &json);
+        json
+    }
+
+    /// Runs every operation in parallel; the command's status is the first non-success.
+    pub async fn run_action(&self, action: &mig_core::Action) -> (&'static str, Vec<ModuleResult>) {
+        let left = (action.expireafter.0 - chrono::Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO);
+        let runs = action.operations.iter().map(|op| self.executor.run(&op.module, &op.parameters, left));
+        let outcomes = futures_util::future::join_all(runs).await;
+        let status = outcomes
+            .iter()
+            .map(|o| o.status)
+            .find(|s| *s != status::SUCCESS)
+            .unwrap_or(status::SUCCESS);
+        let results = outcomes
+            .into_iter()
+            .zip(&action.operations)
+            .map(|(o, op)| {
+                let mut r = o.result;
+                if self.config.privacy {
+                    if let Some(m) = mig_modules::lookup(&op.module) {
+                        m.mask(&mut r);
+                    }
+                }
+                r
+            })
+            .collect();
+        (status, results)
+    }
+}
+
+/// Jittered exponential backoff, from 1 s up to a cap.
+struct Backoff {
+    next: Duration,
+    cap: Duration,
+}
+
+impl Backoff {
+    fn new(cap: Duration) -> Backoff {
+        Backoff {
+            next: Duration::from_secs(1),
+            cap: cap.max(Duration::from_secs(1)),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.next = Duration::from_secs(1);
+    }
+
+    fn next(&mut self) -> Duration {
+        let base = self.next;
+        self.next = (self.next * 2).min(self.cap);
+        // ±50%: a fleet that lost its relay does not come back in lockstep.
+        base.mul_f64(0.5 + rand::random::<f64>()).min(self.cap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_jitters_and_is_capped() {
+        let mut b = Backoff::new(Duration::from_secs(10));
+        let waits: Vec<Duration> = (0..8).map(|_| b.next()).collect();
+        assert!(waits[0] <= Duration::from_millis(1500));
+        assert!(waits.iter().all(|w| *w <= Duration::from_secs(10)));
+        assert!(waits[6] >= Duration::from_secs(5), "{waits:?}");
+        b.reset();
+        assert!(b.next() <= Duration::from_millis(1500));
+    }
+}
