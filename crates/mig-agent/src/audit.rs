@@ -36,7 +36,9 @@ pub struct AuditLog {
 
 impl AuditLog {
     pub fn new(path: &Path) -> AuditLog {
-        AuditLog { path: path.to_path_buf() }
+        AuditLog {
+            path: path.to_path_buf(),
+        }
     }
 
     /// Appends one entry. Failing to audit is logged, never silent.
@@ -69,7 +71,10 @@ pub fn print(path: &Path) -> anyhow::Result<()> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            println!("no audit log yet at {} (nothing was received)", path.display());
+            println!(
+                "no audit log yet at {} (nothing was received)",
+                path.display()
+            );
             return Ok(());
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
@@ -77,7 +82,11 @@ pub fn print(path: &Path) -> anyhow::Result<()> {
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         match serde_json::from_str::<Entry>(line) {
             Ok(e) => {
-                let who: Vec<String> = e.signers.iter().map(|s| format!("{} ({})", s.name, s.fingerprint)).collect();
+                let who: Vec<String> = e
+                    .signers
+                    .iter()
+                    .map(|s| format!("{} ({})", s.name, s.fingerprint))
+                    .collect();
                 let mut out = format!(
                     "{}  {:<8} action {} {:?}  modules: {}  signed by: {}",
                     e.time,
@@ -85,7 +94,11 @@ pub fn print(path: &Path) -> anyhow::Result<()> {
                     e.action,
                     e.name,
                     e.modules.join(", "),
-                    if who.is_empty() { "-".into() } else { who.join(", ") }
+                    if who.is_empty() {
+                        "-".into()
+                    } else {
+                        who.join(", ")
+                    }
                 );
                 if !e.status.is_empty() {
                     out.push_str(&format!("  status: {}", e.status));

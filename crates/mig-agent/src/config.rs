@@ -83,7 +83,9 @@ pub fn duration(text: &str, key: &str) -> anyhow::Result<Duration> {
         Some(i) => t.split_at(i),
         None => (t, "s"),
     };
-    let n: u64 = num.parse().with_context(|| format!("{key}: {text:?} is not a duration like 30s, 5m"))?;
+    let n: u64 = num
+        .parse()
+        .with_context(|| format!("{key}: {text:?} is not a duration like 30s, 5m"))?;
     Ok(Duration::from_millis(match unit {
         "ms" => n,
         "s" => n * 1000,
@@ -95,8 +97,10 @@ pub fn duration(text: &str, key: &str) -> anyhow::Result<Duration> {
 
 impl Config {
     pub fn load(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let c: Config = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let c: Config =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         for (v, k) in [
             (&c.heartbeat, "heartbeat"),
             (&c.module_timeout, "module_timeout"),
@@ -106,7 +110,10 @@ impl Config {
             duration(v, k)?;
         }
         if !(1..=100).contains(&c.module_cpu_percent) {
-            anyhow::bail!("module_cpu_percent: expected 1 to 100, got {}", c.module_cpu_percent);
+            anyhow::bail!(
+                "module_cpu_percent: expected 1 to 100, got {}",
+                c.module_cpu_percent
+            );
         }
         Ok(c)
     }

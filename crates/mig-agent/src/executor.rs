@@ -123,14 +123,22 @@ impl Executor {
             return Outcome::failed(crash_reason(module, exit, &stderr_text, self.memory_bytes));
         }
         if out.len() as u64 > MAX_RESULT {
-            return Outcome::failed(format!("module {module} returned more than {MAX_RESULT} bytes"));
+            return Outcome::failed(format!(
+                "module {module} returned more than {MAX_RESULT} bytes"
+            ));
         }
         match serde_json::from_slice::<ModuleResult>(&out) {
             Ok(result) => Outcome {
-                status: if result.success { status::SUCCESS } else { status::FAILED },
+                status: if result.success {
+                    status::SUCCESS
+                } else {
+                    status::FAILED
+                },
                 result,
             },
-            Err(e) => Outcome::failed(format!("module {module} returned an unreadable result: {e}")),
+            Err(e) => Outcome::failed(format!(
+                "module {module} returned an unreadable result: {e}"
+            )),
         }
     }
 }
@@ -159,9 +167,13 @@ fn crash_reason(module: &str, exit: std::process::ExitStatus, stderr: &str, memo
         .trim();
     let how = match (exit.code(), exit.signal()) {
         (Some(c), _) => format!("exit status {c}"),
-        (None, Some(libc::SIGXCPU)) => return format!("module {module} exceeded its CPU time limit and was stopped"),
+        (None, Some(libc::SIGXCPU)) => {
+            return format!("module {module} exceeded its CPU time limit and was stopped")
+        }
         (None, Some(libc::SIGKILL)) => {
-            return format!("module {module} was killed (SIGKILL: out of memory or killed from outside)")
+            return format!(
+                "module {module} was killed (SIGKILL: out of memory or killed from outside)"
+            )
         }
         (None, Some(s)) => format!("signal {s}"),
         (None, None) => "unknown exit".to_string(),

@@ -21,7 +21,10 @@ pub struct Gate {
 /// What to do with a command.
 pub enum Decision {
     /// Verified: run this action (parameters decompressed).
-    Run { action: Action, verified: VerifiedAction },
+    Run {
+        action: Box<Action>,
+        verified: VerifiedAction,
+    },
     /// Refused: report why, run nothing.
     Refuse { reason: String, kind: &'static str },
     /// The same command arrived again (redelivery): nothing to do.
@@ -55,7 +58,8 @@ impl ReplayMemory {
 
     fn save(&self) -> anyhow::Result<()> {
         let tmp = self.path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec(self)?).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::write(&tmp, serde_json::to_vec(self)?)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
         std::fs::rename(&tmp, &self.path)?;
         Ok(())
     }
@@ -87,15 +91,16 @@ impl Gate {
 
     pub fn check(&self, command: &Command, now: GoTime) -> Decision {
         let action = &command.action;
-        let verified = match verify_action(action, &self.keyring, Some(&self.acl), now, Window::Enforce) {
-            Ok(v) => v,
-            Err(e) => {
-                return Decision::Refuse {
-                    kind: e.kind(),
-                    reason: e.to_string(),
+        let verified =
+            match verify_action(action, &self.keyring, Some(&self.acl), now, Window::Enforce) {
+                Ok(v) => v,
+                Err(e) => {
+                    return Decision::Refuse {
+                        kind: e.kind(),
+                        reason: e.to_string(),
+                    }
                 }
-            }
-        };
+            };
         let digest = action_digest(action);
         {
             let mut memory = self.replay.lock().unwrap_or_else(|p| p.into_inner());
@@ -130,6 +135,9 @@ impl Gate {
                 reason: format!("invalid action: {e}"),
             };
         }
-        Decision::Run { action, verified }
+        Decision::Run {
+            action: Box::new(action),
+            verified,
+        }
     }
 }

@@ -63,7 +63,13 @@ impl Host {
         }
     }
 
-    pub fn heartbeat(&self, queueloc: &str, mode: &str, tags: &std::collections::BTreeMap<String, String>, proxy: &str) -> Agent {
+    pub fn heartbeat(
+        &self,
+        queueloc: &str,
+        mode: &str,
+        tags: &std::collections::BTreeMap<String, String>,
+        proxy: &str,
+    ) -> Agent {
         Agent {
             name: self.name.clone(),
             queueloc: queueloc.to_string(),
@@ -80,7 +86,10 @@ impl Host {
                 arch: arch().to_string(),
                 isproxied: !proxy.is_empty(),
                 proxy: proxy.to_string(),
-                modules: mig_modules::registry().iter().map(|m| m.name().to_string()).collect(),
+                modules: mig_modules::registry()
+                    .iter()
+                    .map(|m| m.name().to_string())
+                    .collect(),
                 ..Default::default()
             },
             tags: tags.clone(),

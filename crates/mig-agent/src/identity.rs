@@ -32,14 +32,16 @@ fn random_suffix() -> String {
 }
 
 pub fn load_or_create(state_dir: &Path, os: &str, hostname: &str) -> anyhow::Result<Identity> {
-    std::fs::create_dir_all(state_dir).with_context(|| format!("cannot create {}", state_dir.display()))?;
+    std::fs::create_dir_all(state_dir)
+        .with_context(|| format!("cannot create {}", state_dir.display()))?;
     let id_path = state_dir.join("identity.json");
     let key_path = state_dir.join("identity.key");
     if id_path.exists() && key_path.exists() {
         let mut ident: Identity = serde_json::from_slice(&std::fs::read(&id_path)?)
             .with_context(|| format!("{} is corrupt", id_path.display()))?;
         let hex = std::fs::read_to_string(&key_path)?;
-        let seed = decode_hex32(hex.trim()).with_context(|| format!("{} is corrupt", key_path.display()))?;
+        let seed = decode_hex32(hex.trim())
+            .with_context(|| format!("{} is corrupt", key_path.display()))?;
         ident.key = Some(SigningKey::from_bytes(&seed));
         return Ok(ident);
     }
@@ -49,7 +51,13 @@ pub fn load_or_create(state_dir: &Path, os: &str, hostname: &str) -> anyhow::Res
         queueloc: format!("{os}.{hostname}.{}", random_suffix()),
         key: Some(SigningKey::from_bytes(&seed)),
     };
-    write_private(&key_path, seed.iter().map(|b| format!("{b:02x}")).collect::<String>().as_bytes())?;
+    write_private(
+        &key_path,
+        seed.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+            .as_bytes(),
+    )?;
     write_private(&id_path, &serde_json::to_vec_pretty(&ident)?)?;
     Ok(ident)
 }
@@ -92,7 +100,10 @@ mod tests {
         assert_eq!(a.id, b.id);
         assert_eq!(a.queueloc, b.queueloc);
         assert_eq!(a.key().to_bytes(), b.key().to_bytes());
-        let mode = std::fs::metadata(d.path().join("identity.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(d.path().join("identity.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }

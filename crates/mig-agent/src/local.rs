@@ -12,7 +12,10 @@ pub async fn run_file(path: &Path) -> anyhow::Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut action = Action::from_json(&bytes).with_context(|| format!("{}", path.display()))?;
     if action.operations.is_empty() {
-        anyhow::bail!("{}: operations: is empty, expected at least one operation", path.display());
+        anyhow::bail!(
+            "{}: operations: is empty, expected at least one operation",
+            path.display()
+        );
     }
     action
         .decompress_operations()

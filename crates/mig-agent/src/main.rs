@@ -69,11 +69,15 @@ fn main() -> ExitCode {
         return module_mode::run(module, cli.pretty, cli.sandbox);
     }
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let result = (|| -> anyhow::Result<()> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         if let Some(path) = &cli.input {
             return rt.block_on(local::run_file(path));
         }
@@ -83,7 +87,11 @@ fn main() -> ExitCode {
             return audit::print(&config.audit_log);
         }
         let checkin = cli.checkin || cli.module.as_deref() == Some("agent-checkin");
-        let mode = if checkin { mig_core::agent::mode::CHECKIN } else { mig_core::agent::mode::DAEMON };
+        let mode = if checkin {
+            mig_core::agent::mode::CHECKIN
+        } else {
+            mig_core::agent::mode::DAEMON
+        };
         rt.block_on(async {
             let runtime = runtime::Runtime::new(config, mode)?;
             if checkin {

@@ -10,7 +10,9 @@ pub const DEADLINE_ENV: &str = "MIG_MODULE_TIMEOUT_MS";
 
 pub fn run(module: &str, pretty: bool, sandbox: bool) -> ExitCode {
     if sandbox {
-        let needs = mig_modules::lookup(module).map(|m| m.sandbox()).unwrap_or(mig_modules::SandboxNeeds::READ_ONLY);
+        let needs = mig_modules::lookup(module)
+            .map(|m| m.sandbox())
+            .unwrap_or(mig_modules::SandboxNeeds::READ_ONLY);
         for warning in crate::sandbox::confine(needs) {
             eprintln!("sandbox: {warning}");
         }

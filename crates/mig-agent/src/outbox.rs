@@ -23,7 +23,8 @@ impl Outbox {
     /// Keeps a result (a command JSON with its results) until acknowledged.
     pub fn put(&self, command_id: u64, json: &str) {
         let tmp = self.dir.join(format!("{command_id}.tmp"));
-        let ok = std::fs::write(&tmp, json).and_then(|_| std::fs::rename(&tmp, self.path(command_id)));
+        let ok =
+            std::fs::write(&tmp, json).and_then(|_| std::fs::rename(&tmp, self.path(command_id)));
         if let Err(e) = ok {
             tracing::error!("cannot keep the result of command {command_id}: {e}");
         }
@@ -42,7 +43,9 @@ impl Outbox {
     pub fn all(&self) -> Vec<(u64, String)> {
         let mut ids = self.ids();
         ids.sort_unstable();
-        ids.into_iter().filter_map(|id| self.get(id).map(|j| (id, j))).collect()
+        ids.into_iter()
+            .filter_map(|id| self.get(id).map(|j| (id, j)))
+            .collect()
     }
 
     fn ids(&self) -> Vec<u64> {
@@ -58,14 +61,21 @@ impl Outbox {
     fn enforce_bound(&self) {
         let mut ids = self.ids();
         ids.sort_unstable();
-        let size = |id: &u64| std::fs::metadata(self.path(*id)).map(|m| m.len()).unwrap_or(0);
+        let size = |id: &u64| {
+            std::fs::metadata(self.path(*id))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        };
         let mut total: u64 = ids.iter().map(size).sum();
         for id in ids {
             if total <= self.max_bytes {
                 break;
             }
             total -= size(&id);
-            tracing::warn!("outbox over {} bytes: dropping the unsent result of command {id}", self.max_bytes);
+            tracing::warn!(
+                "outbox over {} bytes: dropping the unsent result of command {id}",
+                self.max_bytes
+            );
             self.remove(id);
         }
     }
@@ -81,10 +91,16 @@ mod tests {
         let o = Outbox::open(d.path(), 25).unwrap();
         o.put(2, "0123456789");
         o.put(1, "0123456789");
-        assert_eq!(o.all().iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            o.all().iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
         o.put(3, "0123456789");
         // 30 bytes > 25: the oldest command's result goes.
-        assert_eq!(o.all().iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(
+            o.all().iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
         o.remove(2);
         assert!(o.get(2).is_none());
         assert!(o.get(3).is_some());

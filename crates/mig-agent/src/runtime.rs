@@ -41,13 +41,19 @@ impl Runtime {
         if !config.name.is_empty() {
             host.name = config.name.clone();
         }
-        let identity = crate::identity::load_or_create(&config.state_dir, crate::hostinfo::os(), &host.name)?;
+        let identity =
+            crate::identity::load_or_create(&config.state_dir, crate::hostinfo::os(), &host.name)?;
         let keyring = mig_pgp::Keyring::load(&config.keyring).with_context(|| "keyring")?;
         if keyring.is_empty() {
-            anyhow::bail!("keyring {} holds no key: the agent would refuse everything", config.keyring.display());
+            anyhow::bail!(
+                "keyring {} holds no key: the agent would refuse everything",
+                config.keyring.display()
+            );
         }
-        let acl_bytes = std::fs::read(&config.acl).with_context(|| format!("cannot read the ACL {}", config.acl.display()))?;
-        let acl = mig_core::Acl::from_json(&acl_bytes).with_context(|| format!("ACL {}", config.acl.display()))?;
+        let acl_bytes = std::fs::read(&config.acl)
+            .with_context(|| format!("cannot read the ACL {}", config.acl.display()))?;
+        let acl = mig_core::Acl::from_json(&acl_bytes)
+            .with_context(|| format!("ACL {}", config.acl.display()))?;
         let cgroup_procs = crate::sandbox::cpu_cgroup(config.module_cpu_percent);
         if cgroup_procs.is_none() {
             warn!("no cgroup CPU controller available: modules run at nice 19 without a CPU cap");
@@ -74,14 +80,22 @@ impl Runtime {
     }
 
     fn heartbeat(&self) -> mig_core::Agent {
-        self.host.heartbeat(&self.identity.queueloc, self.mode, &self.config.tags, &self.config.proxy)
+        self.host.heartbeat(
+            &self.identity.queueloc,
+            self.mode,
+            &self.config.tags,
+            &self.config.proxy,
+        )
     }
 
     /// MIG writes the last heartbeat to `<rundir>/mig-agent.ok`.
     fn write_ok_file(&self, hb: &mig_core::Agent) {
         let dir = &self.config.run_dir;
         let write = std::fs::create_dir_all(dir).and_then(|_| {
-            std::fs::write(dir.join("mig-agent.ok"), serde_json::to_vec_pretty(hb).unwrap_or_default())
+            std::fs::write(
+                dir.join("mig-agent.ok"),
+                serde_json::to_vec_pretty(hb).unwrap_or_default(),
+            )
         });
         if let Err(e) = write {
             warn!("cannot write {}/mig-agent.ok: {e}", dir.display());
@@ -93,7 +107,12 @@ impl Runtime {
     }
 
     fn send(&self, frame: String) {
-        if let Some(tx) = self.sender.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(tx) = self
+            .sender
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             let _ = tx.send(frame);
         }
     }
@@ -116,7 +135,10 @@ impl Runtime {
     pub async fn run_daemon(self: Arc<Self>) -> anyhow::Result<()> {
         let settings = self.client_settings()?;
         let mut backoff = Backoff::new(duration(&self.config.reconnect_max, "reconnect_max")?);
-        info!("agent {} starting (queueloc {})", self.host.name, self.identity.queueloc);
+        info!(
+            "agent {} starting (queueloc {})",
+            self.host.name, self.identity.queueloc
+        );
         loop {
             match self.clone().session(&settings, None).await {
                 Ok(()) => backoff.reset(),
@@ -135,20 +157,32 @@ impl Runtime {
         let idle = duration(&self.config.checkin_idle, "checkin_idle")?;
         let cap = self.config.module_timeout().mul_f64(1.1);
         let deadline = Instant::now() + cap;
-        match tokio::time::timeout(cap, self.clone().session(&settings, Some((idle, deadline)))).await {
+        match tokio::time::timeout(cap, self.clone().session(&settings, Some((idle, deadline))))
+            .await
+        {
             Ok(r) => r,
             Err(_) => {
-                warn!("check-in stopped at its hard cap of {:.0}s", cap.as_secs_f64());
+                warn!(
+                    "check-in stopped at its hard cap of {:.0}s",
+                    cap.as_secs_f64()
+                );
                 Ok(())
             }
         }
     }
 
     /// One connection, until it is lost (daemon) or idle (check-in).
-    async fn session(self: Arc<Self>, settings: &ClientSettings, checkin: Option<(Duration, Instant)>) -> anyhow::Result<()> {
+    async fn session(
+        self: Arc<Self>,
+        settings: &ClientSettings,
+        checkin: Option<(Duration, Instant)>,
+    ) -> anyhow::Result<()> {
         let hb = self.heartbeat();
         let session = connect(settings, self.identity.key(), hb.clone()).await?;
-        info!("connected to {} as agent {}", settings.url, session.agent_id);
+        info!(
+            "connected to {} as agent {}",
+            settings.url, session.agent_id
+        );
         self.write_ok_file(&hb);
         self.touch();
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
@@ -177,7 +211,10 @@ impl Runtime {
                     tick.tick().await;
                     let hb = rt.heartbeat();
                     rt.write_ok_file(&hb);
-                    let frame = serde_json::to_string(&AgentMessage::Heartbeat { agent: hb }).unwrap_or_default();
+                    let frame = serde_json::to_string(&AgentMessage::Heartbeat {
+                        agent: Box::new(hb),
+                    })
+                    .unwrap_or_default();
                     rt.send(frame);
                 }
             })
@@ -197,15 +234,24 @@ impl Runtime {
                 Ok(Err(e)) => break Err(e.into()),
                 Err(_) => {
                     if let Some((idle, deadline)) = checkin {
-                        let quiet = self.last_activity.lock().unwrap_or_else(|p| p.into_inner()).elapsed() >= idle;
-                        let busy = self.running.load(Ordering::SeqCst) > 0 || !self.outbox.all().is_empty();
+                        let quiet = self
+                            .last_activity
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .elapsed()
+                            >= idle;
+                        let busy = self.running.load(Ordering::SeqCst) > 0
+                            || !self.outbox.all().is_empty();
                         if (quiet && !busy) || Instant::now() >= deadline {
                             info!("check-in done: nothing new for {}s", idle.as_secs());
                             break Ok(());
                         }
                         continue;
                     }
-                    break Err(anyhow::anyhow!("no message from the relay for {}s", silence.as_secs()));
+                    break Err(anyhow::anyhow!(
+                        "no message from the relay for {}s",
+                        silence.as_secs()
+                    ));
                 }
             };
             match msg {
@@ -239,7 +285,10 @@ impl Runtime {
     /// Everything that happens to one command. Returns the result to send (also kept in the
     /// outbox until acknowledged), or None when there is nothing to send.
     pub async fn process(&self, raw: serde_json::Value) -> Option<String> {
-        let id = raw.get("id").and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64))).unwrap_or(0);
+        let id = raw
+            .get("id")
+            .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)))
+            .unwrap_or(0);
         if id != 0 {
             if let Some(previous) = self.outbox.get(id) {
                 // Delivered again before our result was acknowledged: resend, don't rerun.
@@ -256,7 +305,9 @@ impl Runtime {
                 let failed = Command {
                     id,
                     status: status::FAILED.into(),
-                    results: vec![ModuleResult::failure(format!("the agent could not read the command: {e}"))],
+                    results: vec![ModuleResult::failure(format!(
+                        "the agent could not read the command: {e}"
+                    ))],
                     starttime: GoTime::now(),
                     finishtime: GoTime::now(),
                     ..Default::default()
@@ -275,30 +326,48 @@ impl Runtime {
                 })
                 .collect()
         };
-        let modules: Vec<String> = command.action.operations.iter().map(|o| o.module.clone()).collect();
-        let entry = |outcome: &str, reason: String, status: &str, who: Vec<audit::Signer>| audit::Entry {
-            time: GoTime::now().to_rfc3339(),
-            command: command.id,
-            action: command.action.id,
-            name: command.action.name.clone(),
-            signers: who,
-            modules: modules.clone(),
-            outcome: outcome.into(),
-            reason,
-            status: status.into(),
-        };
+        let modules: Vec<String> = command
+            .action
+            .operations
+            .iter()
+            .map(|o| o.module.clone())
+            .collect();
+        let entry =
+            |outcome: &str, reason: String, status: &str, who: Vec<audit::Signer>| audit::Entry {
+                time: GoTime::now().to_rfc3339(),
+                command: command.id,
+                action: command.action.id,
+                name: command.action.name.clone(),
+                signers: who,
+                modules: modules.clone(),
+                outcome: outcome.into(),
+                reason,
+                status: status.into(),
+            };
         let (status, results) = match decision {
             Decision::AlreadySeen => return None,
             Decision::Refuse { reason, kind } => {
                 warn!("command {} refused ({kind}): {reason}", command.id);
-                self.audit.record(&entry("refused", reason.clone(), status::FAILED, Vec::new()));
+                self.audit.record(&entry(
+                    "refused",
+                    reason.clone(),
+                    status::FAILED,
+                    Vec::new(),
+                ));
                 let n = command.action.operations.len().max(1);
-                (status::FAILED, vec![ModuleResult::failure(format!("refused by the agent: {reason}")); n])
+                (
+                    status::FAILED,
+                    vec![ModuleResult::failure(format!("refused by the agent: {reason}")); n],
+                )
             }
             Decision::Run { action, verified } => {
-                info!("running action {} '{}' (command {})", action.id, action.name, command.id);
+                info!(
+                    "running action {} '{}' (command {})",
+                    action.id, action.name, command.id
+                );
                 let (st, results) = self.run_action(&action).await;
-                self.audit.record(&entry("ran", String::new(), st, signers(&verified)));
+                self.audit
+                    .record(&entry("ran", String::new(), st, signers(&verified)));
                 (st, results)
             }
         };
@@ -329,7 +398,10 @@ impl Runtime {
         let left = (action.expireafter.0 - chrono::Utc::now())
             .to_std()
             .unwrap_or(Duration::ZERO);
-        let runs = action.operations.iter().map(|op| self.executor.run(&op.module, &op.parameters, left));
+        let runs = action
+            .operations
+            .iter()
+            .map(|op| self.executor.run(&op.module, &op.parameters, left));
         let outcomes = futures_util::future::join_all(runs).await;
         let status = outcomes
             .iter()

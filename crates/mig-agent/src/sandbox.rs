@@ -25,7 +25,10 @@ pub fn confine(needs: SandboxNeeds) -> Vec<String> {
     let mut warnings = Vec::new();
     if let Some(procs) = std::env::var_os(ENV_CGROUP) {
         if let Err(e) = std::fs::write(&procs, std::process::id().to_string()) {
-            warnings.push(format!("cpu cap: cannot join {}: {e}", Path::new(&procs).display()));
+            warnings.push(format!(
+                "cpu cap: cannot join {}: {e}",
+                Path::new(&procs).display()
+            ));
         }
     }
     // SAFETY: plain syscalls on this process.
@@ -74,12 +77,18 @@ fn env_u64(name: &str) -> Option<u64> {
 /// The capabilities a module keeps (when the agent runs as root).
 pub fn capabilities_for(needs: SandboxNeeds) -> CapsHashSet {
     // Reading any file and other processes' /proc entries is what investigation is.
-    let mut set: CapsHashSet = [Capability::CAP_DAC_READ_SEARCH, Capability::CAP_SYS_PTRACE].into_iter().collect();
+    let mut set: CapsHashSet = [Capability::CAP_DAC_READ_SEARCH, Capability::CAP_SYS_PTRACE]
+        .into_iter()
+        .collect();
     if needs.network {
         set.insert(Capability::CAP_NET_RAW);
     }
     if needs.modifies_system {
-        set.extend([Capability::CAP_KILL, Capability::CAP_DAC_OVERRIDE, Capability::CAP_FOWNER]);
+        set.extend([
+            Capability::CAP_KILL,
+            Capability::CAP_DAC_OVERRIDE,
+            Capability::CAP_FOWNER,
+        ]);
     }
     set
 }
@@ -105,14 +114,20 @@ fn drop_capabilities(needs: SandboxNeeds) -> Result<(), String> {
 }
 
 fn read_only_filesystem() -> Result<(), String> {
-    use landlock::{Access, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, ABI};
+    use landlock::{
+        Access, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr,
+        RulesetStatus, ABI,
+    };
     let abi = ABI::V3;
     let status = Ruleset::default()
         .handle_access(AccessFs::from_all(abi))
         .map_err(|e| e.to_string())?
         .create()
         .map_err(|e| e.to_string())?
-        .add_rule(PathBeneath::new(PathFd::new("/").map_err(|e| e.to_string())?, AccessFs::from_read(abi)))
+        .add_rule(PathBeneath::new(
+            PathFd::new("/").map_err(|e| e.to_string())?,
+            AccessFs::from_read(abi),
+        ))
         .map_err(|e| e.to_string())?
         .restrict_self()
         .map_err(|e| e.to_string())?;
@@ -123,7 +138,10 @@ fn read_only_filesystem() -> Result<(), String> {
 }
 
 fn syscall_filter(needs: SandboxNeeds) -> Result<(), String> {
-    use seccompiler::{SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch};
+    use seccompiler::{
+        SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+        SeccompRule, TargetArch,
+    };
     use std::collections::BTreeMap;
     let arch = match std::env::consts::ARCH {
         "x86_64" => TargetArch::x86_64,
@@ -137,14 +155,23 @@ fn syscall_filter(needs: SandboxNeeds) -> Result<(), String> {
     if !needs.network {
         let mut socket_rules = Vec::new();
         for domain in [libc::AF_INET, libc::AF_INET6, libc::AF_PACKET] {
-            let cond = SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, domain as u64).map_err(|e| e.to_string())?;
+            let cond =
+                SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, domain as u64)
+                    .map_err(|e| e.to_string())?;
             socket_rules.push(SeccompRule::new(vec![cond]).map_err(|e| e.to_string())?);
         }
         rules.insert(libc::SYS_socket, socket_rules);
     }
-    let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch)
-        .map_err(|e| e.to_string())?;
-    let program: seccompiler::BpfProgram = filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        arch,
+    )
+    .map_err(|e| e.to_string())?;
+    let program: seccompiler::BpfProgram = filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| e.to_string())?;
     seccompiler::apply_filter(&program).map_err(|e| e.to_string())
 }
 
@@ -156,10 +183,14 @@ pub fn cpu_cgroup(percent: u32) -> Option<PathBuf> {
     let period: u64 = 100_000;
     let quota = period * cpus * percent as u64 / 100;
     let v2 = Path::new("/sys/fs/cgroup");
-    if std::fs::read_to_string(v2.join("cgroup.controllers")).is_ok_and(|c| c.split_whitespace().any(|x| x == "cpu")) {
+    if std::fs::read_to_string(v2.join("cgroup.controllers"))
+        .is_ok_and(|c| c.split_whitespace().any(|x| x == "cpu"))
+    {
         let dir = v2.join("mig-agent-modules");
         let _ = std::fs::write(v2.join("cgroup.subtree_control"), "+cpu");
-        if std::fs::create_dir_all(&dir).is_ok() && std::fs::write(dir.join("cpu.max"), format!("{quota} {period}")).is_ok() {
+        if std::fs::create_dir_all(&dir).is_ok()
+            && std::fs::write(dir.join("cpu.max"), format!("{quota} {period}")).is_ok()
+        {
             return Some(dir.join("cgroup.procs"));
         }
     }

@@ -1,8 +1,17 @@
 //! `mig`: the investigator's command line.
+//!
+//! ```text
+//! mig <module> [global options] [module options]   MIG's commands (mig file -path /etc …)
+//! mig action create|sign|verify|launch|show|cancel|list
+//! mig agents [-t target]
+//! mig config import-migrc
+//! mig console
+//! ```
 
-mod action_cmd;
+mod cli;
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Exit codes a script can rely on.
@@ -16,24 +25,71 @@ pub mod exit {
 }
 
 #[derive(Parser)]
-#[command(name = "mig", version, about = "Mozilla InvestiGator client, in Rust")]
+#[command(name = "mig", version, about = "Mozilla InvestiGator client, in Rust", after_help = HELP)]
 struct Cli {
+    /// Client configuration (default: $MIG_CONFIG, then ~/.config/mig/client.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
+
+const HELP: &str = "Modules run as `mig <module> [options]`, e.g. `mig file -t all -path /etc -name '^passwd$'`;\n`mig <module> -h` lists a module's flags. Exit codes: 0 found, 1 nothing found, 2 error.";
 
 #[derive(Subcommand)]
 enum Command {
     /// Create, sign, verify and launch actions.
     #[command(subcommand)]
-    Action(action_cmd::ActionCommand),
+    Action(cli::action::ActionCommand),
+    /// List agents, optionally those a target selects.
+    Agents {
+        #[arg(short = 't', long)]
+        target: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Client configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Convert MIG's ~/.migrc into this client's configuration.
+    ImportMigrc {
+        #[arg(long)]
+        migrc: Option<PathBuf>,
+        /// Where to write (default: ~/.config/mig/client.toml).
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    // MIG's `mig <module> …` does not fit clap: modules take Go-style flags.
+    if let Some(module) = args.get(1).and_then(|a| mig_modules::lookup(a)) {
+        return finish(cli::module::run(module, &args[2..]));
+    }
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Action(cmd) => action_cmd::run(cmd),
+        Command::Action(cmd) => cli::action::run(cmd, cli.config.as_deref()),
+        Command::Agents {
+            target,
+            status,
+            json,
+        } => mig_client::config::Config::load(&mig_client::config::path(cli.config.as_deref()))
+            .and_then(|c| cli::agents::run(&c, target.as_deref(), status.as_deref(), json)),
+        Command::Config(ConfigCommand::ImportMigrc { migrc, output }) => {
+            import_migrc(migrc, output)
+        }
     };
+    finish(result)
+}
+
+fn finish(result: anyhow::Result<u8>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -41,4 +97,26 @@ fn main() -> ExitCode {
             ExitCode::from(exit::ERROR)
         }
     }
+}
+
+fn import_migrc(migrc: Option<PathBuf>, output: Option<PathBuf>) -> anyhow::Result<u8> {
+    use anyhow::Context;
+    let home = mig_client::config::home();
+    let migrc = migrc.unwrap_or_else(|| home.join(".migrc"));
+    let text = std::fs::read_to_string(&migrc)
+        .with_context(|| format!("cannot read {}", migrc.display()))?;
+    let converted = mig_client::config::import_migrc(&text)?;
+    let out = output.unwrap_or_else(|| home.join(".config/mig/client.toml"));
+    if out.exists() {
+        anyhow::bail!(
+            "{} exists; remove it or choose another file with -o",
+            out.display()
+        );
+    }
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&out, converted)?;
+    println!("wrote {} from {}", out.display(), migrc.display());
+    Ok(exit::FOUND)
 }

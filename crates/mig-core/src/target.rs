@@ -10,8 +10,8 @@
 //! result is an AST; the store renders it with bound parameters for SQLite or PostgreSQL.
 
 use sqlparser::ast::{
-    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, InTarget, ObjectNamePart,
-    UnaryOperator, Value,
+    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, InTarget,
+    ObjectNamePart, UnaryOperator, Value,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -27,13 +27,33 @@ pub enum Target {
     And(Box<Target>, Box<Target>),
     Or(Box<Target>, Box<Target>),
     Not(Box<Target>),
-    Compare { column: Column, op: CmpOp, value: Literal },
-    Like { column: Column, pattern: String, negated: bool, case_insensitive: bool },
-    In { column: Column, values: Vec<Literal>, negated: bool },
-    IsNull { column: Column, negated: bool },
+    Compare {
+        column: Column,
+        op: CmpOp,
+        value: Literal,
+    },
+    Like {
+        column: Column,
+        pattern: String,
+        negated: bool,
+        case_insensitive: bool,
+    },
+    In {
+        column: Column,
+        values: Vec<Literal>,
+        negated: bool,
+    },
+    IsNull {
+        column: Column,
+        negated: bool,
+    },
     /// Agents whose command for `action` found something (`found`) or finished without
     /// finding anything (`!found`); `negated` selects the other agents.
-    ActionResult { action: u64, found: bool, negated: bool },
+    ActionResult {
+        action: u64,
+        found: bool,
+        negated: bool,
+    },
     Bool(bool),
 }
 
@@ -168,7 +188,8 @@ fn refuse<T>(msg: impl Into<String>) -> Result<T, TargetError> {
     Err(TargetError(msg.into()))
 }
 
-const ALLOWED_COLUMNS: &str = "id, name, queueloc, os, arch, version, mode, status, pid, starttime, \
+const ALLOWED_COLUMNS: &str =
+    "id, name, queueloc, os, arch, version, mode, status, pid, starttime, \
 heartbeattime, environment->>'key', tags->>'key'";
 
 /// Parses and checks a target.
@@ -177,7 +198,9 @@ pub fn parse(text: &str) -> Result<Target, TargetError> {
         return refuse("the target is empty");
     }
     if text.len() > MAX_TARGET_LEN {
-        return refuse(format!("the target is longer than {MAX_TARGET_LEN} characters"));
+        return refuse(format!(
+            "the target is longer than {MAX_TARGET_LEN} characters"
+        ));
     }
     let dialect = PostgreSqlDialect {};
     let mut parser = Parser::new(&dialect)
@@ -188,7 +211,10 @@ pub fn parse(text: &str) -> Result<Target, TargetError> {
         .map_err(|e| TargetError(format!("cannot parse `{text}`: {e}")))?;
     let next = parser.peek_token();
     if next.token != Token::EOF {
-        return refuse(format!("unexpected `{}` after the condition `{expr}`", next.token));
+        return refuse(format!(
+            "unexpected `{}` after the condition `{expr}`",
+            next.token
+        ));
     }
     convert(&expr)
 }
@@ -197,8 +223,14 @@ fn convert(expr: &Expr) -> Result<Target, TargetError> {
     match expr {
         Expr::Nested(inner) => convert(inner),
         Expr::BinaryOp { left, op, right } => match op {
-            BinaryOperator::And => Ok(Target::And(Box::new(convert(left)?), Box::new(convert(right)?))),
-            BinaryOperator::Or => Ok(Target::Or(Box::new(convert(left)?), Box::new(convert(right)?))),
+            BinaryOperator::And => Ok(Target::And(
+                Box::new(convert(left)?),
+                Box::new(convert(right)?),
+            )),
+            BinaryOperator::Or => Ok(Target::Or(
+                Box::new(convert(left)?),
+                Box::new(convert(right)?),
+            )),
             BinaryOperator::Eq
             | BinaryOperator::NotEq
             | BinaryOperator::Lt
@@ -273,10 +305,17 @@ fn convert(expr: &Expr) -> Result<Target, TargetError> {
             let found = match name.as_str() {
                 "found" => true,
                 "notfound" => false,
-                _ => return refuse(format!("function `{expr}` is not allowed (only found(N) and notfound(N))")),
+                _ => {
+                    return refuse(format!(
+                        "function `{expr}` is not allowed (only found(N) and notfound(N))"
+                    ))
+                }
             };
-            let action = single_integer_arg(&f.args)
-                .ok_or_else(|| TargetError(format!("`{expr}`: expected one action ID, e.g. found(1234)")))?;
+            let action = single_integer_arg(&f.args).ok_or_else(|| {
+                TargetError(format!(
+                    "`{expr}`: expected one action ID, e.g. found(1234)"
+                ))
+            })?;
             Ok(Target::ActionResult {
                 action,
                 found,
@@ -291,7 +330,12 @@ fn convert(expr: &Expr) -> Result<Target, TargetError> {
     }
 }
 
-fn comparison(whole: &Expr, left: &Expr, op: &BinaryOperator, right: &Expr) -> Result<Target, TargetError> {
+fn comparison(
+    whole: &Expr,
+    left: &Expr,
+    op: &BinaryOperator,
+    right: &Expr,
+) -> Result<Target, TargetError> {
     let op = match op {
         BinaryOperator::Eq => CmpOp::Eq,
         BinaryOperator::NotEq => CmpOp::NotEq,
@@ -308,7 +352,9 @@ fn comparison(whole: &Expr, left: &Expr, op: &BinaryOperator, right: &Expr) -> R
             Err(_) => {
                 if is_literal(left) && is_literal(right) {
                     // `1=1` and friends: the classic injection filler.
-                    return refuse(format!("`{whole}` compares two constants; name an agent column"));
+                    return refuse(format!(
+                        "`{whole}` compares two constants; name an agent column"
+                    ));
                 }
                 return Err(left_err);
             }
@@ -318,7 +364,13 @@ fn comparison(whole: &Expr, left: &Expr, op: &BinaryOperator, right: &Expr) -> R
     Ok(Target::Compare { column, op, value })
 }
 
-fn like(whole: &Expr, col: &Expr, pattern: &Expr, negated: bool, case_insensitive: bool) -> Result<Target, TargetError> {
+fn like(
+    whole: &Expr,
+    col: &Expr,
+    pattern: &Expr,
+    negated: bool,
+    case_insensitive: bool,
+) -> Result<Target, TargetError> {
     let column = column(col)?;
     let pattern = match string_literal(pattern) {
         Some(s) => s,
@@ -333,7 +385,8 @@ fn like(whole: &Expr, col: &Expr, pattern: &Expr, negated: bool, case_insensitiv
 }
 
 fn is_literal(e: &Expr) -> bool {
-    matches!(e, Expr::Value(_)) || matches!(e, Expr::UnaryOp { op: UnaryOperator::Minus, expr } if matches!(**expr, Expr::Value(_)))
+    matches!(e, Expr::Value(_))
+        || matches!(e, Expr::UnaryOp { op: UnaryOperator::Minus, expr } if matches!(**expr, Expr::Value(_)))
 }
 
 /// An agent column: a plain name (`os`, `agents.os`), or a JSON field of environment or tags.
@@ -341,16 +394,29 @@ fn column(e: &Expr) -> Result<Column, TargetError> {
     match e {
         Expr::Nested(inner) => column(inner),
         Expr::Identifier(id) => named_column(id, e),
-        Expr::CompoundIdentifier(parts) if parts.len() == 2 && parts[0].value.eq_ignore_ascii_case("agents") => {
+        Expr::CompoundIdentifier(parts)
+            if parts.len() == 2 && parts[0].value.eq_ignore_ascii_case("agents") =>
+        {
             named_column(&parts[1], e)
         }
-        Expr::BinaryOp { left, op, right } if matches!(op, BinaryOperator::LongArrow | BinaryOperator::HashLongArrow) => {
+        Expr::BinaryOp { left, op, right }
+            if matches!(
+                op,
+                BinaryOperator::LongArrow | BinaryOperator::HashLongArrow
+            ) =>
+        {
             let base = match &**left {
                 Expr::Identifier(id) => id.value.to_ascii_lowercase(),
-                Expr::CompoundIdentifier(p) if p.len() == 2 && p[0].value.eq_ignore_ascii_case("agents") => {
+                Expr::CompoundIdentifier(p)
+                    if p.len() == 2 && p[0].value.eq_ignore_ascii_case("agents") =>
+                {
                     p[1].value.to_ascii_lowercase()
                 }
-                _ => return refuse(format!("`{e}`: only environment->>'key' and tags->>'key' are allowed")),
+                _ => {
+                    return refuse(format!(
+                        "`{e}`: only environment->>'key' and tags->>'key' are allowed"
+                    ))
+                }
             };
             let Some(raw) = string_literal(right) else {
                 return refuse(format!("`{e}`: the key must be a quoted string"));
@@ -359,16 +425,22 @@ fn column(e: &Expr) -> Result<Column, TargetError> {
             let key = if *op == BinaryOperator::HashLongArrow {
                 match raw.strip_prefix('{').and_then(|k| k.strip_suffix('}')) {
                     Some(k) if !k.contains(',') => k.to_string(),
-                    _ => return refuse(format!("`{e}`: expected a single key such as '{{ident}}'")),
+                    _ => {
+                        return refuse(format!("`{e}`: expected a single key such as '{{ident}}'"))
+                    }
                 }
             } else {
                 raw
             };
             let key_ok = !key.is_empty()
                 && key.len() <= 128
-                && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
             if !key_ok {
-                return refuse(format!("`{e}`: the key must have 1 to 128 letters, digits, '_', '-' or '.'"));
+                return refuse(format!(
+                    "`{e}`: the key must have 1 to 128 letters, digits, '_', '-' or '.'"
+                ));
             }
             match base.as_str() {
                 "environment" => Ok(Column::Environment(key)),
@@ -376,13 +448,18 @@ fn column(e: &Expr) -> Result<Column, TargetError> {
                 _ => refuse(format!("`{e}`: only environment and tags hold JSON fields")),
             }
         }
-        _ => refuse(format!("`{e}` is not an agent column (allowed: {ALLOWED_COLUMNS})")),
+        _ => refuse(format!(
+            "`{e}` is not an agent column (allowed: {ALLOWED_COLUMNS})"
+        )),
     }
 }
 
 fn named_column(id: &Ident, whole: &Expr) -> Result<Column, TargetError> {
-    Column::from_name(&id.value.to_ascii_lowercase())
-        .ok_or_else(|| TargetError(format!("`{whole}` is not an agent column (allowed: {ALLOWED_COLUMNS})")))
+    Column::from_name(&id.value.to_ascii_lowercase()).ok_or_else(|| {
+        TargetError(format!(
+            "`{whole}` is not an agent column (allowed: {ALLOWED_COLUMNS})"
+        ))
+    })
 }
 
 fn string_literal(e: &Expr) -> Option<String> {
@@ -468,7 +545,9 @@ fn is_now(f: &sqlparser::ast::Function) -> bool {
         FunctionArguments::List(l) => l.args.is_empty(),
         FunctionArguments::Subquery(_) => false,
     };
-    no_args && f.name.0.len() == 1 && matches!(&f.name.0[0], ObjectNamePart::Identifier(id) if id.value.eq_ignore_ascii_case("now"))
+    no_args
+        && f.name.0.len() == 1
+        && matches!(&f.name.0[0], ObjectNamePart::Identifier(id) if id.value.eq_ignore_ascii_case("now"))
 }
 
 fn single_integer_arg(args: &FunctionArguments) -> Option<u64> {
@@ -476,7 +555,9 @@ fn single_integer_arg(args: &FunctionArguments) -> Option<u64> {
         return None;
     };
     match list.args.as_slice() {
-        [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] => integer_literal(e).and_then(|n| u64::try_from(n).ok()),
+        [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] => {
+            integer_literal(e).and_then(|n| u64::try_from(n).ok())
+        }
         _ => None,
     }
 }
@@ -484,7 +565,7 @@ fn single_integer_arg(args: &FunctionArguments) -> Option<u64> {
 /// `'10 minutes'`, `'1 hour'`, `'2 days 3 hours'`, `'90 s'` → milliseconds.
 pub fn parse_interval(text: &str) -> Option<i64> {
     let words: Vec<&str> = text.split_whitespace().collect();
-    if words.is_empty() || words.len() % 2 != 0 {
+    if words.is_empty() || !words.len().is_multiple_of(2) {
         return None;
     }
     let mut total: i64 = 0;
@@ -521,10 +602,17 @@ fn parse_time_text(s: &str) -> Option<i64> {
 /// `select agentid from commands, json_array_elements(commands.results) as r
 ///  where actionid=N and r#>>'{foundanything}' = 'true'` (either condition first).
 fn mig_result_subquery(query: &str) -> Option<(u64, bool)> {
-    let q = query.to_ascii_lowercase().split_whitespace().collect::<Vec<_>>().join(" ");
-    let rest = q.strip_prefix("select agentid from commands, json_array_elements(commands.results) as r where ")?;
+    let q = query
+        .to_ascii_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let rest = q.strip_prefix(
+        "select agentid from commands, json_array_elements(commands.results) as r where ",
+    )?;
     let (a, b) = rest.split_once(" and ")?;
-    let parse_action = |s: &str| -> Option<u64> { s.strip_prefix("actionid = ")?.trim().parse().ok() };
+    let parse_action =
+        |s: &str| -> Option<u64> { s.strip_prefix("actionid = ")?.trim().parse().ok() };
     let parse_found = |s: &str| -> Option<bool> {
         match s.trim() {
             "r #>> '{foundanything}' = 'true'" => Some(true),
@@ -577,11 +665,15 @@ mod tests {
     fn now_minus_interval_is_resolved_later() {
         match ok("heartbeattime > NOW() - interval '10 minutes'") {
             Target::Compare {
-                value: Literal::Time(t), ..
+                value: Literal::Time(t),
+                ..
             } => assert_eq!(t.resolve(1_000_000), 1_000_000 - 600_000),
             other => panic!("{other:?}"),
         }
-        assert_eq!(parse_interval("2 days 3 hours"), Some(2 * 86_400_000 + 3 * 3_600_000));
+        assert_eq!(
+            parse_interval("2 days 3 hours"),
+            Some(2 * 86_400_000 + 3 * 3_600_000)
+        );
         assert_eq!(parse_interval("90 s"), Some(90_000));
         assert_eq!(parse_interval("forever"), None);
     }
@@ -637,9 +729,18 @@ mod tests {
             ("status='online'; DROP TABLE agents", "unexpected `;`"),
             ("status='online' OR 1=1", "compares two constants"),
             ("password='x'", "`password` is not an agent column"),
-            ("id IN (SELECT id FROM investigators)", "subquery `SELECT id FROM investigators` is not allowed"),
-            ("pg_sleep(10) IS NULL", "`pg_sleep(10)` is not an agent column"),
-            ("name = (SELECT name FROM agents LIMIT 1)", "is not a quoted string"),
+            (
+                "id IN (SELECT id FROM investigators)",
+                "subquery `SELECT id FROM investigators` is not allowed",
+            ),
+            (
+                "pg_sleep(10) IS NULL",
+                "`pg_sleep(10)` is not an agent column",
+            ),
+            (
+                "name = (SELECT name FROM agents LIMIT 1)",
+                "is not a quoted string",
+            ),
             ("status='online' UNION SELECT 1", "unexpected"),
             ("name LIKE 'a%' ESCAPE '!'", "is not allowed"),
             ("environment->>'a'->>'b' = 'x'", "only environment->>'key'"),
@@ -655,7 +756,10 @@ mod tests {
         for (target, want) in cases {
             let e = parse(target);
             match e {
-                Err(e) => assert!(e.to_string().contains(want), "{target}: {e} (wanted {want:?})"),
+                Err(e) => assert!(
+                    e.to_string().contains(want),
+                    "{target}: {e} (wanted {want:?})"
+                ),
                 Ok(t) if want == "OR" => {
                     // Comments are ignored by the tokenizer; the OR TRUE is then a real condition,
                     // harmless because it is still only a condition on agents.
@@ -666,6 +770,9 @@ mod tests {
         }
         assert!(err(&"a".repeat(MAX_TARGET_LEN + 1)).contains("longer"));
         let deep = format!("{}status='x'{}", "(".repeat(500), ")".repeat(500));
-        assert!(parse(&deep).is_err(), "deep nesting must be refused, not overflow the stack");
+        assert!(
+            parse(&deep).is_err(),
+            "deep nesting must be refused, not overflow the stack"
+        );
     }
 }

@@ -2,7 +2,10 @@
 //! the client certificate bundle agents present to the relay (shared by all agents, as in MIG:
 //! a network filter, not an identity; each agent's identity is its own key).
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
 use std::path::Path;
 
 /// PEM files of one certificate and its key.
@@ -26,21 +29,31 @@ fn err(e: rcgen::Error) -> String {
 pub fn generate(server_names: &[String]) -> Result<Pki, String> {
     let ca_key = KeyPair::generate().map_err(err)?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
-    ca_params.distinguished_name.push(DnType::CommonName, "MIG CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "MIG CA");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     ca_params.not_after = rcgen::date_time_ymd(2046, 1, 1);
     let ca_cert = ca_params.self_signed(&ca_key).map_err(err)?;
     let issuer = Issuer::new(ca_params, &ca_key);
 
     let server_key = KeyPair::generate().map_err(err)?;
     let mut server_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
-    server_params.distinguished_name.push(DnType::CommonName, "mig-server");
+    server_params
+        .distinguished_name
+        .push(DnType::CommonName, "mig-server");
     for name in server_names {
-        server_params.subject_alt_names.push(match name.parse::<std::net::IpAddr>() {
-            Ok(ip) => SanType::IpAddress(ip),
-            Err(_) => SanType::DnsName(name.clone().try_into().map_err(err)?),
-        });
+        server_params
+            .subject_alt_names
+            .push(match name.parse::<std::net::IpAddr>() {
+                Ok(ip) => SanType::IpAddress(ip),
+                Err(_) => SanType::DnsName(name.clone().try_into().map_err(err)?),
+            });
     }
     server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     server_params.not_after = rcgen::date_time_ymd(2036, 1, 1);
@@ -48,7 +61,9 @@ pub fn generate(server_names: &[String]) -> Result<Pki, String> {
 
     let agent_key = KeyPair::generate().map_err(err)?;
     let mut agent_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
-    agent_params.distinguished_name.push(DnType::CommonName, "mig-agent");
+    agent_params
+        .distinguished_name
+        .push(DnType::CommonName, "mig-agent");
     agent_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     agent_params.not_after = rcgen::date_time_ymd(2036, 1, 1);
     let agent_cert = agent_params.signed_by(&agent_key, &issuer).map_err(err)?;

@@ -35,26 +35,36 @@ pub enum AgentMessage {
     Hello {
         publickey: String,
         signature: String,
-        agent: Agent,
+        agent: Box<Agent>,
     },
     Heartbeat {
-        agent: Agent,
+        agent: Box<Agent>,
     },
     Result {
-        command: Command,
+        command: Box<Command>,
     },
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ServerMessage {
-    Challenge { nonce: String },
-    Welcome { agent_id: u64 },
+    Challenge {
+        nonce: String,
+    },
+    Welcome {
+        agent_id: u64,
+    },
     /// Kept as JSON: the agent parses it itself, so that a command it cannot read still gets
     /// a failure result rather than a silent drop.
-    Command { command: serde_json::Value },
-    Ack { command_id: u64 },
-    Error { message: String },
+    Command {
+        command: serde_json::Value,
+    },
+    Ack {
+        command_id: u64,
+    },
+    Error {
+        message: String,
+    },
 }
 
 /// A command message built around a command's JSON without parsing it again.
@@ -72,7 +82,11 @@ fn challenge_text(nonce: &[u8], queueloc: &str) -> Vec<u8> {
 }
 
 /// The agent's answer to a challenge.
-pub fn sign_challenge(key: &SigningKey, nonce_b64: &str, agent: Agent) -> Result<AgentMessage, String> {
+pub fn sign_challenge(
+    key: &SigningKey,
+    nonce_b64: &str,
+    agent: Agent,
+) -> Result<AgentMessage, String> {
     let nonce = STANDARD
         .decode(nonce_b64)
         .map_err(|e| format!("bad challenge nonce: {e}"))?;
@@ -80,12 +94,17 @@ pub fn sign_challenge(key: &SigningKey, nonce_b64: &str, agent: Agent) -> Result
     Ok(AgentMessage::Hello {
         publickey: STANDARD.encode(key.verifying_key().as_bytes()),
         signature: STANDARD.encode(sig.to_bytes()),
-        agent,
+        agent: Box::new(agent),
     })
 }
 
 /// Checks a hello against the challenge; returns the agent's public key (base64) on success.
-pub fn verify_hello(nonce: &[u8], publickey: &str, signature: &str, queueloc: &str) -> Result<String, String> {
+pub fn verify_hello(
+    nonce: &[u8],
+    publickey: &str,
+    signature: &str,
+    queueloc: &str,
+) -> Result<String, String> {
     let pk: [u8; 32] = STANDARD
         .decode(publickey)
         .ok()
@@ -97,8 +116,11 @@ pub fn verify_hello(nonce: &[u8], publickey: &str, signature: &str, queueloc: &s
         .and_then(|b| b.try_into().ok())
         .ok_or("signature: expected 64 bytes of base64")?;
     let key = VerifyingKey::from_bytes(&pk).map_err(|e| format!("publickey: {e}"))?;
-    key.verify(&challenge_text(nonce, queueloc), &Signature::from_bytes(&sig))
-        .map_err(|_| "the challenge signature does not verify".to_string())?;
+    key.verify(
+        &challenge_text(nonce, queueloc),
+        &Signature::from_bytes(&sig),
+    )
+    .map_err(|_| "the challenge signature does not verify".to_string())?;
     Ok(publickey.to_string())
 }
 
@@ -115,14 +137,22 @@ mod tests {
             ..Default::default()
         };
         let AgentMessage::Hello {
-            publickey, signature, ..
+            publickey,
+            signature,
+            ..
         } = sign_challenge(&key, &STANDARD.encode(nonce), agent).unwrap()
         else {
             unreachable!()
         };
         assert!(verify_hello(&nonce, &publickey, &signature, "linux.host.abc").is_ok());
-        assert!(verify_hello(&nonce, &publickey, &signature, "linux.other.abc").is_err(), "bound to the queueloc");
-        assert!(verify_hello(&[2u8; 32], &publickey, &signature, "linux.host.abc").is_err(), "bound to the nonce");
+        assert!(
+            verify_hello(&nonce, &publickey, &signature, "linux.other.abc").is_err(),
+            "bound to the queueloc"
+        );
+        assert!(
+            verify_hello(&[2u8; 32], &publickey, &signature, "linux.host.abc").is_err(),
+            "bound to the nonce"
+        );
         assert!(verify_hello(&nonce, "AAAA", &signature, "x").is_err());
     }
 

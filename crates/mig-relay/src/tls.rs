@@ -14,7 +14,12 @@ pub struct TlsError(pub String);
 
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs: Vec<_> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| TlsError(format!("cannot read certificates from {}: {e}", path.display())))?
+        .map_err(|e| {
+            TlsError(format!(
+                "cannot read certificates from {}: {e}",
+                path.display()
+            ))
+        })?
         .collect::<Result<_, _>>()
         .map_err(|e| TlsError(format!("bad certificate in {}: {e}", path.display())))?;
     if certs.is_empty() {
@@ -24,7 +29,12 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
 }
 
 pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError(format!("cannot read a private key from {}: {e}", path.display())))
+    PrivateKeyDer::from_pem_file(path).map_err(|e| {
+        TlsError(format!(
+            "cannot read a private key from {}: {e}",
+            path.display()
+        ))
+    })
 }
 
 fn roots(ca: &Path) -> Result<RootCertStore, TlsError> {
@@ -38,7 +48,11 @@ fn roots(ca: &Path) -> Result<RootCertStore, TlsError> {
 }
 
 /// A server configuration; with `client_ca`, clients must present a certificate it signed.
-pub fn server_config(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<Arc<ServerConfig>, TlsError> {
+pub fn server_config(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let builder = ServerConfig::builder();
     let builder = match client_ca {
         Some(ca) => {
@@ -56,7 +70,10 @@ pub fn server_config(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Resul
 }
 
 /// A client configuration trusting `ca`, presenting `client` (certificate, key) if given.
-pub fn client_config(ca: &Path, client: Option<(&Path, &Path)>) -> Result<Arc<ClientConfig>, TlsError> {
+pub fn client_config(
+    ca: &Path,
+    client: Option<(&Path, &Path)>,
+) -> Result<Arc<ClientConfig>, TlsError> {
     let builder = ClientConfig::builder().with_root_certificates(roots(ca)?);
     let config = match client {
         Some((cert, key)) => builder

@@ -71,7 +71,9 @@ impl App {
     }
 
     /// The keyring of active investigators and who each fingerprint belongs to.
-    pub async fn investigator_keys(&self) -> anyhow::Result<(Arc<Keyring>, Arc<HashMap<String, Investigator>>)> {
+    pub async fn investigator_keys(
+        &self,
+    ) -> anyhow::Result<(Arc<Keyring>, Arc<HashMap<String, Investigator>>)> {
         {
             let cache = self.keys.read().unwrap_or_else(|p| p.into_inner());
             if cache.loaded.is_some_and(|t| t.elapsed() < KEY_CACHE_TTL) {

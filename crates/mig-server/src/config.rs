@@ -19,7 +19,7 @@ pub struct Config {
     pub acl: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Database {
     /// `sqlite://…` or `postgres://…`; empty = SQLite file `<data_dir>/mig.db`.
@@ -90,12 +90,6 @@ impl Default for Config {
             agents: Agents::default(),
             acl: None,
         }
-    }
-}
-
-impl Default for Database {
-    fn default() -> Self {
-        Database { url: String::new() }
     }
 }
 
@@ -170,8 +164,10 @@ pub fn duration(text: &str, key: &str) -> anyhow::Result<Duration> {
 
 impl Config {
     pub fn load(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let config: Config = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let config: Config =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         config.check()?;
         Ok(config)
     }
@@ -182,12 +178,16 @@ impl Config {
         duration(&self.relay.ping_interval, "relay.ping_interval")?;
         duration(&self.scheduler.tick, "scheduler.tick")?;
         duration(&self.scheduler.lease, "scheduler.lease")?;
-        duration(&self.scheduler.result_batch_wait, "scheduler.result_batch_wait")?;
+        duration(
+            &self.scheduler.result_batch_wait,
+            "scheduler.result_batch_wait",
+        )?;
         duration(&self.agents.heartbeat_period, "agents.heartbeat_period")?;
         duration(&self.agents.offline_after, "agents.offline_after")?;
         for w in &self.agents.whitelist {
             if let Some(re) = w.strip_prefix("re:") {
-                crate::whitelist::compile(re).map_err(|e| anyhow::anyhow!("agents.whitelist: {w:?}: {e}"))?;
+                crate::whitelist::compile(re)
+                    .map_err(|e| anyhow::anyhow!("agents.whitelist: {w:?}: {e}"))?;
             }
         }
         Ok(())
@@ -216,7 +216,10 @@ mod tests {
         assert_eq!(duration("5m", "k").unwrap(), Duration::from_secs(300));
         assert_eq!(duration("250ms", "k").unwrap(), Duration::from_millis(250));
         assert_eq!(duration("12", "k").unwrap(), Duration::from_secs(12));
-        assert!(duration("soon", "k").unwrap_err().to_string().contains("k:"));
+        assert!(duration("soon", "k")
+            .unwrap_err()
+            .to_string()
+            .contains("k:"));
         assert!(duration("5y", "k").is_err());
     }
 

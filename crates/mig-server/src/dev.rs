@@ -30,13 +30,19 @@ impl Layout {
 }
 
 pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&opts.data_dir).with_context(|| format!("cannot create {}", opts.data_dir.display()))?;
+    std::fs::create_dir_all(&opts.data_dir)
+        .with_context(|| format!("cannot create {}", opts.data_dir.display()))?;
     let root = opts.data_dir.canonicalize()?;
     let l = Layout { root: root.clone() };
     let api_port = port_of(&opts.api_listen)?;
     let relay_port = port_of(&opts.relay_listen)?;
 
-    let config_path = crate::init::init(&root, &["localhost".into(), "127.0.0.1".into()], &opts.api_listen, &opts.relay_listen)?;
+    let config_path = crate::init::init(
+        &root,
+        &["localhost".into(), "127.0.0.1".into()],
+        &opts.api_listen,
+        &opts.relay_listen,
+    )?;
     // Development settings: quick heartbeats, so the agents show up as online at once.
     let server_toml = format!(
         "# Written by `mig-server dev`.\ndata_dir = {root:?}\n\n[api]\nlisten = {:?}\n\n[relay]\nlisten = {:?}\n\n\
@@ -52,7 +58,11 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
 
     let config = Config::load(&config_path)?;
     let store = mig_store::Store::connect(&config.database_url()).await?;
-    if store.investigator_by_fingerprint(signer.fingerprint()).await?.is_none() {
+    if store
+        .investigator_by_fingerprint(signer.fingerprint())
+        .await?
+        .is_none()
+    {
         store
             .create_investigator(
                 "Dev Investigator",
@@ -74,7 +84,10 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
     }
 
     let client = l.p("client.toml");
-    let bin_dir = std::env::current_exe()?.parent().map(Path::to_path_buf).unwrap_or_default();
+    let bin_dir = std::env::current_exe()?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     println!(
         "\nMIG is running: API https://localhost:{api_port}, relay wss://localhost:{relay_port}, {} local agent(s).\n\
          Data in {}.\n\nIn another terminal:\n\n    export PATH={}:$PATH\n    export MIG_CONFIG={}\n    \
@@ -108,12 +121,19 @@ fn port_of(listen: &str) -> anyhow::Result<u16> {
 fn investigator_key(l: &Layout) -> anyhow::Result<KeySigner> {
     let path = l.p("investigator.asc");
     if !path.exists() {
-        let key = generate_key("Dev Investigator <dev@localhost>", KeyAlgorithm::Ed25519, false)?;
+        let key = generate_key(
+            "Dev Investigator <dev@localhost>",
+            KeyAlgorithm::Ed25519,
+            false,
+        )?;
         write_private(&path, armored_secret(&key)?.as_bytes())?;
     }
     let signer = KeySigner::from_file(&path, None)?;
     std::fs::create_dir_all(l.p("keyring"))?;
-    std::fs::write(l.p("keyring/dev-investigator.asc"), signer.public_key_armored()?)?;
+    std::fs::write(
+        l.p("keyring/dev-investigator.asc"),
+        signer.public_key_armored()?,
+    )?;
     Ok(signer)
 }
 

@@ -18,7 +18,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "mig-server", version, about = "MIG server: REST API, scheduler and built-in relay")]
+#[command(
+    name = "mig-server",
+    version,
+    about = "MIG server: REST API, scheduler and built-in relay"
+)]
 struct Cli {
     /// Configuration file (default: $MIG_SERVER_CONFIG, then /etc/mig/server.toml).
     #[arg(long, global = true)]
@@ -134,7 +138,8 @@ pub async fn start(config: Config, api: bool, sched: bool) -> anyhow::Result<()>
     let store = mig_store::Store::connect(&config.database_url()).await?;
     let acl = match &config.acl {
         Some(p) => {
-            let bytes = std::fs::read(p).with_context(|| format!("cannot read ACL {}", p.display()))?;
+            let bytes =
+                std::fs::read(p).with_context(|| format!("cannot read ACL {}", p.display()))?;
             Some(mig_core::Acl::from_json(&bytes).with_context(|| format!("ACL {}", p.display()))?)
         }
         None => None,
@@ -147,21 +152,37 @@ pub async fn start(config: Config, api: bool, sched: bool) -> anyhow::Result<()>
             .await
             .with_context(|| format!("api.listen {}", c.listen))?;
         let tls = if c.tls {
-            let cert = c.cert.clone().unwrap_or_else(|| app.config.pki("server.pem"));
-            let key = c.key.clone().unwrap_or_else(|| app.config.pki("server.key"));
+            let cert = c
+                .cert
+                .clone()
+                .unwrap_or_else(|| app.config.pki("server.pem"));
+            let key = c
+                .key
+                .clone()
+                .unwrap_or_else(|| app.config.pki("server.key"));
             Some(mig_relay::tls::server_config(&cert, &key, None)?)
         } else {
             None
         };
-        tracing::info!("API listening on {}://{}", if tls.is_some() { "https" } else { "http" }, listener.local_addr()?);
+        tracing::info!(
+            "API listening on {}://{}",
+            if tls.is_some() { "https" } else { "http" },
+            listener.local_addr()?
+        );
         tasks.spawn(api::serve(listener, app.clone(), tls));
     }
     if sched {
         let c = &app.config.relay;
         if !c.listen.is_empty() {
             let ca = c.ca.clone().unwrap_or_else(|| app.config.pki("ca.pem"));
-            let cert = c.cert.clone().unwrap_or_else(|| app.config.pki("server.pem"));
-            let key = c.key.clone().unwrap_or_else(|| app.config.pki("server.key"));
+            let cert = c
+                .cert
+                .clone()
+                .unwrap_or_else(|| app.config.pki("server.pem"));
+            let key = c
+                .key
+                .clone()
+                .unwrap_or_else(|| app.config.pki("server.key"));
             let settings = mig_relay::builtin::server::ServerSettings {
                 tls: mig_relay::tls::server_config(&cert, &key, Some(&ca))?,
                 max_message: c.max_message_bytes,
@@ -173,7 +194,12 @@ pub async fn start(config: Config, api: bool, sched: bool) -> anyhow::Result<()>
                 .with_context(|| format!("relay.listen {}", c.listen))?;
             tracing::info!("relay listening on wss://{}", listener.local_addr()?);
             let backend = relay::RelayBackend::start(app.clone())?;
-            tasks.spawn(mig_relay::builtin::server::serve(listener, settings, backend, app.hub.clone()));
+            tasks.spawn(mig_relay::builtin::server::serve(
+                listener,
+                settings,
+                backend,
+                app.hub.clone(),
+            ));
         }
         let scheduler = scheduler::Scheduler::new(app.clone(), scheduler::Dispatch::Builtin)?;
         tasks.spawn(scheduler.run());

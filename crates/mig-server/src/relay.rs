@@ -25,13 +25,19 @@ impl RelayBackend {
     /// Starts the result writer and returns the backend.
     pub fn start(app: Arc<App>) -> anyhow::Result<Arc<RelayBackend>> {
         let whitelist = if app.config.agents.whitelist_enabled {
-            Some(Whitelist::new(&app.config.agents.whitelist).map_err(|e| anyhow::anyhow!("agents.whitelist: {e}"))?)
+            Some(
+                Whitelist::new(&app.config.agents.whitelist)
+                    .map_err(|e| anyhow::anyhow!("agents.whitelist: {e}"))?,
+            )
         } else {
             None
         };
         let (tx, rx) = mpsc::channel(100_000);
         let batch = app.config.scheduler.result_batch.max(1);
-        let wait = crate::config::duration(&app.config.scheduler.result_batch_wait, "scheduler.result_batch_wait")?;
+        let wait = crate::config::duration(
+            &app.config.scheduler.result_batch_wait,
+            "scheduler.result_batch_wait",
+        )?;
         tokio::spawn(write_results(app.clone(), rx, batch, wait));
         Ok(Arc::new(RelayBackend {
             app,
@@ -53,7 +59,12 @@ impl RelayBackend {
 }
 
 impl Backend for RelayBackend {
-    async fn register(&self, agent: Agent, publickey: String, peer: SocketAddr) -> Result<u64, String> {
+    async fn register(
+        &self,
+        agent: Agent,
+        publickey: String,
+        peer: SocketAddr,
+    ) -> Result<u64, String> {
         self.check_agent(&agent)?;
         if let Some(w) = &self.whitelist {
             if !w.allows(&agent.queueloc) {
@@ -61,7 +72,12 @@ impl Backend for RelayBackend {
                 return Err(format!("agent {} is not whitelisted", agent.queueloc));
             }
         }
-        match self.app.store.register_heartbeat(&agent, &publickey, now_ms()).await {
+        match self
+            .app
+            .store
+            .register_heartbeat(&agent, &publickey, now_ms())
+            .await
+        {
             Ok(reg) => {
                 if reg.new {
                     info!("new agent {} ({}) from {peer}", agent.queueloc, reg.id);
@@ -81,9 +97,17 @@ impl Backend for RelayBackend {
     }
 
     async fn heartbeat(&self, agent_id: u64, agent: Agent) {
-        let registered = self.queuelocs.lock().unwrap_or_else(|p| p.into_inner()).get(&agent_id).cloned();
+        let registered = self
+            .queuelocs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&agent_id)
+            .cloned();
         if registered.as_deref() != Some(agent.queueloc.as_str()) {
-            warn!("heartbeat from agent {agent_id} for another queueloc {:?} dropped", agent.queueloc);
+            warn!(
+                "heartbeat from agent {agent_id} for another queueloc {:?} dropped",
+                agent.queueloc
+            );
             return;
         }
         if let Err(e) = self.check_agent(&agent) {
@@ -91,7 +115,12 @@ impl Backend for RelayBackend {
             return;
         }
         // The identity was pinned when the connection was accepted.
-        match self.app.store.register_heartbeat(&agent, "", now_ms()).await {
+        match self
+            .app
+            .store
+            .register_heartbeat(&agent, "", now_ms())
+            .await
+        {
             Ok(_) => Metrics::add(&self.app.metrics.heartbeats, 1),
             Err(e) => warn!("heartbeat from agent {agent_id}: {e}"),
         }
@@ -125,7 +154,12 @@ impl Backend for RelayBackend {
 }
 
 /// Stores results in batches and acknowledges each once it is durable.
-async fn write_results(app: Arc<App>, mut rx: mpsc::Receiver<IncomingResult>, batch_size: usize, wait: Duration) {
+async fn write_results(
+    app: Arc<App>,
+    mut rx: mpsc::Receiver<IncomingResult>,
+    batch_size: usize,
+    wait: Duration,
+) {
     let mut batch = Vec::with_capacity(batch_size);
     loop {
         let Some(first) = rx.recv().await else {
@@ -145,7 +179,10 @@ async fn write_results(app: Arc<App>, mut rx: mpsc::Receiver<IncomingResult>, ba
                 Ok(s) => break Some(s),
                 Err(e) if attempt < 5 => {
                     attempt += 1;
-                    warn!("storing {} results failed (attempt {attempt}): {e}", batch.len());
+                    warn!(
+                        "storing {} results failed (attempt {attempt}): {e}",
+                        batch.len()
+                    );
                     tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
                 }
                 Err(e) => {
@@ -157,10 +194,16 @@ async fn write_results(app: Arc<App>, mut rx: mpsc::Receiver<IncomingResult>, ba
         };
         if let Some(stored) = stored {
             Metrics::add(&app.metrics.results_stored, stored.len() as u64);
-            Metrics::add(&app.metrics.results_duplicate, (batch.len() - stored.len()) as u64);
+            Metrics::add(
+                &app.metrics.results_duplicate,
+                (batch.len() - stored.len()) as u64,
+            );
             for r in &batch {
                 // Duplicates are acknowledged too, so the agent stops sending them.
-                app.hub.send(r.agent_id, format!(r#"{{"type":"ack","command_id":{}}}"#, r.command_id));
+                app.hub.send(
+                    r.agent_id,
+                    format!(r#"{{"type":"ack","command_id":{}}}"#, r.command_id),
+                );
             }
             if !stored.is_empty() {
                 app.wake_scheduler.notify_one();

@@ -34,11 +34,17 @@ impl Scheduler {
         let c = &app.config;
         let period = duration(&c.agents.heartbeat_period, "agents.heartbeat_period")?;
         Ok(Scheduler {
-            owner: format!("{}-{}-{:x}", hostname(), std::process::id(), rand::random::<u32>()),
+            owner: format!(
+                "{}-{}-{:x}",
+                hostname(),
+                std::process::id(),
+                rand::random::<u32>()
+            ),
             lease_ms: duration(&c.scheduler.lease, "scheduler.lease")?.as_millis() as i64,
             tick: duration(&c.scheduler.tick, "scheduler.tick")?,
             idle_after_ms: (period * c.agents.idle_after_periods).as_millis() as i64,
-            offline_after_ms: duration(&c.agents.offline_after, "agents.offline_after")?.as_millis() as i64,
+            offline_after_ms: duration(&c.agents.offline_after, "agents.offline_after")?.as_millis()
+                as i64,
             dispatch,
             app,
         })
@@ -63,7 +69,9 @@ impl Scheduler {
         let now = now_ms();
         store.schedule_due_actions(now).await?;
         loop {
-            let claimed = store.claim_actions(&self.owner, now_ms(), self.lease_ms, 10).await?;
+            let claimed = store
+                .claim_actions(&self.owner, now_ms(), self.lease_ms, 10)
+                .await?;
             if claimed.is_empty() {
                 break;
             }
@@ -87,18 +95,31 @@ impl Scheduler {
             Err(e) => {
                 // The API checked it; an action stored by an older version may not pass.
                 warn!("action {}: {e}", action.id);
-                store.set_action_status(action.id, status::INVALID, now_ms()).await?;
+                store
+                    .set_action_status(action.id, status::INVALID, now_ms())
+                    .await?;
                 return Ok(());
             }
         };
         let agents = store.resolve_target(&target, now_ms()).await?;
         if agents.is_empty() {
-            info!("action {} is invalid: its target selects no agent", action.id);
-            store.set_action_status(action.id, status::INVALID, now_ms()).await?;
+            info!(
+                "action {} is invalid: its target selects no agent",
+                action.id
+            );
+            store
+                .set_action_status(action.id, status::INVALID, now_ms())
+                .await?;
             return Ok(());
         }
-        let envelopes = store.launch_action(action.id, &self.owner, &agents, now_ms()).await?;
-        info!("action {} launched on {} agents", action.id, envelopes.len());
+        let envelopes = store
+            .launch_action(action.id, &self.owner, &agents, now_ms())
+            .await?;
+        info!(
+            "action {} launched on {} agents",
+            action.id,
+            envelopes.len()
+        );
         self.dispatch(&envelopes);
         Ok(())
     }

@@ -21,7 +21,12 @@ pub struct Envelope {
 }
 
 /// A command's JSON as the agent receives it, around the action exactly as it was signed.
-pub(crate) fn command_json(id: u64, action_json: &str, agent_json: &str, created_ms: i64) -> String {
+pub(crate) fn command_json(
+    id: u64,
+    action_json: &str,
+    agent_json: &str,
+    created_ms: i64,
+) -> String {
     format!(
         r#"{{"id":{id},"action":{action_json},"agent":{agent_json},"status":"sent","results":null,"starttime":"{}","finishtime":"0001-01-01T00:00:00Z"}}"#,
         ms_to_time(created_ms).to_rfc3339()
@@ -54,9 +59,15 @@ pub(crate) fn ms_to_time(ms: i64) -> GoTime {
 
 impl Store {
     /// Stores a new action (status pending). `signers` are (investigator id, signature).
-    pub async fn insert_action(&self, action: &Action, signers: &[(u64, String)], createdby: u64, now_ms: i64) -> Result<()> {
+    pub async fn insert_action(
+        &self,
+        action: &Action,
+        signers: &[(u64, String)],
+        createdby: u64,
+        now_ms: i64,
+    ) -> Result<()> {
         let json = serde_json::to_string(action).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO actions (id, name, target, validfrom, expireafter, status, lastupdatetime, action_json, createdby) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -86,14 +97,16 @@ impl Store {
 
     /// The action with its current status, times, signers and counters.
     pub async fn get_action(&self, id: u64) -> Result<Action> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = $1")))
-            .bind(id_param(id))
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound {
-                what: "action",
-                id: id.to_string(),
-            })?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ACTION_COLUMNS} FROM actions WHERE id = $1"
+        )))
+        .bind(id_param(id))
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound {
+            what: "action",
+            id: id.to_string(),
+        })?;
         let mut a = self.action_from_row(&row)?;
         a.counters = self.counters(id).await?;
         a.investigators = self.action_signers(id).await?;
@@ -102,7 +115,8 @@ impl Store {
 
     fn action_from_row(&self, row: &sqlx::any::AnyRow) -> Result<Action> {
         let json = get_str(row, "action_json")?;
-        let mut a = Action::from_json(json.as_bytes()).map_err(|e| StoreError::Corrupt(format!("action: {e}")))?;
+        let mut a = Action::from_json(json.as_bytes())
+            .map_err(|e| StoreError::Corrupt(format!("action: {e}")))?;
         a.id = get_i64(row, "id")? as u64;
         a.status = get_str(row, "status")?;
         a.starttime = ms_to_time(get_i64(row, "starttime")?);
@@ -132,10 +146,12 @@ impl Store {
 
     /// Exact counters, computed from the commands themselves.
     pub async fn counters(&self, action_id: u64) -> Result<Counters> {
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM commands WHERE actionid = $1 GROUP BY status")
-            .bind(id_param(action_id))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*) FROM commands WHERE actionid = $1 GROUP BY status",
+        )
+        .bind(id_param(action_id))
+        .fetch_all(&self.pool)
+        .await?;
         let mut c = Counters::default();
         for (s, n) in rows {
             c.sent += n;
@@ -174,14 +190,22 @@ impl Store {
         }
         if let Some(i) = f.investigator {
             let ph = b.bind(Param::Int(i as i64));
-            conds.push(format!("id IN (SELECT actionid FROM signatures WHERE investigatorid = {ph})"));
+            conds.push(format!(
+                "id IN (SELECT actionid FROM signatures WHERE investigatorid = {ph})"
+            ));
         }
         let limit = b.bind(Param::Int(f.limit.clamp(1, 10_000)));
         let offset = b.bind(Param::Int(f.offset.max(0)));
-        let where_clause = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+        let where_clause = if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conds.join(" AND "))
+        };
         // Only the structure is dynamic; values are bound.
         let sql = format!("SELECT {ACTION_COLUMNS} FROM actions{where_clause} ORDER BY id DESC LIMIT {limit} OFFSET {offset}");
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &b.params).fetch_all(&self.pool).await?;
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &b.params)
+            .fetch_all(&self.pool)
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let mut a = self.action_from_row(row)?;
@@ -204,7 +228,13 @@ impl Store {
 
     /// scheduled → preparing, under a lease held by `owner` until `now + lease_ms`. Actions
     /// left in preparing by a scheduler whose lease ran out are taken over.
-    pub async fn claim_actions(&self, owner: &str, now_ms: i64, lease_ms: i64, limit: i64) -> Result<Vec<Action>> {
+    pub async fn claim_actions(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Action>> {
         let sql = format!(
             "UPDATE actions SET status = $1, claimed_by = $2, claim_until = $3, lastupdatetime = $4 WHERE id IN \
              (SELECT id FROM actions WHERE (status = $5 OR (status = $1 AND claim_until < $4)) AND expireafter >= $4 \
@@ -226,8 +256,14 @@ impl Store {
     /// Creates one command per agent and queues it, and moves the action to inflight: one
     /// transaction, and only if `owner` still holds the action's lease. Returns what to deliver
     /// (empty if the lease was lost).
-    pub async fn launch_action(&self, action_id: u64, owner: &str, agents: &[AgentRef], now_ms: i64) -> Result<Vec<Envelope>> {
-        let mut tx = self.pool.begin().await?;
+    pub async fn launch_action(
+        &self,
+        action_id: u64,
+        owner: &str,
+        agents: &[AgentRef],
+        now_ms: i64,
+    ) -> Result<Vec<Envelope>> {
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query("SELECT action_json, expireafter FROM actions WHERE id = $1 AND status = $2 AND claimed_by = $3")
             .bind(id_param(action_id))
             .bind(status::PREPARING)
@@ -242,14 +278,31 @@ impl Store {
         let mut envelopes = Vec::with_capacity(agents.len());
         // Multi-row inserts: a fan-out to 10,000 agents is 25 statements, not 20,000.
         for chunk in agents.chunks(500) {
-            let mut sql = String::from("INSERT INTO commands (id, actionid, agentid, status, createdat) VALUES ");
-            let mut qsql = String::from("INSERT INTO relay_queue (commandid, agentid, expireafter) VALUES ");
+            let mut sql = String::from(
+                "INSERT INTO commands (id, actionid, agentid, status, createdat) VALUES ",
+            );
+            let mut qsql =
+                String::from("INSERT INTO relay_queue (commandid, agentid, expireafter) VALUES ");
             let mut ids = Vec::with_capacity(chunk.len());
             for (i, _) in chunk.iter().enumerate() {
                 let b = i * 5;
-                sql.push_str(&format!("{}(${}, ${}, ${}, ${}, ${})", if i > 0 { ", " } else { "" }, b + 1, b + 2, b + 3, b + 4, b + 5));
+                sql.push_str(&format!(
+                    "{}(${}, ${}, ${}, ${}, ${})",
+                    if i > 0 { ", " } else { "" },
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                ));
                 let q = i * 3;
-                qsql.push_str(&format!("{}(${}, ${}, ${})", if i > 0 { ", " } else { "" }, q + 1, q + 2, q + 3));
+                qsql.push_str(&format!(
+                    "{}(${}, ${}, ${})",
+                    if i > 0 { ", " } else { "" },
+                    q + 1,
+                    q + 2,
+                    q + 3
+                ));
                 ids.push(mig_core::id::generate());
             }
             let mut insert = sqlx::query(AssertSqlSafe(sql));
@@ -261,7 +314,10 @@ impl Store {
                     .bind(id_param(agent.id))
                     .bind(cmd::SENT)
                     .bind(now_ms);
-                queue = queue.bind(id_param(*id)).bind(id_param(agent.id)).bind(expireafter);
+                queue = queue
+                    .bind(id_param(*id))
+                    .bind(id_param(agent.id))
+                    .bind(expireafter);
             }
             insert.execute(&mut *tx).await?;
             queue.execute(&mut *tx).await?;
@@ -287,7 +343,12 @@ impl Store {
     }
 
     /// Marks an action that cannot run (its target selects no agent, or it is malformed).
-    pub async fn set_action_status(&self, action_id: u64, new_status: &str, now_ms: i64) -> Result<()> {
+    pub async fn set_action_status(
+        &self,
+        action_id: u64,
+        new_status: &str,
+        now_ms: i64,
+    ) -> Result<()> {
         sqlx::query("UPDATE actions SET status = $1, finishtime = $2, lastupdatetime = $2, claimed_by = '' WHERE id = $3")
             .bind(new_status)
             .bind(now_ms)
@@ -300,7 +361,7 @@ impl Store {
     /// Cancels an action: commands not yet answered become cancelled and leave the queues.
     /// Returns how many commands were cancelled.
     pub async fn cancel_action(&self, action_id: u64, now_ms: i64) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let changed = sqlx::query(
             "UPDATE actions SET status = $1, finishtime = $2, lastupdatetime = $2 WHERE id = $3 AND status IN ($4, $5, $6, $7)",
         )
@@ -315,16 +376,19 @@ impl Store {
         .await?
         .rows_affected();
         if changed == 0 {
-            let exists: Option<String> = sqlx::query_scalar("SELECT status FROM actions WHERE id = $1")
-                .bind(id_param(action_id))
-                .fetch_optional(&mut *tx)
-                .await?;
+            let exists: Option<String> =
+                sqlx::query_scalar("SELECT status FROM actions WHERE id = $1")
+                    .bind(id_param(action_id))
+                    .fetch_optional(&mut *tx)
+                    .await?;
             return match exists {
                 None => Err(StoreError::NotFound {
                     what: "action",
                     id: action_id.to_string(),
                 }),
-                Some(s) => Err(StoreError::Conflict(format!("action {action_id} is already {s}"))),
+                Some(s) => Err(StoreError::Conflict(format!(
+                    "action {action_id} is already {s}"
+                ))),
             };
         }
         sqlx::query("DELETE FROM relay_queue WHERE commandid IN (SELECT id FROM commands WHERE actionid = $1)")
@@ -348,7 +412,7 @@ impl Store {
     /// command expired); actions never launched before their expiry become expired.
     /// Returns the (id, new status) of actions that finished.
     pub async fn finish_actions(&self, now_ms: i64) -> Result<Vec<(u64, String)>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "UPDATE commands SET status = $1, finishtime = $2, doneat = $2 WHERE status = $3 AND actionid IN \
              (SELECT id FROM actions WHERE status = $4 AND expireafter < $2)",
@@ -393,8 +457,10 @@ impl Store {
 
     /// Actions per status, for the dashboard and metrics.
     pub async fn action_counts(&self) -> Result<Vec<(String, i64)>> {
-        Ok(sqlx::query_as("SELECT status, COUNT(*) FROM actions GROUP BY status ORDER BY status")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT status, COUNT(*) FROM actions GROUP BY status ORDER BY status")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 }

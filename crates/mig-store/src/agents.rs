@@ -52,7 +52,10 @@ pub struct Registration {
     pub new: bool,
 }
 
-pub(crate) fn bind_all<'q>(mut q: Query<'q, Any, AnyArguments>, params: &[Param]) -> Query<'q, Any, AnyArguments> {
+pub(crate) fn bind_all<'q>(
+    mut q: Query<'q, Any, AnyArguments>,
+    params: &[Param],
+) -> Query<'q, Any, AnyArguments> {
     for p in params {
         q = match p {
             Param::Int(n) => q.bind(*n),
@@ -77,11 +80,15 @@ pub(crate) fn agent_from_row(row: &AnyRow) -> Result<Agent> {
     let tags = get_str(row, "tags")?;
     let time = |col: &str| -> Result<GoTime> {
         let ms = get_i64(row, col)?;
-        Ok(if ms == 0 { GoTime::zero() } else { GoTime::from_unix_millis(ms).unwrap_or_default() })
+        Ok(if ms == 0 {
+            GoTime::zero()
+        } else {
+            GoTime::from_unix_millis(ms).unwrap_or_default()
+        })
     };
     let os = get_str(row, "os")?;
-    let mut environment: mig_core::AgentEnv =
-        serde_json::from_str(&env).map_err(|e| StoreError::Corrupt(format!("agent environment: {e}")))?;
+    let mut environment: mig_core::AgentEnv = serde_json::from_str(&env)
+        .map_err(|e| StoreError::Corrupt(format!("agent environment: {e}")))?;
     if environment.os.is_empty() {
         environment.os = os.clone();
     }
@@ -101,22 +108,33 @@ pub(crate) fn agent_from_row(row: &AnyRow) -> Result<Agent> {
         status: get_str(row, "status")?,
         authorized: get_i64(row, "authorized")? != 0,
         environment,
-        tags: serde_json::from_str(&tags).map_err(|e| StoreError::Corrupt(format!("agent tags: {e}")))?,
+        tags: serde_json::from_str(&tags)
+            .map_err(|e| StoreError::Corrupt(format!("agent tags: {e}")))?,
     })
 }
 
 impl Store {
     /// Registers or refreshes an agent from its heartbeat. `identity` is the agent's public
     /// key: the first heartbeat of a queueloc pins it, and a different key is refused.
-    pub async fn register_heartbeat(&self, hb: &Agent, identity: &str, now_ms: i64) -> Result<Registration> {
-        let mut tx = self.pool.begin().await?;
-        let existing: Option<(i64, String)> = sqlx::query_as("SELECT id, identity FROM agents WHERE queueloc = $1")
-            .bind(&hb.queueloc)
-            .fetch_optional(&mut *tx)
-            .await?;
+    pub async fn register_heartbeat(
+        &self,
+        hb: &Agent,
+        identity: &str,
+        now_ms: i64,
+    ) -> Result<Registration> {
+        let mut tx = self.write_tx().await?;
+        let existing: Option<(i64, String)> =
+            sqlx::query_as("SELECT id, identity FROM agents WHERE queueloc = $1")
+                .bind(&hb.queueloc)
+                .fetch_optional(&mut *tx)
+                .await?;
         let env = serde_json::to_string(&hb.environment).unwrap_or_else(|_| "{}".into());
         let tags = serde_json::to_string(&hb.tags).unwrap_or_else(|_| "{}".into());
-        let starttime = if hb.starttime.is_zero() { 0 } else { hb.starttime.unix_millis() };
+        let starttime = if hb.starttime.is_zero() {
+            0
+        } else {
+            hb.starttime.unix_millis()
+        };
         let os = hb.os_family().to_string();
         let reg = match existing {
             Some((id, pinned)) => {
@@ -146,7 +164,10 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-                Registration { id: id as u64, new: false }
+                Registration {
+                    id: id as u64,
+                    new: false,
+                }
             }
             None => {
                 let id = mig_core::id::generate();
@@ -179,34 +200,44 @@ impl Store {
     }
 
     /// online → idle after `idle_after_ms` without heartbeat; → offline after `offline_after_ms`.
-    pub async fn refresh_agent_statuses(&self, now_ms: i64, idle_after_ms: i64, offline_after_ms: i64) -> Result<(u64, u64)> {
-        let offline = sqlx::query("UPDATE agents SET status = $1 WHERE status IN ($2, $3) AND heartbeattime < $4")
-            .bind(status::OFFLINE)
-            .bind(status::ONLINE)
-            .bind(status::IDLE)
-            .bind(now_ms - offline_after_ms)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        let idle = sqlx::query("UPDATE agents SET status = $1 WHERE status = $2 AND heartbeattime < $3")
-            .bind(status::IDLE)
-            .bind(status::ONLINE)
-            .bind(now_ms - idle_after_ms)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+    pub async fn refresh_agent_statuses(
+        &self,
+        now_ms: i64,
+        idle_after_ms: i64,
+        offline_after_ms: i64,
+    ) -> Result<(u64, u64)> {
+        let offline = sqlx::query(
+            "UPDATE agents SET status = $1 WHERE status IN ($2, $3) AND heartbeattime < $4",
+        )
+        .bind(status::OFFLINE)
+        .bind(status::ONLINE)
+        .bind(status::IDLE)
+        .bind(now_ms - offline_after_ms)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let idle =
+            sqlx::query("UPDATE agents SET status = $1 WHERE status = $2 AND heartbeattime < $3")
+                .bind(status::IDLE)
+                .bind(status::ONLINE)
+                .bind(now_ms - idle_after_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
         Ok((idle, offline))
     }
 
     pub async fn get_agent(&self, id: u64) -> Result<Agent> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1")))
-            .bind(id_param(id))
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound {
-                what: "agent",
-                id: id.to_string(),
-            })?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"
+        )))
+        .bind(id_param(id))
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound {
+            what: "agent",
+            id: id.to_string(),
+        })?;
         agent_from_row(&row)
     }
 
@@ -243,10 +274,16 @@ impl Store {
         }
         let limit = b.bind(Param::Int(f.limit.clamp(1, 100_000)));
         let offset = b.bind(Param::Int(f.offset.max(0)));
-        let where_clause = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+        let where_clause = if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conds.join(" AND "))
+        };
         // Dynamic only in structure: every value above is a bound parameter.
         let sql = format!("SELECT {AGENT_COLUMNS} FROM agents{where_clause} ORDER BY agents.heartbeattime DESC, agents.id LIMIT {limit} OFFSET {offset}");
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &b.params).fetch_all(&self.pool).await?;
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &b.params)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(agent_from_row).collect()
     }
 
@@ -257,12 +294,19 @@ impl Store {
             "SELECT agents.id, agents.name, agents.queueloc, agents.mode, agents.version FROM agents WHERE {} ORDER BY agents.id",
             c.sql
         );
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &c.params).fetch_all(&self.pool).await?;
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &c.params)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(agent_ref_from_row).collect()
     }
 
     /// How many agents a target selects, and a sample of them (the API's preview).
-    pub async fn preview_target(&self, target: &Target, now_ms: i64, sample: i64) -> Result<(i64, Vec<Agent>)> {
+    pub async fn preview_target(
+        &self,
+        target: &Target,
+        now_ms: i64,
+        sample: i64,
+    ) -> Result<(i64, Vec<Agent>)> {
         let c = render(target, self.dialect, now_ms, 1);
         let sql = format!("SELECT COUNT(*) AS n FROM agents WHERE {}", c.sql);
         let count: i64 = bind_all(sqlx::query(AssertSqlSafe(sql)), &c.params)
@@ -298,8 +342,10 @@ impl Store {
 
     /// Agents per status, for the dashboard and metrics.
     pub async fn agent_counts(&self) -> Result<Vec<(String, i64)>> {
-        Ok(sqlx::query_as("SELECT status, COUNT(*) FROM agents GROUP BY status ORDER BY status")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT status, COUNT(*) FROM agents GROUP BY status ORDER BY status")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 }

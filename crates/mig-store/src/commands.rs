@@ -43,7 +43,8 @@ pub struct CommandFilter {
     pub offset: i64,
 }
 
-const COMMAND_COLUMNS: &str = "c.id, c.actionid, c.agentid, c.status, c.results, c.createdat, c.starttime, c.finishtime, \
+const COMMAND_COLUMNS: &str =
+    "c.id, c.actionid, c.agentid, c.status, c.results, c.createdat, c.starttime, c.finishtime, \
 a.name AS agentname, a.queueloc, a.mode, a.version, x.name AS actionname";
 
 impl Store {
@@ -52,14 +53,15 @@ impl Store {
     /// command that was sent to it. Returns the results that were new.
     pub async fn store_results(&self, batch: &[IncomingResult]) -> Result<Vec<StoredResult>> {
         let mut stored = Vec::with_capacity(batch.len());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for r in batch {
             let status = match r.status.as_str() {
                 cmd::SUCCESS | cmd::FAILED | cmd::TIMEOUT | cmd::CANCELLED => r.status.as_str(),
                 _ => cmd::FAILED,
             };
             let found = r.results.iter().any(|m| m.foundanything);
-            let json = serde_json::to_string(&r.results).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let json = serde_json::to_string(&r.results)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let action: Option<i64> = sqlx::query_scalar(
                 "UPDATE commands SET status = $1, results = $2, found = $3, starttime = $4, finishtime = $5, doneat = $9 \
                  WHERE id = $6 AND agentid = $7 AND status = $8 RETURNING actionid",
@@ -116,17 +118,23 @@ impl Store {
         }
         if let Some(t) = f.done_since {
             let ph = b.bind(Param::Int(t));
-            conds.push(format!("c.doneat >= {ph}"));
+            conds.push(format!("c.doneat >= {ph} AND c.doneat > 0"));
         }
         let limit = b.bind(Param::Int(f.limit.clamp(1, 100_000)));
         let offset = b.bind(Param::Int(f.offset.max(0)));
-        let where_clause = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+        let where_clause = if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conds.join(" AND "))
+        };
         // Only the structure is dynamic; values are bound.
         let sql = format!(
             "SELECT {COMMAND_COLUMNS} FROM commands c JOIN agents a ON a.id = c.agentid JOIN actions x ON x.id = c.actionid\
              {where_clause} ORDER BY c.id LIMIT {limit} OFFSET {offset}"
         );
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &b.params).fetch_all(&self.pool).await?;
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &b.params)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(command_from_row).collect()
     }
 
@@ -151,7 +159,8 @@ impl Store {
 
 fn command_from_row(row: &sqlx::any::AnyRow) -> Result<Command> {
     let results = match get_opt_str(row, "results")? {
-        Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("command results: {e}")))?,
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| StoreError::Corrupt(format!("command results: {e}")))?,
         None => Vec::new(),
     };
     let finish = get_i64(row, "finishtime")?;

@@ -44,12 +44,17 @@ pub struct Investigator {
 }
 
 fn from_row(r: &sqlx::any::AnyRow, with_key: bool) -> Result<Investigator> {
-    let t = |c: &str| -> Result<String> { Ok(crate::actions::ms_to_time(get_i64(r, c)?).to_rfc3339()) };
+    let t =
+        |c: &str| -> Result<String> { Ok(crate::actions::ms_to_time(get_i64(r, c)?).to_rfc3339()) };
     Ok(Investigator {
         id: get_i64(r, "id")? as u64,
         name: get_str(r, "name")?,
         pgpfingerprint: get_str(r, "pgpfingerprint")?,
-        publickey: if with_key { get_str(r, "publickey")? } else { String::new() },
+        publickey: if with_key {
+            get_str(r, "publickey")?
+        } else {
+            String::new()
+        },
         status: get_str(r, "status")?,
         permission: get_str(r, "permission")?,
         createdat: t("createdat")?,
@@ -58,7 +63,14 @@ fn from_row(r: &sqlx::any::AnyRow, with_key: bool) -> Result<Investigator> {
 }
 
 impl Store {
-    pub async fn create_investigator(&self, name: &str, publickey: &str, fingerprint: &str, perm: &str, now_ms: i64) -> Result<Investigator> {
+    pub async fn create_investigator(
+        &self,
+        name: &str,
+        publickey: &str,
+        fingerprint: &str,
+        perm: &str,
+        now_ms: i64,
+    ) -> Result<Investigator> {
         if !permission::is_valid(perm) {
             return Err(StoreError::Conflict(format!(
                 "permission {perm:?} is not one of readonly, investigator, admin"
@@ -80,9 +92,9 @@ impl Store {
         .await;
         match res {
             Ok(_) => self.get_investigator(id).await,
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(format!(
-                "an investigator with fingerprint {fingerprint} already exists"
-            ))),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+                format!("an investigator with fingerprint {fingerprint} already exists"),
+            )),
             Err(e) => Err(e.into()),
         }
     }
@@ -99,7 +111,10 @@ impl Store {
         from_row(&row, true)
     }
 
-    pub async fn investigator_by_fingerprint(&self, fingerprint: &str) -> Result<Option<Investigator>> {
+    pub async fn investigator_by_fingerprint(
+        &self,
+        fingerprint: &str,
+    ) -> Result<Option<Investigator>> {
         let row = sqlx::query("SELECT id, name, pgpfingerprint, publickey, status, permission, createdat, lastmodified FROM investigators WHERE pgpfingerprint = $1")
             .bind(fingerprint)
             .fetch_optional(&self.pool)
@@ -115,7 +130,12 @@ impl Store {
         rows.iter().map(|r| from_row(r, with_keys)).collect()
     }
 
-    pub async fn set_investigator_status(&self, id: u64, status: &str, now_ms: i64) -> Result<Investigator> {
+    pub async fn set_investigator_status(
+        &self,
+        id: u64,
+        status: &str,
+        now_ms: i64,
+    ) -> Result<Investigator> {
         sqlx::query("UPDATE investigators SET status = $1, lastmodified = $2 WHERE id = $3")
             .bind(status)
             .bind(now_ms)
@@ -126,7 +146,14 @@ impl Store {
     }
 
     /// Stores an API key's hash under `id` (chosen by the caller: it is part of the key).
-    pub async fn create_api_key(&self, id: u64, investigator: u64, name: &str, secret_hash: &str, now_ms: i64) -> Result<u64> {
+    pub async fn create_api_key(
+        &self,
+        id: u64,
+        investigator: u64,
+        name: &str,
+        secret_hash: &str,
+        now_ms: i64,
+    ) -> Result<u64> {
         sqlx::query("INSERT INTO api_keys (id, investigatorid, name, secret_hash, createdat) VALUES ($1, $2, $3, $4, $5)")
             .bind(id_param(id))
             .bind(id_param(investigator))
@@ -140,10 +167,12 @@ impl Store {
 
     /// (investigator id, secret hash) of a key that is not revoked.
     pub async fn api_key(&self, id: u64) -> Result<Option<(u64, String)>> {
-        let row: Option<(i64, String)> = sqlx::query_as("SELECT investigatorid, secret_hash FROM api_keys WHERE id = $1 AND revoked = 0")
-            .bind(id_param(id))
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "SELECT investigatorid, secret_hash FROM api_keys WHERE id = $1 AND revoked = 0",
+        )
+        .bind(id_param(id))
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|(i, h)| (i as u64, h)))
     }
 
@@ -158,17 +187,24 @@ impl Store {
 
     /// Records a token nonce; false if it was seen before (a replay). Nonces older than
     /// `keep_ms` are forgotten (their tokens have expired anyway).
-    pub async fn use_nonce(&self, fingerprint: &str, nonce: u64, now_ms: i64, keep_ms: i64) -> Result<bool> {
+    pub async fn use_nonce(
+        &self,
+        fingerprint: &str,
+        nonce: u64,
+        now_ms: i64,
+        keep_ms: i64,
+    ) -> Result<bool> {
         sqlx::query("DELETE FROM auth_nonces WHERE seen < $1")
             .bind(now_ms - keep_ms)
             .execute(&self.pool)
             .await?;
-        let res = sqlx::query("INSERT INTO auth_nonces (fingerprint, nonce, seen) VALUES ($1, $2, $3)")
-            .bind(fingerprint)
-            .bind(nonce as i64)
-            .bind(now_ms)
-            .execute(&self.pool)
-            .await;
+        let res =
+            sqlx::query("INSERT INTO auth_nonces (fingerprint, nonce, seen) VALUES ($1, $2, $3)")
+                .bind(fingerprint)
+                .bind(nonce as i64)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await;
         match res {
             Ok(_) => Ok(true),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),

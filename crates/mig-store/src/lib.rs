@@ -71,10 +71,9 @@ impl Store {
                 }),
             Dialect::Postgres => options.max_connections(16),
         };
-        let pool = options
-            .connect(&url)
-            .await
-            .map_err(|e| StoreError::Config(format!("cannot open database {}: {e}", redact(&url))))?;
+        let pool = options.connect(&url).await.map_err(|e| {
+            StoreError::Config(format!("cannot open database {}: {e}", redact(&url)))
+        })?;
         let store = Store { pool, dialect };
         migrate::run(&store).await?;
         Ok(store)
@@ -82,6 +81,17 @@ impl Store {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock at once (BEGIN
+    /// IMMEDIATE): a deferred transaction that reads and then writes fails with
+    /// SQLITE_BUSY_SNAPSHOT when another writer committed in between, and busy_timeout cannot
+    /// help it.
+    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// `FOR UPDATE SKIP LOCKED` where the database has row locks (PostgreSQL); SQLite
@@ -149,7 +159,10 @@ pub(crate) fn id_param(id: u64) -> i64 {
 mod tests {
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
     }
 }

@@ -10,24 +10,30 @@ pub async fn run(store: &Store) -> Result<()> {
         .execute(&store.pool)
         .await?;
     for (version, sql) in MIGRATIONS {
-        let mut tx = store.pool.begin().await?;
+        let mut tx = store.write_tx().await?;
         // Another server process may be migrating at the same moment: the primary key makes
         // exactly one of them win; the loser finds the version applied.
         if store.dialect == crate::Dialect::Postgres {
-            sqlx::query("LOCK TABLE schema_migrations IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+            sqlx::query("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
         }
-        let applied: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-            .bind(version)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
         if applied.is_some() {
             continue;
         }
         for statement in statements(sql) {
             // Migration SQL is compiled into the binary.
-            sqlx::query(sqlx::AssertSqlSafe(statement.as_str())).execute(&mut *tx).await.map_err(|e| {
-                StoreError::Config(format!("migration {version} failed at `{statement}`: {e}"))
-            })?;
+            sqlx::query(sqlx::AssertSqlSafe(statement.as_str()))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    StoreError::Config(format!("migration {version} failed at `{statement}`: {e}"))
+                })?;
         }
         sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
             .bind(version)

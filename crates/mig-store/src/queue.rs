@@ -29,7 +29,12 @@ impl Store {
                     agent_id,
                     queueloc: agent.queueloc.clone(),
                     expireafter: get_i64(r, "expireafter")?,
-                    payload: command_json(command_id, &get_str(r, "action_json")?, &agent.to_json(), get_i64(r, "createdat")?),
+                    payload: command_json(
+                        command_id,
+                        &get_str(r, "action_json")?,
+                        &agent.to_json(),
+                        get_i64(r, "createdat")?,
+                    ),
                 })
             })
             .collect()
@@ -37,6 +42,8 @@ impl Store {
 
     /// How many commands wait in all queues (for metrics).
     pub async fn queued_commands(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM relay_queue").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM relay_queue")
+            .fetch_one(&self.pool)
+            .await?)
     }
 }

@@ -144,7 +144,8 @@ impl Renderer {
             } => {
                 self.sql.push('(');
                 self.column(column);
-                self.sql.push_str(if *negated { " NOT IN (" } else { " IN (" });
+                self.sql
+                    .push_str(if *negated { " NOT IN (" } else { " IN (" });
                 for (i, v) in values.iter().enumerate() {
                     if i > 0 {
                         self.sql.push_str(", ");
@@ -156,7 +157,11 @@ impl Renderer {
             Target::IsNull { column, negated } => {
                 self.sql.push('(');
                 self.column(column);
-                self.sql.push_str(if *negated { " IS NOT NULL)" } else { " IS NULL)" });
+                self.sql.push_str(if *negated {
+                    " IS NOT NULL)"
+                } else {
+                    " IS NULL)"
+                });
             }
             Target::ActionResult {
                 action,
@@ -195,7 +200,11 @@ impl Renderer {
         match self.dialect {
             Dialect::Postgres => {
                 self.column(column);
-                self.sql.push_str(if case_insensitive { " ILIKE " } else { " LIKE " });
+                self.sql.push_str(if case_insensitive {
+                    " ILIKE "
+                } else {
+                    " LIKE "
+                });
                 self.bind(Param::Text(pattern.to_string()));
             }
             Dialect::Sqlite => {
@@ -282,12 +291,23 @@ mod tests {
 
     #[test]
     fn json_fields_and_times() {
-        let t = parse("environment->>'ident' = 'Debian' and heartbeattime > NOW() - interval '1 minute'").unwrap();
+        let t = parse(
+            "environment->>'ident' = 'Debian' and heartbeattime > NOW() - interval '1 minute'",
+        )
+        .unwrap();
         let c = render(&t, Dialect::Sqlite, 100_000, 1);
-        assert!(c.sql.contains("json_extract(agents.environment, $1)"), "{}", c.sql);
+        assert!(
+            c.sql.contains("json_extract(agents.environment, $1)"),
+            "{}",
+            c.sql
+        );
         assert_eq!(c.params[0], Param::Text("$.\"ident\"".into()));
         assert_eq!(c.params[2], Param::Int(40_000));
         let c = render(&t, Dialect::Postgres, 100_000, 1);
-        assert!(c.sql.contains("(CAST(agents.environment AS jsonb) ->> $1)"), "{}", c.sql);
+        assert!(
+            c.sql.contains("(CAST(agents.environment AS jsonb) ->> $1)"),
+            "{}",
+            c.sql
+        );
     }
 }

@@ -11,7 +11,11 @@ use std::collections::BTreeMap;
 async fn stores() -> Vec<(String, Store, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/mig.db", dir.path().display());
-    let mut out = vec![("sqlite".to_string(), Store::connect(&url).await.unwrap(), Some(dir))];
+    let mut out = vec![(
+        "sqlite".to_string(),
+        Store::connect(&url).await.unwrap(),
+        Some(dir),
+    )];
     match std::env::var("MIG_TEST_DATABASE_URL") {
         Ok(base) => out.push(("postgres".to_string(), pg_store(&base).await, None)),
         Err(_) => eprintln!("MIG_TEST_DATABASE_URL not set: PostgreSQL store tests skipped"),
@@ -48,7 +52,10 @@ fn heartbeat(name: &str, os: &str, arch: &str, tags: &[(&str, &str)]) -> Agent {
             init: "systemd".into(),
             ..Default::default()
         },
-        tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
         ..Default::default()
     }
 }
@@ -79,14 +86,23 @@ async fn fleet(store: &Store) -> Vec<u64> {
         heartbeat("mac1", "darwin", "arm64", &[]),
         heartbeat("Web3", "linux", "amd64", &[("env", "prod")]),
     ] {
-        ids.push(store.register_heartbeat(&hb, "key", now()).await.unwrap().id);
+        ids.push(
+            store
+                .register_heartbeat(&hb, "key", now())
+                .await
+                .unwrap()
+                .id,
+        );
     }
     ids
 }
 
 async fn names(store: &Store, target: &str) -> Vec<String> {
     let t = parse(target).unwrap_or_else(|e| panic!("{target}: {e}"));
-    let ids = store.resolve_target(&t, now()).await.unwrap_or_else(|e| panic!("{target}: {e}"));
+    let ids = store
+        .resolve_target(&t, now())
+        .await
+        .unwrap_or_else(|e| panic!("{target}: {e}"));
     let mut n: Vec<String> = ids.into_iter().map(|a| a.name).collect();
     n.sort();
     n
@@ -100,15 +116,30 @@ async fn targets_select_the_same_agents_on_every_backend() {
         ("name like 'web%'", vec!["web1", "web2"]),
         ("name ilike 'web%'", vec!["Web3", "web1", "web2"]),
         ("name not like 'web%'", vec!["Web3", "mac1"]),
-        ("queueloc like 'linux.%' and arch = 'amd64'", vec!["Web3", "web1"]),
-        ("arch in ('arm64') or tags->>'env' = 'prod'", vec!["Web3", "mac1", "web1", "web2"]),
+        (
+            "queueloc like 'linux.%' and arch = 'amd64'",
+            vec!["Web3", "web1"],
+        ),
+        (
+            "arch in ('arm64') or tags->>'env' = 'prod'",
+            vec!["Web3", "mac1", "web1", "web2"],
+        ),
         ("tags->>'env' = 'prod' and not name = 'web1'", vec!["Web3"]),
         ("tags->>'env' is null", vec!["mac1"]),
         ("environment->>'ident' like 'darwin%'", vec!["mac1"]),
-        ("environment#>>'{init}' = 'systemd' and os <> 'linux'", vec!["mac1"]),
-        ("heartbeattime > NOW() - interval '1 minute'", vec!["Web3", "mac1", "web1", "web2"]),
+        (
+            "environment#>>'{init}' = 'systemd' and os <> 'linux'",
+            vec!["mac1"],
+        ),
+        (
+            "heartbeattime > NOW() - interval '1 minute'",
+            vec!["Web3", "mac1", "web1", "web2"],
+        ),
         ("heartbeattime < NOW() - interval '1 hour'", vec![]),
-        ("pid = 42 and name in ('web1', 'mac1')", vec!["mac1", "web1"]),
+        (
+            "pid = 42 and name in ('web1', 'mac1')",
+            vec!["mac1", "web1"],
+        ),
         ("name = 'x'' OR 1=1 --'", vec![]),
         ("name like 'web\\_%'", vec![]),
         ("TRUE", vec!["Web3", "mac1", "web1", "web2"]),
@@ -130,25 +161,50 @@ async fn heartbeats_register_pin_identity_and_age() {
         let again = store.register_heartbeat(&hb, "key-a", now()).await.unwrap();
         assert_eq!(again.id, first.id, "{backend}");
         assert!(!again.new);
-        let err = store.register_heartbeat(&hb, "key-b", now()).await.unwrap_err();
-        assert!(err.to_string().contains("another agent key"), "{backend}: {err}");
+        let err = store
+            .register_heartbeat(&hb, "key-b", now())
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("another agent key"),
+            "{backend}: {err}"
+        );
 
         let agent = store.get_agent(first.id).await.unwrap();
         assert_eq!(agent.status, "online");
         assert_eq!(agent.environment.init, "systemd");
         // 10 minutes later: idle after 5 minutes, offline after an hour.
         let later = now() + 600_000;
-        assert_eq!(store.refresh_agent_statuses(later, 300_000, 3_600_000).await.unwrap(), (1, 0));
+        assert_eq!(
+            store
+                .refresh_agent_statuses(later, 300_000, 3_600_000)
+                .await
+                .unwrap(),
+            (1, 0)
+        );
         assert_eq!(store.get_agent(first.id).await.unwrap().status, "idle");
         let much_later = now() + 7_200_000;
-        assert_eq!(store.refresh_agent_statuses(much_later, 300_000, 3_600_000).await.unwrap(), (0, 1));
+        assert_eq!(
+            store
+                .refresh_agent_statuses(much_later, 300_000, 3_600_000)
+                .await
+                .unwrap(),
+            (0, 1)
+        );
         assert_eq!(store.get_agent(first.id).await.unwrap().status, "offline");
         // A heartbeat brings it back.
         store.register_heartbeat(&hb, "key-a", now()).await.unwrap();
         assert_eq!(store.get_agent(first.id).await.unwrap().status, "online");
 
         let list = store
-            .list_agents(&AgentFilter { name: Some("HO%".into()), limit: 10, ..Default::default() }, now())
+            .list_agents(
+                &AgentFilter {
+                    name: Some("HO%".into()),
+                    limit: 10,
+                    ..Default::default()
+                },
+                now(),
+            )
             .await
             .unwrap();
         assert_eq!(list.len(), 1, "{backend}");
@@ -170,29 +226,63 @@ async fn action_lifecycle_and_exact_counters() {
         assert_eq!(store.get_action(a.id).await.unwrap().status, "scheduled");
 
         // Two schedulers: only one gets the action.
-        let claimed_a = store.claim_actions("sched-a", t0 + 2_000, 30_000, 10).await.unwrap();
-        let claimed_b = store.claim_actions("sched-b", t0 + 2_000, 30_000, 10).await.unwrap();
+        let claimed_a = store
+            .claim_actions("sched-a", t0 + 2_000, 30_000, 10)
+            .await
+            .unwrap();
+        let claimed_b = store
+            .claim_actions("sched-b", t0 + 2_000, 30_000, 10)
+            .await
+            .unwrap();
         assert_eq!(claimed_a.len(), 1, "{backend}");
         assert!(claimed_b.is_empty(), "{backend}");
         // A lease that ran out is taken over.
-        let taken = store.claim_actions("sched-b", t0 + 40_000, 30_000, 10).await.unwrap();
+        let taken = store
+            .claim_actions("sched-b", t0 + 40_000, 30_000, 10)
+            .await
+            .unwrap();
         assert_eq!(taken.len(), 1, "{backend}");
         // The old owner can no longer launch it.
-        let targets = store.resolve_target(&parse(&a.target).unwrap(), t0).await.unwrap();
-        assert!(store.launch_action(a.id, "sched-a", &targets, t0 + 40_000).await.unwrap().is_empty());
-        let envelopes = store.launch_action(a.id, "sched-b", &targets, t0 + 40_000).await.unwrap();
+        let targets = store
+            .resolve_target(&parse(&a.target).unwrap(), t0)
+            .await
+            .unwrap();
+        assert!(store
+            .launch_action(a.id, "sched-a", &targets, t0 + 40_000)
+            .await
+            .unwrap()
+            .is_empty());
+        let envelopes = store
+            .launch_action(a.id, "sched-b", &targets, t0 + 40_000)
+            .await
+            .unwrap();
         assert_eq!(envelopes.len(), 3, "{backend}");
-        let cmd: mig_core::Command = mig_core::Command::from_json(envelopes[0].payload.as_bytes()).unwrap();
+        let cmd: mig_core::Command =
+            mig_core::Command::from_json(envelopes[0].payload.as_bytes()).unwrap();
         assert_eq!(cmd.action.id, a.id);
-        assert_eq!(cmd.action.signing_text(), a.signing_text(), "agents get the action as signed");
+        assert_eq!(
+            cmd.action.signing_text(),
+            a.signing_text(),
+            "agents get the action as signed"
+        );
 
         let got = store.get_action(a.id).await.unwrap();
         assert_eq!(got.status, "inflight");
-        assert_eq!((got.counters.sent, got.counters.inflight, got.counters.done), (3, 3, 0));
+        assert_eq!(
+            (got.counters.sent, got.counters.inflight, got.counters.done),
+            (3, 3, 0)
+        );
 
         // Queued for each agent until answered.
         let e0 = &envelopes[0];
-        assert_eq!(store.pending_for_agent(e0.agent_id, t0).await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .pending_for_agent(e0.agent_id, t0)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         let found = ModuleResult {
             foundanything: true,
             success: true,
@@ -202,25 +292,49 @@ async fn action_lifecycle_and_exact_counters() {
             command_id: e.command_id,
             agent_id: e.agent_id,
             status: status.into(),
-            results: vec![ModuleResult { foundanything: found, success: true, ..Default::default() }],
+            results: vec![ModuleResult {
+                foundanything: found,
+                success: true,
+                ..Default::default()
+            }],
             starttime_ms: t0,
             finishtime_ms: t0 + 1,
         };
-        let stored = store.store_results(&[result(e0, "success", true)]).await.unwrap();
+        let stored = store
+            .store_results(&[result(e0, "success", true)])
+            .await
+            .unwrap();
         assert_eq!(stored.len(), 1);
         // Delivered twice: stored once.
-        let again = store.store_results(&[result(e0, "failed", false)]).await.unwrap();
+        let again = store
+            .store_results(&[result(e0, "failed", false)])
+            .await
+            .unwrap();
         assert!(again.is_empty(), "{backend}");
-        assert!(store.pending_for_agent(e0.agent_id, t0).await.unwrap().is_empty());
+        assert!(store
+            .pending_for_agent(e0.agent_id, t0)
+            .await
+            .unwrap()
+            .is_empty());
         // An agent cannot answer another agent's command.
         let mut forged = result(&envelopes[1], "success", true);
         forged.agent_id = e0.agent_id;
-        assert!(store.store_results(&[forged]).await.unwrap().is_empty(), "{backend}");
-        store.store_results(&[result(&envelopes[1], "timeout", false)]).await.unwrap();
+        assert!(
+            store.store_results(&[forged]).await.unwrap().is_empty(),
+            "{backend}"
+        );
+        store
+            .store_results(&[result(&envelopes[1], "timeout", false)])
+            .await
+            .unwrap();
 
         let got = store.get_action(a.id).await.unwrap();
         let c = got.counters;
-        assert_eq!((c.sent, c.done, c.inflight, c.success, c.timeout), (3, 2, 1, 1, 1), "{backend}");
+        assert_eq!(
+            (c.sent, c.done, c.inflight, c.success, c.timeout),
+            (3, 2, 1, 1, 1),
+            "{backend}"
+        );
         let _ = found;
 
         // found()/notfound() targets see the results.
@@ -236,10 +350,19 @@ async fn action_lifecycle_and_exact_counters() {
         assert_eq!(done, vec![(a.id, "expired".to_string())], "{backend}");
         let c = store.get_action(a.id).await.unwrap().counters;
         assert_eq!((c.sent, c.done, c.expired, c.inflight), (3, 3, 1, 0));
-        assert!(store.pending_for_agent(envelopes[2].agent_id, t0).await.unwrap().is_empty());
+        assert!(store
+            .pending_for_agent(envelopes[2].agent_id, t0)
+            .await
+            .unwrap()
+            .is_empty());
 
         let cmds = store
-            .list_commands(&CommandFilter { action_id: Some(a.id), found: Some(true), limit: 100, ..Default::default() })
+            .list_commands(&CommandFilter {
+                action_id: Some(a.id),
+                found: Some(true),
+                limit: 100,
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert_eq!(cmds.len(), 1);
@@ -260,7 +383,10 @@ async fn completion_cancel_invalid_and_never_launched() {
         store.insert_action(&a, &[], 0, t0).await.unwrap();
         store.schedule_due_actions(t0).await.unwrap();
         store.claim_actions("s", t0, 30_000, 10).await.unwrap();
-        let targets = store.resolve_target(&parse(&a.target).unwrap(), t0).await.unwrap();
+        let targets = store
+            .resolve_target(&parse(&a.target).unwrap(), t0)
+            .await
+            .unwrap();
         let env = store.launch_action(a.id, "s", &targets, t0).await.unwrap();
         store
             .store_results(&[IncomingResult {
@@ -273,20 +399,40 @@ async fn completion_cancel_invalid_and_never_launched() {
             }])
             .await
             .unwrap();
-        assert_eq!(store.finish_actions(t0 + 1).await.unwrap(), vec![(a.id, "completed".into())], "{backend}");
+        assert_eq!(
+            store.finish_actions(t0 + 1).await.unwrap(),
+            vec![(a.id, "completed".into())],
+            "{backend}"
+        );
 
         // Cancelled: outstanding commands become cancelled and leave the queue.
         let b = action("os = 'linux'", t0, t0 + 60_000);
         store.insert_action(&b, &[], 0, t0).await.unwrap();
         store.schedule_due_actions(t0).await.unwrap();
         store.claim_actions("s", t0, 30_000, 10).await.unwrap();
-        let targets = store.resolve_target(&parse(&b.target).unwrap(), t0).await.unwrap();
+        let targets = store
+            .resolve_target(&parse(&b.target).unwrap(), t0)
+            .await
+            .unwrap();
         let env = store.launch_action(b.id, "s", &targets, t0).await.unwrap();
         assert_eq!(store.cancel_action(b.id, t0).await.unwrap(), 3);
-        assert!(store.pending_for_agent(env[0].agent_id, t0).await.unwrap().is_empty());
+        assert!(store
+            .pending_for_agent(env[0].agent_id, t0)
+            .await
+            .unwrap()
+            .is_empty());
         let c = store.get_action(b.id).await.unwrap();
-        assert_eq!((c.status.as_str(), c.counters.cancelled), ("cancelled", 3), "{backend}");
-        assert!(store.cancel_action(b.id, t0).await.unwrap_err().to_string().contains("already cancelled"));
+        assert_eq!(
+            (c.status.as_str(), c.counters.cancelled),
+            ("cancelled", 3),
+            "{backend}"
+        );
+        assert!(store
+            .cancel_action(b.id, t0)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("already cancelled"));
 
         // Invalid: the scheduler marks it when the target selects nobody.
         let i = action("name = 'nobody'", t0, t0 + 60_000);
@@ -298,10 +444,16 @@ async fn completion_cancel_invalid_and_never_launched() {
         let e = action("TRUE", t0 - 120_000, t0 - 60_000);
         store.insert_action(&e, &[], 0, t0).await.unwrap();
         let done = store.finish_actions(t0).await.unwrap();
-        assert!(done.contains(&(e.id, "expired".into())), "{backend}: {done:?}");
+        assert!(
+            done.contains(&(e.id, "expired".into())),
+            "{backend}: {done:?}"
+        );
 
         let counts = store.action_counts().await.unwrap();
-        assert!(counts.iter().any(|(s, n)| s == "completed" && *n == 1), "{counts:?}");
+        assert!(
+            counts.iter().any(|(s, n)| s == "completed" && *n == 1),
+            "{counts:?}"
+        );
     }
 }
 
@@ -309,24 +461,59 @@ async fn completion_cancel_invalid_and_never_launched() {
 async fn investigators_keys_and_nonces() {
     for (backend, store, _dir) in stores().await {
         let inv = store
-            .create_investigator("Alice", "-----BEGIN PGP PUBLIC KEY BLOCK-----", "AAAA", "admin", now())
+            .create_investigator(
+                "Alice",
+                "-----BEGIN PGP PUBLIC KEY BLOCK-----",
+                "AAAA",
+                "admin",
+                now(),
+            )
             .await
             .unwrap();
         assert_eq!(inv.status, "active");
-        let dup = store.create_investigator("Alice2", "k", "AAAA", "admin", now()).await.unwrap_err();
-        assert!(dup.to_string().contains("already exists"), "{backend}: {dup}");
-        assert!(store.create_investigator("Bob", "k", "BBBB", "god", now()).await.is_err());
-        let off = store.set_investigator_status(inv.id, "disabled", now()).await.unwrap();
+        let dup = store
+            .create_investigator("Alice2", "k", "AAAA", "admin", now())
+            .await
+            .unwrap_err();
+        assert!(
+            dup.to_string().contains("already exists"),
+            "{backend}: {dup}"
+        );
+        assert!(store
+            .create_investigator("Bob", "k", "BBBB", "god", now())
+            .await
+            .is_err());
+        let off = store
+            .set_investigator_status(inv.id, "disabled", now())
+            .await
+            .unwrap();
         assert_eq!(off.status, "disabled");
-        assert_eq!(store.investigator_by_fingerprint("AAAA").await.unwrap().unwrap().id, inv.id);
+        assert_eq!(
+            store
+                .investigator_by_fingerprint("AAAA")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            inv.id
+        );
 
-        let key = store.create_api_key(mig_core::id::generate(), inv.id, "ci", "hash", now()).await.unwrap();
-        assert_eq!(store.api_key(key).await.unwrap(), Some((inv.id, "hash".to_string())));
+        let key = store
+            .create_api_key(mig_core::id::generate(), inv.id, "ci", "hash", now())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.api_key(key).await.unwrap(),
+            Some((inv.id, "hash".to_string()))
+        );
         assert!(store.revoke_api_key(key).await.unwrap());
         assert_eq!(store.api_key(key).await.unwrap(), None);
 
         assert!(store.use_nonce("AAAA", 7, now(), 1_200_000).await.unwrap());
-        assert!(!store.use_nonce("AAAA", 7, now(), 1_200_000).await.unwrap(), "{backend}: replay");
+        assert!(
+            !store.use_nonce("AAAA", 7, now(), 1_200_000).await.unwrap(),
+            "{backend}: replay"
+        );
         assert!(store.use_nonce("BBBB", 7, now(), 1_200_000).await.unwrap());
     }
 }
@@ -341,5 +528,27 @@ async fn duplicate_agents_are_reported() {
         let dups = store.duplicate_agents().await.unwrap();
         assert_eq!(dups.len(), 1);
         assert_eq!(dups[0].1.len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn the_claimer_launches_at_once() {
+    for (backend, store, _dir) in stores().await {
+        fleet(&store).await;
+        let t0 = now();
+        let a = action("TRUE", t0 - 60_000, t0 + 60_000);
+        store.insert_action(&a, &[], 0, t0).await.unwrap();
+        assert_eq!(store.schedule_due_actions(t0).await.unwrap(), 1);
+        let claimed = store.claim_actions("me", t0, 30_000, 10).await.unwrap();
+        assert_eq!(claimed.len(), 1, "{backend}");
+        let targets = store
+            .resolve_target(&parse("TRUE").unwrap(), t0)
+            .await
+            .unwrap();
+        let env = store
+            .launch_action(claimed[0].id, "me", &targets, t0)
+            .await
+            .unwrap();
+        assert_eq!(env.len(), 4, "{backend}");
     }
 }

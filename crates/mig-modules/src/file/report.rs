@@ -197,7 +197,10 @@ pub fn mask(result: &mut ModuleResult) {
     if let Value::Object(labels) = &mut result.elements {
         for files in labels.values_mut() {
             for f in files.as_array_mut().into_iter().flatten() {
-                if f.get("file").and_then(Value::as_str).is_some_and(|s| !s.is_empty()) {
+                if f.get("file")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| !s.is_empty())
+                {
                     f["file"] = Value::String("[masked]".into());
                 }
                 if let Some(obj) = f.as_object_mut() {

@@ -107,7 +107,9 @@ impl SessionReceiver {
                 Some(Err(e)) => return Err(RelayError::Lost(e.to_string())),
                 Some(Ok(Message::Text(t))) => match serde_json::from_str::<ServerMessage>(&t) {
                     Ok(m) => return Ok(Some(m)),
-                    Err(e) => tracing::warn!("relay: malformed message from the server dropped: {e}"),
+                    Err(e) => {
+                        tracing::warn!("relay: malformed message from the server dropped: {e}")
+                    }
                 },
                 Some(Ok(Message::Close(_))) => return Ok(None),
                 Some(Ok(_)) => {}
@@ -117,7 +119,11 @@ impl SessionReceiver {
 }
 
 /// Connects, answers the challenge with the agent's key, and waits for the welcome.
-pub async fn connect(settings: &ClientSettings, key: &SigningKey, heartbeat: Agent) -> Result<Session, RelayError> {
+pub async fn connect(
+    settings: &ClientSettings,
+    key: &SigningKey,
+    heartbeat: Agent,
+) -> Result<Session, RelayError> {
     let (host, port, path) = parse_url(&settings.url)?;
     let target = format!("{host}:{port}");
     let timeout = settings.timeout;
@@ -127,18 +133,24 @@ pub async fn connect(settings: &ClientSettings, key: &SigningKey, heartbeat: Age
     let _ = tcp.set_nodelay(true);
     let server_name = rustls::pki_types::ServerName::try_from(host.clone())
         .map_err(|e| RelayError::Connect(target.clone(), e.to_string()))?;
-    let tls = tokio::time::timeout(timeout, tokio_rustls::TlsConnector::from(settings.tls.clone()).connect(server_name, tcp))
-        .await
-        .map_err(|_| RelayError::Connect(target.clone(), "TLS handshake timed out".into()))?
-        .map_err(|e| RelayError::Connect(target.clone(), format!("TLS: {e}")))?;
+    let tls = tokio::time::timeout(
+        timeout,
+        tokio_rustls::TlsConnector::from(settings.tls.clone()).connect(server_name, tcp),
+    )
+    .await
+    .map_err(|_| RelayError::Connect(target.clone(), "TLS handshake timed out".into()))?
+    .map_err(|e| RelayError::Connect(target.clone(), format!("TLS: {e}")))?;
     let mut config = WebSocketConfig::default();
     config.max_message_size = Some(settings.max_message);
     config.max_frame_size = Some(settings.max_message);
     let request = format!("wss://{target}{path}");
-    let (ws, _) = tokio::time::timeout(timeout, tokio_tungstenite::client_async_with_config(request, tls, Some(config)))
-        .await
-        .map_err(|_| RelayError::Connect(target.clone(), "WebSocket handshake timed out".into()))?
-        .map_err(|e| RelayError::Connect(target.clone(), format!("WebSocket: {e}")))?;
+    let (ws, _) = tokio::time::timeout(
+        timeout,
+        tokio_tungstenite::client_async_with_config(request, tls, Some(config)),
+    )
+    .await
+    .map_err(|_| RelayError::Connect(target.clone(), "WebSocket handshake timed out".into()))?
+    .map_err(|e| RelayError::Connect(target.clone(), format!("WebSocket: {e}")))?;
     let (sink, stream) = ws.split();
     let mut sender = SessionSender(sink);
     let mut receiver = SessionReceiver(stream);
@@ -148,7 +160,11 @@ pub async fn connect(settings: &ClientSettings, key: &SigningKey, heartbeat: Age
     let nonce = match first {
         Some(ServerMessage::Challenge { nonce }) => nonce,
         Some(ServerMessage::Error { message }) => return Err(RelayError::Refused(message)),
-        other => return Err(RelayError::Protocol(format!("expected a challenge, got {other:?}"))),
+        other => {
+            return Err(RelayError::Protocol(format!(
+                "expected a challenge, got {other:?}"
+            )))
+        }
     };
     let hello = sign_challenge(key, &nonce, heartbeat).map_err(RelayError::Protocol)?;
     sender.send(&hello).await?;
@@ -162,8 +178,12 @@ pub async fn connect(settings: &ClientSettings, key: &SigningKey, heartbeat: Age
             receiver,
         }),
         Some(ServerMessage::Error { message }) => Err(RelayError::Refused(message)),
-        None => Err(RelayError::Refused("the server closed the connection".into())),
-        Some(other) => Err(RelayError::Protocol(format!("expected welcome, got {other:?}"))),
+        None => Err(RelayError::Refused(
+            "the server closed the connection".into(),
+        )),
+        Some(other) => Err(RelayError::Protocol(format!(
+            "expected welcome, got {other:?}"
+        ))),
     }
 }
 
@@ -178,7 +198,11 @@ async fn open_tcp(host: &str, port: u16, proxy: Option<&str>) -> Result<TcpStrea
     let mut tcp = TcpStream::connect(proxy)
         .await
         .map_err(|e| RelayError::Connect(format!("proxy {proxy}"), e.to_string()))?;
-    let authority = if host.contains(':') { format!("[{host}]:{port}") } else { target.clone() };
+    let authority = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        target.clone()
+    };
     tcp.write_all(format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n").as_bytes())
         .await
         .map_err(|e| RelayError::Connect(format!("proxy {proxy}"), e.to_string()))?;
@@ -186,7 +210,10 @@ async fn open_tcp(host: &str, port: u16, proxy: Option<&str>) -> Result<TcpStrea
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() > 8192 {
-            return Err(RelayError::Connect(format!("proxy {proxy}"), "oversized CONNECT response".into()));
+            return Err(RelayError::Connect(
+                format!("proxy {proxy}"),
+                "oversized CONNECT response".into(),
+            ));
         }
         let b = tcp
             .read_u8()
@@ -197,7 +224,10 @@ async fn open_tcp(host: &str, port: u16, proxy: Option<&str>) -> Result<TcpStrea
     let status_line = String::from_utf8_lossy(&head);
     let status_line = status_line.lines().next().unwrap_or("");
     if status_line.split_whitespace().nth(1) != Some("200") {
-        return Err(RelayError::Connect(format!("proxy {proxy}"), format!("CONNECT refused: {status_line}")));
+        return Err(RelayError::Connect(
+            format!("proxy {proxy}"),
+            format!("CONNECT refused: {status_line}"),
+        ));
     }
     Ok(tcp)
 }
@@ -208,9 +238,18 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(parse_url("wss://mig.example.com:4443/relay").unwrap(), ("mig.example.com".into(), 4443, "/relay".into()));
-        assert_eq!(parse_url("wss://10.0.0.1").unwrap(), ("10.0.0.1".into(), 443, "/".into()));
-        assert_eq!(parse_url("wss://[::1]:4443").unwrap(), ("::1".into(), 4443, "/".into()));
+        assert_eq!(
+            parse_url("wss://mig.example.com:4443/relay").unwrap(),
+            ("mig.example.com".into(), 4443, "/relay".into())
+        );
+        assert_eq!(
+            parse_url("wss://10.0.0.1").unwrap(),
+            ("10.0.0.1".into(), 443, "/".into())
+        );
+        assert_eq!(
+            parse_url("wss://[::1]:4443").unwrap(),
+            ("::1".into(), 4443, "/".into())
+        );
         assert!(parse_url("ws://x:1").is_err());
         assert!(parse_url("wss://:1").is_err());
         assert!(parse_url("wss://x:notaport").is_err());

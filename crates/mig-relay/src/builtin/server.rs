@@ -21,7 +21,12 @@ use tracing::{debug, info, warn};
 /// What the server does with what agents send. Implemented by mig-server.
 pub trait Backend: Send + Sync + 'static {
     /// An agent proved it holds `publickey`: register it (or refuse, with the reason).
-    fn register(&self, agent: Agent, publickey: String, peer: SocketAddr) -> impl Future<Output = Result<u64, String>> + Send;
+    fn register(
+        &self,
+        agent: Agent,
+        publickey: String,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Result<u64, String>> + Send;
     fn heartbeat(&self, agent_id: u64, agent: Agent) -> impl Future<Output = ()> + Send;
     /// A result: store it, then acknowledge it through the hub.
     fn result(&self, agent_id: u64, command: Command) -> impl Future<Output = ()> + Send;
@@ -38,10 +43,13 @@ pub struct ServerSettings {
     pub ping_interval: Duration,
 }
 
+/// A connected agent: the connection's generation, and its outgoing frames.
+type Connections = HashMap<u64, (u64, mpsc::Sender<String>)>;
+
 /// The agents connected to this process, and a way to send to each.
 #[derive(Clone, Default)]
 pub struct Hub {
-    inner: Arc<Mutex<HashMap<u64, (u64, mpsc::Sender<String>)>>>,
+    inner: Arc<Mutex<Connections>>,
     generation: Arc<AtomicU64>,
 }
 
@@ -63,7 +71,7 @@ impl Hub {
         self.lock().len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (u64, mpsc::Sender<String>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connections> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -84,7 +92,12 @@ impl Hub {
 
 /// Accepts agents until the listener fails. Each connection runs in its own task, TLS
 /// handshake included, so a slow or hostile client never blocks the accept loop.
-pub async fn serve<B: Backend>(listener: TcpListener, settings: ServerSettings, backend: Arc<B>, hub: Hub) {
+pub async fn serve<B: Backend>(
+    listener: TcpListener,
+    settings: ServerSettings,
+    backend: Arc<B>,
+    hub: Hub,
+) {
     let acceptor = tokio_rustls::TlsAcceptor::from(settings.tls.clone());
     loop {
         let (tcp, peer) = match listener.accept().await {
@@ -96,7 +109,12 @@ pub async fn serve<B: Backend>(listener: TcpListener, settings: ServerSettings, 
             }
         };
         let _ = tcp.set_nodelay(true);
-        let (acceptor, settings, backend, hub) = (acceptor.clone(), settings.clone(), backend.clone(), hub.clone());
+        let (acceptor, settings, backend, hub) = (
+            acceptor.clone(),
+            settings.clone(),
+            backend.clone(),
+            hub.clone(),
+        );
         tokio::spawn(async move {
             if let Err(e) = handle(tcp, peer, acceptor, settings, backend, hub).await {
                 debug!("relay: connection from {peer} ended: {e}");
@@ -121,10 +139,13 @@ async fn handle<B: Backend>(
     let mut config = WebSocketConfig::default();
     config.max_message_size = Some(settings.max_message);
     config.max_frame_size = Some(settings.max_message);
-    let ws = tokio::time::timeout(timeout, tokio_tungstenite::accept_async_with_config(tls, Some(config)))
-        .await
-        .map_err(|_| "WebSocket handshake timed out".to_string())?
-        .map_err(|e| format!("WebSocket handshake failed: {e}"))?;
+    let ws = tokio::time::timeout(
+        timeout,
+        tokio_tungstenite::accept_async_with_config(tls, Some(config)),
+    )
+    .await
+    .map_err(|_| "WebSocket handshake timed out".to_string())?
+    .map_err(|e| format!("WebSocket handshake failed: {e}"))?;
     let (mut sink, mut stream) = ws.split();
 
     let nonce: [u8; 32] = rand::random();
@@ -153,7 +174,7 @@ async fn handle<B: Backend>(
         return refuse(&mut sink, e).await;
     }
     let queueloc = agent.queueloc.clone();
-    let agent_id = match backend.register(agent, publickey, peer).await {
+    let agent_id = match backend.register(*agent, publickey, peer).await {
         Ok(id) => id,
         Err(e) => return refuse(&mut sink, e).await,
     };
@@ -163,7 +184,11 @@ async fn handle<B: Backend>(
     let (tx, mut rx) = mpsc::channel::<String>(4096);
     let generation = hub.insert(agent_id, tx.clone());
     for frame in backend.pending(agent_id).await {
-        if tx.send(crate::protocol::command_frame(&frame)).await.is_err() {
+        if tx
+            .send(crate::protocol::command_frame(&frame))
+            .await
+            .is_err()
+        {
             break;
         }
     }
@@ -195,9 +220,11 @@ async fn handle<B: Backend>(
         };
         match next {
             Message::Text(text) => match serde_json::from_str::<AgentMessage>(&text) {
-                Ok(AgentMessage::Heartbeat { agent }) => backend.heartbeat(agent_id, agent).await,
-                Ok(AgentMessage::Result { command }) => backend.result(agent_id, command).await,
-                Ok(AgentMessage::Hello { .. }) => warn!("relay: agent {queueloc} sent a second hello; ignored"),
+                Ok(AgentMessage::Heartbeat { agent }) => backend.heartbeat(agent_id, *agent).await,
+                Ok(AgentMessage::Result { command }) => backend.result(agent_id, *command).await,
+                Ok(AgentMessage::Hello { .. }) => {
+                    warn!("relay: agent {queueloc} sent a second hello; ignored")
+                }
                 Err(e) => warn!("relay: malformed message from agent {queueloc} dropped: {e}"),
             },
             Message::Close(_) => break "closed by the agent".to_string(),
@@ -211,16 +238,27 @@ async fn handle<B: Backend>(
     Ok(())
 }
 
-type Sink = futures_util::stream::SplitSink<tokio_tungstenite::WebSocketStream<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>, Message>;
+type Sink = futures_util::stream::SplitSink<
+    tokio_tungstenite::WebSocketStream<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>,
+    Message,
+>;
 
 async fn send_json(sink: &mut Sink, msg: &ServerMessage) -> Result<(), String> {
     let text = serde_json::to_string(msg).map_err(|e| e.to_string())?;
-    sink.send(Message::text(text)).await.map_err(|e| format!("send: {e}"))
+    sink.send(Message::text(text))
+        .await
+        .map_err(|e| format!("send: {e}"))
 }
 
 async fn refuse(sink: &mut Sink, reason: String) -> Result<(), String> {
     warn!("relay: agent refused: {reason}");
-    let _ = send_json(sink, &ServerMessage::Error { message: reason.clone() }).await;
+    let _ = send_json(
+        sink,
+        &ServerMessage::Error {
+            message: reason.clone(),
+        },
+    )
+    .await;
     let _ = sink.close().await;
     Err(reason)
 }

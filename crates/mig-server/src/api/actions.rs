@@ -22,9 +22,14 @@ use std::time::Duration;
 
 /// POST /api/v1/actions: a signed action. The signers must be active investigators (and,
 /// when the server has a copy of the agents' ACL, weigh enough for every module).
-pub async fn create(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, body: Bytes) -> ApiResult<(StatusCode, Json<Action>)> {
+pub async fn create(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Action>)> {
     caller.require(permission::INVESTIGATOR)?;
-    let mut action = Action::from_json(&body).map_err(|e| ApiError::bad_request(format!("invalid action: {e}")))?;
+    let mut action = Action::from_json(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid action: {e}")))?;
     let now = GoTime::now();
     action
         .validate(now)
@@ -34,16 +39,24 @@ pub async fn create(State(app): State<Arc<App>>, Extension(caller): Extension<Ca
     // The window is the agents' business: actions may be launched for later.
     let verified = verify_action(&action, &keyring, app.acl.as_ref(), now, Window::Ignore)
         .map_err(|e| match e {
-            mig_pgp::Refusal::Acl(_) => ApiError::forbidden(format!("the agents' ACL would refuse this action: {e}")),
+            mig_pgp::Refusal::Acl(_) => {
+                ApiError::forbidden(format!("the agents' ACL would refuse this action: {e}"))
+            }
             other => ApiError::bad_request(format!("action refused: {other}")),
         })?;
     let mut signers = Vec::new();
     for (s, sig) in verified.signers.iter().zip(&action.pgpsignatures) {
-        let inv = by_fp
-            .get(&s.fingerprint)
-            .ok_or_else(|| ApiError::bad_request(format!("signer {} is not an active investigator", s.fingerprint)))?;
+        let inv = by_fp.get(&s.fingerprint).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "signer {} is not an active investigator",
+                s.fingerprint
+            ))
+        })?;
         if signers.iter().any(|(id, _)| *id == inv.id) {
-            return Err(ApiError::bad_request(format!("{} signed the action twice", inv.name)));
+            return Err(ApiError::bad_request(format!(
+                "{} signed the action twice",
+                inv.name
+            )));
         }
         signers.push((inv.id, sig.clone()));
     }
@@ -55,10 +68,20 @@ pub async fn create(State(app): State<Arc<App>>, Extension(caller): Extension<Ca
     action.starttime = GoTime::zero();
     action.finishtime = GoTime::zero();
     action.lastupdatetime = GoTime::zero();
-    app.store.insert_action(&action, &signers, caller.id, now_ms()).await?;
+    app.store
+        .insert_action(&action, &signers, caller.id, now_ms())
+        .await?;
     app.wake_scheduler.notify_one();
-    tracing::info!("action {} '{}' created by {}", action.id, action.name, caller.name);
-    Ok((StatusCode::CREATED, Json(app.store.get_action(action.id).await?)))
+    tracing::info!(
+        "action {} '{}' created by {}",
+        action.id,
+        action.name,
+        caller.name
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(app.store.get_action(action.id).await?),
+    ))
 }
 
 pub async fn get(State(app): State<Arc<App>>, Path(id): Path<u64>) -> ApiResult<Json<Action>> {
@@ -72,24 +95,41 @@ pub struct ListQuery {
     after: Option<String>,
     before: Option<String>,
     investigator: Option<u64>,
-    #[serde(flatten)]
-    page: Page,
+    limit: Option<i64>,
+    offset: Option<i64>,
 }
 
-pub async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
     let filter = ActionFilter {
         status: q.status,
         name: q.name,
-        after: q.after.as_deref().map(|t| parse_time(t, "after")).transpose()?,
-        before: q.before.as_deref().map(|t| parse_time(t, "before")).transpose()?,
+        after: q
+            .after
+            .as_deref()
+            .map(|t| parse_time(t, "after"))
+            .transpose()?,
+        before: q
+            .before
+            .as_deref()
+            .map(|t| parse_time(t, "before"))
+            .transpose()?,
         investigator: q.investigator,
-        limit: q.page.limit(),
-        offset: q.page.offset(),
+        limit: Page::new(q.limit, q.offset).limit(),
+        offset: Page::new(q.limit, q.offset).offset(),
     };
-    Ok(Json(json!({"actions": app.store.list_actions(&filter).await?})))
+    Ok(Json(
+        json!({"actions": app.store.list_actions(&filter).await?}),
+    ))
 }
 
-pub async fn cancel(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(id): Path<u64>) -> ApiResult<Json<Value>> {
+pub async fn cancel(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<u64>,
+) -> ApiResult<Json<Value>> {
     caller.require(permission::INVESTIGATOR)?;
     let n = app.store.cancel_action(id, now_ms()).await?;
     tracing::info!("action {id} cancelled by {} ({n} commands)", caller.name);
@@ -101,26 +141,35 @@ pub struct CommandsQuery {
     /// `true`: found something; `false`: answered without finding anything.
     found: Option<bool>,
     status: Option<String>,
-    #[serde(flatten)]
-    page: Page,
+    limit: Option<i64>,
+    offset: Option<i64>,
 }
 
-pub async fn commands(State(app): State<Arc<App>>, Path(id): Path<u64>, Query(q): Query<CommandsQuery>) -> ApiResult<Json<Value>> {
+pub async fn commands(
+    State(app): State<Arc<App>>,
+    Path(id): Path<u64>,
+    Query(q): Query<CommandsQuery>,
+) -> ApiResult<Json<Value>> {
     app.store.get_action(id).await?;
     let filter = CommandFilter {
         action_id: Some(id),
         found: q.found,
         status: q.status,
-        limit: q.page.limit(),
-        offset: q.page.offset(),
+        limit: Page::new(q.limit, q.offset).limit(),
+        offset: Page::new(q.limit, q.offset).offset(),
         ..Default::default()
     };
-    Ok(Json(json!({"commands": app.store.list_commands(&filter).await?})))
+    Ok(Json(
+        json!({"commands": app.store.list_commands(&filter).await?}),
+    ))
 }
 
 /// GET /api/v1/actions/{id}/stream: Server-Sent Events, one `command` event per result as it
 /// is stored, `counters` after each batch, and `done` once the action has finished.
-pub async fn stream(State(app): State<Arc<App>>, Path(id): Path<u64>) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>>> {
+pub async fn stream(
+    State(app): State<Arc<App>>,
+    Path(id): Path<u64>,
+) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>>> {
     app.store.get_action(id).await?;
     struct Cursor {
         app: Arc<App>,
@@ -154,10 +203,14 @@ pub async fn stream(State(app): State<Arc<App>>, Path(id): Path<u64>) -> ApiResu
                 limit: 10_000,
                 ..Default::default()
             };
-            let (cmds, action) = match (c.app.store.list_commands(&filter).await, c.app.store.get_action(c.id).await) {
+            let (cmds, action) = match (
+                c.app.store.list_commands(&filter).await,
+                c.app.store.get_action(c.id).await,
+            ) {
                 (Ok(cmds), Ok(a)) => (cmds, a),
                 (Err(e), _) | (_, Err(e)) => {
-                    c.queue.push_back(Event::default().event("error").data(e.to_string()));
+                    c.queue
+                        .push_back(Event::default().event("error").data(e.to_string()));
                     c.finished = true;
                     continue;
                 }
@@ -167,17 +220,26 @@ pub async fn stream(State(app): State<Arc<App>>, Path(id): Path<u64>) -> ApiResu
                 if c.seen.insert(cmd.id) {
                     new += 1;
                     let data = serde_json::to_string(&cmd).unwrap_or_default();
-                    c.queue.push_back(Event::default().event("command").data(data));
+                    c.queue
+                        .push_back(Event::default().event("command").data(data));
                 }
             }
             c.since = poll_start;
-            let done = matches!(action.status.as_str(), "completed" | "expired" | "invalid" | "cancelled");
+            let done = matches!(
+                action.status.as_str(),
+                "completed" | "expired" | "invalid" | "cancelled"
+            );
             if new > 0 || done {
-                let counters = serde_json::to_string(&json!({"status": action.status, "counters": action.counters})).unwrap_or_default();
-                c.queue.push_back(Event::default().event("counters").data(counters));
+                let counters = serde_json::to_string(
+                    &json!({"status": action.status, "counters": action.counters}),
+                )
+                .unwrap_or_default();
+                c.queue
+                    .push_back(Event::default().event("counters").data(counters));
             }
             if done {
-                c.queue.push_back(Event::default().event("done").data(action.status.clone()));
+                c.queue
+                    .push_back(Event::default().event("done").data(action.status.clone()));
                 c.finished = true;
                 continue;
             }

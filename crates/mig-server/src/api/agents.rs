@@ -19,22 +19,40 @@ pub struct ListQuery {
     target: Option<String>,
     after: Option<String>,
     before: Option<String>,
-    #[serde(flatten)]
-    page: Page,
+    limit: Option<i64>,
+    offset: Option<i64>,
 }
 
-pub async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
-    let target = q.target.as_deref().map(mig_core::target::parse).transpose().map_err(ApiError::bad_request)?;
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let target = q
+        .target
+        .as_deref()
+        .map(mig_core::target::parse)
+        .transpose()
+        .map_err(ApiError::bad_request)?;
     let filter = AgentFilter {
         status: q.status,
         name: q.name,
         target,
-        after: q.after.as_deref().map(|t| parse_time(t, "after")).transpose()?,
-        before: q.before.as_deref().map(|t| parse_time(t, "before")).transpose()?,
-        limit: q.page.limit(),
-        offset: q.page.offset(),
+        after: q
+            .after
+            .as_deref()
+            .map(|t| parse_time(t, "after"))
+            .transpose()?,
+        before: q
+            .before
+            .as_deref()
+            .map(|t| parse_time(t, "before"))
+            .transpose()?,
+        limit: Page::new(q.limit, q.offset).limit(),
+        offset: Page::new(q.limit, q.offset).offset(),
     };
-    Ok(Json(json!({"agents": app.store.list_agents(&filter, now_ms()).await?})))
+    Ok(Json(
+        json!({"agents": app.store.list_agents(&filter, now_ms()).await?}),
+    ))
 }
 
 pub async fn get(State(app): State<Arc<App>>, Path(id): Path<u64>) -> ApiResult<Json<Agent>> {
@@ -53,9 +71,18 @@ fn default_sample() -> i64 {
 }
 
 /// POST /api/v1/target/preview: how many agents a target selects, and a few of them.
-pub async fn preview(State(app): State<Arc<App>>, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
-    let req: PreviewBody = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?;
+pub async fn preview(
+    State(app): State<Arc<App>>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let req: PreviewBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?;
     let target = mig_core::target::parse(&req.target).map_err(ApiError::bad_request)?;
-    let (count, agents) = app.store.preview_target(&target, now_ms(), req.sample.clamp(0, 1000)).await?;
-    Ok(Json(json!({"target": req.target, "count": count, "agents": agents})))
+    let (count, agents) = app
+        .store
+        .preview_target(&target, now_ms(), req.sample.clamp(0, 1000))
+        .await?;
+    Ok(Json(
+        json!({"target": req.target, "count": count, "agents": agents}),
+    ))
 }

@@ -35,7 +35,11 @@ impl Caller {
 
 pub const TOKEN_HEADER: &str = "x-pgpauthorization";
 
-pub async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn authenticate(
+    State(app): State<Arc<App>>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     Metrics::add(&app.metrics.api_requests, 1);
     let caller = identify(&app, req.headers()).await?;
     req.extensions_mut().insert(caller);
@@ -53,9 +57,9 @@ async fn identify(app: &App, headers: &HeaderMap) -> Result<Caller, ApiError> {
         let auth = auth
             .to_str()
             .map_err(|_| ApiError::unauthorized("Authorization is not valid text"))?;
-        let key = auth
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| ApiError::unauthorized("Authorization: expected `Bearer mig_<id>_<secret>`"))?;
+        let key = auth.strip_prefix("Bearer ").ok_or_else(|| {
+            ApiError::unauthorized("Authorization: expected `Bearer mig_<id>_<secret>`")
+        })?;
         return from_api_key(app, key.trim()).await;
     }
     Err(ApiError::unauthorized(
@@ -68,9 +72,9 @@ async fn from_token(app: &App, token: &str) -> Result<Caller, ApiError> {
     let window = app.token_window.as_secs() as i64;
     let t = mig_pgp::token::verify_token(&keyring, token, chrono::Utc::now(), window)
         .map_err(|e| ApiError::unauthorized(format!("token refused: {e}")))?;
-    let inv = by_fp
-        .get(&t.signer.fingerprint)
-        .ok_or_else(|| ApiError::unauthorized("token refused: the signer is not an active investigator"))?;
+    let inv = by_fp.get(&t.signer.fingerprint).ok_or_else(|| {
+        ApiError::unauthorized("token refused: the signer is not an active investigator")
+    })?;
     if t.nonce > i64::MAX as u64 {
         return Err(ApiError::unauthorized("token refused: nonce out of range"));
     }
@@ -80,7 +84,9 @@ async fn from_token(app: &App, token: &str) -> Result<Caller, ApiError> {
         .use_nonce(&inv.pgpfingerprint, t.nonce, now_ms(), 2 * window * 1000)
         .await?;
     if !fresh {
-        return Err(ApiError::unauthorized("token refused: this token was already used (replayed nonce)"));
+        return Err(ApiError::unauthorized(
+            "token refused: this token was already used (replayed nonce)",
+        ));
     }
     Ok(Caller {
         id: inv.id,
@@ -102,7 +108,10 @@ async fn from_api_key(app: &App, key: &str) -> Result<Caller, ApiError> {
     }
     let inv = app.store.get_investigator(inv_id).await?;
     if inv.status != STATUS_ACTIVE {
-        return Err(ApiError::unauthorized(format!("investigator {} is {}", inv.name, inv.status)));
+        return Err(ApiError::unauthorized(format!(
+            "investigator {} is {}",
+            inv.name, inv.status
+        )));
     }
     Ok(Caller {
         id: inv.id,
@@ -120,6 +129,8 @@ pub fn hash_secret(secret: &str) -> String {
 
 /// A new API key: (the key to hand out once, its secret's hash to store).
 pub fn new_api_key(id: u64) -> (String, String) {
-    let secret: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+    let secret: String = (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
     (format!("mig_{id}_{secret}"), hash_secret(&secret))
 }

@@ -36,7 +36,10 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => ApiError(StatusCode::CONFLICT, m),
             other => {
                 tracing::error!("api: {other}");
-                ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error (see the server log)".into())
+                ApiError(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error (see the server log)".into(),
+                )
             }
         }
     }
@@ -45,7 +48,10 @@ impl From<StoreError> for ApiError {
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> ApiError {
         tracing::error!("api: {e:#}");
-        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error (see the server log)".into())
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error (see the server log)".into(),
+        )
     }
 }
 

@@ -22,11 +22,16 @@ pub async fn heartbeat() -> Json<Value> {
 }
 
 pub async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json"))
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
 }
 
 pub async fn me(Extension(caller): Extension<Caller>) -> Json<Value> {
-    Json(json!({"id": caller.id, "name": caller.name, "pgpfingerprint": caller.fingerprint, "permission": caller.permission}))
+    Json(
+        json!({"id": caller.id, "name": caller.name, "pgpfingerprint": caller.fingerprint, "permission": caller.permission}),
+    )
 }
 
 pub async fn command(State(app): State<Arc<App>>, Path(id): Path<u64>) -> ApiResult<Json<Command>> {
@@ -46,65 +51,86 @@ pub struct SearchQuery {
     agentid: Option<u64>,
     investigatorid: Option<u64>,
     found: Option<bool>,
-    #[serde(flatten)]
-    page: Page,
+    limit: Option<i64>,
+    offset: Option<i64>,
 }
 
 /// GET /api/v1/search?type=action|agent|command|investigator: MIG's search, with its filters.
-pub async fn search(State(app): State<Arc<App>>, Query(q): Query<SearchQuery>) -> ApiResult<Json<Value>> {
-    let after = q.after.as_deref().map(|t| parse_time(t, "after")).transpose()?;
-    let before = q.before.as_deref().map(|t| parse_time(t, "before")).transpose()?;
+pub async fn search(
+    State(app): State<Arc<App>>,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<Json<Value>> {
+    let after = q
+        .after
+        .as_deref()
+        .map(|t| parse_time(t, "after"))
+        .transpose()?;
+    let before = q
+        .before
+        .as_deref()
+        .map(|t| parse_time(t, "before"))
+        .transpose()?;
     let like = q.name.map(|n| n.replace('*', "%"));
     let results = match q.kind.as_str() {
-        "action" => json!(app
-            .store
-            .list_actions(&ActionFilter {
-                status: q.status,
-                name: like,
-                after,
-                before,
-                investigator: q.investigatorid,
-                limit: q.page.limit(),
-                offset: q.page.offset(),
-            })
-            .await?),
+        "action" => json!(
+            app.store
+                .list_actions(&ActionFilter {
+                    status: q.status,
+                    name: like,
+                    after,
+                    before,
+                    investigator: q.investigatorid,
+                    limit: Page::new(q.limit, q.offset).limit(),
+                    offset: Page::new(q.limit, q.offset).offset(),
+                })
+                .await?
+        ),
         "agent" => {
-            let target = q.target.as_deref().map(mig_core::target::parse).transpose().map_err(ApiError::bad_request)?;
-            json!(app
-                .store
-                .list_agents(
-                    &AgentFilter {
-                        status: q.status,
-                        name: like,
-                        target,
-                        after,
-                        before,
-                        limit: q.page.limit(),
-                        offset: q.page.offset(),
-                    },
-                    now_ms()
-                )
-                .await?)
+            let target = q
+                .target
+                .as_deref()
+                .map(mig_core::target::parse)
+                .transpose()
+                .map_err(ApiError::bad_request)?;
+            json!(
+                app.store
+                    .list_agents(
+                        &AgentFilter {
+                            status: q.status,
+                            name: like,
+                            target,
+                            after,
+                            before,
+                            limit: Page::new(q.limit, q.offset).limit(),
+                            offset: Page::new(q.limit, q.offset).offset(),
+                        },
+                        now_ms()
+                    )
+                    .await?
+            )
         }
-        "command" => json!(app
-            .store
-            .list_commands(&CommandFilter {
-                action_id: q.actionid,
-                agent_id: q.agentid,
-                found: q.found,
-                status: q.status,
-                done_since: None,
-                limit: q.page.limit(),
-                offset: q.page.offset(),
-            })
-            .await?),
+        "command" => json!(
+            app.store
+                .list_commands(&CommandFilter {
+                    action_id: q.actionid,
+                    agent_id: q.agentid,
+                    found: q.found,
+                    status: q.status,
+                    done_since: None,
+                    limit: Page::new(q.limit, q.offset).limit(),
+                    offset: Page::new(q.limit, q.offset).offset(),
+                })
+                .await?
+        ),
         "investigator" => {
             let all = app.store.list_investigators(false).await?;
             let name = like.map(|n| n.replace('%', "").to_lowercase());
             json!(all
                 .into_iter()
                 .filter(|i| q.status.as_ref().is_none_or(|s| &i.status == s))
-                .filter(|i| name.as_ref().is_none_or(|n| i.name.to_lowercase().contains(n)))
+                .filter(|i| name
+                    .as_ref()
+                    .is_none_or(|n| i.name.to_lowercase().contains(n)))
                 .collect::<Vec<_>>())
         }
         other => {
@@ -117,7 +143,8 @@ pub async fn search(State(app): State<Arc<App>>, Query(q): Query<SearchQuery>) -
 }
 
 pub async fn dashboard(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
-    let to_map = |v: Vec<(String, i64)>| v.into_iter().collect::<std::collections::BTreeMap<_, _>>();
+    let to_map =
+        |v: Vec<(String, i64)>| v.into_iter().collect::<std::collections::BTreeMap<_, _>>();
     let duplicates: Vec<Value> = app
         .store
         .duplicate_agents()
@@ -143,19 +170,56 @@ pub async fn metrics(State(app): State<Arc<App>>) -> ApiResult<impl IntoResponse
             out.push_str(&format!("{name}{{{label}=\"{l}\"}} {n}\n"));
         }
     };
-    gauge("mig_actions", "Actions by status.", &app.store.action_counts().await?, "status");
-    gauge("mig_agents", "Agents by status.", &app.store.agent_counts().await?, "status");
+    gauge(
+        "mig_actions",
+        "Actions by status.",
+        &app.store.action_counts().await?,
+        "status",
+    );
+    gauge(
+        "mig_agents",
+        "Agents by status.",
+        &app.store.agent_counts().await?,
+        "status",
+    );
     let m = &app.metrics;
     let counters = [
-        ("mig_results_stored_total", "Command results stored.", &m.results_stored),
-        ("mig_results_duplicate_total", "Command results received again and ignored.", &m.results_duplicate),
-        ("mig_commands_pushed_total", "Commands pushed to connected agents.", &m.commands_sent),
-        ("mig_heartbeats_total", "Agent heartbeats received.", &m.heartbeats),
-        ("mig_relay_refused_total", "Agent connections refused.", &m.relay_refused),
-        ("mig_api_requests_total", "Authenticated API requests.", &m.api_requests),
+        (
+            "mig_results_stored_total",
+            "Command results stored.",
+            &m.results_stored,
+        ),
+        (
+            "mig_results_duplicate_total",
+            "Command results received again and ignored.",
+            &m.results_duplicate,
+        ),
+        (
+            "mig_commands_pushed_total",
+            "Commands pushed to connected agents.",
+            &m.commands_sent,
+        ),
+        (
+            "mig_heartbeats_total",
+            "Agent heartbeats received.",
+            &m.heartbeats,
+        ),
+        (
+            "mig_relay_refused_total",
+            "Agent connections refused.",
+            &m.relay_refused,
+        ),
+        (
+            "mig_api_requests_total",
+            "Authenticated API requests.",
+            &m.api_requests,
+        ),
     ];
     for (name, help, c) in counters {
-        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n", c.load(Ordering::Relaxed)));
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+            c.load(Ordering::Relaxed)
+        ));
     }
     out.push_str(&format!(
         "# HELP mig_relay_connections Agents connected to this process.\n# TYPE mig_relay_connections gauge\nmig_relay_connections {}\n",

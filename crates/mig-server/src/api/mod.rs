@@ -36,14 +36,29 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/agents", get(agents::list))
         .route("/api/v1/agents/{id}", get(agents::get))
         .route("/api/v1/target/preview", post(agents::preview))
-        .route("/api/v1/investigators", get(investigators::list).post(investigators::create))
+        .route(
+            "/api/v1/investigators",
+            get(investigators::list).post(investigators::create),
+        )
         .route("/api/v1/investigators/{id}", get(investigators::get))
-        .route("/api/v1/investigators/{id}/status", post(investigators::set_status))
-        .route("/api/v1/investigators/{id}/apikeys", post(investigators::create_api_key))
-        .route("/api/v1/apikeys/{id}", delete(investigators::revoke_api_key))
+        .route(
+            "/api/v1/investigators/{id}/status",
+            post(investigators::set_status),
+        )
+        .route(
+            "/api/v1/investigators/{id}/apikeys",
+            post(investigators::create_api_key),
+        )
+        .route(
+            "/api/v1/apikeys/{id}",
+            delete(investigators::revoke_api_key),
+        )
         .route("/api/v1/search", get(misc::search))
         .route("/api/v1/dashboard", get(misc::dashboard))
-        .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth::authenticate));
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            auth::authenticate,
+        ));
     Router::new()
         .route("/api/v1/heartbeat", get(misc::heartbeat))
         .route("/api/v1/openapi.json", get(misc::openapi))
@@ -73,12 +88,23 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, tls: Option<Arc<rustls:
         tokio::spawn(async move {
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let result = match acceptor {
-                Some(acceptor) => match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => builder.serve_connection_with_upgrades(TokioIo::new(tls), service).await,
-                    Ok(Err(e)) => return debug!("api: TLS handshake with {peer} failed: {e}"),
-                    Err(_) => return debug!("api: TLS handshake with {peer} timed out"),
-                },
-                None => builder.serve_connection_with_upgrades(TokioIo::new(tcp), service).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+                    {
+                        Ok(Ok(tls)) => {
+                            builder
+                                .serve_connection_with_upgrades(TokioIo::new(tls), service)
+                                .await
+                        }
+                        Ok(Err(e)) => return debug!("api: TLS handshake with {peer} failed: {e}"),
+                        Err(_) => return debug!("api: TLS handshake with {peer} timed out"),
+                    }
+                }
+                None => {
+                    builder
+                        .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+                        .await
+                }
             };
             if let Err(e) = result {
                 debug!("api: connection from {peer}: {e}");

@@ -1,16 +1,20 @@
 //! Query parameters shared by the listing endpoints.
 
 use super::error::ApiError;
-use serde::Deserialize;
 
-/// `limit` (default 100, at most 10,000) and `offset`.
-#[derive(Deserialize, Default)]
+/// `limit` (default 100, at most 10,000) and `offset`. Each query struct carries the two
+/// fields itself: serde's `flatten` loses the numbers' types in query strings.
+#[derive(Default)]
 pub struct Page {
     limit: Option<i64>,
     offset: Option<i64>,
 }
 
 impl Page {
+    pub fn new(limit: Option<i64>, offset: Option<i64>) -> Page {
+        Page { limit, offset }
+    }
+
     pub fn limit(&self) -> i64 {
         self.limit.unwrap_or(100).clamp(1, 10_000)
     }
@@ -23,5 +27,7 @@ impl Page {
 pub fn parse_time(text: &str, name: &str) -> Result<i64, ApiError> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.timestamp_millis())
-        .map_err(|e| ApiError::bad_request(format!("{name}: {text:?} is not an RFC 3339 time: {e}")))
+        .map_err(|e| {
+            ApiError::bad_request(format!("{name}: {text:?} is not an RFC 3339 time: {e}"))
+        })
 }

@@ -1,0 +1,234 @@
+//! The REST API, as the client sees it. Every request carries a fresh MIG token (or the
+//! configured API key).
+
+use crate::config::Config;
+use anyhow::Context;
+use mig_core::{Action, Agent, Command};
+use mig_pgp::Signer;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::io::BufRead;
+use std::time::Duration;
+
+pub enum Auth {
+    Token(Box<dyn Signer>),
+    ApiKey(String),
+}
+
+pub struct Client {
+    base: String,
+    http: reqwest::blocking::Client,
+    auth: Auth,
+}
+
+/// An event of an action's result stream.
+#[derive(Debug)]
+pub enum StreamEvent {
+    Command(Box<Command>),
+    Counters {
+        status: String,
+        counters: mig_core::Counters,
+    },
+    Done(String),
+}
+
+impl Client {
+    pub fn new(config: &Config, auth: Auth) -> anyhow::Result<Client> {
+        if config.api.is_empty() {
+            anyhow::bail!("api: no API URL configured");
+        }
+        let mut builder = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(None::<Duration>);
+        if let Some(ca) = &config.ca {
+            let pem = std::fs::read(ca)
+                .with_context(|| format!("cannot read the CA {}", ca.display()))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .with_context(|| format!("CA {}", ca.display()))?;
+            builder = builder.tls_certs_only([cert]);
+        }
+        Ok(Client {
+            base: config.api.trim_end_matches('/').to_string(),
+            http: builder.build().context("HTTP client")?,
+            auth,
+        })
+    }
+
+    /// From the configuration: the API key if set (or $MIG_API_KEY), else signed tokens.
+    pub fn from_config(config: &Config) -> anyhow::Result<Client> {
+        let key = std::env::var("MIG_API_KEY")
+            .ok()
+            .or_else(|| config.api_key.clone());
+        let auth = match key {
+            Some(k) => Auth::ApiKey(k),
+            None => Auth::Token(crate::signing::signer(config)?),
+        };
+        Client::new(config, auth)
+    }
+
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> anyhow::Result<reqwest::blocking::RequestBuilder> {
+        let url = format!("{}{path}", self.base);
+        let rb = self.http.request(method, url);
+        Ok(match &self.auth {
+            Auth::ApiKey(k) => rb.bearer_auth(k),
+            Auth::Token(signer) => rb.header(
+                "X-PGPAUTHORIZATION",
+                mig_pgp::token::make_token(signer.as_ref(), chrono::Utc::now())?,
+            ),
+        })
+    }
+
+    fn send<T: DeserializeOwned>(
+        &self,
+        rb: reqwest::blocking::RequestBuilder,
+    ) -> anyhow::Result<T> {
+        let resp = rb
+            .send()
+            .map_err(|e| anyhow::anyhow!("cannot reach the API at {}: {e}", self.base))?;
+        let status = resp.status();
+        let body = resp.bytes().context("reading the API's answer")?;
+        if !status.is_success() {
+            let msg = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+            anyhow::bail!("API: {status}: {msg}");
+        }
+        serde_json::from_slice(&body)
+            .with_context(|| format!("unexpected answer from the API ({status})"))
+    }
+
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<T> {
+        self.send(self.request(reqwest::Method::GET, path)?.query(query))
+    }
+
+    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> anyhow::Result<T> {
+        self.send(self.request(reqwest::Method::POST, path)?.json(body))
+    }
+
+    pub fn delete<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.send(self.request(reqwest::Method::DELETE, path)?)
+    }
+
+    pub fn create_action(&self, action: &Action) -> anyhow::Result<Action> {
+        self.send(
+            self.request(reqwest::Method::POST, "/api/v1/actions")?
+                .json(action),
+        )
+    }
+
+    pub fn action(&self, id: u64) -> anyhow::Result<Action> {
+        self.get(&format!("/api/v1/actions/{id}"), &[])
+    }
+
+    pub fn cancel(&self, id: u64) -> anyhow::Result<Value> {
+        self.post(&format!("/api/v1/actions/{id}/cancel"), &Value::Null)
+    }
+
+    pub fn actions(&self, query: &[(&str, String)]) -> anyhow::Result<Vec<Action>> {
+        let v: Value = self.get("/api/v1/actions", query)?;
+        Ok(serde_json::from_value(v["actions"].clone())?)
+    }
+
+    /// Every command of an action (paged through), optionally only found / not found.
+    pub fn commands(&self, id: u64, found: Option<bool>) -> anyhow::Result<Vec<Command>> {
+        let mut all = Vec::new();
+        loop {
+            let mut q = vec![
+                ("limit", "1000".to_string()),
+                ("offset", all.len().to_string()),
+            ];
+            if let Some(f) = found {
+                q.push(("found", f.to_string()));
+            }
+            let v: Value = self.get(&format!("/api/v1/actions/{id}/commands"), &q)?;
+            let page: Vec<Command> = serde_json::from_value(v["commands"].clone())?;
+            let n = page.len();
+            all.extend(page);
+            if n < 1000 {
+                return Ok(all);
+            }
+        }
+    }
+
+    pub fn preview(&self, target: &str) -> anyhow::Result<(i64, Vec<Agent>)> {
+        let v: Value = self.post(
+            "/api/v1/target/preview",
+            &serde_json::json!({"target": target, "sample": 5}),
+        )?;
+        Ok((
+            v["count"].as_i64().unwrap_or(0),
+            serde_json::from_value(v["agents"].clone())?,
+        ))
+    }
+
+    pub fn agents(&self, query: &[(&str, String)]) -> anyhow::Result<Vec<Agent>> {
+        let v: Value = self.get("/api/v1/agents", query)?;
+        Ok(serde_json::from_value(v["agents"].clone())?)
+    }
+
+    /// Follows an action's results as the server stores them; `on_event` returns false to stop.
+    pub fn stream(
+        &self,
+        id: u64,
+        mut on_event: impl FnMut(StreamEvent) -> bool,
+    ) -> anyhow::Result<()> {
+        let resp = self
+            .request(
+                reqwest::Method::GET,
+                &format!("/api/v1/actions/{id}/stream"),
+            )?
+            .send()
+            .map_err(|e| anyhow::anyhow!("cannot reach the API at {}: {e}", self.base))?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let body = resp.text().unwrap_or_default();
+            anyhow::bail!("API: {status}: {body}");
+        }
+        let reader = std::io::BufReader::new(resp);
+        let mut event = String::new();
+        let mut data = String::new();
+        for line in reader.lines() {
+            let line = line.context("reading the result stream")?;
+            if let Some(e) = line.strip_prefix("event:") {
+                event = e.trim().to_string();
+            } else if let Some(d) = line.strip_prefix("data:") {
+                data.push_str(d.strip_prefix(' ').unwrap_or(d));
+            } else if line.is_empty() && !event.is_empty() {
+                let ev =
+                    match event.as_str() {
+                        "command" => serde_json::from_str(&data)
+                            .ok()
+                            .map(|c| StreamEvent::Command(Box::new(c))),
+                        "counters" => serde_json::from_str::<Value>(&data).ok().map(|v| {
+                            StreamEvent::Counters {
+                                status: v["status"].as_str().unwrap_or("").to_string(),
+                                counters: serde_json::from_value(v["counters"].clone())
+                                    .unwrap_or_default(),
+                            }
+                        }),
+                        "done" => Some(StreamEvent::Done(data.clone())),
+                        "error" => anyhow::bail!("the result stream failed: {data}"),
+                        _ => None,
+                    };
+                event.clear();
+                data.clear();
+                if let Some(ev) = ev {
+                    let done = matches!(ev, StreamEvent::Done(_));
+                    if !on_event(ev) || done {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,7 @@
+//! The `mig` command line.
+
+pub mod action;
+pub mod agents;
+pub mod follow;
+pub mod module;
+pub mod output;

@@ -1,0 +1,273 @@
+//! `mig <module> [global options] [module options]`: MIG's command line. Global options and
+//! the module's own flags may be mixed, as in MIG.
+
+use super::follow::follow;
+use super::output::{text_lines, Format, Printer, Show};
+use crate::exit;
+use anyhow::Context;
+use mig_client::config::Config;
+use mig_client::{api::Client, build};
+use mig_core::Operation;
+use mig_modules::DynModule;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// MIG's global options.
+struct Global {
+    target: String,
+    expiration: Duration,
+    input: Option<PathBuf>,
+    print: bool,
+    sign_only: bool,
+    show: Show,
+    target_found: Option<u64>,
+    target_notfound: Option<u64>,
+    name: Option<String>,
+    compress: bool,
+    verbose: bool,
+    format: Format,
+    yes: bool,
+    config: Option<PathBuf>,
+}
+
+const TAKES_VALUE: &[&str] = &[
+    "t",
+    "e",
+    "i",
+    "show",
+    "target-found",
+    "target-notfound",
+    "n",
+    "o",
+    "config",
+];
+const SWITCHES: &[&str] = &["p", "s", "z", "v", "y"];
+
+pub const GLOBAL_USAGE: &str = "global options:
+  -t <target>            agents to run on (default status='online'); a macro from the config; `local`
+  -e <duration>          expiration (default 300s)
+  -i <action.json>       run this action file instead of building one from flags
+  -p                     print the action and exit
+  -s                     sign, print the signed action and exit (for a second signer)
+  -show found|notfound|all   which agents' results to print (default found)
+  -target-found <id>     only agents whose command for action <id> found something
+  -target-notfound <id>  only agents whose command for action <id> found nothing
+  -n <name>              the action's name
+  -z                     compress the parameters
+  -o text|json|ndjson    output format (default text)
+  -y                     do not ask for confirmation
+  -v                     verbose
+exit codes: 0 something was found, 1 nothing was found, 2 error";
+
+fn split_args(args: &[String]) -> anyhow::Result<(Global, Vec<String>)> {
+    let mut g = Global {
+        target: "status='online'".into(),
+        expiration: Duration::from_secs(300),
+        input: None,
+        print: false,
+        sign_only: false,
+        show: Show::Found,
+        target_found: None,
+        target_notfound: None,
+        name: None,
+        compress: false,
+        verbose: false,
+        format: Format::Text,
+        yes: false,
+        config: None,
+    };
+    let mut rest = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        let bare = arg
+            .strip_prefix("--")
+            .or_else(|| arg.strip_prefix('-'))
+            .unwrap_or("");
+        let (flag, inline) = match bare.split_once('=') {
+            Some((f, v)) => (f, Some(v.to_string())),
+            None => (bare, None),
+        };
+        if TAKES_VALUE.contains(&flag) {
+            let value = match inline {
+                Some(v) => v,
+                None => {
+                    i += 1;
+                    args.get(i)
+                        .cloned()
+                        .with_context(|| format!("flag needs an argument: -{flag}"))?
+                }
+            };
+            match flag {
+                "t" => g.target = value,
+                "e" => g.expiration = build::parse_duration(&value).with_context(|| "-e")?,
+                "i" => g.input = Some(PathBuf::from(value)),
+                "show" => g.show = Show::parse(&value)?,
+                "target-found" => {
+                    g.target_found = Some(
+                        value
+                            .parse()
+                            .with_context(|| "-target-found: expected an action ID")?,
+                    )
+                }
+                "target-notfound" => {
+                    g.target_notfound = Some(
+                        value
+                            .parse()
+                            .with_context(|| "-target-notfound: expected an action ID")?,
+                    )
+                }
+                "n" => g.name = Some(value),
+                "o" => g.format = Format::parse(&value)?,
+                _ => g.config = Some(PathBuf::from(value)),
+            }
+        } else if SWITCHES.contains(&flag) && inline.is_none() {
+            match flag {
+                "p" => g.print = true,
+                "s" => g.sign_only = true,
+                "z" => g.compress = true,
+                "v" => g.verbose = true,
+                _ => g.yes = true,
+            }
+        } else {
+            rest.push(arg.clone());
+        }
+        i += 1;
+    }
+    Ok((g, rest))
+}
+
+pub fn run(module: &'static dyn DynModule, args: &[String]) -> anyhow::Result<u8> {
+    if args
+        .iter()
+        .any(|a| a == "-h" || a == "--help" || a == "help")
+    {
+        println!("{}\n{GLOBAL_USAGE}", module.usage());
+        return Ok(exit::FOUND);
+    }
+    let (g, module_args) = split_args(args)?;
+    if g.target == "local" && g.input.is_none() {
+        return run_local(module, &module_args, &g);
+    }
+    let config = Config::load(&mig_client::config::path(g.config.as_deref()))?;
+    let mut action = match &g.input {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            mig_core::Action::from_json(&bytes).with_context(|| path.display().to_string())?
+        }
+        None => {
+            let params = module
+                .flags_to_json(&module_args)
+                .map_err(|e| anyhow::anyhow!("{e}\n{}", module.usage()))?;
+            let mut target = config.target(&g.target);
+            if let Some(id) = g.target_found {
+                target = format!("({target}) AND found({id})");
+            }
+            if let Some(id) = g.target_notfound {
+                target = format!("({target}) AND notfound({id})");
+            }
+            let name = g
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{} {}", module.name(), module_args.join(" ")));
+            build::action(
+                &name,
+                &target,
+                vec![Operation::new(module.name(), params)],
+                g.expiration,
+                g.compress,
+            )
+        }
+    };
+    if g.print {
+        println!("{}", action.to_json_pretty());
+        return Ok(exit::FOUND);
+    }
+    if action.pgpsignatures.is_empty() {
+        let signer = mig_client::signing::signer(&config)?;
+        build::sign(&mut action, signer.as_ref())?;
+    }
+    if g.sign_only {
+        println!("{}", action.to_json_pretty());
+        return Ok(exit::FOUND);
+    }
+    launch(&config, action, g.show, g.format, g.yes, g.verbose)
+}
+
+/// Previews the target, asks when it is large, creates the action and follows it.
+pub fn launch(
+    config: &Config,
+    action: mig_core::Action,
+    show: Show,
+    format: Format,
+    yes: bool,
+    verbose: bool,
+) -> anyhow::Result<u8> {
+    let client = Client::from_config(config)?;
+    let (count, sample) = client.preview(&action.target)?;
+    eprintln!("target `{}` matches {count} agent(s)", action.target);
+    if verbose {
+        for a in &sample {
+            eprintln!("  {} ({}, {})", a.name, a.queueloc, a.status);
+        }
+    }
+    if count == 0 {
+        eprintln!("nothing to do");
+        return Ok(exit::NOT_FOUND);
+    }
+    let limit = config.confirm_above.unwrap_or(100);
+    if count > limit && !yes {
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!("the target matches {count} agents (more than {limit}): confirm with -y");
+        }
+        eprint!("launch on {count} agents? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("not launched");
+            return Ok(exit::NOT_FOUND);
+        }
+    }
+    let modules: Vec<String> = action.operations.iter().map(|o| o.module.clone()).collect();
+    let created = client.create_action(&action)?;
+    eprintln!("action {} '{}' launched", created.id, created.name);
+    follow(client, created.id, modules, show, format, count)
+}
+
+/// `-t local`: the module runs here, in this process; no server, no signature.
+fn run_local(module: &'static dyn DynModule, args: &[String], g: &Global) -> anyhow::Result<u8> {
+    let params = module
+        .flags_to_json(args)
+        .map_err(|e| anyhow::anyhow!("{e}\n{}", module.usage()))?;
+    let ctx = mig_modules::Context::new(Some(g.expiration));
+    let result = module.run_json(&params, &ctx);
+    let command = mig_core::Command {
+        agent: mig_core::Agent {
+            name: "local".into(),
+            ..Default::default()
+        },
+        status: if result.success { "success" } else { "failed" }.into(),
+        results: vec![result],
+        ..Default::default()
+    };
+    let mut printer = Printer::new(g.format, g.show, vec![module.name().to_string()]);
+    if g.format == Format::Text {
+        // Locally there is one "agent": show everything MIG's printer has to say.
+        for line in text_lines(&command, &[module.name().to_string()], Show::All) {
+            println!("{}", line.strip_prefix("local ").unwrap_or(&line));
+        }
+    } else {
+        printer.command(&command);
+        printer.finish();
+    }
+    if command.status != "success" {
+        return Ok(exit::ERROR);
+    }
+    Ok(if command.found_anything() {
+        exit::FOUND
+    } else {
+        exit::NOT_FOUND
+    })
+}
