@@ -11,6 +11,8 @@ pub mod file;
 pub mod flags;
 pub mod gofmt;
 pub mod protocol;
+#[cfg(feature = "test-modules")]
+pub mod testing;
 
 pub use context::{Context, Limits, Stop};
 pub use mig_core::ModuleResult;
@@ -144,10 +146,20 @@ impl<M: Module> DynModule for Erased<M> {
 }
 
 static FILE: Erased<file::File> = Erased(std::marker::PhantomData);
+#[cfg(feature = "test-modules")]
+static TEST_HANG: Erased<testing::Hang> = Erased(std::marker::PhantomData);
+#[cfg(feature = "test-modules")]
+static TEST_ALLOC: Erased<testing::Alloc> = Erased(std::marker::PhantomData);
 
 /// Every module this build knows, by name.
 pub fn registry() -> &'static [&'static dyn DynModule] {
-    static ALL: &[&dyn DynModule] = &[&FILE];
+    static ALL: &[&dyn DynModule] = &[
+        &FILE,
+        #[cfg(feature = "test-modules")]
+        &TEST_HANG,
+        #[cfg(feature = "test-modules")]
+        &TEST_ALLOC,
+    ];
     ALL
 }
 

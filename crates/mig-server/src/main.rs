@@ -51,6 +51,9 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:4443")]
         relay_listen: String,
     },
+    /// Manage investigators from the server's machine (to create the first admin).
+    #[command(subcommand)]
+    Investigator(InvestigatorCommand),
     /// Create a data directory: certificates (CA, server, agent bundle) and server.toml.
     Init {
         #[arg(long)]
@@ -63,6 +66,24 @@ enum Command {
         #[arg(long, default_value = "0.0.0.0:4443")]
         relay_listen: String,
     },
+}
+
+#[derive(Subcommand)]
+enum InvestigatorCommand {
+    /// Add an investigator from an armored public key file.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        key: PathBuf,
+        /// readonly, investigator or admin.
+        #[arg(long, default_value = "investigator")]
+        permission: String,
+    },
+    /// List investigators.
+    List,
+    /// Disable an investigator (by fingerprint).
+    Disable { fingerprint: String },
 }
 
 fn main() -> std::process::ExitCode {
@@ -125,6 +146,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let path = config_path(&cli.config);
     let config = Config::load(&path)?;
+    if let Command::Investigator(cmd) = command {
+        return investigator(&config, cmd).await;
+    }
     let (api, sched) = match command {
         Command::Api => (true, false),
         Command::Scheduler => (false, true),
@@ -208,4 +232,56 @@ pub async fn start(config: Config, api: bool, sched: bool) -> anyhow::Result<()>
         Some(Err(e)) => Err(anyhow::anyhow!("a server task failed: {e}")),
         _ => Err(anyhow::anyhow!("a server task stopped")),
     }
+}
+
+async fn investigator(config: &Config, cmd: InvestigatorCommand) -> anyhow::Result<()> {
+    let store = mig_store::Store::connect(&config.database_url()).await?;
+    match cmd {
+        InvestigatorCommand::Add {
+            name,
+            key,
+            permission,
+        } => {
+            let text = std::fs::read_to_string(&key)
+                .with_context(|| format!("cannot read {}", key.display()))?;
+            let mut ring = mig_pgp::Keyring::new();
+            ring.add_bytes(text.as_bytes(), &key.display().to_string())?;
+            let fp = ring
+                .keys()
+                .next()
+                .map(|k| k.fingerprint.clone())
+                .context("no key in the file")?;
+            let inv = store
+                .create_investigator(&name, &text, &fp, &permission, app::now_ms())
+                .await?;
+            println!(
+                "investigator {} ({}) added with permission {}: id {}",
+                inv.name, inv.pgpfingerprint, inv.permission, inv.id
+            );
+        }
+        InvestigatorCommand::List => {
+            for i in store.list_investigators(false).await? {
+                println!(
+                    "{:>18}  {:<9} {:<13} {}  {}",
+                    i.id, i.status, i.permission, i.pgpfingerprint, i.name
+                );
+            }
+        }
+        InvestigatorCommand::Disable { fingerprint } => {
+            let fp = fingerprint.replace(' ', "").to_uppercase();
+            let inv = store
+                .investigator_by_fingerprint(&fp)
+                .await?
+                .with_context(|| format!("no investigator with fingerprint {fp}"))?;
+            store
+                .set_investigator_status(
+                    inv.id,
+                    mig_store::investigators::STATUS_DISABLED,
+                    app::now_ms(),
+                )
+                .await?;
+            println!("investigator {} disabled", inv.name);
+        }
+    }
+    Ok(())
 }

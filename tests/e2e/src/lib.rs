@@ -1,0 +1,421 @@
+//! A platform for end-to-end tests: a real `mig-server` process (SQLite or PostgreSQL),
+//! real `mig-agent` processes with their own keyrings and ACLs, and the real `mig` client,
+//! all talking over real TLS sockets in a temporary directory.
+
+use mig_pgp::keygen::{armored_secret, generate_key, KeyAlgorithm};
+use mig_pgp::{KeySigner, Signer};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A binary of the workspace, from the target directory this test was built into.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (it builds every binary)",
+        path.display()
+    );
+    path
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Polls `f` until it returns Some, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An investigator: a key pair on disk.
+pub struct Investigator {
+    pub name: String,
+    pub key_file: PathBuf,
+    pub public_file: PathBuf,
+    pub fingerprint: String,
+}
+
+/// A running agent process.
+pub struct AgentProc {
+    pub name: String,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub child: Option<Child>,
+}
+
+impl AgentProc {
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "agent {} already runs", self.name);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("agent.log"))
+            .unwrap();
+        self.child = Some(
+            Command::new(bin("mig-agent"))
+                .arg("--config")
+                .arg(&self.config)
+                .env("RUST_LOG", "info")
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("start mig-agent"),
+        );
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("agent.log")).unwrap_or_default()
+    }
+
+    pub fn audit(&self) -> String {
+        std::fs::read_to_string(self.dir.join("audit.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for AgentProc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub struct Platform {
+    pub dir: tempfile::TempDir,
+    pub api_port: u16,
+    pub relay_port: u16,
+    server: Option<Child>,
+    pub admin: Investigator,
+}
+
+/// Extra server settings for a test.
+#[derive(Default, Clone)]
+pub struct ServerOptions {
+    /// Extra TOML appended to server.toml.
+    pub extra: String,
+    /// PostgreSQL URL instead of SQLite.
+    pub database_url: Option<String>,
+}
+
+impl Platform {
+    pub fn start() -> Platform {
+        Platform::start_with(ServerOptions::default())
+    }
+
+    pub fn start_with(opts: ServerOptions) -> Platform {
+        let dir = tempfile::tempdir().unwrap();
+        let api_port = free_port();
+        let relay_port = free_port();
+        let data = dir.path().join("server");
+        let out = Command::new(bin("mig-server"))
+            .args(["init", "--data-dir"])
+            .arg(&data)
+            .args(["--api-listen", &format!("127.0.0.1:{api_port}")])
+            .args(["--relay-listen", &format!("127.0.0.1:{relay_port}")])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut toml = std::fs::read_to_string(data.join("server.toml")).unwrap();
+        if let Some(url) = &opts.database_url {
+            toml = toml.replace("[database]\n", &format!("[database]\nurl = {url:?}\n"));
+        }
+        toml.push_str("\n[scheduler]\ntick = \"200ms\"\n");
+        toml.push_str(&opts.extra);
+        std::fs::write(data.join("server.toml"), toml).unwrap();
+        let mut p = Platform {
+            admin: new_investigator(dir.path(), "Admin Alice"),
+            dir,
+            api_port,
+            relay_port,
+            server: None,
+        };
+        p.add_investigator(&p.admin_clone(), "admin");
+        p.start_server();
+        p
+    }
+
+    fn admin_clone(&self) -> Investigator {
+        Investigator {
+            name: self.admin.name.clone(),
+            key_file: self.admin.key_file.clone(),
+            public_file: self.admin.public_file.clone(),
+            fingerprint: self.admin.fingerprint.clone(),
+        }
+    }
+
+    pub fn server_config(&self) -> PathBuf {
+        self.dir.path().join("server/server.toml")
+    }
+
+    pub fn pki(&self, f: &str) -> PathBuf {
+        self.dir.path().join("server/pki").join(f)
+    }
+
+    /// Registers an investigator directly in the server's database (as an operator would).
+    pub fn add_investigator(&self, inv: &Investigator, permission: &str) {
+        let out = Command::new(bin("mig-server"))
+            .arg("--config")
+            .arg(self.server_config())
+            .args([
+                "investigator",
+                "add",
+                "--name",
+                &inv.name,
+                "--permission",
+                permission,
+                "--key",
+            ])
+            .arg(&inv.public_file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "investigator add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn investigator(&self, name: &str) -> Investigator {
+        new_investigator(self.dir.path(), name)
+    }
+
+    pub fn start_server(&mut self) {
+        assert!(self.server.is_none());
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))
+            .unwrap();
+        self.server = Some(
+            Command::new(bin("mig-server"))
+                .arg("--config")
+                .arg(self.server_config())
+                .env("RUST_LOG", "info")
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+        let url = format!("https://127.0.0.1:{}/api/v1/heartbeat", self.api_port);
+        let http = self.http();
+        wait_for("the API to answer", Duration::from_secs(30), || {
+            http.get(&url)
+                .send()
+                .ok()
+                .filter(|r| r.status().is_success())
+        });
+    }
+
+    /// Kills the server at once (SIGKILL): no clean shutdown.
+    pub fn kill_server(&mut self) {
+        if let Some(mut c) = self.server.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub fn http(&self) -> reqwest::blocking::Client {
+        let pem = std::fs::read(self.pki("ca.pem")).unwrap();
+        reqwest::blocking::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap()
+    }
+
+    pub fn api_url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.api_port)
+    }
+
+    /// A client configuration signing as `inv`.
+    pub fn client_config(&self, inv: &Investigator) -> PathBuf {
+        let path = self
+            .dir
+            .path()
+            .join(format!("client-{}.toml", slug(&inv.name)));
+        let text = format!(
+            "api = \"https://localhost:{}\"\nca = {:?}\nconfirm_above = 1000\n\n[signing]\nkey_file = {:?}\n\n[macros]\nall = \"status='online'\"\n",
+            self.api_port,
+            self.pki("ca.pem").display().to_string(),
+            inv.key_file.display().to_string()
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Runs `mig` with `args` as `inv`.
+    pub fn mig(&self, inv: &Investigator, args: &[&str]) -> Output {
+        Command::new(bin("mig"))
+            .args(args)
+            .env("MIG_CONFIG", self.client_config(inv))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// An agent process with its own keyring (the given investigators) and ACL.
+    pub fn agent(
+        &self,
+        name: &str,
+        trusted: &[&Investigator],
+        acl: Value,
+        extra: &str,
+    ) -> AgentProc {
+        let dir = self.dir.path().join(format!("agent-{name}"));
+        std::fs::create_dir_all(dir.join("keyring")).unwrap();
+        for inv in trusted {
+            std::fs::copy(
+                &inv.public_file,
+                dir.join("keyring").join(format!("{}.asc", slug(&inv.name))),
+            )
+            .unwrap();
+        }
+        std::fs::write(
+            dir.join("acl.json"),
+            serde_json::to_vec_pretty(&acl).unwrap(),
+        )
+        .unwrap();
+        let config = format!(
+            "name = {name:?}\nrelay = \"wss://localhost:{}/\"\nca = {:?}\ncert = {:?}\nkey = {:?}\nkeyring = {:?}\nacl = {:?}\n\
+             state_dir = {:?}\nrun_dir = {:?}\naudit_log = {:?}\nreconnect_max = \"2s\"\n{extra}\n",
+            self.relay_port,
+            self.pki("ca.pem").display().to_string(),
+            self.pki("agent.pem").display().to_string(),
+            self.pki("agent.key").display().to_string(),
+            dir.join("keyring").display().to_string(),
+            dir.join("acl.json").display().to_string(),
+            dir.join("state").display().to_string(),
+            dir.join("run").display().to_string(),
+            dir.join("audit.log").display().to_string(),
+        );
+        let config_path = dir.join("agent.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let mut a = AgentProc {
+            name: name.to_string(),
+            dir,
+            config: config_path,
+            child: None,
+        };
+        a.start();
+        a
+    }
+
+    /// Waits until the server lists `name` as online.
+    pub fn wait_online(&self, name: &str) -> Value {
+        let client = self.api(&self.admin);
+        wait_for(
+            &format!("agent {name} online"),
+            Duration::from_secs(30),
+            || {
+                let agents: Vec<mig_core::Agent> =
+                    client.agents(&[("status", "online".into())]).ok()?;
+                agents
+                    .into_iter()
+                    .find(|a| a.name == name)
+                    .map(|a| serde_json::to_value(a).unwrap())
+            },
+        )
+    }
+
+    pub fn api(&self, inv: &Investigator) -> mig_client::api::Client {
+        let config = mig_client::config::Config::load(&self.client_config(inv)).unwrap();
+        mig_client::api::Client::from_config(&config).unwrap()
+    }
+
+    /// Waits until action `id` has finished, and returns it.
+    pub fn wait_action(&self, id: u64, timeout: Duration) -> mig_core::Action {
+        let client = self.api(&self.admin);
+        wait_for(&format!("action {id} to finish"), timeout, || {
+            let a = client.action(id).ok()?;
+            matches!(
+                a.status.as_str(),
+                "completed" | "expired" | "invalid" | "cancelled"
+            )
+            .then_some(a)
+        })
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        self.kill_server();
+    }
+}
+
+fn slug(name: &str) -> String {
+    name.to_lowercase().replace(' ', "-")
+}
+
+fn new_investigator(dir: &Path, name: &str) -> Investigator {
+    let key = generate_key(
+        &format!("{name} <{}@example.com>", slug(name)),
+        KeyAlgorithm::Ed25519,
+        false,
+    )
+    .unwrap();
+    let signer = KeySigner::new(key.clone(), None).unwrap();
+    let key_file = dir.join(format!("{}.key.asc", slug(name)));
+    let public_file = dir.join(format!("{}.pub.asc", slug(name)));
+    std::fs::write(&key_file, armored_secret(&key).unwrap()).unwrap();
+    std::fs::write(&public_file, signer.public_key_armored().unwrap()).unwrap();
+    Investigator {
+        name: name.to_string(),
+        key_file,
+        public_file,
+        fingerprint: signer.fingerprint().to_string(),
+    }
+}
+
+/// An ACL where every module needs `min` weight and each investigator weighs 1.
+pub fn acl(min: u32, investigators: &[&Investigator]) -> Value {
+    let mut invs = serde_json::Map::new();
+    for i in investigators {
+        invs.insert(
+            i.name.clone(),
+            json!({"fingerprint": i.fingerprint, "weight": 1}),
+        );
+    }
+    json!({"default": {"minimumweight": min, "investigators": invs}})
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
