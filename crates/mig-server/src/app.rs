@@ -45,6 +45,8 @@ impl Metrics {
 /// Active investigators' keys, rebuilt when stale (other API processes may change them).
 struct KeyCache {
     loaded: Option<Instant>,
+    /// Wall-clock time of the load, to compare with investigators' last modification.
+    loaded_at_ms: i64,
     keyring: Arc<Keyring>,
     by_fingerprint: Arc<HashMap<String, Investigator>>,
 }
@@ -64,6 +66,7 @@ impl App {
             token_window,
             keys: RwLock::new(KeyCache {
                 loaded: None,
+                loaded_at_ms: 0,
                 keyring: Arc::new(Keyring::new()),
                 by_fingerprint: Arc::new(HashMap::new()),
             }),
@@ -80,6 +83,7 @@ impl App {
                 return Ok((cache.keyring.clone(), cache.by_fingerprint.clone()));
             }
         }
+        let loaded_at_ms = now_ms();
         let mut keyring = Keyring::new();
         let mut by_fp = HashMap::new();
         for inv in self.store.list_investigators(true).await? {
@@ -96,6 +100,7 @@ impl App {
         let mut cache = self.keys.write().unwrap_or_else(|p| p.into_inner());
         *cache = KeyCache {
             loaded: Some(Instant::now()),
+            loaded_at_ms,
             keyring: keyring.clone(),
             by_fingerprint: by_fp.clone(),
         };
@@ -105,6 +110,19 @@ impl App {
     /// Forget the cached keys (an investigator was added or disabled here).
     pub fn invalidate_keys(&self) {
         self.keys.write().unwrap_or_else(|p| p.into_inner()).loaded = None;
+    }
+
+    /// Reloads the keys if investigators changed since they were loaded (another process may
+    /// have added the unknown signer a moment ago). One cheap query; no reload otherwise, so a
+    /// flood of unknown signers costs no key parsing.
+    pub async fn refresh_keys_if_changed(&self) -> anyhow::Result<bool> {
+        let changed_at = self.store.investigators_changed_at().await?;
+        let mut cache = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if cache.loaded_at_ms < changed_at {
+            cache.loaded = None;
+            return Ok(true);
+        }
+        Ok(false)
     }
 }
 

@@ -130,6 +130,14 @@ impl Store {
         rows.iter().map(|r| from_row(r, with_keys)).collect()
     }
 
+    /// When investigators last changed (Unix ms), to know when cached keys are stale.
+    pub async fn investigators_changed_at(&self) -> Result<i64> {
+        let t: Option<i64> = sqlx::query_scalar("SELECT MAX(lastmodified) FROM investigators")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(t.unwrap_or(0))
+    }
+
     pub async fn set_investigator_status(
         &self,
         id: u64,

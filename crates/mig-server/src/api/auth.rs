@@ -68,10 +68,16 @@ async fn identify(app: &App, headers: &HeaderMap) -> Result<Caller, ApiError> {
 }
 
 async fn from_token(app: &App, token: &str) -> Result<Caller, ApiError> {
-    let (keyring, by_fp) = app.investigator_keys().await?;
     let window = app.token_window.as_secs() as i64;
-    let t = mig_pgp::token::verify_token(&keyring, token, chrono::Utc::now(), window)
-        .map_err(|e| ApiError::unauthorized(format!("token refused: {e}")))?;
+    let (mut keyring, mut by_fp) = app.investigator_keys().await?;
+    let mut verified = mig_pgp::token::verify_token(&keyring, token, chrono::Utc::now(), window);
+    if matches!(verified, Err(mig_pgp::PgpError::UnknownSigner { .. }))
+        && app.refresh_keys_if_changed().await?
+    {
+        (keyring, by_fp) = app.investigator_keys().await?;
+        verified = mig_pgp::token::verify_token(&keyring, token, chrono::Utc::now(), window);
+    }
+    let t = verified.map_err(|e| ApiError::unauthorized(format!("token refused: {e}")))?;
     let inv = by_fp.get(&t.signer.fingerprint).ok_or_else(|| {
         ApiError::unauthorized("token refused: the signer is not an active investigator")
     })?;
