@@ -269,7 +269,7 @@ fn offline_agents_get_queued_commands_until_expiry() {
     // Queued while the agent is away, delivered when it comes back.
     let api = p.api(&p.admin);
     let run = |expire: &str| {
-        let out = p.mig(
+        p.mig(
             &p.admin,
             &[
                 "file",
@@ -282,8 +282,7 @@ fn offline_agents_get_queued_commands_until_expiry() {
                 "-name",
                 "^hostname$",
             ],
-        );
-        out
+        )
     };
     let spawn = std::thread::scope(|s| {
         let h = s.spawn(|| run("60s"));
@@ -375,7 +374,7 @@ fn server_killed_mid_action_carries_on_without_resending() {
     assert_eq!(done.status, "completed");
     assert_eq!((done.counters.sent, done.counters.success), (2, 2));
     // The agent that had answered was not sent the command again.
-    let runs = early.audit().matches(&format!("\"command\":")).count();
+    let runs = early.audit().matches("\"command\":").count();
     assert_eq!(runs, 1, "{}", early.audit());
     let cmds = p.api(&p.admin).commands(created.id, None).unwrap();
     assert_eq!(cmds.len(), 2);
