@@ -53,6 +53,8 @@ enum Command {
     /// Client configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// An interactive shell: search, inspect, create and launch actions.
+    Console,
 }
 
 #[derive(Subcommand)]
@@ -84,6 +86,10 @@ fn main() -> ExitCode {
             .and_then(|c| cli::agents::run(&c, target.as_deref(), status.as_deref(), json)),
         Command::Config(ConfigCommand::ImportMigrc { migrc, output }) => {
             import_migrc(migrc, output)
+        }
+        Command::Console => {
+            mig_client::config::Config::load(&mig_client::config::path(cli.config.as_deref()))
+                .and_then(cli::console::run)
         }
     };
     finish(result)

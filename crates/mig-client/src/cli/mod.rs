@@ -2,6 +2,7 @@
 
 pub mod action;
 pub mod agents;
+pub mod console;
 pub mod follow;
 pub mod module;
 pub mod output;

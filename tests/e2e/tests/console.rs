@@ -1,0 +1,132 @@
+//! `mig console` driven through a real pseudo-terminal (tmux), as a person would use it.
+
+use mig_e2e::{acl, bin, wait_for, Platform};
+use std::process::Command;
+use std::time::Duration;
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(command: &str) -> Tmux {
+        let session = format!("mig-console-{}", std::process::id());
+        let ok = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                "220",
+                "-y",
+                "60",
+                command,
+            ])
+            .status()
+            .expect("tmux must be installed (apt install tmux)");
+        assert!(ok.success());
+        Tmux { session }
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let ok = Command::new("tmux")
+            .args(["send-keys", "-t", &self.session])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    fn line(&self, text: &str) {
+        self.send(&["-l", text]);
+        self.send(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-S", "-300", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn wait(&self, text: &str) {
+        let start = std::time::Instant::now();
+        while !self.screen().contains(text) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "timed out waiting for {text:?} on the console:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+#[test]
+fn console_through_a_pseudo_terminal() {
+    let p = Platform::start();
+    let _a = p.agent("desk", &[&p.admin], acl(1, &[&p.admin]), "");
+    p.wait_online("desk");
+    let home = tempfile::tempdir().unwrap();
+    let command = format!(
+        "env HOME={} MIG_CONFIG={} {} console; echo console exited $?; sleep 30",
+        home.path().display(),
+        p.client_config(&p.admin).display(),
+        bin("mig").display()
+    );
+
+    let t = Tmux::start(&command);
+    t.wait("mig>");
+    t.line("status");
+    t.wait("relay connections: 1");
+    t.line("search agent where status=online and name=desk");
+    t.wait("1 result(s)");
+    // Completion: "sea<Tab>" becomes "search ".
+    t.send(&["-l", "sea"]);
+    t.send(&["Tab"]);
+    t.send(&["-l", "investigator"]);
+    t.send(&["Enter"]);
+    t.wait(&p.admin.name);
+    t.line("create action");
+    t.wait("mig create>");
+    t.line("add file -path /etc -name ^hostname$");
+    t.wait("1 operation(s)");
+    t.line("preview");
+    t.wait("matches 1 agent(s)");
+    t.line("launch");
+    t.wait("desk /etc/hostname [lastmodified:");
+    t.wait("completed");
+    t.line("results found");
+    t.wait("1 command(s)");
+    t.line("counters");
+    t.wait("success 1");
+    t.line("back");
+    t.line("history");
+    t.wait("search agent where status=online and name=desk");
+    t.line("exit");
+    wait_for(
+        "the console to exit and save its history",
+        Duration::from_secs(10),
+        || {
+            let h = std::fs::read_to_string(home.path().join(".mig_history")).ok()?;
+            h.contains("create action").then_some(())
+        },
+    );
+    drop(t);
+
+    // History survives a restart: the up arrow brings back the last command.
+    let t = Tmux::start(&command);
+    t.wait("mig>");
+    t.send(&["Up"]);
+    t.wait("mig> exit");
+}
