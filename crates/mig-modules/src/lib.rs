@@ -150,6 +150,8 @@ static FILE: Erased<file::File> = Erased(std::marker::PhantomData);
 static TEST_HANG: Erased<testing::Hang> = Erased(std::marker::PhantomData);
 #[cfg(feature = "test-modules")]
 static TEST_ALLOC: Erased<testing::Alloc> = Erased(std::marker::PhantomData);
+#[cfg(feature = "test-modules")]
+static TEST_PROBE: Erased<testing::Probe> = Erased(std::marker::PhantomData);
 
 /// Every module this build knows, by name.
 pub fn registry() -> &'static [&'static dyn DynModule] {
@@ -159,6 +161,8 @@ pub fn registry() -> &'static [&'static dyn DynModule] {
         &TEST_HANG,
         #[cfg(feature = "test-modules")]
         &TEST_ALLOC,
+        #[cfg(feature = "test-modules")]
+        &TEST_PROBE,
     ];
     ALL
 }

@@ -60,3 +60,65 @@ impl Module for Alloc {
         Vec::new()
     }
 }
+
+/// Tries what a sandboxed module must not be able to do, and reports what happened.
+pub struct Probe;
+
+fn outcome<T>(r: std::io::Result<T>) -> String {
+    match r {
+        Ok(_) => "allowed".into(),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::PermissionDenied
+                || e.raw_os_error() == Some(libc::EPERM)
+                || e.raw_os_error() == Some(libc::EACCES) =>
+        {
+            "denied".into()
+        }
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+impl Module for Probe {
+    const NAME: &'static str = "testprobe";
+    const ABOUT: &'static str = "test fixture: probes the sandbox";
+    type Params = Value;
+
+    fn validate(_: &Value) -> Result<(), String> {
+        Ok(())
+    }
+    fn run(_: &Value, _: &Context) -> ModuleResult {
+        let path = std::env::temp_dir().join(format!("mig-probe-{}", std::process::id()));
+        let write = outcome(std::fs::write(&path, b"x"));
+        let _ = std::fs::remove_file(&path);
+        // A TCP socket: refused by seccomp before any connection is attempted.
+        let socket = outcome(std::net::TcpStream::connect(("127.0.0.1", 9)));
+        // SAFETY: PTRACE_TRACEME takes no pointers.
+        let traced = unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) };
+        let ptrace = if traced == 0 {
+            "allowed".into()
+        } else {
+            outcome::<()>(Err(std::io::Error::last_os_error()))
+        };
+        let capeff = std::fs::read_to_string("/proc/self/status")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string()))
+            .unwrap_or_default();
+        ModuleResult {
+            foundanything: true,
+            success: true,
+            elements: serde_json::json!({"write": write, "socket": socket, "ptrace": ptrace, "capeff": capeff}),
+            statistics: Value::Null,
+            errors: vec![],
+        }
+    }
+    fn parse_flags(_: &[String]) -> Result<Value, String> {
+        Ok(Value::Object(Default::default()))
+    }
+    fn usage() -> String {
+        String::new()
+    }
+    fn pretty(r: &ModuleResult, _: bool) -> Vec<String> {
+        vec![r.elements.to_string()]
+    }
+}

@@ -107,6 +107,19 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
             println!("stopping");
             Ok(())
         }
+        _ = terminated() => {
+            println!("stopping");
+            Ok(())
+        }
+    }
+}
+
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
     }
 }
 
@@ -177,12 +190,21 @@ fn start_agent(l: &Layout, i: usize, relay_port: u16) -> anyhow::Result<Child> {
     std::fs::write(&config_path, config)?;
     let exe = agent_binary()?;
     let log = std::fs::File::create(dir.join("agent.log"))?;
-    Command::new(&exe)
-        .arg("--config")
+    let mut cmd = Command::new(&exe);
+    cmd.arg("--config")
         .arg(&config_path)
         .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
+        .stderr(log);
+    // The local agents go when dev goes, however it goes (even SIGKILL).
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    cmd.spawn()
         .with_context(|| format!("cannot start {}", exe.display()))
 }
 

@@ -58,6 +58,7 @@ pub const GLOBAL_USAGE: &str = "global options:
   -o text|json|ndjson    output format (default text)
   -y                     do not ask for confirmation
   -v                     verbose
+  -V                     print the version and exit
 exit codes: 0 something was found, 1 nothing was found, 2 error";
 
 fn split_args(args: &[String]) -> anyhow::Result<(Global, Vec<String>)> {
