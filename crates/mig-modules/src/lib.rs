@@ -10,6 +10,9 @@ pub mod context;
 pub mod file;
 pub mod flags;
 pub mod gofmt;
+pub mod netstat;
+pub mod os;
+pub mod pkg;
 pub mod protocol;
 #[cfg(feature = "test-modules")]
 pub mod testing;
@@ -146,6 +149,8 @@ impl<M: Module> DynModule for Erased<M> {
 }
 
 static FILE: Erased<file::File> = Erased(std::marker::PhantomData);
+static NETSTAT: Erased<netstat::Netstat> = Erased(std::marker::PhantomData);
+static PKG: Erased<pkg::Pkg> = Erased(std::marker::PhantomData);
 #[cfg(feature = "test-modules")]
 static TEST_HANG: Erased<testing::Hang> = Erased(std::marker::PhantomData);
 #[cfg(feature = "test-modules")]
@@ -157,6 +162,8 @@ static TEST_PROBE: Erased<testing::Probe> = Erased(std::marker::PhantomData);
 pub fn registry() -> &'static [&'static dyn DynModule] {
     static ALL: &[&dyn DynModule] = &[
         &FILE,
+        &NETSTAT,
+        &PKG,
         #[cfg(feature = "test-modules")]
         &TEST_HANG,
         #[cfg(feature = "test-modules")]

@@ -1,0 +1,380 @@
+//! netstat: "who talks to this IP?", "which hosts listen on this port?", local and neighbour
+//! addresses. MIG's parameters and results; each connection also names its process.
+
+use crate::flags::{self, Flag};
+use crate::os::net::{self, IpMatch, Namespace, Owner};
+use crate::{gofmt, Context, Module, ModuleResult};
+use regex::RegexBuilder;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Params {
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "mig_core::action::null_as_default")]
+    pub localmac: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "mig_core::action::null_as_default")]
+    pub localip: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "mig_core::action::null_as_default")]
+    pub neighbormac: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "mig_core::action::null_as_default")]
+    pub neighborip: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "mig_core::action::null_as_default")]
+    pub connectedip: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "mig_core::action::null_as_default")]
+    pub listeningport: Vec<String>,
+    /// Also search every other network namespace (containers).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub namespaces: bool,
+}
+
+/// One match (MIG's element, plus the owning process for sockets).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Element {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub localmacaddr: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub remotemacaddr: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub localaddr: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub localport: f64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub remoteaddr: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub remoteport: f64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub protocol: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pid: f64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub process: String,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
+const FLAGS: &[Flag] = &[
+    Flag::multi("lm", "<regex>", "local MAC address (case-insensitive regex)"),
+    Flag::multi("li", "<ip|cidr>", "local IP address or network"),
+    Flag::multi("nm", "<regex>", "neighbour MAC address (case-insensitive regex)"),
+    Flag::multi("ni", "<ip|cidr>", "neighbour IP address or network"),
+    Flag::multi("ci", "<ip|cidr>", "connected remote IP address or network"),
+    Flag::multi("lp", "<port>", "listening port"),
+    Flag::bool("namespaces", "search every network namespace"),
+];
+
+pub struct Netstat;
+
+/// Parameters checked and compiled once.
+struct Compiled {
+    localmac: Vec<(String, regex::Regex)>,
+    neighbormac: Vec<(String, regex::Regex)>,
+    localip: Vec<(String, IpMatch)>,
+    neighborip: Vec<(String, IpMatch)>,
+    connectedip: Vec<(String, IpMatch)>,
+    listeningport: Vec<(String, u16)>,
+}
+
+impl Compiled {
+    fn new(p: &Params) -> Result<Compiled, String> {
+        if p.localmac.is_empty() && p.localip.is_empty() && p.neighbormac.is_empty() && p.neighborip.is_empty() && p.connectedip.is_empty() && p.listeningport.is_empty() {
+            return Err("expected at least one of localmac, localip, neighbormac, neighborip, connectedip, listeningport".into());
+        }
+        let macs = |v: &[String]| -> Result<Vec<(String, regex::Regex)>, String> {
+            v.iter()
+                .map(|m| mac_regex(m).map(|r| (m.clone(), r)).map_err(|e| format!("MAC regex {m:?}: {e}")))
+                .collect()
+        };
+        let ips = |field: &str, v: &[String]| -> Result<Vec<(String, IpMatch)>, String> {
+            v.iter()
+                .map(|ip| IpMatch::parse(ip).map(|m| (ip.clone(), m)).map_err(|e| format!("{field}: {e}")))
+                .collect()
+        };
+        Ok(Compiled {
+            localmac: macs(&p.localmac)?,
+            neighbormac: macs(&p.neighbormac)?,
+            localip: ips("localip", &p.localip)?,
+            neighborip: ips("neighborip", &p.neighborip)?,
+            connectedip: ips("connectedip", &p.connectedip)?,
+            listeningport: p
+                .listeningport
+                .iter()
+                .map(|q| parse_port(q).map(|port| (q.clone(), port)))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+impl Module for Netstat {
+    const NAME: &'static str = "netstat";
+    const ABOUT: &'static str = "local and neighbour addresses, connections and listening ports";
+    type Params = Params;
+
+    fn validate(p: &Params) -> Result<(), String> {
+        Compiled::new(p).map(|_| ())
+    }
+
+    fn run(p: &Params, ctx: &Context) -> ModuleResult {
+        let start = Instant::now();
+        let c = match Compiled::new(p) {
+            Ok(c) => c,
+            Err(e) => return ModuleResult::failure(e),
+        };
+        let namespaces = if p.namespaces { net::namespaces() } else { vec![Namespace::own()] };
+        let mut el: BTreeMap<&str, BTreeMap<String, Vec<Element>>> = BTreeMap::new();
+        let mut errors = Vec::new();
+        let needs_sockets = !c.connectedip.is_empty() || !c.listeningport.is_empty();
+        let owners: HashMap<u64, Owner> = if needs_sockets { net::socket_owners() } else { HashMap::new() };
+
+        if !c.localmac.is_empty() {
+            let ifaces = net::interfaces();
+            let addrs = net::local_addresses(&Namespace::own());
+            let map = el.entry("localmac").or_default();
+            for (m, re) in &c.localmac {
+                let hits = map.entry(m.clone()).or_default();
+                for i in ifaces.iter().filter(|i| !i.mac.is_empty() && re.is_match(&i.mac)) {
+                    let mut any = false;
+                    for a in addrs.iter().filter(|a| a.interface == i.name) {
+                        any = true;
+                        hits.push(Element {
+                            localmacaddr: i.mac.clone(),
+                            localaddr: a.addr.to_string(),
+                            ..Default::default()
+                        });
+                    }
+                    if !any {
+                        hits.push(Element {
+                            localmacaddr: i.mac.clone(),
+                            ..Default::default()
+                        });
+                    }
+                }
+            }
+        }
+        for ns in &namespaces {
+            if ctx.check().is_err() {
+                errors.push("netstat stopped early: the module ran out of time".into());
+                break;
+            }
+            let ns_name = if p.namespaces { ns.id.clone() } else { String::new() };
+            if !c.localip.is_empty() {
+                let macs: HashMap<String, String> = net::interfaces().into_iter().map(|i| (i.name, i.mac)).collect();
+                let addrs = net::local_addresses(ns);
+                let map = el.entry("localip").or_default();
+                for (q, m) in &c.localip {
+                    let hits = map.entry(q.clone()).or_default();
+                    for a in addrs.iter().filter(|a| m.contains(&a.addr)) {
+                        hits.push(Element {
+                            localaddr: a.addr.to_string(),
+                            localmacaddr: if ns.id.is_empty() || !p.namespaces { macs.get(&a.interface).cloned().unwrap_or_default() } else { String::new() },
+                            namespace: ns_name.clone(),
+                            ..Default::default()
+                        });
+                    }
+                }
+            }
+            if !c.neighbormac.is_empty() || !c.neighborip.is_empty() {
+                let neighbors = net::neighbors(ns);
+                for (q, re) in &c.neighbormac {
+                    let hits = el.entry("neighbormac").or_default().entry(q.clone()).or_default();
+                    for n in neighbors.iter().filter(|n| re.is_match(&n.mac)) {
+                        hits.push(Element {
+                            remotemacaddr: n.mac.clone(),
+                            remoteaddr: n.addr.to_string(),
+                            namespace: ns_name.clone(),
+                            ..Default::default()
+                        });
+                    }
+                }
+                for (q, m) in &c.neighborip {
+                    let hits = el.entry("neighborip").or_default().entry(q.clone()).or_default();
+                    for n in neighbors.iter().filter(|n| m.contains(&n.addr)) {
+                        hits.push(Element {
+                            remotemacaddr: n.mac.clone(),
+                            remoteaddr: n.addr.to_string(),
+                            namespace: ns_name.clone(),
+                            ..Default::default()
+                        });
+                    }
+                }
+            }
+            if needs_sockets {
+                let sockets = net::sockets(ns);
+                let element = |s: &net::Socket| {
+                    let owner = owners.get(&s.inode);
+                    Element {
+                        localaddr: s.local.to_string(),
+                        localport: s.local_port as f64,
+                        remoteaddr: if s.is_connected() { s.remote.to_string() } else { String::new() },
+                        remoteport: if s.is_connected() { s.remote_port as f64 } else { 0.0 },
+                        namespace: ns_name.clone(),
+                        protocol: s.proto.name().to_string(),
+                        pid: owner.map_or(0.0, |o| o.pid as f64),
+                        process: owner.map(|o| o.name.clone()).unwrap_or_default(),
+                        ..Default::default()
+                    }
+                };
+                for (q, m) in &c.connectedip {
+                    let hits = el.entry("connectedip").or_default().entry(q.clone()).or_default();
+                    hits.extend(sockets.iter().filter(|s| s.is_connected() && m.contains(&s.remote)).map(element));
+                }
+                for (q, port) in &c.listeningport {
+                    let hits = el.entry("listeningport").or_default().entry(q.clone()).or_default();
+                    hits.extend(sockets.iter().filter(|s| s.is_listening() && s.local_port == *port).map(element));
+                }
+            }
+        }
+        let mut total = 0usize;
+        let mut elements = serde_json::Map::new();
+        // MIG always returns the six maps.
+        for key in ["localmac", "neighbormac", "localip", "neighborip", "connectedip", "listeningport"] {
+            let map = el.remove(key).unwrap_or_default();
+            total += map.values().map(Vec::len).sum::<usize>();
+            elements.insert(key.into(), serde_json::to_value(map).unwrap_or(Value::Null));
+        }
+        ModuleResult {
+            foundanything: total > 0,
+            success: true,
+            elements: Value::Object(elements),
+            statistics: json!({"totalhits": total, "exectime": gofmt::duration(start.elapsed())}),
+            errors,
+        }
+    }
+
+    fn parse_flags(args: &[String]) -> Result<Params, String> {
+        let f = flags::parse(FLAGS, args)?;
+        if let Some(extra) = f.positional.first() {
+            return Err(format!("unexpected argument {extra:?}"));
+        }
+        Ok(Params {
+            localmac: f.all("lm"),
+            localip: f.all("li"),
+            neighbormac: f.all("nm"),
+            neighborip: f.all("ni"),
+            connectedip: f.all("ci"),
+            listeningport: f.all("lp"),
+            namespaces: f.bool("namespaces").unwrap_or(false),
+        })
+    }
+
+    fn usage() -> String {
+        flags::usage("mig netstat", FLAGS)
+    }
+
+    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
+        let mut lines = Vec::new();
+        let Some(obj) = result.elements.as_object() else {
+            return lines;
+        };
+        for (kind, queries) in obj {
+            for (query, hits) in queries.as_object().into_iter().flatten() {
+                let hits: Vec<Element> = serde_json::from_value(hits.clone()).unwrap_or_default();
+                if hits.is_empty() && !found_only {
+                    lines.push(format!("no {kind} matches {query}"));
+                }
+                for h in hits {
+                    let ns = if h.namespace.is_empty() { String::new() } else { format!(" in namespace {}", h.namespace) };
+                    let who = if h.pid > 0.0 { format!(" by {} (pid {})", h.process, h.pid) } else { String::new() };
+                    lines.push(match kind.as_str() {
+                        "localmac" => format!("found local mac {} ({}) for netstat localmac:'{query}'{ns}", h.localmacaddr, h.localaddr),
+                        "localip" => format!("found local ip {} for netstat localip:'{query}'{ns}", h.localaddr),
+                        "neighbormac" => format!("found neighbor mac {} with ip {} for netstat neighbormac:'{query}'{ns}", h.remotemacaddr, h.remoteaddr),
+                        "neighborip" => format!("found neighbor ip {} with mac {} for netstat neighborip:'{query}'{ns}", h.remoteaddr, h.remotemacaddr),
+                        "connectedip" => format!(
+                            "found connected {} {}:{} -> {}:{}{who} for netstat connectedip:'{query}'{ns}",
+                            h.protocol, h.localaddr, h.localport, h.remoteaddr, h.remoteport
+                        ),
+                        _ => format!("found listening {} {}:{}{who} for netstat listeningport:'{query}'{ns}", h.protocol, h.localaddr, h.localport),
+                    });
+                }
+            }
+        }
+        if !found_only {
+            lines.extend(result.errors.iter().cloned());
+        }
+        lines
+    }
+}
+
+fn mac_regex(s: &str) -> Result<regex::Regex, String> {
+    RegexBuilder::new(s)
+        .case_insensitive(true)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn parse_port(s: &str) -> Result<u16, String> {
+    s.trim()
+        .parse::<u16>()
+        .map_err(|_| format!("listeningport: {s:?} is not a port number (0-65535)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lookup;
+
+    #[test]
+    fn finds_a_listening_port_and_its_process() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let r = lookup("netstat").unwrap().run_json(&json!({"listeningport": [port.to_string()]}), &Context::default());
+        assert!(r.success, "{:?}", r.errors);
+        assert!(r.foundanything);
+        let hit = &r.elements["listeningport"][port.to_string()][0];
+        assert_eq!(hit["localaddr"], "127.0.0.1");
+        assert_eq!(hit["pid"], std::process::id() as f64);
+        assert_eq!(hit["protocol"], "tcp");
+    }
+
+    #[test]
+    fn finds_a_connection_by_cidr() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let _c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let r = lookup("netstat").unwrap().run_json(&json!({"connectedip": ["127.0.0.0/8"]}), &Context::default());
+        let hits = r.elements["connectedip"]["127.0.0.0/8"].as_array().unwrap();
+        assert!(hits.iter().any(|h| h["remoteport"] == port as f64), "{hits:?}");
+    }
+
+    #[test]
+    fn local_ip_and_mac() {
+        let r = lookup("netstat").unwrap().run_json(&json!({"localip": ["127.0.0.1"], "localmac": ["^00:00:00:00:00:00$"]}), &Context::default());
+        assert!(r.foundanything);
+        assert_eq!(r.elements["localip"]["127.0.0.1"][0]["localaddr"], "127.0.0.1");
+        assert!(r.elements["localmac"]["^00:00:00:00:00:00$"].as_array().is_some_and(|a| !a.is_empty()), "loopback's MAC");
+        for k in ["neighbormac", "neighborip", "connectedip", "listeningport"] {
+            assert!(r.elements[k].is_object(), "{k} is always present");
+        }
+    }
+
+    #[test]
+    fn invalid_parameters_are_named() {
+        let m = lookup("netstat").unwrap();
+        for (p, want) in [
+            (json!({}), "at least one"),
+            (json!({"localip": ["10.0.0.0/40"]}), "localip"),
+            (json!({"connectedip": ["host.example"]}), "connectedip"),
+            (json!({"listeningport": ["70000"]}), "listeningport"),
+            (json!({"localmac": ["("]}), "MAC regex"),
+        ] {
+            let r = m.run_json(&p, &Context::default());
+            assert!(!r.success);
+            assert!(r.errors[0].contains(want), "{want}: {:?}", r.errors);
+        }
+    }
+
+    #[test]
+    fn flags_are_migs() {
+        let p = Netstat::parse_flags(&["-lp".into(), "22".into(), "-ci".into(), "10.0.0.0/8".into(), "-namespaces".into()]).unwrap();
+        assert_eq!(p.listeningport, vec!["22"]);
+        assert_eq!(p.connectedip, vec!["10.0.0.0/8"]);
+        assert!(p.namespaces);
+    }
+}

@@ -1,0 +1,6 @@
+//! Facts about the operating system, read from the kernel and the system's own databases.
+//! Shared by the modules and the query module's tables.
+
+pub mod net;
+pub mod netlink;
+pub mod packages;

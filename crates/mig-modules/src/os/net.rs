@@ -1,0 +1,460 @@
+//! Network facts read from the kernel's own tables (`/proc/<pid>/net/*`, `/sys/class/net`),
+//! without shelling out: sockets and their owning processes, interface addresses, neighbours.
+//! Reading `/proc/<pid>/net/…` shows the network namespace of that process, which is how every
+//! namespace is visited.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+/// Where a namespace's tables are read: `/proc/self/net` or `/proc/<pid>/net`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    /// `net:[4026531840]`, or empty for the agent's own namespace.
+    pub id: String,
+    pub net_dir: PathBuf,
+}
+
+impl Namespace {
+    pub fn own() -> Namespace {
+        Namespace {
+            id: String::new(),
+            net_dir: PathBuf::from("/proc/self/net"),
+        }
+    }
+}
+
+/// Every network namespace with a process in it (one process each), own namespace first.
+pub fn namespaces() -> Vec<Namespace> {
+    let own = std::fs::read_link("/proc/self/ns/net").map(|l| l.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut seen: HashMap<String, u32> = HashMap::new();
+    for pid in pids() {
+        if let Ok(link) = std::fs::read_link(format!("/proc/{pid}/ns/net")) {
+            seen.entry(link.to_string_lossy().into_owned()).or_insert(pid);
+        }
+    }
+    let mut out = vec![Namespace {
+        id: own.clone(),
+        net_dir: PathBuf::from("/proc/self/net"),
+    }];
+    let mut others: Vec<(String, u32)> = seen.into_iter().filter(|(id, _)| *id != own).collect();
+    others.sort();
+    for (id, pid) in others {
+        out.push(Namespace {
+            id,
+            net_dir: PathBuf::from(format!("/proc/{pid}/net")),
+        });
+    }
+    out
+}
+
+/// Process IDs, from /proc.
+pub fn pids() -> Vec<u32> {
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+        .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        .unwrap_or_default();
+    pids.sort_unstable();
+    pids
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Raw,
+}
+
+impl Proto {
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Raw => "raw",
+        }
+    }
+}
+
+/// TCP states as /proc writes them.
+pub const TCP_ESTABLISHED: u8 = 0x01;
+pub const TCP_LISTEN: u8 = 0x0A;
+
+pub fn tcp_state_name(s: u8) -> &'static str {
+    match s {
+        0x01 => "ESTABLISHED",
+        0x02 => "SYN_SENT",
+        0x03 => "SYN_RECV",
+        0x04 => "FIN_WAIT1",
+        0x05 => "FIN_WAIT2",
+        0x06 => "TIME_WAIT",
+        0x07 => "CLOSE",
+        0x08 => "CLOSE_WAIT",
+        0x09 => "LAST_ACK",
+        0x0A => "LISTEN",
+        0x0B => "CLOSING",
+        _ => "UNKNOWN",
+    }
+}
+
+/// One line of /proc/net/{tcp,tcp6,udp,udp6,raw,raw6}.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Socket {
+    pub proto: Proto,
+    pub family: u8,
+    pub local: IpAddr,
+    pub local_port: u16,
+    pub remote: IpAddr,
+    pub remote_port: u16,
+    pub state: u8,
+    pub uid: u32,
+    pub inode: u64,
+}
+
+impl Socket {
+    /// Listening: a TCP socket in LISTEN, or a bound UDP socket with no peer.
+    pub fn is_listening(&self) -> bool {
+        match self.proto {
+            Proto::Tcp => self.state == TCP_LISTEN,
+            Proto::Udp => self.remote_port == 0 && self.local_port != 0,
+            Proto::Raw => false,
+        }
+    }
+
+    /// Connected to a peer.
+    pub fn is_connected(&self) -> bool {
+        self.remote_port != 0 && !self.remote.is_unspecified()
+    }
+}
+
+/// Every socket of a namespace.
+pub fn sockets(ns: &Namespace) -> Vec<Socket> {
+    let mut out = Vec::new();
+    for (file, proto, family) in [
+        ("tcp", Proto::Tcp, 4),
+        ("tcp6", Proto::Tcp, 6),
+        ("udp", Proto::Udp, 4),
+        ("udp6", Proto::Udp, 6),
+        ("raw", Proto::Raw, 4),
+        ("raw6", Proto::Raw, 6),
+    ] {
+        let text = std::fs::read_to_string(ns.net_dir.join(file)).unwrap_or_default();
+        out.extend(text.lines().skip(1).filter_map(|l| parse_socket_line(l, proto, family)));
+    }
+    out
+}
+
+fn parse_socket_line(line: &str, proto: Proto, family: u8) -> Option<Socket> {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    if f.len() < 10 {
+        return None;
+    }
+    let (local, local_port) = parse_endpoint(f[1], family)?;
+    let (remote, remote_port) = parse_endpoint(f[2], family)?;
+    Some(Socket {
+        proto,
+        family,
+        local,
+        local_port,
+        remote,
+        remote_port,
+        state: u8::from_str_radix(f[3], 16).ok()?,
+        uid: f[7].parse().ok()?,
+        inode: f[9].parse().ok()?,
+    })
+}
+
+/// `0100007F:0016` (little-endian words) → 127.0.0.1:22.
+fn parse_endpoint(s: &str, family: u8) -> Option<(IpAddr, u16)> {
+    let (addr, port) = s.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let ip = if family == 4 {
+        IpAddr::V4(Ipv4Addr::from(u32::from_str_radix(addr, 16).ok()?.swap_bytes()))
+    } else {
+        if addr.len() != 32 {
+            return None;
+        }
+        let mut bytes = [0u8; 16];
+        for word in 0..4 {
+            let w = u32::from_str_radix(&addr[word * 8..word * 8 + 8], 16).ok()?.swap_bytes();
+            bytes[word * 4..word * 4 + 4].copy_from_slice(&w.to_be_bytes());
+        }
+        IpAddr::V6(Ipv6Addr::from(bytes))
+    };
+    Some((ip, port))
+}
+
+/// A process owning sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub pid: u32,
+    pub name: String,
+}
+
+/// Socket inode → the process holding it (the first found, by PID), from /proc/*/fd.
+pub fn socket_owners() -> HashMap<u64, Owner> {
+    let mut map = HashMap::new();
+    for pid in pids() {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        let mut name: Option<String> = None;
+        for fd in fds.flatten() {
+            let Ok(link) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            let Some(inode) = link
+                .to_str()
+                .and_then(|l| l.strip_prefix("socket:["))
+                .and_then(|l| l.strip_suffix(']'))
+                .and_then(|l| l.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            let name = name
+                .get_or_insert_with(|| process_name(pid))
+                .clone();
+            map.entry(inode).or_insert(Owner { pid, name });
+        }
+    }
+    map
+}
+
+pub fn process_name(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim_end().to_string())
+        .unwrap_or_default()
+}
+
+/// An address configured on an interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalAddr {
+    pub interface: String,
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+/// Local addresses of a namespace: IPv4 from `fib_trie` ("/32 host LOCAL" entries, with the
+/// interface from `route`), IPv6 from `if_inet6`.
+pub fn local_addresses(ns: &Namespace) -> Vec<LocalAddr> {
+    let mut out = Vec::new();
+    let fib = std::fs::read_to_string(ns.net_dir.join("fib_trie")).unwrap_or_default();
+    let routes = ipv4_routes(&ns.net_dir);
+    let mut last_ip: Option<Ipv4Addr> = None;
+    for line in fib.lines() {
+        let t = line.trim_start_matches([' ', '|', '-', '+']).trim();
+        if let Ok(ip) = t.parse::<Ipv4Addr>() {
+            last_ip = Some(ip);
+        } else if t.starts_with("/32 host LOCAL") {
+            if let Some(ip) = last_ip {
+                let iface = routes
+                    .iter()
+                    .filter(|(net, mask, _)| u32::from(ip) & mask == *net)
+                    .max_by_key(|(_, mask, _)| mask.count_ones())
+                    .map(|(_, mask, name)| (mask.count_ones() as u8, name.clone()));
+                let (prefix, interface) = iface.unwrap_or((32, if ip.is_loopback() { "lo".into() } else { String::new() }));
+                let a = LocalAddr {
+                    interface,
+                    addr: IpAddr::V4(ip),
+                    prefix,
+                };
+                if !out.contains(&a) {
+                    out.push(a);
+                }
+            }
+        }
+    }
+    let v6 = std::fs::read_to_string(ns.net_dir.join("if_inet6")).unwrap_or_default();
+    for line in v6.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 6 || f[0].len() != 32 {
+            continue;
+        }
+        let mut bytes = [0u8; 16];
+        let ok = (0..16).all(|i| match u8::from_str_radix(&f[0][2 * i..2 * i + 2], 16) {
+            Ok(b) => {
+                bytes[i] = b;
+                true
+            }
+            Err(_) => false,
+        });
+        if ok {
+            out.push(LocalAddr {
+                interface: f[5].to_string(),
+                addr: IpAddr::V6(Ipv6Addr::from(bytes)),
+                prefix: u8::from_str_radix(f[2], 16).unwrap_or(128),
+            });
+        }
+    }
+    out
+}
+
+/// (network, mask, interface) of the IPv4 routing table.
+fn ipv4_routes(net_dir: &Path) -> Vec<(u32, u32, String)> {
+    let text = std::fs::read_to_string(net_dir.join("route")).unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 8 {
+                return None;
+            }
+            let net = u32::from_str_radix(f[1], 16).ok()?.swap_bytes();
+            let mask = u32::from_str_radix(f[7], 16).ok()?.swap_bytes();
+            (mask != 0).then(|| (net, mask, f[0].to_string()))
+        })
+        .collect()
+}
+
+/// An interface of the agent's own namespace, with its MAC address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    pub mac: String,
+    pub mtu: u32,
+    pub flags: u32,
+    pub index: u32,
+}
+
+/// Interfaces from /sys/class/net (the agent's own namespace).
+pub fn interfaces() -> Vec<Interface> {
+    let mut out: Vec<Interface> = std::fs::read_dir("/sys/class/net")
+        .map(|d| {
+            d.flatten()
+                .map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let read = |f: &str| std::fs::read_to_string(e.path().join(f)).map(|s| s.trim().to_string()).unwrap_or_default();
+                    Interface {
+                        mac: read("address"),
+                        mtu: read("mtu").parse().unwrap_or(0),
+                        flags: u32::from_str_radix(read("flags").trim_start_matches("0x"), 16).unwrap_or(0),
+                        index: read("ifindex").parse().unwrap_or(0),
+                        name,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by_key(|i| i.index);
+    out
+}
+
+/// A neighbour (ARP or NDP entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Neighbor {
+    pub addr: IpAddr,
+    pub mac: String,
+    pub interface: String,
+}
+
+/// IPv4 neighbours from `arp`; IPv6 from the kernel over netlink (own namespace only).
+pub fn neighbors(ns: &Namespace) -> Vec<Neighbor> {
+    let mut out = Vec::new();
+    let arp = std::fs::read_to_string(ns.net_dir.join("arp")).unwrap_or_default();
+    for line in arp.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 6 {
+            continue;
+        }
+        let Ok(ip) = f[0].parse::<Ipv4Addr>() else {
+            continue;
+        };
+        // Flags 0x0: incomplete entry, no MAC.
+        if f[2] == "0x0" || f[3] == "00:00:00:00:00:00" {
+            continue;
+        }
+        out.push(Neighbor {
+            addr: IpAddr::V4(ip),
+            mac: f[3].to_string(),
+            interface: f[5].to_string(),
+        });
+    }
+    if ns.id.is_empty() || ns.net_dir == Path::new("/proc/self/net") {
+        out.extend(super::netlink::ipv6_neighbors());
+    }
+    out
+}
+
+/// An IP address or a CIDR network, as investigators write them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpMatch {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl IpMatch {
+    pub fn parse(s: &str) -> Result<IpMatch, String> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a.trim().parse().map_err(|_| format!("{s:?} is not an IP address or CIDR"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| format!("{s:?}: bad prefix length"))?,
+            None => max,
+        };
+        Ok(IpMatch { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        let ip = match (self.addr, ip) {
+            // IPv4-mapped IPv6 sockets (::ffff:1.2.3.4) are IPv4 addresses.
+            (IpAddr::V4(_), IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => return false,
+            },
+            _ => *ip,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(a)) => {
+                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
+                u32::from(net) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix) };
+                u128::from(net) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_socket_lines() {
+        let l = "   0: 0100007F:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 100 0 0 10 0";
+        let s = parse_socket_line(l, Proto::Tcp, 4).unwrap();
+        assert_eq!(s.local, "127.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(s.local_port, 22);
+        assert!(s.is_listening());
+        assert_eq!(s.inode, 12345);
+        let l6 = "   1: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 999 1";
+        let s = parse_socket_line(l6, Proto::Tcp, 6).unwrap();
+        assert_eq!(s.local, "::1".parse::<IpAddr>().unwrap());
+        assert_eq!(s.local_port, 8080);
+        assert_eq!(s.uid, 1000);
+    }
+
+    #[test]
+    fn cidr_matching() {
+        let m = IpMatch::parse("10.0.0.0/8").unwrap();
+        assert!(m.contains(&"10.1.2.3".parse().unwrap()));
+        assert!(!m.contains(&"11.1.2.3".parse().unwrap()));
+        assert!(m.contains(&"::ffff:10.9.9.9".parse().unwrap()), "IPv4-mapped");
+        let m = IpMatch::parse("fe80::/10").unwrap();
+        assert!(m.contains(&"fe80::1".parse().unwrap()));
+        assert!(IpMatch::parse("1.2.3.4").unwrap().contains(&"1.2.3.4".parse().unwrap()));
+        assert!(IpMatch::parse("1.2.3.4/33").is_err());
+        assert!(IpMatch::parse("example.com").is_err());
+        assert!(IpMatch::parse("0.0.0.0/0").unwrap().contains(&"8.8.8.8".parse().unwrap()));
+    }
+
+    #[test]
+    fn this_machine_has_loopback() {
+        let addrs = local_addresses(&Namespace::own());
+        assert!(addrs.iter().any(|a| a.addr == IpAddr::V4(Ipv4Addr::LOCALHOST)), "{addrs:?}");
+        assert!(interfaces().iter().any(|i| i.name == "lo"));
+    }
+}

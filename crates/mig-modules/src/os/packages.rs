@@ -1,0 +1,272 @@
+//! Installed packages, read from the package managers' own databases without running them:
+//! dpkg's status file, RPM's SQLite database (RPM ≥ 4.16), and apk's installed database.
+
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Package {
+    pub name: String,
+    /// As the package manager writes it: dpkg `[epoch:]upstream-revision`,
+    /// rpm `[epoch:]version-release`.
+    pub version: String,
+    /// `dpkg`, `rpm` or `apk`.
+    pub kind: &'static str,
+    pub arch: String,
+    pub source: String,
+    pub size: u64,
+    pub maintainer: String,
+    pub section: String,
+    pub priority: String,
+    pub status: String,
+    pub summary: String,
+}
+
+pub const DPKG_STATUS: &str = "/var/lib/dpkg/status";
+pub const RPMDB_PATHS: &[&str] = &["/var/lib/rpm/rpmdb.sqlite", "/usr/lib/sysimage/rpm/rpmdb.sqlite"];
+pub const RPMDB_BDB_PATHS: &[&str] = &["/var/lib/rpm/Packages", "/var/lib/rpm/Packages.db"];
+pub const APK_INSTALLED: &str = "/lib/apk/db/installed";
+
+/// Every package of every package manager found on this system, and the problems met.
+pub fn installed() -> (Vec<Package>, Vec<String>) {
+    let mut pkgs = Vec::new();
+    let mut errors = Vec::new();
+    if Path::new(DPKG_STATUS).exists() {
+        match std::fs::read_to_string(DPKG_STATUS) {
+            Ok(text) => pkgs.extend(parse_dpkg_status(&text)),
+            Err(e) => errors.push(format!("{DPKG_STATUS}: {e}")),
+        }
+    }
+    match RPMDB_PATHS.iter().find(|p| Path::new(p).exists()) {
+        Some(db) => match read_rpmdb(Path::new(db)) {
+            Ok(p) => pkgs.extend(p),
+            Err(e) => errors.push(e),
+        },
+        None => {
+            if let Some(bdb) = RPMDB_BDB_PATHS.iter().find(|p| Path::new(p).exists()) {
+                errors.push(format!(
+                    "{bdb}: this RPM database format (Berkeley DB / NDB) is not supported; RPM 4.16+ uses SQLite"
+                ));
+            }
+        }
+    }
+    if Path::new(APK_INSTALLED).exists() {
+        match std::fs::read_to_string(APK_INSTALLED) {
+            Ok(text) => pkgs.extend(parse_apk_installed(&text)),
+            Err(e) => errors.push(format!("{APK_INSTALLED}: {e}")),
+        }
+    }
+    (pkgs, errors)
+}
+
+/// dpkg's status file: RFC 822-style paragraphs; only installed packages count.
+pub fn parse_dpkg_status(text: &str) -> Vec<Package> {
+    let mut out = Vec::new();
+    for para in text.split("\n\n") {
+        let mut p = Package {
+            kind: "dpkg",
+            ..Default::default()
+        };
+        let mut last_key = "";
+        for line in para.lines() {
+            if line.starts_with(' ') || line.starts_with('\t') {
+                // Continuation lines belong to multi-line fields we do not keep.
+                let _ = last_key;
+                continue;
+            }
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim().to_string();
+            last_key = key;
+            match key {
+                "Package" => p.name = value,
+                "Version" => p.version = value,
+                "Architecture" => p.arch = value,
+                "Status" => p.status = value,
+                "Source" => p.source = value,
+                "Installed-Size" => p.size = value.parse().unwrap_or(0),
+                "Maintainer" => p.maintainer = value,
+                "Section" => p.section = value,
+                "Priority" => p.priority = value,
+                "Description" => p.summary = value,
+                _ => {}
+            }
+        }
+        let installed = p.status.ends_with(" installed") && !p.status.starts_with("deinstall");
+        if !p.name.is_empty() && installed {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// apk's installed database: paragraphs of one-letter keys.
+pub fn parse_apk_installed(text: &str) -> Vec<Package> {
+    let mut out = Vec::new();
+    for para in text.split("\n\n") {
+        let mut p = Package {
+            kind: "apk",
+            status: "installed".into(),
+            ..Default::default()
+        };
+        for line in para.lines() {
+            if let Some((k, v)) = line.split_once(':') {
+                match k {
+                    "P" => p.name = v.to_string(),
+                    "V" => p.version = v.to_string(),
+                    "A" => p.arch = v.to_string(),
+                    "I" => p.size = v.parse().unwrap_or(0),
+                    "m" => p.maintainer = v.to_string(),
+                    "o" => p.source = v.to_string(),
+                    "T" => p.summary = v.to_string(),
+                    _ => {}
+                }
+            }
+        }
+        if !p.name.is_empty() {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// RPM ≥ 4.16 keeps one header blob per package in the `Packages` table of a SQLite file.
+pub fn read_rpmdb(path: &Path) -> Result<Vec<Package>, String> {
+    let db = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut stmt = db
+        .prepare("SELECT blob FROM Packages")
+        .map_err(|e| format!("{}: not an RPM database: {e}", path.display()))?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for blob in rows {
+        let blob = blob.map_err(|e| format!("{}: {e}", path.display()))?;
+        match parse_rpm_header(&blob) {
+            Some(p) => out.push(p),
+            None => return Err(format!("{}: a package header is corrupt", path.display())),
+        }
+    }
+    Ok(out)
+}
+
+const RPMTAG_NAME: u32 = 1000;
+const RPMTAG_VERSION: u32 = 1001;
+const RPMTAG_RELEASE: u32 = 1002;
+const RPMTAG_EPOCH: u32 = 1003;
+const RPMTAG_SUMMARY: u32 = 1004;
+const RPMTAG_SIZE: u32 = 1009;
+const RPMTAG_VENDOR: u32 = 1011;
+const RPMTAG_GROUP: u32 = 1016;
+const RPMTAG_ARCH: u32 = 1022;
+const RPMTAG_SOURCERPM: u32 = 1044;
+
+/// An RPM header: `il`, `dl`, `il` index entries (tag, type, offset, count), then the data.
+pub fn parse_rpm_header(blob: &[u8]) -> Option<Package> {
+    let blob = blob.strip_prefix(&[0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0][..]).unwrap_or(blob);
+    let be = |i: usize| -> Option<u32> { blob.get(i..i + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])) };
+    let il = be(0)? as usize;
+    let dl = be(4)? as usize;
+    let data_start = 8usize.checked_add(il.checked_mul(16)?)?;
+    let data = blob.get(data_start..data_start.checked_add(dl)?)?;
+    let mut p = Package {
+        kind: "rpm",
+        status: "installed".into(),
+        ..Default::default()
+    };
+    let (mut version, mut release, mut epoch) = (String::new(), String::new(), None);
+    for i in 0..il {
+        let e = 8 + i * 16;
+        let (tag, kind, offset, count) = (be(e)?, be(e + 4)?, be(e + 8)? as usize, be(e + 12)?);
+        let string = || -> Option<String> {
+            let s = data.get(offset..)?;
+            let end = s.iter().position(|b| *b == 0)?;
+            Some(String::from_utf8_lossy(&s[..end]).into_owned())
+        };
+        let int32 = || -> Option<u32> {
+            let b = data.get(offset..offset + 4)?;
+            Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let is_string = matches!(kind, 6 | 8 | 9) && count >= 1;
+        match tag {
+            RPMTAG_NAME if is_string => p.name = string()?,
+            RPMTAG_VERSION if is_string => version = string()?,
+            RPMTAG_RELEASE if is_string => release = string()?,
+            RPMTAG_EPOCH if kind == 4 => epoch = int32(),
+            RPMTAG_ARCH if is_string => p.arch = string()?,
+            RPMTAG_SUMMARY if is_string => p.summary = string()?,
+            RPMTAG_VENDOR if is_string => p.maintainer = string()?,
+            RPMTAG_GROUP if is_string => p.section = string()?,
+            RPMTAG_SOURCERPM if is_string => p.source = string()?,
+            RPMTAG_SIZE if kind == 4 => p.size = int32()? as u64,
+            _ => {}
+        }
+    }
+    if p.name.is_empty() {
+        return None;
+    }
+    let vr = if release.is_empty() { version } else { format!("{version}-{release}") };
+    p.version = match epoch {
+        Some(e) => format!("{e}:{vr}"),
+        None => vr,
+    };
+    Some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dpkg_paragraphs() {
+        let text = "Package: bash\nStatus: install ok installed\nPriority: required\nSection: shells\nInstalled-Size: 7164\nMaintainer: Matthias Klose <doko@debian.org>\nArchitecture: amd64\nVersion: 5.2.15-2+b7\nDescription: GNU Bourne Again SHell\n Bash is an sh-compatible command language interpreter.\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1.0\nArchitecture: all\n\nPackage: libc6\nStatus: hold ok installed\nSource: glibc\nVersion: 2.36-9+deb12u4\nArchitecture: amd64\n";
+        let p = parse_dpkg_status(text);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!((p[0].name.as_str(), p[0].version.as_str(), p[0].arch.as_str()), ("bash", "5.2.15-2+b7", "amd64"));
+        assert_eq!(p[0].size, 7164);
+        assert_eq!(p[1].source, "glibc");
+    }
+
+    #[test]
+    fn apk_paragraphs() {
+        let p = parse_apk_installed("C:Q1abc=\nP:musl\nV:1.2.4-r2\nA:x86_64\nI:622592\nT:the musl c library\n\nP:busybox\nV:1.36.1-r5\nA:x86_64\n");
+        assert_eq!(p.len(), 2);
+        assert_eq!((p[0].name.as_str(), p[0].version.as_str(), p[0].kind), ("musl", "1.2.4-r2", "apk"));
+    }
+
+    #[test]
+    fn rpm_header_blob() {
+        // Hand-built header: NAME, VERSION, RELEASE, EPOCH, ARCH.
+        let strings: &[(u32, &str)] = &[(RPMTAG_NAME, "openssl"), (RPMTAG_VERSION, "3.0.7"), (RPMTAG_RELEASE, "25.el9"), (RPMTAG_ARCH, "x86_64")];
+        let mut data = Vec::new();
+        let mut index = Vec::new();
+        for (tag, s) in strings {
+            index.push((*tag, 6u32, data.len() as u32, 1u32));
+            data.extend_from_slice(s.as_bytes());
+            data.push(0);
+        }
+        while data.len() % 4 != 0 {
+            data.push(0);
+        }
+        index.push((RPMTAG_EPOCH, 4, data.len() as u32, 1));
+        data.extend_from_slice(&1u32.to_be_bytes());
+        let mut blob = Vec::new();
+        blob.extend_from_slice(&(index.len() as u32).to_be_bytes());
+        blob.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        for (t, k, o, c) in &index {
+            for v in [t, k, o, c] {
+                blob.extend_from_slice(&v.to_be_bytes());
+            }
+        }
+        blob.extend_from_slice(&data);
+        let p = parse_rpm_header(&blob).unwrap();
+        assert_eq!((p.name.as_str(), p.version.as_str(), p.arch.as_str()), ("openssl", "1:3.0.7-25.el9", "x86_64"));
+        // Truncated or garbage blobs are refused, not a panic.
+        assert!(parse_rpm_header(&blob[..20]).is_none());
+        assert!(parse_rpm_header(&[0xff; 64]).is_none());
+    }
+}

@@ -1,0 +1,172 @@
+//! pkg: "which hosts run this vulnerable package version?" Installed packages from dpkg, RPM
+//! (SQLite database) and apk, matched by name and version regexes. MIG's parameters and results.
+
+use crate::flags::{self, Flag};
+use crate::os::packages;
+use crate::{gofmt, Context, Module, ModuleResult};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::time::Instant;
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Params {
+    #[serde(default)]
+    pub pkgmatch: PkgMatch,
+    /// A regex on the version; a leading `!` inverts it. Empty: any version.
+    #[serde(default)]
+    pub vermatch: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct PkgMatch {
+    #[serde(default, deserialize_with = "mig_core::action::null_as_default")]
+    pub matches: Vec<String>,
+}
+
+/// MIG's `PackageInfo`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PackageInfo {
+    pub name: String,
+    pub version: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub arch: String,
+}
+
+const FLAGS: &[Flag] = &[
+    Flag::multi("name", "<regex>", "package name regex"),
+    Flag::value("version", "<regex>", "version regex (a leading ! inverts it)"),
+];
+
+struct Compiled {
+    names: Vec<Regex>,
+    version: Option<(Regex, bool)>,
+}
+
+fn compile(p: &Params) -> Result<Compiled, String> {
+    if p.pkgmatch.matches.is_empty() {
+        return Err("pkgmatch.matches: expected at least one package name regex".into());
+    }
+    let names = p
+        .pkgmatch
+        .matches
+        .iter()
+        .map(|m| Regex::new(m).map_err(|e| format!("pkgmatch.matches: {m:?}: {e}")))
+        .collect::<Result<_, _>>()?;
+    let version = if p.vermatch.is_empty() {
+        None
+    } else {
+        let (negate, pattern) = match p.vermatch.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, p.vermatch.as_str()),
+        };
+        Some((Regex::new(pattern).map_err(|e| format!("vermatch: {:?}: {e}", p.vermatch))?, negate))
+    };
+    Ok(Compiled { names, version })
+}
+
+pub struct Pkg;
+
+impl Module for Pkg {
+    const NAME: &'static str = "pkg";
+    const ABOUT: &'static str = "installed packages (dpkg, rpm, apk) by name and version";
+    type Params = Params;
+
+    fn validate(p: &Params) -> Result<(), String> {
+        compile(p).map(|_| ())
+    }
+
+    fn run(p: &Params, _ctx: &Context) -> ModuleResult {
+        let start = Instant::now();
+        let c = match compile(p) {
+            Ok(c) => c,
+            Err(e) => return ModuleResult::failure(e),
+        };
+        let (installed, errors) = packages::installed();
+        let mut found: Vec<PackageInfo> = installed
+            .iter()
+            .filter(|pk| c.names.iter().any(|r| r.is_match(&pk.name)))
+            .filter(|pk| c.version.as_ref().is_none_or(|(r, neg)| r.is_match(&pk.version) != *neg))
+            .map(|pk| PackageInfo {
+                name: pk.name.clone(),
+                version: pk.version.clone(),
+                kind: pk.kind.to_string(),
+                arch: pk.arch.clone(),
+            })
+            .collect();
+        found.sort();
+        ModuleResult {
+            foundanything: !found.is_empty(),
+            success: true,
+            elements: json!({"packages": found}),
+            statistics: json!({"installed": installed.len(), "exectime": gofmt::duration(start.elapsed())}),
+            errors,
+        }
+    }
+
+    fn parse_flags(args: &[String]) -> Result<Params, String> {
+        let f = flags::parse(FLAGS, args)?;
+        if let Some(extra) = f.positional.first() {
+            return Err(format!("unexpected argument {extra:?}"));
+        }
+        Ok(Params {
+            pkgmatch: PkgMatch { matches: f.all("name") },
+            vermatch: f.value("version").unwrap_or("").to_string(),
+        })
+    }
+
+    fn usage() -> String {
+        flags::usage("mig pkg", FLAGS)
+    }
+
+    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
+        let pkgs: Vec<PackageInfo> = serde_json::from_value(result.elements["packages"].clone()).unwrap_or_default();
+        let mut lines: Vec<String> = pkgs
+            .iter()
+            .map(|p| format!("{} name:{} version:{} arch:{}", p.kind, p.name, p.version, p.arch))
+            .collect();
+        if lines.is_empty() && !found_only {
+            lines.push("no package found".into());
+        }
+        if !found_only {
+            lines.extend(result.errors.iter().cloned());
+        }
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lookup;
+
+    #[test]
+    fn matches_this_systems_dpkg_database_like_dpkg_query() {
+        if !std::path::Path::new(packages::DPKG_STATUS).exists() {
+            return;
+        }
+        let r = lookup("pkg").unwrap().run_json(&json!({"pkgmatch": {"matches": ["^bash$"]}, "vermatch": ""}), &Context::default());
+        assert!(r.success, "{:?}", r.errors);
+        let pkgs = r.elements["packages"].as_array().unwrap();
+        assert_eq!(pkgs.len(), 1);
+        let want = std::process::Command::new("dpkg-query").args(["-W", "-f", "${Version}", "bash"]).output().unwrap();
+        assert_eq!(pkgs[0]["version"], String::from_utf8_lossy(&want.stdout).as_ref());
+        assert_eq!(pkgs[0]["type"], "dpkg");
+        // An inverted version regex that matches: nothing.
+        let v = pkgs[0]["version"].as_str().unwrap().to_string();
+        let r = lookup("pkg").unwrap().run_json(&json!({"pkgmatch": {"matches": ["^bash$"]}, "vermatch": format!("!^{}$", regex::escape(&v))}), &Context::default());
+        assert!(!r.foundanything);
+    }
+
+    #[test]
+    fn validation() {
+        let m = lookup("pkg").unwrap();
+        assert!(m.run_json(&json!({"pkgmatch": {"matches": []}}), &Context::default()).errors[0].contains("pkgmatch.matches"));
+        assert!(m.run_json(&json!({"pkgmatch": {"matches": ["("]}}), &Context::default()).errors[0].contains("pkgmatch.matches"));
+        assert!(m.run_json(&json!({"pkgmatch": {"matches": ["a"]}, "vermatch": "!("}), &Context::default()).errors[0].contains("vermatch"));
+        let p = Pkg::parse_flags(&["-name".into(), "^openssl".into(), "-name".into(), "^libssl".into(), "-version".into(), "^3".into()]).unwrap();
+        assert_eq!(p.pkgmatch.matches.len(), 2);
+        assert_eq!(p.vermatch, "^3");
+    }
+}
