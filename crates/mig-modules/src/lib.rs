@@ -6,16 +6,20 @@
 //! [`protocol::run_module`] (MIG's stdin/stdout protocol); `mig <module> -t local` runs them
 //! in-process.
 
+pub mod agentdestroy;
 pub mod context;
 pub mod file;
 pub mod flags;
 pub mod gofmt;
 pub mod netstat;
 pub mod os;
+pub mod ping;
 pub mod pkg;
 pub mod protocol;
+pub mod sshkey;
 #[cfg(feature = "test-modules")]
 pub mod testing;
+pub mod timedrift;
 
 pub use context::{Context, Limits, Stop};
 pub use mig_core::ModuleResult;
@@ -57,10 +61,10 @@ pub trait Module: Send + Sync + 'static {
     fn validate(params: &Self::Params) -> Result<(), String>;
     /// Runs the module. Failures inside the run are reported in the result, never panics.
     fn run(params: &Self::Params, ctx: &Context) -> ModuleResult;
+    /// The `mig <module>` flags, MIG's names.
+    const FLAGS: &'static [flags::Flag];
     /// Parses `mig <module>` flags into parameters.
     fn parse_flags(args: &[String]) -> Result<Self::Params, String>;
-    /// The usage text of the flags.
-    fn usage() -> String;
     /// Human-readable lines for a result, as MIG's printers write them; `found_only` leaves
     /// out "nothing found" lines, errors and statistics.
     fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String>;
@@ -91,6 +95,8 @@ pub trait DynModule: Send + Sync {
     /// Parses and validates flags into the JSON parameters an action carries.
     fn flags_to_json(&self, args: &[String]) -> Result<Value, String>;
     fn usage(&self) -> String;
+    /// The names of the module's flags (for telling them from the client's global options).
+    fn flag_names(&self) -> Vec<&'static str>;
     fn pretty(&self, result: &ModuleResult, found_only: bool) -> Vec<String>;
     fn mask(&self, result: &mut ModuleResult);
 }
@@ -138,7 +144,10 @@ impl<M: Module> DynModule for Erased<M> {
         serde_json::to_value(&p).map_err(|e| e.to_string())
     }
     fn usage(&self) -> String {
-        M::usage()
+        flags::usage(&format!("mig {}", M::NAME), M::FLAGS)
+    }
+    fn flag_names(&self) -> Vec<&'static str> {
+        M::FLAGS.iter().map(|f| f.name).collect()
     }
     fn pretty(&self, result: &ModuleResult, found_only: bool) -> Vec<String> {
         M::pretty(result, found_only)
@@ -151,6 +160,10 @@ impl<M: Module> DynModule for Erased<M> {
 static FILE: Erased<file::File> = Erased(std::marker::PhantomData);
 static NETSTAT: Erased<netstat::Netstat> = Erased(std::marker::PhantomData);
 static PKG: Erased<pkg::Pkg> = Erased(std::marker::PhantomData);
+static PING: Erased<ping::Ping> = Erased(std::marker::PhantomData);
+static TIMEDRIFT: Erased<timedrift::Timedrift> = Erased(std::marker::PhantomData);
+static SSHKEY: Erased<sshkey::Sshkey> = Erased(std::marker::PhantomData);
+static AGENTDESTROY: Erased<agentdestroy::AgentDestroy> = Erased(std::marker::PhantomData);
 #[cfg(feature = "test-modules")]
 static TEST_HANG: Erased<testing::Hang> = Erased(std::marker::PhantomData);
 #[cfg(feature = "test-modules")]
@@ -164,6 +177,10 @@ pub fn registry() -> &'static [&'static dyn DynModule] {
         &FILE,
         &NETSTAT,
         &PKG,
+        &PING,
+        &TIMEDRIFT,
+        &SSHKEY,
+        &AGENTDESTROY,
         #[cfg(feature = "test-modules")]
         &TEST_HANG,
         #[cfg(feature = "test-modules")]

@@ -12,6 +12,7 @@ impl Module for Hang {
     const NAME: &'static str = "testhang";
     const ABOUT: &'static str = "test fixture: never returns";
     type Params = Value;
+    const FLAGS: &'static [crate::flags::Flag] = &[];
 
     fn validate(_: &Value) -> Result<(), String> {
         Ok(())
@@ -23,9 +24,6 @@ impl Module for Hang {
     }
     fn parse_flags(_: &[String]) -> Result<Value, String> {
         Ok(Value::Object(Default::default()))
-    }
-    fn usage() -> String {
-        String::new()
     }
     fn pretty(_: &ModuleResult, _: bool) -> Vec<String> {
         Vec::new()
@@ -39,6 +37,7 @@ impl Module for Alloc {
     const NAME: &'static str = "testalloc";
     const ABOUT: &'static str = "test fixture: allocates without limit";
     type Params = Value;
+    const FLAGS: &'static [crate::flags::Flag] = &[];
 
     fn validate(_: &Value) -> Result<(), String> {
         Ok(())
@@ -52,9 +51,6 @@ impl Module for Alloc {
     }
     fn parse_flags(_: &[String]) -> Result<Value, String> {
         Ok(Value::Object(Default::default()))
-    }
-    fn usage() -> String {
-        String::new()
     }
     fn pretty(_: &ModuleResult, _: bool) -> Vec<String> {
         Vec::new()
@@ -82,6 +78,7 @@ impl Module for Probe {
     const NAME: &'static str = "testprobe";
     const ABOUT: &'static str = "test fixture: probes the sandbox";
     type Params = Value;
+    const FLAGS: &'static [crate::flags::Flag] = &[];
 
     fn validate(_: &Value) -> Result<(), String> {
         Ok(())
@@ -114,9 +111,6 @@ impl Module for Probe {
     }
     fn parse_flags(_: &[String]) -> Result<Value, String> {
         Ok(Value::Object(Default::default()))
-    }
-    fn usage() -> String {
-        String::new()
     }
     fn pretty(r: &ModuleResult, _: bool) -> Vec<String> {
         vec![r.elements.to_string()]

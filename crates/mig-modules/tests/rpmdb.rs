@@ -16,18 +16,44 @@ fn reads_a_database_written_by_rpm() {
     let db = dir.join("db");
     let dbpath = format!("_dbpath {}", db.display());
     let run = |args: &[&str]| {
-        let out = Command::new(args[0]).args(&args[1..]).output().expect("rpm and rpmbuild must be installed (apt install rpm)");
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(args[0])
+            .args(&args[1..])
+            .output()
+            .expect("rpm and rpmbuild must be installed (apt install rpm)");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
-    run(&["rpmbuild", "--define", &top, "--define", &dbpath, "-bb", dir.join("t.spec").to_str().unwrap()]);
+    run(&[
+        "rpmbuild",
+        "--define",
+        &top,
+        "--define",
+        &dbpath,
+        "-bb",
+        dir.join("t.spec").to_str().unwrap(),
+    ]);
     let rpm = dir.join("top/RPMS/noarch/migtest-1.2.3-4.noarch.rpm");
     run(&["rpm", "--dbpath", db.to_str().unwrap(), "--initdb"]);
-    run(&["rpm", "--dbpath", db.to_str().unwrap(), "-i", "--nodeps", "--justdb", rpm.to_str().unwrap()]);
+    run(&[
+        "rpm",
+        "--dbpath",
+        db.to_str().unwrap(),
+        "-i",
+        "--nodeps",
+        "--justdb",
+        rpm.to_str().unwrap(),
+    ]);
 
     let pkgs = read_rpmdb(&db.join("rpmdb.sqlite")).unwrap();
     assert_eq!(pkgs.len(), 1, "{pkgs:?}");
     let p = &pkgs[0];
-    assert_eq!((p.name.as_str(), p.version.as_str(), p.arch.as_str(), p.kind), ("migtest", "2:1.2.3-4", "noarch", "rpm"));
+    assert_eq!(
+        (p.name.as_str(), p.version.as_str(), p.arch.as_str(), p.kind),
+        ("migtest", "2:1.2.3-4", "noarch", "rpm")
+    );
     assert_eq!(p.summary, "test package");
 
     // Not an RPM database: a clear error, not a panic.

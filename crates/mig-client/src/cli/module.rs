@@ -61,7 +61,10 @@ pub const GLOBAL_USAGE: &str = "global options:
   -V                     print the version and exit
 exit codes: 0 something was found, 1 nothing was found, 2 error";
 
-fn split_args(args: &[String]) -> anyhow::Result<(Global, Vec<String>)> {
+/// Separates global options from the module's flags. As in MIG, options given before the first
+/// module flag are global; after it, a flag the module itself defines (ping's `-t` and `-p`)
+/// belongs to the module, and any other global option is still global.
+fn split_args(args: &[String], module_flags: &[&str]) -> anyhow::Result<(Global, Vec<String>)> {
     let mut g = Global {
         target: "status='online'".into(),
         expiration: Duration::from_secs(300),
@@ -79,6 +82,7 @@ fn split_args(args: &[String]) -> anyhow::Result<(Global, Vec<String>)> {
         config: None,
     };
     let mut rest = Vec::new();
+    let mut seen_module_flag = false;
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
@@ -90,7 +94,12 @@ fn split_args(args: &[String]) -> anyhow::Result<(Global, Vec<String>)> {
             Some((f, v)) => (f, Some(v.to_string())),
             None => (bare, None),
         };
-        if TAKES_VALUE.contains(&flag) {
+        let modules_own = module_flags.contains(&flag);
+        let global = TAKES_VALUE.contains(&flag) || SWITCHES.contains(&flag) && inline.is_none();
+        if modules_own && (seen_module_flag || !global) {
+            seen_module_flag = true;
+            rest.push(arg.clone());
+        } else if TAKES_VALUE.contains(&flag) {
             let value = match inline {
                 Some(v) => v,
                 None => {
@@ -132,6 +141,7 @@ fn split_args(args: &[String]) -> anyhow::Result<(Global, Vec<String>)> {
                 _ => g.yes = true,
             }
         } else {
+            seen_module_flag |= !bare.is_empty();
             rest.push(arg.clone());
         }
         i += 1;
@@ -147,7 +157,7 @@ pub fn run(module: &'static dyn DynModule, args: &[String]) -> anyhow::Result<u8
         println!("{}\n{GLOBAL_USAGE}", module.usage());
         return Ok(exit::FOUND);
     }
-    let (g, module_args) = split_args(args)?;
+    let (g, module_args) = split_args(args, &module.flag_names())?;
     if g.target == "local" && g.input.is_none() {
         return run_local(module, &module_args, &g);
     }
@@ -271,4 +281,34 @@ fn run_local(module: &'static dyn DynModule, args: &[String], g: &Global) -> any
     } else {
         exit::NOT_FOUND
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(args: &[&str], module: &[&str]) -> (Global, Vec<String>) {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        split_args(&args, module).unwrap()
+    }
+
+    #[test]
+    fn globals_first_then_the_modules_own_flags() {
+        let ping = ["d", "dp", "p", "c", "t"];
+        let (g, rest) = split(
+            &["-t", "os='linux'", "-d", "10.0.0.1", "-p", "tcp", "-t", "2"],
+            &ping,
+        );
+        assert_eq!(g.target, "os='linux'");
+        assert!(!g.print, "-p after a module flag is ping's protocol");
+        assert_eq!(rest, vec!["-d", "10.0.0.1", "-p", "tcp", "-t", "2"]);
+        // Global options the module does not define may come anywhere.
+        let (g, rest) = split(
+            &["-path", "/etc", "-name", "x", "-show", "all", "-e", "30s"],
+            &["path", "name"],
+        );
+        assert_eq!(g.show, Show::All);
+        assert_eq!(g.expiration, Duration::from_secs(30));
+        assert_eq!(rest, vec!["-path", "/etc", "-name", "x"]);
+    }
 }

@@ -3,7 +3,7 @@
 use super::params::{Options, Params, Search};
 use crate::flags::{self, Flag};
 
-const FLAGS: &[Flag] = &[
+pub(crate) const FLAGS: &[Flag] = &[
     Flag::multi("path", "<path>", "search path"),
     Flag::multi(
         "name",
@@ -57,10 +57,6 @@ const FLAGS: &[Flag] = &[
     Flag::bool("decompress", "search inside gzip files"),
     Flag::bool("remotefs", "also search network filesystems (NFS, SMB…)"),
 ];
-
-pub fn usage() -> String {
-    flags::usage("mig file", FLAGS)
-}
 
 pub fn parse(args: &[String]) -> Result<Params, String> {
     let p = flags::parse(FLAGS, args)?;

@@ -73,7 +73,7 @@ impl<'e> Entry<'e> {
                     collector.open_failed(format!(
                         "lstat {}: {}",
                         self.path.display(),
-                        go_error(&e)
+                        crate::gofmt::os_error(&e)
                     ));
                     None
                 }
@@ -197,7 +197,7 @@ impl<'a> Inspector<'a> {
                     self.collector.open_failed(format!(
                         "stat {}: {}",
                         path.display(),
-                        go_error(&e)
+                        crate::gofmt::os_error(&e)
                     ));
                     false
                 }
@@ -255,7 +255,7 @@ impl<'a> Inspector<'a> {
                                 self.collector.open_failed(format!(
                                     "read {}: {}",
                                     path.display(),
-                                    go_error(&e)
+                                    crate::gofmt::os_error(&e)
                                 ));
                             }
                         }
@@ -265,7 +265,7 @@ impl<'a> Inspector<'a> {
                         self.collector.open_failed(format!(
                             "open {}: {}",
                             path.display(),
-                            go_error(&e)
+                            crate::gofmt::os_error(&e)
                         ));
                     }
                 }
@@ -280,7 +280,7 @@ impl<'a> Inspector<'a> {
                     self.collector.error(format!(
                         "decompress {}: {}",
                         path.display(),
-                        go_error(&e)
+                        crate::gofmt::os_error(&e)
                     ));
                     self.gz_runs.clear();
                 }
@@ -381,19 +381,4 @@ fn is_gzip(path: &Path) -> bool {
     File::open(path)
         .and_then(|mut f| f.read_exact(&mut magic))
         .is_ok_and(|_| magic == [0x1f, 0x8b])
-}
-
-/// An OS error as Go prints it: `permission denied`, `no such file or directory`.
-pub fn go_error(e: &io::Error) -> String {
-    let text = e.to_string();
-    // Rust appends " (os error N)" to strerror's text; Go prints the lower-cased text alone.
-    let text = match (e.raw_os_error(), text.rfind(" (os error ")) {
-        (Some(_), Some(i)) => &text[..i],
-        _ => text.as_str(),
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }

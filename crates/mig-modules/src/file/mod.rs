@@ -21,6 +21,7 @@ impl Module for File {
     const NAME: &'static str = "file";
     const ABOUT: &'static str = "find files by name, content, size, mode, mtime or hash";
     type Params = Params;
+    const FLAGS: &'static [crate::flags::Flag] = cli::FLAGS;
 
     fn validate(params: &Params) -> Result<(), String> {
         params::validate(params)
@@ -39,10 +40,6 @@ impl Module for File {
 
     fn parse_flags(args: &[String]) -> Result<Params, String> {
         cli::parse(args)
-    }
-
-    fn usage() -> String {
-        cli::usage()
     }
 
     fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {

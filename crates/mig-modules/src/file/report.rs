@@ -177,7 +177,7 @@ fn sha256_of(hit: &Hit) -> Result<String, String> {
         format!(
             "open {}: {}",
             hit.path.display(),
-            super::inspect::go_error(&e)
+            crate::gofmt::os_error(&e)
         )
     })?;
     let mut h = sha2::Sha256::new();
@@ -185,7 +185,7 @@ fn sha256_of(hit: &Hit) -> Result<String, String> {
         format!(
             "read {}: {}",
             hit.path.display(),
-            super::inspect::go_error(&e)
+            crate::gofmt::os_error(&e)
         )
     })?;
     Ok(super::hash::hex(&h.finalize()))

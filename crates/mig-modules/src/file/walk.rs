@@ -1,8 +1,9 @@
 //! Walking the roots: each directory tree once, in parallel, never following symlinked
 //! directories, never entering pseudo filesystems (/proc, /sys…) or remote ones unless asked.
 
-use super::inspect::{go_error, Entry, Inspector};
+use super::inspect::{Entry, Inspector};
 use super::plan::{clean, has_glob, PlannedSearch};
+use crate::gofmt::os_error as go_error;
 use crate::{Context, Stop};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};

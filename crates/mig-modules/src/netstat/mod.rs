@@ -12,17 +12,41 @@ use std::time::Instant;
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Params {
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "mig_core::action::null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "mig_core::action::null_as_default"
+    )]
     pub localmac: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "mig_core::action::null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "mig_core::action::null_as_default"
+    )]
     pub localip: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "mig_core::action::null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "mig_core::action::null_as_default"
+    )]
     pub neighbormac: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "mig_core::action::null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "mig_core::action::null_as_default"
+    )]
     pub neighborip: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "mig_core::action::null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "mig_core::action::null_as_default"
+    )]
     pub connectedip: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "mig_core::action::null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "mig_core::action::null_as_default"
+    )]
     pub listeningport: Vec<String>,
     /// Also search every other network namespace (containers).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -59,9 +83,17 @@ fn is_zero(v: &f64) -> bool {
 }
 
 const FLAGS: &[Flag] = &[
-    Flag::multi("lm", "<regex>", "local MAC address (case-insensitive regex)"),
+    Flag::multi(
+        "lm",
+        "<regex>",
+        "local MAC address (case-insensitive regex)",
+    ),
     Flag::multi("li", "<ip|cidr>", "local IP address or network"),
-    Flag::multi("nm", "<regex>", "neighbour MAC address (case-insensitive regex)"),
+    Flag::multi(
+        "nm",
+        "<regex>",
+        "neighbour MAC address (case-insensitive regex)",
+    ),
     Flag::multi("ni", "<ip|cidr>", "neighbour IP address or network"),
     Flag::multi("ci", "<ip|cidr>", "connected remote IP address or network"),
     Flag::multi("lp", "<port>", "listening port"),
@@ -82,17 +114,31 @@ struct Compiled {
 
 impl Compiled {
     fn new(p: &Params) -> Result<Compiled, String> {
-        if p.localmac.is_empty() && p.localip.is_empty() && p.neighbormac.is_empty() && p.neighborip.is_empty() && p.connectedip.is_empty() && p.listeningport.is_empty() {
+        if p.localmac.is_empty()
+            && p.localip.is_empty()
+            && p.neighbormac.is_empty()
+            && p.neighborip.is_empty()
+            && p.connectedip.is_empty()
+            && p.listeningport.is_empty()
+        {
             return Err("expected at least one of localmac, localip, neighbormac, neighborip, connectedip, listeningport".into());
         }
         let macs = |v: &[String]| -> Result<Vec<(String, regex::Regex)>, String> {
             v.iter()
-                .map(|m| mac_regex(m).map(|r| (m.clone(), r)).map_err(|e| format!("MAC regex {m:?}: {e}")))
+                .map(|m| {
+                    mac_regex(m)
+                        .map(|r| (m.clone(), r))
+                        .map_err(|e| format!("MAC regex {m:?}: {e}"))
+                })
                 .collect()
         };
         let ips = |field: &str, v: &[String]| -> Result<Vec<(String, IpMatch)>, String> {
             v.iter()
-                .map(|ip| IpMatch::parse(ip).map(|m| (ip.clone(), m)).map_err(|e| format!("{field}: {e}")))
+                .map(|ip| {
+                    IpMatch::parse(ip)
+                        .map(|m| (ip.clone(), m))
+                        .map_err(|e| format!("{field}: {e}"))
+                })
                 .collect()
         };
         Ok(Compiled {
@@ -114,6 +160,7 @@ impl Module for Netstat {
     const NAME: &'static str = "netstat";
     const ABOUT: &'static str = "local and neighbour addresses, connections and listening ports";
     type Params = Params;
+    const FLAGS: &'static [Flag] = FLAGS;
 
     fn validate(p: &Params) -> Result<(), String> {
         Compiled::new(p).map(|_| ())
@@ -125,11 +172,19 @@ impl Module for Netstat {
             Ok(c) => c,
             Err(e) => return ModuleResult::failure(e),
         };
-        let namespaces = if p.namespaces { net::namespaces() } else { vec![Namespace::own()] };
+        let namespaces = if p.namespaces {
+            net::namespaces()
+        } else {
+            vec![Namespace::own()]
+        };
         let mut el: BTreeMap<&str, BTreeMap<String, Vec<Element>>> = BTreeMap::new();
         let mut errors = Vec::new();
         let needs_sockets = !c.connectedip.is_empty() || !c.listeningport.is_empty();
-        let owners: HashMap<u64, Owner> = if needs_sockets { net::socket_owners() } else { HashMap::new() };
+        let owners: HashMap<u64, Owner> = if needs_sockets {
+            net::socket_owners()
+        } else {
+            HashMap::new()
+        };
 
         if !c.localmac.is_empty() {
             let ifaces = net::interfaces();
@@ -137,7 +192,10 @@ impl Module for Netstat {
             let map = el.entry("localmac").or_default();
             for (m, re) in &c.localmac {
                 let hits = map.entry(m.clone()).or_default();
-                for i in ifaces.iter().filter(|i| !i.mac.is_empty() && re.is_match(&i.mac)) {
+                for i in ifaces
+                    .iter()
+                    .filter(|i| !i.mac.is_empty() && re.is_match(&i.mac))
+                {
                     let mut any = false;
                     for a in addrs.iter().filter(|a| a.interface == i.name) {
                         any = true;
@@ -161,9 +219,16 @@ impl Module for Netstat {
                 errors.push("netstat stopped early: the module ran out of time".into());
                 break;
             }
-            let ns_name = if p.namespaces { ns.id.clone() } else { String::new() };
+            let ns_name = if p.namespaces {
+                ns.id.clone()
+            } else {
+                String::new()
+            };
             if !c.localip.is_empty() {
-                let macs: HashMap<String, String> = net::interfaces().into_iter().map(|i| (i.name, i.mac)).collect();
+                let macs: HashMap<String, String> = net::interfaces()
+                    .into_iter()
+                    .map(|i| (i.name, i.mac))
+                    .collect();
                 let addrs = net::local_addresses(ns);
                 let map = el.entry("localip").or_default();
                 for (q, m) in &c.localip {
@@ -171,7 +236,11 @@ impl Module for Netstat {
                     for a in addrs.iter().filter(|a| m.contains(&a.addr)) {
                         hits.push(Element {
                             localaddr: a.addr.to_string(),
-                            localmacaddr: if ns.id.is_empty() || !p.namespaces { macs.get(&a.interface).cloned().unwrap_or_default() } else { String::new() },
+                            localmacaddr: if ns.id.is_empty() || !p.namespaces {
+                                macs.get(&a.interface).cloned().unwrap_or_default()
+                            } else {
+                                String::new()
+                            },
                             namespace: ns_name.clone(),
                             ..Default::default()
                         });
@@ -181,7 +250,11 @@ impl Module for Netstat {
             if !c.neighbormac.is_empty() || !c.neighborip.is_empty() {
                 let neighbors = net::neighbors(ns);
                 for (q, re) in &c.neighbormac {
-                    let hits = el.entry("neighbormac").or_default().entry(q.clone()).or_default();
+                    let hits = el
+                        .entry("neighbormac")
+                        .or_default()
+                        .entry(q.clone())
+                        .or_default();
                     for n in neighbors.iter().filter(|n| re.is_match(&n.mac)) {
                         hits.push(Element {
                             remotemacaddr: n.mac.clone(),
@@ -192,7 +265,11 @@ impl Module for Netstat {
                     }
                 }
                 for (q, m) in &c.neighborip {
-                    let hits = el.entry("neighborip").or_default().entry(q.clone()).or_default();
+                    let hits = el
+                        .entry("neighborip")
+                        .or_default()
+                        .entry(q.clone())
+                        .or_default();
                     for n in neighbors.iter().filter(|n| m.contains(&n.addr)) {
                         hits.push(Element {
                             remotemacaddr: n.mac.clone(),
@@ -210,8 +287,16 @@ impl Module for Netstat {
                     Element {
                         localaddr: s.local.to_string(),
                         localport: s.local_port as f64,
-                        remoteaddr: if s.is_connected() { s.remote.to_string() } else { String::new() },
-                        remoteport: if s.is_connected() { s.remote_port as f64 } else { 0.0 },
+                        remoteaddr: if s.is_connected() {
+                            s.remote.to_string()
+                        } else {
+                            String::new()
+                        },
+                        remoteport: if s.is_connected() {
+                            s.remote_port as f64
+                        } else {
+                            0.0
+                        },
                         namespace: ns_name.clone(),
                         protocol: s.proto.name().to_string(),
                         pid: owner.map_or(0.0, |o| o.pid as f64),
@@ -220,19 +305,44 @@ impl Module for Netstat {
                     }
                 };
                 for (q, m) in &c.connectedip {
-                    let hits = el.entry("connectedip").or_default().entry(q.clone()).or_default();
-                    hits.extend(sockets.iter().filter(|s| s.is_connected() && m.contains(&s.remote)).map(element));
+                    let hits = el
+                        .entry("connectedip")
+                        .or_default()
+                        .entry(q.clone())
+                        .or_default();
+                    hits.extend(
+                        sockets
+                            .iter()
+                            .filter(|s| s.is_connected() && m.contains(&s.remote))
+                            .map(element),
+                    );
                 }
                 for (q, port) in &c.listeningport {
-                    let hits = el.entry("listeningport").or_default().entry(q.clone()).or_default();
-                    hits.extend(sockets.iter().filter(|s| s.is_listening() && s.local_port == *port).map(element));
+                    let hits = el
+                        .entry("listeningport")
+                        .or_default()
+                        .entry(q.clone())
+                        .or_default();
+                    hits.extend(
+                        sockets
+                            .iter()
+                            .filter(|s| s.is_listening() && s.local_port == *port)
+                            .map(element),
+                    );
                 }
             }
         }
         let mut total = 0usize;
         let mut elements = serde_json::Map::new();
         // MIG always returns the six maps.
-        for key in ["localmac", "neighbormac", "localip", "neighborip", "connectedip", "listeningport"] {
+        for key in [
+            "localmac",
+            "neighbormac",
+            "localip",
+            "neighborip",
+            "connectedip",
+            "listeningport",
+        ] {
             let map = el.remove(key).unwrap_or_default();
             total += map.values().map(Vec::len).sum::<usize>();
             elements.insert(key.into(), serde_json::to_value(map).unwrap_or(Value::Null));
@@ -262,10 +372,6 @@ impl Module for Netstat {
         })
     }
 
-    fn usage() -> String {
-        flags::usage("mig netstat", FLAGS)
-    }
-
     fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
         let mut lines = Vec::new();
         let Some(obj) = result.elements.as_object() else {
@@ -278,8 +384,16 @@ impl Module for Netstat {
                     lines.push(format!("no {kind} matches {query}"));
                 }
                 for h in hits {
-                    let ns = if h.namespace.is_empty() { String::new() } else { format!(" in namespace {}", h.namespace) };
-                    let who = if h.pid > 0.0 { format!(" by {} (pid {})", h.process, h.pid) } else { String::new() };
+                    let ns = if h.namespace.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" in namespace {}", h.namespace)
+                    };
+                    let who = if h.pid > 0.0 {
+                        format!(" by {} (pid {})", h.process, h.pid)
+                    } else {
+                        String::new()
+                    };
                     lines.push(match kind.as_str() {
                         "localmac" => format!("found local mac {} ({}) for netstat localmac:'{query}'{ns}", h.localmacaddr, h.localaddr),
                         "localip" => format!("found local ip {} for netstat localip:'{query}'{ns}", h.localaddr),
@@ -324,7 +438,10 @@ mod tests {
     fn finds_a_listening_port_and_its_process() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let r = lookup("netstat").unwrap().run_json(&json!({"listeningport": [port.to_string()]}), &Context::default());
+        let r = lookup("netstat").unwrap().run_json(
+            &json!({"listeningport": [port.to_string()]}),
+            &Context::default(),
+        );
         assert!(r.success, "{:?}", r.errors);
         assert!(r.foundanything);
         let hit = &r.elements["listeningport"][port.to_string()][0];
@@ -338,17 +455,34 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let _c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let r = lookup("netstat").unwrap().run_json(&json!({"connectedip": ["127.0.0.0/8"]}), &Context::default());
+        let r = lookup("netstat").unwrap().run_json(
+            &json!({"connectedip": ["127.0.0.0/8"]}),
+            &Context::default(),
+        );
         let hits = r.elements["connectedip"]["127.0.0.0/8"].as_array().unwrap();
-        assert!(hits.iter().any(|h| h["remoteport"] == port as f64), "{hits:?}");
+        assert!(
+            hits.iter().any(|h| h["remoteport"] == port as f64),
+            "{hits:?}"
+        );
     }
 
     #[test]
     fn local_ip_and_mac() {
-        let r = lookup("netstat").unwrap().run_json(&json!({"localip": ["127.0.0.1"], "localmac": ["^00:00:00:00:00:00$"]}), &Context::default());
+        let r = lookup("netstat").unwrap().run_json(
+            &json!({"localip": ["127.0.0.1"], "localmac": ["^00:00:00:00:00:00$"]}),
+            &Context::default(),
+        );
         assert!(r.foundanything);
-        assert_eq!(r.elements["localip"]["127.0.0.1"][0]["localaddr"], "127.0.0.1");
-        assert!(r.elements["localmac"]["^00:00:00:00:00:00$"].as_array().is_some_and(|a| !a.is_empty()), "loopback's MAC");
+        assert_eq!(
+            r.elements["localip"]["127.0.0.1"][0]["localaddr"],
+            "127.0.0.1"
+        );
+        assert!(
+            r.elements["localmac"]["^00:00:00:00:00:00$"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty()),
+            "loopback's MAC"
+        );
         for k in ["neighbormac", "neighborip", "connectedip", "listeningport"] {
             assert!(r.elements[k].is_object(), "{k} is always present");
         }
@@ -372,7 +506,14 @@ mod tests {
 
     #[test]
     fn flags_are_migs() {
-        let p = Netstat::parse_flags(&["-lp".into(), "22".into(), "-ci".into(), "10.0.0.0/8".into(), "-namespaces".into()]).unwrap();
+        let p = Netstat::parse_flags(&[
+            "-lp".into(),
+            "22".into(),
+            "-ci".into(),
+            "10.0.0.0/8".into(),
+            "-namespaces".into(),
+        ])
+        .unwrap();
         assert_eq!(p.listeningport, vec!["22"]);
         assert_eq!(p.connectedip, vec!["10.0.0.0/8"]);
         assert!(p.namespaces);

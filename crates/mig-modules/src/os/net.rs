@@ -26,11 +26,14 @@ impl Namespace {
 
 /// Every network namespace with a process in it (one process each), own namespace first.
 pub fn namespaces() -> Vec<Namespace> {
-    let own = std::fs::read_link("/proc/self/ns/net").map(|l| l.to_string_lossy().into_owned()).unwrap_or_default();
+    let own = std::fs::read_link("/proc/self/ns/net")
+        .map(|l| l.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut seen: HashMap<String, u32> = HashMap::new();
     for pid in pids() {
         if let Ok(link) = std::fs::read_link(format!("/proc/{pid}/ns/net")) {
-            seen.entry(link.to_string_lossy().into_owned()).or_insert(pid);
+            seen.entry(link.to_string_lossy().into_owned())
+                .or_insert(pid);
         }
     }
     let mut out = vec![Namespace {
@@ -51,7 +54,10 @@ pub fn namespaces() -> Vec<Namespace> {
 /// Process IDs, from /proc.
 pub fn pids() -> Vec<u32> {
     let mut pids: Vec<u32> = std::fs::read_dir("/proc")
-        .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
         .unwrap_or_default();
     pids.sort_unstable();
     pids
@@ -137,7 +143,11 @@ pub fn sockets(ns: &Namespace) -> Vec<Socket> {
         ("raw6", Proto::Raw, 6),
     ] {
         let text = std::fs::read_to_string(ns.net_dir.join(file)).unwrap_or_default();
-        out.extend(text.lines().skip(1).filter_map(|l| parse_socket_line(l, proto, family)));
+        out.extend(
+            text.lines()
+                .skip(1)
+                .filter_map(|l| parse_socket_line(l, proto, family)),
+        );
     }
     out
 }
@@ -167,14 +177,18 @@ fn parse_endpoint(s: &str, family: u8) -> Option<(IpAddr, u16)> {
     let (addr, port) = s.split_once(':')?;
     let port = u16::from_str_radix(port, 16).ok()?;
     let ip = if family == 4 {
-        IpAddr::V4(Ipv4Addr::from(u32::from_str_radix(addr, 16).ok()?.swap_bytes()))
+        IpAddr::V4(Ipv4Addr::from(
+            u32::from_str_radix(addr, 16).ok()?.swap_bytes(),
+        ))
     } else {
         if addr.len() != 32 {
             return None;
         }
         let mut bytes = [0u8; 16];
         for word in 0..4 {
-            let w = u32::from_str_radix(&addr[word * 8..word * 8 + 8], 16).ok()?.swap_bytes();
+            let w = u32::from_str_radix(&addr[word * 8..word * 8 + 8], 16)
+                .ok()?
+                .swap_bytes();
             bytes[word * 4..word * 4 + 4].copy_from_slice(&w.to_be_bytes());
         }
         IpAddr::V6(Ipv6Addr::from(bytes))
@@ -209,9 +223,7 @@ pub fn socket_owners() -> HashMap<u64, Owner> {
             else {
                 continue;
             };
-            let name = name
-                .get_or_insert_with(|| process_name(pid))
-                .clone();
+            let name = name.get_or_insert_with(|| process_name(pid)).clone();
             map.entry(inode).or_insert(Owner { pid, name });
         }
     }
@@ -250,7 +262,14 @@ pub fn local_addresses(ns: &Namespace) -> Vec<LocalAddr> {
                     .filter(|(net, mask, _)| u32::from(ip) & mask == *net)
                     .max_by_key(|(_, mask, _)| mask.count_ones())
                     .map(|(_, mask, name)| (mask.count_ones() as u8, name.clone()));
-                let (prefix, interface) = iface.unwrap_or((32, if ip.is_loopback() { "lo".into() } else { String::new() }));
+                let (prefix, interface) = iface.unwrap_or((
+                    32,
+                    if ip.is_loopback() {
+                        "lo".into()
+                    } else {
+                        String::new()
+                    },
+                ));
                 let a = LocalAddr {
                     interface,
                     addr: IpAddr::V4(ip),
@@ -321,11 +340,16 @@ pub fn interfaces() -> Vec<Interface> {
             d.flatten()
                 .map(|e| {
                     let name = e.file_name().to_string_lossy().into_owned();
-                    let read = |f: &str| std::fs::read_to_string(e.path().join(f)).map(|s| s.trim().to_string()).unwrap_or_default();
+                    let read = |f: &str| {
+                        std::fs::read_to_string(e.path().join(f))
+                            .map(|s| s.trim().to_string())
+                            .unwrap_or_default()
+                    };
                     Interface {
                         mac: read("address"),
                         mtu: read("mtu").parse().unwrap_or(0),
-                        flags: u32::from_str_radix(read("flags").trim_start_matches("0x"), 16).unwrap_or(0),
+                        flags: u32::from_str_radix(read("flags").trim_start_matches("0x"), 16)
+                            .unwrap_or(0),
                         index: read("ifindex").parse().unwrap_or(0),
                         name,
                     }
@@ -386,10 +410,17 @@ impl IpMatch {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let addr: IpAddr = a.trim().parse().map_err(|_| format!("{s:?} is not an IP address or CIDR"))?;
+        let addr: IpAddr = a
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP address or CIDR"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match p {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| format!("{s:?}: bad prefix length"))?,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: bad prefix length"))?,
             None => max,
         };
         Ok(IpMatch { addr, prefix })
@@ -406,11 +437,19 @@ impl IpMatch {
         };
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(a)) => {
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.prefix)
+                };
                 u32::from(net) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(a)) => {
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.prefix)
+                };
                 u128::from(net) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -442,19 +481,31 @@ mod tests {
         let m = IpMatch::parse("10.0.0.0/8").unwrap();
         assert!(m.contains(&"10.1.2.3".parse().unwrap()));
         assert!(!m.contains(&"11.1.2.3".parse().unwrap()));
-        assert!(m.contains(&"::ffff:10.9.9.9".parse().unwrap()), "IPv4-mapped");
+        assert!(
+            m.contains(&"::ffff:10.9.9.9".parse().unwrap()),
+            "IPv4-mapped"
+        );
         let m = IpMatch::parse("fe80::/10").unwrap();
         assert!(m.contains(&"fe80::1".parse().unwrap()));
-        assert!(IpMatch::parse("1.2.3.4").unwrap().contains(&"1.2.3.4".parse().unwrap()));
+        assert!(IpMatch::parse("1.2.3.4")
+            .unwrap()
+            .contains(&"1.2.3.4".parse().unwrap()));
         assert!(IpMatch::parse("1.2.3.4/33").is_err());
         assert!(IpMatch::parse("example.com").is_err());
-        assert!(IpMatch::parse("0.0.0.0/0").unwrap().contains(&"8.8.8.8".parse().unwrap()));
+        assert!(IpMatch::parse("0.0.0.0/0")
+            .unwrap()
+            .contains(&"8.8.8.8".parse().unwrap()));
     }
 
     #[test]
     fn this_machine_has_loopback() {
         let addrs = local_addresses(&Namespace::own());
-        assert!(addrs.iter().any(|a| a.addr == IpAddr::V4(Ipv4Addr::LOCALHOST)), "{addrs:?}");
+        assert!(
+            addrs
+                .iter()
+                .any(|a| a.addr == IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            "{addrs:?}"
+        );
         assert!(interfaces().iter().any(|i| i.name == "lo"));
     }
 }

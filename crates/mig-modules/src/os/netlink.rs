@@ -22,13 +22,20 @@ fn u16_at(b: &[u8], i: usize) -> Option<u16> {
 }
 
 fn u32_at(b: &[u8], i: usize) -> Option<u32> {
-    b.get(i..i + 4).map(|s| u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
+    b.get(i..i + 4)
+        .map(|s| u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
 }
 
 /// IPv6 neighbours with a link-layer address; empty when netlink is unavailable.
 pub fn ipv6_neighbors() -> Vec<Neighbor> {
     // SAFETY: a plain socket; closed by the guard below.
-    let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE) };
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    };
     if fd < 0 {
         return Vec::new();
     }
@@ -40,7 +47,10 @@ pub fn ipv6_neighbors() -> Vec<Neighbor> {
         }
     }
     let _guard = Close(fd);
-    let timeout = libc::timeval { tv_sec: 2, tv_usec: 0 };
+    let timeout = libc::timeval {
+        tv_sec: 2,
+        tv_usec: 0,
+    };
     // SAFETY: setting a receive timeout with a valid struct.
     unsafe {
         libc::setsockopt(
@@ -76,7 +86,10 @@ pub fn ipv6_neighbors() -> Vec<Neighbor> {
     if sent < 0 {
         return Vec::new();
     }
-    let names: std::collections::HashMap<u32, String> = super::net::interfaces().into_iter().map(|i| (i.index, i.name)).collect();
+    let names: std::collections::HashMap<u32, String> = super::net::interfaces()
+        .into_iter()
+        .map(|i| (i.index, i.name))
+        .collect();
     let mut out = Vec::new();
     let mut buf = vec![0u8; 65536];
     loop {
@@ -133,7 +146,13 @@ fn parse_neighbor(msg: &[u8], names: &std::collections::HashMap<u32, String>) ->
                 dst = Some(IpAddr::V6(Ipv6Addr::from(b)));
             }
             NDA_LLADDR if payload.len() == 6 => {
-                mac = Some(payload.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"));
+                mac = Some(
+                    payload
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<Vec<_>>()
+                        .join(":"),
+                );
             }
             _ => {}
         }

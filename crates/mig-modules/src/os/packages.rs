@@ -22,7 +22,10 @@ pub struct Package {
 }
 
 pub const DPKG_STATUS: &str = "/var/lib/dpkg/status";
-pub const RPMDB_PATHS: &[&str] = &["/var/lib/rpm/rpmdb.sqlite", "/usr/lib/sysimage/rpm/rpmdb.sqlite"];
+pub const RPMDB_PATHS: &[&str] = &[
+    "/var/lib/rpm/rpmdb.sqlite",
+    "/usr/lib/sysimage/rpm/rpmdb.sqlite",
+];
 pub const RPMDB_BDB_PATHS: &[&str] = &["/var/lib/rpm/Packages", "/var/lib/rpm/Packages.db"];
 pub const APK_INSTALLED: &str = "/lib/apk/db/installed";
 
@@ -167,8 +170,13 @@ const RPMTAG_SOURCERPM: u32 = 1044;
 
 /// An RPM header: `il`, `dl`, `il` index entries (tag, type, offset, count), then the data.
 pub fn parse_rpm_header(blob: &[u8]) -> Option<Package> {
-    let blob = blob.strip_prefix(&[0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0][..]).unwrap_or(blob);
-    let be = |i: usize| -> Option<u32> { blob.get(i..i + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])) };
+    let blob = blob
+        .strip_prefix(&[0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0][..])
+        .unwrap_or(blob);
+    let be = |i: usize| -> Option<u32> {
+        blob.get(i..i + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
     let il = be(0)? as usize;
     let dl = be(4)? as usize;
     let data_start = 8usize.checked_add(il.checked_mul(16)?)?;
@@ -209,7 +217,11 @@ pub fn parse_rpm_header(blob: &[u8]) -> Option<Package> {
     if p.name.is_empty() {
         return None;
     }
-    let vr = if release.is_empty() { version } else { format!("{version}-{release}") };
+    let vr = if release.is_empty() {
+        version
+    } else {
+        format!("{version}-{release}")
+    };
     p.version = match epoch {
         Some(e) => format!("{e}:{vr}"),
         None => vr,
@@ -226,7 +238,14 @@ mod tests {
         let text = "Package: bash\nStatus: install ok installed\nPriority: required\nSection: shells\nInstalled-Size: 7164\nMaintainer: Matthias Klose <doko@debian.org>\nArchitecture: amd64\nVersion: 5.2.15-2+b7\nDescription: GNU Bourne Again SHell\n Bash is an sh-compatible command language interpreter.\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1.0\nArchitecture: all\n\nPackage: libc6\nStatus: hold ok installed\nSource: glibc\nVersion: 2.36-9+deb12u4\nArchitecture: amd64\n";
         let p = parse_dpkg_status(text);
         assert_eq!(p.len(), 2, "{p:?}");
-        assert_eq!((p[0].name.as_str(), p[0].version.as_str(), p[0].arch.as_str()), ("bash", "5.2.15-2+b7", "amd64"));
+        assert_eq!(
+            (
+                p[0].name.as_str(),
+                p[0].version.as_str(),
+                p[0].arch.as_str()
+            ),
+            ("bash", "5.2.15-2+b7", "amd64")
+        );
         assert_eq!(p[0].size, 7164);
         assert_eq!(p[1].source, "glibc");
     }
@@ -235,13 +254,21 @@ mod tests {
     fn apk_paragraphs() {
         let p = parse_apk_installed("C:Q1abc=\nP:musl\nV:1.2.4-r2\nA:x86_64\nI:622592\nT:the musl c library\n\nP:busybox\nV:1.36.1-r5\nA:x86_64\n");
         assert_eq!(p.len(), 2);
-        assert_eq!((p[0].name.as_str(), p[0].version.as_str(), p[0].kind), ("musl", "1.2.4-r2", "apk"));
+        assert_eq!(
+            (p[0].name.as_str(), p[0].version.as_str(), p[0].kind),
+            ("musl", "1.2.4-r2", "apk")
+        );
     }
 
     #[test]
     fn rpm_header_blob() {
         // Hand-built header: NAME, VERSION, RELEASE, EPOCH, ARCH.
-        let strings: &[(u32, &str)] = &[(RPMTAG_NAME, "openssl"), (RPMTAG_VERSION, "3.0.7"), (RPMTAG_RELEASE, "25.el9"), (RPMTAG_ARCH, "x86_64")];
+        let strings: &[(u32, &str)] = &[
+            (RPMTAG_NAME, "openssl"),
+            (RPMTAG_VERSION, "3.0.7"),
+            (RPMTAG_RELEASE, "25.el9"),
+            (RPMTAG_ARCH, "x86_64"),
+        ];
         let mut data = Vec::new();
         let mut index = Vec::new();
         for (tag, s) in strings {
@@ -264,7 +291,10 @@ mod tests {
         }
         blob.extend_from_slice(&data);
         let p = parse_rpm_header(&blob).unwrap();
-        assert_eq!((p.name.as_str(), p.version.as_str(), p.arch.as_str()), ("openssl", "1:3.0.7-25.el9", "x86_64"));
+        assert_eq!(
+            (p.name.as_str(), p.version.as_str(), p.arch.as_str()),
+            ("openssl", "1:3.0.7-25.el9", "x86_64")
+        );
         // Truncated or garbage blobs are refused, not a panic.
         assert!(parse_rpm_header(&blob[..20]).is_none());
         assert!(parse_rpm_header(&[0xff; 64]).is_none());

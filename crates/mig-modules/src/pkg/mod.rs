@@ -36,7 +36,11 @@ pub struct PackageInfo {
 
 const FLAGS: &[Flag] = &[
     Flag::multi("name", "<regex>", "package name regex"),
-    Flag::value("version", "<regex>", "version regex (a leading ! inverts it)"),
+    Flag::value(
+        "version",
+        "<regex>",
+        "version regex (a leading ! inverts it)",
+    ),
 ];
 
 struct Compiled {
@@ -61,7 +65,10 @@ fn compile(p: &Params) -> Result<Compiled, String> {
             Some(rest) => (true, rest),
             None => (false, p.vermatch.as_str()),
         };
-        Some((Regex::new(pattern).map_err(|e| format!("vermatch: {:?}: {e}", p.vermatch))?, negate))
+        Some((
+            Regex::new(pattern).map_err(|e| format!("vermatch: {:?}: {e}", p.vermatch))?,
+            negate,
+        ))
     };
     Ok(Compiled { names, version })
 }
@@ -72,6 +79,7 @@ impl Module for Pkg {
     const NAME: &'static str = "pkg";
     const ABOUT: &'static str = "installed packages (dpkg, rpm, apk) by name and version";
     type Params = Params;
+    const FLAGS: &'static [Flag] = FLAGS;
 
     fn validate(p: &Params) -> Result<(), String> {
         compile(p).map(|_| ())
@@ -87,7 +95,11 @@ impl Module for Pkg {
         let mut found: Vec<PackageInfo> = installed
             .iter()
             .filter(|pk| c.names.iter().any(|r| r.is_match(&pk.name)))
-            .filter(|pk| c.version.as_ref().is_none_or(|(r, neg)| r.is_match(&pk.version) != *neg))
+            .filter(|pk| {
+                c.version
+                    .as_ref()
+                    .is_none_or(|(r, neg)| r.is_match(&pk.version) != *neg)
+            })
             .map(|pk| PackageInfo {
                 name: pk.name.clone(),
                 version: pk.version.clone(),
@@ -111,20 +123,24 @@ impl Module for Pkg {
             return Err(format!("unexpected argument {extra:?}"));
         }
         Ok(Params {
-            pkgmatch: PkgMatch { matches: f.all("name") },
+            pkgmatch: PkgMatch {
+                matches: f.all("name"),
+            },
             vermatch: f.value("version").unwrap_or("").to_string(),
         })
     }
 
-    fn usage() -> String {
-        flags::usage("mig pkg", FLAGS)
-    }
-
     fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
-        let pkgs: Vec<PackageInfo> = serde_json::from_value(result.elements["packages"].clone()).unwrap_or_default();
+        let pkgs: Vec<PackageInfo> =
+            serde_json::from_value(result.elements["packages"].clone()).unwrap_or_default();
         let mut lines: Vec<String> = pkgs
             .iter()
-            .map(|p| format!("{} name:{} version:{} arch:{}", p.kind, p.name, p.version, p.arch))
+            .map(|p| {
+                format!(
+                    "{} name:{} version:{} arch:{}",
+                    p.kind, p.name, p.version, p.arch
+                )
+            })
             .collect();
         if lines.is_empty() && !found_only {
             lines.push("no package found".into());
@@ -146,12 +162,21 @@ mod tests {
         if !std::path::Path::new(packages::DPKG_STATUS).exists() {
             return;
         }
-        let r = lookup("pkg").unwrap().run_json(&json!({"pkgmatch": {"matches": ["^bash$"]}, "vermatch": ""}), &Context::default());
+        let r = lookup("pkg").unwrap().run_json(
+            &json!({"pkgmatch": {"matches": ["^bash$"]}, "vermatch": ""}),
+            &Context::default(),
+        );
         assert!(r.success, "{:?}", r.errors);
         let pkgs = r.elements["packages"].as_array().unwrap();
         assert_eq!(pkgs.len(), 1);
-        let want = std::process::Command::new("dpkg-query").args(["-W", "-f", "${Version}", "bash"]).output().unwrap();
-        assert_eq!(pkgs[0]["version"], String::from_utf8_lossy(&want.stdout).as_ref());
+        let want = std::process::Command::new("dpkg-query")
+            .args(["-W", "-f", "${Version}", "bash"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            pkgs[0]["version"],
+            String::from_utf8_lossy(&want.stdout).as_ref()
+        );
         assert_eq!(pkgs[0]["type"], "dpkg");
         // An inverted version regex that matches: nothing.
         let v = pkgs[0]["version"].as_str().unwrap().to_string();
@@ -162,10 +187,33 @@ mod tests {
     #[test]
     fn validation() {
         let m = lookup("pkg").unwrap();
-        assert!(m.run_json(&json!({"pkgmatch": {"matches": []}}), &Context::default()).errors[0].contains("pkgmatch.matches"));
-        assert!(m.run_json(&json!({"pkgmatch": {"matches": ["("]}}), &Context::default()).errors[0].contains("pkgmatch.matches"));
-        assert!(m.run_json(&json!({"pkgmatch": {"matches": ["a"]}, "vermatch": "!("}), &Context::default()).errors[0].contains("vermatch"));
-        let p = Pkg::parse_flags(&["-name".into(), "^openssl".into(), "-name".into(), "^libssl".into(), "-version".into(), "^3".into()]).unwrap();
+        assert!(m
+            .run_json(&json!({"pkgmatch": {"matches": []}}), &Context::default())
+            .errors[0]
+            .contains("pkgmatch.matches"));
+        assert!(m
+            .run_json(
+                &json!({"pkgmatch": {"matches": ["("]}}),
+                &Context::default()
+            )
+            .errors[0]
+            .contains("pkgmatch.matches"));
+        assert!(m
+            .run_json(
+                &json!({"pkgmatch": {"matches": ["a"]}, "vermatch": "!("}),
+                &Context::default()
+            )
+            .errors[0]
+            .contains("vermatch"));
+        let p = Pkg::parse_flags(&[
+            "-name".into(),
+            "^openssl".into(),
+            "-name".into(),
+            "^libssl".into(),
+            "-version".into(),
+            "^3".into(),
+        ])
+        .unwrap();
         assert_eq!(p.pkgmatch.matches.len(), 2);
         assert_eq!(p.vermatch, "^3");
     }

@@ -1,0 +1,174 @@
+//! agentdestroy: stops another mig-agent process (by PID) and removes its binary when its
+//! version is the one named. Used by the upgrade protocol to retire the old agent. It never
+//! stops the agent that runs it, nor that agent's module process.
+
+use crate::flags::{self, Flag};
+use crate::{gofmt, Context, Module, ModuleResult, SandboxNeeds};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Params {
+    #[serde(default, serialize_with = "mig_core::gojson::float64::serialize")]
+    pub pid: f64,
+    #[serde(default)]
+    pub version: String,
+}
+
+const FLAGS: &[Flag] = &[
+    Flag::value("pid", "<pid>", "the process ID of the agent to stop"),
+    Flag::value(
+        "version",
+        "<version>",
+        "its version, as `mig-agent --version` prints it",
+    ),
+];
+
+fn check(p: &Params) -> Result<u32, String> {
+    if !(p.pid > 1.0 && p.pid < u32::MAX as f64 && p.pid.fract() == 0.0) {
+        return Err(format!("pid: {} is not a process ID", p.pid));
+    }
+    if p.version.trim().is_empty() {
+        return Err("version: expected the agent's version".into());
+    }
+    Ok(p.pid as u32)
+}
+
+pub struct AgentDestroy;
+
+impl Module for AgentDestroy {
+    const NAME: &'static str = "agentdestroy";
+    const ABOUT: &'static str = "stop another agent process and remove its binary (upgrades)";
+    const SANDBOX: SandboxNeeds = SandboxNeeds {
+        network: false,
+        modifies_system: true,
+        ptrace: false,
+    };
+    type Params = Params;
+    const FLAGS: &'static [Flag] = FLAGS;
+
+    fn validate(p: &Params) -> Result<(), String> {
+        check(p).map(|_| ())
+    }
+
+    fn run(p: &Params, _ctx: &Context) -> ModuleResult {
+        let start = Instant::now();
+        match destroy(p) {
+            Ok((killed, removed, version)) => ModuleResult {
+                foundanything: killed,
+                success: true,
+                elements: json!({"pid": p.pid, "version": version, "killed": killed, "removed": removed}),
+                statistics: json!({"exectime": gofmt::duration(start.elapsed())}),
+                errors: Vec::new(),
+            },
+            Err(e) => ModuleResult::failure(e),
+        }
+    }
+
+    fn parse_flags(args: &[String]) -> Result<Params, String> {
+        let f = flags::parse(FLAGS, args)?;
+        Ok(Params {
+            pid: f.int("pid")?.unwrap_or(0) as f64,
+            version: f.value("version").unwrap_or("").to_string(),
+        })
+    }
+
+    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
+        let e = &result.elements;
+        if e["killed"] == true {
+            let removed = e["removed"]
+                .as_str()
+                .filter(|r| !r.is_empty())
+                .map(|r| format!(", removed {r}"))
+                .unwrap_or_default();
+            vec![format!(
+                "agent {} (version {}) stopped{removed}",
+                e["pid"],
+                e["version"].as_str().unwrap_or("")
+            )]
+        } else if found_only {
+            Vec::new()
+        } else {
+            let mut l = vec![format!(
+                "agent {} not stopped: its version is {}",
+                e["pid"],
+                e["version"].as_str().unwrap_or("unknown")
+            )];
+            l.extend(result.errors.iter().cloned());
+            l
+        }
+    }
+}
+
+/// (killed, removed binary, the process's version).
+fn destroy(p: &Params) -> Result<(bool, String, String), String> {
+    let pid = check(p)?;
+    let me = std::process::id();
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() } as u32;
+    if pid == me || pid == parent {
+        return Err(format!(
+            "refusing to stop pid {pid}: it is the agent running this module"
+        ));
+    }
+    let exe_link = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map_err(|e| format!("process {pid}: {}", gofmt::os_error(&e)))?;
+    let exe_text = exe_link.to_string_lossy().into_owned();
+    let exe = PathBuf::from(exe_text.strip_suffix(" (deleted)").unwrap_or(&exe_text));
+    let name = exe
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if !name.starts_with("mig-agent") {
+        return Err(format!(
+            "process {pid} is not a mig-agent ({})",
+            exe.display()
+        ));
+    }
+    // /proc/<pid>/exe runs even when the file was replaced or deleted.
+    let out = std::process::Command::new(format!("/proc/{pid}/exe"))
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("cannot ask process {pid} for its version: {e}"))?;
+    let version = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .to_string();
+    if version != p.version.trim() {
+        return Ok((false, String::new(), version));
+    }
+    // SAFETY: signalling a process we identified above.
+    if unsafe { libc::kill(pid as i32, libc::SIGKILL) } != 0 {
+        return Err(format!(
+            "cannot stop process {pid}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{pid}/exe")).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        // A zombie child of ours would linger: reap it if it is one.
+        // SAFETY: non-blocking waitpid on a pid.
+        unsafe {
+            libc::waitpid(pid as i32, std::ptr::null_mut(), libc::WNOHANG);
+        }
+    }
+    let own = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.canonicalize().ok());
+    let mut removed = String::new();
+    if exe.exists() && exe.canonicalize().ok() != own {
+        std::fs::remove_file(&exe).map_err(|e| {
+            format!(
+                "stopped {pid} but cannot remove {}: {}",
+                exe.display(),
+                gofmt::os_error(&e)
+            )
+        })?;
+        removed = exe.display().to_string();
+    }
+    Ok((true, removed, version))
+}

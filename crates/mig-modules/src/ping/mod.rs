@@ -1,0 +1,470 @@
+//! ping: "can the host reach X?" ICMP echo, a TCP connect (the seed's `netcat -vz`), or a UDP
+//! probe, `count` times, with latencies in milliseconds.
+//!
+//! Latencies: a reply's round trip in ms; **-1** when nothing came back before the timeout;
+//! **-2** when the destination answered "no" (TCP reset, ICMP port or host unreachable).
+
+use crate::flags::{self, Flag};
+use crate::{gofmt, Context, Module, ModuleResult, SandboxNeeds};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::io::ErrorKind;
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::os::fd::FromRawFd;
+use std::time::{Duration, Instant};
+
+pub const TIMEOUT_LATENCY: f64 = -1.0;
+pub const REFUSED_LATENCY: f64 = -2.0;
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Params {
+    pub destination: String,
+    #[serde(default, serialize_with = "mig_core::gojson::float64::serialize")]
+    pub destinationport: f64,
+    #[serde(default = "default_protocol")]
+    pub protocol: String,
+    #[serde(
+        default = "default_count",
+        serialize_with = "mig_core::gojson::float64::serialize"
+    )]
+    pub count: f64,
+    /// Seconds per probe.
+    #[serde(
+        default = "default_timeout",
+        serialize_with = "mig_core::gojson::float64::serialize"
+    )]
+    pub timeout: f64,
+}
+
+fn default_protocol() -> String {
+    "icmp".into()
+}
+fn default_count() -> f64 {
+    3.0
+}
+fn default_timeout() -> f64 {
+    5.0
+}
+
+const FLAGS: &[Flag] = &[
+    Flag::value("d", "<host|ip>", "destination"),
+    Flag::value("dp", "<port>", "destination port (tcp, udp)"),
+    Flag::value("p", "<icmp|tcp|udp>", "protocol (default icmp)"),
+    Flag::value("c", "<n>", "number of probes (default 3)"),
+    Flag::value("t", "<seconds>", "timeout of each probe (default 5)"),
+];
+
+fn check(p: &Params) -> Result<(), String> {
+    if p.destination.trim().is_empty() {
+        return Err("destination: expected a host name or IP address".into());
+    }
+    if !matches!(p.protocol.as_str(), "icmp" | "tcp" | "udp") {
+        return Err(format!(
+            "protocol: {:?} is not icmp, tcp or udp",
+            p.protocol
+        ));
+    }
+    if p.protocol != "icmp"
+        && !(p.destinationport >= 1.0
+            && p.destinationport <= 65535.0
+            && p.destinationport.fract() == 0.0)
+    {
+        return Err(format!(
+            "destinationport: {} is not a port (1-65535), needed for {}",
+            p.destinationport, p.protocol
+        ));
+    }
+    if !(p.count >= 1.0 && p.count <= 100.0 && p.count.fract() == 0.0) {
+        return Err(format!("count: {} is not between 1 and 100", p.count));
+    }
+    if !(p.timeout > 0.0 && p.timeout <= 60.0) {
+        return Err(format!(
+            "timeout: {} is not between 0 and 60 seconds",
+            p.timeout
+        ));
+    }
+    Ok(())
+}
+
+pub struct Ping;
+
+impl Module for Ping {
+    const NAME: &'static str = "ping";
+    const ABOUT: &'static str = "reachability by ICMP echo, TCP connect or UDP probe";
+    const SANDBOX: SandboxNeeds = SandboxNeeds {
+        network: true,
+        modifies_system: false,
+        ptrace: false,
+    };
+    type Params = Params;
+    const FLAGS: &'static [Flag] = FLAGS;
+
+    fn validate(p: &Params) -> Result<(), String> {
+        check(p)
+    }
+
+    fn run(p: &Params, ctx: &Context) -> ModuleResult {
+        let start = Instant::now();
+        if let Err(e) = check(p) {
+            return ModuleResult::failure(e);
+        }
+        let port = p.destinationport as u16;
+        let ip = match resolve(&p.destination, port) {
+            Ok(ip) => ip,
+            Err(e) => return ModuleResult::failure(e),
+        };
+        let timeout = Duration::from_secs_f64(p.timeout);
+        let mut latencies = Vec::new();
+        let mut errors = Vec::new();
+        let mut icmp: Option<IcmpSocket> = None;
+        for seq in 0..p.count as u16 {
+            if ctx.check().is_err() {
+                errors.push("ping stopped early: the module ran out of time".into());
+                break;
+            }
+            let probe = match p.protocol.as_str() {
+                "tcp" => tcp(SocketAddr::new(ip, port), timeout),
+                "udp" => udp(SocketAddr::new(ip, port), timeout),
+                _ => {
+                    if icmp.is_none() {
+                        match IcmpSocket::open(ip) {
+                            Ok(s) => icmp = Some(s),
+                            Err(e) => return ModuleResult::failure(e),
+                        }
+                    }
+                    match icmp.as_mut() {
+                        Some(s) => s.echo(ip, seq, timeout),
+                        None => Ok(TIMEOUT_LATENCY),
+                    }
+                }
+            };
+            match probe {
+                Ok(l) => latencies.push(l),
+                Err(e) => {
+                    latencies.push(REFUSED_LATENCY);
+                    errors.push(e);
+                }
+            }
+            // A pause between probes, as ping makes.
+            if (seq as f64) + 1.0 < p.count {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        let replies = latencies.iter().filter(|l| **l >= 0.0).count();
+        ModuleResult {
+            foundanything: replies > 0,
+            success: true,
+            elements: json!({
+                "destination": p.destination,
+                "address": ip.to_string(),
+                "protocol": p.protocol,
+                "port": if p.protocol == "icmp" { serde_json::Value::Null } else { json!(port) },
+                "latencies": latencies,
+                "replies": replies,
+            }),
+            statistics: json!({"exectime": gofmt::duration(start.elapsed())}),
+            errors,
+        }
+    }
+
+    fn parse_flags(args: &[String]) -> Result<Params, String> {
+        let f = flags::parse(FLAGS, args)?;
+        if let Some(extra) = f.positional.first() {
+            return Err(format!("unexpected argument {extra:?}"));
+        }
+        let num = |name: &str, default: f64| -> Result<f64, String> {
+            match f.value(name) {
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| format!("invalid value {v:?} for flag -{name}")),
+                None => Ok(default),
+            }
+        };
+        Ok(Params {
+            destination: f.value("d").unwrap_or("").to_string(),
+            destinationport: num("dp", 0.0)?,
+            protocol: f.value("p").unwrap_or("icmp").to_string(),
+            count: num("c", 3.0)?,
+            timeout: num("t", 5.0)?,
+        })
+    }
+
+    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
+        let e = &result.elements;
+        let lat: Vec<String> = e["latencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| match l.as_f64() {
+                Some(x) if x == TIMEOUT_LATENCY => "timeout".to_string(),
+                Some(x) if x == REFUSED_LATENCY => "refused".to_string(),
+                Some(x) => format!("{x:.3}ms"),
+                None => "?".into(),
+            })
+            .collect();
+        if !result.foundanything && found_only {
+            return Vec::new();
+        }
+        let port = e["port"]
+            .as_u64()
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default();
+        let mut lines = vec![format!(
+            "{} ping of {}{port} ({}): {}",
+            e["protocol"].as_str().unwrap_or(""),
+            e["destination"].as_str().unwrap_or(""),
+            e["address"].as_str().unwrap_or(""),
+            lat.join(", ")
+        )];
+        if !found_only {
+            lines.extend(result.errors.iter().cloned());
+        }
+        lines
+    }
+}
+
+fn resolve(host: &str, port: u16) -> Result<IpAddr, String> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .next()
+        .map(|a| a.ip())
+        .ok_or_else(|| format!("{host} has no address"))
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
+}
+
+/// A TCP handshake, as `nc -vz`: reply = connected; reset = refused.
+fn tcp(addr: SocketAddr, timeout: Duration) -> Result<f64, String> {
+    let t0 = Instant::now();
+    match TcpStream::connect_timeout(&addr, timeout) {
+        Ok(_) => Ok(ms(t0.elapsed())),
+        Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+            Ok(TIMEOUT_LATENCY)
+        }
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => Ok(REFUSED_LATENCY),
+        Err(e) => Err(format!("tcp {addr}: {e}")),
+    }
+}
+
+/// A UDP datagram: an ICMP "port unreachable" (refused) proves the host is up and the port
+/// closed; a reply proves it open; silence is a timeout (open, or filtered).
+fn udp(addr: SocketAddr, timeout: Duration) -> Result<f64, String> {
+    let bind: SocketAddr = if addr.is_ipv4() {
+        "0.0.0.0:0".parse().unwrap_or(addr)
+    } else {
+        "[::]:0".parse().unwrap_or(addr)
+    };
+    let s = UdpSocket::bind(bind).map_err(|e| format!("udp socket: {e}"))?;
+    s.connect(addr).map_err(|e| format!("udp {addr}: {e}"))?;
+    s.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    let t0 = Instant::now();
+    s.send(b"mig ping\n")
+        .map_err(|e| format!("udp {addr}: {e}"))?;
+    let mut buf = [0u8; 512];
+    match s.recv(&mut buf) {
+        Ok(_) => Ok(ms(t0.elapsed())),
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Ok(TIMEOUT_LATENCY)
+        }
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => Ok(REFUSED_LATENCY),
+        Err(e) => Err(format!("udp {addr}: {e}")),
+    }
+}
+
+/// An ICMP socket: an unprivileged "ping socket" when the system allows it
+/// (net.ipv4.ping_group_range), else a raw socket (CAP_NET_RAW).
+struct IcmpSocket {
+    socket: UdpSocket,
+    raw: bool,
+    v6: bool,
+    ident: u16,
+}
+
+impl IcmpSocket {
+    fn open(ip: IpAddr) -> Result<IcmpSocket, String> {
+        let (family, proto) = match ip {
+            IpAddr::V4(_) => (libc::AF_INET, libc::IPPROTO_ICMP),
+            IpAddr::V6(_) => (libc::AF_INET6, libc::IPPROTO_ICMPV6),
+        };
+        for (kind, raw) in [(libc::SOCK_DGRAM, false), (libc::SOCK_RAW, true)] {
+            // SAFETY: a plain socket call; the descriptor is owned by the UdpSocket below.
+            let fd = unsafe { libc::socket(family, kind | libc::SOCK_CLOEXEC, proto) };
+            if fd >= 0 {
+                // SAFETY: fd is a fresh, valid datagram-style socket we own.
+                let socket = unsafe { UdpSocket::from_raw_fd(fd) };
+                return Ok(IcmpSocket {
+                    socket,
+                    raw,
+                    v6: ip.is_ipv6(),
+                    ident: (std::process::id() & 0xffff) as u16,
+                });
+            }
+        }
+        Err("ICMP needs CAP_NET_RAW or unprivileged ping sockets (sysctl net.ipv4.ping_group_range), and neither is available to the agent; use -p tcp".into())
+    }
+
+    fn echo(&mut self, ip: IpAddr, seq: u16, timeout: Duration) -> Result<f64, String> {
+        let request_type = if self.v6 { 128u8 } else { 8u8 };
+        let reply_type = if self.v6 { 129u8 } else { 0u8 };
+        let mut pkt = vec![request_type, 0, 0, 0];
+        pkt.extend_from_slice(&self.ident.to_be_bytes());
+        pkt.extend_from_slice(&seq.to_be_bytes());
+        pkt.extend_from_slice(b"mig-ping-payload");
+        if self.raw && !self.v6 {
+            let sum = checksum(&pkt);
+            pkt[2..4].copy_from_slice(&sum.to_be_bytes());
+        }
+        let deadline = Instant::now() + timeout;
+        let t0 = Instant::now();
+        self.socket
+            .send_to(&pkt, SocketAddr::new(ip, 0))
+            .map_err(|e| format!("icmp {ip}: {e}"))?;
+        let mut buf = [0u8; 1500];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(TIMEOUT_LATENCY);
+            }
+            self.socket
+                .set_read_timeout(Some(left))
+                .map_err(|e| e.to_string())?;
+            let (n, from) = match self.socket.recv_from(&mut buf) {
+                Ok(r) => r,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Ok(TIMEOUT_LATENCY)
+                }
+                Err(e) => return Err(format!("icmp {ip}: {e}")),
+            };
+            // Raw IPv4 sockets deliver the IP header too.
+            let icmp = if self.raw && !self.v6 {
+                let ihl = ((buf[0] & 0x0f) as usize) * 4;
+                buf.get(ihl..n).unwrap_or(&[])
+            } else {
+                &buf[..n]
+            };
+            if from.ip() != ip || icmp.len() < 8 || icmp[0] != reply_type {
+                continue;
+            }
+            let reply_seq = u16::from_be_bytes([icmp[6], icmp[7]]);
+            // Ping sockets rewrite the identifier; the kernel already filtered for us.
+            let ident_ok = !self.raw || u16::from_be_bytes([icmp[4], icmp[5]]) == self.ident;
+            if reply_seq == seq && ident_ok {
+                return Ok(ms(t0.elapsed()));
+            }
+        }
+    }
+}
+
+fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for chunk in data.chunks(2) {
+        let word = if chunk.len() == 2 {
+            u16::from_be_bytes([chunk[0], chunk[1]])
+        } else {
+            u16::from_be_bytes([chunk[0], 0])
+        };
+        sum += word as u32;
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lookup;
+
+    fn run(p: serde_json::Value) -> ModuleResult {
+        lookup("ping").unwrap().run_json(&p, &Context::default())
+    }
+
+    #[test]
+    fn tcp_open_and_closed_ports() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let r = run(
+            json!({"destination": "127.0.0.1", "destinationport": port, "protocol": "tcp", "count": 2, "timeout": 2}),
+        );
+        assert!(r.foundanything, "{r:?}");
+        assert!(r.elements["latencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l.as_f64().unwrap() >= 0.0));
+        drop(l);
+        let r = run(
+            json!({"destination": "127.0.0.1", "destinationport": port, "protocol": "tcp", "count": 1, "timeout": 2}),
+        );
+        assert!(!r.foundanything);
+        assert_eq!(r.elements["latencies"][0], REFUSED_LATENCY);
+    }
+
+    #[test]
+    fn udp_closed_port_is_refused() {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = s.local_addr().unwrap().port();
+        drop(s);
+        let r = run(
+            json!({"destination": "127.0.0.1", "destinationport": port, "protocol": "udp", "count": 1, "timeout": 1}),
+        );
+        assert_eq!(r.elements["latencies"][0], REFUSED_LATENCY, "{r:?}");
+    }
+
+    #[test]
+    fn icmp_to_loopback_or_a_clear_error() {
+        let r = run(json!({"destination": "127.0.0.1", "count": 1, "timeout": 2}));
+        if r.success {
+            assert!(r.foundanything, "{r:?}");
+        } else {
+            assert!(r.errors[0].contains("CAP_NET_RAW"), "{:?}", r.errors);
+        }
+    }
+
+    #[test]
+    fn validation_and_flags() {
+        for (p, want) in [
+            (json!({"destination": ""}), "destination"),
+            (json!({"destination": "x", "protocol": "sctp"}), "protocol"),
+            (
+                json!({"destination": "x", "protocol": "tcp"}),
+                "destinationport",
+            ),
+            (json!({"destination": "x", "count": 0}), "count"),
+            (json!({"destination": "x", "timeout": 100}), "timeout"),
+        ] {
+            let r = run(p);
+            assert!(r.errors[0].contains(want), "{want}: {:?}", r.errors);
+        }
+        let p = Ping::parse_flags(&[
+            "-d".into(),
+            "10.0.0.1".into(),
+            "-dp".into(),
+            "22".into(),
+            "-p".into(),
+            "tcp".into(),
+            "-c".into(),
+            "1".into(),
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                p.destination.as_str(),
+                p.destinationport,
+                p.protocol.as_str(),
+                p.count,
+                p.timeout
+            ),
+            ("10.0.0.1", 22.0, "tcp", 1.0, 5.0)
+        );
+        assert_eq!(checksum(&[0x08, 0, 0, 0, 0, 1, 0, 1]), 0xf7fd);
+    }
+}

@@ -1,0 +1,190 @@
+//! Just enough DER and SSH wire format to find the public half of a private key: PKCS#1 RSA,
+//! DSA, SEC1 EC and PKCS#8 keys, and OpenSSH's own format. Every read is bounds-checked:
+//! malformed input gives `None`, never a panic.
+
+/// A DER element: (tag, contents), and the offset after it.
+fn tlv(buf: &[u8], off: usize) -> Option<(u8, &[u8], usize)> {
+    let tag = *buf.get(off)?;
+    let first = *buf.get(off + 1)? as usize;
+    let (len, start) = if first < 0x80 {
+        (first, off + 2)
+    } else {
+        let n = first & 0x7f;
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for i in 0..n {
+            len = (len << 8) | *buf.get(off + 2 + i)? as usize;
+        }
+        (len, off + 2 + n)
+    };
+    let end = start.checked_add(len)?;
+    Some((tag, buf.get(start..end)?, end))
+}
+
+/// The elements inside a SEQUENCE.
+fn sequence(buf: &[u8]) -> Option<Vec<(u8, &[u8])>> {
+    let (tag, body, _) = tlv(buf, 0)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let mut items = Vec::new();
+    let mut off = 0;
+    while off < body.len() {
+        let (t, v, next) = tlv(body, off)?;
+        items.push((t, v));
+        off = next;
+    }
+    Some(items)
+}
+
+fn push_string(out: &mut Vec<u8>, s: &[u8]) {
+    out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+    out.extend_from_slice(s);
+}
+
+/// An SSH string at `off`: (bytes, offset after).
+pub fn ssh_string(buf: &[u8], off: usize) -> Option<(&[u8], usize)> {
+    let len = u32::from_be_bytes(buf.get(off..off + 4)?.try_into().ok()?) as usize;
+    let end = (off + 4).checked_add(len)?;
+    Some((buf.get(off + 4..end)?, end))
+}
+
+fn integers<'a>(items: &[(u8, &'a [u8])], n: usize) -> Option<Vec<&'a [u8]>> {
+    let ints: Vec<&[u8]> = items
+        .iter()
+        .filter(|(t, _)| *t == 0x02)
+        .map(|(_, v)| *v)
+        .collect();
+    (ints.len() >= n).then_some(ints)
+}
+
+/// PKCS#1 RSAPrivateKey → `ssh-rsa` blob (e, n). DER integers are SSH mpints already.
+pub fn rsa_public_blob(der: &[u8]) -> Option<Vec<u8>> {
+    let ints = integers(&sequence(der)?, 3)?;
+    let mut out = Vec::new();
+    push_string(&mut out, b"ssh-rsa");
+    push_string(&mut out, ints[2]);
+    push_string(&mut out, ints[1]);
+    Some(out)
+}
+
+/// DSAPrivateKey (version, p, q, g, y, x) → `ssh-dss` blob.
+pub fn dsa_public_blob(der: &[u8]) -> Option<Vec<u8>> {
+    let ints = integers(&sequence(der)?, 5)?;
+    let mut out = Vec::new();
+    push_string(&mut out, b"ssh-dss");
+    for i in &ints[1..5] {
+        push_string(&mut out, i);
+    }
+    Some(out)
+}
+
+const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
+const OID_P521: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x23];
+const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+const OID_EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+
+fn curve(oid: &[u8]) -> Option<&'static str> {
+    match oid {
+        OID_P256 => Some("nistp256"),
+        OID_P384 => Some("nistp384"),
+        OID_P521 => Some("nistp521"),
+        _ => None,
+    }
+}
+
+fn ec_blob(curve_name: &str, point: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    push_string(&mut out, format!("ecdsa-sha2-{curve_name}").as_bytes());
+    push_string(&mut out, curve_name.as_bytes());
+    push_string(&mut out, point);
+    out
+}
+
+/// SEC1 ECPrivateKey { 1, privateKey, [0] curve, [1] publicKey } → `ecdsa-sha2-*` blob.
+fn ec_public_blob_with(der: &[u8], curve_hint: Option<&'static str>) -> Option<Vec<u8>> {
+    let items = sequence(der)?;
+    let mut curve_name = curve_hint;
+    let mut point = None;
+    for (tag, body) in items {
+        match tag {
+            0xa0 => {
+                let (t, oid, _) = tlv(body, 0)?;
+                if t == 0x06 {
+                    curve_name = curve(oid).or(curve_name);
+                }
+            }
+            0xa1 => {
+                let (t, bits, _) = tlv(body, 0)?;
+                // A BIT STRING starts with its count of unused bits (0).
+                if t == 0x03 && bits.first() == Some(&0) {
+                    point = Some(&bits[1..]);
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(ec_blob(curve_name?, point?))
+}
+
+pub fn ec_public_blob(der: &[u8]) -> Option<Vec<u8>> {
+    ec_public_blob_with(der, None)
+}
+
+/// PKCS#8 PrivateKeyInfo wrapping an RSA or EC key.
+pub fn pkcs8_public_blob(der: &[u8]) -> Option<Vec<u8>> {
+    let items = sequence(der)?;
+    let (_, alg) = items.iter().find(|(t, _)| *t == 0x30)?;
+    let (_, key) = items.iter().find(|(t, _)| *t == 0x04)?;
+    let mut off = 0;
+    let (_, oid, next) = tlv(alg, off)?;
+    off = next;
+    match oid {
+        OID_RSA => rsa_public_blob(key),
+        OID_EC => {
+            let (_, params, _) = tlv(alg, off)?;
+            ec_public_blob_with(key, curve(params))
+        }
+        _ => None,
+    }
+}
+
+/// OpenSSH's `openssh-key-v1` format: (encrypted, first public key blob). The public key is
+/// stored in clear even when the private part is encrypted.
+pub fn openssh_private(body: &[u8]) -> Option<(bool, Vec<u8>)> {
+    let rest = body.strip_prefix(b"openssh-key-v1\0")?;
+    let (cipher, off) = ssh_string(rest, 0)?;
+    let (_kdf, off) = ssh_string(rest, off)?;
+    let (_kdfopts, off) = ssh_string(rest, off)?;
+    let n = u32::from_be_bytes(rest.get(off..off + 4)?.try_into().ok()?);
+    if n == 0 {
+        return None;
+    }
+    let (public, _) = ssh_string(rest, off + 4)?;
+    Some((cipher != b"none", public.to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_none_not_a_panic() {
+        for bad in [
+            &b""[..],
+            b"\x30",
+            b"\x30\x84\xff\xff\xff\xff",
+            b"\x30\x03\x02\x05\x00",
+            &[0xffu8; 100],
+        ] {
+            assert!(rsa_public_blob(bad).is_none());
+            assert!(dsa_public_blob(bad).is_none());
+            assert!(ec_public_blob(bad).is_none());
+            assert!(pkcs8_public_blob(bad).is_none());
+            assert!(openssh_private(bad).is_none());
+        }
+    }
+}

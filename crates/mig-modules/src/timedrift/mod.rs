@@ -1,0 +1,424 @@
+//! timedrift: "is this host's clock right?" SNTP queries to the host's configured time servers
+//! (ntpd, chrony, systemd-timesyncd; else the NTP pool), and the local clock's drift from each.
+//!
+//! Found means a problem: at least one server answered and the clock is off by more than
+//! `drift`.
+
+use crate::flags::{self, Flag};
+use crate::{gofmt, Context, Module, ModuleResult, SandboxNeeds};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::net::{ToSocketAddrs, UdpSocket};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Params {
+    /// The largest acceptable drift, e.g. `5s` or `500ms`.
+    #[serde(default)]
+    pub drift: String,
+    /// Not in MIG: query these servers (`host` or `host:port`) instead of the configured ones.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "mig_core::action::null_as_default"
+    )]
+    pub servers: Vec<String>,
+}
+
+const FLAGS: &[Flag] = &[
+    Flag::value(
+        "drift",
+        "<duration>",
+        "largest acceptable drift, e.g. 5s or 500ms",
+    ),
+    Flag::multi(
+        "server",
+        "<host[:port]>",
+        "query this server instead of the configured ones",
+    ),
+];
+
+/// `5s`, `500ms`, `2m`, `1h` (Go durations).
+fn parse_drift(s: &str) -> Result<Duration, String> {
+    let bad = || format!("drift: {s:?} is not a duration like 5s or 500ms");
+    let digits = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .ok_or_else(bad)?;
+    let (n, unit) = s.split_at(digits);
+    let n: f64 = n.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ns" => n / 1e9,
+        "us" | "µs" => n / 1e6,
+        "ms" => n / 1e3,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(bad()),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+pub struct Timedrift;
+
+impl Module for Timedrift {
+    const NAME: &'static str = "timedrift";
+    const ABOUT: &'static str = "the local clock's drift from its time servers (SNTP)";
+    const SANDBOX: SandboxNeeds = SandboxNeeds {
+        network: true,
+        modifies_system: false,
+        ptrace: false,
+    };
+    type Params = Params;
+    const FLAGS: &'static [Flag] = FLAGS;
+
+    fn validate(p: &Params) -> Result<(), String> {
+        parse_drift(&p.drift).map(|_| ())
+    }
+
+    fn run(p: &Params, ctx: &Context) -> ModuleResult {
+        let start = Instant::now();
+        let allowed = match parse_drift(&p.drift) {
+            Ok(d) => d,
+            Err(e) => return ModuleResult::failure(e),
+        };
+        let servers = if p.servers.is_empty() {
+            configured_servers()
+        } else {
+            p.servers.clone()
+        };
+        let mut stats = Vec::new();
+        let mut drifts = Vec::new();
+        let mut errors = Vec::new();
+        let mut checked = false;
+        let mut within = true;
+        for server in &servers {
+            if ctx.check().is_err() {
+                errors.push("timedrift stopped early: the module ran out of time".into());
+                break;
+            }
+            match sntp(server, Duration::from_secs(3)) {
+                Ok(r) => {
+                    checked = true;
+                    let off = Duration::from_secs_f64(r.offset.abs());
+                    if off > allowed {
+                        within = false;
+                        drifts.push(format!(
+                            "local time is off by {} from {server} (allowed: {})",
+                            gofmt::duration(off),
+                            p.drift
+                        ));
+                    }
+                    stats.push(json!({
+                        "host": server,
+                        "time": mig_core::GoTime(chrono::DateTime::<chrono::Utc>::from(r.server_time)).to_rfc3339(),
+                        "latency": gofmt::duration(r.delay),
+                        "drift": signed_duration(r.offset),
+                        "reachable": true,
+                    }));
+                }
+                Err(e) => {
+                    errors.push(format!("{server}: {e}"));
+                    stats.push(json!({"host": server, "reachable": false}));
+                }
+            }
+        }
+        if servers.is_empty() {
+            errors.push("no time server configured or given".into());
+        }
+        ModuleResult {
+            foundanything: checked && !within,
+            success: true,
+            elements: json!({
+                "hascheckeddrift": checked,
+                "iswithindrift": checked && within,
+                "drifts": drifts,
+                "localtime": mig_core::GoTime::now().to_rfc3339(),
+            }),
+            statistics: json!({"exectime": gofmt::duration(start.elapsed()), "ntpstats": stats}),
+            errors,
+        }
+    }
+
+    fn parse_flags(args: &[String]) -> Result<Params, String> {
+        let f = flags::parse(FLAGS, args)?;
+        if let Some(extra) = f.positional.first() {
+            return Err(format!("unexpected argument {extra:?}"));
+        }
+        Ok(Params {
+            drift: f.value("drift").unwrap_or("").to_string(),
+            servers: f.all("server"),
+        })
+    }
+
+    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
+        let e = &result.elements;
+        let mut lines: Vec<String> = e["drifts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str().map(str::to_string))
+            .collect();
+        if !found_only {
+            if e["hascheckeddrift"] == true && e["iswithindrift"] == true {
+                lines.push(format!(
+                    "local time {} is within the acceptable drift",
+                    e["localtime"].as_str().unwrap_or("")
+                ));
+            } else if e["hascheckeddrift"] != true {
+                lines.push("drift could not be checked: no time server answered".into());
+            }
+            for s in result.statistics["ntpstats"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                if s["reachable"] == true {
+                    lines.push(format!(
+                        "{} time {} latency {} drift {}",
+                        s["host"].as_str().unwrap_or(""),
+                        s["time"].as_str().unwrap_or(""),
+                        s["latency"].as_str().unwrap_or(""),
+                        s["drift"].as_str().unwrap_or("")
+                    ));
+                }
+            }
+            lines.extend(result.errors.iter().cloned());
+        }
+        lines
+    }
+}
+
+fn signed_duration(secs: f64) -> String {
+    let d = gofmt::duration(Duration::from_secs_f64(secs.abs()));
+    if secs < 0.0 {
+        format!("-{d}")
+    } else {
+        d
+    }
+}
+
+/// What the host's time daemons are configured with, else the NTP pool.
+pub fn configured_servers() -> Vec<String> {
+    let mut servers = Vec::new();
+    for path in [
+        "/etc/ntp.conf",
+        "/etc/ntpsec/ntp.conf",
+        "/etc/chrony/chrony.conf",
+        "/etc/chrony.conf",
+    ] {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for line in text.lines() {
+            let mut w = line.split_whitespace();
+            if matches!(w.next(), Some("server" | "pool" | "peer")) {
+                if let Some(host) = w.next() {
+                    servers.push(host.to_string());
+                }
+            }
+        }
+    }
+    let mut timesyncd = vec!["/etc/systemd/timesyncd.conf".to_string()];
+    if let Ok(d) = std::fs::read_dir("/etc/systemd/timesyncd.conf.d") {
+        timesyncd.extend(d.flatten().map(|e| e.path().display().to_string()));
+    }
+    for path in timesyncd {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for line in text.lines() {
+            if let Some(v) = line
+                .trim()
+                .strip_prefix("NTP=")
+                .or_else(|| line.trim().strip_prefix("FallbackNTP="))
+            {
+                servers.extend(v.split_whitespace().map(str::to_string));
+            }
+        }
+    }
+    if servers.is_empty() {
+        servers = vec![
+            "0.pool.ntp.org".into(),
+            "1.pool.ntp.org".into(),
+            "2.pool.ntp.org".into(),
+        ];
+    }
+    servers.dedup();
+    servers
+}
+
+/// One SNTP answer (RFC 4330).
+pub struct Sntp {
+    /// Server clock minus local clock, in seconds.
+    pub offset: f64,
+    pub delay: Duration,
+    pub server_time: SystemTime,
+}
+
+const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
+
+fn to_ntp(t: SystemTime) -> [u8; 8] {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = (d.as_secs() + NTP_UNIX_OFFSET) as u32;
+    let frac = ((d.subsec_nanos() as u64) << 32) / 1_000_000_000;
+    let mut b = [0u8; 8];
+    b[..4].copy_from_slice(&secs.to_be_bytes());
+    b[4..].copy_from_slice(&(frac as u32).to_be_bytes());
+    b
+}
+
+fn from_ntp(b: &[u8]) -> f64 {
+    let secs = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64;
+    let frac = u32::from_be_bytes([b[4], b[5], b[6], b[7]]) as f64 / 4_294_967_296.0;
+    secs - NTP_UNIX_OFFSET as f64 + frac
+}
+
+fn unix_secs(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+pub fn sntp(server: &str, timeout: Duration) -> Result<Sntp, String> {
+    let target = if server
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        && !server.contains("::")
+    {
+        server.to_string()
+    } else {
+        format!("{server}:123")
+    };
+    let addr = target
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve: {e}"))?
+        .next()
+        .ok_or("no address")?;
+    let socket = UdpSocket::bind(if addr.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    })
+    .map_err(|e| e.to_string())?;
+    socket
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    socket.connect(addr).map_err(|e| e.to_string())?;
+    let mut req = [0u8; 48];
+    req[0] = 0x23; // LI 0, version 4, mode 3 (client)
+    let t1 = SystemTime::now();
+    let t1_ntp = to_ntp(t1);
+    req[40..48].copy_from_slice(&t1_ntp);
+    socket.send(&req).map_err(|e| e.to_string())?;
+    let mut resp = [0u8; 68];
+    let n = socket.recv(&mut resp).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => "no answer".to_string(),
+        _ => e.to_string(),
+    })?;
+    let t4 = SystemTime::now();
+    if n < 48 {
+        return Err(format!("short answer ({n} bytes)"));
+    }
+    if resp[0] & 0x07 != 4 {
+        return Err("not a server answer".into());
+    }
+    if resp[1] == 0 {
+        return Err("kiss-of-death (stratum 0)".into());
+    }
+    if resp[24..32] != t1_ntp {
+        return Err("the answer is not for our request".into());
+    }
+    let (t1s, t4s) = (unix_secs(t1), unix_secs(t4));
+    let t2 = from_ntp(&resp[32..40]);
+    let t3 = from_ntp(&resp[40..48]);
+    let offset = ((t2 - t1s) + (t3 - t4s)) / 2.0;
+    let delay = ((t4s - t1s) - (t3 - t2)).max(0.0);
+    Ok(Sntp {
+        offset,
+        delay: Duration::from_secs_f64(delay),
+        server_time: UNIX_EPOCH + Duration::from_secs_f64(t3.max(0.0)),
+    })
+}
+
+/// A test SNTP server on loopback whose clock is `skew` seconds ahead of ours. Returns its
+/// address; it answers until the process ends.
+pub fn spawn_test_server(skew: f64) -> std::net::SocketAddr {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a loopback UDP port");
+    let addr = socket.local_addr().expect("its address");
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 48];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            if n < 48 {
+                continue;
+            }
+            let now = || {
+                let t = unix_secs(SystemTime::now()) + skew;
+                to_ntp(UNIX_EPOCH + Duration::from_secs_f64(t.max(0.0)))
+            };
+            let mut resp = [0u8; 48];
+            resp[0] = 0x24; // version 4, mode 4 (server)
+            resp[1] = 2; // stratum
+            resp[24..32].copy_from_slice(&buf[40..48]);
+            resp[32..40].copy_from_slice(&now());
+            resp[40..48].copy_from_slice(&now());
+            let _ = socket.send_to(&resp, from);
+        }
+    });
+    addr
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lookup;
+
+    #[test]
+    fn within_and_beyond_the_drift() {
+        let good = spawn_test_server(0.0);
+        let ahead = spawn_test_server(10.0);
+        let m = lookup("timedrift").unwrap();
+        let r = m.run_json(
+            &json!({"drift": "2s", "servers": [good.to_string()]}),
+            &Context::default(),
+        );
+        assert!(r.success, "{r:?}");
+        assert_eq!(r.elements["hascheckeddrift"], true);
+        assert_eq!(r.elements["iswithindrift"], true);
+        assert!(!r.foundanything);
+        let r = m.run_json(
+            &json!({"drift": "2s", "servers": [good.to_string(), ahead.to_string()]}),
+            &Context::default(),
+        );
+        assert!(r.foundanything, "{r:?}");
+        assert_eq!(r.elements["iswithindrift"], false);
+        assert!(r.elements["drifts"][0]
+            .as_str()
+            .unwrap()
+            .contains(&ahead.to_string()));
+        assert_eq!(r.statistics["ntpstats"].as_array().unwrap().len(), 2);
+        let drift = r.statistics["ntpstats"][1]["drift"].as_str().unwrap();
+        assert!(
+            drift.starts_with("9.") || drift.starts_with("10."),
+            "{drift}"
+        );
+    }
+
+    #[test]
+    fn unreachable_server_is_reported() {
+        let dead = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = dead.local_addr().unwrap();
+        drop(dead);
+        let r = lookup("timedrift").unwrap().run_json(
+            &json!({"drift": "1s", "servers": [addr.to_string()]}),
+            &Context::default(),
+        );
+        assert!(r.success);
+        assert_eq!(r.elements["hascheckeddrift"], false);
+        assert!(!r.errors.is_empty());
+    }
+
+    #[test]
+    fn drift_must_be_a_duration() {
+        assert!(parse_drift("5s").is_ok());
+        assert_eq!(parse_drift("500ms").unwrap(), Duration::from_millis(500));
+        for bad in ["", "5", "five", "5y"] {
+            assert!(parse_drift(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The sshkey module against keys made by the real `ssh-keygen`, and its fingerprints
+//! against what `ssh-keygen -l` prints.
+
+use mig_modules::{lookup, Context};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Command;
+
+fn keygen(args: &[&str]) {
+    let out = Command::new("ssh-keygen")
+        .args(args)
+        .output()
+        .expect("ssh-keygen must be installed");
+    assert!(
+        out.status.success(),
+        "ssh-keygen {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// ssh-keygen's own fingerprint of a key file: (md5, sha256).
+fn reference(path: &Path) -> (String, String) {
+    let fp = |hash: &str| {
+        let out = Command::new("ssh-keygen")
+            .args(["-l", "-E", hash, "-f"])
+            .arg(path)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("")
+            .to_string()
+    };
+    (fp("md5"), fp("sha256"))
+}
+
+#[test]
+fn fingerprints_match_ssh_keygen() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home/alice/.ssh");
+    std::fs::create_dir_all(&home).unwrap();
+    let k = |n: &str| home.join(n);
+    keygen(&[
+        "-q",
+        "-t",
+        "rsa",
+        "-b",
+        "2048",
+        "-N",
+        "",
+        "-f",
+        k("id_rsa").to_str().unwrap(),
+    ]);
+    keygen(&[
+        "-q",
+        "-t",
+        "rsa",
+        "-b",
+        "2048",
+        "-m",
+        "PEM",
+        "-N",
+        "",
+        "-f",
+        k("id_rsa_pem").to_str().unwrap(),
+    ]);
+    keygen(&[
+        "-q",
+        "-t",
+        "rsa",
+        "-b",
+        "2048",
+        "-m",
+        "PEM",
+        "-N",
+        "secret",
+        "-f",
+        k("id_rsa_pem_enc").to_str().unwrap(),
+    ]);
+    keygen(&[
+        "-q",
+        "-t",
+        "ecdsa",
+        "-N",
+        "",
+        "-f",
+        k("id_ecdsa").to_str().unwrap(),
+    ]);
+    keygen(&[
+        "-q",
+        "-t",
+        "ecdsa",
+        "-b",
+        "384",
+        "-m",
+        "PEM",
+        "-N",
+        "",
+        "-f",
+        k("id_ecdsa_pem").to_str().unwrap(),
+    ]);
+    keygen(&[
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "secret",
+        "-f",
+        k("id_ed25519").to_str().unwrap(),
+    ]);
+    let auth = format!(
+        "# keys\n{}no-pty,from=\"10.0.0.1\" {}",
+        std::fs::read_to_string(k("id_rsa.pub")).unwrap(),
+        std::fs::read_to_string(k("id_ed25519.pub")).unwrap()
+    );
+    std::fs::write(k("authorized_keys"), auth).unwrap();
+    std::fs::write(k("notes.txt"), "nothing here").unwrap();
+
+    let r = lookup("sshkey").unwrap().run_json(
+        &json!({"paths": [d.path().join("home")], "maxdepth": 8}),
+        &Context::default(),
+    );
+    assert!(r.success, "{:?}", r.errors);
+    let keys = r.elements["keys"].as_array().unwrap();
+    let find = |name: &str, kind: &str| -> &Value {
+        keys.iter()
+            .find(|x| {
+                x["path"].as_str().unwrap().ends_with(&format!("/{name}")) && x["type"] == kind
+            })
+            .unwrap_or_else(|| panic!("{name} ({kind}) not found in {keys:#?}"))
+    };
+    for (name, kind, file_for_reference, encrypted) in [
+        ("id_rsa", "private", "id_rsa", false),
+        ("id_rsa_pem", "private", "id_rsa_pem", false),
+        ("id_rsa_pem_enc", "private", "id_rsa_pem_enc.pub", true),
+        ("id_ecdsa", "private", "id_ecdsa", false),
+        ("id_ecdsa_pem", "private", "id_ecdsa_pem", false),
+        ("id_ed25519", "private", "id_ed25519.pub", true),
+        ("id_rsa.pub", "public", "id_rsa.pub", false),
+        ("id_ed25519.pub", "public", "id_ed25519.pub", false),
+    ] {
+        let key = find(name, kind);
+        let (md5, sha) = reference(&k(file_for_reference));
+        assert_eq!(key["fingerprint_md5"], md5, "{name}: {key}");
+        assert_eq!(key["fingerprint_sha256"], sha, "{name}: {key}");
+        assert_eq!(
+            key["encrypted"].as_bool().unwrap_or(false),
+            encrypted,
+            "{name}"
+        );
+    }
+    let authorized: Vec<&Value> = keys
+        .iter()
+        .filter(|x| x["type"] == "authorizedkeys")
+        .collect();
+    assert_eq!(authorized.len(), 2);
+    assert_eq!(authorized[0]["line"], 2);
+    assert_eq!(authorized[1]["keytype"], "ssh-ed25519");
+    assert_eq!(
+        authorized[1]["fingerprint_sha256"],
+        reference(&k("id_ed25519.pub")).1
+    );
+    // No key material in the result.
+    let text = r.elements.to_string();
+    assert!(
+        !text.contains("PRIVATE KEY") && !text.contains("AAAA"),
+        "key material leaked"
+    );
+}

@@ -1,0 +1,107 @@
+//! Every module through the platform (mig → server → agent → back) and locally (`-t local`).
+
+use mig_e2e::{acl, bin, stderr, stdout, Platform};
+use std::process::{Command, Stdio};
+
+#[test]
+fn every_module_answers_through_the_platform_and_locally() {
+    let p = Platform::start();
+    let _a = p.agent("modules", &[&p.admin], acl(1, &[&p.admin]), "");
+    p.wait_online("modules");
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let keys = tempfile::tempdir().unwrap();
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(keys.path().join("id"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let ntp = mig_modules::timedrift::spawn_test_server(0.0).to_string();
+    let dpkg = std::path::Path::new("/var/lib/dpkg/status").exists();
+
+    let listening = format!("found listening tcp 127.0.0.1:{port}");
+    let pinged = format!("tcp ping of 127.0.0.1:{port}");
+    let mut cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["netstat", "-lp", &port], &listening),
+        (
+            vec![
+                "ping",
+                "-d",
+                "127.0.0.1",
+                "-dp",
+                &port,
+                "-p",
+                "tcp",
+                "-c",
+                "1",
+                "-t",
+                "2",
+            ],
+            &pinged,
+        ),
+        (
+            vec!["sshkey", "-path", keys.path().to_str().unwrap()],
+            "private ssh-ed25519",
+        ),
+        (
+            vec!["timedrift", "-drift", "5s", "-server", &ntp, "-show", "all"],
+            "within the acceptable drift",
+        ),
+    ];
+    if dpkg {
+        cases.push((vec!["pkg", "-name", "^dpkg$"], "dpkg name:dpkg version:"));
+    }
+    for (args, want) in &cases {
+        let out = p.mig(&p.admin, args);
+        assert!(
+            stdout(&out).contains(want),
+            "mig {args:?}: want {want:?}\n{}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let mut local = args.clone();
+        local.insert(1, "local");
+        local.insert(1, "-t");
+        let out = p.mig(&p.admin, &local);
+        assert!(
+            stdout(&out).contains(want),
+            "mig {local:?}: want {want:?}\n{}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+
+    // agentdestroy: an old agent process (a copy of the binary) is stopped and removed.
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("mig-agent-old");
+    std::fs::copy(bin("mig-agent"), &old).unwrap();
+    let mut victim = Command::new(&old)
+        .args(["-m", "file"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let pid = victim.id().to_string();
+    let out = p.mig(
+        &p.admin,
+        &[
+            "agentdestroy",
+            "-pid",
+            &pid,
+            "-version",
+            env!("CARGO_PKG_VERSION"),
+        ],
+    );
+    assert!(
+        stdout(&out).contains("stopped, removed"),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(victim.wait().unwrap().code().is_none());
+    assert!(!old.exists());
+    drop(listener);
+}
