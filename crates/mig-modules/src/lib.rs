@@ -16,6 +16,7 @@ pub mod os;
 pub mod ping;
 pub mod pkg;
 pub mod protocol;
+pub mod query;
 pub mod sshkey;
 #[cfg(feature = "test-modules")]
 pub mod testing;
@@ -164,6 +165,7 @@ static PING: Erased<ping::Ping> = Erased(std::marker::PhantomData);
 static TIMEDRIFT: Erased<timedrift::Timedrift> = Erased(std::marker::PhantomData);
 static SSHKEY: Erased<sshkey::Sshkey> = Erased(std::marker::PhantomData);
 static AGENTDESTROY: Erased<agentdestroy::AgentDestroy> = Erased(std::marker::PhantomData);
+static QUERY: Erased<query::Query> = Erased(std::marker::PhantomData);
 #[cfg(feature = "test-modules")]
 static TEST_HANG: Erased<testing::Hang> = Erased(std::marker::PhantomData);
 #[cfg(feature = "test-modules")]
@@ -181,6 +183,7 @@ pub fn registry() -> &'static [&'static dyn DynModule] {
         &TIMEDRIFT,
         &SSHKEY,
         &AGENTDESTROY,
+        &QUERY,
         #[cfg(feature = "test-modules")]
         &TEST_HANG,
         #[cfg(feature = "test-modules")]

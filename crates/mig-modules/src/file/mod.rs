@@ -4,7 +4,7 @@
 mod checks;
 mod cli;
 mod content;
-mod hash;
+pub mod hash;
 mod inspect;
 pub mod params;
 mod plan;

@@ -1,6 +1,12 @@
 //! Facts about the operating system, read from the kernel and the system's own databases.
 //! Shared by the modules and the query module's tables.
 
+pub mod mounts;
 pub mod net;
 pub mod netlink;
 pub mod packages;
+pub mod process;
+pub mod system;
+pub mod unix;
+pub mod users;
+pub mod utmp;

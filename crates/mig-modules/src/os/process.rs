@@ -1,0 +1,309 @@
+//! Processes, read from /proc: identity, state, memory, CPU time, open descriptors and
+//! memory maps. Every reader returns `None` (or nothing) when the process is gone or hidden,
+//! since processes come and go while they are read.
+
+use std::path::Path;
+
+/// The fields of /proc/PID/stat that matter here.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stat {
+    pub comm: String,
+    pub state: String,
+    pub ppid: i64,
+    pub pgrp: i64,
+    /// CPU time in clock ticks.
+    pub utime: u64,
+    pub stime: u64,
+    pub nice: i64,
+    pub threads: i64,
+    /// Start, in clock ticks after boot.
+    pub starttime: u64,
+    pub vsize: u64,
+}
+
+/// Parses /proc/PID/stat. The command name is in parentheses and may itself contain spaces
+/// and parentheses, so the fields are counted from the last `)`.
+pub fn parse_stat(text: &str) -> Option<Stat> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text.get(open + 1..close)?.to_string();
+    let f: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
+    // f[0] is field 3 (state) of proc(5).
+    let num = |i: usize| -> Option<i64> { f.get(i)?.parse().ok() };
+    let unum = |i: usize| -> Option<u64> { f.get(i)?.parse().ok() };
+    Some(Stat {
+        comm,
+        state: f.first()?.to_string(),
+        ppid: num(1)?,
+        pgrp: num(2)?,
+        utime: unum(11)?,
+        stime: unum(12)?,
+        nice: num(16)?,
+        threads: num(17)?,
+        starttime: unum(19)?,
+        vsize: unum(20)?,
+    })
+}
+
+pub fn stat(pid: u32) -> Option<Stat> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// The fields of /proc/PID/status that matter here.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Status {
+    pub name: String,
+    /// Real, effective, saved and filesystem IDs.
+    pub uids: [u32; 4],
+    pub gids: [u32; 4],
+    pub vm_rss_bytes: u64,
+    pub vm_size_bytes: u64,
+    pub vm_lck_bytes: u64,
+}
+
+pub fn parse_status(text: &str) -> Status {
+    let mut s = Status::default();
+    let ids = |v: &str| -> [u32; 4] {
+        let mut out = [0u32; 4];
+        for (slot, n) in out.iter_mut().zip(v.split_whitespace()) {
+            *slot = n.parse().unwrap_or(0);
+        }
+        out
+    };
+    let kb = |v: &str| -> u64 {
+        v.split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+            .saturating_mul(1024)
+    };
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match key {
+            "Name" => s.name = value.to_string(),
+            "Uid" => s.uids = ids(value),
+            "Gid" => s.gids = ids(value),
+            "VmRSS" => s.vm_rss_bytes = kb(value),
+            "VmSize" => s.vm_size_bytes = kb(value),
+            "VmLck" => s.vm_lck_bytes = kb(value),
+            _ => {}
+        }
+    }
+    s
+}
+
+pub fn status(pid: u32) -> Option<Status> {
+    Some(parse_status(
+        &std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
+    ))
+}
+
+/// The arguments, from /proc/PID/cmdline (empty for kernel threads).
+pub fn cmdline(pid: u32) -> Option<Vec<String>> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        raw.split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+    )
+}
+
+/// Where a /proc/PID/{exe,cwd,root} link points.
+pub fn link(pid: u32, which: &str) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/{which}"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// The executable's path, without the kernel's " (deleted)" mark, and whether it is still on
+/// disk (`None` when unknown).
+pub fn exe(pid: u32) -> (String, Option<bool>) {
+    match link(pid, "exe") {
+        Some(p) => match p.strip_suffix(" (deleted)") {
+            Some(gone) => (gone.to_string(), Some(false)),
+            None => {
+                let on_disk = Path::new(&p).exists();
+                (p, Some(on_disk))
+            }
+        },
+        None => (String::new(), None),
+    }
+}
+
+/// Bytes read from and written to storage (/proc/PID/io), when readable.
+pub fn io(pid: u32) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    Some((field("read_bytes:")?, field("write_bytes:")?))
+}
+
+/// The process's cgroup path: the unified (v2) hierarchy's, else the first listed.
+pub fn cgroup(pid: u32) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .or_else(|| text.lines().next().and_then(|l| l.splitn(3, ':').nth(2)))
+        .map(str::to_string)
+}
+
+/// The inode of a namespace of the process (`net`, `mnt`…), as osquery shows it.
+pub fn namespace(pid: u32, kind: &str) -> Option<String> {
+    let l = link(pid, &format!("ns/{kind}"))?;
+    l.split_once('[')
+        .and_then(|(_, rest)| rest.strip_suffix(']'))
+        .map(str::to_string)
+}
+
+/// An open descriptor and what it points to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fd {
+    pub fd: u64,
+    pub target: String,
+}
+
+/// The open descriptors of a process, by number.
+pub fn fds(pid: u32) -> Vec<Fd> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Fd> = dir
+        .flatten()
+        .filter_map(|e| {
+            let fd = e.file_name().to_str()?.parse().ok()?;
+            let target = std::fs::read_link(e.path()).ok()?;
+            Some(Fd {
+                fd,
+                target: target.to_string_lossy().into_owned(),
+            })
+        })
+        .collect();
+    out.sort_by_key(|f| f.fd);
+    out
+}
+
+/// `socket:[12345]` → 12345.
+pub fn socket_inode(target: &str) -> Option<u64> {
+    target
+        .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// One line of /proc/PID/maps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    pub start: String,
+    pub end: String,
+    pub permissions: String,
+    pub offset: u64,
+    pub device: String,
+    pub inode: u64,
+    pub path: String,
+}
+
+pub fn parse_maps(text: &str) -> Vec<Mapping> {
+    text.lines()
+        .filter_map(|line| {
+            let mut f = line.splitn(6, char::is_whitespace);
+            let range = f.next()?;
+            let (start, end) = range.split_once('-')?;
+            let permissions = f.next()?.to_string();
+            let offset = u64::from_str_radix(f.next()?, 16).ok()?;
+            let device = f.next()?.to_string();
+            let inode = f.next()?.parse().ok()?;
+            let path = f.next().unwrap_or("").trim_start().to_string();
+            Some(Mapping {
+                start: format!("0x{start}"),
+                end: format!("0x{end}"),
+                permissions,
+                offset,
+                device,
+                inode,
+                path,
+            })
+        })
+        .collect()
+}
+
+pub fn maps(pid: u32) -> Vec<Mapping> {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .map(|t| parse_maps(&t))
+        .unwrap_or_default()
+}
+
+/// Clock ticks per second (USER_HZ), for /proc's CPU times.
+pub fn clock_ticks() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as u64
+    } else {
+        100
+    }
+}
+
+/// The boot time, in seconds since the epoch (`btime` of /proc/stat).
+pub fn boot_time() -> Option<u64> {
+    std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_a_strange_name() {
+        let s = parse_stat("42 (a (b) c) S 1 42 42 0 -1 4194560 1 2 3 4 150 25 0 0 20 -5 3 0 1234 9999 10 18446744073709551615").unwrap();
+        assert_eq!(s.comm, "a (b) c");
+        assert_eq!(s.state, "S");
+        assert_eq!((s.ppid, s.pgrp), (1, 42));
+        assert_eq!((s.utime, s.stime), (150, 25));
+        assert_eq!((s.nice, s.threads), (-5, 3));
+        assert_eq!((s.starttime, s.vsize), (1234, 9999));
+        assert!(parse_stat("garbage").is_none());
+        assert!(parse_stat("1 (x) S").is_none());
+    }
+
+    #[test]
+    fn status_and_maps() {
+        let s = parse_status("Name:\tbash\nUid:\t1000\t1001\t1002\t1003\nGid:\t5\t6\t7\t8\nVmRSS:\t  100 kB\nVmSize:\t2 kB\n");
+        assert_eq!(s.name, "bash");
+        assert_eq!(s.uids, [1000, 1001, 1002, 1003]);
+        assert_eq!(s.gids[1], 6);
+        assert_eq!(s.vm_rss_bytes, 102_400);
+        let m = parse_maps("55d0c5a00000-55d0c5a2e000 r--p 00000000 fd:01 1573 /usr/bin/bash\n7ffd1c5e0000-7ffd1c601000 rw-p 00000000 00:00 0                          [stack]\n7f00-7f10 rw-p 00001000 00:00 0 \n");
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[0].start, "0x55d0c5a00000");
+        assert_eq!(m[0].path, "/usr/bin/bash");
+        assert_eq!(m[1].path, "[stack]");
+        assert_eq!(m[2].offset, 0x1000);
+        assert_eq!(m[2].path, "");
+    }
+
+    #[test]
+    fn this_process() {
+        let me = std::process::id();
+        let s = stat(me).unwrap();
+        assert!(s.threads >= 1);
+        assert_eq!(status(me).unwrap().uids[0], unsafe { libc::getuid() });
+        assert!(fds(me).iter().any(|f| f.fd <= 2));
+        assert!(exe(me).1 == Some(true));
+        assert!(!maps(me).is_empty());
+        assert!(boot_time().is_some());
+        assert_eq!(socket_inode("socket:[77]"), Some(77));
+        assert!(namespace(me, "net").is_some_and(|n| n.parse::<u64>().is_ok()));
+    }
+}

@@ -1,0 +1,241 @@
+//! query: osquery-compatible SQL over the operating system. `SELECT pid, name FROM processes
+//! JOIN users USING (uid) WHERE uid != 0` on every matching host at once, signed like any
+//! other action. The tables are osquery's (names, columns, types); the engine is SQLite, read
+//! only, with a row cap and a time cap. See docs/modules/query.md.
+
+pub mod budget;
+pub mod engine;
+pub mod format;
+mod functions;
+mod paths;
+pub mod schema;
+mod tables;
+mod version;
+mod vtab;
+
+use crate::flags::{self, Flag};
+use crate::{gofmt, Context, Module, ModuleResult};
+use budget::Budget;
+use engine::Engine;
+use rusqlite::types::Value as SqlValue;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use tables::{all as all_tables, lookup as lookup_table};
+
+pub const DEFAULT_MAXROWS: u64 = 10_000;
+pub const DEFAULT_TIMEOUT: &str = "60s";
+/// The longest a query may be allowed to run.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
+fn default_maxrows() -> u64 {
+    DEFAULT_MAXROWS
+}
+
+fn default_timeout() -> String {
+    DEFAULT_TIMEOUT.into()
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// One SELECT statement.
+    pub sql: String,
+    /// Rows kept at most; the query stops at the next one and says so.
+    #[serde(default = "default_maxrows")]
+    pub maxrows: u64,
+    /// How long the query may run, as a Go duration (`30s`, `2m`).
+    #[serde(default = "default_timeout")]
+    pub timeout: String,
+}
+
+/// `30s`, `1m30s`, `500ms`, `1h` (Go durations, as MIG writes them).
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let bad = || format!("timeout: {s:?} is not a duration like 30s, 2m or 1m30s");
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .ok_or_else(bad)?;
+        let (n, after) = rest.split_at(digits);
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        let n: f64 = n.parse().map_err(|_| bad())?;
+        total += n * match unit {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        rest = next;
+    }
+    if !total.is_finite() || total <= 0.0 {
+        return Err(format!("timeout: {s:?} must be longer than zero"));
+    }
+    let d = Duration::from_secs_f64(total.min(MAX_TIMEOUT.as_secs_f64() + 1.0));
+    if d > MAX_TIMEOUT {
+        return Err(format!(
+            "timeout: {s:?} is longer than the maximum of {}",
+            gofmt::duration(MAX_TIMEOUT)
+        ));
+    }
+    Ok(d)
+}
+
+/// Checks the parameters, including that the SQL prepares (so that a typo is reported by
+/// `mig query` before anything is signed or sent).
+fn check(p: &Params) -> Result<Duration, String> {
+    let max = crate::context::Limits::default().max_elements as u64;
+    if p.maxrows == 0 || p.maxrows > max {
+        return Err(format!(
+            "maxrows: expected between 1 and {max}, got {}",
+            p.maxrows
+        ));
+    }
+    let timeout = parse_timeout(&p.timeout)?;
+    Engine::tables_read(&p.sql)?;
+    Ok(timeout)
+}
+
+/// The tables an SQL statement reads, from the `query` module's parameters: the agent's gate
+/// checks `query:<table>` ACL permissions with it before anything runs.
+pub fn tables_read(params: &Value) -> Result<Vec<String>, String> {
+    let p: Params = serde_json::from_value(params.clone())
+        .map_err(|e| format!("invalid query parameters: {e}"))?;
+    Engine::tables_read(&p.sql)
+}
+
+/// An SQL value as JSON: integers and reals as numbers, text as strings, blobs as hex.
+pub fn json_value(v: &SqlValue) -> Value {
+    match v {
+        SqlValue::Null => Value::Null,
+        SqlValue::Integer(n) => json!(n),
+        SqlValue::Real(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        SqlValue::Text(s) => Value::String(s.clone()),
+        SqlValue::Blob(b) => Value::String(crate::file::hash::hex(b)),
+    }
+}
+
+const FLAGS: &[Flag] = &[
+    Flag::value(
+        "maxrows",
+        "<n>",
+        "keep at most n rows (default 10000; the query stops and says so)",
+    ),
+    Flag::value(
+        "timeout",
+        "<duration>",
+        "stop the query after this long (default 60s)",
+    ),
+];
+
+pub struct Query;
+
+/// The columns and rows of a result, read back from its elements.
+fn result_table(result: &ModuleResult) -> (Vec<String>, Vec<Vec<Value>>) {
+    let columns = result.elements["columns"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .map(|v| v.as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let rows = result.elements["rows"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .map(|row| row.as_array().cloned().unwrap_or_default())
+                .collect()
+        })
+        .unwrap_or_default();
+    (columns, rows)
+}
+
+impl Module for Query {
+    const NAME: &'static str = "query";
+    const ABOUT: &'static str = "osquery-compatible SQL over the operating system";
+    type Params = Params;
+    const FLAGS: &'static [Flag] = FLAGS;
+
+    fn validate(p: &Params) -> Result<(), String> {
+        check(p).map(|_| ())
+    }
+
+    fn run(p: &Params, ctx: &Context) -> ModuleResult {
+        let start = Instant::now();
+        let timeout = match check(p) {
+            Ok(t) => t,
+            Err(e) => return ModuleResult::failure(e),
+        };
+        let budget = Arc::new(Budget::new(ctx, Some(timeout)));
+        let maxrows = usize::try_from(p.maxrows).unwrap_or(usize::MAX);
+        let output = match Engine::open(budget).and_then(|e| e.run(&p.sql, maxrows)) {
+            Ok(o) => o,
+            Err(e) => return ModuleResult::failure(e),
+        };
+        let rows: Vec<Value> = output
+            .rows
+            .iter()
+            .map(|r| Value::Array(r.iter().map(json_value).collect()))
+            .collect();
+        let count = rows.len();
+        ModuleResult {
+            foundanything: count > 0,
+            success: true,
+            elements: json!({"columns": output.columns, "rows": rows, "rowcount": count}),
+            statistics: json!({"exectime": gofmt::duration(start.elapsed())}),
+            errors: output.stopped.into_iter().collect(),
+        }
+    }
+
+    fn parse_flags(args: &[String]) -> Result<Params, String> {
+        let f = flags::parse(FLAGS, args)?;
+        let sql = f.positional.join(" ");
+        if sql.trim().is_empty() {
+            return Err(
+                "expected an SQL statement, e.g. mig query \"SELECT * FROM os_version\"".into(),
+            );
+        }
+        let maxrows = match f.int("maxrows")? {
+            Some(n) => u64::try_from(n).map_err(|_| {
+                format!("invalid value {n} for flag -maxrows: expected a positive integer")
+            })?,
+            None => DEFAULT_MAXROWS,
+        };
+        Ok(Params {
+            sql,
+            maxrows,
+            timeout: f.value("timeout").unwrap_or(DEFAULT_TIMEOUT).to_string(),
+        })
+    }
+
+    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
+        let (columns, rows) = result_table(result);
+        let mut lines = Vec::new();
+        if !rows.is_empty() {
+            lines.extend(format::table(&columns, &rows));
+        }
+        if !found_only {
+            if result.success {
+                lines.push(format!("{} row(s)", rows.len()));
+            }
+            lines.extend(result.errors.iter().cloned());
+        }
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,265 @@
+//! What a table is: osquery's name, columns and types, which columns its generator can use
+//! as input, and the generator itself.
+
+use super::budget::Budget;
+use rusqlite::types::Value;
+use std::sync::Arc;
+
+/// osquery's column types. Declared as such in the virtual table, so SQLite gives BIGINT and
+/// INTEGER columns integer affinity and `pid = '1'` still matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColType {
+    Text,
+    Integer,
+    Bigint,
+    UnsignedBigint,
+    Double,
+}
+
+impl ColType {
+    pub fn sql(self) -> &'static str {
+        match self {
+            ColType::Text => "TEXT",
+            ColType::Integer => "INTEGER",
+            ColType::Bigint => "BIGINT",
+            ColType::UnsignedBigint => "UNSIGNED BIGINT",
+            ColType::Double => "DOUBLE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: ColType,
+    pub about: &'static str,
+}
+
+/// Shorthands for column lists.
+pub const fn text(name: &'static str, about: &'static str) -> Column {
+    Column {
+        name,
+        kind: ColType::Text,
+        about,
+    }
+}
+pub const fn integer(name: &'static str, about: &'static str) -> Column {
+    Column {
+        name,
+        kind: ColType::Integer,
+        about,
+    }
+}
+pub const fn bigint(name: &'static str, about: &'static str) -> Column {
+    Column {
+        name,
+        kind: ColType::Bigint,
+        about,
+    }
+}
+pub const fn double(name: &'static str, about: &'static str) -> Column {
+    Column {
+        name,
+        kind: ColType::Double,
+        about,
+    }
+}
+
+/// One row, in the table's column order.
+pub type Row = Vec<Value>;
+
+/// A source of rows, pulled one at a time so that large sources (a file tree, every process)
+/// never sit in memory whole.
+pub trait Rows {
+    fn next_row(&mut self) -> Result<Option<Row>, String>;
+}
+
+/// Rows already in memory: for the small tables (one file, one row).
+pub struct VecRows(std::vec::IntoIter<Row>);
+
+impl VecRows {
+    pub fn boxed(rows: Vec<Row>) -> Box<dyn Rows> {
+        Box::new(VecRows(rows.into_iter()))
+    }
+}
+
+impl Rows for VecRows {
+    fn next_row(&mut self) -> Result<Option<Row>, String> {
+        Ok(self.0.next())
+    }
+}
+
+/// Rows from a closure called until it returns `None`.
+pub struct FnRows<F>(pub F);
+
+impl<F: FnMut() -> Result<Option<Row>, String>> Rows for FnRows<F> {
+    fn next_row(&mut self) -> Result<Option<Row>, String> {
+        (self.0)()
+    }
+}
+
+/// Makes the rows of one scan, given what the WHERE clause pinned down.
+pub type Generator = fn(&Constraints) -> Result<Box<dyn Rows>, String>;
+
+pub struct Table {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub columns: &'static [Column],
+    /// Columns whose `=` and `IN` values the generator uses to produce fewer rows (osquery's
+    /// `index` and `additional` columns). Only these are pushed down.
+    pub index: &'static [&'static str],
+    /// At least one of these columns must be constrained (osquery's `required`), or the scan
+    /// fails with an error saying so: `file` without a path would walk every disk.
+    pub required: &'static [&'static str],
+    /// Columns whose `LIKE` pattern the generator expands (osquery's `%` and `%%` paths).
+    pub like: &'static [&'static str],
+    pub generate: Generator,
+    /// A query that shows the table at work, for the documentation and `.schema`.
+    pub example: &'static str,
+}
+
+impl Table {
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// The `CREATE TABLE` statement SQLite is given for the virtual table.
+    pub fn create_sql(&self) -> String {
+        let cols: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| format!("\"{}\" {}", c.name, c.kind.sql()))
+            .collect();
+        format!("CREATE TABLE \"{}\"({})", self.name, cols.join(", "))
+    }
+
+    /// The error when no required column is constrained, with osquery-style advice.
+    pub fn missing_required(&self) -> String {
+        let names: Vec<String> = self.required.iter().map(|c| format!("'{c}'")).collect();
+        let example = self.example;
+        format!(
+            "table {} needs a constraint on {} (an = , IN or LIKE in the WHERE clause), e.g. {example}",
+            self.name,
+            names.join(" or ")
+        )
+    }
+}
+
+/// What the WHERE clause fixed for one scan, and which columns the statement reads.
+pub struct Constraints {
+    pub table: &'static Table,
+    /// Column index → the values it must equal (from `=` or `IN`).
+    pub eq: Vec<(usize, Vec<Value>)>,
+    /// Column index → LIKE patterns.
+    pub like: Vec<(usize, String)>,
+    /// SQLite's colUsed mask: bit N set when column N is read (bit 63: column 63 or later).
+    pub used: u64,
+    pub budget: Arc<Budget>,
+}
+
+impl Constraints {
+    /// A scan with no constraints that reads every column (tests, generators that call each
+    /// other).
+    pub fn all(table: &'static Table, budget: Arc<Budget>) -> Constraints {
+        Constraints {
+            table,
+            eq: Vec::new(),
+            like: Vec::new(),
+            used: u64::MAX,
+            budget,
+        }
+    }
+
+    fn index(&self, column: &str) -> Option<usize> {
+        let i = self.table.column_index(column);
+        debug_assert!(i.is_some(), "{} has no column {column}", self.table.name);
+        i
+    }
+
+    /// The values `column` must take, as text; `None` when it is not constrained.
+    pub fn texts(&self, column: &str) -> Option<Vec<String>> {
+        let i = self.index(column)?;
+        let values = &self.eq.iter().find(|(c, _)| *c == i)?.1;
+        Some(values.iter().filter_map(value_text).collect())
+    }
+
+    /// The values `column` must take, as integers; values that are not integers are left
+    /// out (they match no row).
+    pub fn ints(&self, column: &str) -> Option<Vec<i64>> {
+        let i = self.index(column)?;
+        let values = &self.eq.iter().find(|(c, _)| *c == i)?.1;
+        Some(values.iter().filter_map(value_int).collect())
+    }
+
+    /// LIKE patterns given for `column`.
+    pub fn likes(&self, column: &str) -> Vec<String> {
+        let Some(i) = self.index(column) else {
+            return Vec::new();
+        };
+        self.like
+            .iter()
+            .filter(|(c, _)| *c == i)
+            .map(|(_, p)| p.clone())
+            .collect()
+    }
+
+    /// Does the statement read `column`? Generators skip expensive columns nobody reads.
+    pub fn uses(&self, column: &str) -> bool {
+        match self.index(column) {
+            Some(i) if i < 63 => self.used & (1 << i) != 0,
+            Some(_) => self.used & (1 << 63) != 0,
+            None => false,
+        }
+    }
+
+    /// `Err` once the query ran out of time or was cancelled: long generators call it.
+    pub fn check(&self) -> Result<(), String> {
+        self.budget.check().map_err(|stop| stop.to_string())
+    }
+}
+
+fn value_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Text(s) => Some(s.clone()),
+        Value::Integer(i) => Some(i.to_string()),
+        Value::Real(f) => Some(f.to_string()),
+        Value::Blob(b) => String::from_utf8(b.clone()).ok(),
+        Value::Null => None,
+    }
+}
+
+fn value_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Integer(i) => Some(*i),
+        Value::Text(s) => s.trim().parse().ok(),
+        Value::Real(f) if f.fract() == 0.0 => Some(*f as i64),
+        _ => None,
+    }
+}
+
+/// An SQLite value, copied out of SQLite's memory.
+pub fn owned(v: rusqlite::types::ValueRef<'_>) -> Value {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(n) => Value::Integer(n),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+/// Cell helpers: generators build rows with these.
+pub fn t(s: impl Into<String>) -> Value {
+    Value::Text(s.into())
+}
+pub fn i(n: impl Into<i64>) -> Value {
+    Value::Integer(n.into())
+}
+/// An unsigned 64-bit count, saturated into SQLite's signed integers.
+pub fn u(n: u64) -> Value {
+    Value::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+}
+pub fn null() -> Value {
+    Value::Null
+}
