@@ -367,6 +367,8 @@ pub struct Neighbor {
     pub addr: IpAddr,
     pub mac: String,
     pub interface: String,
+    /// A static entry (ATF_PERM, NUD_PERMANENT).
+    pub permanent: bool,
 }
 
 /// IPv4 neighbours from `arp`; IPv6 from the kernel over netlink (own namespace only).
@@ -385,10 +387,12 @@ pub fn neighbors(ns: &Namespace) -> Vec<Neighbor> {
         if f[2] == "0x0" || f[3] == "00:00:00:00:00:00" {
             continue;
         }
+        let flags = u32::from_str_radix(f[2].trim_start_matches("0x"), 16).unwrap_or(0);
         out.push(Neighbor {
             addr: IpAddr::V4(ip),
             mac: f[3].to_string(),
             interface: f[5].to_string(),
+            permanent: flags & 0x4 != 0,
         });
     }
     if ns.id.is_empty() || ns.net_dir == Path::new("/proc/self/net") {

@@ -12,6 +12,7 @@ const NDA_DST: u16 = 1;
 const NDA_LLADDR: u16 = 2;
 const NUD_INCOMPLETE: u16 = 0x01;
 const NUD_FAILED: u16 = 0x20;
+const NUD_PERMANENT: u16 = 0x80;
 
 fn align4(n: usize) -> usize {
     (n + 3) & !3
@@ -162,5 +163,6 @@ fn parse_neighbor(msg: &[u8], names: &std::collections::HashMap<u32, String>) ->
         addr: dst?,
         mac: mac?,
         interface: names.get(&ifindex).cloned().unwrap_or_default(),
+        permanent: state & NUD_PERMANENT != 0,
     })
 }

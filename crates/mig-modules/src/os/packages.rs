@@ -19,6 +19,13 @@ pub struct Package {
     pub priority: String,
     pub status: String,
     pub summary: String,
+    /// RPM's parts of `version`: the version alone, the release and the epoch.
+    pub upstream_version: String,
+    pub release: String,
+    pub epoch: Option<u32>,
+    /// RPM: when it was installed (seconds since the epoch) and the header's SHA-1.
+    pub install_time: i64,
+    pub sha1: String,
 }
 
 pub const DPKG_STATUS: &str = "/var/lib/dpkg/status";
@@ -167,6 +174,8 @@ const RPMTAG_VENDOR: u32 = 1011;
 const RPMTAG_GROUP: u32 = 1016;
 const RPMTAG_ARCH: u32 = 1022;
 const RPMTAG_SOURCERPM: u32 = 1044;
+const RPMTAG_INSTALLTIME: u32 = 1008;
+const RPMTAG_SHA1HEADER: u32 = 269;
 
 /// An RPM header: `il`, `dl`, `il` index entries (tag, type, offset, count), then the data.
 pub fn parse_rpm_header(blob: &[u8]) -> Option<Package> {
@@ -211,6 +220,8 @@ pub fn parse_rpm_header(blob: &[u8]) -> Option<Package> {
             RPMTAG_GROUP if is_string => p.section = string()?,
             RPMTAG_SOURCERPM if is_string => p.source = string()?,
             RPMTAG_SIZE if kind == 4 => p.size = int32()? as u64,
+            RPMTAG_INSTALLTIME if kind == 4 => p.install_time = i64::from(int32()?),
+            RPMTAG_SHA1HEADER if is_string => p.sha1 = string()?,
             _ => {}
         }
     }
@@ -218,10 +229,13 @@ pub fn parse_rpm_header(blob: &[u8]) -> Option<Package> {
         return None;
     }
     let vr = if release.is_empty() {
-        version
+        version.clone()
     } else {
         format!("{version}-{release}")
     };
+    p.upstream_version = version;
+    p.release = release;
+    p.epoch = epoch;
     p.version = match epoch {
         Some(e) => format!("{e}:{vr}"),
         None => vr,
@@ -294,6 +308,10 @@ mod tests {
         assert_eq!(
             (p.name.as_str(), p.version.as_str(), p.arch.as_str()),
             ("openssl", "1:3.0.7-25.el9", "x86_64")
+        );
+        assert_eq!(
+            (p.upstream_version.as_str(), p.release.as_str(), p.epoch),
+            ("3.0.7", "25.el9", Some(1))
         );
         // Truncated or garbage blobs are refused, not a panic.
         assert!(parse_rpm_header(&blob[..20]).is_none());

@@ -17,6 +17,7 @@ use rusqlite::vtab::{
 use rusqlite::{Error, Result};
 use std::collections::BTreeSet;
 use std::ffi::c_int;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
 /// What each registered table carries: its definition and the query's budget.
@@ -143,9 +144,11 @@ unsafe impl<'vtab> VTab<'vtab> for QueryTab {
             }
             let mut usage = info.constraint_usage(*n);
             usage.set_argv_index(argv as c_int + 1);
-            // Not omitted: SQLite checks every row again, so a generator may return more
-            // rows than asked (LIKE's case-insensitivity, types) but never too few.
-            usage.set_omit(false);
+            // SQLite checks every row again, so a generator may return more rows than asked
+            // (LIKE's case-insensitivity, types) but never too few. Except `=` and `IN` on
+            // required columns, which the generator honours exactly and may normalise
+            // (`directory = '/etc/'` lists /etc, whose rows say `/etc`).
+            usage.set_omit(kind != 'l' && is_required(*col));
             plan.push_str(&format!(";{kind}{col}"));
         }
         let missing = !table.required.is_empty() && !required_usable;
@@ -198,7 +201,11 @@ impl QueryCursor {
         if let Err(stop) = self.budget.check() {
             return Err(module_error(stop.to_string()));
         }
-        match rows.next_row() {
+        // A panic must not cross SQLite's C frames (that would abort the process): it
+        // becomes this table's error.
+        let next = catch_unwind(AssertUnwindSafe(|| rows.next_row()))
+            .unwrap_or_else(|_| Err("internal error while reading the table".into()));
+        match next {
             Ok(Some(row)) if row.len() == self.table.columns.len() => {
                 self.rowid += 1;
                 self.row = Some(row);
@@ -281,10 +288,11 @@ unsafe impl VTabCursor for QueryCursor {
             return Err(module_error(self.table.missing_required()));
         }
         self.rowid = 0;
-        self.rows = Some(
-            (self.table.generate)(&c)
-                .map_err(|e| module_error(format!("table {}: {e}", self.table.name)))?,
-        );
+        let generate = self.table.generate;
+        let rows = catch_unwind(AssertUnwindSafe(|| generate(&c)))
+            .unwrap_or_else(|_| Err("internal error while reading the table".into()));
+        self.rows =
+            Some(rows.map_err(|e| module_error(format!("table {}: {e}", self.table.name)))?);
         self.advance()
     }
 

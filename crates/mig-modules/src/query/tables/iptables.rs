@@ -1,0 +1,272 @@
+//! iptables: the firewall rules netfilter restores at boot, parsed from the saved state
+//! (iptables-save format: /etc/iptables/rules.v4 and rules.v6 on Debian and Ubuntu,
+//! /etc/sysconfig/iptables and ip6tables on RHEL).
+//!
+//! osquery asks the kernel through libiptc. That needs CAP_NET_ADMIN and an AF_INET socket,
+//! both of which the agent's sandbox refuses to a read-only module, and shows nothing on
+//! hosts whose rules live in nftables; see docs/modules/query.md.
+
+use super::super::schema::*;
+use std::collections::HashMap;
+
+pub const SAVED_RULES: &[&str] = &[
+    "/etc/iptables/rules.v4",
+    "/etc/iptables/rules.v6",
+    "/etc/sysconfig/iptables",
+    "/etc/sysconfig/ip6tables",
+    "/etc/iptables/iptables.rules",
+    "/etc/iptables/ip6tables.rules",
+];
+
+pub static IPTABLES: Table = Table {
+    name: "iptables",
+    about: "Linux IP packet filtering rules, from netfilter's saved state (iptables-save format).",
+    columns: &[
+        text("filter_name", "Packet matching filter table name."),
+        text("chain", "Size of module content."),
+        text("policy", "Policy that applies for this rule."),
+        text("target", "Target that applies for this rule."),
+        integer("protocol", "Protocol number identification."),
+        text("src_port", "Protocol source port(s)."),
+        text("dst_port", "Protocol destination port(s)."),
+        text("src_ip", "Source IP address."),
+        text("src_mask", "Source IP address mask."),
+        text("iniface", "Input interface for the rule."),
+        text("iniface_mask", "Input interface mask for the rule."),
+        text("dst_ip", "Destination IP address."),
+        text("dst_mask", "Destination IP address mask."),
+        text("outiface", "Output interface for the rule."),
+        text("outiface_mask", "Output interface mask for the rule."),
+        text("match", "Matching rule that applies."),
+        integer("packets", "Number of matching packets for this rule."),
+        integer("bytes", "Number of matching bytes for this rule."),
+        text("source", "The saved rules file this rule was read from (not in osquery)."),
+    ],
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_iptables,
+    example: "SELECT chain, target, protocol, dst_port, src_ip FROM iptables WHERE filter_name = 'filter'",
+};
+
+/// Splits a rule into words, keeping quoted strings (`--comment "a b"`) whole.
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn protocol_number(p: &str) -> i64 {
+    match p.to_ascii_lowercase().as_str() {
+        "all" | "" => 0,
+        "icmp" => 1,
+        "tcp" => 6,
+        "udp" => 17,
+        "gre" => 47,
+        "esp" => 50,
+        "ah" => 51,
+        "icmpv6" | "ipv6-icmp" => 58,
+        "sctp" => 132,
+        "udplite" => 136,
+        other => other.parse().unwrap_or(-1),
+    }
+}
+
+/// `10.0.0.0/8` → (`10.0.0.0`, `255.0.0.0`); a bare address gets the host mask.
+fn address_and_mask(a: &str, v6: bool) -> (String, String) {
+    let (ip, len) = match a.split_once('/') {
+        Some((ip, m)) if m.contains('.') || m.contains(':') => {
+            return (ip.to_string(), m.to_string())
+        }
+        Some((ip, m)) => (ip, m.parse().unwrap_or(if v6 { 128 } else { 32 })),
+        None => (a, if v6 { 128 } else { 32 }),
+    };
+    (ip.to_string(), super::network::netmask(!v6, len))
+}
+
+/// An interface's mask as libiptc keeps it: 0xFF for each byte compared (`+` is a wildcard).
+fn iface_mask(name: &str) -> String {
+    let n = match name.strip_suffix('+') {
+        Some(prefix) => prefix.len(),
+        None => name.len() + 1,
+    };
+    "FF".repeat(n)
+}
+
+/// Rows of one file in iptables-save format.
+pub fn parse_saved(text: &str, source: &str, v6: bool) -> Vec<Row> {
+    let any = if v6 { "::" } else { "0.0.0.0" };
+    let mut table = String::new();
+    let mut policies: HashMap<String, String> = HashMap::new();
+    let mut rows = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(t) = line.strip_prefix('*') {
+            table = t.to_string();
+            policies.clear();
+            continue;
+        }
+        if let Some(chain) = line.strip_prefix(':') {
+            let mut f = chain.split_whitespace();
+            if let (Some(name), Some(policy)) = (f.next(), f.next()) {
+                policies.insert(
+                    name.to_string(),
+                    if policy == "-" {
+                        String::new()
+                    } else {
+                        policy.to_string()
+                    },
+                );
+            }
+            continue;
+        }
+        // `[packets:bytes] -A …` when saved with counters.
+        let (counters, rule) = match line.strip_prefix('[').and_then(|l| l.split_once(']')) {
+            Some((c, rest)) => (Some(c.to_string()), rest.trim()),
+            None => (None, line),
+        };
+        let w = words(rule);
+        if w.first().map(String::as_str) != Some("-A") || w.len() < 2 {
+            continue;
+        }
+        let chain = w[1].clone();
+        let (mut target, mut proto) = (String::new(), 0i64);
+        let (mut src, mut dst) = (
+            (any.to_string(), any.to_string()),
+            (any.to_string(), any.to_string()),
+        );
+        let (mut inif, mut outif) = (String::new(), String::new());
+        let (mut sport, mut dport) = (String::new(), String::new());
+        let mut matches: Vec<String> = Vec::new();
+        let mut k = 2;
+        while k < w.len() {
+            let value = w.get(k + 1).cloned().unwrap_or_default();
+            let mut used = 2;
+            match w[k].as_str() {
+                "!" => used = 1,
+                "-p" | "--protocol" => proto = protocol_number(&value),
+                "-s" | "--source" | "--src" => src = address_and_mask(&value, v6),
+                "-d" | "--destination" | "--dst" => dst = address_and_mask(&value, v6),
+                "-i" | "--in-interface" => inif = value,
+                "-o" | "--out-interface" => outif = value,
+                "-j" | "--jump" | "-g" | "--goto" => target = value,
+                "-m" | "--match" => matches.push(value),
+                "--sport" | "--source-port" | "--sports" | "--source-ports" => sport = value,
+                "--dport" | "--destination-port" | "--dports" | "--destination-ports" => {
+                    dport = value
+                }
+                _ => used = 1,
+            }
+            k += used;
+        }
+        let (packets, bytes) = counters
+            .as_deref()
+            .and_then(|c| c.split_once(':'))
+            .map_or((0, 0), |(p, b)| {
+                (p.parse().unwrap_or(0), b.parse().unwrap_or(0))
+            });
+        let mask = |i: &str| {
+            if i.is_empty() {
+                String::new()
+            } else {
+                iface_mask(i)
+            }
+        };
+        rows.push(vec![
+            t(table.clone()),
+            t(chain.clone()),
+            t(policies.get(&chain).cloned().unwrap_or_default()),
+            t(target),
+            i(proto),
+            t(sport),
+            t(dport),
+            t(src.0),
+            t(src.1),
+            t(if inif.is_empty() {
+                "all".to_string()
+            } else {
+                inif.clone()
+            }),
+            t(mask(&inif)),
+            t(dst.0),
+            t(dst.1),
+            t(if outif.is_empty() {
+                "all".to_string()
+            } else {
+                outif.clone()
+            }),
+            t(mask(&outif)),
+            t(matches.join(",")),
+            i(packets),
+            i(bytes),
+            t(source),
+        ]);
+    }
+    rows
+}
+
+fn gen_iptables(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let mut rows = Vec::new();
+    for path in SAVED_RULES {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            let v6 = path.contains("6");
+            rows.extend(parse_saved(&text, path, v6));
+        }
+    }
+    Ok(VecRows::boxed(rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::types::Value;
+
+    #[test]
+    fn saved_rules() {
+        let r = parse_saved(
+            "# Generated by iptables-save\n*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:mine - [0:0]\n[10:600] -A INPUT -s 10.0.0.0/8 -i eth0 -p tcp -m tcp --dport 22 -m comment --comment \"ssh from lan\" -j ACCEPT\n-A mine ! -d 192.0.2.1/32 -o wg+ -j DROP\nCOMMIT\n",
+            "/etc/iptables/rules.v4",
+            false,
+        );
+        assert_eq!(r.len(), 2);
+        let text = |row: &Row, c: usize| match &row[c] {
+            Value::Text(s) => s.clone(),
+            Value::Integer(n) => n.to_string(),
+            _ => String::new(),
+        };
+        assert_eq!(text(&r[0], 0), "filter");
+        assert_eq!(text(&r[0], 2), "DROP");
+        assert_eq!(text(&r[0], 3), "ACCEPT");
+        assert_eq!(text(&r[0], 4), "6");
+        assert_eq!(text(&r[0], 6), "22");
+        assert_eq!(
+            (text(&r[0], 7), text(&r[0], 8)),
+            ("10.0.0.0".into(), "255.0.0.0".into())
+        );
+        assert_eq!(text(&r[0], 9), "eth0");
+        assert_eq!(text(&r[0], 15), "tcp,comment");
+        assert_eq!(
+            (text(&r[0], 16), text(&r[0], 17)),
+            ("10".into(), "600".into())
+        );
+        assert_eq!(text(&r[1], 2), "", "user chains have no policy");
+        assert_eq!(text(&r[1], 11), "192.0.2.1");
+        assert_eq!(text(&r[1], 13), "wg+");
+        assert_eq!(text(&r[1], 14), "FFFF");
+    }
+}

@@ -1,0 +1,452 @@
+//! The network configuration: interface_addresses, interface_details, routes, arp_cache,
+//! etc_hosts, dns_resolvers. The agent's own network namespace.
+
+use super::super::schema::*;
+use crate::os::net::{self, Namespace};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// A prefix length as a netmask: `255.255.255.0`, `ffff:ffff:ffff:ffff::`.
+pub fn netmask(v4: bool, prefix: u8) -> String {
+    if v4 {
+        let m = if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix.min(32))
+        };
+        Ipv4Addr::from(m).to_string()
+    } else {
+        let m = if prefix == 0 {
+            0
+        } else {
+            u128::MAX << (128 - prefix.min(128))
+        };
+        Ipv6Addr::from(m).to_string()
+    }
+}
+
+const IFF_BROADCAST: u32 = 0x2;
+const IFF_POINTOPOINT: u32 = 0x10;
+
+pub static INTERFACE_ADDRESSES: Table = Table {
+    name: "interface_addresses",
+    about: "Network interfaces and relevant metadata.",
+    columns: &[
+        text("interface", "Interface name"),
+        text("address", "Specific address for interface"),
+        text("mask", "Interface netmask"),
+        text("broadcast", "Broadcast address for the interface"),
+        text("point_to_point", "PtP address for the interface"),
+        text("type", "Type of address. One of dhcp, manual, auto, other"),
+    ],
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_addresses,
+    example: "SELECT interface, address, mask FROM interface_addresses WHERE interface != 'lo'",
+};
+
+fn gen_addresses(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let flags: std::collections::HashMap<String, u32> = net::interfaces()
+        .into_iter()
+        .map(|i| (i.name, i.flags))
+        .collect();
+    let rows = net::local_addresses(&Namespace::own())
+        .into_iter()
+        .map(|a| {
+            let f = flags.get(&a.interface).copied().unwrap_or(0);
+            let broadcast = match a.addr {
+                IpAddr::V4(ip) if f & IFF_BROADCAST != 0 && a.prefix < 31 => {
+                    let host = u32::MAX >> a.prefix.min(32);
+                    Ipv4Addr::from(u32::from(ip) | host).to_string()
+                }
+                _ => String::new(),
+            };
+            let kind = match a.addr {
+                IpAddr::V6(ip) if (ip.segments()[0] & 0xffc0) == 0xfe80 => "auto",
+                _ => "unknown",
+            };
+            vec![
+                t(a.interface),
+                t(a.addr.to_string()),
+                t(netmask(a.addr.is_ipv4(), a.prefix)),
+                t(broadcast),
+                t(if f & IFF_POINTOPOINT != 0 {
+                    a.addr.to_string()
+                } else {
+                    String::new()
+                }),
+                t(kind),
+            ]
+        })
+        .collect();
+    Ok(VecRows::boxed(rows))
+}
+
+pub static INTERFACE_DETAILS: Table = Table {
+    name: "interface_details",
+    about: "Detailed information and stats of network interfaces.",
+    columns: &[
+        text("interface", "Interface name"),
+        text("mac", "MAC of interface (optional)"),
+        integer("type", "Interface type (includes virtual)"),
+        integer("mtu", "Network MTU"),
+        integer("metric", "Metric based on the speed of the interface"),
+        integer("flags", "Flags (netdevice) for the device"),
+        bigint("ipackets", "Input packets"),
+        bigint("opackets", "Output packets"),
+        bigint("ibytes", "Input bytes"),
+        bigint("obytes", "Output bytes"),
+        bigint("ierrors", "Input errors"),
+        bigint("oerrors", "Output errors"),
+        bigint("idrops", "Input drops"),
+        bigint("odrops", "Output drops"),
+        bigint("collisions", "Packet Collisions detected"),
+        bigint("last_change", "Time of last device modification (optional)"),
+        bigint("link_speed", "Interface speed in Mb/s"),
+        text("pci_slot", "PCI slot number"),
+    ],
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_details,
+    example: "SELECT interface, mac, mtu, ibytes, obytes FROM interface_details",
+};
+
+fn gen_details(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let rows = net::interfaces()
+        .into_iter()
+        .map(|iface| {
+            let dir = format!("/sys/class/net/{}", iface.name);
+            let num = |f: &str| -> i64 {
+                std::fs::read_to_string(format!("{dir}/{f}"))
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(0)
+            };
+            let stat = |f: &str| num(&format!("statistics/{f}"));
+            let pci_slot = std::fs::read_to_string(format!("{dir}/device/uevent"))
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| l.strip_prefix("PCI_SLOT_NAME=").map(str::to_string))
+                .unwrap_or_default();
+            vec![
+                t(iface.name.clone()),
+                t(iface.mac.clone()),
+                i(num("type")),
+                i(iface.mtu),
+                i(0),
+                i(iface.flags),
+                i(stat("rx_packets")),
+                i(stat("tx_packets")),
+                i(stat("rx_bytes")),
+                i(stat("tx_bytes")),
+                i(stat("rx_errors")),
+                i(stat("tx_errors")),
+                i(stat("rx_dropped")),
+                i(stat("tx_dropped")),
+                i(stat("collisions")),
+                i(-1),
+                // Virtual interfaces have no speed (the kernel says -1 or refuses to read).
+                i(num("speed").max(0)),
+                t(pci_slot),
+            ]
+        })
+        .collect();
+    Ok(VecRows::boxed(rows))
+}
+
+pub static ROUTES: Table = Table {
+    name: "routes",
+    about: "The active route table for the host system (the kernel's main table for IPv4, all IPv6 routes).",
+    columns: &[
+        text("destination", "Destination IP address"),
+        text("netmask", "Netmask length"),
+        text("gateway", "Route gateway"),
+        text("source", "Route source"),
+        integer("flags", "Flags to describe route"),
+        text("interface", "Route local interface"),
+        integer("mtu", "Maximum Transmission Unit for the route"),
+        integer("metric", "Cost of route. Lowest is preferred"),
+        text("type", "Type of route"),
+        integer("hopcount", "Max hops expected"),
+    ],
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_routes,
+    example: "SELECT destination, netmask, gateway, interface FROM routes WHERE destination = '0.0.0.0'",
+};
+
+const RTF_GATEWAY: i64 = 0x2;
+const RTF_LOCAL: i64 = 0x8000_0000;
+
+/// /proc/net/route: little-endian hex words.
+pub fn parse_ipv4_routes(text: &str) -> Vec<Row> {
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 11 {
+                return None;
+            }
+            let addr = |h: &str| -> Option<Ipv4Addr> {
+                Some(Ipv4Addr::from(
+                    u32::from_str_radix(h, 16).ok()?.swap_bytes(),
+                ))
+            };
+            let flags = i64::from_str_radix(f[3], 16).ok()?;
+            let mask = addr(f[7])?;
+            Some(vec![
+                t(addr(f[1])?.to_string()),
+                t(u32::from(mask).count_ones().to_string()),
+                t(addr(f[2])?.to_string()),
+                t(""),
+                i(flags),
+                t(f[0]),
+                i(f[8].parse::<i64>().unwrap_or(0)),
+                i(f[6].parse::<i64>().unwrap_or(0)),
+                t(if flags & RTF_GATEWAY != 0 {
+                    "gateway"
+                } else {
+                    "unicast"
+                }),
+                i(0),
+            ])
+        })
+        .collect()
+}
+
+/// /proc/net/ipv6_route: destination, prefix, source, prefix, gateway, metric, refs, use,
+/// flags, interface.
+pub fn parse_ipv6_routes(text: &str) -> Vec<Row> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 10 {
+                return None;
+            }
+            let addr = |h: &str| -> Option<Ipv6Addr> {
+                Some(Ipv6Addr::from(u128::from_str_radix(h, 16).ok()?))
+            };
+            let flags = i64::from_str_radix(f[8], 16).ok()?;
+            let source = addr(f[2])?;
+            Some(vec![
+                t(addr(f[0])?.to_string()),
+                t(i64::from_str_radix(f[1], 16).ok()?.to_string()),
+                t(addr(f[4])?.to_string()),
+                t(if source.is_unspecified() {
+                    String::new()
+                } else {
+                    source.to_string()
+                }),
+                i(flags),
+                t(f[9]),
+                i(0),
+                i(i64::from_str_radix(f[5], 16).unwrap_or(0)),
+                t(if flags & RTF_LOCAL != 0 {
+                    "local"
+                } else if flags & RTF_GATEWAY != 0 {
+                    "gateway"
+                } else {
+                    "unicast"
+                }),
+                i(0),
+            ])
+        })
+        .collect()
+}
+
+fn gen_routes(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let mut rows =
+        parse_ipv4_routes(&std::fs::read_to_string("/proc/net/route").unwrap_or_default());
+    rows.extend(parse_ipv6_routes(
+        &std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default(),
+    ));
+    Ok(VecRows::boxed(rows))
+}
+
+pub static ARP_CACHE: Table = Table {
+    name: "arp_cache",
+    about: "Address resolution cache, both static and dynamic (from ARP, NDP).",
+    columns: &[
+        text("address", "IPv4 address target"),
+        text("mac", "MAC address of broadcasted address"),
+        text("interface", "Interface of the network for the MAC"),
+        text("permanent", "1 for true, 0 for false"),
+    ],
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_arp,
+    example: "SELECT address, mac, interface FROM arp_cache",
+};
+
+fn gen_arp(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    Ok(VecRows::boxed(
+        net::neighbors(&Namespace::own())
+            .into_iter()
+            .map(|n| {
+                vec![
+                    t(n.addr.to_string()),
+                    t(n.mac),
+                    t(n.interface),
+                    t(if n.permanent { "1" } else { "0" }),
+                ]
+            })
+            .collect(),
+    ))
+}
+
+pub static ETC_HOSTS: Table = Table {
+    name: "etc_hosts",
+    about: "Line-parsed /etc/hosts.",
+    columns: &[
+        text("address", "IP address mapping"),
+        text("hostnames", "Raw hosts mapping"),
+    ],
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_hosts,
+    example: "SELECT * FROM etc_hosts WHERE address NOT IN ('127.0.0.1', '::1')",
+};
+
+pub fn parse_hosts(text: &str) -> Vec<Row> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.split('#').next().unwrap_or("").trim();
+            let mut f = l.split_whitespace();
+            let address = f.next()?;
+            let names: Vec<&str> = f.collect();
+            if names.is_empty() {
+                return None;
+            }
+            Some(vec![t(address), t(names.join(" "))])
+        })
+        .collect()
+}
+
+fn gen_hosts(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let text = std::fs::read_to_string("/etc/hosts").map_err(|e| format!("/etc/hosts: {e}"))?;
+    Ok(VecRows::boxed(parse_hosts(&text)))
+}
+
+pub static DNS_RESOLVERS: Table = Table {
+    name: "dns_resolvers",
+    about: "Resolvers used by this host (from /etc/resolv.conf).",
+    columns: &[
+        integer("id", "Address type index or order"),
+        text("type", "Address type: sortlist, nameserver, search"),
+        text("address", "Resolver IP/IPv6 address"),
+        text("netmask", "Address (sortlist) netmask length"),
+        bigint("options", "Resolver options"),
+    ],
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_resolvers,
+    example: "SELECT address FROM dns_resolvers WHERE type = 'nameserver'",
+};
+
+/// glibc's `_res.options` after res_init: the defaults (RES_INIT, RES_RECURSE,
+/// RES_DEFNAMES, RES_DNSRCH) plus the `options` line.
+pub fn resolver_options(text: &str) -> i64 {
+    let mut o: i64 = 0x1 | 0x40 | 0x80 | 0x200;
+    for line in text.lines() {
+        let Some(rest) = line.trim().strip_prefix("options") else {
+            continue;
+        };
+        for opt in rest.split_whitespace() {
+            o |= match opt {
+                "debug" => 0x2,
+                "use-vc" => 0x8,
+                "rotate" => 0x4000,
+                "edns0" => 0x0010_0000,
+                "single-request" => 0x0020_0000,
+                "single-request-reopen" => 0x0040_0000,
+                "no-tld-query" => 0x0100_0000,
+                "no-reload" => 0x0200_0000,
+                "trust-ad" => 0x0400_0000,
+                _ => 0,
+            };
+        }
+    }
+    o
+}
+
+pub fn parse_resolv_conf(text: &str) -> Vec<Row> {
+    let options = resolver_options(text);
+    let mut rows = Vec::new();
+    let (mut ns, mut search, mut sort) = (0i64, 0i64, 0i64);
+    for line in text.lines() {
+        let line = line.split(['#', ';']).next().unwrap_or("").trim();
+        let mut f = line.split_whitespace();
+        match f.next() {
+            Some("nameserver") => {
+                if let Some(a) = f.next() {
+                    rows.push(vec![i(ns), t("nameserver"), t(a), t(""), i(options)]);
+                    ns += 1;
+                }
+            }
+            Some("search") | Some("domain") => {
+                for d in f {
+                    rows.push(vec![i(search), t("search"), t(d), t(""), i(options)]);
+                    search += 1;
+                }
+            }
+            Some("sortlist") => {
+                for entry in f {
+                    let (a, m) = entry.split_once('/').unwrap_or((entry, ""));
+                    rows.push(vec![i(sort), t("sortlist"), t(a), t(m), i(options)]);
+                    sort += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    rows
+}
+
+fn gen_resolvers(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    Ok(VecRows::boxed(parse_resolv_conf(&text)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::types::Value;
+
+    #[test]
+    fn masks() {
+        assert_eq!(netmask(true, 24), "255.255.255.0");
+        assert_eq!(netmask(true, 0), "0.0.0.0");
+        assert_eq!(netmask(false, 64), "ffff:ffff:ffff:ffff::");
+    }
+
+    #[test]
+    fn route_lines() {
+        let r = parse_ipv4_routes("Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\neth0\t00000000\t010200C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\neth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n");
+        assert_eq!(r[0][0], Value::Text("0.0.0.0".into()));
+        assert_eq!(r[0][2], Value::Text("192.0.2.1".into()));
+        assert_eq!(r[0][7], Value::Integer(100));
+        assert_eq!(r[1][1], Value::Text("24".into()));
+        let r6 = parse_ipv6_routes("fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n");
+        assert_eq!(r6[0][0], Value::Text("fe80::".into()));
+        assert_eq!(r6[0][1], Value::Text("64".into()));
+        assert_eq!(r6[0][7], Value::Integer(256));
+    }
+
+    #[test]
+    fn hosts_and_resolvers() {
+        let h = parse_hosts("127.0.0.1 localhost\n# x\n10.0.0.1 db db.local # primary\n\n");
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[1][1], Value::Text("db db.local".into()));
+        let r = parse_resolv_conf("nameserver 10.0.0.53\nnameserver ::1\nsearch a.example b.example\noptions rotate\nsortlist 10.0.0.0/255.0.0.0\n");
+        assert_eq!(r.len(), 5);
+        assert_eq!(r[1][2], Value::Text("::1".into()));
+        assert_eq!(r[3][0], Value::Integer(1));
+        assert_eq!(r[4][3], Value::Text("255.0.0.0".into()));
+        assert_eq!(r[0][4], Value::Integer(705 | 0x4000));
+    }
+}

@@ -1,0 +1,303 @@
+//! deb_packages, rpm_packages, apt_sources: the package managers' own databases and
+//! configuration, read without running them.
+
+use super::super::schema::*;
+use crate::os::packages::{self, Package};
+use std::path::{Path, PathBuf};
+
+pub static DEB_PACKAGES: Table = Table {
+    name: "deb_packages",
+    about: "The installed DEB package database.",
+    columns: &[
+        text("name", "Package name"),
+        text("version", "Package version"),
+        text("source", "Package source"),
+        bigint("size", "Package size in bytes"),
+        text("arch", "Package architecture"),
+        text("revision", "Package revision"),
+        text("status", "Package status"),
+        text("maintainer", "Package maintainer"),
+        text("section", "Package section"),
+        text("priority", "Package priority"),
+        text("admindir", "libdpkg admindir. Defaults to /var/lib/dpkg"),
+    ],
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_deb,
+    example: "SELECT name, version FROM deb_packages WHERE name LIKE 'openssl%' AND version_compare(version, '3.0.11', 'DPKG') < 0",
+};
+
+fn gen_deb(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    if !Path::new(packages::DPKG_STATUS).exists() {
+        return Ok(VecRows::boxed(Vec::new()));
+    }
+    let text = std::fs::read_to_string(packages::DPKG_STATUS)
+        .map_err(|e| format!("{}: {e}", packages::DPKG_STATUS))?;
+    let admindir = Path::new(packages::DPKG_STATUS)
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(VecRows::boxed(
+        packages::parse_dpkg_status(&text)
+            .into_iter()
+            .map(|p: Package| {
+                // The Debian revision is what follows the last hyphen, if any.
+                let revision = p
+                    .version
+                    .rsplit_once('-')
+                    .map(|(_, r)| r.to_string())
+                    .unwrap_or_default();
+                vec![
+                    t(p.name),
+                    t(p.version),
+                    t(p.source),
+                    u(p.size),
+                    t(p.arch),
+                    t(revision),
+                    t(p.status),
+                    t(p.maintainer),
+                    t(p.section),
+                    t(p.priority),
+                    t(admindir.clone()),
+                ]
+            })
+            .collect(),
+    ))
+}
+
+pub static RPM_PACKAGES: Table = Table {
+    name: "rpm_packages",
+    about:
+        "RPM packages that are currently installed on the host system (RPM 4.16+ SQLite database).",
+    columns: &[
+        text("name", "RPM package name"),
+        text("version", "Package version"),
+        text("release", "Package release"),
+        text("source", "Source RPM package name (optional)"),
+        bigint("size", "Package size in bytes"),
+        text("sha1", "SHA1 hash of the package contents"),
+        text("arch", "Architecture(s) supported"),
+        integer("epoch", "Package epoch value"),
+        integer("install_time", "When the package was installed"),
+        text("vendor", "Package vendor"),
+        text("package_group", "Package group"),
+    ],
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_rpm,
+    example: "SELECT name, version, release FROM rpm_packages WHERE name = 'openssl'",
+};
+
+fn gen_rpm(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let Some(db) = packages::RPMDB_PATHS.iter().find(|p| Path::new(p).exists()) else {
+        return Ok(VecRows::boxed(Vec::new()));
+    };
+    Ok(VecRows::boxed(
+        packages::read_rpmdb(Path::new(db))?
+            .into_iter()
+            .map(|p| {
+                vec![
+                    t(p.name),
+                    t(p.upstream_version),
+                    t(p.release),
+                    t(p.source),
+                    u(p.size),
+                    t(p.sha1),
+                    t(p.arch),
+                    p.epoch.map_or(null(), i),
+                    i(p.install_time),
+                    t(p.maintainer),
+                    t(p.section),
+                ]
+            })
+            .collect(),
+    ))
+}
+
+pub static APT_SOURCES: Table = Table {
+    name: "apt_sources",
+    about: "Current list of APT repositories or software channels.",
+    columns: &[
+        text("name", "Repository name"),
+        text("source", "Source file"),
+        text("base_uri", "Repository base URI"),
+        text("release", "Release name"),
+        text("version", "Repository source version"),
+        text("maintainer", "Repository maintainer"),
+        text("components", "Repository components"),
+        text("architectures", "Repository architectures"),
+    ],
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_apt_sources,
+    example: "SELECT base_uri, release, components FROM apt_sources",
+};
+
+/// One `deb` source: where it is configured, its URI, suite and components.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AptSource {
+    pub file: String,
+    pub uri: String,
+    pub suite: String,
+    pub components: Vec<String>,
+    pub architectures: Vec<String>,
+}
+
+/// One-line format: `deb [arch=amd64 signed-by=…] URI suite component…`.
+pub fn parse_list(file: &str, text: &str) -> Vec<AptSource> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.split('#').next().unwrap_or("").trim();
+            let rest = l.strip_prefix("deb ")?.trim_start();
+            let (opts, rest) = match rest.strip_prefix('[') {
+                Some(r) => r.split_once(']')?,
+                None => ("", rest),
+            };
+            let mut f = rest.split_whitespace();
+            let uri = f.next()?.to_string();
+            let suite = f.next()?.to_string();
+            let architectures = opts
+                .split_whitespace()
+                .find_map(|o| o.strip_prefix("arch="))
+                .map(|a| a.split(',').map(str::to_string).collect())
+                .unwrap_or_default();
+            Some(AptSource {
+                file: file.to_string(),
+                uri,
+                suite,
+                components: f.map(str::to_string).collect(),
+                architectures,
+            })
+        })
+        .collect()
+}
+
+/// deb822 format (`.sources`): paragraphs of Types, URIs, Suites, Components.
+pub fn parse_sources(file: &str, text: &str) -> Vec<AptSource> {
+    let mut out = Vec::new();
+    for para in text.split("\n\n") {
+        let field = |name: &str| -> Vec<String> {
+            para.lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.trim().eq_ignore_ascii_case(name).then(|| v.to_string())
+                })
+                .map(|v| v.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        if !field("Types").iter().any(|t| t == "deb")
+            || field("Enabled").first().is_some_and(|e| e == "no")
+        {
+            continue;
+        }
+        for uri in field("URIs") {
+            for suite in field("Suites") {
+                out.push(AptSource {
+                    file: file.to_string(),
+                    uri: uri.clone(),
+                    suite,
+                    components: field("Components"),
+                    architectures: field("Architectures"),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// APT's file name for a repository's Release file: the URI without its scheme, `/` → `_`.
+pub fn release_file(uri: &str, suite: &str) -> String {
+    let bare = uri
+        .split_once("://")
+        .map_or(uri, |(_, r)| r)
+        .trim_end_matches('/');
+    format!(
+        "{}_dists_{}",
+        bare.replace('/', "_"),
+        suite.trim_end_matches('/').replace('/', "_")
+    )
+}
+
+fn release_fields(lists: &Path, uri: &str, suite: &str) -> Vec<(String, String)> {
+    let base = release_file(uri, suite);
+    for suffix in ["_InRelease", "_Release"] {
+        if let Ok(text) = std::fs::read_to_string(lists.join(format!("{base}{suffix}"))) {
+            return text
+                .lines()
+                .take_while(|l| !l.starts_with("MD5Sum:") && !l.starts_with("SHA256:"))
+                .filter_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    Some((k.trim().to_string(), v.trim().to_string()))
+                })
+                .collect();
+        }
+    }
+    Vec::new()
+}
+
+fn gen_apt_sources(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let mut files: Vec<PathBuf> = vec![PathBuf::from("/etc/apt/sources.list")];
+    if let Ok(d) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        let mut more: Vec<PathBuf> = d.flatten().map(|e| e.path()).collect();
+        more.sort();
+        files.extend(more);
+    }
+    let lists = Path::new("/var/lib/apt/lists");
+    let mut rows = Vec::new();
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        let name = f.to_string_lossy().into_owned();
+        let sources = match f.extension().and_then(|e| e.to_str()) {
+            Some("list") => parse_list(&name, &text),
+            Some("sources") => parse_sources(&name, &text),
+            _ if name == "/etc/apt/sources.list" => parse_list(&name, &text),
+            _ => continue,
+        };
+        for s in sources {
+            let rel = release_fields(lists, &s.uri, &s.suite);
+            let get = |k: &str| rel.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+            let architectures = if s.architectures.is_empty() {
+                get("Architectures").unwrap_or_default()
+            } else {
+                s.architectures.join(" ")
+            };
+            rows.push(vec![
+                t(get("Label").or_else(|| get("Origin")).unwrap_or_default()),
+                t(s.file),
+                t(s.uri),
+                t(s.suite),
+                t(get("Version").unwrap_or_default()),
+                t(get("Origin").unwrap_or_default()),
+                t(s.components.join(" ")),
+                t(architectures),
+            ]);
+        }
+    }
+    Ok(VecRows::boxed(rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apt_formats() {
+        let l = parse_list("x.list", "deb [arch=amd64 signed-by=/k.gpg] https://deb.example/debian bookworm main contrib\n# deb http://no x\ndeb-src http://src y main\n");
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].uri, "https://deb.example/debian");
+        assert_eq!(l[0].components, vec!["main", "contrib"]);
+        assert_eq!(l[0].architectures, vec!["amd64"]);
+        let s = parse_sources("d.sources", "Types: deb deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\nTypes: deb\nURIs: http://off\nSuites: x\nEnabled: no\n");
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[1].suite, "bookworm-updates");
+        assert_eq!(
+            release_file("http://deb.debian.org/debian/", "bookworm"),
+            "deb.debian.org_debian_dists_bookworm"
+        );
+    }
+}

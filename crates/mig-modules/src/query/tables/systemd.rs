@@ -1,0 +1,240 @@
+//! systemd_units, from the unit files systemd loads, in its order of precedence.
+//!
+//! osquery asks the running systemd over D-Bus. The sandboxed query module reads files
+//! instead: every unit file (not templates) with its description, user, fragment path and
+//! enablement; `active_state`/`sub_state` are `active`/`running` when the unit's cgroup holds
+//! processes, and empty when that cannot be told from files (see docs/compat.md).
+
+use super::super::schema::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Unit directories, highest precedence first.
+const UNIT_DIRS: &[&str] = &[
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/usr/local/lib/systemd/system",
+    "/lib/systemd/system",
+    "/usr/lib/systemd/system",
+];
+/// Where `systemctl enable` puts its links.
+const ENABLE_DIRS: &[&str] = &["/etc/systemd/system", "/run/systemd/system"];
+const UNIT_TYPES: &[&str] = &[
+    "service",
+    "socket",
+    "target",
+    "timer",
+    "mount",
+    "automount",
+    "path",
+    "slice",
+    "scope",
+    "swap",
+    "device",
+];
+
+pub static SYSTEMD_UNITS: Table = Table {
+    name: "systemd_units",
+    about: "systemd units, from their unit files.",
+    columns: &[
+        text("id", "Unique unit identifier"),
+        text("description", "Unit description"),
+        text(
+            "load_state",
+            "Reflects whether the unit definition was properly loaded",
+        ),
+        text(
+            "active_state",
+            "The high-level unit activation state, i.e. generalization of SUB",
+        ),
+        text(
+            "sub_state",
+            "The low-level unit activation state, values depend on unit type",
+        ),
+        text(
+            "unit_file_state",
+            "Whether the unit file is enabled, e.g. `enabled`, `masked`, `disabled`, etc",
+        ),
+        text(
+            "following",
+            "The name of another unit that this unit follows in state",
+        ),
+        text("object_path", "The object path for this unit"),
+        bigint("job_id", "Next queued job id"),
+        text("job_type", "Job type"),
+        text("job_path", "The object path for the job"),
+        text(
+            "fragment_path",
+            "The unit file path this unit was read from, if there is any",
+        ),
+        text("user", "The configured user, if any"),
+        text(
+            "source_path",
+            "Path to the (possibly generated) unit configuration file",
+        ),
+    ],
+    index: &["id"],
+    required: &[],
+    like: &[],
+    generate: gen_units,
+    example:
+        "SELECT id, description, unit_file_state, user FROM systemd_units WHERE id LIKE '%.service'",
+};
+
+/// systemd's D-Bus object path escaping: letters and digits kept, the rest `_xx`.
+pub fn object_path(unit: &str) -> String {
+    let mut p = String::from("/org/freedesktop/systemd1/unit/");
+    for b in unit.bytes() {
+        if b.is_ascii_alphanumeric() {
+            p.push(b as char);
+        } else {
+            p.push_str(&format!("_{b:02x}"));
+        }
+    }
+    p
+}
+
+/// `Key=` values of a unit file, by section (`Unit.Description`), first occurrence wins.
+pub fn parse_unit(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut section = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('#') || line.starts_with(';') || line.is_empty() {
+            continue;
+        }
+        if let Some(s) = line.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            section = s.to_string();
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            out.entry(format!("{section}.{}", k.trim()))
+                .or_insert_with(|| v.trim().to_string());
+        }
+    }
+    out
+}
+
+fn is_unit_name(name: &str) -> bool {
+    name.rsplit_once('.').is_some_and(|(stem, ext)| {
+        UNIT_TYPES.contains(&ext) && !stem.ends_with('@') && !stem.is_empty()
+    })
+}
+
+/// unit name → the file that defines it (the first in precedence order).
+fn unit_files(only: Option<&[String]>) -> BTreeMap<String, PathBuf> {
+    let mut found = BTreeMap::new();
+    for dir in UNIT_DIRS {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !is_unit_name(&name) || only.is_some_and(|o| !o.contains(&name)) {
+                continue;
+            }
+            found.entry(name).or_insert_with(|| e.path());
+        }
+    }
+    found
+}
+
+fn enabled(unit: &str) -> bool {
+    ENABLE_DIRS.iter().any(|d| {
+        std::fs::read_dir(d).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                (n.ends_with(".wants") || n.ends_with(".requires")) && e.path().join(unit).exists()
+            })
+        })
+    })
+}
+
+/// Whether the unit's cgroup holds processes (cgroup v2, or v1's systemd hierarchy).
+fn running(unit: &str) -> bool {
+    let slice = if unit.ends_with(".service") || unit.ends_with(".scope") {
+        "system.slice"
+    } else {
+        return false;
+    };
+    ["/sys/fs/cgroup", "/sys/fs/cgroup/systemd"]
+        .iter()
+        .any(|root| {
+            std::fs::read_to_string(Path::new(root).join(slice).join(unit).join("cgroup.procs"))
+                .is_ok_and(|p| !p.trim().is_empty())
+        })
+}
+
+fn gen_units(q: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let only = q.texts("id");
+    let booted = Path::new("/run/systemd/system").is_dir();
+    let mut units = unit_files(only.as_deref()).into_iter();
+    Ok(Box::new(FnRows(move || {
+        let Some((name, path)) = units.next() else {
+            return Ok(None);
+        };
+        let target = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        let masked = target == Path::new("/dev/null");
+        let fields = if masked {
+            BTreeMap::new()
+        } else {
+            parse_unit(&std::fs::read_to_string(&target).unwrap_or_default())
+        };
+        let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
+        let installable = fields.keys().any(|k| k.starts_with("Install."));
+        let file_state = if masked {
+            "masked"
+        } else if enabled(&name) {
+            "enabled"
+        } else if !installable {
+            "static"
+        } else {
+            "disabled"
+        };
+        let (active, sub) = if booted && !masked && running(&name) {
+            ("active", "running")
+        } else {
+            ("", "")
+        };
+        Ok(Some(vec![
+            t(name.clone()),
+            t(get("Unit.Description")),
+            t(if masked { "masked" } else { "loaded" }),
+            t(active),
+            t(sub),
+            t(file_state),
+            t(""),
+            t(object_path(&name)),
+            i(0),
+            t(""),
+            t("/"),
+            t(if masked {
+                String::new()
+            } else {
+                target.to_string_lossy().into_owned()
+            }),
+            t(get("Service.User")),
+            t(""),
+        ]))
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_files_and_names() {
+        let f = parse_unit("[Unit]\nDescription=The web server\n# x\n[Service]\nUser=www-data\nExecStart=/usr/sbin/nginx\n[Install]\nWantedBy=multi-user.target\n");
+        assert_eq!(f["Unit.Description"], "The web server");
+        assert_eq!(f["Service.User"], "www-data");
+        assert!(f.contains_key("Install.WantedBy"));
+        assert_eq!(
+            object_path("ssh.service"),
+            "/org/freedesktop/systemd1/unit/ssh_2eservice"
+        );
+        assert!(is_unit_name("ssh.service"));
+        assert!(!is_unit_name("getty@.service"));
+        assert!(!is_unit_name("README"));
+    }
+}

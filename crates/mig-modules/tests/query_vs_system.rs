@@ -1,0 +1,475 @@
+//! The query module's tables checked against what the system's own tools say on this
+//! machine: ps, getent, ss, dpkg-query, /proc/modules, findmnt, /etc/os-release, stat,
+//! sha256sum, uname, find. Where the system changes under our feet (processes, sockets),
+//! only what is stable across two looks is compared.
+
+use mig_modules::{lookup, Context};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::process::Command;
+
+fn query(sql: &str) -> Vec<Vec<Value>> {
+    let r = lookup("query")
+        .unwrap()
+        .run_json(&json!({ "sql": sql }), &Context::default());
+    assert!(r.success, "{sql}: {:?}", r.errors);
+    assert!(r.errors.is_empty(), "{sql}: {:?}", r.errors);
+    serde_json::from_value(r.elements["rows"].clone()).unwrap()
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// A tool's standard output; `None` when the tool is not installed (the test says so).
+fn tool(cmd: &str, args: &[&str]) -> Option<String> {
+    match Command::new(cmd).args(args).output() {
+        Ok(o) if o.status.success() => Some(String::from_utf8_lossy(&o.stdout).into_owned()),
+        Ok(o) => panic!(
+            "{cmd} {args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(_) => {
+            eprintln!("skipped: {cmd} is not installed");
+            None
+        }
+    }
+}
+
+#[test]
+fn processes_match_ps() {
+    let ps = |()| -> BTreeSet<(String, String, String, String)> {
+        tool("ps", &["-e", "-o", "pid=,ppid=,uid=,comm="])
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split_whitespace();
+                let (pid, ppid, uid) = (f.next()?, f.next()?, f.next()?);
+                let comm: Vec<&str> = f.collect();
+                Some((pid.into(), ppid.into(), uid.into(), comm.join(" ")))
+            })
+            .collect()
+    };
+    let before = ps(());
+    let ours: BTreeSet<(String, String, String, String)> =
+        query("SELECT pid, parent, uid, name FROM processes")
+            .iter()
+            .map(|r| (s(&r[0]), s(&r[1]), s(&r[2]), s(&r[3])))
+            .collect();
+    let after = ps(());
+    let stable: Vec<_> = before.intersection(&after).collect();
+    assert!(stable.len() > 3, "ps shows processes: {before:?}");
+    for p in stable {
+        // ps itself and short-lived children are in one snapshot only; the rest must agree.
+        assert!(
+            ours.contains(p),
+            "ps shows {p:?}, the processes table does not"
+        );
+    }
+    let me = std::process::id();
+    let mine = query(&format!(
+        "SELECT pid, path, cmdline, on_disk, threads FROM processes WHERE pid = {me}"
+    ));
+    assert_eq!(mine.len(), 1);
+    assert_eq!(
+        s(&mine[0][1]),
+        std::env::current_exe().unwrap().to_string_lossy()
+    );
+    assert_eq!(mine[0][3], 1);
+}
+
+#[test]
+fn users_and_groups_match_getent() {
+    let Some(passwd) = tool("getent", &["passwd"]) else {
+        return;
+    };
+    let want: BTreeSet<Vec<String>> = passwd
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() == 7).then(|| {
+                vec![
+                    f[0].into(),
+                    f[2].into(),
+                    f[3].into(),
+                    f[5].into(),
+                    f[6].into(),
+                ]
+            })
+        })
+        .collect();
+    let ours: BTreeSet<Vec<String>> =
+        query("SELECT username, uid, gid, directory, shell FROM users")
+            .iter()
+            .map(|r| r.iter().map(s).collect())
+            .collect();
+    assert_eq!(ours, want);
+    let Some(group) = tool("getent", &["group"]) else {
+        return;
+    };
+    let want: BTreeSet<(String, String)> = group
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() == 4).then(|| (f[0].to_string(), f[2].to_string()))
+        })
+        .collect();
+    let ours: BTreeSet<(String, String)> = query("SELECT groupname, gid FROM groups")
+        .iter()
+        .map(|r| (s(&r[0]), s(&r[1])))
+        .collect();
+    assert_eq!(ours, want);
+    // `id -G root` lists root's groups, as user_groups does.
+    if let Some(ids) = tool("id", &["-G", "root"]) {
+        let want: BTreeSet<String> = ids.split_whitespace().map(str::to_string).collect();
+        let ours: BTreeSet<String> = query("SELECT gid FROM user_groups WHERE uid = 0")
+            .iter()
+            .map(|r| s(&r[0]))
+            .collect();
+        assert_eq!(ours, want);
+    }
+}
+
+/// (port, pid) of TCP listeners, from `ss -ltnpH`.
+fn ss_listeners() -> Option<BTreeSet<(String, String)>> {
+    let out = tool("ss", &["-ltnpH"])?;
+    let mut set = BTreeSet::new();
+    for l in out.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let Some(local) = f.get(3) else { continue };
+        let port = local.rsplit(':').next().unwrap_or("").to_string();
+        for part in l.split("pid=").skip(1) {
+            let pid: String = part.chars().take_while(|c| c.is_ascii_digit()).collect();
+            set.insert((port.clone(), pid));
+        }
+    }
+    Some(set)
+}
+
+#[test]
+fn listening_ports_match_ss() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let Some(before) = ss_listeners() else {
+        return;
+    };
+    let ours: BTreeSet<(String, String)> =
+        query("SELECT port, pid FROM listening_ports WHERE protocol = 6")
+            .iter()
+            .map(|r| (s(&r[0]), s(&r[1])))
+            .collect();
+    let after = ss_listeners().unwrap_or_default();
+    let stable: BTreeSet<_> = before.intersection(&after).cloned().collect();
+    let me = std::process::id().to_string();
+    assert!(stable.contains(&(port.clone(), me.clone())), "{stable:?}");
+    for l in &stable {
+        assert!(
+            ours.contains(l),
+            "ss shows {l:?}, listening_ports does not: {ours:?}"
+        );
+    }
+    // Other tests of this process open and close sockets meanwhile: only other processes'
+    // listeners are checked this way.
+    for l in ours.iter().filter(|l| l.1 != me) {
+        let seen_by_ss = before.contains(l) || after.contains(l);
+        let still_there = std::path::Path::new(&format!("/proc/{}", l.1)).exists();
+        assert!(
+            seen_by_ss || !still_there,
+            "listening_ports shows {l:?}, ss does not"
+        );
+    }
+    // The socket is the test's own: its row names this process.
+    let rows = query(&format!(
+        "SELECT address, family FROM listening_ports WHERE pid = {me} AND port = {port}"
+    ));
+    assert_eq!(rows, vec![vec![json!("127.0.0.1"), json!(2)]]);
+    drop(listener);
+}
+
+#[test]
+fn open_sockets_and_files_of_this_process() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let me = std::process::id();
+    let rows = query(&format!("SELECT remote_port, state, protocol FROM process_open_sockets WHERE pid = {me} AND remote_port = {port}"));
+    assert_eq!(
+        rows,
+        vec![vec![json!(port), json!("ESTABLISHED"), json!(6)]]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("held-open");
+    let _f = std::fs::File::create(&path).unwrap();
+    let rows = query(&format!(
+        "SELECT fd FROM process_open_files WHERE pid = {me} AND path = '{}'",
+        path.display()
+    ));
+    assert_eq!(rows.len(), 1);
+    let maps = query(&format!(
+        "SELECT count(*) FROM process_memory_map WHERE pid = {me} AND path = '{}'",
+        std::env::current_exe().unwrap().display()
+    ));
+    assert!(maps[0][0].as_i64().unwrap() > 0);
+}
+
+#[test]
+fn deb_packages_match_dpkg_query() {
+    if !std::path::Path::new("/var/lib/dpkg/status").exists() {
+        eprintln!("skipped: not a dpkg system");
+        return;
+    }
+    let Some(out) = tool(
+        "dpkg-query",
+        &[
+            "-W",
+            "-f",
+            "${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n",
+        ],
+    ) else {
+        return;
+    };
+    let want: BTreeSet<(String, String, String)> = out
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            // Installed (ii), or held and installed (hi).
+            (f.len() == 4 && f[0].trim().ends_with('i') && f[0].as_bytes().get(1) == Some(&b'i'))
+                .then(|| (f[1].into(), f[2].into(), f[3].into()))
+        })
+        .collect();
+    let ours: BTreeSet<(String, String, String)> =
+        query("SELECT name, version, arch FROM deb_packages")
+            .iter()
+            .map(|r| (s(&r[0]), s(&r[1]), s(&r[2])))
+            .collect();
+    assert!(!want.is_empty());
+    assert_eq!(ours, want);
+}
+
+#[test]
+fn kernel_modules_match_proc_modules() {
+    let want: BTreeSet<String> = std::fs::read_to_string("/proc/modules")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    let ours: BTreeSet<String> = query("SELECT name FROM kernel_modules")
+        .iter()
+        .map(|r| s(&r[0]))
+        .collect();
+    assert_eq!(ours, want);
+}
+
+/// findmnt's raw output escapes bytes as `\xHH`.
+fn unhex(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') && i + 3 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 2..i + 4], 16) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn mounts_match_findmnt() {
+    let Some(out) = tool("findmnt", &["-rn", "-o", "TARGET,FSTYPE"]) else {
+        return;
+    };
+    let want: BTreeSet<(String, String)> = out
+        .lines()
+        .filter_map(|l| {
+            let (t, f) = l.split_once(' ')?;
+            Some((unhex(t), f.to_string()))
+        })
+        .collect();
+    let ours: BTreeSet<(String, String)> = query("SELECT path, type FROM mounts")
+        .iter()
+        .map(|r| (s(&r[0]), s(&r[1])))
+        .collect();
+    assert_eq!(ours, want);
+    let root = query("SELECT blocks, blocks_size FROM mounts WHERE path = '/'");
+    assert!(root[0][0].as_i64().unwrap() > 0);
+}
+
+#[test]
+fn os_version_kernel_and_system_match_the_system() {
+    let Some(release) = tool(
+        "sh",
+        &["-c", ". /etc/os-release && printf '%s\\n%s\\n%s\\n%s\\n' \"$NAME\" \"$ID\" \"$VERSION_CODENAME\" \"${VERSION:-$VERSION_ID}\""],
+    ) else {
+        return;
+    };
+    let want: Vec<&str> = release.lines().collect();
+    let ours = query("SELECT name, platform, codename, version, major FROM os_version");
+    assert_eq!(ours.len(), 1);
+    assert_eq!(
+        ours[0][..4].iter().map(s).collect::<Vec<_>>(),
+        want.iter().map(|w| w.to_string()).collect::<Vec<_>>()
+    );
+    if let Some(uname) = tool("uname", &["-r"]) {
+        let ours = query("SELECT version FROM kernel_info");
+        assert_eq!(s(&ours[0][0]), uname.trim());
+    }
+    if let Some(cpus) = tool("getconf", &["_NPROCESSORS_CONF"]) {
+        let ours = query("SELECT cpu_logical_cores, physical_memory, hostname FROM system_info");
+        assert_eq!(s(&ours[0][0]), cpus.trim());
+        assert!(ours[0][1].as_i64().unwrap() > 0);
+    }
+    let up: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ours = query(
+        "SELECT total_seconds, days * 86400 + hours * 3600 + minutes * 60 + seconds FROM uptime",
+    );
+    let total = ours[0][0].as_i64().unwrap();
+    assert_eq!(ours[0][0], ours[0][1]);
+    assert!((total as f64 - up).abs() < 600.0, "{total} vs {up}");
+}
+
+#[test]
+fn file_and_hash_match_stat_and_the_sum_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.bin");
+    std::fs::write(&path, b"the quick brown fox\n").unwrap();
+    let p = path.to_string_lossy().to_string();
+    let Some(st) = tool("stat", &["-c", "%s %u %g %a %i %h", &p]) else {
+        return;
+    };
+    let ours = query(&format!(
+        "SELECT size, uid, gid, mode, inode, hard_links, type, filename, directory FROM file WHERE path = '{p}'"
+    ));
+    let f: Vec<&str> = st.split_whitespace().collect();
+    assert_eq!(s(&ours[0][0]), f[0]);
+    assert_eq!(s(&ours[0][1]), f[1]);
+    assert_eq!(s(&ours[0][2]), f[2]);
+    assert_eq!(s(&ours[0][3]).trim_start_matches('0'), f[3]);
+    assert_eq!(s(&ours[0][4]), f[4]);
+    assert_eq!(s(&ours[0][5]), f[5]);
+    assert_eq!(s(&ours[0][6]), "regular");
+    assert_eq!(s(&ours[0][7]), "data.bin");
+    assert_eq!(s(&ours[0][8]), dir.path().to_string_lossy());
+    for (tool_name, column) in [
+        ("md5sum", "md5"),
+        ("sha1sum", "sha1"),
+        ("sha256sum", "sha256"),
+    ] {
+        let Some(out) = tool(tool_name, &[&p]) else {
+            continue;
+        };
+        let want = out.split_whitespace().next().unwrap().to_string();
+        let ours = query(&format!("SELECT {column} FROM hash WHERE path = '{p}'"));
+        assert_eq!(s(&ours[0][0]), want, "{column}");
+    }
+    // directory = and LIKE select the same files as ls does.
+    let listed: BTreeSet<String> = std::fs::read_dir("/etc")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().to_string_lossy().into_owned())
+        .collect();
+    let by_dir: BTreeSet<String> = query("SELECT path FROM file WHERE directory = '/etc/'")
+        .iter()
+        .map(|r| s(&r[0]))
+        .collect();
+    assert_eq!(by_dir, listed);
+    let by_like: BTreeSet<String> = query("SELECT path FROM file WHERE path LIKE '/etc/%'")
+        .iter()
+        .map(|r| s(&r[0]))
+        .collect();
+    assert_eq!(by_like, listed);
+}
+
+#[test]
+fn suid_bin_matches_find() {
+    let Some(out) = tool(
+        "find",
+        &["/usr/bin", "-xdev", "-type", "f", "-perm", "/6000"],
+    ) else {
+        return;
+    };
+    let want: BTreeSet<String> = out.lines().map(str::to_string).collect();
+    let ours: BTreeSet<String> = query("SELECT path FROM suid_bin WHERE path LIKE '/usr/bin/%'")
+        .iter()
+        .map(|r| s(&r[0]))
+        .collect();
+    assert_eq!(ours, want);
+}
+
+#[test]
+fn network_tables_match_proc_and_etc() {
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let want = hosts
+        .lines()
+        .filter(|l| {
+            let l = l.split('#').next().unwrap_or("").trim();
+            l.split_whitespace().count() >= 2
+        })
+        .count();
+    assert_eq!(query("SELECT * FROM etc_hosts").len(), want);
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let want: BTreeSet<String> = resolv
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("nameserver"))
+        .map(|a| a.trim().to_string())
+        .collect();
+    let ours: BTreeSet<String> =
+        query("SELECT address FROM dns_resolvers WHERE type = 'nameserver'")
+            .iter()
+            .map(|r| s(&r[0]))
+            .collect();
+    assert_eq!(ours, want);
+    let addrs: BTreeSet<String> = query("SELECT address FROM interface_addresses")
+        .iter()
+        .map(|r| s(&r[0]))
+        .collect();
+    assert!(addrs.contains("127.0.0.1"), "{addrs:?}");
+    let ifaces: BTreeSet<String> = query("SELECT interface FROM interface_details")
+        .iter()
+        .map(|r| s(&r[0]))
+        .collect();
+    let want: BTreeSet<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(ifaces, want);
+    let arp: BTreeSet<String> = std::fs::read_to_string("/proc/net/arp")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter(|l| l.split_whitespace().nth(2) != Some("0x0"))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    let ours: BTreeSet<String> =
+        query("SELECT address FROM arp_cache WHERE address NOT LIKE '%:%'")
+            .iter()
+            .map(|r| s(&r[0]))
+            .collect();
+    assert_eq!(ours, arp);
+    if let Some(out) = tool("ip", &["-4", "route", "show", "table", "main"]) {
+        let default_gw = out
+            .lines()
+            .find_map(|l| l.strip_prefix("default via "))
+            .and_then(|l| l.split_whitespace().next())
+            .map(str::to_string);
+        let ours =
+            query("SELECT gateway FROM routes WHERE destination = '0.0.0.0' AND netmask = '0'");
+        assert_eq!(ours.first().map(|r| s(&r[0])), default_gw);
+    }
+}
