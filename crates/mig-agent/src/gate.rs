@@ -101,6 +101,28 @@ impl Gate {
                     }
                 }
             };
+        let mut decompressed = action.clone();
+        if let Err(e) = decompressed.decompress_operations() {
+            return Decision::Refuse {
+                kind: "invalid",
+                reason: format!("invalid action: {e}"),
+            };
+        }
+        let mut verified = verified;
+        let fingerprints: Vec<String> = verified
+            .signers
+            .iter()
+            .map(|s| s.fingerprint.clone())
+            .collect();
+        match query_table_grants(&self.acl, &fingerprints, &decompressed.operations) {
+            Ok(grants) => verified.grants.extend(grants),
+            Err(reason) => {
+                return Decision::Refuse {
+                    kind: "acl",
+                    reason,
+                }
+            }
+        }
         let digest = action_digest(action);
         {
             let mut memory = self.replay.lock().unwrap_or_else(|p| p.into_inner());
@@ -128,16 +150,129 @@ impl Gate {
                 tracing::warn!("replay memory not saved: {e:#}");
             }
         }
-        let mut action = action.clone();
-        if let Err(e) = action.decompress_operations() {
-            return Decision::Refuse {
-                kind: "invalid",
-                reason: format!("invalid action: {e}"),
-            };
-        }
         Decision::Run {
-            action: Box::new(action),
+            action: Box::new(decompressed),
             verified,
         }
+    }
+}
+
+/// The ACL prefix of per-table permissions of the query module (`query:shell_history`).
+pub const QUERY_TABLE_PERMISSION: &str = "query:";
+
+/// Per-table permissions of the query module: an ACL may name `query:<table>` with its own
+/// minimum weight (so that `shell_history` needs two signers while `processes` needs one).
+/// They come on top of the `query` module's own permission, which `verify_action` checked;
+/// a table without such a permission needs nothing more. The tables are those the SQL
+/// statement reads, found by preparing it (nothing runs). Returns the grants, for the audit.
+pub fn query_table_grants(
+    acl: &Acl,
+    signers: &[String],
+    operations: &[mig_core::Operation],
+) -> Result<Vec<mig_core::Grant>, String> {
+    let has_table_permissions = acl
+        .permissions()
+        .keys()
+        .any(|k| k.starts_with(QUERY_TABLE_PERMISSION));
+    if !has_table_permissions {
+        return Ok(Vec::new());
+    }
+    let mut grants = Vec::new();
+    for (i, op) in operations.iter().enumerate() {
+        if op.module != "query" {
+            continue;
+        }
+        // If the tables cannot be listed the query could not run either; refusing keeps a
+        // permission from being skipped by a statement we failed to read.
+        let tables = mig_modules::query::tables_read(&op.parameters).map_err(|e| {
+            format!("operations[{i}]: the tables this query reads cannot be told, so their ACL permissions cannot be checked: {e}")
+        })?;
+        for table in tables {
+            let name = format!("{QUERY_TABLE_PERMISSION}{table}");
+            if let Some(result) = acl.check_exact(&name, signers) {
+                let grant = result
+                    .map_err(|e| format!("operations[{i}]: the query reads table {table}: {e}"))?;
+                grants.push(grant);
+            }
+        }
+    }
+    Ok(grants)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mig_core::Operation;
+    use serde_json::json;
+
+    const BOB: &str = "E60892BB9BD89A69F759A1A0A3D652F0FE4A5AF6";
+    const JOHN: &str = "9F759A1A0A3D652F0FE4A5AF6E60892BB9BD89A6";
+
+    fn acl() -> Acl {
+        Acl::from_json(
+            json!({
+                "query": {"minimumweight": 1, "investigators": {
+                    "Bob": {"fingerprint": BOB, "weight": 1},
+                    "John": {"fingerprint": JOHN, "weight": 1}}},
+                "query:shell_history": {"minimumweight": 2, "investigators": {
+                    "Bob": {"fingerprint": BOB, "weight": 1},
+                    "John": {"fingerprint": JOHN, "weight": 1}}}
+            })
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    fn query(sql: &str) -> Vec<Operation> {
+        vec![Operation::new("query", json!({"sql": sql}))]
+    }
+
+    #[test]
+    fn sensitive_tables_need_their_own_weight() {
+        let acl = acl();
+        let one = [BOB.to_string()];
+        let two = [BOB.to_string(), JOHN.to_string()];
+        assert!(
+            query_table_grants(&acl, &one, &query("SELECT * FROM processes"))
+                .unwrap()
+                .is_empty()
+        );
+        let err = query_table_grants(
+            &acl,
+            &one,
+            &query("SELECT u.username FROM users u JOIN shell_history USING (uid)"),
+        )
+        .unwrap_err();
+        assert!(err.contains("reads table shell_history"), "{err}");
+        assert!(err.contains("ACL weight 1 < 2"), "{err}");
+        let grants =
+            query_table_grants(&acl, &two, &query("SELECT count(*) FROM shell_history")).unwrap();
+        assert_eq!(grants[0].permission, "query:shell_history");
+        // Hidden in a subquery, a CTE or a join without columns: still found.
+        for sql in [
+            "SELECT 1 WHERE EXISTS (SELECT 1 FROM shell_history)",
+            "WITH h AS (SELECT * FROM shell_history) SELECT 1 FROM h",
+            "SELECT p.pid FROM processes p JOIN shell_history USING (uid)",
+        ] {
+            assert!(
+                query_table_grants(&acl, &one, &query(sql)).is_err(),
+                "{sql}"
+            );
+        }
+        // A statement that cannot be read is refused rather than let through.
+        assert!(query_table_grants(&acl, &two, &query("SELEC *")).is_err());
+        // Other modules and ACLs without table permissions are not concerned.
+        let file = vec![Operation::new("file", json!({"searches": {}}))];
+        assert!(query_table_grants(&acl, &one, &file).unwrap().is_empty());
+        let plain = Acl::from_json(
+            json!({"default": {"minimumweight": 1, "investigators": {"Bob": {"fingerprint": BOB, "weight": 1}}}})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+        assert!(query_table_grants(&plain, &one, &query("SELEC *"))
+            .unwrap()
+            .is_empty());
     }
 }

@@ -7,6 +7,7 @@
 //! mig-agent -m <module> [-p]            run one module on parameters read from stdin
 //! mig-agent -i action.json              run an action file locally, without the relay
 //! mig-agent audit                       print the audit log
+//! mig-agent shell ["SQL"]               osquery-style SQL over this machine (osqueryi)
 //! ```
 
 mod audit;
@@ -20,6 +21,7 @@ mod module_mode;
 mod outbox;
 mod runtime;
 mod sandbox;
+mod shell;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -55,6 +57,9 @@ struct Cli {
 enum Command {
     /// Print the audit log: every action received, who signed it, what ran or was refused.
     Audit,
+    /// An interactive SQL shell over this machine's tables (the query module), like osqueryi;
+    /// with a statement, run it and exit.
+    Shell { statement: Option<String> },
 }
 
 fn config_path(cli: &Option<PathBuf>) -> PathBuf {
@@ -65,6 +70,15 @@ fn config_path(cli: &Option<PathBuf>) -> PathBuf {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Shell { statement }) = &cli.command {
+        return match shell::run(statement.clone()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("mig-agent: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if let Some(module) = cli.module.as_deref().filter(|m| *m != "agent-checkin") {
         return module_mode::run(module, cli.pretty, cli.sandbox);
     }
