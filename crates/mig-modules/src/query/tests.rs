@@ -193,3 +193,28 @@ fn tables_read_lists_every_table_of_the_statement() {
     assert_eq!(t, vec!["processes"]);
     assert!(tables_read(&json!({"sql": "SELEC"})).is_err());
 }
+
+#[test]
+fn the_documentation_lists_every_table_and_column() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/modules/query.md"
+    ))
+    .unwrap();
+    for t in all_tables() {
+        let start = doc
+            .find(&format!("\n### {}\n", t.name))
+            .unwrap_or_else(|| panic!("docs/modules/query.md has no section for {}", t.name));
+        let section = &doc[start + 1..];
+        let section = &section[..section[4..].find("\n### ").map_or(section.len(), |e| e + 4)];
+        for c in t.columns {
+            let row = format!("| `{}` | {} |", c.name, c.kind.sql());
+            assert!(
+                section.contains(&row),
+                "{}.{}: missing {row:?}",
+                t.name,
+                c.name
+            );
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The query module through `mig-agent -m query --sandbox`, as the agent runs it: answers in
+//! the sandbox, reports its caps, refuses writes, and the process lives on.
+
+use serde_json::{json, Value};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn run(params: Value) -> Value {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mig-agent"))
+        .args(["-m", "query", "--sandbox"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let msg = json!({"class": "parameters", "parameters": params});
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{msg}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "mig-agent -m query exited with {}",
+        out.status
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn answers_in_the_sandbox() {
+    let r = run(
+        json!({"sql": "SELECT p.pid, p.name, u.username FROM processes p JOIN users u USING (uid) WHERE p.pid = 1"}),
+    );
+    assert_eq!(r["success"], true, "{r}");
+    assert_eq!(r["foundanything"], true, "{r}");
+    assert_eq!(r["elements"]["columns"], json!(["pid", "name", "username"]));
+    assert_eq!(r["elements"]["rows"][0][0], 1);
+    assert_eq!(r["elements"]["rowcount"], 1);
+    // Files and hashes are readable under the sandbox's read-only filesystem.
+    let r = run(
+        json!({"sql": "SELECT f.path, h.sha256 FROM file f JOIN hash h USING (path) WHERE f.directory = '/etc' AND f.filename = 'passwd'"}),
+    );
+    assert_eq!(r["elements"]["rows"][0][0], "/etc/passwd", "{r}");
+    assert_eq!(r["elements"]["rows"][0][1].as_str().unwrap().len(), 64);
+    let r = run(json!({"sql": "SELECT name FROM os_version"}));
+    assert_eq!(r["foundanything"], true, "{r}");
+}
+
+#[test]
+fn caps_and_refusals_are_reported() {
+    let r = run(json!({"sql": "SELECT path FROM file WHERE path LIKE '/usr/%%'", "maxrows": 5}));
+    assert_eq!(r["success"], true, "{r}");
+    assert_eq!(r["elements"]["rowcount"], 5);
+    assert!(
+        r["errors"][0].as_str().unwrap().contains("maxrows=5"),
+        "{r}"
+    );
+    let r = run(
+        json!({"sql": "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n", "timeout": "300ms"}),
+    );
+    assert!(r["errors"][0].as_str().unwrap().contains("timeout"), "{r}");
+    let r = run(json!({"sql": "SELECT * FROM hash"}));
+    assert_eq!(r["success"], false);
+    assert!(
+        r["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("needs a constraint on 'path' or 'directory'"),
+        "{r}"
+    );
+    let r = run(json!({"sql": "ATTACH DATABASE '/tmp/x' AS x"}));
+    assert_eq!(r["success"], false, "{r}");
+}
