@@ -38,7 +38,14 @@ impl Tmux {
     }
 
     fn line(&self, text: &str) {
-        self.send(&["-l", text]);
+        // tmux reads an argument ending in ";" as a command separator: send that one escaped.
+        match text.strip_suffix(';') {
+            Some(body) => {
+                self.send(&["-l", body]);
+                self.send(&["\\;"]);
+            }
+            None => self.send(&["-l", text]),
+        }
         self.send(&["Enter"]);
     }
 
@@ -80,10 +87,10 @@ fn shell_through_a_pseudo_terminal() {
         env!("CARGO_BIN_EXE_mig-agent")
     );
     let t = Tmux::start(&command);
-    t.wait("mig> ");
+    t.wait("mig>");
     // An aligned table, a statement over two lines.
     t.line("SELECT pid, name FROM processes");
-    t.wait("...> ");
+    t.wait("...>");
     t.line("WHERE pid = 1;");
     t.wait("| pid | name");
     t.line(".tables proc");
@@ -115,7 +122,7 @@ fn shell_through_a_pseudo_terminal() {
 
     // History survives a restart: the up arrow brings back the last entry.
     let t = Tmux::start(&command);
-    t.wait("mig> ");
+    t.wait("mig>");
     t.send(&["Up"]);
     t.wait("mig> .quit");
 }
