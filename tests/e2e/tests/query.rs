@@ -12,7 +12,7 @@ fn query_answers_fleet_wide_and_sensitive_tables_need_more_weight() {
         "minimumweight": 2,
         "investigators": {p.admin.name.clone(): {"fingerprint": p.admin.fingerprint, "weight": 1}}
     });
-    let _a = p.agent("querier", &[&p.admin], acl, "");
+    let a = p.agent("querier", &[&p.admin], acl, "");
     p.wait_online("querier");
 
     let out = p.mig(
@@ -58,13 +58,21 @@ fn query_answers_fleet_wide_and_sensitive_tables_need_more_weight() {
     // One signer weighs 1: shell_history needs 2, so the agent refuses the whole action.
     let out = p.mig(
         &p.admin,
-        &["query", "-t", "all", "SELECT count(*) FROM shell_history"],
+        &[
+            "query",
+            "-t",
+            "all",
+            "-show",
+            "all",
+            "SELECT count(*) FROM shell_history",
+        ],
     );
     let all = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
         all.contains("reads table shell_history") && all.contains("ACL weight 1 < 2"),
         "{all}"
     );
+    assert!(a.audit().contains("query:shell_history"), "{}", a.audit());
 
     // Locally, no server: the same module in-process.
     let out = p.mig(

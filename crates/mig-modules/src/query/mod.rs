@@ -226,6 +226,10 @@ impl Module for Query {
         let mut lines = Vec::new();
         if !rows.is_empty() {
             lines.extend(format::table(&columns, &rows));
+            // A cap that cut the rows qualifies them: said even when only answers are shown.
+            if found_only {
+                lines.extend(result.errors.iter().cloned());
+            }
         }
         if !found_only {
             if result.success {
