@@ -200,7 +200,8 @@ fn register_math(conn: &Connection) -> Result<()> {
             ValueRef::Blob(_) => None,
         })
     }
-    let unary: [(&str, fn(f64) -> f64); 14] = [
+    type Unary = (&'static str, fn(f64) -> f64);
+    let unary: [Unary; 14] = [
         ("sqrt", f64::sqrt),
         ("log", f64::ln),
         ("ln", f64::ln),
