@@ -165,7 +165,8 @@ fn result_table(result: &ModuleResult) -> (Vec<String>, Vec<Vec<Value>>) {
 
 impl Module for Query {
     const NAME: &'static str = "query";
-    const ABOUT: &'static str = "osquery-compatible SQL over the operating system";
+    const ABOUT: &'static str =
+        "osquery-compatible SQL over the operating system: mig query \"SELECT …\"";
     type Params = Params;
     const FLAGS: &'static [Flag] = FLAGS;
 
