@@ -11,6 +11,8 @@ use crate::outbox::Outbox;
 use anyhow::Context;
 use mig_core::command::status;
 use mig_core::{Command, GoTime, ModuleResult};
+use mig_relay::amqp::agent::{connect_agent, AgentPublisher};
+use mig_relay::amqp::{AmqpSettings, SignedMessage, HEARTBEATS_KEY, RESULTS_KEY};
 use mig_relay::builtin::client::{connect, ClientSettings};
 use mig_relay::protocol::{result_frame, AgentMessage, ServerMessage};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,6 +20,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
+
+/// The two relays an agent can talk to.
+enum Relay {
+    Builtin(ClientSettings),
+    Amqp(AmqpSettings),
+}
+
+/// Something for the relay.
+enum Outgoing {
+    Result { id: u64, json: String },
+    Heartbeat(mig_core::Agent),
+}
 
 pub struct Runtime {
     pub config: Config,
@@ -29,8 +43,9 @@ pub struct Runtime {
     pub audit: AuditLog,
     /// `daemon` or `checkin`.
     pub mode: &'static str,
-    /// Frames for the current connection, if any.
-    sender: Mutex<Option<mpsc::UnboundedSender<String>>>,
+    /// What to send on the current connection, if any. Commands that finish after their
+    /// connection was lost send their results on the next one.
+    sender: Mutex<Option<mpsc::UnboundedSender<Outgoing>>>,
     running: AtomicUsize,
     last_activity: Mutex<Instant>,
 }
@@ -106,34 +121,125 @@ impl Runtime {
         *self.last_activity.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
     }
 
-    fn send(&self, frame: String) {
+    fn send(&self, message: Outgoing) {
         if let Some(tx) = self
             .sender
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
         {
-            let _ = tx.send(frame);
+            let _ = tx.send(message);
         }
     }
 
-    fn client_settings(&self) -> anyhow::Result<ClientSettings> {
-        let c = &self.config;
-        if !c.relay.starts_with("wss://") {
-            anyhow::bail!("relay: {:?} is not a wss:// URL", c.relay);
+    /// Makes `tx` the current connection's queue and queues the results not yet
+    /// acknowledged.
+    fn attach(&self, tx: &mpsc::UnboundedSender<Outgoing>) {
+        *self.sender.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx.clone());
+        for (id, json) in self.outbox.all() {
+            let _ = tx.send(Outgoing::Result { id, json });
         }
-        Ok(ClientSettings {
+    }
+
+    fn detach(&self) {
+        *self.sender.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Sends a heartbeat every period, for as long as the task lives.
+    fn heartbeat_task(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let rt = self.clone();
+        let period = self.config.heartbeat_period();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let hb = rt.heartbeat();
+                rt.write_ok_file(&hb);
+                rt.send(Outgoing::Heartbeat(hb));
+            }
+        })
+    }
+
+    /// Runs a command in the background; its result goes to the current connection.
+    /// `processed` runs once the agent is done with the command, before the result is sent.
+    fn spawn_command<F>(self: &Arc<Self>, command: serde_json::Value, processed: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.touch();
+        let rt = self.clone();
+        self.running.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(async move {
+            let id = command_id(&command);
+            let result = rt.process(command).await;
+            processed.await;
+            if let Some(json) = result {
+                rt.send(Outgoing::Result { id, json });
+            }
+            rt.running.fetch_sub(1, Ordering::SeqCst);
+            rt.touch();
+        });
+    }
+
+    /// How to reach the relay, by the URL's scheme.
+    fn relay(&self) -> anyhow::Result<Relay> {
+        let c = &self.config;
+        if c.relay.starts_with("amqps://") || c.relay.starts_with("amqp://") {
+            if c.relay.starts_with("amqp://") {
+                warn!(
+                    "relay {}: plain AMQP, without TLS; use amqps:// outside a test network",
+                    c.relay
+                );
+            }
+            let tls = c.relay.starts_with("amqps://");
+            return Ok(Relay::Amqp(AmqpSettings {
+                url: c.relay.clone(),
+                ca: tls.then(|| c.ca.clone()),
+                cert: tls.then(|| c.cert.clone()),
+                key: tls.then(|| c.key.clone()),
+            }));
+        }
+        if !c.relay.starts_with("wss://") {
+            anyhow::bail!("relay: {:?} is not a wss:// or amqps:// URL", c.relay);
+        }
+        Ok(Relay::Builtin(ClientSettings {
             url: c.relay.clone(),
             tls: mig_relay::tls::client_config(&c.ca, Some((&c.cert, &c.key)))?,
             proxy: (!c.proxy.is_empty()).then(|| c.proxy.clone()),
             max_message: mig_relay::protocol::DEFAULT_MAX_MESSAGE,
             timeout: Duration::from_secs(20),
-        })
+        }))
+    }
+
+    /// Has a check-in run its course: quiet for `idle` with nothing running or unsent, or
+    /// past its deadline?
+    fn checkin_done(&self, idle: Duration, deadline: Instant) -> bool {
+        let quiet = self
+            .last_activity
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .elapsed()
+            >= idle;
+        let busy = self.running.load(Ordering::SeqCst) > 0 || !self.outbox.all().is_empty();
+        (quiet && !busy) || Instant::now() >= deadline
+    }
+
+    /// One connection to whichever relay the configuration names.
+    async fn session(
+        self: Arc<Self>,
+        relay: &Relay,
+        checkin: Option<(Duration, Instant)>,
+    ) -> anyhow::Result<()> {
+        match relay {
+            Relay::Builtin(settings) => self.builtin_session(settings, checkin).await,
+            Relay::Amqp(settings) => self.amqp_session(settings, checkin).await,
+        }
     }
 
     /// Daemon mode: stay connected, forever.
     pub async fn run_daemon(self: Arc<Self>) -> anyhow::Result<()> {
-        let settings = self.client_settings()?;
+        let settings = self.relay()?;
         let mut backoff = Backoff::new(duration(&self.config.reconnect_max, "reconnect_max")?);
         info!(
             "agent {} starting (queueloc {})",
@@ -153,7 +259,7 @@ impl Runtime {
     /// Check-in mode: connect, run what is queued, send the results, and exit once nothing
     /// new has happened for `checkin_idle` (at most 1.1 times the module timeout overall).
     pub async fn run_checkin(self: Arc<Self>) -> anyhow::Result<()> {
-        let settings = self.client_settings()?;
+        let settings = self.relay()?;
         let idle = duration(&self.config.checkin_idle, "checkin_idle")?;
         let cap = self.config.module_timeout().mul_f64(1.1);
         let deadline = Instant::now() + cap;
@@ -171,8 +277,8 @@ impl Runtime {
         }
     }
 
-    /// One connection, until it is lost (daemon) or idle (check-in).
-    async fn session(
+    /// One built-in relay connection, until it is lost (daemon) or idle (check-in).
+    async fn builtin_session(
         self: Arc<Self>,
         settings: &ClientSettings,
         checkin: Option<(Duration, Instant)>,
@@ -185,40 +291,26 @@ impl Runtime {
         );
         self.write_ok_file(&hb);
         self.touch();
-        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-        *self.sender.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx.clone());
-        // Results the server has not acknowledged yet go first.
-        for (_, json) in self.outbox.all() {
-            let _ = tx.send(result_frame(&json));
-        }
+        let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
+        self.attach(&tx);
         let mut sender = session.sender;
         let mut receiver = session.receiver;
         let writer = tokio::spawn(async move {
-            while let Some(frame) = rx.recv().await {
+            while let Some(message) = rx.recv().await {
+                let frame = match message {
+                    Outgoing::Result { json, .. } => result_frame(&json),
+                    Outgoing::Heartbeat(agent) => serde_json::to_string(&AgentMessage::Heartbeat {
+                        agent: Box::new(agent),
+                    })
+                    .unwrap_or_default(),
+                };
                 if sender.send_text(frame).await.is_err() {
                     break;
                 }
             }
             sender.close().await;
         });
-        let beat = {
-            let rt = self.clone();
-            let period = self.config.heartbeat_period();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(period);
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    let hb = rt.heartbeat();
-                    rt.write_ok_file(&hb);
-                    let frame = serde_json::to_string(&AgentMessage::Heartbeat {
-                        agent: Box::new(hb),
-                    })
-                    .unwrap_or_default();
-                    rt.send(frame);
-                }
-            })
-        };
+        let beat = self.heartbeat_task();
         // Nothing arrives for three ping periods (the server pings every 30 s by default):
         // the connection is dead even if TCP has not noticed.
         let silence = Duration::from_secs(100);
@@ -227,46 +319,26 @@ impl Runtime {
                 Some((idle, _)) => idle.min(silence),
                 None => silence,
             };
-            let next = tokio::time::timeout(wait, receiver.next()).await;
-            let msg = match next {
+            let msg = match tokio::time::timeout(wait, receiver.next()).await {
                 Ok(Ok(Some(m))) => m,
                 Ok(Ok(None)) => break Err(anyhow::anyhow!("the relay closed the connection")),
                 Ok(Err(e)) => break Err(e.into()),
-                Err(_) => {
-                    if let Some((idle, deadline)) = checkin {
-                        let quiet = self
-                            .last_activity
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .elapsed()
-                            >= idle;
-                        let busy = self.running.load(Ordering::SeqCst) > 0
-                            || !self.outbox.all().is_empty();
-                        if (quiet && !busy) || Instant::now() >= deadline {
-                            info!("check-in done: nothing new for {}s", idle.as_secs());
-                            break Ok(());
-                        }
-                        continue;
+                Err(_) => match checkin {
+                    Some((idle, deadline)) if self.checkin_done(idle, deadline) => {
+                        info!("check-in done: nothing new for {}s", idle.as_secs());
+                        break Ok(());
                     }
-                    break Err(anyhow::anyhow!(
-                        "no message from the relay for {}s",
-                        silence.as_secs()
-                    ));
-                }
+                    Some(_) => continue,
+                    None => {
+                        break Err(anyhow::anyhow!(
+                            "no message from the relay for {}s",
+                            silence.as_secs()
+                        ))
+                    }
+                },
             };
             match msg {
-                ServerMessage::Command { command } => {
-                    self.touch();
-                    let rt = self.clone();
-                    self.running.fetch_add(1, Ordering::SeqCst);
-                    tokio::spawn(async move {
-                        if let Some(json) = rt.process(command).await {
-                            rt.send(result_frame(&json));
-                        }
-                        rt.running.fetch_sub(1, Ordering::SeqCst);
-                        rt.touch();
-                    });
-                }
+                ServerMessage::Command { command } => self.spawn_command(command, async {}),
                 ServerMessage::Ack { command_id } => {
                     self.outbox.remove(command_id);
                     self.touch();
@@ -275,20 +347,122 @@ impl Runtime {
                 other => warn!("unexpected message from the relay: {other:?}"),
             }
         };
-        *self.sender.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.detach();
         beat.abort();
         drop(tx);
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         outcome
     }
 
+    /// One RabbitMQ connection, until it is lost (daemon) or idle (check-in). Commands wait
+    /// in the agent's durable queue while it is away; results are published persistent and
+    /// leave the outbox once the broker confirms them.
+    async fn amqp_session(
+        self: Arc<Self>,
+        settings: &AmqpSettings,
+        checkin: Option<(Duration, Instant)>,
+    ) -> anyhow::Result<()> {
+        let queueloc = self.identity.queueloc.clone();
+        let (mut commands, publisher) = connect_agent(settings, &queueloc).await?;
+        // The heartbeat registers the agent (and pins its key) before any result arrives.
+        let hb = self.heartbeat();
+        self.publish_heartbeat(&publisher, &hb).await?;
+        info!("connected to {} as {queueloc}", settings.url);
+        self.write_ok_file(&hb);
+        self.touch();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
+        self.attach(&tx);
+        let mut writer = {
+            let rt = self.clone();
+            tokio::spawn(async move {
+                while let Some(message) = rx.recv().await {
+                    match message {
+                        Outgoing::Result { id, json } => {
+                            let signed =
+                                SignedMessage::sign(rt.identity.key(), "result", &queueloc, json);
+                            publisher.publish(RESULTS_KEY, &signed, true).await?;
+                            rt.outbox.remove(id);
+                            rt.touch();
+                        }
+                        Outgoing::Heartbeat(agent) => {
+                            rt.publish_heartbeat(&publisher, &agent).await?
+                        }
+                    }
+                }
+                anyhow::Ok(())
+            })
+        };
+        let beat = self.heartbeat_task();
+        let outcome = loop {
+            let wait = checkin.map_or(Duration::from_secs(3600), |(idle, _)| idle);
+            let next = tokio::select! {
+                n = tokio::time::timeout(wait, commands.next()) => n,
+                w = &mut writer => break match w {
+                    Ok(Err(e)) => Err(e.context("publishing to RabbitMQ")),
+                    _ => Err(anyhow::anyhow!("the publisher stopped")),
+                },
+            };
+            let incoming = match next {
+                Ok(Ok(Some(m))) => m,
+                Ok(Ok(None)) => break Err(anyhow::anyhow!("RabbitMQ closed the connection")),
+                Ok(Err(e)) => break Err(e.into()),
+                Err(_) => match checkin {
+                    Some((idle, deadline)) if self.checkin_done(idle, deadline) => {
+                        info!("check-in done: nothing new for {}s", idle.as_secs());
+                        break Ok(());
+                    }
+                    _ => continue,
+                },
+            };
+            match serde_json::from_slice::<serde_json::Value>(&incoming.data) {
+                Ok(command) => {
+                    // The broker forgets a command once it is acknowledged, so acknowledge it
+                    // once processed and its result is in the outbox: a connection lost
+                    // meanwhile brings a redelivery the gate recognises, never a lost command.
+                    self.spawn_command(command, async move {
+                        if let Err(e) = incoming.ack().await {
+                            warn!("acknowledgement lost: {e}");
+                        }
+                    });
+                }
+                Err(e) => {
+                    warn!("unreadable message in the agent's queue: {e}");
+                    incoming.ack().await?;
+                }
+            }
+        };
+        self.detach();
+        beat.abort();
+        drop(tx);
+        if !writer.is_finished() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), &mut writer).await;
+        }
+        outcome
+    }
+
+    async fn publish_heartbeat(
+        &self,
+        publisher: &AgentPublisher,
+        hb: &mig_core::Agent,
+    ) -> anyhow::Result<()> {
+        let body = serde_json::to_string(hb)?;
+        let signed = SignedMessage::sign(
+            self.identity.key(),
+            "heartbeat",
+            &self.identity.queueloc,
+            body,
+        );
+        publisher
+            .publish(HEARTBEATS_KEY, &signed, false)
+            .await
+            .context("publishing a heartbeat")?;
+        Ok(())
+    }
+
     /// Everything that happens to one command. Returns the result to send (also kept in the
     /// outbox until acknowledged), or None when there is nothing to send.
     pub async fn process(&self, raw: serde_json::Value) -> Option<String> {
-        let id = raw
-            .get("id")
-            .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)))
-            .unwrap_or(0);
+        let id = command_id(&raw);
         if id != 0 {
             if let Some(previous) = self.outbox.get(id) {
                 // Delivered again before our result was acknowledged: resend, don't rerun.
@@ -426,6 +600,13 @@ impl Runtime {
 }
 
 /// Jittered exponential backoff, from 1 s up to a cap.
+/// A command's id, before the command is parsed (0 if it has none).
+fn command_id(raw: &serde_json::Value) -> u64 {
+    raw.get("id")
+        .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)))
+        .unwrap_or(0)
+}
+
 struct Backoff {
     next: Duration,
     cap: Duration,

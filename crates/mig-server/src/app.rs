@@ -19,6 +19,8 @@ pub struct App {
     pub hub: Hub,
     /// Wakes the scheduler when an action is created here.
     pub wake_scheduler: Notify,
+    /// Wakes the AMQP publisher when commands were queued here.
+    pub wake_dispatch: Notify,
     pub metrics: Metrics,
     pub acl: Option<Acl>,
     pub token_window: Duration,
@@ -61,6 +63,7 @@ impl App {
             config,
             hub: Hub::default(),
             wake_scheduler: Notify::new(),
+            wake_dispatch: Notify::new(),
             metrics: Metrics::default(),
             acl,
             token_window,

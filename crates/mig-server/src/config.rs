@@ -50,6 +50,13 @@ pub struct Relay {
     pub key: Option<PathBuf>,
     pub max_message_bytes: usize,
     pub ping_interval: String,
+    /// RabbitMQ (`amqps://user:password@host:5671/vhost`): when set, commands are also
+    /// published there, and results and heartbeats consumed from there.
+    pub amqp_url: String,
+    /// The broker's CA, and the client certificate it asks for (amqps).
+    pub amqp_ca: Option<PathBuf>,
+    pub amqp_cert: Option<PathBuf>,
+    pub amqp_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,6 +121,10 @@ impl Default for Relay {
             key: None,
             max_message_bytes: mig_relay::protocol::DEFAULT_MAX_MESSAGE,
             ping_interval: "30s".into(),
+            amqp_url: String::new(),
+            amqp_ca: None,
+            amqp_cert: None,
+            amqp_key: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! mig-server: the platform side of MIG. One process runs the REST API, the scheduler and the
 //! built-in relay on SQLite; `api` and `scheduler` run the parts alone for scale-out.
 
+mod amqp;
 mod api;
 mod app;
 mod config;
@@ -196,6 +197,10 @@ pub async fn start(config: Config, api: bool, sched: bool) -> anyhow::Result<()>
         tasks.spawn(api::serve(listener, app.clone(), tls));
     }
     if sched {
+        let results = relay::start_result_writer(&app)?;
+        if let Some(settings) = amqp::settings(&app) {
+            tasks.spawn(amqp::run(app.clone(), settings, results.clone()));
+        }
         let c = &app.config.relay;
         if !c.listen.is_empty() {
             let ca = c.ca.clone().unwrap_or_else(|| app.config.pki("ca.pem"));
@@ -217,7 +222,7 @@ pub async fn start(config: Config, api: bool, sched: bool) -> anyhow::Result<()>
                 .await
                 .with_context(|| format!("relay.listen {}", c.listen))?;
             tracing::info!("relay listening on wss://{}", listener.local_addr()?);
-            let backend = relay::RelayBackend::start(app.clone())?;
+            let backend = relay::RelayBackend::new(app.clone(), results.clone())?;
             tasks.spawn(mig_relay::builtin::server::serve(
                 listener,
                 settings,
@@ -225,7 +230,7 @@ pub async fn start(config: Config, api: bool, sched: bool) -> anyhow::Result<()>
                 app.hub.clone(),
             ));
         }
-        let scheduler = scheduler::Scheduler::new(app.clone(), scheduler::Dispatch::Builtin)?;
+        let scheduler = scheduler::Scheduler::new(app.clone())?;
         tasks.spawn(scheduler.run());
     }
     match tasks.join_next().await {

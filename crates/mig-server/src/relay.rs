@@ -13,17 +13,44 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+/// A result waiting to be stored, and how to acknowledge it once it is.
+pub struct PendingResult {
+    pub result: IncomingResult,
+    pub ack: Ack,
+}
+
+pub enum Ack {
+    /// Tell the agent over its built-in relay connection.
+    Builtin,
+    /// Acknowledge the AMQP delivery (until then the broker keeps it).
+    Amqp(lapin::Acker),
+}
+
+/// Starts the task that stores results in batches; returns its queue.
+pub fn start_result_writer(app: &Arc<App>) -> anyhow::Result<mpsc::Sender<PendingResult>> {
+    let (tx, rx) = mpsc::channel(100_000);
+    let batch = app.config.scheduler.result_batch.max(1);
+    let wait = crate::config::duration(
+        &app.config.scheduler.result_batch_wait,
+        "scheduler.result_batch_wait",
+    )?;
+    tokio::spawn(write_results(app.clone(), rx, batch, wait));
+    Ok(tx)
+}
+
 pub struct RelayBackend {
     app: Arc<App>,
     whitelist: Option<Whitelist>,
-    results: mpsc::Sender<IncomingResult>,
+    results: mpsc::Sender<PendingResult>,
     /// The queueloc each connected agent registered with: heartbeats may not change it.
     queuelocs: Mutex<HashMap<u64, String>>,
 }
 
 impl RelayBackend {
-    /// Starts the result writer and returns the backend.
-    pub fn start(app: Arc<App>) -> anyhow::Result<Arc<RelayBackend>> {
+    pub fn new(
+        app: Arc<App>,
+        results: mpsc::Sender<PendingResult>,
+    ) -> anyhow::Result<Arc<RelayBackend>> {
         let whitelist = if app.config.agents.whitelist_enabled {
             Some(
                 Whitelist::new(&app.config.agents.whitelist)
@@ -32,17 +59,10 @@ impl RelayBackend {
         } else {
             None
         };
-        let (tx, rx) = mpsc::channel(100_000);
-        let batch = app.config.scheduler.result_batch.max(1);
-        let wait = crate::config::duration(
-            &app.config.scheduler.result_batch_wait,
-            "scheduler.result_batch_wait",
-        )?;
-        tokio::spawn(write_results(app.clone(), rx, batch, wait));
         Ok(Arc::new(RelayBackend {
             app,
             whitelist,
-            results: tx,
+            results,
             queuelocs: Mutex::new(HashMap::new()),
         }))
     }
@@ -127,17 +147,12 @@ impl Backend for RelayBackend {
     }
 
     async fn result(&self, agent_id: u64, command: Command) {
-        let to_ms = |t: mig_core::GoTime| if t.is_zero() { 0 } else { t.unix_millis() };
-        let incoming = IncomingResult {
-            command_id: command.id,
-            agent_id,
-            status: command.status,
-            results: command.results,
-            starttime_ms: to_ms(command.starttime),
-            finishtime_ms: to_ms(command.finishtime),
+        let pending = PendingResult {
+            result: incoming(agent_id, command),
+            ack: Ack::Builtin,
         };
         // Backpressure: a full queue slows this agent's connection, never drops a result.
-        if self.results.send(incoming).await.is_err() {
+        if self.results.send(pending).await.is_err() {
             warn!("result writer stopped; result from agent {agent_id} not stored");
         }
     }
@@ -153,62 +168,100 @@ impl Backend for RelayBackend {
     }
 }
 
+/// A result as the store takes it.
+pub fn incoming(agent_id: u64, command: Command) -> IncomingResult {
+    let to_ms = |t: mig_core::GoTime| if t.is_zero() { 0 } else { t.unix_millis() };
+    IncomingResult {
+        command_id: command.id,
+        agent_id,
+        status: command.status,
+        results: command.results,
+        starttime_ms: to_ms(command.starttime),
+        finishtime_ms: to_ms(command.finishtime),
+    }
+}
+
 /// Stores results in batches and acknowledges each once it is durable.
 async fn write_results(
     app: Arc<App>,
-    mut rx: mpsc::Receiver<IncomingResult>,
+    mut rx: mpsc::Receiver<PendingResult>,
     batch_size: usize,
     wait: Duration,
 ) {
-    let mut batch = Vec::with_capacity(batch_size);
+    let mut results: Vec<IncomingResult> = Vec::with_capacity(batch_size);
+    let mut acks: Vec<Ack> = Vec::with_capacity(batch_size);
+    let take = |p: PendingResult, results: &mut Vec<IncomingResult>, acks: &mut Vec<Ack>| {
+        results.push(p.result);
+        acks.push(p.ack);
+    };
     loop {
         let Some(first) = rx.recv().await else {
             return;
         };
-        batch.push(first);
+        take(first, &mut results, &mut acks);
         let deadline = tokio::time::Instant::now() + wait;
-        while batch.len() < batch_size {
+        while results.len() < batch_size {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(r)) => batch.push(r),
+                Ok(Some(p)) => take(p, &mut results, &mut acks),
                 _ => break,
             }
         }
         let mut attempt = 0;
         let stored = loop {
-            match app.store.store_results(&batch).await {
+            match app.store.store_results(&results).await {
                 Ok(s) => break Some(s),
                 Err(e) if attempt < 5 => {
                     attempt += 1;
                     warn!(
                         "storing {} results failed (attempt {attempt}): {e}",
-                        batch.len()
+                        results.len()
                     );
                     tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
                 }
                 Err(e) => {
-                    // Not acknowledged: the agents keep these results and send them again.
-                    warn!("giving up on {} results for now: {e}", batch.len());
+                    warn!("giving up on {} results for now: {e}", results.len());
                     break None;
                 }
             }
         };
-        if let Some(stored) = stored {
-            Metrics::add(&app.metrics.results_stored, stored.len() as u64);
-            Metrics::add(
-                &app.metrics.results_duplicate,
-                (batch.len() - stored.len()) as u64,
-            );
-            for r in &batch {
-                // Duplicates are acknowledged too, so the agent stops sending them.
-                app.hub.send(
-                    r.agent_id,
-                    format!(r#"{{"type":"ack","command_id":{}}}"#, r.command_id),
+        match stored {
+            Some(stored) => {
+                Metrics::add(&app.metrics.results_stored, stored.len() as u64);
+                Metrics::add(
+                    &app.metrics.results_duplicate,
+                    (results.len() - stored.len()) as u64,
                 );
+                for (r, ack) in results.iter().zip(acks.drain(..)) {
+                    // Duplicates are acknowledged too, so the agent stops sending them.
+                    match ack {
+                        Ack::Builtin => {
+                            let frame =
+                                format!(r#"{{"type":"ack","command_id":{}}}"#, r.command_id);
+                            app.hub.send(r.agent_id, frame);
+                        }
+                        Ack::Amqp(acker) => {
+                            let _ = acker.ack(lapin::options::BasicAckOptions::default()).await;
+                        }
+                    }
+                }
+                if !stored.is_empty() {
+                    app.wake_scheduler.notify_one();
+                }
             }
-            if !stored.is_empty() {
-                app.wake_scheduler.notify_one();
+            None => {
+                // Not stored: AMQP deliveries return to the queue, for this or another scheduler;
+                // built-in relay agents keep their results and send them again.
+                for ack in acks.drain(..) {
+                    if let Ack::Amqp(acker) = ack {
+                        let requeue = lapin::options::BasicNackOptions {
+                            requeue: true,
+                            ..Default::default()
+                        };
+                        let _ = acker.nack(requeue).await;
+                    }
+                }
             }
         }
-        batch.clear();
+        results.clear();
     }
 }

@@ -12,13 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
 
-/// Where commands go once created.
-#[derive(Clone)]
-pub enum Dispatch {
-    /// Push to agents connected to this process; others get them from their queue on connect.
-    Builtin,
-}
-
 pub struct Scheduler {
     app: Arc<App>,
     owner: String,
@@ -26,11 +19,10 @@ pub struct Scheduler {
     tick: Duration,
     idle_after_ms: i64,
     offline_after_ms: i64,
-    dispatch: Dispatch,
 }
 
 impl Scheduler {
-    pub fn new(app: Arc<App>, dispatch: Dispatch) -> anyhow::Result<Scheduler> {
+    pub fn new(app: Arc<App>) -> anyhow::Result<Scheduler> {
         let c = &app.config;
         let period = duration(&c.agents.heartbeat_period, "agents.heartbeat_period")?;
         Ok(Scheduler {
@@ -45,7 +37,6 @@ impl Scheduler {
             idle_after_ms: (period * c.agents.idle_after_periods).as_millis() as i64,
             offline_after_ms: duration(&c.agents.offline_after, "agents.offline_after")?.as_millis()
                 as i64,
-            dispatch,
             app,
         })
     }
@@ -124,18 +115,17 @@ impl Scheduler {
         Ok(())
     }
 
+    /// Agents connected to this process's built-in relay get their command at once; the others
+    /// get it from their queue when they connect, or from the AMQP publisher.
     fn dispatch(&self, envelopes: &[Envelope]) {
-        match &self.dispatch {
-            Dispatch::Builtin => {
-                let mut sent = 0;
-                for e in envelopes {
-                    if self.app.hub.send(e.agent_id, command_frame(&e.payload)) {
-                        sent += 1;
-                    }
-                }
-                Metrics::add(&self.app.metrics.commands_sent, sent);
+        let mut sent = 0;
+        for e in envelopes {
+            if self.app.hub.send(e.agent_id, command_frame(&e.payload)) {
+                sent += 1;
             }
         }
+        Metrics::add(&self.app.metrics.commands_sent, sent);
+        self.app.wake_dispatch.notify_one();
     }
 }
 

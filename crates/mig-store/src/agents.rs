@@ -241,6 +241,16 @@ impl Store {
         agent_from_row(&row)
     }
 
+    /// (agent id, pinned identity key) for a queueloc, if registered.
+    pub async fn agent_identity(&self, queueloc: &str) -> Result<Option<(u64, String)>> {
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT id, identity FROM agents WHERE queueloc = $1")
+                .bind(queueloc)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(id, key)| (id as u64, key)))
+    }
+
     /// The agent id registered for a queueloc, if any.
     pub async fn agent_id_by_queueloc(&self, queueloc: &str) -> Result<Option<u64>> {
         let id: Option<i64> = sqlx::query_scalar("SELECT id FROM agents WHERE queueloc = $1")

@@ -552,3 +552,76 @@ async fn the_claimer_launches_at_once() {
         assert_eq!(env.len(), 4, "{backend}");
     }
 }
+
+#[tokio::test]
+async fn amqp_dispatch_claims_once_until_confirmed_or_the_lease_ends() {
+    for (backend, store, _dir) in stores().await {
+        fleet(&store).await;
+        let t0 = now();
+        let a = action("name = 'web1' OR name = 'web2'", t0, t0 + 60_000);
+        store.insert_action(&a, &[], 0, t0).await.unwrap();
+        store.schedule_due_actions(t0).await.unwrap();
+        store.claim_actions("s", t0, 30_000, 10).await.unwrap();
+        let targets = store
+            .resolve_target(&parse(&a.target).unwrap(), t0)
+            .await
+            .unwrap();
+        let launched = store.launch_action(a.id, "s", &targets, t0).await.unwrap();
+        assert_eq!(launched.len(), 2, "{backend}");
+
+        // One claimer gets everything, with the payloads the built-in relay would send.
+        let first = store.claim_dispatch(t0, 30_000, 100).await.unwrap();
+        assert_eq!(first.len(), 2, "{backend}");
+        for (claimed, sent) in first.iter().zip(&launched) {
+            assert_eq!(claimed.command_id, sent.command_id, "{backend}");
+            assert_eq!(claimed.payload, sent.payload, "{backend}");
+            assert_eq!(claimed.queueloc, sent.queueloc, "{backend}");
+        }
+        // Nobody else while the lease runs.
+        assert!(store
+            .claim_dispatch(t0 + 1_000, 30_000, 100)
+            .await
+            .unwrap()
+            .is_empty());
+        // The broker confirmed one; the other claimer died: its lease ends, and only the
+        // unconfirmed command is claimed again.
+        store.mark_dispatched(&[first[0].command_id]).await.unwrap();
+        let again = store
+            .claim_dispatch(t0 + 31_000, 30_000, 100)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1, "{backend}");
+        assert_eq!(again[0].command_id, first[1].command_id, "{backend}");
+        store.mark_dispatched(&[again[0].command_id]).await.unwrap();
+        assert!(store
+            .claim_dispatch(t0 + 90_000, 30_000, 100)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+}
+
+#[tokio::test]
+async fn amqp_dispatch_skips_expired_commands() {
+    for (backend, store, _dir) in stores().await {
+        fleet(&store).await;
+        let t0 = now();
+        let a = action("name = 'web1'", t0, t0 + 5_000);
+        store.insert_action(&a, &[], 0, t0).await.unwrap();
+        store.schedule_due_actions(t0).await.unwrap();
+        store.claim_actions("s", t0, 30_000, 10).await.unwrap();
+        let targets = store
+            .resolve_target(&parse(&a.target).unwrap(), t0)
+            .await
+            .unwrap();
+        store.launch_action(a.id, "s", &targets, t0).await.unwrap();
+        assert!(
+            store
+                .claim_dispatch(t0 + 10_000, 30_000, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{backend}"
+        );
+    }
+}

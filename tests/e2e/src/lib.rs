@@ -2,6 +2,8 @@
 //! real `mig-agent` processes with their own keyrings and ACLs, and the real `mig` client,
 //! all talking over real TLS sockets in a temporary directory.
 
+pub mod services;
+
 use mig_pgp::keygen::{armored_secret, generate_key, KeyAlgorithm};
 use mig_pgp::{KeySigner, Signer};
 use serde_json::{json, Value};
@@ -110,7 +112,11 @@ pub struct Platform {
     pub dir: tempfile::TempDir,
     pub api_port: u16,
     pub relay_port: u16,
-    server: Option<Child>,
+    /// The server processes, by role (`run`, `api`, `scheduler`), in start order.
+    servers: Vec<(String, Child)>,
+    roles: Vec<String>,
+    /// What agents are told to connect to.
+    agent_relay: String,
     pub admin: Investigator,
 }
 
@@ -121,6 +127,10 @@ pub struct ServerOptions {
     pub extra: String,
     /// PostgreSQL URL instead of SQLite.
     pub database_url: Option<String>,
+    /// RabbitMQ URL: the relay is AMQP (no built-in relay), and agents connect there.
+    pub amqp_url: Option<String>,
+    /// The server processes to run (`mig-server <role>`); empty means one `run`.
+    pub roles: Vec<String>,
 }
 
 impl Platform {
@@ -149,6 +159,13 @@ impl Platform {
         if let Some(url) = &opts.database_url {
             toml = toml.replace("[database]\n", &format!("[database]\nurl = {url:?}\n"));
         }
+        let mut agent_relay = format!("wss://localhost:{relay_port}/");
+        if let Some(url) = &opts.amqp_url {
+            let listen = format!("listen = \"127.0.0.1:{relay_port}\"\n");
+            assert!(toml.contains(&listen), "server.toml: {toml}");
+            toml = toml.replace(&listen, &format!("listen = \"\"\namqp_url = {url:?}\n"));
+            agent_relay = url.clone();
+        }
         toml.push_str("\n[scheduler]\ntick = \"200ms\"\n");
         toml.push_str(&opts.extra);
         std::fs::write(data.join("server.toml"), toml).unwrap();
@@ -157,7 +174,13 @@ impl Platform {
             dir,
             api_port,
             relay_port,
-            server: None,
+            servers: Vec::new(),
+            roles: if opts.roles.is_empty() {
+                vec!["run".to_string()]
+            } else {
+                opts.roles.clone()
+            },
+            agent_relay,
         };
         p.add_investigator(&p.admin_clone(), "admin");
         p.start_server();
@@ -209,39 +232,57 @@ impl Platform {
         new_investigator(self.dir.path(), name)
     }
 
+    /// Starts the server processes (all of them, after `kill_server`).
     pub fn start_server(&mut self) {
-        assert!(self.server.is_none());
+        assert!(self.servers.is_empty());
+        for role in self.roles.clone() {
+            self.start_role(&role);
+        }
+    }
+
+    /// Starts one more `mig-server <role>` process; returns its index.
+    pub fn start_role(&mut self, role: &str) -> usize {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join("server.log"))
             .unwrap();
-        self.server = Some(
-            Command::new(bin("mig-server"))
-                .arg("--config")
-                .arg(self.server_config())
-                .env("RUST_LOG", "info")
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-        let url = format!("https://127.0.0.1:{}/api/v1/heartbeat", self.api_port);
-        let http = self.http();
-        wait_for("the API to answer", Duration::from_secs(30), || {
-            http.get(&url)
-                .send()
-                .ok()
-                .filter(|r| r.status().is_success())
-        });
+        let child = Command::new(bin("mig-server"))
+            .arg("--config")
+            .arg(self.server_config())
+            .arg(role)
+            .env("RUST_LOG", "info")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.servers.push((role.to_string(), child));
+        if role != "scheduler" {
+            let url = format!("https://127.0.0.1:{}/api/v1/heartbeat", self.api_port);
+            let http = self.http();
+            wait_for("the API to answer", Duration::from_secs(30), || {
+                http.get(&url)
+                    .send()
+                    .ok()
+                    .filter(|r| r.status().is_success())
+            });
+        }
+        self.servers.len() - 1
     }
 
-    /// Kills the server at once (SIGKILL): no clean shutdown.
+    /// Kills every server process at once (SIGKILL): no clean shutdown.
     pub fn kill_server(&mut self) {
-        if let Some(mut c) = self.server.take() {
+        for (_, mut c) in self.servers.drain(..) {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Kills one server process (SIGKILL), by its index in start order.
+    pub fn kill_process(&mut self, index: usize) {
+        let (_, c) = &mut self.servers[index];
+        let _ = c.kill();
+        let _ = c.wait();
     }
 
     pub fn server_log(&self) -> String {
@@ -310,9 +351,9 @@ impl Platform {
         )
         .unwrap();
         let config = format!(
-            "name = {name:?}\nrelay = \"wss://localhost:{}/\"\nca = {:?}\ncert = {:?}\nkey = {:?}\nkeyring = {:?}\nacl = {:?}\n\
+            "name = {name:?}\nrelay = {:?}\nca = {:?}\ncert = {:?}\nkey = {:?}\nkeyring = {:?}\nacl = {:?}\n\
              state_dir = {:?}\nrun_dir = {:?}\naudit_log = {:?}\nreconnect_max = \"2s\"\n{extra}\n",
-            self.relay_port,
+            self.agent_relay,
             self.pki("ca.pem").display().to_string(),
             self.pki("agent.pem").display().to_string(),
             self.pki("agent.key").display().to_string(),
@@ -354,6 +395,27 @@ impl Platform {
     pub fn api(&self, inv: &Investigator) -> mig_client::api::Client {
         let config = mig_client::config::Config::load(&self.client_config(inv)).unwrap();
         mig_client::api::Client::from_config(&config).unwrap()
+    }
+
+    /// Builds an action of one operation, signs it as `inv` and launches it through the API;
+    /// returns its id. Each gets its own name: agents refuse a signed action they already ran,
+    /// and MIG's signing text has a resolution of one second.
+    pub fn launch(
+        &self,
+        inv: &Investigator,
+        target: &str,
+        module: &str,
+        parameters: Value,
+        expiration: Duration,
+    ) -> u64 {
+        let op = mig_core::Operation::new(module, parameters);
+        static LAUNCHED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = LAUNCHED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("e2e {n}");
+        let mut action = mig_client::build::action(&name, target, vec![op], expiration, false);
+        let signer = KeySigner::from_file(&inv.key_file, None).unwrap();
+        mig_client::build::sign(&mut action, &signer).unwrap();
+        self.api(inv).create_action(&action).unwrap().id
     }
 
     /// Waits until action `id` has finished, and returns it.

@@ -1,0 +1,139 @@
+//! The agent's end of the AMQP relay: its own durable queue, and signed publications.
+
+use super::{
+    agent_queue, connect, declare_scheduler_queues, declare_topology, AmqpError, AmqpSettings,
+    SignedMessage, EXCHANGE_AGENTS, EXCHANGE_SCHEDULERS,
+};
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::Acker;
+use lapin::{BasicProperties, Channel, Connection, Consumer};
+
+/// Where commands arrive.
+pub struct AgentCommands {
+    consumer: Consumer,
+}
+
+/// Where results and heartbeats leave (cheap to clone; keeps the connection open).
+#[derive(Clone)]
+pub struct AgentPublisher {
+    _conn: std::sync::Arc<Connection>,
+    channel: Channel,
+}
+
+/// Connects, declares the agent's queue `mig.agt.<queueloc>` (durable: commands wait there
+/// while the agent is away) bound to `toagents`, and starts consuming it.
+pub async fn connect_agent(
+    settings: &AmqpSettings,
+    queueloc: &str,
+) -> Result<(AgentCommands, AgentPublisher), AmqpError> {
+    let conn = connect(settings, &format!("mig-agent {queueloc}")).await?;
+    let channel = conn.create_channel().await?;
+    declare_topology(&channel).await?;
+    // Results published before any scheduler ever connected must still land somewhere.
+    declare_scheduler_queues(&channel).await?;
+    let queue = agent_queue(queueloc);
+    channel
+        .queue_declare(
+            queue.as_str().into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            queue.as_str().into(),
+            EXCHANGE_AGENTS.into(),
+            queue.as_str().into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    // A few commands at a time: the rest wait in the broker, not in the agent.
+    channel.basic_qos(4, BasicQosOptions::default()).await?;
+    let consumer = channel
+        .basic_consume(
+            queue.as_str().into(),
+            "mig-agent".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let publisher = conn.create_channel().await?;
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    Ok((
+        AgentCommands { consumer },
+        AgentPublisher {
+            _conn: std::sync::Arc::new(conn),
+            channel: publisher,
+        },
+    ))
+}
+
+/// One command from the agent's queue. The broker delivers it again (to this agent's next
+/// connection) until it is acknowledged.
+pub struct IncomingCommand {
+    pub data: Vec<u8>,
+    acker: Acker,
+}
+
+impl IncomingCommand {
+    pub async fn ack(self) -> Result<(), AmqpError> {
+        self.acker.ack(BasicAckOptions::default()).await?;
+        Ok(())
+    }
+}
+
+impl AgentCommands {
+    /// The next command; `None` when the broker closed the connection.
+    pub async fn next(&mut self) -> Result<Option<IncomingCommand>, AmqpError> {
+        match self.consumer.next().await {
+            Some(Ok(d)) => Ok(Some(IncomingCommand {
+                data: d.data,
+                acker: d.acker,
+            })),
+            Some(Err(e)) => Err(e.into()),
+            None => Ok(None),
+        }
+    }
+}
+
+impl AgentPublisher {
+    /// Publishes to the schedulers and waits for the broker's confirmation (then the message
+    /// is the broker's to keep).
+    pub async fn publish(
+        &self,
+        routing_key: &str,
+        message: &SignedMessage,
+        persistent: bool,
+    ) -> Result<(), AmqpError> {
+        let body = serde_json::to_vec(message).map_err(|e| AmqpError::Protocol(e.to_string()))?;
+        let props = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_delivery_mode(if persistent { 2 } else { 1 });
+        let confirm = self
+            .channel
+            .basic_publish(
+                EXCHANGE_SCHEDULERS.into(),
+                routing_key.into(),
+                BasicPublishOptions::default(),
+                &body,
+                props,
+            )
+            .await?
+            .await?;
+        if confirm.is_nack() {
+            return Err(AmqpError::Protocol("the broker refused the message".into()));
+        }
+        Ok(())
+    }
+}

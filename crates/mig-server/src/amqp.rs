@@ -1,0 +1,229 @@
+//! The scheduler's side of the AMQP relay: publishes queued commands to agents' queues (each
+//! command claimed by one scheduler, published until the broker confirms it), and consumes the
+//! shared results and heartbeats queues. Reconnects forever when RabbitMQ goes away; nothing is
+//! lost meanwhile: commands stay queued in the database, results and heartbeats in the broker.
+
+use crate::app::{now_ms, App, Metrics};
+use crate::config::duration;
+use crate::relay::{incoming, Ack, PendingResult};
+use futures_util::StreamExt;
+use lapin::options::BasicAckOptions;
+use mig_core::{Agent, Command};
+use mig_relay::amqp::scheduler::{connect_scheduler, SchedulerLink};
+use mig_relay::amqp::{AmqpSettings, SignedMessage, HEARTBEATS_KEY, RESULTS_KEY};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+/// Claimed commands a scheduler has this long to get confirmed by the broker before another
+/// scheduler may publish them again.
+const DISPATCH_LEASE_MS: i64 = 30_000;
+const DISPATCH_BATCH: i64 = 2_000;
+
+pub fn settings(app: &App) -> Option<AmqpSettings> {
+    let c = &app.config.relay;
+    (!c.amqp_url.is_empty()).then(|| AmqpSettings {
+        url: c.amqp_url.clone(),
+        ca: c.amqp_ca.clone(),
+        cert: c.amqp_cert.clone(),
+        key: c.amqp_key.clone(),
+    })
+}
+
+/// Runs forever: connect, work until the connection fails, wait, reconnect.
+pub async fn run(app: Arc<App>, settings: AmqpSettings, results: mpsc::Sender<PendingResult>) {
+    let name = format!("mig-scheduler {}", std::process::id());
+    let identities: Arc<Mutex<HashMap<String, (u64, String)>>> = Arc::default();
+    let mut wait = Duration::from_secs(1);
+    loop {
+        match connect_scheduler(&settings, &name).await {
+            Ok(link) => {
+                info!("connected to RabbitMQ");
+                wait = Duration::from_secs(1);
+                let link = Arc::new(link);
+                let outcome = tokio::select! {
+                    r = dispatch(app.clone(), link.clone()) => r,
+                    r = consume_results(app.clone(), link.clone(), results.clone(), identities.clone()) => r,
+                    r = consume_heartbeats(app.clone(), link.clone()) => r,
+                };
+                if let Err(e) = outcome {
+                    warn!("RabbitMQ: {e:#}");
+                }
+            }
+            Err(e) => warn!("cannot connect to RabbitMQ: {e}"),
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// Publishes what the database says is queued and not yet confirmed.
+async fn dispatch(app: Arc<App>, link: Arc<SchedulerLink>) -> anyhow::Result<()> {
+    let tick = duration(&app.config.scheduler.tick, "scheduler.tick")?;
+    loop {
+        loop {
+            let batch = app
+                .store
+                .claim_dispatch(now_ms(), DISPATCH_LEASE_MS, DISPATCH_BATCH)
+                .await?;
+            if batch.is_empty() {
+                break;
+            }
+            let mut confirms = Vec::with_capacity(batch.len());
+            for e in &batch {
+                let ttl = e.expireafter - now_ms();
+                confirms.push((
+                    e.command_id,
+                    link.publish_command(&e.queueloc, &e.payload, ttl).await?,
+                ));
+            }
+            let mut done = Vec::with_capacity(confirms.len());
+            for (id, confirm) in confirms {
+                // A nack leaves the lease to expire: the command is published again later.
+                if confirm.await?.is_ack() {
+                    done.push(id);
+                }
+            }
+            Metrics::add(&app.metrics.commands_sent, done.len() as u64);
+            app.store.mark_dispatched(&done).await?;
+        }
+        tokio::select! {
+            _ = app.wake_dispatch.notified() => {}
+            _ = tokio::time::sleep(tick) => {}
+        }
+    }
+}
+
+/// The agent a signed message comes from, if its key is the one pinned for its queueloc.
+async fn sender(
+    app: &App,
+    identities: &Mutex<HashMap<String, (u64, String)>>,
+    m: &SignedMessage,
+) -> anyhow::Result<Option<u64>> {
+    let cached = identities
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&m.queueloc)
+        .cloned();
+    let known = match cached {
+        Some(k) => Some(k),
+        None => {
+            let k = app.store.agent_identity(&m.queueloc).await?;
+            if let Some(k) = &k {
+                identities
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(m.queueloc.clone(), k.clone());
+            }
+            k
+        }
+    };
+    Ok(match known {
+        Some((id, key)) if key == m.publickey => Some(id),
+        Some(_) => {
+            warn!("result from {} signed by another key: dropped", m.queueloc);
+            None
+        }
+        None => {
+            warn!("result from unregistered agent {}: dropped", m.queueloc);
+            None
+        }
+    })
+}
+
+async fn consume_results(
+    app: Arc<App>,
+    link: Arc<SchedulerLink>,
+    results: mpsc::Sender<PendingResult>,
+    identities: Arc<Mutex<HashMap<String, (u64, String)>>>,
+) -> anyhow::Result<()> {
+    let batch = app
+        .config
+        .scheduler
+        .result_batch
+        .clamp(1, u16::MAX as usize) as u16;
+    let mut consumer = link
+        .consume(
+            RESULTS_KEY,
+            batch.saturating_mul(2),
+            "mig-scheduler-results",
+        )
+        .await?;
+    while let Some(delivery) = consumer.next().await {
+        let delivery = delivery?;
+        let parsed = serde_json::from_slice::<SignedMessage>(&delivery.data)
+            .map_err(|e| e.to_string())
+            .and_then(|m| m.verify("result").map(|_| m));
+        let message = match parsed {
+            Ok(m) => m,
+            Err(e) => {
+                warn!("malformed result dropped: {e}");
+                delivery.acker.ack(BasicAckOptions::default()).await?;
+                continue;
+            }
+        };
+        let command = match Command::from_json(message.body.as_bytes()) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!("unreadable result from {} dropped: {e}", message.queueloc);
+                delivery.acker.ack(BasicAckOptions::default()).await?;
+                continue;
+            }
+        };
+        match sender(&app, &identities, &message).await? {
+            Some(agent_id) => {
+                let pending = PendingResult {
+                    result: incoming(agent_id, command),
+                    ack: Ack::Amqp(delivery.acker),
+                };
+                if results.send(pending).await.is_err() {
+                    anyhow::bail!("the result writer stopped");
+                }
+            }
+            None => {
+                delivery.acker.ack(BasicAckOptions::default()).await?;
+            }
+        }
+    }
+    anyhow::bail!("the results consumer ended")
+}
+
+async fn consume_heartbeats(app: Arc<App>, link: Arc<SchedulerLink>) -> anyhow::Result<()> {
+    let mut consumer = link
+        .consume(HEARTBEATS_KEY, 500, "mig-scheduler-heartbeats")
+        .await?;
+    while let Some(delivery) = consumer.next().await {
+        let delivery = delivery?;
+        let parsed = serde_json::from_slice::<SignedMessage>(&delivery.data)
+            .map_err(|e| e.to_string())
+            .and_then(|m| m.verify("heartbeat").map(|_| m))
+            .and_then(|m| {
+                let agent: Agent = serde_json::from_str(&m.body).map_err(|e| e.to_string())?;
+                if agent.queueloc != m.queueloc
+                    || agent.queueloc.is_empty()
+                    || agent.name.is_empty()
+                {
+                    return Err(format!("heartbeat from {} names another agent", m.queueloc));
+                }
+                Ok((m, agent))
+            });
+        match parsed {
+            Ok((m, agent)) => match app
+                .store
+                .register_heartbeat(&agent, &m.publickey, now_ms())
+                .await
+            {
+                Ok(_) => Metrics::add(&app.metrics.heartbeats, 1),
+                Err(e) => {
+                    Metrics::add(&app.metrics.relay_refused, 1);
+                    warn!("heartbeat from {}: {e}", agent.queueloc);
+                }
+            },
+            Err(e) => warn!("heartbeat dropped: {e}"),
+        }
+        delivery.acker.ack(BasicAckOptions::default()).await?;
+    }
+    anyhow::bail!("the heartbeats consumer ended")
+}

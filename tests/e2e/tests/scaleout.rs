@@ -1,0 +1,235 @@
+//! Scale-out: PostgreSQL, RabbitMQ, an API process and several scheduler processes, with
+//! agents on the AMQP relay. Needs `MIG_TEST_DATABASE_URL` and `MIG_TEST_AMQP_URL` (skipped,
+//! with a note, without them; `.ci/run` sets both).
+
+use ed25519_dalek::SigningKey;
+use mig_e2e::services::{postgres_schema, Vhost};
+use mig_e2e::{acl, wait_for, AgentProc, Platform, ServerOptions};
+use mig_relay::amqp::agent::connect_agent;
+use mig_relay::amqp::{AmqpSettings, SignedMessage, HEARTBEATS_KEY, RESULTS_KEY};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+
+fn scale_out(roles: &[&str]) -> Option<(Platform, Vhost)> {
+    let database_url = postgres_schema()?;
+    let vhost = Vhost::create()?;
+    let p = Platform::start_with(ServerOptions {
+        database_url: Some(database_url),
+        amqp_url: Some(vhost.url.clone()),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        ..Default::default()
+    });
+    Some((p, vhost))
+}
+
+fn hostname_search() -> Value {
+    json!({"searches": {"s1": {"paths": ["/etc"], "names": ["^hostname$"], "options": {"matchall": true}}}})
+}
+
+/// How many times each command ran on this agent, from its audit log.
+fn runs(agent: &AgentProc) -> HashMap<u64, usize> {
+    let mut out = HashMap::new();
+    for line in agent.audit().lines() {
+        let entry: Value = serde_json::from_str(line).unwrap();
+        if entry["outcome"] == "ran" {
+            *out.entry(entry["command"].as_u64().unwrap()).or_default() += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn actions_complete_once_when_a_scheduler_dies() {
+    let Some((mut p, _vhost)) = scale_out(&["api", "scheduler", "scheduler"]) else {
+        return;
+    };
+    let names = ["amqp-1", "amqp-2", "amqp-3"];
+    let agents: Vec<AgentProc> = names
+        .iter()
+        .map(|n| p.agent(n, &[&p.admin], acl(1, &[&p.admin]), ""))
+        .collect();
+    for n in names {
+        p.wait_online(n);
+    }
+
+    // Launch a burst of actions and kill one scheduler while they are in flight (it may hold
+    // claimed actions, unconfirmed publications or unacknowledged results); then the same with
+    // the other one, restarted.
+    let mut launched = Vec::new();
+    for victim in [1, 2] {
+        for _ in 0..4 {
+            launched.push(p.launch(
+                &p.admin,
+                "status='online'",
+                "file",
+                hostname_search(),
+                Duration::from_secs(120),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        p.kill_process(victim);
+        p.start_role("scheduler");
+    }
+
+    let client = p.api(&p.admin);
+    for id in &launched {
+        let action = p.wait_action(*id, Duration::from_secs(90));
+        assert_eq!(
+            action.status,
+            "completed",
+            "action {id}: {action:?}\n{}",
+            p.server_log()
+        );
+        let commands = client.commands(*id, None).unwrap();
+        assert_eq!(
+            action.counters.success, 3,
+            "action {id}: {:?}\n{commands:?}",
+            action.counters
+        );
+        assert_eq!(commands.len(), 3, "one command per agent");
+        for c in &commands {
+            assert_eq!(c.status, "success");
+            assert!(c.found_anything(), "{c:?}");
+        }
+    }
+    // Each agent ran each command once: republished commands were recognised, not rerun.
+    for agent in &agents {
+        let runs = runs(agent);
+        assert_eq!(runs.len(), launched.len(), "{}: {runs:?}", agent.name);
+        assert!(runs.values().all(|n| *n == 1), "{}: {runs:?}", agent.name);
+    }
+}
+
+#[test]
+fn an_offline_agent_gets_its_queued_work_but_never_expired_work() {
+    let Some((p, _vhost)) = scale_out(&["run"]) else {
+        return;
+    };
+    let mut agent = p.agent("sleeper", &[&p.admin], acl(1, &[&p.admin]), "");
+    p.wait_online("sleeper");
+    agent.stop();
+
+    // While it is away: one action that outlives the absence, one that does not.
+    let lasting = p.launch(
+        &p.admin,
+        "name='sleeper'",
+        "file",
+        hostname_search(),
+        Duration::from_secs(300),
+    );
+    let brief = p.launch(
+        &p.admin,
+        "name='sleeper'",
+        "file",
+        hostname_search(),
+        Duration::from_secs(4),
+    );
+    let client = p.api(&p.admin);
+    for id in [lasting, brief] {
+        wait_for(
+            &format!("action {id} sent"),
+            Duration::from_secs(30),
+            || {
+                let a = client.action(id).ok()?;
+                (a.counters.sent == 1).then_some(())
+            },
+        );
+    }
+    let expired = p.wait_action(brief, Duration::from_secs(30));
+    assert_eq!(expired.status, "expired");
+
+    agent.start();
+    let done = p.wait_action(lasting, Duration::from_secs(60));
+    assert_eq!(done.status, "completed");
+    assert_eq!(done.counters.success, 1);
+    let runs = runs(&agent);
+    assert_eq!(runs.len(), 1, "only the lasting action ran: {runs:?}");
+    // The expired command never reached the agent (the broker dropped it), so the agent did
+    // not even have to refuse it.
+    assert!(!agent.audit().contains("expired"), "{}", agent.audit());
+}
+
+#[test]
+fn the_scheduler_drops_what_an_agent_did_not_sign() {
+    let Some(vhost) = Vhost::create() else {
+        return;
+    };
+    let p = Platform::start_with(ServerOptions {
+        amqp_url: Some(vhost.url.clone()),
+        ..Default::default()
+    });
+    let mut victim = p.agent("victim", &[&p.admin], acl(1, &[&p.admin]), "");
+    let queueloc = p.wait_online("victim")["queueloc"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    victim.stop();
+    let id = p.launch(
+        &p.admin,
+        "name='victim'",
+        "file",
+        hostname_search(),
+        Duration::from_secs(300),
+    );
+    let client = p.api(&p.admin);
+    let command = wait_for("the command", Duration::from_secs(30), || {
+        client.commands(id, None).ok()?.into_iter().next()
+    });
+
+    // Someone with the broker's (shared) credentials but not the victim's key.
+    let forged = json!({
+        "id": command.id, "status": "success",
+        "action": {"id": id}, "agent": {"name": "victim", "queueloc": queueloc},
+        "results": [{"foundanything": true, "success": true, "elements": {"forged": true}}],
+    })
+    .to_string();
+    let heartbeat =
+        json!({"name": "victim", "queueloc": queueloc, "mode": "daemon", "version": "evil"})
+            .to_string();
+    let settings = AmqpSettings {
+        url: vhost.url.clone(),
+        ca: None,
+        cert: None,
+        key: None,
+    };
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let (_, publisher) = connect_agent(&settings, "linux.mallory.1").await.unwrap();
+        let mallory = SigningKey::from_bytes(&[7u8; 32]);
+        let mut unsigned = SignedMessage::sign(&mallory, "result", &queueloc, forged.clone());
+        unsigned.signature =
+            SignedMessage::sign(&mallory, "result", &queueloc, "{}".into()).signature;
+        for message in [
+            SignedMessage::sign(&mallory, "result", &queueloc, forged.clone()),
+            unsigned,
+        ] {
+            publisher
+                .publish(RESULTS_KEY, &message, true)
+                .await
+                .unwrap();
+        }
+        let hb = SignedMessage::sign(&mallory, "heartbeat", &queueloc, heartbeat);
+        publisher.publish(HEARTBEATS_KEY, &hb, false).await.unwrap();
+    });
+    wait_for(
+        "the forgeries to be dropped",
+        Duration::from_secs(30),
+        || {
+            let log = p.server_log();
+            (log.contains("signed by another key") && log.contains("not signed by its key"))
+                .then_some(())
+        },
+    );
+    let agents: Vec<mig_core::Agent> = client.agents(&[]).unwrap();
+    assert!(agents.iter().all(|a| a.version != "evil"), "{agents:?}");
+    assert_eq!(client.commands(id, None).unwrap()[0].status, "sent");
+
+    // The real agent's answer still counts.
+    victim.start();
+    let action = p.wait_action(id, Duration::from_secs(60));
+    assert_eq!(action.counters.success, 1);
+    let result = &client.commands(id, None).unwrap()[0];
+    assert!(!serde_json::to_string(&result.results)
+        .unwrap()
+        .contains("forged"));
+}
