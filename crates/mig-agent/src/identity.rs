@@ -22,6 +22,11 @@ impl Identity {
         // Always set by `load_or_create`.
         self.key.as_ref().expect("identity key loaded")
     }
+
+    /// The public key as the server pins it (base64 of the 32 bytes).
+    pub fn public_key_base64(&self) -> String {
+        mig_relay::protocol::public_key_base64(self.key())
+    }
 }
 
 fn random_suffix() -> String {

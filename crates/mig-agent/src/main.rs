@@ -60,6 +60,9 @@ enum Command {
     /// An interactive SQL shell over this machine's tables (the query module), like osqueryi;
     /// with a statement, run it and exit.
     Shell { statement: Option<String> },
+    /// Print this agent's queueloc and public key (creating them on first use), e.g. to
+    /// provision its own RabbitMQ user.
+    Identity,
 }
 
 fn config_path(cli: &Option<PathBuf>) -> PathBuf {
@@ -99,6 +102,12 @@ fn main() -> ExitCode {
         let config = config::Config::load(&path)?;
         if let Some(Command::Audit) = cli.command {
             return audit::print(&config.audit_log);
+        }
+        if let Some(Command::Identity) = cli.command {
+            let (_, identity) = runtime::host_and_identity(&config)?;
+            println!("queueloc  {}", identity.queueloc);
+            println!("publickey {}", identity.public_key_base64());
+            return Ok(());
         }
         let checkin = cli.checkin || cli.module.as_deref() == Some("agent-checkin");
         let mode = if checkin {

@@ -30,7 +30,7 @@ enum Relay {
 /// Something for the relay.
 enum Outgoing {
     Result { id: u64, json: String },
-    Heartbeat(mig_core::Agent),
+    Heartbeat(Box<mig_core::Agent>),
 }
 
 pub struct Runtime {
@@ -52,12 +52,7 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(config: Config, mode: &'static str) -> anyhow::Result<Arc<Runtime>> {
-        let mut host = Host::detect();
-        if !config.name.is_empty() {
-            host.name = config.name.clone();
-        }
-        let identity =
-            crate::identity::load_or_create(&config.state_dir, crate::hostinfo::os(), &host.name)?;
+        let (host, identity) = host_and_identity(&config)?;
         let keyring = mig_pgp::Keyring::load(&config.keyring).with_context(|| "keyring")?;
         if keyring.is_empty() {
             anyhow::bail!(
@@ -156,7 +151,7 @@ impl Runtime {
                 tick.tick().await;
                 let hb = rt.heartbeat();
                 rt.write_ok_file(&hb);
-                rt.send(Outgoing::Heartbeat(hb));
+                rt.send(Outgoing::Heartbeat(Box::new(hb)));
             }
         })
     }
@@ -299,10 +294,10 @@ impl Runtime {
             while let Some(message) = rx.recv().await {
                 let frame = match message {
                     Outgoing::Result { json, .. } => result_frame(&json),
-                    Outgoing::Heartbeat(agent) => serde_json::to_string(&AgentMessage::Heartbeat {
-                        agent: Box::new(agent),
-                    })
-                    .unwrap_or_default(),
+                    Outgoing::Heartbeat(agent) => {
+                        serde_json::to_string(&AgentMessage::Heartbeat { agent })
+                            .unwrap_or_default()
+                    }
                 };
                 if sender.send_text(frame).await.is_err() {
                     break;
@@ -540,6 +535,7 @@ impl Runtime {
                     action.id, action.name, command.id
                 );
                 let (st, results) = self.run_action(&action).await;
+                info!("command {} finished: {st}", command.id);
                 self.audit
                     .record(&entry("ran", String::new(), st, signers(&verified)));
                 (st, results)
@@ -599,7 +595,18 @@ impl Runtime {
     }
 }
 
-/// Jittered exponential backoff, from 1 s up to a cap.
+/// This machine as the agent presents it (named by the configuration, if it says so), and the
+/// agent's identity, created on first use.
+pub fn host_and_identity(config: &Config) -> anyhow::Result<(Host, Identity)> {
+    let mut host = Host::detect();
+    if !config.name.is_empty() {
+        host.name = config.name.clone();
+    }
+    let identity =
+        crate::identity::load_or_create(&config.state_dir, crate::hostinfo::os(), &host.name)?;
+    Ok((host, identity))
+}
+
 /// A command's id, before the command is parsed (0 if it has none).
 fn command_id(raw: &serde_json::Value) -> u64 {
     raw.get("id")
@@ -607,6 +614,7 @@ fn command_id(raw: &serde_json::Value) -> u64 {
         .unwrap_or(0)
 }
 
+/// Jittered exponential backoff, from 1 s up to a cap.
 struct Backoff {
     next: Duration,
     cap: Duration,

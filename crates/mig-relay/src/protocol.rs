@@ -82,6 +82,11 @@ fn challenge_text(nonce: &[u8], queueloc: &str) -> Vec<u8> {
 }
 
 /// The agent's answer to a challenge.
+/// An agent's public key as it is sent and pinned: base64 of its 32 bytes.
+pub fn public_key_base64(key: &SigningKey) -> String {
+    STANDARD.encode(key.verifying_key().as_bytes())
+}
+
 pub fn sign_challenge(
     key: &SigningKey,
     nonce_b64: &str,
@@ -92,7 +97,7 @@ pub fn sign_challenge(
         .map_err(|e| format!("bad challenge nonce: {e}"))?;
     let sig = key.sign(&challenge_text(&nonce, &agent.queueloc));
     Ok(AgentMessage::Hello {
-        publickey: STANDARD.encode(key.verifying_key().as_bytes()),
+        publickey: public_key_base64(key),
         signature: STANDARD.encode(sig.to_bytes()),
         agent: Box::new(agent),
     })

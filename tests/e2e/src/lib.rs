@@ -93,6 +93,45 @@ impl AgentProc {
         );
     }
 
+    /// Points the agent at another relay (takes effect at its next start).
+    pub fn set_relay(&self, url: &str) {
+        let config = std::fs::read_to_string(&self.config).unwrap();
+        let config: String = config
+            .lines()
+            .map(|l| {
+                if l.starts_with("relay = ") {
+                    format!("relay = {url:?}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        std::fs::write(&self.config, config).unwrap();
+    }
+
+    /// Runs `mig-agent identity`: (queueloc, public key).
+    pub fn identity(&self) -> (String, String) {
+        let out = Command::new(bin("mig-agent"))
+            .arg("--config")
+            .arg(&self.config)
+            .arg("identity")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_else(|| panic!("no {name} in {text}"))
+        };
+        (field("queueloc"), field("publickey"))
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("agent.log")).unwrap_or_default()
     }
@@ -336,6 +375,19 @@ impl Platform {
         acl: Value,
         extra: &str,
     ) -> AgentProc {
+        let mut a = self.agent_stopped(name, trusted, acl, extra);
+        a.start();
+        a
+    }
+
+    /// The same, configured but not started.
+    pub fn agent_stopped(
+        &self,
+        name: &str,
+        trusted: &[&Investigator],
+        acl: Value,
+        extra: &str,
+    ) -> AgentProc {
         let dir = self.dir.path().join(format!("agent-{name}"));
         std::fs::create_dir_all(dir.join("keyring")).unwrap();
         for inv in trusted {
@@ -365,14 +417,12 @@ impl Platform {
         );
         let config_path = dir.join("agent.toml");
         std::fs::write(&config_path, config).unwrap();
-        let mut a = AgentProc {
+        AgentProc {
             name: name.to_string(),
             dir,
             config: config_path,
             child: None,
-        };
-        a.start();
-        a
+        }
     }
 
     /// Waits until the server lists `name` as online.

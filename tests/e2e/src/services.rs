@@ -2,6 +2,7 @@
 //! own virtual host on the services named by `MIG_TEST_DATABASE_URL` and `MIG_TEST_AMQP_URL`,
 //! so tests run in parallel without seeing each other's rows or queues.
 
+use std::path::Path;
 use std::process::Command;
 
 /// A fresh PostgreSQL schema, as a database URL whose search_path points at it; `None` (and
@@ -30,11 +31,12 @@ pub fn postgres_schema() -> Option<String> {
     Some(format!("{base}{sep}options=-csearch_path%3D{schema}"))
 }
 
-/// A RabbitMQ virtual host of its own, deleted on drop.
+/// A RabbitMQ virtual host of its own, deleted on drop (with the users made for it).
 pub struct Vhost {
     pub name: String,
     /// `MIG_TEST_AMQP_URL` with this virtual host.
     pub url: String,
+    users: std::sync::Mutex<Vec<String>>,
 }
 
 impl Vhost {
@@ -56,12 +58,52 @@ impl Vhost {
         Some(Vhost {
             url: format!("{root}/{name}"),
             name,
+            users: Default::default(),
         })
+    }
+
+    /// This virtual host's URL for another user.
+    pub fn url_for(&self, user: &str, password: &str) -> String {
+        let (scheme, rest) = self.url.split_once("://").unwrap();
+        let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        format!("{scheme}://{user}:{password}@{host}")
+    }
+
+    /// Runs deploy/rabbitmq-setup.sh on this virtual host; the users it makes are deleted with
+    /// the virtual host. Returns the URL it prints (with the broker's address from
+    /// `MIG_TEST_AMQP_URL`, and amqp:// since the test broker has no TLS).
+    pub fn setup(&self, args: &[&str]) -> String {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/rabbitmq-setup.sh");
+        let out = Command::new("sh")
+            .arg(script)
+            .args(["--vhost", &self.name])
+            .args(args)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "rabbitmq-setup.sh {args:?}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed = stdout
+            .split_whitespace()
+            .find(|w| w.starts_with("amqps://"))
+            .unwrap_or_else(|| panic!("no URL in {stdout}"));
+        let creds = printed["amqps://".len()..].rsplit_once('@').unwrap().0;
+        let (user, password) = creds.split_once(':').unwrap();
+        self.users.lock().unwrap().push(user.to_string());
+        self.url_for(user, password)
     }
 }
 
 impl Drop for Vhost {
     fn drop(&mut self) {
+        for user in self.users.lock().unwrap().iter() {
+            let _ = Command::new("rabbitmqctl")
+                .args(["-q", "delete_user", user])
+                .output();
+        }
         let _ = Command::new("rabbitmqctl")
             .args(["-q", "delete_vhost", &self.name])
             .output();

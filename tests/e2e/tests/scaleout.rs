@@ -49,8 +49,10 @@ fn actions_complete_once_when_a_scheduler_dies() {
         .iter()
         .map(|n| p.agent(n, &[&p.admin], acl(1, &[&p.admin]), ""))
         .collect();
-    for n in names {
-        p.wait_online(n);
+    for (n, a) in names.iter().zip(&agents) {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.wait_online(n))).is_err() {
+            panic!("{n}: {}\n{}", a.log(), p.server_log());
+        }
     }
 
     // Launch a burst of actions and kill one scheduler while they are in flight (it may hold
@@ -232,4 +234,99 @@ fn the_scheduler_drops_what_an_agent_did_not_sign() {
     assert!(!serde_json::to_string(&result.results)
         .unwrap()
         .contains("forged"));
+}
+
+#[test]
+fn rabbitmq_setup_script_confines_each_agent_to_its_own_queue() {
+    let Some(vhost) = Vhost::create() else {
+        return;
+    };
+    let scheduler_url = vhost.setup(&["init"]);
+    let p = Platform::start_with(ServerOptions {
+        amqp_url: Some(scheduler_url),
+        ..Default::default()
+    });
+    let mut agents = Vec::new();
+    let mut urls = Vec::new();
+    for name in ["confined-1", "confined-2"] {
+        let mut a = p.agent_stopped(name, &[&p.admin], acl(1, &[&p.admin]), "");
+        let (queueloc, _) = a.identity();
+        let url = vhost.setup(&["agent", &queueloc]);
+        a.set_relay(&url);
+        a.start();
+        p.wait_online(name);
+        agents.push((a, queueloc));
+        urls.push(url);
+    }
+    let id = p.launch(
+        &p.admin,
+        "name LIKE 'confined-%'",
+        "file",
+        hostname_search(),
+        Duration::from_secs(120),
+    );
+    let action = p.wait_action(id, Duration::from_secs(60));
+    assert_eq!(action.counters.success, 2, "{}", p.server_log());
+
+    // With the first agent's credentials: the second agent's queue can be neither declared
+    // nor read, nothing can be published to the agents' exchange, and the schedulers'
+    // queues cannot be read.
+    let (_, other_queueloc) = &agents[1];
+    let settings = AmqpSettings {
+        url: urls[0].clone(),
+        ca: None,
+        cert: None,
+        key: None,
+    };
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let err = connect_agent(&settings, other_queueloc)
+            .await
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("ACCESS_REFUSED"), "{err}");
+        let conn = mig_relay::amqp::connect(&settings, "probe").await.unwrap();
+        for queue in [format!("mig.agt.{other_queueloc}"), RESULTS_KEY.to_string()] {
+            let channel = conn.create_channel().await.unwrap();
+            let consumed = channel
+                .basic_consume(
+                    queue.as_str().into(),
+                    "probe".into(),
+                    lapin::options::BasicConsumeOptions::default(),
+                    lapin::types::FieldTable::default(),
+                )
+                .await;
+            let err = consumed
+                .err()
+                .unwrap_or_else(|| panic!("{queue} could be read"));
+            assert!(err.to_string().contains("ACCESS_REFUSED"), "{queue}: {err}");
+        }
+        let channel = conn.create_channel().await.unwrap();
+        let published = channel
+            .basic_publish(
+                "toagents".into(),
+                format!("mig.agt.{other_queueloc}").as_str().into(),
+                lapin::options::BasicPublishOptions::default(),
+                b"{}",
+                lapin::BasicProperties::default(),
+            )
+            .await;
+        // A refused publication closes the channel; it shows on the publication or on the
+        // next call.
+        let refused = match published {
+            Err(e) => e.to_string(),
+            Ok(confirm) => match confirm.await {
+                Err(e) => e.to_string(),
+                Ok(_) => channel
+                    .basic_qos(1, lapin::options::BasicQosOptions::default())
+                    .await
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
+            },
+        };
+        assert!(
+            refused.contains("ACCESS_REFUSED"),
+            "publish to toagents: {refused:?}"
+        );
+    });
 }

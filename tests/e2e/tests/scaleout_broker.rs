@@ -3,7 +3,7 @@
 //! local `rabbitmqctl`.
 
 use mig_e2e::services::{rabbitmqctl, Vhost};
-use mig_e2e::{acl, Platform, ServerOptions};
+use mig_e2e::{acl, wait_for, Platform, ServerOptions};
 use serde_json::json;
 use std::time::Duration;
 
@@ -38,7 +38,7 @@ fn work_survives_a_broker_restart() {
         "steady",
         &[&p.admin],
         acl(1, &[&p.admin]),
-        "heartbeat = \"2s\"\n",
+        "heartbeat = \"2s\"\nmodule_timeout = \"4s\"\n",
     );
     p.wait_online("steady");
     let search = json!({"searches": {"s1": {"paths": ["/etc"], "names": ["^hostname$"]}}});
@@ -65,6 +65,44 @@ fn work_survives_a_broker_restart() {
         agent.log()
     );
     assert_eq!(action.counters.success, 1);
+
+    // A result that comes while the broker is down: the module runs into its timeout during
+    // the outage; the agent keeps the result on disk and sends it once the broker is back.
+    let hang = p.launch(
+        &p.admin,
+        "name='steady'",
+        "testhang",
+        json!({}),
+        Duration::from_secs(300),
+    );
+    wait_for(
+        "the agent to start the module",
+        Duration::from_secs(30),
+        || {
+            agent
+                .log()
+                .contains(&format!("running action {hang}"))
+                .then_some(())
+        },
+    );
+    {
+        let _down = BrokerStopped::stop();
+        let kept = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_for("the result kept for later", Duration::from_secs(30), || {
+                let outbox = std::fs::read_dir(agent.dir.join("state/outbox")).ok()?;
+                (outbox.count() > 0).then_some(())
+            })
+        }));
+        assert!(kept.is_ok(), "{}", agent.log());
+    }
+    let action = p.wait_action(hang, Duration::from_secs(90));
+    assert_eq!(
+        action.counters.timeout,
+        1,
+        "{:?}\n{}",
+        action.counters,
+        agent.log()
+    );
 
     // And everything works as before afterwards.
     let after = p.launch(

@@ -1,8 +1,8 @@
 //! The agent's end of the AMQP relay: its own durable queue, and signed publications.
 
 use super::{
-    agent_queue, connect, declare_scheduler_queues, declare_topology, AmqpError, AmqpSettings,
-    SignedMessage, EXCHANGE_AGENTS, EXCHANGE_SCHEDULERS,
+    agent_queue, connect, AmqpError, AmqpSettings, SignedMessage, EXCHANGE_AGENTS,
+    EXCHANGE_SCHEDULERS,
 };
 use futures_util::StreamExt;
 use lapin::options::{
@@ -33,9 +33,8 @@ pub async fn connect_agent(
 ) -> Result<(AgentCommands, AgentPublisher), AmqpError> {
     let conn = connect(settings, &format!("mig-agent {queueloc}")).await?;
     let channel = conn.create_channel().await?;
-    declare_topology(&channel).await?;
-    // Results published before any scheduler ever connected must still land somewhere.
-    declare_scheduler_queues(&channel).await?;
+    // The exchanges and the schedulers' queues are the schedulers' to declare: an agent's
+    // RabbitMQ user may configure nothing but its own queue (deploy/rabbitmq-setup.sh).
     let queue = agent_queue(queueloc);
     channel
         .queue_declare(
@@ -55,7 +54,13 @@ pub async fn connect_agent(
             QueueBindOptions::default(),
             FieldTable::default(),
         )
-        .await?;
+        .await
+        .map_err(|e| {
+            AmqpError::Protocol(format!(
+                "cannot bind {queue} to the {EXCHANGE_AGENTS} exchange (schedulers declare it: \
+                 has one connected to this virtual host yet?): {e}"
+            ))
+        })?;
     // A few commands at a time: the rest wait in the broker, not in the agent.
     channel.basic_qos(4, BasicQosOptions::default()).await?;
     let consumer = channel
@@ -109,7 +114,7 @@ impl AgentCommands {
 
 impl AgentPublisher {
     /// Publishes to the schedulers and waits for the broker's confirmation (then the message
-    /// is the broker's to keep).
+    /// is in a durable queue, the broker's to keep).
     pub async fn publish(
         &self,
         routing_key: &str,
@@ -125,7 +130,11 @@ impl AgentPublisher {
             .basic_publish(
                 EXCHANGE_SCHEDULERS.into(),
                 routing_key.into(),
-                BasicPublishOptions::default(),
+                // Returned, not silently dropped, when no queue takes it.
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
                 &body,
                 props,
             )
@@ -133,6 +142,11 @@ impl AgentPublisher {
             .await?;
         if confirm.is_nack() {
             return Err(AmqpError::Protocol("the broker refused the message".into()));
+        }
+        if confirm.take_message().is_some() {
+            return Err(AmqpError::Protocol(format!(
+                "no queue for {routing_key} yet (schedulers declare it when they connect)"
+            )));
         }
         Ok(())
     }

@@ -45,12 +45,20 @@ pub struct AmqpSettings {
 /// Why the AMQP relay failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AmqpError {
+    /// lapin's message already says what it wraps; not a `source`, so error chains do not
+    /// repeat it.
     #[error("AMQP: {0}")]
-    Broker(#[from] lapin::Error),
+    Broker(lapin::Error),
     #[error("AMQP: cannot read {0}: {1}")]
     File(String, std::io::Error),
     #[error("AMQP: {0}")]
     Protocol(String),
+}
+
+impl From<lapin::Error> for AmqpError {
+    fn from(e: lapin::Error) -> AmqpError {
+        AmqpError::Broker(e)
+    }
 }
 
 pub async fn connect(settings: &AmqpSettings, name: &str) -> Result<Connection, AmqpError> {
@@ -135,7 +143,7 @@ impl SignedMessage {
         let sig = key.sign(&signed_text(kind, queueloc, &body));
         SignedMessage {
             queueloc: queueloc.to_string(),
-            publickey: STANDARD.encode(key.verifying_key().as_bytes()),
+            publickey: crate::protocol::public_key_base64(key),
             signature: STANDARD.encode(sig.to_bytes()),
             body,
         }
