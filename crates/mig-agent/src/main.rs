@@ -71,6 +71,10 @@ fn config_path(cli: &Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/etc/mig/agent.toml"))
 }
 
+/// Logging unless RUST_LOG says otherwise. lapin reports a lost broker connection as errors of
+/// its own; ours say the same once, with what happens next. PostgreSQL's notices are chatter.
+const DEFAULT_LOG: &str = "info,lapin=off,sqlx::postgres::notice=warn";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Shell { statement }) = &cli.command {
@@ -87,7 +91,8 @@ fn main() -> ExitCode {
     }
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| crate::DEFAULT_LOG.into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -10,6 +10,7 @@ use crate::identity::Identity;
 use crate::outbox::Outbox;
 use anyhow::Context;
 use mig_core::command::status;
+use mig_core::redact::url_password;
 use mig_core::{Command, GoTime, ModuleResult};
 use mig_relay::amqp::agent::{connect_agent, AgentPublisher};
 use mig_relay::amqp::{AmqpSettings, SignedMessage, HEARTBEATS_KEY, RESULTS_KEY};
@@ -184,7 +185,7 @@ impl Runtime {
             if c.relay.starts_with("amqp://") {
                 warn!(
                     "relay {}: plain AMQP, without TLS; use amqps:// outside a test network",
-                    c.relay
+                    url_password(&c.relay)
                 );
             }
             let tls = c.relay.starts_with("amqps://");
@@ -196,7 +197,10 @@ impl Runtime {
             }));
         }
         if !c.relay.starts_with("wss://") {
-            anyhow::bail!("relay: {:?} is not a wss:// or amqps:// URL", c.relay);
+            anyhow::bail!(
+                "relay: {:?} is not a wss:// or amqps:// URL",
+                url_password(&c.relay)
+            );
         }
         Ok(Relay::Builtin(ClientSettings {
             url: c.relay.clone(),
@@ -362,7 +366,7 @@ impl Runtime {
         // The heartbeat registers the agent (and pins its key) before any result arrives.
         let hb = self.heartbeat();
         self.publish_heartbeat(&publisher, &hb).await?;
-        info!("connected to {} as {queueloc}", settings.url);
+        info!("connected to {} as {queueloc}", url_password(&settings.url));
         self.write_ok_file(&hb);
         self.touch();
         let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();

@@ -10,6 +10,7 @@ pub mod gojson;
 pub mod gotime;
 pub mod id;
 pub mod module_result;
+pub mod redact;
 #[cfg(feature = "target")]
 pub mod target;
 

@@ -87,10 +87,15 @@ enum InvestigatorCommand {
     Disable { fingerprint: String },
 }
 
+/// Logging unless RUST_LOG says otherwise. lapin reports a lost broker connection as errors of
+/// its own; ours say the same once, with what happens next. PostgreSQL's notices are chatter.
+const DEFAULT_LOG: &str = "info,lapin=off,sqlx::postgres::notice=warn";
+
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| crate::DEFAULT_LOG.into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -72,7 +72,10 @@ impl Store {
             Dialect::Postgres => options.max_connections(16),
         };
         let pool = options.connect(&url).await.map_err(|e| {
-            StoreError::Config(format!("cannot open database {}: {e}", redact(&url)))
+            StoreError::Config(format!(
+                "cannot open database {}: {e}",
+                mig_core::redact::url_password(&url)
+            ))
         })?;
         let store = Store { pool, dialect };
         migrate::run(&store).await?;
@@ -124,20 +127,6 @@ impl Store {
     }
 }
 
-/// Hides a password in a database URL for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
 pub(crate) fn get_i64(row: &AnyRow, col: &str) -> Result<i64> {
     Ok(row.try_get::<i64, _>(col)?)
 }
@@ -153,16 +142,4 @@ pub(crate) fn get_opt_str(row: &AnyRow, col: &str) -> Result<Option<String>> {
 /// Ids are u64 in the protocol and BIGINT in the database; MIG's fit in 53 bits.
 pub(crate) fn id_param(id: u64) -> i64 {
     id as i64
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            super::redact("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
-        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
-    }
 }

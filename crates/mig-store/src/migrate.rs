@@ -1,4 +1,4 @@
-//! Schema migrations: numbered SQL files applied once each, in order, each in a transaction.
+//! Schema migrations: numbered SQL files applied once each, in order, in one transaction.
 //! The same files run on SQLite and PostgreSQL.
 
 use crate::{Result, Store, StoreError};
@@ -6,18 +6,19 @@ use crate::{Result, Store, StoreError};
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
 
 pub async fn run(store: &Store) -> Result<()> {
+    // Several server processes may start at once against one PostgreSQL: they take turns,
+    // holding a lock for the whole transaction (even CREATE TABLE IF NOT EXISTS races there).
+    // On SQLite the write transaction is the lock.
+    let mut tx = store.write_tx().await?;
+    if store.dialect == crate::Dialect::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(7165495727085431)")
+            .execute(&mut *tx)
+            .await?;
+    }
     sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
-        .execute(&store.pool)
+        .execute(&mut *tx)
         .await?;
     for (version, sql) in MIGRATIONS {
-        let mut tx = store.write_tx().await?;
-        // Another server process may be migrating at the same moment: the primary key makes
-        // exactly one of them win; the loser finds the version applied.
-        if store.dialect == crate::Dialect::Postgres {
-            sqlx::query("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
-                .execute(&mut *tx)
-                .await?;
-        }
         let applied: Option<i64> =
             sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(version)
@@ -40,8 +41,8 @@ pub async fn run(store: &Store) -> Result<()> {
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
     }
+    tx.commit().await?;
     Ok(())
 }
 

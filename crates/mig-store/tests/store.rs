@@ -24,6 +24,11 @@ async fn stores() -> Vec<(String, Store, Option<tempfile::TempDir>)> {
 }
 
 async fn pg_store(base: &str) -> Store {
+    Store::connect(&pg_schema(base).await).await.unwrap()
+}
+
+/// A new, empty schema: the URL to use it.
+async fn pg_schema(base: &str) -> String {
     use sqlx::Connection;
     let schema = format!("mig_test_{}", mig_core::id::generate());
     let mut conn = sqlx::PgConnection::connect(base).await.unwrap();
@@ -32,9 +37,25 @@ async fn pg_store(base: &str) -> Store {
         .await
         .unwrap();
     let sep = if base.contains('?') { '&' } else { '?' };
-    Store::connect(&format!("{base}{sep}options=-csearch_path%3D{schema}"))
-        .await
-        .unwrap()
+    format!("{base}{sep}options=-csearch_path%3D{schema}")
+}
+
+#[tokio::test]
+async fn server_processes_starting_together_migrate_once() {
+    let Ok(base) = std::env::var("MIG_TEST_DATABASE_URL") else {
+        eprintln!("MIG_TEST_DATABASE_URL not set: skipped");
+        return;
+    };
+    let url = pg_schema(&base).await;
+    let mut starts = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let url = url.clone();
+        starts.spawn(async move { Store::connect(&url).await });
+    }
+    while let Some(started) = starts.join_next().await {
+        let store = started.unwrap().expect("every process starts");
+        assert_eq!(store.queued_commands().await.unwrap(), 0);
+    }
 }
 
 fn heartbeat(name: &str, os: &str, arch: &str, tags: &[(&str, &str)]) -> Agent {
@@ -624,4 +645,17 @@ async fn amqp_dispatch_skips_expired_commands() {
             "{backend}"
         );
     }
+}
+
+#[tokio::test]
+async fn postgres_over_tls() {
+    let Ok(base) = std::env::var("MIG_TEST_DATABASE_URL") else {
+        eprintln!("MIG_TEST_DATABASE_URL not set: skipped");
+        return;
+    };
+    // sslmode=require fails outright unless the connection is TLS (Debian's PostgreSQL has it
+    // on, with its snakeoil certificate; verify-full would check the name against a CA).
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let store = pg_store(&format!("{base}{sep}sslmode=require")).await;
+    assert_eq!(store.queued_commands().await.unwrap(), 0);
 }
