@@ -76,23 +76,9 @@ impl Default for Config {
     }
 }
 
-/// `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds.
+/// `500ms`, `30s`, `5m`, `1h30m`, `2d`, or a bare number of seconds.
 pub fn duration(text: &str, key: &str) -> anyhow::Result<Duration> {
-    let t = text.trim();
-    let (num, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => t.split_at(i),
-        None => (t, "s"),
-    };
-    let n: u64 = num
-        .parse()
-        .with_context(|| format!("{key}: {text:?} is not a duration like 30s, 5m"))?;
-    Ok(Duration::from_millis(match unit {
-        "ms" => n,
-        "s" => n * 1000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
-        _ => anyhow::bail!("{key}: unknown unit in {text:?} (ms, s, m, h)"),
-    }))
+    mig_core::gotime::parse_duration_or_seconds(text).map_err(|e| anyhow::anyhow!("{key}: {e}"))
 }
 
 impl Config {

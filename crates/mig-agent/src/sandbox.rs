@@ -5,7 +5,10 @@
 //!    `module_cpu_percent` of the machine), lowers its priority (nice 19), and sets rlimits
 //!    (address space, CPU time, no core dumps);
 //! 2. keeps only the Linux capabilities the module needs;
-//! 3. landlock: read-only filesystem for modules that change nothing;
+//! 3. landlock: read-only filesystem for modules that change nothing and read no other
+//!    process (a landlocked process may not inspect processes outside its domain: no
+//!    /proc/PID/mem, exe, maps or fd); for those that do, seccomp refuses every way of writing
+//!    to the filesystem instead;
 //! 4. seccomp: no network sockets for modules that need no network, no ptrace for anyone.
 //!
 //! Each step is best effort where the kernel lacks the feature (and says so on stderr, which
@@ -59,7 +62,7 @@ pub fn confine(needs: SandboxNeeds) -> Vec<String> {
     if let Err(e) = drop_capabilities(needs) {
         warnings.push(format!("capabilities: {e}"));
     }
-    if !needs.modifies_system {
+    if !needs.modifies_system && !needs.ptrace {
         if let Err(e) = read_only_filesystem() {
             warnings.push(format!("landlock: {e}"));
         }
@@ -162,6 +165,9 @@ fn syscall_filter(needs: SandboxNeeds) -> Result<(), String> {
         }
         rules.insert(libc::SYS_socket, socket_rules);
     }
+    if !needs.modifies_system && needs.ptrace {
+        deny_filesystem_writes(&mut rules)?;
+    }
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
@@ -173,6 +179,88 @@ fn syscall_filter(needs: SandboxNeeds) -> Result<(), String> {
         .try_into()
         .map_err(|e: seccompiler::BackendError| e.to_string())?;
     seccompiler::apply_filter(&program).map_err(|e| e.to_string())
+}
+
+/// The filesystem stays read-only without landlock: no open for writing, creating or
+/// truncating, and none of the calls that change names, modes, owners or links.
+fn deny_filesystem_writes(
+    rules: &mut std::collections::BTreeMap<i64, Vec<seccompiler::SeccompRule>>,
+) -> Result<(), String> {
+    use seccompiler::{SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
+    let write_flags = [
+        libc::O_WRONLY,
+        libc::O_RDWR,
+        libc::O_CREAT,
+        libc::O_TRUNC,
+        libc::O_APPEND,
+    ];
+    // One rule per flag: the call is refused when any of them is set in argument `arg`.
+    let flag_rules = |arg: u8| -> Result<Vec<SeccompRule>, String> {
+        write_flags
+            .iter()
+            .map(|flag| {
+                let bit = *flag as u64;
+                let cond = SeccompCondition::new(
+                    arg,
+                    SeccompCmpArgLen::Dword,
+                    SeccompCmpOp::MaskedEq(bit),
+                    bit,
+                )
+                .map_err(|e| e.to_string())?;
+                SeccompRule::new(vec![cond]).map_err(|e| e.to_string())
+            })
+            .collect()
+    };
+    rules.insert(libc::SYS_openat, flag_rules(2)?);
+    #[cfg(target_arch = "x86_64")]
+    rules.insert(libc::SYS_open, flag_rules(1)?);
+    // openat2 passes its flags in a struct seccomp cannot read: refused outright.
+    let always: &[i64] = &[
+        libc::SYS_openat2,
+        libc::SYS_unlinkat,
+        libc::SYS_renameat,
+        libc::SYS_renameat2,
+        libc::SYS_mkdirat,
+        libc::SYS_linkat,
+        libc::SYS_symlinkat,
+        libc::SYS_mknodat,
+        libc::SYS_truncate,
+        libc::SYS_fchmod,
+        libc::SYS_fchmodat,
+        libc::SYS_fchown,
+        libc::SYS_fchownat,
+        libc::SYS_setxattr,
+        libc::SYS_lsetxattr,
+        libc::SYS_fsetxattr,
+        libc::SYS_removexattr,
+        libc::SYS_lremovexattr,
+        libc::SYS_fremovexattr,
+        libc::SYS_utimensat,
+        libc::SYS_mount,
+        libc::SYS_umount2,
+    ];
+    #[cfg(target_arch = "x86_64")]
+    let legacy: &[i64] = &[
+        libc::SYS_creat,
+        libc::SYS_unlink,
+        libc::SYS_rename,
+        libc::SYS_mkdir,
+        libc::SYS_rmdir,
+        libc::SYS_link,
+        libc::SYS_symlink,
+        libc::SYS_mknod,
+        libc::SYS_chmod,
+        libc::SYS_chown,
+        libc::SYS_lchown,
+        libc::SYS_utime,
+        libc::SYS_utimes,
+    ];
+    #[cfg(not(target_arch = "x86_64"))]
+    let legacy: &[i64] = &[];
+    for call in always.iter().chain(legacy) {
+        rules.insert(*call, vec![]);
+    }
+    Ok(())
 }
 
 /// Agent side: a cgroup that caps the CPU of every module at `percent` of the machine, with

@@ -107,3 +107,109 @@ fn agentdestroy_stops_an_old_agent_and_removes_its_binary() {
     let _ = sleeper.kill();
     let _ = sleeper.wait();
 }
+
+#[test]
+fn scribe_runs_the_sshd_document_on_fixture_files() {
+    // The shipped document, pointed at a fixture: root login off, but passwords still on.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sshd_config"),
+        "PermitRootLogin no\nPasswordAuthentication yes\n",
+    )
+    .unwrap();
+    let mut doc: Value =
+        serde_json::from_str(include_str!("../../../docs/examples/scribe-sshd.json")).unwrap();
+    doc["variables"][0]["value"] = json!(dir.path());
+    let r = run("scribe", json!({"scribedoc": doc, "onlytrue": true}));
+    assert_eq!(r["success"], true, "{r}");
+    assert_eq!(r["foundanything"], true, "{r}");
+    let ids: Vec<&str> = r["elements"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["testid"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"sshd-root-login-disallowed"), "{r}");
+    assert!(!ids.contains(&"sshd-hardened"), "{r}");
+    assert!(r["statistics"]["execruntime"].is_string(), "{r}");
+
+    // A bad document is refused with the field named.
+    let r = run(
+        "scribe",
+        json!({"scribedoc": {"tests": [{"test": "t", "object": "nope"}]}}),
+    );
+    assert_eq!(r["success"], false, "{r}");
+    assert!(
+        r["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("scribedoc.tests[0] (\"t\"): object: unknown object \"nope\""),
+        "{r}"
+    );
+}
+
+/// An agent process (another `mig-agent -m file`) that holds `marker` in its heap: the start of
+/// a parameters line it is still waiting to see the end of.
+fn process_holding(marker: &str) -> std::process::Child {
+    let mut holder = Command::new(env!("CARGO_BIN_EXE_mig-agent"))
+        .args(["-m", "file"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let partial = format!(r#"{{"class":"parameters","parameters":{{"note":"{marker}"#);
+    let stdin = holder.stdin.as_mut().unwrap();
+    stdin.write_all(partial.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    holder
+}
+
+fn run_capped(module: &str, params: Value) -> Value {
+    // As the agent runs modules: with its default address-space cap (1 GiB).
+    std::env::set_var("MIG_MODULE_MEMORY_BYTES", (1u64 << 30).to_string());
+    run(module, params)
+}
+
+#[test]
+fn memory_and_yara_find_a_marker_in_another_process() {
+    // Letters, digits and dashes: the same text as a regex, a YARA string and JSON.
+    let nanos = std::time::UNIX_EPOCH.elapsed().unwrap().subsec_nanos();
+    let marker = format!("mig-agent-test-marker-{}-{nanos}", std::process::id());
+    let mut holder = process_holding(&marker);
+    let pid = holder.id() as u64;
+
+    let r = run_capped(
+        "memory",
+        json!({"searches": {"s1": {"contents": [marker], "options": {"matchall": true}}}}),
+    );
+    assert_eq!(r["success"], true, "{r}");
+    let pids: Vec<u64> = r["elements"]["s1"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["process"]["pid"].as_u64().unwrap())
+        .collect();
+    assert!(pids.contains(&pid), "{r}");
+
+    let rules = format!(r#"rule marker {{ strings: $m = "{marker}" condition: $m }}"#);
+    let r = run_capped("yara", json!({"yara": rules, "pids": [pid]}));
+    assert_eq!(r["success"], true, "{r}");
+    assert_eq!(
+        r["elements"]["Matches"][0]["MatchedRules"],
+        json!(["marker"]),
+        "{r}"
+    );
+    assert_eq!(r["elements"]["Matches"][0]["Pid"], pid, "{r}");
+
+    // Files too, found with the file module's flags.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dropper.sh"), format!("echo {marker}\n")).unwrap();
+    let r = run_capped(
+        "yara",
+        json!({"yara": rules, "filesearch": format!("-path {} -name dropper", dir.path().display())}),
+    );
+    assert_eq!(r["foundanything"], true, "{r}");
+    let _ = holder.kill();
+    let _ = holder.wait();
+}

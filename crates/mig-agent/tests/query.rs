@@ -46,6 +46,22 @@ fn answers_in_the_sandbox() {
     assert_eq!(r["elements"]["rows"][0][1].as_str().unwrap().len(), 64);
     let r = run(json!({"sql": "SELECT name FROM os_version"}));
     assert_eq!(r["foundanything"], true, "{r}");
+    // Other processes' /proc entries stay readable in the sandbox (no landlock domain hides
+    // them): a process started here shows its executable.
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let r = run(json!({"sql": format!("SELECT path FROM processes WHERE pid = {}", sleeper.id())}));
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert!(
+        r["elements"]["rows"][0][0]
+            .as_str()
+            .unwrap()
+            .ends_with("/sleep"),
+        "{r}"
+    );
 }
 
 #[test]

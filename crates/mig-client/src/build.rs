@@ -43,35 +43,10 @@ pub fn sign(action: &mut Action, signer: &dyn Signer) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `30s`, `5m`, `2h`, `1d`, Go-style durations as MIG's `-e` takes them.
+/// `30s`, `5m`, `2h`, `1d`, Go-style durations as MIG's `-e` takes them; a bare number is
+/// seconds.
 pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
-    let mut total = Duration::ZERO;
-    let mut rest = text.trim();
-    anyhow::ensure!(!rest.is_empty(), "empty duration");
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(rest.len());
-        let (num, after) = rest.split_at(digits);
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_len);
-        let n: f64 = num
-            .parse()
-            .map_err(|_| anyhow::anyhow!("{text:?} is not a duration like 30s, 5m, 2h"))?;
-        let secs = match unit {
-            "ms" => n / 1000.0,
-            "s" | "" => n,
-            "m" => n * 60.0,
-            "h" => n * 3600.0,
-            "d" => n * 86400.0,
-            _ => anyhow::bail!("{text:?}: unknown unit {unit:?} (ms, s, m, h, d)"),
-        };
-        total += Duration::from_secs_f64(secs);
-        rest = next;
-    }
-    Ok(total)
+    mig_core::gotime::parse_duration_or_seconds(text).map_err(anyhow::Error::msg)
 }
 
 #[cfg(test)]

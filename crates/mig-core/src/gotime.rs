@@ -8,6 +8,54 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
+/// A duration as Go's `time.ParseDuration` reads it (`300ms`, `30s`, `1h30m`; units ns, us,
+/// µs, ms, s, m, h), plus `d` for days, which MIG users type for action expirations. The error
+/// quotes the text.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("{text:?} is not a duration like 500ms, 30s, 5m or 1h30m");
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut secs = 0f64;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .ok_or_else(bad)?;
+        let (number, after) = rest.split_at(digits);
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        let n: f64 = number.parse().map_err(|_| bad())?;
+        secs += n * match unit {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            _ => return Err(bad()),
+        };
+        rest = next;
+    }
+    // Far beyond any validity window, and safe for Duration.
+    if !secs.is_finite() || secs > 1e12 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// [`parse_duration`], or a bare number of seconds (configuration files, `mig -e 300`).
+pub fn parse_duration_or_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    match t.parse::<u64>() {
+        Ok(secs) => Ok(std::time::Duration::from_secs(secs)),
+        Err(_) => parse_duration(t),
+    }
+}
+
 /// A UTC instant with Go's JSON form and zero value.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GoTime(pub DateTime<Utc>);
@@ -117,6 +165,40 @@ impl<'de> Deserialize<'de> for GoTime {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn parses_go_durations() {
+        assert_eq!(
+            super::parse_duration("1h30m").unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            super::parse_duration("500ms").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            super::parse_duration("1.5s").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(
+            super::parse_duration("2d").unwrap(),
+            Duration::from_secs(172_800)
+        );
+        assert_eq!(
+            super::parse_duration("10us").unwrap(),
+            Duration::from_micros(10)
+        );
+        assert_eq!(
+            super::parse_duration_or_seconds("90").unwrap(),
+            Duration::from_secs(90)
+        );
+        for bad in ["", "soon", "5y", "90", "s", "1e400h"] {
+            let e = super::parse_duration(bad).unwrap_err();
+            assert!(e.contains("not a duration"), "{bad}: {e}");
+        }
+    }
+
     use super::*;
 
     #[test]

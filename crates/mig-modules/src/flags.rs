@@ -163,6 +163,36 @@ pub fn usage(command: &str, flags: &[Flag]) -> String {
     s
 }
 
+/// Splits a command line on spaces, keeping 'single' and "double" quoted words together
+/// (the console's input, and the file-module flags inside yara's `filesearch`).
+pub fn split_words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut has = false;
+    for c in s.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                has = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if has || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                    has = false;
+                }
+            }
+            (None, c) => cur.push(c),
+        }
+    }
+    if has || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,5 +247,14 @@ mod tests {
     fn bool_can_be_turned_off() {
         let p = parse(FLAGS, &args(&["-matchall=false"])).unwrap();
         assert_eq!(p.bool("matchall"), Some(false));
+    }
+
+    #[test]
+    fn words_keep_quotes_together() {
+        assert_eq!(
+            split_words("file -path /etc -name '^pass wd$'"),
+            vec!["file", "-path", "/etc", "-name", "^pass wd$"]
+        );
+        assert_eq!(split_words(r#"a "" b"#), vec!["a", "", "b"]);
     }
 }

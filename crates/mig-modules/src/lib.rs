@@ -11,16 +11,19 @@ pub mod context;
 pub mod file;
 pub mod flags;
 pub mod gofmt;
+pub mod memory;
 pub mod netstat;
 pub mod os;
 pub mod ping;
 pub mod pkg;
 pub mod protocol;
 pub mod query;
+pub mod scribe;
 pub mod sshkey;
 #[cfg(feature = "test-modules")]
 pub mod testing;
 pub mod timedrift;
+pub mod yara;
 
 pub use context::{Context, Limits, Stop};
 pub use mig_core::ModuleResult;
@@ -166,12 +169,17 @@ static TIMEDRIFT: Erased<timedrift::Timedrift> = Erased(std::marker::PhantomData
 static SSHKEY: Erased<sshkey::Sshkey> = Erased(std::marker::PhantomData);
 static AGENTDESTROY: Erased<agentdestroy::AgentDestroy> = Erased(std::marker::PhantomData);
 static QUERY: Erased<query::Query> = Erased(std::marker::PhantomData);
+static SCRIBE: Erased<scribe::Scribe> = Erased(std::marker::PhantomData);
+static MEMORY: Erased<memory::Memory> = Erased(std::marker::PhantomData);
+static YARA: Erased<yara::Yara> = Erased(std::marker::PhantomData);
 #[cfg(feature = "test-modules")]
 static TEST_HANG: Erased<testing::Hang> = Erased(std::marker::PhantomData);
 #[cfg(feature = "test-modules")]
 static TEST_ALLOC: Erased<testing::Alloc> = Erased(std::marker::PhantomData);
 #[cfg(feature = "test-modules")]
 static TEST_PROBE: Erased<testing::Probe> = Erased(std::marker::PhantomData);
+#[cfg(feature = "test-modules")]
+static TEST_PROCESS_PROBE: Erased<testing::ProcessProbe> = Erased(std::marker::PhantomData);
 
 /// Every module this build knows, by name.
 pub fn registry() -> &'static [&'static dyn DynModule] {
@@ -184,12 +192,17 @@ pub fn registry() -> &'static [&'static dyn DynModule] {
         &SSHKEY,
         &AGENTDESTROY,
         &QUERY,
+        &SCRIBE,
+        &MEMORY,
+        &YARA,
         #[cfg(feature = "test-modules")]
         &TEST_HANG,
         #[cfg(feature = "test-modules")]
         &TEST_ALLOC,
         #[cfg(feature = "test-modules")]
         &TEST_PROBE,
+        #[cfg(feature = "test-modules")]
+        &TEST_PROCESS_PROBE,
     ];
     ALL
 }

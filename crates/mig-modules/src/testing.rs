@@ -74,6 +74,43 @@ fn outcome<T>(r: std::io::Result<T>) -> String {
     }
 }
 
+/// What the probes found, for both probe modules.
+fn probe() -> ModuleResult {
+    let dir = std::env::temp_dir();
+    let path = dir.join(format!("mig-probe-{}", std::process::id()));
+    let write = outcome(std::fs::write(&path, b"x"));
+    let _ = std::fs::remove_file(&path);
+    let mkdir = outcome(std::fs::create_dir(&path));
+    let _ = std::fs::remove_dir(&path);
+    // A TCP socket: refused by seccomp before any connection is attempted.
+    let socket = outcome(std::net::TcpStream::connect(("127.0.0.1", 9)));
+    // SAFETY: PTRACE_TRACEME takes no pointers.
+    let traced = unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) };
+    let ptrace = if traced == 0 {
+        "allowed".into()
+    } else {
+        outcome::<()>(Err(std::io::Error::last_os_error()))
+    };
+    // Another process's executable link: what process inspection needs.
+    let peer = outcome(std::fs::read_link(format!(
+        "/proc/{}/exe",
+        std::os::unix::process::parent_id()
+    )));
+    let capeff = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string()))
+        .unwrap_or_default();
+    ModuleResult {
+        foundanything: true,
+        success: true,
+        elements: serde_json::json!({"write": write, "mkdir": mkdir, "socket": socket,
+            "ptrace": ptrace, "peer": peer, "capeff": capeff}),
+        statistics: Value::Null,
+        errors: vec![],
+    }
+}
+
 impl Module for Probe {
     const NAME: &'static str = "testprobe";
     const ABOUT: &'static str = "test fixture: probes the sandbox";
@@ -84,30 +121,35 @@ impl Module for Probe {
         Ok(())
     }
     fn run(_: &Value, _: &Context) -> ModuleResult {
-        let path = std::env::temp_dir().join(format!("mig-probe-{}", std::process::id()));
-        let write = outcome(std::fs::write(&path, b"x"));
-        let _ = std::fs::remove_file(&path);
-        // A TCP socket: refused by seccomp before any connection is attempted.
-        let socket = outcome(std::net::TcpStream::connect(("127.0.0.1", 9)));
-        // SAFETY: PTRACE_TRACEME takes no pointers.
-        let traced = unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) };
-        let ptrace = if traced == 0 {
-            "allowed".into()
-        } else {
-            outcome::<()>(Err(std::io::Error::last_os_error()))
-        };
-        let capeff = std::fs::read_to_string("/proc/self/status")
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string()))
-            .unwrap_or_default();
-        ModuleResult {
-            foundanything: true,
-            success: true,
-            elements: serde_json::json!({"write": write, "socket": socket, "ptrace": ptrace, "capeff": capeff}),
-            statistics: Value::Null,
-            errors: vec![],
-        }
+        probe()
+    }
+    fn parse_flags(_: &[String]) -> Result<Value, String> {
+        Ok(Value::Object(Default::default()))
+    }
+    fn pretty(r: &ModuleResult, _: bool) -> Vec<String> {
+        vec![r.elements.to_string()]
+    }
+}
+
+/// The same probes in the sandbox of modules that inspect other processes (memory, yara).
+pub struct ProcessProbe;
+
+impl Module for ProcessProbe {
+    const NAME: &'static str = "testprobeproc";
+    const ABOUT: &'static str = "test fixture: probes the sandbox of process-reading modules";
+    const SANDBOX: crate::SandboxNeeds = crate::SandboxNeeds {
+        network: false,
+        modifies_system: false,
+        ptrace: true,
+    };
+    type Params = Value;
+    const FLAGS: &'static [crate::flags::Flag] = &[];
+
+    fn validate(_: &Value) -> Result<(), String> {
+        Ok(())
+    }
+    fn run(_: &Value, _: &Context) -> ModuleResult {
+        probe()
     }
     fn parse_flags(_: &[String]) -> Result<Value, String> {
         Ok(Value::Object(Default::default()))

@@ -14,13 +14,16 @@ use mig_relay::amqp::{AmqpSettings, SignedMessage, HEARTBEATS_KEY, RESULTS_KEY};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tracing::{info, warn};
 
 /// Claimed commands a scheduler has this long to get confirmed by the broker before another
 /// scheduler may publish them again.
 const DISPATCH_LEASE_MS: i64 = 30_000;
-const DISPATCH_BATCH: i64 = 2_000;
+const DISPATCH_BATCH: i64 = 1_000;
+const CONFIRMING: usize = 8;
+/// Heartbeats registered at once (each is a small transaction).
+const HEARTBEAT_WORKERS: usize = 16;
 
 pub fn settings(app: &App) -> Option<AmqpSettings> {
     let c = &app.config.relay;
@@ -59,40 +62,63 @@ pub async fn run(app: Arc<App>, settings: AmqpSettings, results: mpsc::Sender<Pe
     }
 }
 
-/// Publishes what the database says is queued and not yet confirmed.
+/// Publishes what the database says is queued and not yet confirmed. The broker persists
+/// each batch before confirming it, and persists several batches as fast as one: up to
+/// `CONFIRMING` batches wait for their confirmations while the next ones are published.
 async fn dispatch(app: Arc<App>, link: Arc<SchedulerLink>) -> anyhow::Result<()> {
     let tick = duration(&app.config.scheduler.tick, "scheduler.tick")?;
+    let confirming = Arc::new(Semaphore::new(CONFIRMING));
     loop {
         loop {
-            let batch = app
+            let permit = confirming.clone().acquire_owned().await?;
+            let batch = match app
                 .store
                 .claim_dispatch(now_ms(), DISPATCH_LEASE_MS, DISPATCH_BATCH)
-                .await?;
+                .await
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    warn!("claiming commands to publish: {e}");
+                    break;
+                }
+            };
             if batch.is_empty() {
                 break;
             }
             let mut confirms = Vec::with_capacity(batch.len());
             for e in &batch {
                 let ttl = e.expireafter - now_ms();
-                confirms.push((
-                    e.command_id,
-                    link.publish_command(&e.queueloc, &e.payload, ttl).await?,
-                ));
+                let confirm = link.publish_command(&e.queueloc, &e.payload, ttl).await?;
+                confirms.push((e.command_id, confirm));
             }
-            let mut done = Vec::with_capacity(confirms.len());
-            for (id, confirm) in confirms {
-                // A nack leaves the lease to expire: the command is published again later.
-                if confirm.await?.is_ack() {
-                    done.push(id);
-                }
-            }
-            Metrics::add(&app.metrics.commands_sent, done.len() as u64);
-            app.store.mark_dispatched(&done).await?;
+            tokio::spawn(confirm_batch(app.clone(), confirms, permit));
         }
         tokio::select! {
             _ = app.wake_dispatch.notified() => {}
             _ = tokio::time::sleep(tick) => {}
         }
+    }
+}
+
+/// Marks a batch published once the broker confirms it. What it does not confirm (a nack, a
+/// lost connection) stays claimed until the lease ends, and is then published again.
+async fn confirm_batch(
+    app: Arc<App>,
+    confirms: Vec<(u64, lapin::PublisherConfirm)>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let mut done = Vec::with_capacity(confirms.len());
+    for (id, confirm) in confirms {
+        if matches!(confirm.await, Ok(c) if c.is_ack()) {
+            done.push(id);
+        }
+    }
+    Metrics::add(&app.metrics.commands_sent, done.len() as u64);
+    if let Err(e) = app.store.mark_dispatched(&done).await {
+        warn!(
+            "{} commands published but not marked so (they will be published again): {e}",
+            done.len()
+        );
     }
 }
 
@@ -194,36 +220,44 @@ async fn consume_heartbeats(app: Arc<App>, link: Arc<SchedulerLink>) -> anyhow::
     let mut consumer = link
         .consume(HEARTBEATS_KEY, 500, "mig-scheduler-heartbeats")
         .await?;
+    let workers = Arc::new(Semaphore::new(HEARTBEAT_WORKERS));
     while let Some(delivery) = consumer.next().await {
         let delivery = delivery?;
-        let parsed = serde_json::from_slice::<SignedMessage>(&delivery.data)
-            .map_err(|e| e.to_string())
-            .and_then(|m| m.verify("heartbeat").map(|_| m))
-            .and_then(|m| {
-                let agent: Agent = serde_json::from_str(&m.body).map_err(|e| e.to_string())?;
-                if agent.queueloc != m.queueloc
-                    || agent.queueloc.is_empty()
-                    || agent.name.is_empty()
-                {
-                    return Err(format!("heartbeat from {} names another agent", m.queueloc));
-                }
-                Ok((m, agent))
-            });
-        match parsed {
-            Ok((m, agent)) => match app
-                .store
-                .register_heartbeat(&agent, &m.publickey, now_ms())
-                .await
-            {
-                Ok(_) => Metrics::add(&app.metrics.heartbeats, 1),
-                Err(e) => {
-                    Metrics::add(&app.metrics.relay_refused, 1);
-                    warn!("heartbeat from {}: {e}", agent.queueloc);
-                }
-            },
-            Err(e) => warn!("heartbeat dropped: {e}"),
-        }
-        delivery.acker.ack(BasicAckOptions::default()).await?;
+        let permit = workers.clone().acquire_owned().await?;
+        let app = app.clone();
+        tokio::spawn(async move {
+            register_heartbeat(&app, &delivery.data).await;
+            let _ = delivery.acker.ack(BasicAckOptions::default()).await;
+            drop(permit);
+        });
     }
     anyhow::bail!("the heartbeats consumer ended")
+}
+
+/// Registers a heartbeat signed by its agent; anything else is logged and dropped.
+async fn register_heartbeat(app: &App, data: &[u8]) {
+    let parsed = serde_json::from_slice::<SignedMessage>(data)
+        .map_err(|e| e.to_string())
+        .and_then(|m| m.verify("heartbeat").map(|_| m))
+        .and_then(|m| {
+            let agent: Agent = serde_json::from_str(&m.body).map_err(|e| e.to_string())?;
+            if agent.queueloc != m.queueloc || agent.queueloc.is_empty() || agent.name.is_empty() {
+                return Err(format!("heartbeat from {} names another agent", m.queueloc));
+            }
+            Ok((m, agent))
+        });
+    match parsed {
+        Ok((m, agent)) => match app
+            .store
+            .register_heartbeat(&agent, &m.publickey, now_ms())
+            .await
+        {
+            Ok(_) => Metrics::add(&app.metrics.heartbeats, 1),
+            Err(e) => {
+                Metrics::add(&app.metrics.relay_refused, 1);
+                warn!("heartbeat from {}: {e}", agent.queueloc);
+            }
+        },
+        Err(e) => warn!("heartbeat dropped: {e}"),
+    }
 }

@@ -226,7 +226,11 @@ pub async fn start(config: Config, api: bool, sched: bool) -> anyhow::Result<()>
             let listener = tokio::net::TcpListener::bind(&c.listen)
                 .await
                 .with_context(|| format!("relay.listen {}", c.listen))?;
-            tracing::info!("relay listening on wss://{}", listener.local_addr()?);
+            let fds = mig_relay::builtin::server::raise_fd_limit();
+            tracing::info!(
+                "relay listening on wss://{} (up to {fds} open files)",
+                listener.local_addr()?
+            );
             let backend = relay::RelayBackend::new(app.clone(), results.clone())?;
             tasks.spawn(mig_relay::builtin::server::serve(
                 listener,

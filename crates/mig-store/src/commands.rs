@@ -53,8 +53,12 @@ impl Store {
     /// command that was sent to it. Returns the results that were new.
     pub async fn store_results(&self, batch: &[IncomingResult]) -> Result<Vec<StoredResult>> {
         let mut stored = Vec::with_capacity(batch.len());
+        // Rows are locked in command order, the same order for every writer: two schedulers
+        // storing overlapping batches wait for each other instead of deadlocking.
+        let mut ordered: Vec<&IncomingResult> = batch.iter().collect();
+        ordered.sort_by_key(|r| r.command_id);
         let mut tx = self.write_tx().await?;
-        for r in batch {
+        for r in ordered {
             let status = match r.status.as_str() {
                 cmd::SUCCESS | cmd::FAILED | cmd::TIMEOUT | cmd::CANCELLED => r.status.as_str(),
                 _ => cmd::FAILED,

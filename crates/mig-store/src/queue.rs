@@ -45,13 +45,17 @@ impl Store {
         self.envelopes(&ids).await
     }
 
-    /// The broker confirmed these commands: they are not published again.
+    /// The broker confirmed these commands: they are not published again. Rows another
+    /// transaction holds are skipped: only storing a result locks a queued command, and that
+    /// deletes it (waiting for it could deadlock with a batch of results).
     pub async fn mark_dispatched(&self, command_ids: &[u64]) -> Result<()> {
         for chunk in command_ids.chunks(500) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "UPDATE relay_queue SET dispatched = -1 WHERE commandid IN ({})",
-                placeholders.join(", ")
+                "UPDATE relay_queue SET dispatched = -1 WHERE commandid IN \
+                 (SELECT commandid FROM relay_queue WHERE commandid IN ({}) ORDER BY commandid{})",
+                placeholders.join(", "),
+                self.skip_locked()
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for id in chunk {

@@ -154,6 +154,17 @@ fn modules_are_confined_and_privacy_masks_names() {
     assert_eq!(probe["write"], "denied", "landlock: {probe}");
     assert_eq!(probe["socket"], "denied", "seccomp: {probe}");
     assert_eq!(probe["ptrace"], "denied", "seccomp: {probe}");
+    // Modules that read other processes are not landlocked (landlock would hide them): the
+    // filesystem is read-only through seccomp instead.
+    let o = p.mig(&p.admin, &["testprobeproc", "-o", "json"]);
+    let cmds: Vec<mig_core::Command> =
+        serde_json::from_str(&stdout(&o)).unwrap_or_else(|_| panic!("{}", stderr(&o)));
+    let proc_probe = &cmds[0].results[0].elements;
+    for what in ["write", "mkdir", "socket", "ptrace"] {
+        assert_eq!(proc_probe[what], "denied", "{what}: {proc_probe}");
+    }
+    assert_eq!(proc_probe["peer"], "allowed", "{proc_probe}");
+    assert_eq!(probe["mkdir"], "denied", "landlock: {probe}");
     // Running as root, the module keeps only CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE.
     if std::fs::read_to_string("/proc/self/status")
         .unwrap()

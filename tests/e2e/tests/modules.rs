@@ -23,6 +23,18 @@ fn every_module_answers_through_the_platform_and_locally() {
 
     let listening = format!("found listening tcp 127.0.0.1:{port}");
     let pinged = format!("tcp ping of 127.0.0.1:{port}");
+    // scribe: the shipped sshd document, its `ssh` variable pointed at a hardened fixture.
+    let sshd = tempfile::tempdir().unwrap();
+    std::fs::write(
+        sshd.path().join("sshd_config"),
+        "PermitRootLogin no\nPasswordAuthentication no\n",
+    )
+    .unwrap();
+    let mut scribe_doc: serde_json::Value =
+        serde_json::from_str(include_str!("../../../docs/examples/scribe-sshd.json")).unwrap();
+    scribe_doc["variables"][0]["value"] = serde_json::json!(sshd.path());
+    let scribe_path = sshd.path().join("doc.json");
+    std::fs::write(&scribe_path, scribe_doc.to_string()).unwrap();
     let mut cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["netstat", "-lp", &port], &listening),
         (
@@ -48,6 +60,10 @@ fn every_module_answers_through_the_platform_and_locally() {
         (
             vec!["timedrift", "-drift", "5s", "-server", &ntp, "-show", "all"],
             "within the acceptable drift",
+        ),
+        (
+            vec!["scribe", "-path", scribe_path.to_str().unwrap(), "-onlytrue"],
+            "master [true] name:\"sshd disallows root login and password auth\" id:\"sshd-hardened\"",
         ),
     ];
     if dpkg {

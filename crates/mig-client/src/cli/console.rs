@@ -387,7 +387,7 @@ fn create(
         "help" => println!("add <module> <flags>, name <n>, target <t>, expire <duration>, show, preview, sign, launch, back"),
         "back" => return Ok(Some(Mode::Top)),
         "add" => {
-            let mut words = split_words(rest);
+            let mut words = mig_modules::flags::split_words(rest);
             if words.is_empty() {
                 anyhow::bail!("usage: add <module> <flags…>");
             }
@@ -458,47 +458,4 @@ fn create(
         other => anyhow::bail!("unknown command {other:?} (try `help`)"),
     }
     Ok(None)
-}
-
-/// Splits on spaces, keeping 'single' and "double" quoted words together.
-fn split_words(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut has = false;
-    for c in s.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => cur.push(c),
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                has = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if has || !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                    has = false;
-                }
-            }
-            (None, c) => cur.push(c),
-        }
-    }
-    if has || !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn words_keep_quotes_together() {
-        assert_eq!(
-            split_words("file -path /etc -name '^pass wd$'"),
-            vec!["file", "-path", "/etc", "-name", "^pass wd$"]
-        );
-        assert_eq!(split_words(r#"a "" b"#), vec!["a", "", "b"]);
-    }
 }

@@ -9,7 +9,7 @@ mod inspect;
 pub mod params;
 mod plan;
 pub mod report;
-mod walk;
+pub(crate) mod walk;
 
 use crate::{Context, Module, ModuleResult};
 pub use params::{Options, Params, Search};

@@ -191,6 +191,27 @@ fn sha256_of(hit: &Hit) -> Result<String, String> {
     Ok(super::hash::hex(&h.finalize()))
 }
 
+/// The files a result found, each once, in result order, with non-UTF-8 names restored
+/// from `filebase64`: for modules that search files with the file module (yara).
+pub fn found_paths(result: &ModuleResult) -> Vec<std::path::PathBuf> {
+    let labels: BTreeMap<String, Vec<MatchedFile>> =
+        serde_json::from_value(result.elements.clone()).unwrap_or_default();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for m in labels.into_values().flatten() {
+        let path = match base64::engine::general_purpose::STANDARD.decode(&m.filebase64) {
+            Ok(raw) if !m.filebase64.is_empty() => {
+                std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&raw))
+            }
+            _ => std::path::PathBuf::from(&m.file),
+        };
+        if !m.file.is_empty() && seen.insert(path.clone()) {
+            out.push(path);
+        }
+    }
+    out
+}
+
 /// Extra privacy mode: file names and error texts are hidden; whether something was found,
 /// how much, and the file metadata stay.
 pub fn mask(result: &mut ModuleResult) {

@@ -357,7 +357,7 @@ fn walk_error(e: &ignore::Error) -> String {
 }
 
 /// Mount points of filesystems a search should not wander into.
-struct MountTable {
+pub(crate) struct MountTable {
     pseudo: Vec<PathBuf>,
     remote: Vec<PathBuf>,
 }
@@ -404,7 +404,7 @@ const REMOTE_FS: &[&str] = &[
 ];
 
 impl MountTable {
-    fn read() -> MountTable {
+    pub(crate) fn read() -> MountTable {
         let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let mut table = MountTable {
             pseudo: Vec::new(),
@@ -439,7 +439,7 @@ impl MountTable {
     }
 
     /// Mount points under `root` to skip; a mount that contains `root` is fair game.
-    fn excluded_below(&self, root: &Path, remote_ok: bool) -> Vec<PathBuf> {
+    pub(crate) fn excluded_below(&self, root: &Path, remote_ok: bool) -> Vec<PathBuf> {
         let remote: &[PathBuf] = if remote_ok { &[] } else { &self.remote };
         self.pseudo
             .iter()

@@ -6,6 +6,7 @@ pub mod net;
 pub mod netlink;
 pub mod packages;
 pub mod process;
+pub mod procmem;
 pub mod system;
 pub mod unix;
 pub mod users;

@@ -10,11 +10,11 @@ mod functions;
 mod paths;
 pub mod schema;
 mod tables;
-mod version;
+pub(crate) mod version;
 mod vtab;
 
 use crate::flags::{self, Flag};
-use crate::{gofmt, Context, Module, ModuleResult};
+use crate::{gofmt, Context, Module, ModuleResult, SandboxNeeds};
 use budget::Budget;
 use engine::Engine;
 use rusqlite::types::Value as SqlValue;
@@ -53,37 +53,10 @@ pub struct Params {
 
 /// `30s`, `1m30s`, `500ms`, `1h` (Go durations, as MIG writes them).
 pub fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let bad = || format!("timeout: {s:?} is not a duration like 30s, 2m or 1m30s");
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .ok_or_else(bad)?;
-        let (n, after) = rest.split_at(digits);
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_len);
-        let n: f64 = n.parse().map_err(|_| bad())?;
-        total += n * match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        rest = next;
-    }
-    if !total.is_finite() || total <= 0.0 {
+    let d = mig_core::gotime::parse_duration(s).map_err(|e| format!("timeout: {e}"))?;
+    if d.is_zero() {
         return Err(format!("timeout: {s:?} must be longer than zero"));
     }
-    let d = Duration::from_secs_f64(total.min(MAX_TIMEOUT.as_secs_f64() + 1.0));
     if d > MAX_TIMEOUT {
         return Err(format!(
             "timeout: {s:?} is longer than the maximum of {}",
@@ -167,6 +140,13 @@ impl Module for Query {
     const NAME: &'static str = "query";
     const ABOUT: &'static str =
         "osquery-compatible SQL over the operating system: mig query \"SELECT …\"";
+    // Tables read other processes' /proc entries (exe, cwd, fd, maps), which landlock would
+    // hide: the sandbox keeps the filesystem read-only with seccomp instead.
+    const SANDBOX: SandboxNeeds = SandboxNeeds {
+        network: false,
+        modifies_system: false,
+        ptrace: true,
+    };
     type Params = Params;
     const FLAGS: &'static [Flag] = FLAGS;
 

@@ -38,24 +38,9 @@ const FLAGS: &[Flag] = &[
     ),
 ];
 
-/// `5s`, `500ms`, `2m`, `1h` (Go durations).
+/// The acceptable drift, a Go duration (`5s`, `500ms`).
 fn parse_drift(s: &str) -> Result<Duration, String> {
-    let bad = || format!("drift: {s:?} is not a duration like 5s or 500ms");
-    let digits = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .ok_or_else(bad)?;
-    let (n, unit) = s.split_at(digits);
-    let n: f64 = n.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "ns" => n / 1e9,
-        "us" | "µs" => n / 1e6,
-        "ms" => n / 1e3,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(bad()),
-    };
-    Ok(Duration::from_secs_f64(secs))
+    mig_core::gotime::parse_duration(s).map_err(|e| format!("drift: {e}"))
 }
 
 pub struct Timedrift;

@@ -12,6 +12,7 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::Acker;
 use lapin::{BasicProperties, Channel, Connection, Consumer};
+use std::sync::Arc;
 
 /// Where commands arrive.
 pub struct AgentCommands {
@@ -21,7 +22,7 @@ pub struct AgentCommands {
 /// Where results and heartbeats leave (cheap to clone; keeps the connection open).
 #[derive(Clone)]
 pub struct AgentPublisher {
-    _conn: std::sync::Arc<Connection>,
+    _conn: Arc<Connection>,
     channel: Channel,
 }
 
@@ -32,6 +33,15 @@ pub async fn connect_agent(
     queueloc: &str,
 ) -> Result<(AgentCommands, AgentPublisher), AmqpError> {
     let conn = connect(settings, &format!("mig-agent {queueloc}")).await?;
+    attach_agent(Arc::new(conn), queueloc).await
+}
+
+/// The same on an open connection, which several agents may share (the swarm benchmark
+/// does: a real agent has its own).
+pub async fn attach_agent(
+    conn: Arc<Connection>,
+    queueloc: &str,
+) -> Result<(AgentCommands, AgentPublisher), AmqpError> {
     let channel = conn.create_channel().await?;
     // The exchanges and the schedulers' queues are the schedulers' to declare: an agent's
     // RabbitMQ user may configure nothing but its own queue (deploy/rabbitmq-setup.sh).
@@ -43,7 +53,7 @@ pub async fn connect_agent(
                 durable: true,
                 ..Default::default()
             },
-            FieldTable::default(),
+            agent_queue_arguments(),
         )
         .await?;
     channel
@@ -78,10 +88,21 @@ pub async fn connect_agent(
     Ok((
         AgentCommands { consumer },
         AgentPublisher {
-            _conn: std::sync::Arc::new(conn),
+            _conn: conn,
             channel: publisher,
         },
     ))
+}
+
+/// Classic queues, version 2 (RabbitMQ 3.10+): persistent messages spread over thousands of
+/// agents' queues are written and confirmed several times faster than with version 1.
+fn agent_queue_arguments() -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-queue-version".into(),
+        lapin::types::AMQPValue::LongInt(2),
+    );
+    args
 }
 
 /// One command from the agent's queue. The broker delivers it again (to this agent's next

@@ -1,0 +1,106 @@
+#!/bin/sh
+# Fan-out benchmark: N simulated agents (mig-bench swarm) on the embedded shape (mig-server
+# with its built-in relay and SQLite) and on the scale-out shape (mig-server api + scheduler,
+# PostgreSQL, RabbitMQ); one action to all of them, measured. Results go to BENCHMARKS.md.
+#
+#   bench/swarm/run.sh [N ...]        default: 1000 10000
+#
+# MIG_BENCH_SHAPES="builtin" or "amqp" runs one shape; MIG_BENCH_JSON=file appends every
+# measurement there as a JSON line. Needs PostgreSQL and RabbitMQ as in .ci/run: MIG_BENCH_DATABASE_URL (default
+# postgres://postgres@127.0.0.1:5432/test) and a local rabbitmqctl (guest/guest on 5672).
+set -eu
+cd "$(dirname "$0")/../.."
+sizes=${*:-1000 10000}
+db=${MIG_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+
+# MIG_BENCH_PROFILE=debug tries the script out on the debug build already there (figures
+# meaningless).
+profile=${MIG_BENCH_PROFILE:-release}
+[ "$profile" != release ] || cargo build --release -q -p mig-server -p mig-bench
+bin=target/$profile
+work=$(mktemp -d)
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+"$bin/mig-bench" keygen --name "Bench <bench@example.com>" --dir "$work/inv" >/dev/null
+
+# A data directory with the bench investigator as admin; prints its server.toml path.
+platform() {
+    data="$work/$1"
+    "$bin/mig-server" init --data-dir "$data" --api-listen 127.0.0.1:18443 --relay-listen 127.0.0.1:14443 >/dev/null
+    echo "$data/server.toml"
+}
+
+add_investigator() {
+    "$bin/mig-server" --config "$1" investigator add --name Bench --key "$work/inv/investigator.pub.asc" --permission admin >/dev/null
+}
+
+wait_api() {
+    i=0
+    until curl -sk https://127.0.0.1:18443/api/v1/heartbeat >/dev/null 2>&1; do
+        i=$((i + 1)); [ $i -lt 300 ] || { echo "the API did not start" >&2; exit 1; }
+        sleep 0.1
+    done
+}
+
+swarm() {
+    data=$1; shift
+    "$bin/mig-bench" swarm --agents "$n" --api https://127.0.0.1:18443 --api-ca "$data/pki/ca.pem" \
+        --investigator-key "$work/inv/investigator.sec.asc" "$@"
+}
+
+echo "| shape | agents | launch → last result stored | results/s | server CPU during fan-out | server RSS after (peak) | heartbeats/s | all registered after |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+builtin() {
+    conf=$(platform "builtin-$n")
+    data=$(dirname "$conf")
+    add_investigator "$conf"
+    RUST_LOG=warn "$bin/mig-server" --config "$conf" run 2>"$data/server.log" &
+    server=$!
+    pids="$pids $server"
+    wait_api
+    swarm "$data" --relay wss://localhost:14443/ --ca "$data/pki/ca.pem" --cert "$data/pki/agent.pem" \
+        --key "$data/pki/agent.key" --server-pid "$server" --label "built-in relay + SQLite" \
+        2>&1 >"$work/builtin-$n.json" | tee "$work/swarm.err" | grep '^|' ||
+        { cat "$work/swarm.err" "$data/server.log" >&2; exit 1; }
+    kill "$server"; wait "$server" 2>/dev/null || true
+}
+
+amqp() {
+    conf=$(platform "amqp-$n")
+    data=$(dirname "$conf")
+    schema="mig_bench_$$_$n"
+    vhost="mig-bench-$$-$n"
+    psql -q "$db" -c "CREATE SCHEMA $schema"
+    rabbitmqctl -q add_vhost "$vhost"
+    rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*'
+    sep='?'; case $db in *\?*) sep='&' ;; esac
+    sed -i "s|^\[database\]|[database]\nurl = \"$db${sep}options=-csearch_path%3D$schema\"|; s|^listen = \"127.0.0.1:14443\"|listen = \"\"\namqp_url = \"amqp://guest:guest@127.0.0.1:5672/$vhost\"|" "$conf"
+    add_investigator "$conf"
+    RUST_LOG=warn "$bin/mig-server" --config "$conf" api 2>"$data/api.log" &
+    api=$!
+    RUST_LOG=${MIG_BENCH_SCHEDULER_LOG:-warn} "$bin/mig-server" --config "$conf" scheduler 2>"$data/scheduler.log" &
+    scheduler=$!
+    pids="$pids $api $scheduler"
+    wait_api
+    swarm "$data" --relay "amqp://guest:guest@127.0.0.1:5672/$vhost" --server-pid "$api" \
+        --server-pid "$scheduler" --label "RabbitMQ + PostgreSQL (api + scheduler)" \
+        2>&1 >"$work/amqp-$n.json" | tee "$work/swarm.err" | grep '^|' ||
+        { cat "$work/swarm.err" "$data/scheduler.log" >&2; exit 1; }
+    kill "$api" "$scheduler"; wait "$api" "$scheduler" 2>/dev/null || true
+    [ -z "${MIG_BENCH_KEEP_LOG:-}" ] || cp "$data/scheduler.log" "$MIG_BENCH_KEEP_LOG"
+    rabbitmqctl -q delete_vhost "$vhost"
+    psql -q "$db" -c "DROP SCHEMA $schema CASCADE" 2>/dev/null
+}
+
+for n in $sizes; do
+    for shape in ${MIG_BENCH_SHAPES:-builtin amqp}; do
+        $shape
+        # The full measurements, as JSON lines, where MIG_BENCH_JSON says.
+        [ -z "${MIG_BENCH_JSON:-}" ] || cat "$work/$shape-$n.json" >>"$MIG_BENCH_JSON"
+    done
+done

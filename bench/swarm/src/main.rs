@@ -1,0 +1,275 @@
+//! mig-bench: load tools for benchmarks.
+//!
+//! `mig-bench swarm` starts N simulated agents on a real relay (built-in or RabbitMQ), waits
+//! until the server lists them all, launches one signed action targeting all of them through
+//! the API, and measures: the time from launch to the last result stored, results per second,
+//! the server processes' CPU and memory, and the rate at which the server takes a wave of N
+//! heartbeats. bench/swarm/run.sh runs it against both deployment shapes.
+
+mod procstat;
+mod sim;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use mig_client::api::{Auth, Client};
+use mig_pgp::KeySigner;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(name = "mig-bench", about = "MIG load tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Writes an investigator key pair: <dir>/investigator.sec.asc and investigator.pub.asc.
+    Keygen {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// N simulated agents, one action to all of them, measured.
+    Swarm(SwarmArgs),
+}
+
+#[derive(clap::Args)]
+struct SwarmArgs {
+    /// wss://host:port/ (built-in relay) or amqp(s)://user:password@host/vhost.
+    #[arg(long)]
+    relay: String,
+    /// The relay's (or broker's) CA, and the agents' client certificate and key.
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    #[arg(long)]
+    cert: Option<PathBuf>,
+    #[arg(long)]
+    key: Option<PathBuf>,
+    #[arg(long, default_value_t = 1000)]
+    agents: usize,
+    /// Built-in relay: connections being set up at once.
+    #[arg(long, default_value_t = 64)]
+    connect_concurrency: usize,
+    /// RabbitMQ: agents per AMQP connection.
+    #[arg(long, default_value_t = 100)]
+    per_connection: usize,
+    /// The API's URL and CA, and the investigator's secret key (an admin or investigator).
+    #[arg(long)]
+    api: String,
+    #[arg(long)]
+    api_ca: PathBuf,
+    #[arg(long)]
+    investigator_key: PathBuf,
+    /// Server processes to measure (repeat for api + schedulers).
+    #[arg(long = "server-pid")]
+    server_pids: Vec<u32>,
+    /// A label for the results line.
+    #[arg(long, default_value = "")]
+    label: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    // Ten thousand connections need ten thousand descriptors.
+    mig_relay::builtin::server::raise_fd_limit();
+    match Cli::parse().command {
+        Command::Keygen { name, dir } => keygen(&name, &dir),
+        Command::Swarm(args) => swarm(args),
+    }
+}
+
+fn keygen(name: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+    use mig_pgp::keygen::{armored_secret, generate_key, KeyAlgorithm};
+    std::fs::create_dir_all(dir)?;
+    let key = generate_key(name, KeyAlgorithm::Ed25519, false)?;
+    let signer = KeySigner::new(key.clone(), None)?;
+    std::fs::write(dir.join("investigator.sec.asc"), armored_secret(&key)?)?;
+    std::fs::write(
+        dir.join("investigator.pub.asc"),
+        signer.public_key_armored()?,
+    )?;
+    println!("{}", dir.join("investigator.pub.asc").display());
+    Ok(())
+}
+
+fn swarm(args: SwarmArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let swarm = sim::Swarm::new();
+    let api = api_client(&args)?;
+    let n = args.agents;
+
+    // 1. Agents connect and register.
+    let started = Instant::now();
+    runtime.block_on(start(&args, swarm.clone()))?;
+    let all = "name LIKE 'swarm-%'";
+    wait_until(
+        &format!("{n} agents registered"),
+        Duration::from_secs(600),
+        || Ok(api.preview(all)?.0 as usize >= n),
+        &swarm,
+    )?;
+    let registered = started.elapsed();
+
+    // 2. One action to all of them.
+    let cpu_before = cpu_total(&args.server_pids);
+    let op = mig_core::Operation::new(
+        "file",
+        serde_json::json!({"searches": {"s1": {"paths": ["/etc"], "names": ["^hostname$"]}}}),
+    );
+    let mut action = mig_client::build::action(
+        &format!("swarm {n} {}", std::process::id()),
+        all,
+        vec![op],
+        Duration::from_secs(600),
+        false,
+    );
+    let signer = KeySigner::from_file(&args.investigator_key, None)?;
+    mig_client::build::sign(&mut action, &signer)?;
+    let launched = Instant::now();
+    let id = api.create_action(&action)?.id;
+    let mut first = None;
+    let last = loop {
+        let a = api.action(id)?;
+        if a.counters.done > 0 && first.is_none() {
+            first = Some(launched.elapsed());
+        }
+        if a.counters.done as usize >= n {
+            break launched.elapsed();
+        }
+        if launched.elapsed() > Duration::from_secs(600) {
+            anyhow::bail!(
+                "action {id}: {} of {n} results after 600 s",
+                a.counters.done
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let fanout_cpu = cpu_total(&args.server_pids) - cpu_before;
+    let first = first.unwrap_or(last);
+    let spread = (last - first).as_secs_f64().max(0.001);
+
+    // 3. A heartbeat wave: every agent announces a new version at once.
+    let wave = Instant::now();
+    swarm.version.send_replace("bench-2".into());
+    wait_until(
+        "the heartbeat wave",
+        Duration::from_secs(600),
+        || Ok(api.preview("version = 'bench-2'")?.0 as usize >= n),
+        &swarm,
+    )?;
+    let wave_time = wave.elapsed();
+
+    let (rss, peak): (f64, f64) = args
+        .server_pids
+        .iter()
+        .filter_map(|p| procstat::rss_mib(*p).ok())
+        .fold((0.0, 0.0), |(r, p), (r1, p1)| (r + r1, p + p1));
+    let timeline = *swarm.timeline.lock().unwrap_or_else(|p| p.into_inner());
+    let since_launch = |t: Option<Instant>| t.map(|t| (t - launched).as_secs_f64());
+    let report = serde_json::json!({
+        "label": args.label,
+        "agents": n,
+        "registration_s": registered.as_secs_f64(),
+        "launch_to_last_result_s": last.as_secs_f64(),
+        "launch_to_first_result_s": first.as_secs_f64(),
+        "results_per_s": n as f64 / spread,
+        "server_cpu_s_during_fanout": fanout_cpu,
+        "heartbeat_wave_s": wave_time.as_secs_f64(),
+        "heartbeats_per_s": n as f64 / wave_time.as_secs_f64(),
+        "server_rss_mib": rss,
+        "server_peak_rss_mib": peak,
+        "swarm_failures": swarm.failures.load(Ordering::Relaxed),
+        "first_command_received_s": since_launch(timeline.first_command),
+        "last_command_received_s": since_launch(timeline.last_command),
+        "last_result_sent_s": since_launch(timeline.last_result_sent),
+    });
+    println!("{report}");
+    eprintln!(
+        "| {} | {n} | {:.2} s | {:.0}/s | {:.2} s CPU | {:.0} MiB (peak {:.0}) | {:.0}/s | {:.1} s |",
+        args.label,
+        last.as_secs_f64(),
+        n as f64 / spread,
+        fanout_cpu,
+        rss,
+        peak,
+        n as f64 / wave_time.as_secs_f64(),
+        registered.as_secs_f64(),
+    );
+    Ok(())
+}
+
+async fn start(args: &SwarmArgs, swarm: std::sync::Arc<sim::Swarm>) -> anyhow::Result<()> {
+    if args.relay.starts_with("wss://") {
+        let ca = args.ca.as_ref().context("--ca is needed for wss://")?;
+        let cert = args.cert.as_ref().context("--cert is needed for wss://")?;
+        let key = args.key.as_ref().context("--key is needed for wss://")?;
+        let settings = mig_relay::builtin::client::ClientSettings {
+            url: args.relay.clone(),
+            tls: mig_relay::tls::client_config(ca, Some((cert, key)))?,
+            proxy: None,
+            max_message: mig_relay::protocol::DEFAULT_MAX_MESSAGE,
+            timeout: Duration::from_secs(60),
+        };
+        // Connections go on in the background; the caller waits for registrations.
+        let n = args.agents;
+        let concurrency = args.connect_concurrency;
+        tokio::spawn(sim::start_builtin(swarm, settings, n, concurrency));
+        return Ok(());
+    }
+    let tls = args.relay.starts_with("amqps://");
+    let settings = mig_relay::amqp::AmqpSettings {
+        url: args.relay.clone(),
+        ca: args.ca.clone().filter(|_| tls),
+        cert: args.cert.clone().filter(|_| tls),
+        key: args.key.clone().filter(|_| tls),
+    };
+    let (n, per) = (args.agents, args.per_connection.max(1));
+    tokio::spawn(async move {
+        if let Err(e) = sim::start_amqp(swarm.clone(), settings, n, per).await {
+            eprintln!("swarm: {e:#}");
+            swarm.failures.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    Ok(())
+}
+
+fn api_client(args: &SwarmArgs) -> anyhow::Result<Client> {
+    let config = mig_client::config::Config {
+        api: args.api.clone(),
+        ca: Some(args.api_ca.clone()),
+        ..Default::default()
+    };
+    let signer = KeySigner::from_file(&args.investigator_key, None)?;
+    Client::new(&config, Auth::Token(Box::new(signer)))
+}
+
+fn cpu_total(pids: &[u32]) -> f64 {
+    pids.iter()
+        .filter_map(|p| procstat::cpu_seconds(*p).ok())
+        .sum()
+}
+
+/// Polls `done` every 50 ms; gives up (with the swarm's state) after `timeout`.
+fn wait_until(
+    what: &str,
+    timeout: Duration,
+    mut done: impl FnMut() -> anyhow::Result<bool>,
+    swarm: &sim::Swarm,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    while !done()? {
+        if start.elapsed() > timeout {
+            anyhow::bail!(
+                "{what}: not after {}s ({} connected, {} failures)",
+                timeout.as_secs(),
+                swarm.connected.load(Ordering::Relaxed),
+                swarm.failures.load(Ordering::Relaxed)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}

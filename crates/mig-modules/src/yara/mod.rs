@@ -1,0 +1,348 @@
+//! yara: "which files, which processes match these YARA rules?" MIG's yara module (rules plus
+//! a file search written as `mig file` flags), and past MIG, process memory: processes by pid
+//! or by a regex on their executable, scanned region by region with yara-x's block scanner.
+//!
+//! The engine (yara-x) is behind the `yara` cargo feature; a build without it still knows the
+//! module's parameters and says plainly that it cannot scan.
+
+mod engine;
+
+use crate::flags::{self, Flag};
+use crate::os::procmem;
+use crate::{gofmt, Context, Module, ModuleResult, SandboxNeeds};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// MIG's parameters (`yara`, `filesearch`) and ours (`pids`, `procnames`, `scantimeout`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Params {
+    /// The rules' source text.
+    #[serde(rename = "yara", default)]
+    pub rules: String,
+    /// Which files to scan, as `mig file` flags: `-path /bin -name ssh`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub filesearch: String,
+    /// Processes to scan, by pid.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "mig_core::action::null_as_default"
+    )]
+    pub pids: Vec<f64>,
+    /// Processes to scan, by a regex on their executable's path (`[comm]` for kernel threads).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "mig_core::action::null_as_default"
+    )]
+    pub procnames: Vec<String>,
+    /// Time allowed for each file or process (a Go duration; MIG's 10s when empty).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scantimeout: String,
+}
+
+/// MIG's elements: `{"Matches": [{"Object", "MatchedRules"}]}`, with `Pid` for processes.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Elements {
+    #[serde(rename = "Matches", default)]
+    pub matches: Vec<YaraMatch>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct YaraMatch {
+    /// The file's path, or the process's executable.
+    #[serde(rename = "Object")]
+    pub object: String,
+    #[serde(rename = "MatchedRules")]
+    pub matched_rules: Vec<String>,
+    #[serde(rename = "Pid", default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+}
+
+const DEFAULT_SCAN_TIMEOUT: Duration = Duration::from_secs(10);
+
+const FLAGS: &[Flag] = &[
+    Flag::value(
+        "rules",
+        "<file>",
+        "the YARA rules file (read here, sent in the action)",
+    ),
+    Flag::value(
+        "files",
+        "<file flags>",
+        "the files to scan, as mig file flags: '-path /bin -name ssh'",
+    ),
+    Flag::multi("pid", "<pid>", "scan this process's memory"),
+    Flag::multi(
+        "procname",
+        "<regex>",
+        "scan the memory of processes whose executable matches",
+    ),
+    Flag::value(
+        "scantimeout",
+        "<duration>",
+        "time allowed for each file or process (default 10s)",
+    ),
+];
+
+pub struct Yara;
+
+impl Params {
+    fn scan_timeout(&self) -> Result<Duration, String> {
+        if self.scantimeout.is_empty() {
+            return Ok(DEFAULT_SCAN_TIMEOUT);
+        }
+        mig_core::gotime::parse_duration(&self.scantimeout).map_err(|e| format!("scantimeout: {e}"))
+    }
+
+    /// The file module's parameters for `filesearch`.
+    fn file_params(&self) -> Result<crate::file::Params, String> {
+        let args = flags::split_words(&self.filesearch);
+        let p = <crate::file::File as Module>::parse_flags(&args)
+            .map_err(|e| format!("filesearch: {e}"))?;
+        crate::file::params::validate(&p).map_err(|e| format!("filesearch: {e}"))?;
+        Ok(p)
+    }
+
+    fn procname_regexes(&self) -> Result<Vec<regex::Regex>, String> {
+        self.procnames
+            .iter()
+            .map(|r| regex::Regex::new(r).map_err(|e| format!("procnames: {r:?}: {e}")))
+            .collect()
+    }
+}
+
+impl Module for Yara {
+    const NAME: &'static str = "yara";
+    const ABOUT: &'static str = "YARA rules on files and process memory";
+    const SANDBOX: SandboxNeeds = SandboxNeeds {
+        network: false,
+        modifies_system: false,
+        ptrace: true,
+    };
+    type Params = Params;
+    const FLAGS: &'static [Flag] = FLAGS;
+
+    fn validate(p: &Params) -> Result<(), String> {
+        if p.rules.trim().is_empty() {
+            return Err("yara: the rules are required".into());
+        }
+        if p.filesearch.trim().is_empty() && p.pids.is_empty() && p.procnames.is_empty() {
+            return Err(
+                "nothing to scan: give filesearch (files), pids or procnames (processes)".into(),
+            );
+        }
+        if !p.filesearch.trim().is_empty() {
+            p.file_params()?;
+        }
+        for pid in &p.pids {
+            if !(*pid >= 1.0 && pid.fract() == 0.0 && *pid <= u32::MAX as f64) {
+                return Err(format!("pids: {pid} is not a process id"));
+            }
+        }
+        p.procname_regexes()?;
+        p.scan_timeout()?;
+        // A rule that does not compile is reported before anything is signed or sent.
+        engine::compile(&p.rules).map(|_| ())
+    }
+
+    fn run(p: &Params, ctx: &Context) -> ModuleResult {
+        let start = Instant::now();
+        let (rules, timeout, names) = match engine::compile(&p.rules)
+            .and_then(|r| Ok((r, p.scan_timeout()?, p.procname_regexes()?)))
+        {
+            Ok(x) => x,
+            Err(e) => return ModuleResult::failure(e),
+        };
+        let mut run = Run {
+            ctx,
+            timeout,
+            matches: Vec::new(),
+            errors: Vec::new(),
+            scanned_files: 0,
+            scanned_processes: 0,
+        };
+        if !p.filesearch.trim().is_empty() {
+            match p.file_params() {
+                Ok(fp) => run.files(&rules, &fp),
+                Err(e) => return ModuleResult::failure(e),
+            }
+        }
+        if !p.pids.is_empty() || !names.is_empty() {
+            let wanted: Vec<u32> = p.pids.iter().map(|p| *p as u32).collect();
+            run.processes(&rules, &wanted, &names);
+        }
+        let Run {
+            matches,
+            mut errors,
+            scanned_files,
+            scanned_processes,
+            ..
+        } = run;
+        if errors.len() > ctx.limits.max_errors {
+            let dropped = errors.len() - ctx.limits.max_errors;
+            errors.truncate(ctx.limits.max_errors);
+            errors.push(format!("{dropped} errors were not returned"));
+        }
+        ModuleResult {
+            foundanything: !matches.is_empty(),
+            success: true,
+            elements: json!(Elements { matches }),
+            statistics: json!({
+                "filesscanned": scanned_files,
+                "processesscanned": scanned_processes,
+                "exectime": gofmt::duration(start.elapsed()),
+            }),
+            errors,
+        }
+    }
+
+    fn parse_flags(args: &[String]) -> Result<Params, String> {
+        let f = flags::parse(FLAGS, args)?;
+        if let Some(extra) = f.positional.first() {
+            return Err(format!("unexpected argument {extra:?}"));
+        }
+        let path = f.value("rules").ok_or("-rules option is required")?;
+        let rules = std::fs::read_to_string(path).map_err(|e| format!("-rules {path}: {e}"))?;
+        let pids = f
+            .all("pid")
+            .iter()
+            .map(|p| {
+                p.parse::<u32>().map(f64::from).map_err(|_| {
+                    format!("invalid value {p:?} for flag -pid: expected a process id")
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Params {
+            rules,
+            filesearch: f.value("files").unwrap_or("").to_string(),
+            pids,
+            procnames: f.all("procname"),
+            scantimeout: f.value("scantimeout").unwrap_or("").to_string(),
+        })
+    }
+
+    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
+        let elements: Elements =
+            serde_json::from_value(result.elements.clone()).unwrap_or_default();
+        let mut lines: Vec<String> = elements
+            .matches
+            .iter()
+            .map(|m| match m.pid {
+                Some(pid) => format!("{} [pid:{pid}] [{}]", m.object, m.matched_rules.join(",")),
+                None => format!("{} [{}]", m.object, m.matched_rules.join(",")),
+            })
+            .collect();
+        if !found_only {
+            lines.extend(result.errors.iter().cloned());
+        }
+        lines
+    }
+
+    fn mask(result: &mut ModuleResult) {
+        crate::mask_errors(result);
+        if let Some(matches) = result.elements["Matches"].as_array_mut() {
+            for m in matches {
+                m["Object"] = json!("[masked]");
+            }
+        }
+    }
+}
+
+/// One run's state: what matched, what failed, what was scanned.
+struct Run<'a> {
+    ctx: &'a Context,
+    timeout: Duration,
+    matches: Vec<YaraMatch>,
+    errors: Vec<String>,
+    scanned_files: u64,
+    scanned_processes: u64,
+}
+
+impl Run<'_> {
+    /// The time one object may take: the scan timeout, or what is left of the run.
+    fn object_timeout(&self) -> Duration {
+        self.ctx
+            .remaining()
+            .map_or(self.timeout, |left| left.min(self.timeout))
+    }
+
+    fn full(&mut self) -> bool {
+        if self.matches.len() >= self.ctx.limits.max_elements {
+            self.errors.push(format!(
+                "results truncated at {} matches",
+                self.ctx.limits.max_elements
+            ));
+            return true;
+        }
+        false
+    }
+
+    fn stopped(&mut self) -> bool {
+        match self.ctx.check() {
+            Ok(()) => false,
+            Err(stop) => {
+                self.errors.push(format!("yara stopped early: {stop}"));
+                true
+            }
+        }
+    }
+
+    /// MIG: the file module finds the files, then each is scanned.
+    fn files(&mut self, rules: &engine::Rules, params: &crate::file::Params) {
+        let found = <crate::file::File as Module>::run(params, self.ctx);
+        self.errors.extend(found.errors.iter().cloned());
+        for path in crate::file::report::found_paths(&found) {
+            if self.stopped() || self.full() {
+                return;
+            }
+            self.scanned_files += 1;
+            match engine::scan_file(rules, &path, self.object_timeout()) {
+                Ok(hits) if hits.is_empty() => {}
+                Ok(matched_rules) => self.matches.push(YaraMatch {
+                    object: path.to_string_lossy().into_owned(),
+                    matched_rules,
+                    pid: None,
+                }),
+                Err(e) => self.errors.push(format!("{}: {e}", path.display())),
+            }
+        }
+    }
+
+    /// Process memory: the given pids, and every process whose name matches.
+    fn processes(&mut self, rules: &engine::Rules, pids: &[u32], names: &[regex::Regex]) {
+        let inspectable = procmem::inspectable_pids();
+        for pid in pids {
+            if !inspectable.contains(pid) {
+                self.errors.push(format!(
+                    "pid {pid}: no such process (or the module's own, or its agent's)"
+                ));
+            }
+        }
+        for pid in inspectable {
+            let Some(name) = procmem::process_name(pid) else {
+                continue;
+            };
+            if !pids.contains(&pid) && !names.iter().any(|r| r.is_match(&name)) {
+                continue;
+            }
+            if self.stopped() || self.full() {
+                return;
+            }
+            self.scanned_processes += 1;
+            match engine::scan_process(rules, pid, self.object_timeout()) {
+                Ok(hits) if hits.is_empty() => {}
+                Ok(matched_rules) => self.matches.push(YaraMatch {
+                    object: name,
+                    matched_rules,
+                    pid: Some(pid),
+                }),
+                Err(e) => self.errors.push(format!("pid {pid} ({name}): {e}")),
+            }
+        }
+    }
+}
+
+#[cfg(all(test, feature = "yara"))]
+mod tests;
