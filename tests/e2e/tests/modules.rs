@@ -23,6 +23,41 @@ fn every_module_answers_through_the_platform_and_locally() {
 
     let listening = format!("found listening tcp 127.0.0.1:{port}");
     let pinged = format!("tcp ping of 127.0.0.1:{port}");
+    // memory and yara: an agent process still reading a parameters line that holds a marker.
+    let marker = format!("mig-e2e-marker-{}-{port}", std::process::id());
+    let mut holder = Command::new(bin("mig-agent"))
+        .args(["-m", "file"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let stdin = holder.stdin.as_mut().unwrap();
+        write!(
+            stdin,
+            r#"{{"class":"parameters","parameters":{{"note":"{marker}"#
+        )
+        .unwrap();
+        stdin.flush().unwrap();
+    }
+    let holder_pid = holder.id().to_string();
+    let in_memory = format!("[pid:{holder_pid}] in search 's1'");
+    let yara_dir = tempfile::tempdir().unwrap();
+    let rules = yara_dir.path().join("marker.yar");
+    std::fs::write(
+        &rules,
+        format!(r#"rule marker {{ strings: $m = "{marker}" condition: $m }}"#),
+    )
+    .unwrap();
+    std::fs::write(
+        yara_dir.path().join("dropper.sh"),
+        format!("echo {marker}\n"),
+    )
+    .unwrap();
+    let yara_files = format!("-path {} -name dropper", yara_dir.path().display());
+    let yara_file_hit = format!("{}/dropper.sh [marker]", yara_dir.path().display());
+    let yara_pid_hit = format!("[pid:{holder_pid}] [marker]");
     // scribe: the shipped sshd document, its `ssh` variable pointed at a hardened fixture.
     let sshd = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -36,6 +71,15 @@ fn every_module_answers_through_the_platform_and_locally() {
     let scribe_path = sshd.path().join("doc.json");
     std::fs::write(&scribe_path, scribe_doc.to_string()).unwrap();
     let mut cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["memory", "-content", &marker, "-name", "mig-agent$"], &in_memory),
+        (
+            vec!["yara", "-rules", rules.to_str().unwrap(), "-files", &yara_files],
+            &yara_file_hit,
+        ),
+        (
+            vec!["yara", "-rules", rules.to_str().unwrap(), "-pid", &holder_pid],
+            &yara_pid_hit,
+        ),
         (vec!["netstat", "-lp", &port], &listening),
         (
             vec![
@@ -120,4 +164,6 @@ fn every_module_answers_through_the_platform_and_locally() {
     assert!(victim.wait().unwrap().code().is_none());
     assert!(!old.exists());
     drop(listener);
+    let _ = holder.kill();
+    let _ = holder.wait();
 }

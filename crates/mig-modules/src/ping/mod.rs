@@ -1,8 +1,9 @@
 //! ping: "can the host reach X?" ICMP echo, a TCP connect (the seed's `netcat -vz`), or a UDP
 //! probe, `count` times, with latencies in milliseconds.
 //!
-//! Latencies: a reply's round trip in ms; **-1** when nothing came back before the timeout;
-//! **-2** when the destination answered "no" (TCP reset, ICMP port or host unreachable).
+//! Latencies as MIG reports them: a reply's round trip in ms; **9999999** when nothing came back
+//! before the timeout (for UDP: maybe open); **-1** when the destination answered "no" (TCP
+//! reset, ICMP port or host unreachable); **0** for any other failure, explained in `failures`.
 
 use crate::flags::{self, Flag};
 use crate::{gofmt, Context, Module, ModuleResult, SandboxNeeds};
@@ -13,8 +14,9 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::os::fd::FromRawFd;
 use std::time::{Duration, Instant};
 
-pub const TIMEOUT_LATENCY: f64 = -1.0;
-pub const REFUSED_LATENCY: f64 = -2.0;
+pub const TIMEOUT_LATENCY: f64 = 9_999_999.0;
+pub const REFUSED_LATENCY: f64 = -1.0;
+pub const FAILED_LATENCY: f64 = 0.0;
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Params {
@@ -115,6 +117,7 @@ impl Module for Ping {
         };
         let timeout = Duration::from_secs_f64(p.timeout);
         let mut latencies = Vec::new();
+        let mut failures = Vec::new();
         let mut errors = Vec::new();
         let mut icmp: Option<IcmpSocket> = None;
         for seq in 0..p.count as u16 {
@@ -138,29 +141,34 @@ impl Module for Ping {
                     }
                 }
             };
-            match probe {
-                Ok(l) => latencies.push(l),
-                Err(e) => {
-                    latencies.push(REFUSED_LATENCY);
-                    errors.push(e);
-                }
-            }
-            // A pause between probes, as ping makes.
+            latencies.push(probe.unwrap_or_else(|e| {
+                failures.push(format!("ping #{} failed with error: {e}", seq + 1));
+                FAILED_LATENCY
+            }));
+            // A pause between probes, as MIG makes, against floods.
             if (seq as f64) + 1.0 < p.count {
-                std::thread::sleep(Duration::from_millis(200));
+                std::thread::sleep(Duration::from_millis(100));
             }
         }
-        let replies = latencies.iter().filter(|l| **l >= 0.0).count();
+        let reached = |l: &f64| match *l {
+            REFUSED_LATENCY | FAILED_LATENCY => false,
+            TIMEOUT_LATENCY => p.protocol == "udp",
+            _ => true,
+        };
+        let mut resolvedhost = p.destination.clone();
+        if p.protocol != "icmp" {
+            resolvedhost.push_str(&format!(":{port}"));
+        }
+        resolvedhost.push_str(&format!(" ({ip})"));
         ModuleResult {
-            foundanything: replies > 0,
+            foundanything: latencies.iter().any(reached),
             success: true,
             elements: json!({
-                "destination": p.destination,
-                "address": ip.to_string(),
-                "protocol": p.protocol,
-                "port": if p.protocol == "icmp" { serde_json::Value::Null } else { json!(port) },
                 "latencies": latencies,
-                "replies": replies,
+                "protocol": p.protocol,
+                "resolvedhost": resolvedhost,
+                // Go writes an empty list as null.
+                "failures": if failures.is_empty() { serde_json::Value::Null } else { json!(failures) },
             }),
             statistics: json!({"exectime": gofmt::duration(start.elapsed())}),
             errors,
@@ -189,36 +197,41 @@ impl Module for Ping {
         })
     }
 
+    /// MIG's lines, word for word.
     fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
         let e = &result.elements;
-        let lat: Vec<String> = e["latencies"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|l| match l.as_f64() {
-                Some(x) if x == TIMEOUT_LATENCY => "timeout".to_string(),
-                Some(x) if x == REFUSED_LATENCY => "refused".to_string(),
-                Some(x) => format!("{x:.3}ms"),
-                None => "?".into(),
-            })
-            .collect();
-        if !result.foundanything && found_only {
-            return Vec::new();
+        let protocol = e["protocol"].as_str().unwrap_or("");
+        let host = e["resolvedhost"].as_str().unwrap_or("");
+        let mut lines = Vec::new();
+        if result.foundanything {
+            lines.push(format!(
+                "{protocol} ping of {host} succeeded. Target is reachable."
+            ));
         }
-        let port = e["port"]
-            .as_u64()
-            .map(|p| format!(":{p}"))
-            .unwrap_or_default();
-        let mut lines = vec![format!(
-            "{} ping of {}{port} ({}): {}",
-            e["protocol"].as_str().unwrap_or(""),
-            e["destination"].as_str().unwrap_or(""),
-            e["address"].as_str().unwrap_or(""),
-            lat.join(", ")
-        )];
-        if !found_only {
-            lines.extend(result.errors.iter().cloned());
+        if found_only {
+            return lines;
         }
+        if !result.foundanything {
+            lines.push(format!(
+                "{protocol} ping of {host} failed. Target is no reachable."
+            ));
+        }
+        let latencies = e["latencies"].as_array().into_iter().flatten();
+        for (i, l) in latencies.filter_map(|l| l.as_f64()).enumerate() {
+            let n = i + 1;
+            lines.push(match l {
+                REFUSED_LATENCY => format!("ping #{n} failed, target was unreachable"),
+                FAILED_LATENCY => format!("ping #{n} failed, reason unknown"),
+                TIMEOUT_LATENCY if protocol == "udp" => {
+                    format!("ping #{n} may have succeeded (no udp response)")
+                }
+                TIMEOUT_LATENCY => format!("ping #{n} failed, connection timed out"),
+                ms => format!("ping #{n} succeeded in {ms:.0}ms"),
+            });
+        }
+        let failures = e["failures"].as_array().into_iter().flatten();
+        lines.extend(failures.filter_map(|f| f.as_str().map(String::from)));
+        lines.extend(result.errors.iter().cloned());
         lines
     }
 }
@@ -400,12 +413,54 @@ mod tests {
             .unwrap()
             .iter()
             .all(|l| l.as_f64().unwrap() >= 0.0));
+        assert_eq!(
+            r.elements["resolvedhost"],
+            format!("127.0.0.1:{port} (127.0.0.1)")
+        );
+        assert_eq!(r.elements["failures"], serde_json::Value::Null);
+        let lines = Ping::pretty(&r, false);
+        assert_eq!(
+            lines[0],
+            format!("tcp ping of 127.0.0.1:{port} (127.0.0.1) succeeded. Target is reachable.")
+        );
+        assert!(lines[1].starts_with("ping #1 succeeded in "), "{lines:?}");
         drop(l);
         let r = run(
             json!({"destination": "127.0.0.1", "destinationport": port, "protocol": "tcp", "count": 1, "timeout": 2}),
         );
         assert!(!r.foundanything);
         assert_eq!(r.elements["latencies"][0], REFUSED_LATENCY);
+        assert_eq!(
+            Ping::pretty(&r, false),
+            vec![
+                format!("tcp ping of 127.0.0.1:{port} (127.0.0.1) failed. Target is no reachable."),
+                "ping #1 failed, target was unreachable".to_string()
+            ]
+        );
+        assert!(Ping::pretty(&r, true).is_empty());
+    }
+
+    #[test]
+    fn sentinels_print_as_mig_prints_them() {
+        let r = ModuleResult {
+            foundanything: true,
+            success: true,
+            elements: json!({"latencies": [9999999, 0, -1, 12.4], "protocol": "udp",
+                "resolvedhost": "h:53 (10.0.0.1)", "failures": ["ping #2 failed with error: x"]}),
+            statistics: json!({}),
+            errors: vec![],
+        };
+        assert_eq!(
+            Ping::pretty(&r, false),
+            vec![
+                "udp ping of h:53 (10.0.0.1) succeeded. Target is reachable.",
+                "ping #1 may have succeeded (no udp response)",
+                "ping #2 failed, reason unknown",
+                "ping #3 failed, target was unreachable",
+                "ping #4 succeeded in 12ms",
+                "ping #2 failed with error: x",
+            ]
+        );
     }
 
     #[test]
