@@ -38,6 +38,16 @@ pub fn action(
 
 /// Adds the signer's signature (MIG's signing text, one-line signature form).
 pub fn sign(action: &mut Action, signer: &dyn Signer) -> anyhow::Result<()> {
+    // A second signature by the same key would make agents refuse the action (a signer
+    // counts once, and a duplicate is an error).
+    let fingerprint = signer.fingerprint().to_ascii_uppercase();
+    let key_id = &fingerprint[fingerprint.len().saturating_sub(16)..];
+    for existing in &action.pgpsignatures {
+        let issuers = mig_pgp::armor::issuers(existing).unwrap_or_default();
+        if issuers.iter().any(|i| *i == fingerprint || i == key_id) {
+            anyhow::bail!("the action is already signed by {fingerprint}");
+        }
+    }
     let sig = signer.sign(action.signing_text().as_bytes())?;
     action.pgpsignatures.push(sig);
     Ok(())

@@ -87,6 +87,18 @@ pub fn mask_errors(result: &mut ModuleResult) {
     }
 }
 
+/// Whatever a module does, at most `max` error strings leave it (and a line saying how many
+/// were dropped): the hard cap every module shares.
+pub fn cap_errors(result: &mut ModuleResult, max: usize) {
+    if result.errors.len() > max {
+        let dropped = result.errors.len() - max;
+        result.errors.truncate(max);
+        result
+            .errors
+            .push(format!("{dropped} errors were not returned"));
+    }
+}
+
 /// A module with its parameter type erased, for the registry.
 pub trait DynModule: Send + Sync {
     fn name(&self) -> &'static str;
@@ -135,7 +147,11 @@ impl<M: Module> DynModule for Erased<M> {
     }
     fn run_json(&self, params: &Value, ctx: &Context) -> ModuleResult {
         match Self::decode(params) {
-            Ok(p) => M::run(&p, ctx),
+            Ok(p) => {
+                let mut result = M::run(&p, ctx);
+                cap_errors(&mut result, ctx.limits.max_errors);
+                result
+            }
             Err(e) => ModuleResult::failure(e),
         }
     }

@@ -52,6 +52,24 @@ pub fn decode_signature(text: &str) -> Result<DetachedSignature> {
     Ok(sig)
 }
 
+/// Who issued a signature, as far as the signature says: its issuer fingerprints and key IDs,
+/// upper-case hex (the signing key's: a subkey's when a subkey signed).
+pub fn issuers(text: &str) -> Result<Vec<String>> {
+    let sig = decode_signature(text)?;
+    let sig = &sig.signature;
+    let mut out: Vec<String> = sig
+        .issuer_fingerprint()
+        .iter()
+        .map(|f| crate::keyring::hex_upper(f.as_bytes()))
+        .collect();
+    out.extend(
+        sig.issuer_key_id()
+            .iter()
+            .map(|k| crate::keyring::hex_upper(k.as_ref())),
+    );
+    Ok(out)
+}
+
 fn decode_one_line(text: &str) -> Result<Vec<u8>> {
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     if compact.is_empty() {

@@ -78,6 +78,34 @@ fn file_search_local_json_and_chained_targets() {
     );
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("Statistics: "), "{}", stdout(&out));
+    // -show found leaves the statistics out; -show notfound prints nothing for a find.
+    let local = |show: &str| {
+        let args = [
+            "file", "-t", "local", "-show", show, "-path", path, "-name", "^marker",
+        ];
+        stdout(&p.mig(&p.admin, &args))
+    };
+    let found = local("found");
+    assert!(
+        found.contains("marker.conf") && !found.contains("Statistics"),
+        "{found}"
+    );
+    assert_eq!(local("notfound"), "");
+    // NDJSON: one command per line; -V prints the version.
+    let out = p.mig(
+        &p.admin,
+        &["file", "-o", "ndjson", "-path", path, "-name", "^marker"],
+    );
+    let lines: Vec<mig_core::Command> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", stdout(&out));
+    let out = p.mig(&p.admin, &["file", "-V"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("mig {}", env!("CARGO_PKG_VERSION"))
+    );
 
     // -target-found chains a second action onto the agents that found something.
     std::fs::remove_file(d.path().join("marker.conf")).unwrap();
@@ -256,6 +284,49 @@ fn two_investigators_sign_what_one_cannot() {
         stdout(&out).contains("vault /etc/hostname"),
         "{}",
         stdout(&out)
+    );
+    // Signing the same action again is refused (agents would reject the duplicate signer).
+    let out = p.mig(&bob, &["action", "sign", f]);
+    assert!(
+        stderr(&out).contains("already signed by"),
+        "{}",
+        stderr(&out)
+    );
+
+    // MIG's way: the first investigator prints a signed action (-p -s), the second adds a
+    // signature with -i FILE -s, and either launches it with -i.
+    let one = p.dir.path().join("one.json");
+    let out = p.mig(
+        &p.admin,
+        // A name of its own: the same signed text as the action above would be a replay.
+        &[
+            "file",
+            "-s",
+            "-n",
+            "mig-style dual",
+            "-path",
+            "/etc",
+            "-name",
+            "^hostname$",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::write(&one, &out.stdout).unwrap();
+    let out = p.mig(&bob, &["file", "-i", one.to_str().unwrap(), "-s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let two: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(two["pgpsignatures"].as_array().unwrap().len(), 2, "{two}");
+    let both = p.dir.path().join("two.json");
+    std::fs::write(&both, &out.stdout).unwrap();
+    let out = p.mig(
+        &p.admin,
+        &["file", "-i", both.to_str().unwrap(), "-y", "-show", "all"],
+    );
+    assert!(
+        stdout(&out).contains("vault /etc/hostname"),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
     );
 }
 

@@ -21,6 +21,8 @@ struct Global {
     print: bool,
     sign_only: bool,
     show: Show,
+    /// `-show` was given (locally the default is everything).
+    show_given: bool,
     target_found: Option<u64>,
     target_notfound: Option<u64>,
     name: Option<String>,
@@ -28,6 +30,7 @@ struct Global {
     verbose: bool,
     format: Format,
     yes: bool,
+    version: bool,
     config: Option<PathBuf>,
 }
 
@@ -42,7 +45,7 @@ const TAKES_VALUE: &[&str] = &[
     "o",
     "config",
 ];
-const SWITCHES: &[&str] = &["p", "s", "z", "v", "y"];
+const SWITCHES: &[&str] = &["p", "s", "z", "v", "y", "V"];
 
 pub const GLOBAL_USAGE: &str = "global options:
   -t <target>            agents to run on (default status='online'); a macro from the config; `local`
@@ -72,6 +75,7 @@ fn split_args(args: &[String], module_flags: &[&str]) -> anyhow::Result<(Global,
         print: false,
         sign_only: false,
         show: Show::Found,
+        show_given: false,
         target_found: None,
         target_notfound: None,
         name: None,
@@ -79,6 +83,7 @@ fn split_args(args: &[String], module_flags: &[&str]) -> anyhow::Result<(Global,
         verbose: false,
         format: Format::Text,
         yes: false,
+        version: false,
         config: None,
     };
     let mut rest = Vec::new();
@@ -113,7 +118,10 @@ fn split_args(args: &[String], module_flags: &[&str]) -> anyhow::Result<(Global,
                 "t" => g.target = value,
                 "e" => g.expiration = build::parse_duration(&value).with_context(|| "-e")?,
                 "i" => g.input = Some(PathBuf::from(value)),
-                "show" => g.show = Show::parse(&value)?,
+                "show" => {
+                    g.show = Show::parse(&value)?;
+                    g.show_given = true;
+                }
                 "target-found" => {
                     g.target_found = Some(
                         value
@@ -138,6 +146,7 @@ fn split_args(args: &[String], module_flags: &[&str]) -> anyhow::Result<(Global,
                 "s" => g.sign_only = true,
                 "z" => g.compress = true,
                 "v" => g.verbose = true,
+                "V" => g.version = true,
                 _ => g.yes = true,
             }
         } else {
@@ -158,6 +167,10 @@ pub fn run(module: &'static dyn DynModule, args: &[String]) -> anyhow::Result<u8
         return Ok(exit::FOUND);
     }
     let (g, module_args) = split_args(args, &module.flag_names())?;
+    if g.version {
+        println!("mig {}", env!("CARGO_PKG_VERSION"));
+        return Ok(exit::FOUND);
+    }
     if g.target == "local" && g.input.is_none() {
         return run_local(module, &module_args, &g);
     }
@@ -196,7 +209,9 @@ pub fn run(module: &'static dyn DynModule, args: &[String]) -> anyhow::Result<u8
         println!("{}", action.to_json_pretty());
         return Ok(exit::FOUND);
     }
-    if action.pgpsignatures.is_empty() {
+    // An action read with -i may be signed already: it is launched as it is, or with -s it
+    // gets this investigator's signature too (the second signer of an m-of-n ACL).
+    if action.pgpsignatures.is_empty() || g.sign_only {
         let signer = mig_client::signing::signer(&config)?;
         build::sign(&mut action, signer.as_ref())?;
     }
@@ -265,9 +280,13 @@ fn run_local(module: &'static dyn DynModule, args: &[String], g: &Global) -> any
     };
     let mut printer = Printer::new(g.format, g.show, vec![module.name().to_string()]);
     if g.format == Format::Text {
-        // Locally there is one "agent": show everything MIG's printer has to say.
-        for line in text_lines(&command, &[module.name().to_string()], Show::All) {
-            println!("{}", line.strip_prefix("local ").unwrap_or(&line));
+        // Locally there is one "agent": unless -show says otherwise, everything MIG's printer
+        // has to say, statistics included.
+        let show = if g.show_given { g.show } else { Show::All };
+        let wanted = show != Show::NotFound || !command.found_anything();
+        let lines = text_lines(&command, &[module.name().to_string()], show);
+        for line in lines.iter().filter(|_| wanted) {
+            println!("{}", line.strip_prefix("local ").unwrap_or(line));
         }
     } else {
         printer.command(&command);
@@ -308,7 +327,27 @@ mod tests {
             &["path", "name"],
         );
         assert_eq!(g.show, Show::All);
+        assert!(g.show_given);
         assert_eq!(g.expiration, Duration::from_secs(30));
         assert_eq!(rest, vec!["-path", "/etc", "-name", "x"]);
+    }
+
+    #[test]
+    fn every_switch_of_the_usage_is_parsed() {
+        let (g, rest) = split(&["-V", "-z", "-y", "-v", "-s", "-path", "/"], &["path"]);
+        assert!(g.version && g.compress && g.yes && g.verbose && g.sign_only);
+        assert!(!g.show_given);
+        assert_eq!(rest, vec!["-path", "/"]);
+        // Every option GLOBAL_USAGE lists is one split_args knows.
+        for line in GLOBAL_USAGE.lines().skip(1) {
+            let Some(flag) = line.trim().strip_prefix('-') else {
+                continue;
+            };
+            let name = flag.split_whitespace().next().unwrap_or("");
+            assert!(
+                TAKES_VALUE.contains(&name) || SWITCHES.contains(&name),
+                "-{name} is in the usage but not parsed"
+            );
+        }
     }
 }

@@ -175,16 +175,11 @@ impl Module for Yara {
         }
         let Run {
             matches,
-            mut errors,
+            errors,
             scanned_files,
             scanned_processes,
             ..
         } = run;
-        if errors.len() > ctx.limits.max_errors {
-            let dropped = errors.len() - ctx.limits.max_errors;
-            errors.truncate(ctx.limits.max_errors);
-            errors.push(format!("{dropped} errors were not returned"));
-        }
         ModuleResult {
             foundanything: !matches.is_empty(),
             success: true,

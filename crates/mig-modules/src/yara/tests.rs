@@ -176,3 +176,18 @@ fn a_slow_scan_is_cut_at_the_time_limit() {
         "{r:?}"
     );
 }
+
+#[test]
+fn errors_are_capped_for_every_module() {
+    // Five pids that do not exist, five errors; the shared cap keeps two and says so.
+    let ctx = Context::new(Some(Duration::from_secs(30))).with_limits(crate::Limits {
+        max_elements: 10,
+        max_errors: 2,
+    });
+    let pids: Vec<u64> = (0..5).map(|i| 4_000_000_000 + i).collect();
+    let r = lookup("yara")
+        .unwrap()
+        .run_json(&json!({"yara": RULES, "pids": pids}), &ctx);
+    assert_eq!(r.errors.len(), 3, "{r:?}");
+    assert_eq!(r.errors[2], "3 errors were not returned");
+}
