@@ -74,10 +74,13 @@ amqp() {
     conf=$(platform "amqp-$n")
     data=$(dirname "$conf")
     schema="mig_bench_$$_$n"
-    vhost="mig-bench-$$-$n"
+    # One vhost for every run, never deleted: deleting a vhost that held thousands of agent
+    # queues can stall RabbitMQ 3.10's vhost supervisor for hours. The swarm deletes its
+    # agents' queues itself; the schedulers' two queues are left empty.
+    vhost="mig-bench"
     psql -q "$db" -c "CREATE SCHEMA $schema"
-    rabbitmqctl -q add_vhost "$vhost"
-    rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*'
+    timeout 30 rabbitmqctl -q list_vhosts | grep -qx "$vhost" || timeout 120 rabbitmqctl -q add_vhost "$vhost"
+    timeout 120 rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*'
     sep='?'; case $db in *\?*) sep='&' ;; esac
     sed -i "s|^\[database\]|[database]\nurl = \"$db${sep}options=-csearch_path%3D$schema\"|; s|^listen = \"127.0.0.1:14443\"|listen = \"\"\namqp_url = \"amqp://guest:guest@127.0.0.1:5672/$vhost\"|" "$conf"
     add_investigator "$conf"
@@ -93,7 +96,6 @@ amqp() {
         { cat "$work/swarm.err" "$data/scheduler.log" >&2; exit 1; }
     kill "$api" "$scheduler"; wait "$api" "$scheduler" 2>/dev/null || true
     [ -z "${MIG_BENCH_KEEP_LOG:-}" ] || cp "$data/scheduler.log" "$MIG_BENCH_KEEP_LOG"
-    rabbitmqctl -q delete_vhost "$vhost"
     psql -q "$db" -c "DROP SCHEMA $schema CASCADE" 2>/dev/null
 }
 

@@ -198,6 +198,16 @@ fn swarm(args: SwarmArgs) -> anyhow::Result<()> {
         n as f64 / wave_time.as_secs_f64(),
         registered.as_secs_f64(),
     );
+    if let Some(settings) = amqp_settings(&args) {
+        let cleanup = sim::delete_amqp_queues(&swarm, &settings);
+        match runtime
+            .block_on(async { tokio::time::timeout(Duration::from_secs(120), cleanup).await })
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("swarm: could not delete the agents' queues: {e:#}"),
+            Err(_) => eprintln!("swarm: deleting the agents' queues took over 120 s: given up"),
+        }
+    }
     Ok(())
 }
 
@@ -219,13 +229,7 @@ async fn start(args: &SwarmArgs, swarm: std::sync::Arc<sim::Swarm>) -> anyhow::R
         tokio::spawn(sim::start_builtin(swarm, settings, n, concurrency));
         return Ok(());
     }
-    let tls = args.relay.starts_with("amqps://");
-    let settings = mig_relay::amqp::AmqpSettings {
-        url: args.relay.clone(),
-        ca: args.ca.clone().filter(|_| tls),
-        cert: args.cert.clone().filter(|_| tls),
-        key: args.key.clone().filter(|_| tls),
-    };
+    let settings = amqp_settings(args).context("--relay: wss://, amqp:// or amqps://")?;
     let (n, per) = (args.agents, args.per_connection.max(1));
     tokio::spawn(async move {
         if let Err(e) = sim::start_amqp(swarm.clone(), settings, n, per).await {
@@ -234,6 +238,17 @@ async fn start(args: &SwarmArgs, swarm: std::sync::Arc<sim::Swarm>) -> anyhow::R
         }
     });
     Ok(())
+}
+
+/// The broker's settings, when the relay is RabbitMQ.
+fn amqp_settings(args: &SwarmArgs) -> Option<mig_relay::amqp::AmqpSettings> {
+    let tls = args.relay.starts_with("amqps://");
+    (tls || args.relay.starts_with("amqp://")).then(|| mig_relay::amqp::AmqpSettings {
+        url: args.relay.clone(),
+        ca: args.ca.clone().filter(|_| tls),
+        cert: args.cert.clone().filter(|_| tls),
+        key: args.key.clone().filter(|_| tls),
+    })
 }
 
 fn api_client(args: &SwarmArgs) -> anyhow::Result<Client> {

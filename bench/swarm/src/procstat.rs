@@ -13,7 +13,13 @@ pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
         .ok_or_else(|| anyhow::anyhow!("/proc/{pid}/stat: unreadable"))?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of stat; 12 and 13 here (state is the first).
-    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    let field = |i: usize| -> anyhow::Result<u64> {
+        Ok(fields
+            .get(i)
+            .ok_or_else(|| anyhow::anyhow!("/proc/{pid}/stat: too short"))?
+            .parse()?)
+    };
+    let ticks = field(11)? + field(12)?;
     Ok(ticks as f64 / TICKS)
 }
 

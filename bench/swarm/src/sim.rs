@@ -25,6 +25,8 @@ pub struct Swarm {
     /// When the swarm received its first and its last command, and sent its last result (the
     /// relay's share of the fan-out time, against the server's).
     pub timeline: Mutex<Timeline>,
+    /// The RabbitMQ queues the swarm's agents declared, to delete when done.
+    pub queues: Mutex<Vec<String>>,
 }
 
 #[derive(Default, Clone, Copy, Debug)]
@@ -59,6 +61,7 @@ impl Swarm {
             failures: AtomicUsize::new(0),
             version: watch::channel("bench-1".to_string()).0,
             timeline: Mutex::default(),
+            queues: Mutex::default(),
         })
     }
 }
@@ -197,6 +200,11 @@ pub async fn start_amqp(
             for i in range {
                 let me = Identity::new(i);
                 let (commands, publisher) = attach_agent(conn.clone(), &me.queueloc).await?;
+                swarm
+                    .queues
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(mig_relay::amqp::agent_queue(&me.queueloc));
                 let mut version = swarm.version.subscribe();
                 let hb = me.heartbeat(&version.borrow_and_update());
                 publish_heartbeat(&publisher, &me, &hb).await?;
@@ -258,5 +266,22 @@ async fn publish_heartbeat(
         serde_json::to_string(hb)?,
     );
     publisher.publish(HEARTBEATS_KEY, &signed, false).await?;
+    Ok(())
+}
+
+/// Deletes the swarm's agent queues: thousands of durable queues left behind make the broker
+/// slow to delete their vhost.
+pub async fn delete_amqp_queues(swarm: &Swarm, settings: &AmqpSettings) -> anyhow::Result<()> {
+    let queues = std::mem::take(&mut *swarm.queues.lock().unwrap_or_else(|p| p.into_inner()));
+    let conn = mig_relay::amqp::connect(settings, "mig-bench cleanup").await?;
+    let channel = conn.create_channel().await?;
+    for queue in queues {
+        channel
+            .queue_delete(
+                queue.as_str().into(),
+                lapin::options::QueueDeleteOptions::default(),
+            )
+            .await?;
+    }
     Ok(())
 }

@@ -25,8 +25,13 @@ pub enum Decision {
         action: Box<Action>,
         verified: VerifiedAction,
     },
-    /// Refused: report why, run nothing.
-    Refuse { reason: String, kind: &'static str },
+    /// Refused: report why, run nothing. `signers` are those whose signatures verified (for
+    /// the audit log), when the refusal came after the signatures were checked.
+    Refuse {
+        reason: String,
+        kind: &'static str,
+        signers: Vec<mig_pgp::Verified>,
+    },
     /// The same command arrived again (redelivery): nothing to do.
     AlreadySeen,
 }
@@ -95,10 +100,16 @@ impl Gate {
             match verify_action(action, &self.keyring, Some(&self.acl), now, Window::Enforce) {
                 Ok(v) => v,
                 Err(e) => {
+                    let (kind, reason) = (e.kind(), e.to_string());
+                    let signers = match e {
+                        mig_pgp::Refusal::Acl { signers, .. } => signers,
+                        _ => Vec::new(),
+                    };
                     return Decision::Refuse {
-                        kind: e.kind(),
-                        reason: e.to_string(),
-                    }
+                        kind,
+                        reason,
+                        signers,
+                    };
                 }
             };
         let mut decompressed = action.clone();
@@ -106,6 +117,7 @@ impl Gate {
             return Decision::Refuse {
                 kind: "invalid",
                 reason: format!("invalid action: {e}"),
+                signers: verified.signers,
             };
         }
         let mut verified = verified;
@@ -120,6 +132,7 @@ impl Gate {
                 return Decision::Refuse {
                     kind: "acl",
                     reason,
+                    signers: verified.signers,
                 }
             }
         }
@@ -132,6 +145,7 @@ impl Gate {
                     return Decision::AlreadySeen;
                 }
                 return Decision::Refuse {
+                    signers: verified.signers,
                     kind: "replay",
                     reason: format!(
                         "replay refused: this signed action was already run (command {})",

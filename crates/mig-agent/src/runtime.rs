@@ -490,9 +490,8 @@ impl Runtime {
         };
         let started = GoTime::now();
         let decision = self.gate.check(&command, started);
-        let signers = |v: &mig_pgp::VerifiedAction| -> Vec<audit::Signer> {
-            v.signers
-                .iter()
+        let signers = |v: &[mig_pgp::Verified]| -> Vec<audit::Signer> {
+            v.iter()
                 .map(|s| audit::Signer {
                     name: s.user_id.clone(),
                     fingerprint: s.fingerprint.clone(),
@@ -519,13 +518,17 @@ impl Runtime {
             };
         let (status, results) = match decision {
             Decision::AlreadySeen => return None,
-            Decision::Refuse { reason, kind } => {
+            Decision::Refuse {
+                reason,
+                kind,
+                signers: who,
+            } => {
                 warn!("command {} refused ({kind}): {reason}", command.id);
                 self.audit.record(&entry(
                     "refused",
                     reason.clone(),
                     status::FAILED,
-                    Vec::new(),
+                    signers(&who),
                 ));
                 let n = command.action.operations.len().max(1);
                 (
@@ -541,7 +544,7 @@ impl Runtime {
                 let (st, results) = self.run_action(&action).await;
                 info!("command {} finished: {st}", command.id);
                 self.audit
-                    .record(&entry("ran", String::new(), st, signers(&verified)));
+                    .record(&entry("ran", String::new(), st, signers(&verified.signers)));
                 (st, results)
             }
         };

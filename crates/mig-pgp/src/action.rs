@@ -19,8 +19,15 @@ pub struct VerifiedAction {
 #[derive(Debug)]
 pub enum Refusal {
     Invalid(FieldError),
-    Signature { index: usize, error: PgpError },
-    Acl(AclError),
+    Signature {
+        index: usize,
+        error: PgpError,
+    },
+    /// The signatures were good but do not weigh enough: who signed is known.
+    Acl {
+        error: AclError,
+        signers: Vec<Verified>,
+    },
 }
 
 impl fmt::Display for Refusal {
@@ -28,7 +35,7 @@ impl fmt::Display for Refusal {
         match self {
             Refusal::Invalid(e) => write!(f, "invalid action: {e}"),
             Refusal::Signature { index, error } => write!(f, "pgpsignatures[{index}]: {error}"),
-            Refusal::Acl(e) => write!(f, "{e}"),
+            Refusal::Acl { error, .. } => write!(f, "{error}"),
         }
     }
 }
@@ -49,7 +56,7 @@ impl Refusal {
             }
             Refusal::Invalid(_) => "invalid",
             Refusal::Signature { .. } => "signature",
-            Refusal::Acl(_) => "acl",
+            Refusal::Acl { .. } => "acl",
         }
     }
 }
@@ -87,10 +94,10 @@ pub fn verify_action(
     if let Some(acl) = acl {
         let fingerprints: Vec<String> = signers.iter().map(|s| s.fingerprint.clone()).collect();
         for module in action.modules() {
-            grants.push(
-                acl.check_module(module, &fingerprints)
-                    .map_err(Refusal::Acl)?,
-            );
+            match acl.check_module(module, &fingerprints) {
+                Ok(grant) => grants.push(grant),
+                Err(error) => return Err(Refusal::Acl { error, signers }),
+            }
         }
     }
     Ok(VerifiedAction { signers, grants })

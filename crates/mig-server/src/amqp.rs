@@ -38,7 +38,7 @@ pub fn settings(app: &App) -> Option<AmqpSettings> {
 /// Runs forever: connect, work until the connection fails, wait, reconnect.
 pub async fn run(app: Arc<App>, settings: AmqpSettings, results: mpsc::Sender<PendingResult>) {
     let name = format!("mig-scheduler {}", std::process::id());
-    let identities: Arc<Mutex<HashMap<String, (u64, String)>>> = Arc::default();
+    let identities: Arc<Mutex<Identities>> = Arc::default();
     let mut wait = Duration::from_secs(1);
     loop {
         match connect_scheduler(&settings, &name).await {
@@ -85,11 +85,18 @@ async fn dispatch(app: Arc<App>, link: Arc<SchedulerLink>) -> anyhow::Result<()>
             if batch.is_empty() {
                 break;
             }
+            // Published together: the channel pipelines them instead of one round trip
+            // through the connection's I/O loop each.
+            let now = now_ms();
+            let published = futures_util::future::join_all(
+                batch
+                    .iter()
+                    .map(|e| link.publish_command(&e.queueloc, &e.payload, e.expireafter - now)),
+            )
+            .await;
             let mut confirms = Vec::with_capacity(batch.len());
-            for e in &batch {
-                let ttl = e.expireafter - now_ms();
-                let confirm = link.publish_command(&e.queueloc, &e.payload, ttl).await?;
-                confirms.push((e.command_id, confirm));
+            for (e, confirm) in batch.iter().zip(published) {
+                confirms.push((e.command_id, confirm?));
             }
             tokio::spawn(confirm_batch(app.clone(), confirms, permit));
         }
@@ -122,30 +129,35 @@ async fn confirm_batch(
     }
 }
 
+/// The pinned keys of the agents, by queueloc: filled in bulk from the database, again when
+/// an unknown queueloc shows up (a new agent) and the last load is over a second old.
+#[derive(Default)]
+struct Identities {
+    keys: HashMap<String, (u64, String)>,
+    loaded: Option<std::time::Instant>,
+}
+
+const IDENTITIES_RELOAD: Duration = Duration::from_secs(1);
+
 /// The agent a signed message comes from, if its key is the one pinned for its queueloc.
 async fn sender(
     app: &App,
-    identities: &Mutex<HashMap<String, (u64, String)>>,
+    identities: &Mutex<Identities>,
     m: &SignedMessage,
 ) -> anyhow::Result<Option<u64>> {
-    let cached = identities
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&m.queueloc)
-        .cloned();
-    let known = match cached {
-        Some(k) => Some(k),
-        None => {
-            let k = app.store.agent_identity(&m.queueloc).await?;
-            if let Some(k) = &k {
-                identities
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(m.queueloc.clone(), k.clone());
-            }
-            k
-        }
+    let lock = || identities.lock().unwrap_or_else(|p| p.into_inner());
+    let (mut known, stale) = {
+        let ids = lock();
+        let stale = ids.loaded.is_none_or(|t| t.elapsed() > IDENTITIES_RELOAD);
+        (ids.keys.get(&m.queueloc).cloned(), stale)
     };
+    if known.is_none() && stale {
+        let all = app.store.agent_identities().await?;
+        let mut ids = lock();
+        ids.keys = all.into_iter().map(|(q, id, key)| (q, (id, key))).collect();
+        ids.loaded = Some(std::time::Instant::now());
+        known = ids.keys.get(&m.queueloc).cloned();
+    }
     Ok(match known {
         Some((id, key)) if key == m.publickey => Some(id),
         Some(_) => {
@@ -163,7 +175,7 @@ async fn consume_results(
     app: Arc<App>,
     link: Arc<SchedulerLink>,
     results: mpsc::Sender<PendingResult>,
-    identities: Arc<Mutex<HashMap<String, (u64, String)>>>,
+    identities: Arc<Mutex<Identities>>,
 ) -> anyhow::Result<()> {
     let batch = app
         .config

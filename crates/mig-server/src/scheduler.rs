@@ -43,6 +43,7 @@ impl Scheduler {
 
     pub async fn run(self) {
         info!("scheduler {} started", self.owner);
+        tokio::spawn(listen_new_actions(self.app.clone()));
         loop {
             if let Err(e) = self.tick().await {
                 warn!("scheduler: {e}");
@@ -133,4 +134,24 @@ pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "mig-server".into())
+}
+
+/// Wakes the scheduler when an API process (scale-out, on PostgreSQL) announces an action;
+/// relistens after a lost connection. Without it, the next tick finds the action anyway.
+async fn listen_new_actions(app: std::sync::Arc<crate::app::App>) {
+    loop {
+        match app.store.listen_new_actions().await {
+            Ok(None) => return,
+            Ok(Some(mut listener)) => {
+                while listener.next().await.is_ok() {
+                    app.wake_scheduler.notify_one();
+                }
+                warn!("lost the database's new-action notifications: listening again");
+            }
+            Err(e) => warn!("cannot listen for new actions: {e}"),
+        }
+        // Whatever was announced meanwhile is found by the tick.
+        app.wake_scheduler.notify_one();
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }

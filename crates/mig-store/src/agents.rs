@@ -251,6 +251,19 @@ impl Store {
         Ok(row.map(|(id, key)| (id as u64, key)))
     }
 
+    /// Every registered agent's (queueloc, id, pinned key): a scheduler loads them at once
+    /// rather than one query per agent when a wave of results comes in.
+    pub async fn agent_identities(&self) -> Result<Vec<(String, u64, String)>> {
+        let rows: Vec<(String, i64, String)> =
+            sqlx::query_as("SELECT queueloc, id, identity FROM agents WHERE identity <> ''")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(q, id, key)| (q, id as u64, key))
+            .collect())
+    }
+
     /// The agent id registered for a queueloc, if any.
     pub async fn agent_id_by_queueloc(&self, queueloc: &str) -> Result<Option<u64>> {
         let id: Option<i64> = sqlx::query_scalar("SELECT id FROM agents WHERE queueloc = $1")

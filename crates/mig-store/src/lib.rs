@@ -10,6 +10,7 @@ pub mod commands;
 mod error;
 pub mod investigators;
 mod migrate;
+pub mod notify;
 pub mod queue;
 pub mod render;
 
@@ -31,6 +32,8 @@ pub enum Dialect {
 pub struct Store {
     pub(crate) pool: AnyPool,
     pub dialect: Dialect,
+    /// Kept to open PostgreSQL's LISTEN connection (see `notify`).
+    pub(crate) url: String,
 }
 
 impl Store {
@@ -77,7 +80,11 @@ impl Store {
                 mig_core::redact::url_password(&url)
             ))
         })?;
-        let store = Store { pool, dialect };
+        let store = Store {
+            pool,
+            dialect,
+            url: url.clone(),
+        };
         migrate::run(&store).await?;
         Ok(store)
     }

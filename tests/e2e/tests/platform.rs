@@ -209,8 +209,13 @@ fn each_agent_applies_its_own_acl() {
         "{}",
         strict.audit()
     );
-    // The audit log names the signer for the endpoint's users.
+    // The audit log names the signer for the endpoint's users, refused actions included.
     assert!(lax.audit().contains(&p.admin.fingerprint));
+    assert!(
+        strict.audit().contains(&p.admin.fingerprint),
+        "{}",
+        strict.audit()
+    );
     let out = std::process::Command::new(mig_e2e::bin("mig-agent"))
         .args(["--config"])
         .arg(&strict.config)

@@ -51,6 +51,27 @@ pub struct Params {
     pub timeout: String,
 }
 
+/// Columns masked in privacy mode (by name, in any table or alias): paths and what users
+/// typed or stored.
+const PRIVATE_COLUMNS: &[&str] = &[
+    "path",
+    "directory",
+    "filename",
+    "cwd",
+    "root",
+    "cmdline",
+    "command",
+    "history_file",
+    "key_file",
+    "key",
+    "comment",
+    "target_path",
+    "source",
+    "line",
+    "home",
+    "description",
+];
+
 /// `30s`, `1m30s`, `500ms`, `1h` (Go durations, as MIG writes them).
 pub fn parse_timeout(s: &str) -> Result<Duration, String> {
     let d = mig_core::gotime::parse_duration(s).map_err(|e| format!("timeout: {e}"))?;
@@ -200,6 +221,29 @@ impl Module for Query {
             maxrows,
             timeout: f.value("timeout").unwrap_or(DEFAULT_TIMEOUT).to_string(),
         })
+    }
+
+    /// Privacy mode: the columns that name the user's files or hold what they typed are
+    /// masked, whatever the table; counts and the other columns stay.
+    fn mask(result: &mut ModuleResult) {
+        crate::mask_errors(result);
+        let columns: Vec<String> =
+            serde_json::from_value(result.elements["columns"].clone()).unwrap_or_default();
+        let masked: Vec<usize> = columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| PRIVATE_COLUMNS.contains(&c.as_str()))
+            .map(|(i, _)| i)
+            .collect();
+        if let Some(rows) = result.elements["rows"].as_array_mut() {
+            for row in rows.iter_mut().filter_map(|r| r.as_array_mut()) {
+                for i in &masked {
+                    if let Some(v) = row.get_mut(*i) {
+                        *v = serde_json::json!("[masked]");
+                    }
+                }
+            }
+        }
     }
 
     fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {

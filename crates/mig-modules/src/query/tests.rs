@@ -218,3 +218,18 @@ fn the_documentation_lists_every_table_and_column() {
         }
     }
 }
+
+#[test]
+fn privacy_mode_masks_paths_and_typed_text() {
+    let mut r = ModuleResult {
+        foundanything: true,
+        success: true,
+        elements: json!({"columns": ["pid", "path", "cmdline"], "rows": [[1, "/home/a/x", "x --secret"]], "rowcount": 1}),
+        statistics: json!({}),
+        errors: vec!["/home/a: denied".into()],
+    };
+    Query::mask(&mut r);
+    assert_eq!(r.elements["rows"], json!([[1, "[masked]", "[masked]"]]));
+    assert_eq!(r.elements["rowcount"], 1);
+    assert_eq!(r.errors, vec!["[masked]"]);
+}

@@ -39,7 +39,7 @@ pub async fn create(
     // The window is the agents' business: actions may be launched for later.
     let verified = verify_action(&action, &keyring, app.acl.as_ref(), now, Window::Ignore)
         .map_err(|e| match e {
-            mig_pgp::Refusal::Acl(_) => {
+            mig_pgp::Refusal::Acl { .. } => {
                 ApiError::forbidden(format!("the agents' ACL would refuse this action: {e}"))
             }
             other => ApiError::bad_request(format!("action refused: {other}")),
@@ -72,6 +72,10 @@ pub async fn create(
         .insert_action(&action, &signers, caller.id, now_ms())
         .await?;
     app.wake_scheduler.notify_one();
+    // Schedulers in other processes (scale-out) start on it now rather than at their next tick.
+    if let Err(e) = app.store.announce_new_action().await {
+        tracing::warn!("schedulers not told about action {}: {e}", action.id);
+    }
     tracing::info!(
         "action {} '{}' created by {}",
         action.id,
