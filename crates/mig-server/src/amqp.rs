@@ -130,7 +130,8 @@ async fn confirm_batch(
 }
 
 /// The pinned keys of the agents, by queueloc: filled in bulk from the database, again when
-/// an unknown queueloc shows up (a new agent) and the last load is over a second old.
+/// an unknown queueloc or key shows up (a new or re-pinned agent) and the last load is over a
+/// second old.
 #[derive(Default)]
 struct Identities {
     keys: HashMap<String, (u64, String)>,
@@ -151,7 +152,9 @@ async fn sender(
         let stale = ids.loaded.is_none_or(|t| t.elapsed() > IDENTITIES_RELOAD);
         (ids.keys.get(&m.queueloc).cloned(), stale)
     };
-    if known.is_none() && stale {
+    // Unknown, or pinned to another key (an agent re-pinned by an administrator): reload.
+    let mismatch = known.as_ref().is_none_or(|(_, key)| *key != m.publickey);
+    if mismatch && stale {
         let all = app.store.agent_identities().await?;
         let mut ids = lock();
         ids.keys = all.into_iter().map(|(q, id, key)| (q, (id, key))).collect();
