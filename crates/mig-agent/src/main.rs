@@ -13,6 +13,7 @@
 mod audit;
 mod config;
 mod executor;
+mod footprint;
 mod gate;
 mod hostinfo;
 mod identity;

@@ -100,6 +100,13 @@ impl Runtime {
     }
 
     /// MIG writes the last heartbeat to `<rundir>/mig-agent.ok`.
+    /// The relay accepted us: say so on disk, and let go of the start-up code.
+    fn connected(&self, hb: &mig_core::Agent) {
+        self.write_ok_file(hb);
+        self.touch();
+        crate::footprint::release_startup_code();
+    }
+
     fn write_ok_file(&self, hb: &mig_core::Agent) {
         let dir = &self.config.run_dir;
         let write = std::fs::create_dir_all(dir).and_then(|_| {
@@ -288,8 +295,7 @@ impl Runtime {
             "connected to {} as agent {}",
             settings.url, session.agent_id
         );
-        self.write_ok_file(&hb);
-        self.touch();
+        self.connected(&hb);
         let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
         self.attach(&tx);
         let mut sender = session.sender;
@@ -367,8 +373,7 @@ impl Runtime {
         let hb = self.heartbeat();
         self.publish_heartbeat(&publisher, &hb).await?;
         info!("connected to {} as {queueloc}", url_password(&settings.url));
-        self.write_ok_file(&hb);
-        self.touch();
+        self.connected(&hb);
         let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
         self.attach(&tx);
         let mut writer = {
