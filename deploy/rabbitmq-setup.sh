@@ -7,6 +7,8 @@
 #   rabbitmq-setup.sh [--vhost mig] agent <queueloc> [pw]  a user for one agent
 #   rabbitmq-setup.sh [--vhost mig] remove-agent <queueloc>
 #   rabbitmq-setup.sh tls <ca.pem> <server.pem> <server.key>   AMQPS on 5671, client certs required
+#   rabbitmq-setup.sh [--vhost mig] large-fleet [agents]   classic queues v2 for the vhost's
+#                                                          queues; checks the fd limit
 #
 # Passwords not given are generated; each command prints the URL to put in the configuration.
 set -eu
@@ -75,6 +77,22 @@ remove-agent)
     [ $# -ge 2 ] || { echo "usage: $0 remove-agent <queueloc>" >&2; exit 2; }
     quoted "$2" >/dev/null
     ctl delete_user "$2"
+    ;;
+large-fleet)
+    agents=${2:-10000}
+    # Classic queues v2 persist a message into thousands of agent queues faster than v1
+    # (BENCHMARKS.md, fan-out), but each holds a file descriptor open: the broker needs one per
+    # agent queue and per connection, with room to spare.
+    ctl set_policy -p "$vhost" --apply-to queues mig-queues-v2 '^mig\.agt\.' '{"queue-version":2}'
+    # The running broker's own limit (`rabbitmqctl status` is slow on a busy broker).
+    broker=$(pgrep -o -u rabbitmq beam.smp || true)
+    limit=$(awk '/^Max open files/ {print $4}' "/proc/$broker/limits" 2>/dev/null || true)
+    need=$((agents * 2 + 1000))
+    if [ -n "$limit" ] && [ "$limit" -lt "$need" ]; then
+        echo "warning: RabbitMQ may open $limit files; $agents agents need about $need" >&2
+        echo "(systemd: LimitNOFILE=$need or more in a drop-in for rabbitmq-server.service)" >&2
+    fi
+    echo "queues of vhost $vhost are classic v2 (policy mig-queues-v2)"
     ;;
 tls)
     [ $# -ge 4 ] || { echo "usage: $0 tls <ca.pem> <server.pem> <server.key>" >&2; exit 2; }

@@ -81,6 +81,9 @@ amqp() {
     psql -q "$db" -c "CREATE SCHEMA $schema"
     timeout 30 rabbitmqctl -q list_vhosts | grep -qx "$vhost" || timeout 120 rabbitmqctl -q add_vhost "$vhost"
     timeout 120 rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*'
+    # The broker tuned for a large fleet as docs/deploy.md says (classic queues v2; warns when
+    # its file-descriptor limit is too low for $n agents).
+    timeout 120 sh deploy/rabbitmq-setup.sh --vhost "$vhost" large-fleet "$n" >/dev/null
     sep='?'; case $db in *\?*) sep='&' ;; esac
     sed -i "s|^\[database\]|[database]\nurl = \"$db${sep}options=-csearch_path%3D$schema\"|; s|^listen = \"127.0.0.1:14443\"|listen = \"\"\namqp_url = \"amqp://guest:guest@127.0.0.1:5672/$vhost\"|" "$conf"
     add_investigator "$conf"
