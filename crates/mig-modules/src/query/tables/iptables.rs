@@ -23,7 +23,7 @@ pub static IPTABLES: Table = Table {
     about: "Linux IP packet filtering rules, from netfilter's saved state (iptables-save format).",
     columns: &[
         text("filter_name", "Packet matching filter table name."),
-        text("chain", "Size of module content."),
+        text("chain", "Name of the chain the rule is in."),
         text("policy", "Policy that applies for this rule."),
         text("target", "Target that applies for this rule."),
         integer("protocol", "Protocol number identification."),
