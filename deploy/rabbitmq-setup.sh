@@ -88,6 +88,7 @@ large-fleet)
     broker=$(pgrep -o -u rabbitmq beam.smp || true)
     limit=$(awk '/^Max open files/ {print $4}' "/proc/$broker/limits" 2>/dev/null || true)
     need=$((agents * 2 + 1000))
+    case $limit in "" | *[!0-9]*) limit= ;; esac # none found, or "unlimited"
     if [ -n "$limit" ] && [ "$limit" -lt "$need" ]; then
         echo "warning: RabbitMQ may open $limit files; $agents agents need about $need" >&2
         echo "(systemd: LimitNOFILE=$need or more in a drop-in for rabbitmq-server.service)" >&2

@@ -27,8 +27,11 @@ fn page_out_executable() -> std::io::Result<()> {
     for (start, end) in executable_mappings(&maps, &exe) {
         // SAFETY: MADV_PAGEOUT only changes residency, never contents, of a range this
         // process has mapped (read from its own maps file).
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_PAGEOUT);
+        let done =
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_PAGEOUT) };
+        // Kernels before 5.4 do not know the advice (EINVAL): the pages simply stay.
+        if done != 0 {
+            return Err(std::io::Error::last_os_error());
         }
     }
     Ok(())

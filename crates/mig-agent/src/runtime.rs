@@ -99,7 +99,6 @@ impl Runtime {
         )
     }
 
-    /// MIG writes the last heartbeat to `<rundir>/mig-agent.ok`.
     /// The relay accepted us: say so on disk, and let go of the start-up code.
     fn connected(&self, hb: &mig_core::Agent) {
         self.write_ok_file(hb);
@@ -107,6 +106,7 @@ impl Runtime {
         crate::footprint::release_startup_code();
     }
 
+    /// MIG writes the last heartbeat to `<rundir>/mig-agent.ok`.
     fn write_ok_file(&self, hb: &mig_core::Agent) {
         let dir = &self.config.run_dir;
         let write = std::fs::create_dir_all(dir).and_then(|_| {
