@@ -8,7 +8,7 @@
 #   rabbitmq-setup.sh [--vhost mig] remove-agent <queueloc>
 #   rabbitmq-setup.sh tls <ca.pem> <server.pem> <server.key>   AMQPS on 5671, client certs required
 #   rabbitmq-setup.sh [--vhost mig] large-fleet [agents]   classic queues v2 for the vhost's
-#                                                          queues; checks the fd limit
+#                                                          queues, if the fd limit allows
 #
 # Passwords not given are generated; each command prints the URL to put in the configuration.
 set -eu
@@ -81,18 +81,22 @@ remove-agent)
 large-fleet)
     agents=${2:-10000}
     # Classic queues v2 persist a message into thousands of agent queues faster than v1
-    # (BENCHMARKS.md, fan-out), but each holds a file descriptor open: the broker needs one per
-    # agent queue and per connection, with room to spare.
-    ctl set_policy -p "$vhost" --apply-to queues mig-queues-v2 '^mig\.agt\.' '{"queue-version":2}'
-    # The running broker's own limit (`rabbitmqctl status` is slow on a busy broker).
+    # (BENCHMARKS.md, fan-out), but each keeps two files open (its index and its message
+    # store) and each agent connection a socket: about three descriptors per agent. A broker
+    # short of them stalls for good (queue processes wait forever for a file handle, and
+    # deleting queues hangs), so the policy is only set when the broker may open enough.
     broker=$(pgrep -o -u rabbitmq beam.smp || true)
+    # The running broker's own limit (`rabbitmqctl status` is slow on a busy broker).
     limit=$(awk '/^Max open files/ {print $4}' "/proc/$broker/limits" 2>/dev/null || true)
-    need=$((agents * 2 + 1000))
+    need=$((agents * 3 + 1000))
     case $limit in "" | *[!0-9]*) limit= ;; esac # none found, or "unlimited"
     if [ -n "$limit" ] && [ "$limit" -lt "$need" ]; then
-        echo "warning: RabbitMQ may open $limit files; $agents agents need about $need" >&2
-        echo "(systemd: LimitNOFILE=$need or more in a drop-in for rabbitmq-server.service)" >&2
+        echo "RabbitMQ may open $limit files; classic queues v2 for $agents agents need about $need:" >&2
+        echo "policy not set, queues stay v1 (raise the limit first: systemd LimitNOFILE=$need" >&2
+        echo "or more in a drop-in for rabbitmq-server.service, then run this again)" >&2
+        exit 1
     fi
+    ctl set_policy -p "$vhost" --apply-to queues mig-queues-v2 '^mig\.agt\.' '{"queue-version":2}'
     echo "queues of vhost $vhost are classic v2 (policy mig-queues-v2)"
     ;;
 tls)

@@ -270,18 +270,30 @@ async fn publish_heartbeat(
 }
 
 /// Deletes the swarm's agent queues: thousands of durable queues left behind make the broker
-/// slow to delete their vhost.
+/// slow to delete their vhost, and the next run slow to start. Each queue's deletion is a
+/// round trip through its own queue process, so several channels delete at once.
 pub async fn delete_amqp_queues(swarm: &Swarm, settings: &AmqpSettings) -> anyhow::Result<()> {
+    const CHANNELS: usize = 16;
     let queues = std::mem::take(&mut *swarm.queues.lock().unwrap_or_else(|p| p.into_inner()));
     let conn = mig_relay::amqp::connect(settings, "mig-bench cleanup").await?;
-    let channel = conn.create_channel().await?;
-    for queue in queues {
-        channel
-            .queue_delete(
-                queue.as_str().into(),
-                lapin::options::QueueDeleteOptions::default(),
-            )
-            .await?;
+    let mut deleting = tokio::task::JoinSet::new();
+    for share in queues.chunks(queues.len().div_ceil(CHANNELS).max(1)) {
+        let channel = conn.create_channel().await?;
+        let share = share.to_vec();
+        deleting.spawn(async move {
+            for queue in share {
+                channel
+                    .queue_delete(
+                        queue.as_str().into(),
+                        lapin::options::QueueDeleteOptions::default(),
+                    )
+                    .await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = deleting.join_next().await {
+        done??;
     }
     Ok(())
 }

@@ -11,11 +11,12 @@ use lapin::options::BasicAckOptions;
 use mig_core::{Agent, Command};
 use mig_relay::amqp::scheduler::{connect_scheduler, SchedulerLink};
 use mig_relay::amqp::{AmqpSettings, SignedMessage, HEARTBEATS_KEY, RESULTS_KEY};
+use mig_store::actions::Envelope;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, Semaphore};
-use tracing::{info, warn};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tracing::{debug, info, warn};
 
 /// Claimed commands a scheduler has this long to get confirmed by the broker before another
 /// scheduler may publish them again.
@@ -46,11 +47,13 @@ pub async fn run(app: Arc<App>, settings: AmqpSettings, results: mpsc::Sender<Pe
                 info!("connected to RabbitMQ");
                 wait = Duration::from_secs(1);
                 let link = Arc::new(link);
+                let launched = app.amqp_outbox.open();
                 let outcome = tokio::select! {
-                    r = dispatch(app.clone(), link.clone()) => r,
+                    r = dispatch(app.clone(), link.clone(), launched) => r,
                     r = consume_results(app.clone(), link.clone(), results.clone(), identities.clone()) => r,
                     r = consume_heartbeats(app.clone(), link.clone()) => r,
                 };
+                app.amqp_outbox.close();
                 if let Err(e) = outcome {
                     warn!("RabbitMQ: {e:#}");
                 }
@@ -62,13 +65,68 @@ pub async fn run(app: Arc<App>, settings: AmqpSettings, results: mpsc::Sender<Pe
     }
 }
 
-/// Publishes what the database says is queued and not yet confirmed. The broker persists
-/// each batch before confirming it, and persists several batches as fast as one: up to
-/// `CONFIRMING` batches wait for their confirmations while the next ones are published.
-async fn dispatch(app: Arc<App>, link: Arc<SchedulerLink>) -> anyhow::Result<()> {
+/// Commands this process's scheduler launched, handed straight to its AMQP publisher instead
+/// of being claimed back from the database: the fan-out starts as soon as they are committed.
+/// Only while a publisher is connected; otherwise they wait in the database for whichever
+/// scheduler's claim loop finds them first.
+#[derive(Default)]
+pub struct Outbox {
+    publisher: Mutex<Option<mpsc::UnboundedSender<Vec<Envelope>>>>,
+}
+
+impl Outbox {
+    /// The dispatch lease to take on commands launched now: until `now + lease` when this
+    /// process's publisher will publish them, 0 (anyone's to claim) when it is not connected.
+    pub fn claim_until(&self, now_ms: i64) -> i64 {
+        let connected = self.lock().as_ref().is_some_and(|tx| !tx.is_closed());
+        if connected {
+            now_ms + DISPATCH_LEASE_MS
+        } else {
+            0
+        }
+    }
+
+    /// Hands launched commands to the publisher. If it went away since `claim_until`, their
+    /// lease ends and a claim loop publishes them then.
+    pub fn hand_over(&self, envelopes: Vec<Envelope>) {
+        if let Some(tx) = self.lock().as_ref() {
+            let _ = tx.send(envelopes);
+        }
+    }
+
+    fn open(&self) -> mpsc::UnboundedReceiver<Vec<Envelope>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.lock() = Some(tx);
+        rx
+    }
+
+    fn close(&self) {
+        *self.lock() = None;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<mpsc::UnboundedSender<Vec<Envelope>>>> {
+        self.publisher.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Publishes the commands launched here as they come, and what the database says is queued and
+/// not yet confirmed (launched while no publisher was connected, or by a scheduler that died
+/// before the broker confirmed them). The broker persists each batch before confirming it, and
+/// persists several batches as fast as one: up to `CONFIRMING` batches wait for their
+/// confirmations while the next ones are published.
+async fn dispatch(
+    app: Arc<App>,
+    link: Arc<SchedulerLink>,
+    mut launched: mpsc::UnboundedReceiver<Vec<Envelope>>,
+) -> anyhow::Result<()> {
     let tick = duration(&app.config.scheduler.tick, "scheduler.tick")?;
     let confirming = Arc::new(Semaphore::new(CONFIRMING));
+    let mut handed_over = Vec::new();
     loop {
+        for batch in handed_over.chunks(DISPATCH_BATCH as usize) {
+            let permit = confirming.clone().acquire_owned().await?;
+            publish(&app, &link, batch, permit).await?;
+        }
         loop {
             let permit = confirming.clone().acquire_owned().await?;
             let batch = match app
@@ -85,26 +143,39 @@ async fn dispatch(app: Arc<App>, link: Arc<SchedulerLink>) -> anyhow::Result<()>
             if batch.is_empty() {
                 break;
             }
-            // Published together: the channel pipelines them instead of one round trip
-            // through the connection's I/O loop each.
-            let now = now_ms();
-            let published = futures_util::future::join_all(
-                batch
-                    .iter()
-                    .map(|e| link.publish_command(&e.queueloc, &e.payload, e.expireafter - now)),
-            )
-            .await;
-            let mut confirms = Vec::with_capacity(batch.len());
-            for (e, confirm) in batch.iter().zip(published) {
-                confirms.push((e.command_id, confirm?));
-            }
-            tokio::spawn(confirm_batch(app.clone(), confirms, permit));
+            publish(&app, &link, &batch, permit).await?;
         }
-        tokio::select! {
-            _ = app.wake_dispatch.notified() => {}
-            _ = tokio::time::sleep(tick) => {}
-        }
+        handed_over = tokio::select! {
+            Some(envelopes) = launched.recv() => envelopes,
+            _ = app.wake_dispatch.notified() => Vec::new(),
+            _ = tokio::time::sleep(tick) => Vec::new(),
+        };
     }
+}
+
+/// Publishes a batch of claimed commands, and leaves their confirmation to a task that holds
+/// `permit` until the broker answers.
+async fn publish(
+    app: &Arc<App>,
+    link: &SchedulerLink,
+    batch: &[Envelope],
+    permit: OwnedSemaphorePermit,
+) -> anyhow::Result<()> {
+    // Published together: the channel pipelines them instead of one round trip through the
+    // connection's I/O loop each.
+    let now = now_ms();
+    let published = futures_util::future::join_all(
+        batch
+            .iter()
+            .map(|e| link.publish_command(&e.queueloc, &e.payload, e.expireafter - now)),
+    )
+    .await;
+    let mut confirms = Vec::with_capacity(batch.len());
+    for (e, confirm) in batch.iter().zip(published) {
+        confirms.push((e.command_id, confirm?));
+    }
+    tokio::spawn(confirm_batch(app.clone(), confirms, permit));
+    Ok(())
 }
 
 /// Marks a batch published once the broker confirms it. What it does not confirm (a nack, a
@@ -112,14 +183,20 @@ async fn dispatch(app: Arc<App>, link: Arc<SchedulerLink>) -> anyhow::Result<()>
 async fn confirm_batch(
     app: Arc<App>,
     confirms: Vec<(u64, lapin::PublisherConfirm)>,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    _permit: OwnedSemaphorePermit,
 ) {
+    let published = std::time::Instant::now();
     let mut done = Vec::with_capacity(confirms.len());
     for (id, confirm) in confirms {
         if matches!(confirm.await, Ok(c) if c.is_ack()) {
             done.push(id);
         }
     }
+    debug!(
+        "{} commands confirmed by the broker in {} ms",
+        done.len(),
+        published.elapsed().as_millis()
+    );
     Metrics::add(&app.metrics.commands_sent, done.len() as u64);
     if let Err(e) = app.store.mark_dispatched(&done).await {
         warn!(

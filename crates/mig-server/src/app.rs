@@ -21,6 +21,8 @@ pub struct App {
     pub wake_scheduler: Notify,
     /// Wakes the AMQP publisher when commands were queued here.
     pub wake_dispatch: Notify,
+    /// Launched commands on their way to this process's AMQP publisher.
+    pub amqp_outbox: crate::amqp::Outbox,
     pub metrics: Metrics,
     pub acl: Option<Acl>,
     pub token_window: Duration,
@@ -64,6 +66,7 @@ impl App {
             hub: Hub::default(),
             wake_scheduler: Notify::new(),
             wake_dispatch: Notify::new(),
+            amqp_outbox: Default::default(),
             metrics: Metrics::default(),
             acl,
             token_window,

@@ -93,7 +93,9 @@ impl Scheduler {
                 return Ok(());
             }
         };
+        let started = std::time::Instant::now();
         let agents = store.resolve_target(&target, now_ms()).await?;
+        let resolved = started.elapsed();
         if agents.is_empty() {
             info!(
                 "action {} is invalid: its target selects no agent",
@@ -104,29 +106,38 @@ impl Scheduler {
                 .await?;
             return Ok(());
         }
+        let now = now_ms();
+        let claimed_until = self.app.amqp_outbox.claim_until(now);
         let envelopes = store
-            .launch_action(action.id, &self.owner, &agents, now_ms())
+            .launch_action(action.id, &self.owner, &agents, now, claimed_until)
             .await?;
         info!(
-            "action {} launched on {} agents",
+            "action {} launched on {} agents (target resolved in {} ms, commands queued in {} ms)",
             action.id,
-            envelopes.len()
+            envelopes.len(),
+            resolved.as_millis(),
+            (started.elapsed() - resolved).as_millis()
         );
-        self.dispatch(&envelopes);
+        self.dispatch(envelopes, claimed_until > 0);
         Ok(())
     }
 
     /// Agents connected to this process's built-in relay get their command at once; the others
-    /// get it from their queue when they connect, or from the AMQP publisher.
-    fn dispatch(&self, envelopes: &[Envelope]) {
+    /// get it from their queue when they connect, or from the AMQP publisher: this process's
+    /// when it claimed them at launch, else whichever claims them first.
+    fn dispatch(&self, envelopes: Vec<Envelope>, claimed: bool) {
         let mut sent = 0;
-        for e in envelopes {
+        for e in &envelopes {
             if self.app.hub.send(e.agent_id, command_frame(&e.payload)) {
                 sent += 1;
             }
         }
         Metrics::add(&self.app.metrics.commands_sent, sent);
-        self.app.wake_dispatch.notify_one();
+        if claimed {
+            self.app.amqp_outbox.hand_over(envelopes);
+        } else {
+            self.app.wake_dispatch.notify_one();
+        }
     }
 }
 

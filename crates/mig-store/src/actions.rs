@@ -256,12 +256,17 @@ impl Store {
     /// Creates one command per agent and queues it, and moves the action to inflight: one
     /// transaction, and only if `owner` still holds the action's lease. Returns what to deliver
     /// (empty if the lease was lost).
+    ///
+    /// `dispatch_claimed_until` is 0 when the commands wait for whichever AMQP publisher claims
+    /// them (`claim_dispatch`), or the end of a dispatch lease the caller takes at once because
+    /// it publishes them itself: no other publisher claims them before then.
     pub async fn launch_action(
         &self,
         action_id: u64,
         owner: &str,
         agents: &[AgentRef],
         now_ms: i64,
+        dispatch_claimed_until: i64,
     ) -> Result<Vec<Envelope>> {
         let mut tx = self.write_tx().await?;
         let row = sqlx::query("SELECT action_json, expireafter FROM actions WHERE id = $1 AND status = $2 AND claimed_by = $3")
@@ -281,8 +286,9 @@ impl Store {
             let mut sql = String::from(
                 "INSERT INTO commands (id, actionid, agentid, status, createdat) VALUES ",
             );
-            let mut qsql =
-                String::from("INSERT INTO relay_queue (commandid, agentid, expireafter) VALUES ");
+            let mut qsql = String::from(
+                "INSERT INTO relay_queue (commandid, agentid, expireafter, dispatched) VALUES ",
+            );
             let mut ids = Vec::with_capacity(chunk.len());
             for (i, _) in chunk.iter().enumerate() {
                 let b = i * 5;
@@ -295,13 +301,14 @@ impl Store {
                     b + 4,
                     b + 5
                 ));
-                let q = i * 3;
+                let q = i * 4;
                 qsql.push_str(&format!(
-                    "{}(${}, ${}, ${})",
+                    "{}(${}, ${}, ${}, ${})",
                     if i > 0 { ", " } else { "" },
                     q + 1,
                     q + 2,
-                    q + 3
+                    q + 3,
+                    q + 4
                 ));
                 ids.push(mig_core::id::generate());
             }
@@ -317,7 +324,8 @@ impl Store {
                 queue = queue
                     .bind(id_param(*id))
                     .bind(id_param(agent.id))
-                    .bind(expireafter);
+                    .bind(expireafter)
+                    .bind(dispatch_claimed_until);
             }
             insert.execute(&mut *tx).await?;
             queue.execute(&mut *tx).await?;

@@ -10,6 +10,7 @@ pub mod commands;
 mod error;
 pub mod investigators;
 mod migrate;
+mod nodelay;
 pub mod notify;
 pub mod queue;
 pub mod render;
@@ -72,7 +73,9 @@ impl Store {
                         Ok(())
                     })
                 }),
-            Dialect::Postgres => options.max_connections(16),
+            Dialect::Postgres => options
+                .max_connections(16)
+                .after_connect(|conn, _| Box::pin(nodelay::set(conn))),
         };
         let pool = options.connect(&url).await.map_err(|e| {
             StoreError::Config(format!(

@@ -269,12 +269,12 @@ async fn action_lifecycle_and_exact_counters() {
             .await
             .unwrap();
         assert!(store
-            .launch_action(a.id, "sched-a", &targets, t0 + 40_000)
+            .launch_action(a.id, "sched-a", &targets, t0 + 40_000, 0)
             .await
             .unwrap()
             .is_empty());
         let envelopes = store
-            .launch_action(a.id, "sched-b", &targets, t0 + 40_000)
+            .launch_action(a.id, "sched-b", &targets, t0 + 40_000, 0)
             .await
             .unwrap();
         assert_eq!(envelopes.len(), 3, "{backend}");
@@ -408,7 +408,10 @@ async fn completion_cancel_invalid_and_never_launched() {
             .resolve_target(&parse(&a.target).unwrap(), t0)
             .await
             .unwrap();
-        let env = store.launch_action(a.id, "s", &targets, t0).await.unwrap();
+        let env = store
+            .launch_action(a.id, "s", &targets, t0, 0)
+            .await
+            .unwrap();
         store
             .store_results(&[IncomingResult {
                 command_id: env[0].command_id,
@@ -435,7 +438,10 @@ async fn completion_cancel_invalid_and_never_launched() {
             .resolve_target(&parse(&b.target).unwrap(), t0)
             .await
             .unwrap();
-        let env = store.launch_action(b.id, "s", &targets, t0).await.unwrap();
+        let env = store
+            .launch_action(b.id, "s", &targets, t0, 0)
+            .await
+            .unwrap();
         assert_eq!(store.cancel_action(b.id, t0).await.unwrap(), 3);
         assert!(store
             .pending_for_agent(env[0].agent_id, t0)
@@ -567,7 +573,7 @@ async fn the_claimer_launches_at_once() {
             .await
             .unwrap();
         let env = store
-            .launch_action(claimed[0].id, "me", &targets, t0)
+            .launch_action(claimed[0].id, "me", &targets, t0, 0)
             .await
             .unwrap();
         assert_eq!(env.len(), 4, "{backend}");
@@ -587,7 +593,10 @@ async fn amqp_dispatch_claims_once_until_confirmed_or_the_lease_ends() {
             .resolve_target(&parse(&a.target).unwrap(), t0)
             .await
             .unwrap();
-        let launched = store.launch_action(a.id, "s", &targets, t0).await.unwrap();
+        let launched = store
+            .launch_action(a.id, "s", &targets, t0, 0)
+            .await
+            .unwrap();
         assert_eq!(launched.len(), 2, "{backend}");
 
         // One claimer gets everything, with the payloads the built-in relay would send.
@@ -623,6 +632,48 @@ async fn amqp_dispatch_claims_once_until_confirmed_or_the_lease_ends() {
 }
 
 #[tokio::test]
+async fn commands_claimed_at_launch_wait_for_their_lease_before_another_claim() {
+    for (backend, store, _dir) in stores().await {
+        fleet(&store).await;
+        let t0 = now();
+        let a = action("name = 'web1' OR name = 'web2'", t0, t0 + 60_000);
+        store.insert_action(&a, &[], 0, t0).await.unwrap();
+        store.schedule_due_actions(t0).await.unwrap();
+        store.claim_actions("s", t0, 30_000, 10).await.unwrap();
+        let targets = store
+            .resolve_target(&parse(&a.target).unwrap(), t0)
+            .await
+            .unwrap();
+        // The launching scheduler publishes them itself, under a lease taken at insert.
+        let launched = store
+            .launch_action(a.id, "s", &targets, t0, t0 + 30_000)
+            .await
+            .unwrap();
+        assert_eq!(launched.len(), 2, "{backend}");
+        assert!(
+            store
+                .claim_dispatch(t0 + 1_000, 30_000, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{backend}: claimed by its launcher"
+        );
+        // The launcher got one confirmed and died: the other is claimed after the lease.
+        store
+            .mark_dispatched(&[launched[0].command_id])
+            .await
+            .unwrap();
+        let again = store
+            .claim_dispatch(t0 + 31_000, 30_000, 100)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1, "{backend}");
+        assert_eq!(again[0].command_id, launched[1].command_id, "{backend}");
+        assert_eq!(again[0].payload, launched[1].payload, "{backend}");
+    }
+}
+
+#[tokio::test]
 async fn amqp_dispatch_skips_expired_commands() {
     for (backend, store, _dir) in stores().await {
         fleet(&store).await;
@@ -635,7 +686,10 @@ async fn amqp_dispatch_skips_expired_commands() {
             .resolve_target(&parse(&a.target).unwrap(), t0)
             .await
             .unwrap();
-        store.launch_action(a.id, "s", &targets, t0).await.unwrap();
+        store
+            .launch_action(a.id, "s", &targets, t0, 0)
+            .await
+            .unwrap();
         assert!(
             store
                 .claim_dispatch(t0 + 10_000, 30_000, 100)
@@ -645,6 +699,41 @@ async fn amqp_dispatch_skips_expired_commands() {
             "{backend}"
         );
     }
+}
+
+/// sqlx 0.9.0 leaves Nagle's algorithm on; the store turns it off on every PostgreSQL
+/// connection (src/nodelay.rs), or each large statement waits ~40 ms for a delayed ACK.
+#[tokio::test]
+async fn postgres_connections_send_without_nagle_delay() {
+    let Ok(base) = std::env::var("MIG_TEST_DATABASE_URL") else {
+        eprintln!("MIG_TEST_DATABASE_URL not set: skipped");
+        return;
+    };
+    let store = pg_store(&base).await;
+    let mut conn = store.pool().acquire().await.unwrap();
+    let port: Option<i32> = sqlx::query_scalar("SELECT inet_client_port()")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    let Some(port) = port else {
+        eprintln!("connected over a Unix socket: nothing to check");
+        return;
+    };
+    let mut found = false;
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+        let Ok(fd) = entry.unwrap().file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        // SAFETY: borrowed for getsockname/getsockopt only; a non-socket fails harmlessly.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let socket = socket2::SockRef::from(&fd);
+        let local = socket.local_addr().ok().and_then(|a| a.as_socket());
+        if local.is_some_and(|a| i32::from(a.port()) == port) && socket.peer_addr().is_ok() {
+            assert!(socket.tcp_nodelay().unwrap(), "TCP_NODELAY off on port {port}");
+            found = true;
+        }
+    }
+    assert!(found, "no socket of this process on local port {port}");
 }
 
 #[tokio::test]
