@@ -729,7 +729,10 @@ async fn postgres_connections_send_without_nagle_delay() {
         let socket = socket2::SockRef::from(&fd);
         let local = socket.local_addr().ok().and_then(|a| a.as_socket());
         if local.is_some_and(|a| i32::from(a.port()) == port) && socket.peer_addr().is_ok() {
-            assert!(socket.tcp_nodelay().unwrap(), "TCP_NODELAY off on port {port}");
+            assert!(
+                socket.tcp_nodelay().unwrap(),
+                "TCP_NODELAY off on port {port}"
+            );
             found = true;
         }
     }
