@@ -145,9 +145,7 @@ fn swarm(args: SwarmArgs) -> anyhow::Result<()> {
                 a.counters.done
             );
         }
-        // Often enough for a 0.1 s resolution; each poll counts the action's commands in the
-        // database, so polling faster takes CPU from the fan-out it measures.
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(20));
     };
     let fanout_cpu = cpu_total(&args.server_pids) - cpu_before;
     let first = first.unwrap_or(last);
