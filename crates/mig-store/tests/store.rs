@@ -27,6 +27,27 @@ async fn pg_store(base: &str) -> Store {
     Store::connect(&pg_schema(base).await).await.unwrap()
 }
 
+/// Stores `a`, schedules it and launches it as scheduler "s" at `t0` (its commands claimed for
+/// dispatch until `dispatch_claimed_until`, 0 for none): what it delivers.
+async fn launch(
+    store: &Store,
+    a: &Action,
+    t0: i64,
+    dispatch_claimed_until: i64,
+) -> Vec<mig_store::actions::Envelope> {
+    store.insert_action(a, &[], 0, t0).await.unwrap();
+    store.schedule_due_actions(t0).await.unwrap();
+    store.claim_actions("s", t0, 30_000, 10).await.unwrap();
+    let targets = store
+        .resolve_target(&parse(&a.target).unwrap(), t0)
+        .await
+        .unwrap();
+    store
+        .launch_action(a.id, "s", &targets, t0, dispatch_claimed_until)
+        .await
+        .unwrap()
+}
+
 /// A new, empty schema: the URL to use it.
 async fn pg_schema(base: &str) -> String {
     use sqlx::Connection;
@@ -401,17 +422,7 @@ async fn completion_cancel_invalid_and_never_launched() {
         let t0 = now();
         // Completed: every command answered before expiry.
         let a = action("name = 'web1'", t0, t0 + 60_000);
-        store.insert_action(&a, &[], 0, t0).await.unwrap();
-        store.schedule_due_actions(t0).await.unwrap();
-        store.claim_actions("s", t0, 30_000, 10).await.unwrap();
-        let targets = store
-            .resolve_target(&parse(&a.target).unwrap(), t0)
-            .await
-            .unwrap();
-        let env = store
-            .launch_action(a.id, "s", &targets, t0, 0)
-            .await
-            .unwrap();
+        let env = launch(&store, &a, t0, 0).await;
         store
             .store_results(&[IncomingResult {
                 command_id: env[0].command_id,
@@ -431,17 +442,7 @@ async fn completion_cancel_invalid_and_never_launched() {
 
         // Cancelled: outstanding commands become cancelled and leave the queue.
         let b = action("os = 'linux'", t0, t0 + 60_000);
-        store.insert_action(&b, &[], 0, t0).await.unwrap();
-        store.schedule_due_actions(t0).await.unwrap();
-        store.claim_actions("s", t0, 30_000, 10).await.unwrap();
-        let targets = store
-            .resolve_target(&parse(&b.target).unwrap(), t0)
-            .await
-            .unwrap();
-        let env = store
-            .launch_action(b.id, "s", &targets, t0, 0)
-            .await
-            .unwrap();
+        let env = launch(&store, &b, t0, 0).await;
         assert_eq!(store.cancel_action(b.id, t0).await.unwrap(), 3);
         assert!(store
             .pending_for_agent(env[0].agent_id, t0)
@@ -586,17 +587,7 @@ async fn amqp_dispatch_claims_once_until_confirmed_or_the_lease_ends() {
         fleet(&store).await;
         let t0 = now();
         let a = action("name = 'web1' OR name = 'web2'", t0, t0 + 60_000);
-        store.insert_action(&a, &[], 0, t0).await.unwrap();
-        store.schedule_due_actions(t0).await.unwrap();
-        store.claim_actions("s", t0, 30_000, 10).await.unwrap();
-        let targets = store
-            .resolve_target(&parse(&a.target).unwrap(), t0)
-            .await
-            .unwrap();
-        let launched = store
-            .launch_action(a.id, "s", &targets, t0, 0)
-            .await
-            .unwrap();
+        let launched = launch(&store, &a, t0, 0).await;
         assert_eq!(launched.len(), 2, "{backend}");
 
         // One claimer gets everything, with the payloads the built-in relay would send.
@@ -637,18 +628,8 @@ async fn commands_claimed_at_launch_wait_for_their_lease_before_another_claim() 
         fleet(&store).await;
         let t0 = now();
         let a = action("name = 'web1' OR name = 'web2'", t0, t0 + 60_000);
-        store.insert_action(&a, &[], 0, t0).await.unwrap();
-        store.schedule_due_actions(t0).await.unwrap();
-        store.claim_actions("s", t0, 30_000, 10).await.unwrap();
-        let targets = store
-            .resolve_target(&parse(&a.target).unwrap(), t0)
-            .await
-            .unwrap();
         // The launching scheduler publishes them itself, under a lease taken at insert.
-        let launched = store
-            .launch_action(a.id, "s", &targets, t0, t0 + 30_000)
-            .await
-            .unwrap();
+        let launched = launch(&store, &a, t0, t0 + 30_000).await;
         assert_eq!(launched.len(), 2, "{backend}");
         assert!(
             store
@@ -679,17 +660,7 @@ async fn amqp_dispatch_skips_expired_commands() {
         fleet(&store).await;
         let t0 = now();
         let a = action("name = 'web1'", t0, t0 + 5_000);
-        store.insert_action(&a, &[], 0, t0).await.unwrap();
-        store.schedule_due_actions(t0).await.unwrap();
-        store.claim_actions("s", t0, 30_000, 10).await.unwrap();
-        let targets = store
-            .resolve_target(&parse(&a.target).unwrap(), t0)
-            .await
-            .unwrap();
-        store
-            .launch_action(a.id, "s", &targets, t0, 0)
-            .await
-            .unwrap();
+        launch(&store, &a, t0, 0).await;
         assert!(
             store
                 .claim_dispatch(t0 + 10_000, 30_000, 100)
