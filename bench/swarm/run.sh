@@ -6,8 +6,9 @@
 #   bench/swarm/run.sh [N ...]        default: 1000 10000
 #
 # MIG_BENCH_SHAPES="builtin" or "amqp" runs one shape; MIG_BENCH_JSON=file appends every
-# measurement there as a JSON line. MIG_BENCH_LARGE_FLEET=0 keeps RabbitMQ's agent queues classic
-# v1 (by default they are v2 where the broker's descriptor limit allows). Needs PostgreSQL and RabbitMQ as in .ci/run: MIG_BENCH_DATABASE_URL (default
+# measurement there as a JSON line; MIG_BENCH_LARGE_FLEET=0 keeps RabbitMQ's agent queues
+# classic v1 (by default they are v2 where the broker's descriptor limit allows). Needs
+# PostgreSQL and RabbitMQ as in .ci/run: MIG_BENCH_DATABASE_URL (default
 # postgres://postgres@127.0.0.1:5432/test) and a local rabbitmqctl (guest/guest on 5672).
 set -eu
 cd "$(dirname "$0")/../.."
