@@ -81,11 +81,6 @@ impl Store {
             .bind(crate::migrate::now_ms())
             .fetch_optional(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM relay_queue WHERE commandid = $1 AND agentid = $2")
-                .bind(id_param(r.command_id))
-                .bind(id_param(r.agent_id))
-                .execute(&mut *tx)
-                .await?;
             if let Some(action_id) = action {
                 stored.push(StoredResult {
                     command_id: r.command_id,
@@ -94,6 +89,24 @@ impl Store {
                     status: status.to_string(),
                 });
             }
+        }
+        // Answered: out of the queues, a few hundred rows a statement (only the answering
+        // agent's own command: the pair must match).
+        for chunk in batch.chunks(500) {
+            let pairs: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let sql = format!(
+                "DELETE FROM relay_queue WHERE (commandid, agentid) IN (VALUES {})",
+                pairs.join(", ")
+            );
+            let mut delete = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                delete = delete
+                    .bind(id_param(r.command_id))
+                    .bind(id_param(r.agent_id));
+            }
+            delete.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(stored)

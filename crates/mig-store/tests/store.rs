@@ -365,6 +365,15 @@ async fn action_lifecycle_and_exact_counters() {
             store.store_results(&[forged]).await.unwrap().is_empty(),
             "{backend}"
         );
+        assert_eq!(
+            store
+                .pending_for_agent(envelopes[1].agent_id, t0)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{backend}: still queued for its own agent"
+        );
         store
             .store_results(&[result(&envelopes[1], "timeout", false)])
             .await
