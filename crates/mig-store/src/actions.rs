@@ -283,35 +283,15 @@ impl Store {
         let mut envelopes = Vec::with_capacity(agents.len());
         // Multi-row inserts: a fan-out to 10,000 agents is 25 statements, not 20,000.
         for chunk in agents.chunks(500) {
-            let mut sql = String::from(
-                "INSERT INTO commands (id, actionid, agentid, status, createdat) VALUES ",
+            let sql = format!(
+                "INSERT INTO commands (id, actionid, agentid, status, createdat) VALUES {}",
+                crate::value_rows(chunk.len(), 5)
             );
-            let mut qsql = String::from(
-                "INSERT INTO relay_queue (commandid, agentid, expireafter, dispatched) VALUES ",
+            let qsql = format!(
+                "INSERT INTO relay_queue (commandid, agentid, expireafter, dispatched) VALUES {}",
+                crate::value_rows(chunk.len(), 4)
             );
-            let mut ids = Vec::with_capacity(chunk.len());
-            for (i, _) in chunk.iter().enumerate() {
-                let b = i * 5;
-                sql.push_str(&format!(
-                    "{}(${}, ${}, ${}, ${}, ${})",
-                    if i > 0 { ", " } else { "" },
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5
-                ));
-                let q = i * 4;
-                qsql.push_str(&format!(
-                    "{}(${}, ${}, ${}, ${})",
-                    if i > 0 { ", " } else { "" },
-                    q + 1,
-                    q + 2,
-                    q + 3,
-                    q + 4
-                ));
-                ids.push(mig_core::id::generate());
-            }
+            let ids: Vec<u64> = chunk.iter().map(|_| mig_core::id::generate()).collect();
             let mut insert = sqlx::query(AssertSqlSafe(sql));
             let mut queue = sqlx::query(AssertSqlSafe(qsql));
             for (agent, id) in chunk.iter().zip(&ids) {

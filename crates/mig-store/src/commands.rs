@@ -93,12 +93,9 @@ impl Store {
         // Answered: out of the queues, a few hundred rows a statement (only the answering
         // agent's own command: the pair must match).
         for chunk in batch.chunks(500) {
-            let pairs: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-                .collect();
             let sql = format!(
                 "DELETE FROM relay_queue WHERE (commandid, agentid) IN (VALUES {})",
-                pairs.join(", ")
+                crate::value_rows(chunk.len(), 2)
             );
             let mut delete = sqlx::query(sqlx::AssertSqlSafe(sql));
             for r in chunk {

@@ -37,6 +37,28 @@ pub struct Store {
     pub(crate) url: String,
 }
 
+/// Numbered placeholders for a multi-row statement: `rows` groups of `columns`, so
+/// `value_rows(2, 2)` is `($1, $2), ($3, $4)`.
+pub(crate) fn value_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `$1, $2, …, $n`, for an `IN (…)` list.
+pub(crate) fn placeholder_list(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Store {
     /// Connects to `url` (`sqlite:///var/lib/mig/mig.db`, `sqlite::memory:`,
     /// `postgres://user@host/db`) and brings the schema up to date.
@@ -152,4 +174,14 @@ pub(crate) fn get_opt_str(row: &AnyRow, col: &str) -> Result<Option<String>> {
 /// Ids are u64 in the protocol and BIGINT in the database; MIG's fit in 53 bits.
 pub(crate) fn id_param(id: u64) -> i64 {
     id as i64
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_number_every_value_once() {
+        assert_eq!(super::value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::value_rows(1, 1), "($1)");
+        assert_eq!(super::placeholder_list(3), "$1, $2, $3");
+    }
 }

@@ -50,11 +50,10 @@ impl Store {
     /// deletes it (waiting for it could deadlock with a batch of results).
     pub async fn mark_dispatched(&self, command_ids: &[u64]) -> Result<()> {
         for chunk in command_ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "UPDATE relay_queue SET dispatched = -1 WHERE commandid IN \
                  (SELECT commandid FROM relay_queue WHERE commandid IN ({}) ORDER BY commandid{})",
-                placeholders.join(", "),
+                crate::placeholder_list(chunk.len()),
                 self.skip_locked()
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -69,10 +68,9 @@ impl Store {
     async fn envelopes(&self, ids: &[i64]) -> Result<Vec<Envelope>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "{ENVELOPE_SELECT} WHERE q.commandid IN ({}) ORDER BY q.commandid",
-                placeholders.join(", ")
+                crate::placeholder_list(chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for id in chunk {
