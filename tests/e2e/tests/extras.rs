@@ -48,7 +48,8 @@ fn dev_platform_in_one_command() {
         let o = mig(&["file", "-t", "all", "-path", "/etc", "-name", "^passwd$"]);
         stderr(&o).contains("matches 2 agent(s)").then_some(o)
     });
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Both streams: a failed command's reason is in the results on stdout.
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stderr(&o), stdout(&o));
     assert!(stdout(&o).contains("-dev0 /etc/passwd"), "{}", stdout(&o));
     assert!(stdout(&o).contains("-dev1 /etc/passwd"), "{}", stdout(&o));
     let o = mig(&["file", "-t", "local", "-path", "/etc", "-name", "^passwd$"]);
