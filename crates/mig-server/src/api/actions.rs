@@ -207,10 +207,12 @@ pub async fn stream(
                 limit: 10_000,
                 ..Default::default()
             };
-            let (cmds, action) = match (
-                c.app.store.list_commands(&filter).await,
-                c.app.store.get_action(c.id).await,
-            ) {
+            // The action first, its commands second: a result stored between the two reads
+            // then shows up in this poll's commands, instead of the action reading finished
+            // while that last command was never sent.
+            let action = c.app.store.get_action(c.id).await;
+            let cmds = c.app.store.list_commands(&filter).await;
+            let (cmds, action) = match (cmds, action) {
                 (Ok(cmds), Ok(a)) => (cmds, a),
                 (Err(e), _) | (_, Err(e)) => {
                     c.queue
