@@ -1,5 +1,5 @@
-//! The server's edges: API authentication and permissions, hostile relay clients, and the
-//! agent's promise never to listen on a socket.
+//! The server's edges: API authentication and permissions, hostile relay clients, the relay's
+//! mutual TLS, and the agent's promise never to listen on a socket.
 
 use mig_e2e::{acl, wait_for, Platform};
 use mig_pgp::KeySigner;
@@ -389,4 +389,60 @@ fn the_agent_never_listens() {
         established, 1,
         "exactly one outbound connection, to the relay"
     );
+}
+
+#[test]
+fn the_relay_accepts_only_client_certificates_from_its_ca() {
+    let p = Platform::start();
+    // Another installation's PKI: a certificate as good as ours, from the wrong CA.
+    let other = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(mig_e2e::bin("mig-server"))
+        .args(["init", "--data-dir"])
+        .arg(other.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", mig_e2e::stderr(&out));
+    let foreign = (
+        other.path().join("pki/agent.pem"),
+        other.path().join("pki/agent.key"),
+    );
+    let ours = (p.pki("agent.pem"), p.pki("agent.key"));
+    let settings = |client: Option<(&std::path::Path, &std::path::Path)>| {
+        mig_relay::builtin::client::ClientSettings {
+            url: format!("wss://localhost:{}/", p.relay_port),
+            // The client trusts the relay's CA in every case: only its own certificate varies.
+            tls: mig_relay::tls::client_config(&p.pki("ca.pem"), client).unwrap(),
+            proxy: None,
+            max_message: 1 << 20,
+            timeout: Duration::from_secs(10),
+        }
+    };
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]);
+    let hb = mig_core::Agent {
+        name: "eve".into(),
+        queueloc: "linux.eve.x".into(),
+        mode: "daemon".into(),
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        for (what, client) in [
+            ("no client certificate", None),
+            (
+                "a certificate from another CA",
+                Some((foreign.0.as_path(), foreign.1.as_path())),
+            ),
+        ] {
+            let r = mig_relay::builtin::client::connect(&settings(client), &key, hb.clone()).await;
+            assert!(r.is_err(), "the relay let in a client with {what}");
+        }
+        // The same client with the installation's certificate gets in.
+        mig_relay::builtin::client::connect(
+            &settings(Some((ours.0.as_path(), ours.1.as_path()))),
+            &key,
+            hb.clone(),
+        )
+        .await
+        .expect("the installation's agent certificate is accepted");
+    });
 }
