@@ -2,11 +2,12 @@
 
 use crate::agents::{bind_all, AgentRef};
 use crate::render::{Binder, Param};
-use crate::{get_i64, get_str, id_param, Result, Store, StoreError};
+use crate::{get_i64, get_str, id_param, placeholder_list, Result, Store, StoreError};
 use mig_core::action::status;
 use mig_core::command::status as cmd;
 use mig_core::{Action, Counters, GoTime};
 use sqlx::{AssertSqlSafe, Row};
+use std::collections::HashMap;
 
 /// A command ready to be delivered: who it is for, and its JSON as the agent receives it.
 #[derive(Debug, Clone)]
@@ -154,19 +155,29 @@ impl Store {
         .await?;
         let mut c = Counters::default();
         for (s, n) in rows {
-            c.sent += n;
-            match s.as_str() {
-                cmd::SENT => c.inflight += n,
-                cmd::SUCCESS => c.success += n,
-                cmd::CANCELLED => c.cancelled += n,
-                cmd::EXPIRED => c.expired += n,
-                cmd::FAILED => c.failed += n,
-                cmd::TIMEOUT => c.timeout += n,
-                _ => {}
+            tally(&mut c, &s, n);
+        }
+        Ok(c)
+    }
+
+    /// The counters of several actions, a few hundred actions per statement (a listing of
+    /// thousands would otherwise be thousands of round trips).
+    async fn counters_of(&self, ids: &[u64]) -> Result<HashMap<u64, Counters>> {
+        let mut out: HashMap<u64, Counters> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT actionid, status, COUNT(*) FROM commands WHERE actionid IN ({}) GROUP BY actionid, status",
+                placeholder_list(chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, (i64, String, i64)>(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id_param(*id));
+            }
+            for (id, s, n) in q.fetch_all(&self.pool).await? {
+                tally(out.entry(id as u64).or_default(), &s, n);
             }
         }
-        c.done = c.sent - c.inflight;
-        Ok(c)
+        Ok(out)
     }
 
     pub async fn list_actions(&self, f: &ActionFilter) -> Result<Vec<Action>> {
@@ -206,11 +217,14 @@ impl Store {
         let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &b.params)
             .fetch_all(&self.pool)
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut a = self.action_from_row(row)?;
-            a.counters = self.counters(a.id).await?;
-            out.push(a);
+        let mut out = rows
+            .iter()
+            .map(|row| self.action_from_row(row))
+            .collect::<Result<Vec<_>>>()?;
+        let ids: Vec<u64> = out.iter().map(|a| a.id).collect();
+        let mut counters = self.counters_of(&ids).await?;
+        for a in &mut out {
+            a.counters = counters.remove(&a.id).unwrap_or_default();
         }
         Ok(out)
     }
@@ -451,4 +465,19 @@ impl Store {
                 .await?,
         )
     }
+}
+
+/// Adds `n` commands in status `s` to an action's counters.
+fn tally(c: &mut Counters, s: &str, n: i64) {
+    c.sent += n;
+    match s {
+        cmd::SENT => c.inflight += n,
+        cmd::SUCCESS => c.success += n,
+        cmd::CANCELLED => c.cancelled += n,
+        cmd::EXPIRED => c.expired += n,
+        cmd::FAILED => c.failed += n,
+        cmd::TIMEOUT => c.timeout += n,
+        _ => {}
+    }
+    c.done = c.sent - c.inflight;
 }

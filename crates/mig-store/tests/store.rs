@@ -731,3 +731,111 @@ async fn postgres_over_tls() {
     let store = pg_store(&format!("{base}{sep}sslmode=require")).await;
     assert_eq!(store.queued_commands().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn action_lists_filter_and_page() {
+    use mig_store::actions::ActionFilter;
+    let ids_of = |actions: Vec<Action>| actions.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    for (backend, store, _dir) in stores().await {
+        let alice = store
+            .create_investigator("Alice", "k", "AAAA", "investigator", now())
+            .await
+            .unwrap();
+        let t0 = now();
+        // Five actions a minute apart, the second and fourth signed by Alice.
+        let mut all = Vec::new();
+        for (i, name) in ["alpha", "Beta one", "gamma", "beta two", "delta"]
+            .iter()
+            .enumerate()
+        {
+            let mut a = action("status='online'", t0 + i as i64 * 60_000, t0 + 3_600_000);
+            a.name = name.to_string();
+            let signers = if i % 2 == 1 {
+                vec![(alice.id, "sig".to_string())]
+            } else {
+                vec![]
+            };
+            store.insert_action(&a, &signers, 0, t0).await.unwrap();
+            all.push(a.id);
+        }
+        all.sort_unstable_by(|a, b| b.cmp(a));
+        let list = |f: ActionFilter| {
+            let store = &store;
+            async move { ids_of(store.list_actions(&f).await.unwrap()) }
+        };
+        let page = |limit, offset| ActionFilter {
+            limit,
+            offset,
+            ..Default::default()
+        };
+
+        // Pages: newest id first, disjoint, together the whole list, past the end empty.
+        let (p1, p2, p3) = (
+            list(page(2, 0)).await,
+            list(page(2, 2)).await,
+            list(page(2, 4)).await,
+        );
+        assert_eq!([p1, p2, p3].concat(), all, "{backend}");
+        assert!(list(page(2, 6)).await.is_empty(), "{backend}");
+        // Out-of-range paging is clamped, not an error.
+        assert_eq!(list(page(0, -5)).await, all[..1], "{backend}");
+
+        let by_name = list(ActionFilter {
+            name: Some("%BETA%".into()),
+            ..page(100, 0)
+        })
+        .await;
+        assert_eq!(
+            by_name.len(),
+            2,
+            "{backend}: names match case-insensitively"
+        );
+        let by_signer = list(ActionFilter {
+            investigator: Some(alice.id),
+            ..page(100, 0)
+        })
+        .await;
+        assert_eq!(by_signer, by_name, "{backend}: Alice signed the two betas");
+        let window = list(ActionFilter {
+            after: Some(t0 + 30_000),
+            before: Some(t0 + 150_000),
+            ..page(100, 0)
+        })
+        .await;
+        assert_eq!(window.len(), 2, "{backend}: valid from minutes 1 and 2");
+        assert!(
+            list(ActionFilter {
+                status: Some("completed".into()),
+                ..page(100, 0)
+            })
+            .await
+            .is_empty(),
+            "{backend}"
+        );
+        assert_eq!(
+            list(ActionFilter {
+                status: Some("pending".into()),
+                ..page(100, 0)
+            })
+            .await,
+            all,
+            "{backend}"
+        );
+
+        // Listed actions carry the same counters as one read alone.
+        fleet(&store).await;
+        let launched = action("status='online'", t0, t0 + 3_600_000);
+        launch(&store, &launched, t0, 0).await;
+        let listed = store.list_actions(&page(100, 0)).await.unwrap();
+        let counters = |id| {
+            listed
+                .iter()
+                .find(|a| a.id == id)
+                .map(|a| (a.counters.sent, a.counters.inflight))
+        };
+        let alone = store.get_action(launched.id).await.unwrap().counters;
+        assert_eq!(counters(launched.id), Some((4, 4)), "{backend}");
+        assert_eq!((alone.sent, alone.inflight), (4, 4), "{backend}");
+        assert_eq!(counters(all[0]), Some((0, 0)), "{backend}");
+    }
+}
