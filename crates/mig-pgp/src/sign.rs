@@ -4,9 +4,11 @@
 use crate::armor::{dearmor, encode_signature};
 use crate::error::{PgpError, Result};
 use crate::keyring::{hex_upper, Keyring};
-use pgp::composed::{Deserializable, DetachedSignature, SignedSecretKey};
+use pgp::bytes::Bytes;
+use pgp::composed::{Deserializable, DetachedSignature, SignedSecretKey, SubpacketConfig};
 use pgp::crypto::hash::HashAlgorithm;
-use pgp::types::{KeyDetails, Password};
+use pgp::packet::{Notation, Subpacket, SubpacketData};
+use pgp::types::{KeyDetails, KeyVersion, Password, Timestamp};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -100,7 +102,7 @@ impl Signer for KeySigner {
 
     fn sign(&self, data: &[u8]) -> Result<String> {
         let password = Password::from(self.password.as_str());
-        let rng = rand::thread_rng();
+        let mut rng = rand::thread_rng();
         let sig = match &self.subkey {
             Some(fp) => {
                 let sub = self
@@ -109,25 +111,62 @@ impl Signer for KeySigner {
                     .iter()
                     .find(|s| &hex_upper(s.key.fingerprint().as_bytes()) == fp)
                     .ok_or_else(|| PgpError::Signing("signing subkey vanished".into()))?;
-                DetachedSignature::sign_binary_data(
+                let subpackets = salted_subpackets(&sub.key, &mut rng)?;
+                DetachedSignature::sign_binary_data_with_subpackets(
                     rng,
                     &sub.key,
                     &password,
                     HashAlgorithm::Sha256,
                     data,
+                    subpackets,
                 )
             }
-            None => DetachedSignature::sign_binary_data(
-                rng,
-                &self.key.primary_key,
-                &password,
-                HashAlgorithm::Sha256,
-                data,
-            ),
+            None => {
+                let subpackets = salted_subpackets(&self.key.primary_key, &mut rng)?;
+                DetachedSignature::sign_binary_data_with_subpackets(
+                    rng,
+                    &self.key.primary_key,
+                    &password,
+                    HashAlgorithm::Sha256,
+                    data,
+                    subpackets,
+                )
+            }
         }
         .map_err(|e| PgpError::Signing(e.to_string()))?;
         encode_signature(&sig)
     }
+}
+
+/// The notation that salts a signature (the name Sequoia uses for the same purpose).
+pub const SALT_NOTATION: &str = "salt@notations.sequoia-pgp.org";
+
+/// rPGP's default subpackets (issuer fingerprint and creation time, hashed; key ID, not
+/// hashed) plus a random salt notation. Ed25519 and RSA signatures are deterministic: without
+/// the salt, the same action signed twice within one second (`mig file …` run twice in a
+/// row) would be the same bytes, and agents refuse a signed action they have already run.
+/// Verifiers that do not know the notation ignore it (it is not critical).
+fn salted_subpackets(
+    key: &impl KeyDetails,
+    rng: &mut impl rand::RngCore,
+) -> Result<SubpacketConfig> {
+    let mut salt = [0u8; 32];
+    rng.fill_bytes(&mut salt);
+    let sub = |data| Subpacket::regular(data).map_err(|e| PgpError::Signing(e.to_string()));
+    let hashed = vec![
+        sub(SubpacketData::IssuerFingerprint(key.fingerprint()))?,
+        sub(SubpacketData::SignatureCreationTime(Timestamp::now()))?,
+        sub(SubpacketData::Notation(Notation {
+            readable: false,
+            name: Bytes::from_static(SALT_NOTATION.as_bytes()),
+            value: Bytes::copy_from_slice(&salt),
+        }))?,
+    ];
+    let mut unhashed = Vec::new();
+    if key.version() <= KeyVersion::V4 {
+        unhashed.push(sub(SubpacketData::IssuerKeyId(key.legacy_key_id()))?);
+    }
+    Ok(SubpacketConfig::UserDefined { hashed, unhashed })
 }
 
 /// Signs through GnuPG: `gpg --detach-sign --local-user KEY`.
@@ -210,6 +249,9 @@ impl Signer for GpgSigner {
                 "--detach-sign",
                 "--digest-algo",
                 "SHA256",
+                // Salted, as KeySigner's are (see `salted_subpackets`).
+                "--sig-notation",
+                &format!("{SALT_NOTATION}={}", random_hex(16)),
                 "--local-user",
                 &self.key_id,
             ],
@@ -217,4 +259,11 @@ impl Signer for GpgSigner {
         )?;
         dearmor(&String::from_utf8_lossy(&out))
     }
+}
+
+fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut b = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }

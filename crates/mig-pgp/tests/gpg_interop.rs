@@ -115,6 +115,11 @@ fn gpg_signatures_verify_ed25519_rsa_and_subkey() {
         );
         let v = gpg.keyring(fpr).verify(DATA, &sig, now()).unwrap();
         assert_eq!(&v.fingerprint, fpr);
+        // Salted: the same text signed again in the same second is other bytes, so agents
+        // do not take the second action for a replay of the first.
+        let again = signer.sign(DATA).unwrap();
+        assert_ne!(sig, again, "two signatures of the same text are identical");
+        gpg.keyring(fpr).verify(DATA, &again, now()).unwrap();
         if fpr == &primary {
             assert_ne!(
                 &v.signing_key_id,
@@ -174,8 +179,11 @@ fn our_signatures_verify_in_gpg() {
         let mut ring = Keyring::new();
         ring.add_bytes(signer.public_key_armored().unwrap().as_bytes(), "ours")
             .unwrap();
-        ring.verify(DATA, &signer.sign(DATA).unwrap(), now())
-            .unwrap();
+        let (first, second) = (signer.sign(DATA).unwrap(), signer.sign(DATA).unwrap());
+        assert_ne!(first, second, "{algo:?}: signatures are not salted");
+        for sig in [first, second] {
+            ring.verify(DATA, &sig, now()).unwrap();
+        }
     }
 }
 

@@ -152,6 +152,33 @@ impl Store {
         rows.iter().map(command_from_row).collect()
     }
 
+    /// Every command of `action_id` that reached a final status at or after `since_ms`, read
+    /// `page` rows at a time: a wave of answers larger than one page is still returned whole
+    /// (the action's result stream must not skip any).
+    pub async fn commands_done_since(
+        &self,
+        action_id: u64,
+        since_ms: i64,
+        page: i64,
+    ) -> Result<Vec<Command>> {
+        let mut filter = CommandFilter {
+            action_id: Some(action_id),
+            done_since: Some(since_ms),
+            limit: page.max(1),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        loop {
+            let rows = self.list_commands(&filter).await?;
+            let full = rows.len() as i64 >= filter.limit;
+            out.extend(rows);
+            if !full {
+                return Ok(out);
+            }
+            filter.offset += filter.limit;
+        }
+    }
+
     /// One command, with the full action.
     pub async fn get_command(&self, id: u64) -> Result<Command> {
         let sql = format!(

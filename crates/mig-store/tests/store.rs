@@ -839,3 +839,45 @@ async fn action_lists_filter_and_page() {
         assert_eq!(counters(all[0]), Some((0, 0)), "{backend}");
     }
 }
+
+#[tokio::test]
+async fn answered_commands_are_read_whole_across_pages() {
+    for (backend, store, _dir) in stores().await {
+        fleet(&store).await;
+        let t0 = now();
+        let a = action("status='online'", t0 - 1_000, t0 + 3_600_000);
+        let sent = launch(&store, &a, t0, 0).await;
+        assert_eq!(sent.len(), 4, "{backend}");
+        let answers: Vec<IncomingResult> = sent[..3]
+            .iter()
+            .map(|e| IncomingResult {
+                command_id: e.command_id,
+                agent_id: e.agent_id,
+                status: "success".into(),
+                results: vec![],
+                starttime_ms: t0,
+                finishtime_ms: t0,
+            })
+            .collect();
+        store.store_results(&answers).await.unwrap();
+        for page in [1, 2, 3, 100] {
+            let mut got: Vec<u64> = store
+                .commands_done_since(a.id, t0 - 60_000, page)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+            got.sort_unstable();
+            let mut want: Vec<u64> = sent[..3].iter().map(|e| e.command_id).collect();
+            want.sort_unstable();
+            assert_eq!(got, want, "{backend}: pages of {page}");
+        }
+        // Nothing answered after now.
+        let later = store
+            .commands_done_since(a.id, now() + 60_000, 2)
+            .await
+            .unwrap();
+        assert!(later.is_empty(), "{backend}");
+    }
+}

@@ -74,12 +74,7 @@ impl Printer {
         } else {
             self.failed += 1;
         }
-        let wanted = match self.show {
-            Show::Found => found,
-            Show::NotFound => !found,
-            Show::All => true,
-        };
-        if !wanted {
+        if !self.shows(found, ok) {
             return;
         }
         match self.format {
@@ -90,6 +85,17 @@ impl Printer {
                     println!("{line}");
                 }
             }
+        }
+    }
+
+    /// Whether -show lets a command through. In text, a failure always is: why an agent
+    /// refused or failed is never hidden behind "found" (JSON keeps to the filter, for scripts).
+    fn shows(&self, found: bool, ok: bool) -> bool {
+        match self.show {
+            _ if !ok && self.format == Format::Text => true,
+            Show::Found => found,
+            Show::NotFound => !found,
+            Show::All => true,
         }
     }
 
@@ -142,4 +148,26 @@ pub fn text_lines(cmd: &Command, modules: &[String], show: Show) -> Vec<String> 
         lines.push(format!("{agent} found nothing"));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_shown_in_text_whatever_the_filter() {
+        let printer = |format, show| Printer::new(format, show, Vec::new());
+        let text_found = printer(Format::Text, Show::Found);
+        assert!(text_found.shows(true, true));
+        assert!(
+            !text_found.shows(false, true),
+            "nothing found: filtered out"
+        );
+        assert!(text_found.shows(false, false), "a failure is printed");
+        let json_found = printer(Format::Json, Show::Found);
+        assert!(!json_found.shows(false, false), "JSON keeps to the filter");
+        let text_notfound = printer(Format::Text, Show::NotFound);
+        assert!(!text_notfound.shows(true, true));
+        assert!(text_notfound.shows(false, true));
+    }
 }

@@ -168,6 +168,9 @@ pub async fn commands(
     ))
 }
 
+/// Commands read per query while streaming (every answered one is sent, however many).
+const STREAM_PAGE: i64 = 5_000;
+
 /// GET /api/v1/actions/{id}/stream: Server-Sent Events, one `command` event per result as it
 /// is stored, `counters` after each batch, and `done` once the action has finished.
 pub async fn stream(
@@ -200,18 +203,16 @@ pub async fn stream(
                 return None;
             }
             let poll_start = now_ms();
-            let filter = CommandFilter {
-                action_id: Some(c.id),
-                // Overlap the last poll: a transaction may commit a little after its timestamp.
-                done_since: Some(c.since - 2_000),
-                limit: 10_000,
-                ..Default::default()
-            };
             // The action first, its commands second: a result stored between the two reads
             // then shows up in this poll's commands, instead of the action reading finished
             // while that last command was never sent.
             let action = c.app.store.get_action(c.id).await;
-            let cmds = c.app.store.list_commands(&filter).await;
+            // Overlap the last poll: a transaction may commit a little after its timestamp.
+            let cmds = c
+                .app
+                .store
+                .commands_done_since(c.id, c.since - 2_000, STREAM_PAGE)
+                .await;
             let (cmds, action) = match (cmds, action) {
                 (Ok(cmds), Ok(a)) => (cmds, a),
                 (Err(e), _) | (_, Err(e)) => {
