@@ -47,6 +47,11 @@ const COMMAND_COLUMNS: &str =
     "c.id, c.actionid, c.agentid, c.status, c.results, c.createdat, c.starttime, c.finishtime, \
 a.name AS agentname, a.queueloc, a.mode, a.version, x.name AS actionname";
 
+/// Results stored per statement, and the values each binds (a statement stays well under
+/// SQLite's and PostgreSQL's parameter limits).
+const RESULTS_PER_STATEMENT: usize = 250;
+const RESULT_COLUMNS: usize = 7;
+
 impl Store {
     /// Stores a batch of results in one transaction. A command already final keeps its first
     /// result (a result delivered twice is stored once), and an agent can only answer a
@@ -56,40 +61,72 @@ impl Store {
         // Rows are locked in command order, the same order for every writer: two schedulers
         // storing overlapping batches wait for each other instead of deadlocking.
         let mut ordered: Vec<&IncomingResult> = batch.iter().collect();
-        ordered.sort_by_key(|r| r.command_id);
+        ordered.sort_by_key(|r| (r.command_id, r.agent_id));
+        // The same result twice in one batch is stored once (a result for another agent's
+        // command stays: the agent check below refuses it, and must not shadow the real one).
+        ordered.dedup_by_key(|r| (r.command_id, r.agent_id));
+        let doneat = crate::migrate::now_ms();
         let mut tx = self.write_tx().await?;
-        for r in ordered {
-            let status = match r.status.as_str() {
-                cmd::SUCCESS | cmd::FAILED | cmd::TIMEOUT | cmd::CANCELLED => r.status.as_str(),
-                _ => cmd::FAILED,
-            };
-            let found = r.results.iter().any(|m| m.foundanything);
-            let json = serde_json::to_string(&r.results)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let action: Option<i64> = sqlx::query_scalar(
-                "UPDATE commands SET status = $1, results = $2, found = $3, starttime = $4, finishtime = $5, doneat = $9 \
-                 WHERE id = $6 AND agentid = $7 AND status = $8 RETURNING actionid",
-            )
-            .bind(status)
-            .bind(&json)
-            .bind(found as i64)
-            .bind(r.starttime_ms)
-            .bind(r.finishtime_ms)
-            .bind(id_param(r.command_id))
-            .bind(id_param(r.agent_id))
-            .bind(cmd::SENT)
-            .bind(crate::migrate::now_ms())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(action_id) = action {
-                stored.push(StoredResult {
-                    command_id: r.command_id,
-                    action_id: action_id as u64,
-                    found,
-                    status: status.to_string(),
-                });
+        for chunk in ordered.chunks(RESULTS_PER_STATEMENT) {
+            if self.dialect == crate::Dialect::Postgres {
+                // Lock in command order first: UPDATE … FROM locks in whatever order its
+                // plan visits rows, and two schedulers must not deadlock on a shared result.
+                let sql = format!(
+                    "SELECT id FROM commands WHERE id IN ({}) ORDER BY id FOR UPDATE",
+                    crate::placeholder_list(chunk.len())
+                );
+                let mut lock = sqlx::query(AssertSqlSafe(sql));
+                for r in chunk {
+                    lock = lock.bind(id_param(r.command_id));
+                }
+                lock.execute(&mut *tx).await?;
             }
+            let n = chunk.len() * RESULT_COLUMNS;
+            // VALUES columns are named column1, column2, … in SQLite and PostgreSQL alike.
+            let sql = format!(
+                "UPDATE commands SET status = v.column3, results = v.column4, found = v.column5, \
+                 starttime = v.column6, finishtime = v.column7, doneat = ${} \
+                 FROM (VALUES {}) AS v \
+                 WHERE commands.id = v.column1 AND commands.agentid = v.column2 AND commands.status = ${} \
+                 RETURNING commands.id, commands.actionid, commands.status, commands.found",
+                n + 1,
+                crate::value_rows(chunk.len(), RESULT_COLUMNS),
+                n + 2,
+            );
+            let mut update = sqlx::query_as::<_, (i64, i64, String, i64)>(AssertSqlSafe(sql));
+            for r in chunk {
+                let status = match r.status.as_str() {
+                    cmd::SUCCESS | cmd::FAILED | cmd::TIMEOUT | cmd::CANCELLED => r.status.as_str(),
+                    _ => cmd::FAILED,
+                };
+                let found = r.results.iter().any(|m| m.foundanything);
+                let json = serde_json::to_string(&r.results)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                update = update
+                    .bind(id_param(r.command_id))
+                    .bind(id_param(r.agent_id))
+                    .bind(status.to_string())
+                    .bind(json)
+                    .bind(found as i64)
+                    .bind(r.starttime_ms)
+                    .bind(r.finishtime_ms);
+            }
+            let rows = update
+                .bind(doneat)
+                .bind(cmd::SENT)
+                .fetch_all(&mut *tx)
+                .await?;
+            stored.extend(
+                rows.into_iter()
+                    .map(|(id, action, status, found)| StoredResult {
+                        command_id: id as u64,
+                        action_id: action as u64,
+                        found: found != 0,
+                        status,
+                    }),
+            );
         }
+        stored.sort_by_key(|r| r.command_id);
         // Answered: out of the queues, a few hundred rows a statement (only the answering
         // agent's own command: the pair must match).
         for chunk in batch.chunks(500) {

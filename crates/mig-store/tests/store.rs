@@ -881,3 +881,63 @@ async fn answered_commands_are_read_whole_across_pages() {
         assert!(later.is_empty(), "{backend}");
     }
 }
+
+#[tokio::test]
+async fn a_large_batch_of_results_is_stored_once_each() {
+    for (backend, store, _dir) in stores().await {
+        let t0 = now();
+        for i in 0..600 {
+            let hb = heartbeat(&format!("bulk{i:03}"), "linux", "amd64", &[]);
+            store.register_heartbeat(&hb, "key", t0).await.unwrap();
+        }
+        let a = action("status='online'", t0 - 1_000, t0 + 3_600_000);
+        let sent = launch(&store, &a, t0, 0).await;
+        assert_eq!(sent.len(), 600, "{backend}");
+        let answer =
+            |e: &mig_store::actions::Envelope, agent_id: u64, found: bool| IncomingResult {
+                command_id: e.command_id,
+                agent_id,
+                status: "success".into(),
+                results: vec![ModuleResult {
+                    foundanything: found,
+                    success: true,
+                    ..Default::default()
+                }],
+                starttime_ms: t0,
+                finishtime_ms: t0 + 1,
+            };
+        // Every agent answers (every third found something), one answers twice, and one
+        // answers another agent's command first.
+        let mut batch = vec![answer(&sent[7], sent[8].agent_id, true)];
+        batch.extend(
+            sent.iter()
+                .enumerate()
+                .map(|(i, e)| answer(e, e.agent_id, i % 3 == 0)),
+        );
+        batch.push(answer(&sent[599], sent[599].agent_id, true));
+        let stored = store.store_results(&batch).await.unwrap();
+        assert_eq!(stored.len(), 600, "{backend}: each command once");
+        let forged = stored.iter().find(|r| r.command_id == sent[7].command_id);
+        assert!(
+            !forged.unwrap().found,
+            "{backend}: the real answer, not the forged one"
+        );
+        let c = store.get_action(a.id).await.unwrap().counters;
+        assert_eq!((c.done, c.success, c.inflight), (600, 600, 0), "{backend}");
+        let found = store
+            .list_commands(&CommandFilter {
+                action_id: Some(a.id),
+                found: Some(true),
+                limit: 1_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 200, "{backend}");
+        // Stored again: nothing new.
+        assert!(
+            store.store_results(&batch).await.unwrap().is_empty(),
+            "{backend}"
+        );
+    }
+}
