@@ -64,6 +64,21 @@ impl Tmux {
     }
 }
 
+impl Tmux {
+    /// Waits until `n` lines of the screen satisfy `line`.
+    fn wait_lines(&self, what: &str, n: usize, line: impl Fn(&str) -> bool) {
+        let start = std::time::Instant::now();
+        while self.screen().lines().filter(|l| line(l)).count() < n {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "timed out waiting for {n} × {what} on the console:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
@@ -110,16 +125,35 @@ fn console_through_a_pseudo_terminal() {
     t.wait("1 command(s)");
     t.line("counters");
     t.wait("success 1");
+    t.line("json");
+    t.wait("\"syntaxversion\"");
+    // A finished action cannot be cancelled, and the console says why.
+    t.line("cancel");
+    t.wait("is already completed");
+    // Copy it into a new draft and launch that at once: a second action, run again (the
+    // same operations signed twice within a second are still two actions to the agent).
+    t.line("copy");
+    t.wait("new action from");
+    t.line("launch");
+    t.wait_lines("results", 2, |l| {
+        l.starts_with("desk /etc/hostname [lastmodified:")
+    });
+    // Type on only once it has finished (typed-ahead lines are dropped when the line
+    // editor takes the terminal back).
+    t.wait_lines("finished actions", 2, |l| {
+        l.starts_with("action ") && l.ends_with(" completed")
+    });
     t.line("back");
     t.line("history");
     t.wait("search agent where status=online and name=desk");
     t.line("exit");
+    t.wait("console exited 0");
     wait_for(
         "the console to exit and save its history",
         Duration::from_secs(10),
         || {
             let h = std::fs::read_to_string(home.path().join(".mig_history")).ok()?;
-            h.contains("create action").then_some(())
+            h.contains("exit").then_some(())
         },
     );
     drop(t);
