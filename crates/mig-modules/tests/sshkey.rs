@@ -109,6 +109,37 @@ fn fingerprints_match_ssh_keygen() {
         "-f",
         k("id_ed25519").to_str().unwrap(),
     ]);
+    for (name, kind, bits, passphrase) in [
+        ("id_rsa_pkcs8", "rsa", "2048", ""),
+        ("id_ecdsa_pkcs8", "ecdsa", "256", ""),
+        ("id_rsa_pkcs8_enc", "rsa", "2048", "secret"),
+    ] {
+        keygen(&[
+            "-q",
+            "-t",
+            kind,
+            "-b",
+            bits,
+            "-m",
+            "PKCS8",
+            "-N",
+            passphrase,
+            "-f",
+            k(name).to_str().unwrap(),
+        ]);
+    }
+    // DSA, where this ssh-keygen still makes it (OpenSSH dropped it in 9.8).
+    let dsa = ["OpenSSH", "PEM"].iter().all(|format| {
+        let name = format!("id_dsa_{}", format.to_lowercase());
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "dsa", "-m", format, "-N", "", "-f"])
+            .arg(k(&name))
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if !dsa {
+        eprintln!("this ssh-keygen makes no DSA keys: DSA cases skipped");
+    }
     let auth = format!(
         "# keys\n{}no-pty,from=\"10.0.0.1\" {}",
         std::fs::read_to_string(k("id_rsa.pub")).unwrap(),
@@ -139,7 +170,15 @@ fn fingerprints_match_ssh_keygen() {
         ("id_ed25519", "private", "id_ed25519.pub", true),
         ("id_rsa.pub", "public", "id_rsa.pub", false),
         ("id_ed25519.pub", "public", "id_ed25519.pub", false),
+        ("id_rsa_pkcs8", "private", "id_rsa_pkcs8", false),
+        ("id_ecdsa_pkcs8", "private", "id_ecdsa_pkcs8", false),
+        ("id_rsa_pkcs8_enc", "private", "id_rsa_pkcs8_enc.pub", true),
+        ("id_dsa_openssh", "private", "id_dsa_openssh", false),
+        ("id_dsa_pem", "private", "id_dsa_pem", false),
     ] {
+        if name.starts_with("id_dsa") && !dsa {
+            continue;
+        }
         let key = find(name, kind);
         let (md5, sha) = reference(&k(file_for_reference));
         assert_eq!(key["fingerprint_md5"], md5, "{name}: {key}");
