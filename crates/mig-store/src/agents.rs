@@ -336,6 +336,10 @@ impl Store {
             .fetch_one(&self.pool)
             .await
             .and_then(|r| sqlx::Row::try_get(&r, "n"))?;
+        if sample <= 0 {
+            // The count alone (a listing's limit is at least one).
+            return Ok((count, Vec::new()));
+        }
         let filter = AgentFilter {
             target: Some(target.clone()),
             limit: sample,

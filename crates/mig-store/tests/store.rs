@@ -941,3 +941,25 @@ async fn a_large_batch_of_results_is_stored_once_each() {
         );
     }
 }
+
+#[tokio::test]
+async fn target_preview_counts_all_and_samples_some() {
+    for (backend, store, _dir) in stores().await {
+        fleet(&store).await;
+        let linux = parse("os='linux'").unwrap();
+        let (count, sample) = store.preview_target(&linux, now(), 2).await.unwrap();
+        assert_eq!(count, 3, "{backend}");
+        assert_eq!(sample.len(), 2, "{backend}");
+        assert!(
+            sample.iter().all(|a| a.environment.os == "linux"),
+            "{backend}: {sample:?}"
+        );
+        let (count, sample) = store.preview_target(&linux, now(), 0).await.unwrap();
+        assert_eq!((count, sample.len()), (3, 0), "{backend}: the count alone");
+        let (count, sample) = store.preview_target(&linux, now(), 100).await.unwrap();
+        assert_eq!((count, sample.len()), (3, 3), "{backend}");
+        let nobody = parse("os='plan9'").unwrap();
+        let (count, sample) = store.preview_target(&nobody, now(), 5).await.unwrap();
+        assert_eq!((count, sample.len()), (0, 0), "{backend}");
+    }
+}
