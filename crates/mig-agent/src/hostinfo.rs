@@ -45,6 +45,17 @@ pub fn init_system() -> &'static str {
     }
 }
 
+/// The host's addresses in CIDR form (`10.0.0.5/24`), loopback excluded, as MIG's agents
+/// report them; read at each heartbeat, since they change (DHCP, VPNs).
+pub fn addresses() -> Vec<String> {
+    use mig_modules::os::net::{local_addresses, Namespace};
+    local_addresses(&Namespace::own())
+        .into_iter()
+        .filter(|a| !a.addr.is_loopback())
+        .map(|a| format!("{}/{}", a.addr, a.prefix))
+        .collect()
+}
+
 /// Facts that do not change while the agent runs.
 pub struct Host {
     pub name: String,
@@ -86,6 +97,7 @@ impl Host {
                 arch: arch().to_string(),
                 isproxied: !proxy.is_empty(),
                 proxy: proxy.to_string(),
+                addresses: addresses(),
                 modules: mig_modules::registry()
                     .iter()
                     .map(|m| m.name().to_string())

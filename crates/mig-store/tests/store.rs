@@ -92,6 +92,7 @@ fn heartbeat(name: &str, os: &str, arch: &str, tags: &[(&str, &str)]) -> Agent {
             arch: arch.into(),
             ident: format!("{os} ident"),
             init: "systemd".into(),
+            addresses: vec![format!("10.1.{}.7/24", name.len())],
             ..Default::default()
         },
         tags: tags
@@ -185,6 +186,12 @@ async fn targets_select_the_same_agents_on_every_backend() {
         ("name = 'x'' OR 1=1 --'", vec![]),
         ("name like 'web\\_%'", vec![]),
         ("TRUE", vec!["Web3", "mac1", "web1", "web2"]),
+        // Addresses are a JSON list: matched as its text.
+        (
+            "environment->>'addresses' like '%\"10.1.4.%'",
+            vec!["Web3", "mac1", "web1", "web2"],
+        ),
+        ("environment->>'addresses' like '%10.1.9.%'", vec![]),
     ];
     for (backend, store, _dir) in stores().await {
         fleet(&store).await;

@@ -305,3 +305,69 @@ fn agents_reach_the_relay_through_a_proxy() {
     let o = p.mig(&p.admin, &["file", "-path", "/etc", "-name", "^hostname$"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+#[test]
+fn heartbeats_describe_the_endpoint() {
+    let p = Platform::start();
+    let a = p.agent(
+        "described",
+        &[&p.admin],
+        acl(1, &[&p.admin]),
+        "[tags]\nteam = \"incident-response\"\n",
+    );
+    let hb = p.wait_online("described");
+    let env = &hb["environment"];
+    assert_eq!(hb["mode"], "daemon", "{hb:#}");
+    assert_eq!(hb["pid"], a.pid() as i64, "{hb:#}");
+    assert!(
+        hb["queueloc"].as_str().unwrap().starts_with("linux."),
+        "{hb:#}"
+    );
+    assert!(!hb["version"].as_str().unwrap_or("").is_empty(), "{hb:#}");
+    assert_eq!(hb["tags"]["team"], "incident-response", "{hb:#}");
+    assert_eq!(env["os"], "linux", "{hb:#}");
+    // Go's architecture names, as MIG reports them.
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    assert_eq!(env["arch"], arch, "{hb:#}");
+    if let Ok(release) = std::fs::read_to_string("/etc/os-release") {
+        let pretty = release
+            .lines()
+            .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap_or_default();
+        assert!(
+            env["ident"].as_str().unwrap_or("").contains(&pretty),
+            "ident should name the distribution ({pretty}): {hb:#}"
+        );
+    }
+    let addresses: Vec<&str> = env["addresses"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default();
+    // The same addresses as `ip addr`, loopback left out, in MIG's CIDR form.
+    let ip = Command::new("ip")
+        .args(["-o", "addr", "show"])
+        .output()
+        .unwrap();
+    let mut expected: Vec<String> = String::from_utf8_lossy(&ip.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 3 && f[1] != "lo").then(|| f[3].to_string())
+        })
+        .collect();
+    let mut reported: Vec<String> = addresses.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    reported.sort();
+    assert_eq!(reported, expected, "{hb:#}");
+    let started = chrono::DateTime::parse_from_rfc3339(hb["starttime"].as_str().unwrap()).unwrap();
+    let age = chrono::Utc::now().signed_duration_since(started);
+    assert!(
+        age.num_seconds() >= 0 && age.num_seconds() < 120,
+        "starttime {started} is not this agent's start"
+    );
+}
