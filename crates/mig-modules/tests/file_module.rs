@@ -369,6 +369,26 @@ fn returnsha256_adds_the_hash() {
         r.elements["s1"][0]["fileinfo"]["sha256"],
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
+    // Matched by two checks of one search (matchall off: one entry per check) and by a
+    // second search: every entry carries the hash.
+    let dir = d.path().to_str().unwrap();
+    let options = json!({"matchall": false, "returnsha256": true});
+    let r = run(json!({"searches": {
+        "s1": {"paths": [dir], "names": ["^abc$"], "contents": ["ab"], "options": options},
+        "s2": {"paths": [dir], "sizes": ["<10"], "options": options},
+    }}));
+    let entries: Vec<&Value> = ["s1", "s2"]
+        .iter()
+        .flat_map(|l| r.elements[*l].as_array().unwrap())
+        .collect();
+    assert_eq!(entries.len(), 3, "{:#}", r.elements);
+    for e in entries {
+        assert_eq!(
+            e["fileinfo"]["sha256"],
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "{e}"
+        );
+    }
 }
 
 #[test]

@@ -57,6 +57,8 @@ pub fn build(
     let mut elements: BTreeMap<String, Vec<MatchedFile>> = BTreeMap::new();
     let mut totalhits = 0u64;
     let mut errors: Vec<String> = Vec::new();
+    let mut sha256s: std::collections::HashMap<std::path::PathBuf, Result<String, String>> =
+        std::collections::HashMap::new();
     for (s, ps) in plan.iter().enumerate() {
         let list = elements.entry(ps.label.clone()).or_default();
         for hit in outcome.hits.iter().filter(|h| h.search == s) {
@@ -71,9 +73,13 @@ pub fn build(
                 sha256: String::new(),
             };
             if ps.returnsha256 {
-                match sha256_of(hit) {
-                    Ok(h) => fileinfo.sha256 = h,
-                    Err(e) => errors.push(e),
+                // A file several checks or searches matched is hashed once.
+                let hashed = sha256s
+                    .entry(hit.path.clone())
+                    .or_insert_with(|| sha256_of(hit));
+                match hashed {
+                    Ok(h) => fileinfo.sha256 = h.clone(),
+                    Err(e) => errors.push(e.clone()),
                 }
             }
             let raw = hit.path.as_os_str().as_bytes();
