@@ -53,6 +53,31 @@ pub fn sign(action: &mut Action, signer: &dyn Signer) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// When an action should start: an RFC 3339 time, or `+<duration>` from now (`+2h`).
+pub fn parse_start(
+    text: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    if let Some(after) = text.strip_prefix('+') {
+        let d = parse_duration(after)?;
+        return Ok(now + chrono::Duration::from_std(d)?);
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| anyhow::anyhow!("start {text:?}: not an RFC 3339 time or +duration ({e})"))
+}
+
+/// Moves an action's validity window to start at `start` and last `expiration`.
+pub fn start_at(
+    action: &mut Action,
+    start: chrono::DateTime<chrono::Utc>,
+    expiration: Duration,
+) -> anyhow::Result<()> {
+    action.validfrom = GoTime(start);
+    action.expireafter = GoTime(start + chrono::Duration::from_std(expiration)?);
+    Ok(())
+}
+
 /// `30s`, `5m`, `2h`, `1d`, Go-style durations as MIG's `-e` takes them; a bare number is
 /// seconds.
 pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
@@ -62,6 +87,29 @@ pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn starts_are_times_or_offsets() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let later = parse_start("+2h", now).unwrap();
+        assert_eq!((later - now).num_seconds(), 7200);
+        let fixed = parse_start("2026-03-01T08:00:00+01:00", now).unwrap();
+        assert_eq!(fixed.to_rfc3339(), "2026-03-01T07:00:00+00:00");
+        let err = parse_start("tomorrow", now).unwrap_err().to_string();
+        assert!(err.contains("RFC 3339"), "{err}");
+        let mut a = action(
+            "t",
+            "status='online'",
+            vec![],
+            Duration::from_secs(60),
+            false,
+        );
+        start_at(&mut a, later, Duration::from_secs(600)).unwrap();
+        assert_eq!(a.validfrom.0, later);
+        assert_eq!((a.expireafter.0 - a.validfrom.0).num_seconds(), 600);
+    }
 
     #[test]
     fn durations_like_go() {

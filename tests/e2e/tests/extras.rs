@@ -371,3 +371,52 @@ fn heartbeats_describe_the_endpoint() {
         "starttime {started} is not this agent's start"
     );
 }
+
+#[test]
+fn an_action_created_to_start_later_waits_for_its_start() {
+    let p = Platform::start();
+    let _a = p.agent("later", &[&p.admin], acl(1, &[&p.admin]), "");
+    p.wait_online("later");
+    let file = p.dir.path().join("later.json");
+    let o = p.mig(
+        &p.admin,
+        &[
+            "action",
+            "create",
+            "--sign",
+            "--start",
+            "+6s",
+            "-e",
+            "60s",
+            "-t",
+            "name='later'",
+            "-o",
+            file.to_str().unwrap(),
+            "file",
+            "-path",
+            "/etc",
+            "-name",
+            "^hostname$",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let action: mig_core::Action = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let window = action.expireafter.0 - action.validfrom.0;
+    assert_eq!(window.num_seconds(), 60, "valid for -e from its start");
+    let created = p.api(&p.admin).create_action(&action).unwrap();
+    let waiting = p.api(&p.admin).action(created.id).unwrap();
+    assert_eq!(waiting.status, "pending", "before its start");
+    assert_eq!(waiting.counters.sent, 0);
+    let done = p.wait_action(created.id, Duration::from_secs(30));
+    assert_eq!(done.status, "completed");
+    assert_eq!(done.counters.success, 1);
+    // The agent ran it after its start, by the agent's own clock.
+    let commands = p.api(&p.admin).commands(created.id, None).unwrap();
+    assert_eq!(commands.len(), 1);
+    assert!(
+        commands[0].starttime.0 >= action.validfrom.0,
+        "ran at {} before its start {}",
+        commands[0].starttime.0,
+        action.validfrom.0
+    );
+}

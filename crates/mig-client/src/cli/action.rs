@@ -23,6 +23,9 @@ pub enum ActionCommand {
         /// Validity from now (Go-style: 300s, 2h).
         #[arg(short = 'e', long, default_value = "300s")]
         expiration: String,
+        /// Start later: an RFC 3339 time or +duration (+2h); the validity (-e) counts from then.
+        #[arg(long)]
+        start: Option<String>,
         /// Start from this action file instead (its operations, name and target).
         #[arg(long = "from")]
         from: Option<PathBuf>,
@@ -101,6 +104,7 @@ pub fn run(cmd: ActionCommand, config_path: Option<&Path>) -> Result<u8> {
             name,
             target,
             expiration,
+            start,
             from,
             compress,
             sign,
@@ -141,6 +145,10 @@ pub fn run(cmd: ActionCommand, config_path: Option<&Path>) -> Result<u8> {
             };
             if let Some(n) = name {
                 action.name = n;
+            }
+            if let Some(start) = start {
+                let when = build::parse_start(&start, chrono::Utc::now())?;
+                build::start_at(&mut action, when, expiration)?;
             }
             if sign {
                 build::sign(&mut action, mig_client::signing::signer(&config)?.as_ref())?;
