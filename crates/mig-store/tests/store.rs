@@ -48,6 +48,41 @@ async fn launch(
         .unwrap()
 }
 
+/// A successful result for the command in `e`, as agent `agent_id` sends it at `t0`.
+fn answer(
+    e: &mig_store::actions::Envelope,
+    agent_id: u64,
+    status: &str,
+    found: bool,
+    t0: i64,
+) -> IncomingResult {
+    IncomingResult {
+        command_id: e.command_id,
+        agent_id,
+        status: status.into(),
+        results: vec![ModuleResult {
+            foundanything: found,
+            success: true,
+            ..Default::default()
+        }],
+        starttime_ms: t0,
+        finishtime_ms: t0 + 1,
+    }
+}
+
+/// The commands of an action that found something.
+async fn found_commands(store: &Store, action_id: u64) -> Vec<mig_core::Command> {
+    store
+        .list_commands(&CommandFilter {
+            action_id: Some(action_id),
+            found: Some(true),
+            limit: 1_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
 /// A new, empty schema: the URL to use it.
 async fn pg_schema(base: &str) -> String {
     use sqlx::Connection;
@@ -337,17 +372,8 @@ async fn action_lifecycle_and_exact_counters() {
             success: true,
             ..Default::default()
         };
-        let result = |e: &mig_store::actions::Envelope, status: &str, found: bool| IncomingResult {
-            command_id: e.command_id,
-            agent_id: e.agent_id,
-            status: status.into(),
-            results: vec![ModuleResult {
-                foundanything: found,
-                success: true,
-                ..Default::default()
-            }],
-            starttime_ms: t0,
-            finishtime_ms: t0 + 1,
+        let result = |e: &mig_store::actions::Envelope, status: &str, found: bool| {
+            answer(e, e.agent_id, status, found, t0)
         };
         let stored = store
             .store_results(&[result(e0, "success", true)])
@@ -414,15 +440,7 @@ async fn action_lifecycle_and_exact_counters() {
             .unwrap()
             .is_empty());
 
-        let cmds = store
-            .list_commands(&CommandFilter {
-                action_id: Some(a.id),
-                found: Some(true),
-                limit: 100,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let cmds = found_commands(&store, a.id).await;
         assert_eq!(cmds.len(), 1);
         assert!(cmds[0].results[0].foundanything);
         let full = store.get_command(cmds[0].id).await.unwrap();
@@ -440,14 +458,7 @@ async fn completion_cancel_invalid_and_never_launched() {
         let a = action("name = 'web1'", t0, t0 + 60_000);
         let env = launch(&store, &a, t0, 0).await;
         store
-            .store_results(&[IncomingResult {
-                command_id: env[0].command_id,
-                agent_id: env[0].agent_id,
-                status: "success".into(),
-                results: vec![],
-                starttime_ms: t0,
-                finishtime_ms: t0,
-            }])
+            .store_results(&[answer(&env[0], env[0].agent_id, "success", false, t0)])
             .await
             .unwrap();
         assert_eq!(
@@ -857,14 +868,7 @@ async fn answered_commands_are_read_whole_across_pages() {
         assert_eq!(sent.len(), 4, "{backend}");
         let answers: Vec<IncomingResult> = sent[..3]
             .iter()
-            .map(|e| IncomingResult {
-                command_id: e.command_id,
-                agent_id: e.agent_id,
-                status: "success".into(),
-                results: vec![],
-                starttime_ms: t0,
-                finishtime_ms: t0,
-            })
+            .map(|e| answer(e, e.agent_id, "success", false, t0))
             .collect();
         store.store_results(&answers).await.unwrap();
         for page in [1, 2, 3, 100] {
@@ -900,19 +904,9 @@ async fn a_large_batch_of_results_is_stored_once_each() {
         let a = action("status='online'", t0 - 1_000, t0 + 3_600_000);
         let sent = launch(&store, &a, t0, 0).await;
         assert_eq!(sent.len(), 600, "{backend}");
-        let answer =
-            |e: &mig_store::actions::Envelope, agent_id: u64, found: bool| IncomingResult {
-                command_id: e.command_id,
-                agent_id,
-                status: "success".into(),
-                results: vec![ModuleResult {
-                    foundanything: found,
-                    success: true,
-                    ..Default::default()
-                }],
-                starttime_ms: t0,
-                finishtime_ms: t0 + 1,
-            };
+        let answer = |e: &mig_store::actions::Envelope, agent_id: u64, found: bool| {
+            answer(e, agent_id, "success", found, t0)
+        };
         // Every agent answers (every third found something), one answers twice, and one
         // answers another agent's command first.
         let mut batch = vec![answer(&sent[7], sent[8].agent_id, true)];
@@ -931,16 +925,7 @@ async fn a_large_batch_of_results_is_stored_once_each() {
         );
         let c = store.get_action(a.id).await.unwrap().counters;
         assert_eq!((c.done, c.success, c.inflight), (600, 600, 0), "{backend}");
-        let found = store
-            .list_commands(&CommandFilter {
-                action_id: Some(a.id),
-                found: Some(true),
-                limit: 1_000,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(found.len(), 200, "{backend}");
+        assert_eq!(found_commands(&store, a.id).await.len(), 200, "{backend}");
         // Stored again: nothing new.
         assert!(
             store.store_results(&batch).await.unwrap().is_empty(),

@@ -60,6 +60,22 @@ fn dev_platform_in_one_command() {
     let _ = server.wait();
 }
 
+/// `mig action create --sign` of a search for /etc/hostname on `target`, with `options`
+/// before the module: the signed action it wrote.
+fn signed_hostname_search(p: &Platform, target: &str, options: &[&str]) -> mig_core::Action {
+    let file = p
+        .dir
+        .path()
+        .join(format!("action-{}.json", mig_core::id::generate()));
+    let mut args = vec!["action", "create", "--sign", "-t", target, "-o"];
+    args.push(file.to_str().unwrap());
+    args.extend_from_slice(options);
+    args.extend_from_slice(&["file", "-path", "/etc", "-name", "^hostname$"]);
+    let o = p.mig(&p.admin, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap()
+}
+
 #[test]
 fn checkin_mode_runs_what_is_queued_then_exits() {
     let p = Platform::start();
@@ -71,27 +87,7 @@ fn checkin_mode_runs_what_is_queued_then_exits() {
     );
     p.wait_online("cron");
     a.stop();
-    let file = p.dir.path().join("a.json");
-    let f = file.to_str().unwrap();
-    let o = p.mig(
-        &p.admin,
-        &[
-            "action",
-            "create",
-            "--sign",
-            "-t",
-            "name='cron'",
-            "-o",
-            f,
-            "file",
-            "-path",
-            "/etc",
-            "-name",
-            "^hostname$",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let action: mig_core::Action = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let action = signed_hostname_search(&p, "name='cron'", &[]);
     let created = p.api(&p.admin).create_action(&action).unwrap();
     std::thread::sleep(Duration::from_millis(500));
 
@@ -377,30 +373,7 @@ fn an_action_created_to_start_later_waits_for_its_start() {
     let p = Platform::start();
     let _a = p.agent("later", &[&p.admin], acl(1, &[&p.admin]), "");
     p.wait_online("later");
-    let file = p.dir.path().join("later.json");
-    let o = p.mig(
-        &p.admin,
-        &[
-            "action",
-            "create",
-            "--sign",
-            "--start",
-            "+6s",
-            "-e",
-            "60s",
-            "-t",
-            "name='later'",
-            "-o",
-            file.to_str().unwrap(),
-            "file",
-            "-path",
-            "/etc",
-            "-name",
-            "^hostname$",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let action: mig_core::Action = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let action = signed_hostname_search(&p, "name='later'", &["--start", "+6s", "-e", "60s"]);
     let window = action.expireafter.0 - action.validfrom.0;
     assert_eq!(window.num_seconds(), 60, "valid for -e from its start");
     let created = p.api(&p.admin).create_action(&action).unwrap();

@@ -228,6 +228,20 @@ fn every_documented_endpoint_exists() {
     assert!(metrics.contains("mig_relay_connections"));
 }
 
+/// A client of the platform's built-in relay, trusting its CA, presenting `client` if given.
+fn relay_client(
+    p: &Platform,
+    client: Option<(&std::path::Path, &std::path::Path)>,
+) -> mig_relay::builtin::client::ClientSettings {
+    mig_relay::builtin::client::ClientSettings {
+        url: format!("wss://localhost:{}/", p.relay_port),
+        tls: mig_relay::tls::client_config(&p.pki("ca.pem"), client).unwrap(),
+        proxy: None,
+        max_message: 1 << 22,
+        timeout: Duration::from_secs(10),
+    }
+}
+
 #[test]
 fn hostile_relay_clients_do_not_hurt_the_server() {
     // A small message cap, so that "oversized" is cheap to send.
@@ -244,17 +258,7 @@ fn hostile_relay_clients_do_not_hurt_the_server() {
     p.wait_online("good");
 
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let settings = mig_relay::builtin::client::ClientSettings {
-        url: format!("wss://localhost:{}/", p.relay_port),
-        tls: mig_relay::tls::client_config(
-            &p.pki("ca.pem"),
-            Some((&p.pki("agent.pem"), &p.pki("agent.key"))),
-        )
-        .unwrap(),
-        proxy: None,
-        max_message: 1 << 22,
-        timeout: Duration::from_secs(10),
-    };
+    let settings = relay_client(&p, Some((&p.pki("agent.pem"), &p.pki("agent.key"))));
     let key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
     let hb = mig_core::Agent {
         name: "mallory".into(),
@@ -407,16 +411,8 @@ fn the_relay_accepts_only_client_certificates_from_its_ca() {
         other.path().join("pki/agent.key"),
     );
     let ours = (p.pki("agent.pem"), p.pki("agent.key"));
-    let settings = |client: Option<(&std::path::Path, &std::path::Path)>| {
-        mig_relay::builtin::client::ClientSettings {
-            url: format!("wss://localhost:{}/", p.relay_port),
-            // The client trusts the relay's CA in every case: only its own certificate varies.
-            tls: mig_relay::tls::client_config(&p.pki("ca.pem"), client).unwrap(),
-            proxy: None,
-            max_message: 1 << 20,
-            timeout: Duration::from_secs(10),
-        }
-    };
+    // The client trusts the relay's CA in every case: only its own certificate varies.
+    let settings = |client| relay_client(&p, client);
     let key = ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]);
     let hb = mig_core::Agent {
         name: "eve".into(),
