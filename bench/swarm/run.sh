@@ -7,9 +7,11 @@
 #
 # MIG_BENCH_SHAPES="builtin" or "amqp" runs one shape; MIG_BENCH_JSON=file appends every
 # measurement there as a JSON line; MIG_BENCH_LARGE_FLEET=0 keeps RabbitMQ's agent queues
-# classic v1 (by default they are v2 where the broker's descriptor limit allows). Needs
-# PostgreSQL and RabbitMQ as in .ci/run: MIG_BENCH_DATABASE_URL (default
-# postgres://postgres@127.0.0.1:5432/test) and a local rabbitmqctl (guest/guest on 5672).
+# classic v1 (by default they are v2 where the broker's descriptor limit allows);
+# MIG_BENCH_SCHEDULER_LOG=<RUST_LOG filter> logs the scheduler (e.g. mig_server=debug) and
+# MIG_BENCH_KEEP_LOG=file keeps its log. Needs PostgreSQL and RabbitMQ as in .ci/run:
+# MIG_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) and a local
+# rabbitmqctl (guest/guest on 5672).
 set -eu
 cd "$(dirname "$0")/../.."
 sizes=${*:-1000 10000}
@@ -61,7 +63,7 @@ builtin() {
     conf=$(platform "builtin-$n")
     data=$(dirname "$conf")
     add_investigator "$conf"
-    RUST_LOG=warn "$bin/mig-server" --config "$conf" run 2>"$data/server.log" &
+    RUST_LOG=${MIG_BENCH_SCHEDULER_LOG:-warn} "$bin/mig-server" --config "$conf" run 2>"$data/server.log" &
     server=$!
     pids="$pids $server"
     wait_api
@@ -71,6 +73,7 @@ builtin() {
         { cat "$work/swarm.err" "$data/server.log" >&2; exit 1; }
     grep '^swarm:' "$work/swarm.err" >&2 || true
     kill "$server"; wait "$server" 2>/dev/null || true
+    [ -z "${MIG_BENCH_KEEP_LOG:-}" ] || cp "$data/server.log" "$MIG_BENCH_KEEP_LOG"
 }
 
 amqp() {
