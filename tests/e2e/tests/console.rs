@@ -4,19 +4,33 @@ use mig_e2e::{acl, bin, wait_for, Platform};
 use std::process::Command;
 use std::time::Duration;
 
+/// A tmux session on a tmux server of its own (its own socket): one session's server shutting
+/// down never races the next session's start.
 struct Tmux {
     session: String,
 }
 
+static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 impl Tmux {
+    fn tmux(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.session]);
+        c
+    }
+
     fn start(command: &str) -> Tmux {
-        let session = format!("mig-console-{}", std::process::id());
-        let ok = Command::new("tmux")
+        let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let t = Tmux {
+            session: format!("mig-console-{}-{n}", std::process::id()),
+        };
+        let ok = t
+            .tmux()
             .args([
                 "new-session",
                 "-d",
                 "-s",
-                &session,
+                &t.session,
                 "-x",
                 "220",
                 "-y",
@@ -26,11 +40,12 @@ impl Tmux {
             .status()
             .expect("tmux must be installed (apt install tmux)");
         assert!(ok.success());
-        Tmux { session }
+        t
     }
 
     fn send(&self, keys: &[&str]) {
-        let ok = Command::new("tmux")
+        let ok = self
+            .tmux()
             .args(["send-keys", "-t", &self.session])
             .args(keys)
             .status()
@@ -44,7 +59,8 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux")
+        let out = self
+            .tmux()
             .args(["capture-pane", "-p", "-S", "-300", "-t", &self.session])
             .output()
             .unwrap();
@@ -81,9 +97,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
-            .status();
+        let _ = self.tmux().arg("kill-server").status();
     }
 }
 
