@@ -178,6 +178,24 @@ impl Platform {
     }
 
     pub fn start_with(opts: ServerOptions) -> Platform {
+        // Ports are picked free and bound by the server a moment later: something else may
+        // take one in between (another test's outgoing connection gets an ephemeral port from
+        // the same range). Then the whole platform starts again on other ports; with a shared
+        // database once only, since the first try already wrote to it.
+        let attempts = if opts.database_url.is_none() { 3 } else { 1 };
+        for attempt in 1..=attempts {
+            let mut p = Platform::configure(&opts);
+            match p.try_start_server() {
+                Ok(()) => return p,
+                Err(log) if attempt < attempts && log.contains("in use") => continue,
+                Err(log) => panic!("the server did not start:\n{log}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    /// A data directory, server.toml and admin investigator, on fresh ports; nothing started.
+    fn configure(opts: &ServerOptions) -> Platform {
         let dir = tempfile::tempdir().unwrap();
         let api_port = free_port();
         let relay_port = free_port();
@@ -208,7 +226,7 @@ impl Platform {
         toml.push_str("\n[scheduler]\ntick = \"200ms\"\n");
         toml.push_str(&opts.extra);
         std::fs::write(data.join("server.toml"), toml).unwrap();
-        let mut p = Platform {
+        let p = Platform {
             admin: new_investigator(dir.path(), "Admin Alice"),
             dir,
             api_port,
@@ -222,7 +240,6 @@ impl Platform {
             agent_relay,
         };
         p.add_investigator(&p.admin_clone(), "admin");
-        p.start_server();
         p
     }
 
@@ -273,14 +290,27 @@ impl Platform {
 
     /// Starts the server processes (all of them, after `kill_server`).
     pub fn start_server(&mut self) {
+        if let Err(log) = self.try_start_server() {
+            panic!("the server did not start:\n{log}");
+        }
+    }
+
+    fn try_start_server(&mut self) -> Result<(), String> {
         assert!(self.servers.is_empty());
         for role in self.roles.clone() {
-            self.start_role(&role);
+            self.try_start_role(&role)?;
         }
+        Ok(())
     }
 
     /// Starts one more `mig-server <role>` process; returns its index.
     pub fn start_role(&mut self, role: &str) -> usize {
+        self.try_start_role(role)
+            .unwrap_or_else(|log| panic!("mig-server {role} did not start:\n{log}"))
+    }
+
+    /// The same; if the process exits or its API does not answer, its log.
+    fn try_start_role(&mut self, role: &str) -> Result<usize, String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -296,17 +326,26 @@ impl Platform {
             .spawn()
             .unwrap();
         self.servers.push((role.to_string(), child));
+        let index = self.servers.len() - 1;
         if role != "scheduler" {
             let url = format!("https://127.0.0.1:{}/api/v1/heartbeat", self.api_port);
             let http = self.http();
-            wait_for("the API to answer", Duration::from_secs(30), || {
-                http.get(&url)
-                    .send()
-                    .ok()
-                    .filter(|r| r.status().is_success())
-            });
+            let start = Instant::now();
+            loop {
+                let answered = http.get(&url).send().ok();
+                if answered.is_some_and(|r| r.status().is_success()) {
+                    break;
+                }
+                if let Ok(Some(status)) = self.servers[index].1.try_wait() {
+                    return Err(format!("exited ({status}):\n{}", self.server_log()));
+                }
+                if start.elapsed() > Duration::from_secs(30) {
+                    return Err(format!("no API answer after 30 s:\n{}", self.server_log()));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
-        self.servers.len() - 1
+        Ok(index)
     }
 
     /// Kills every server process at once (SIGKILL): no clean shutdown.
