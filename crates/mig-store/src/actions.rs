@@ -2,7 +2,7 @@
 
 use crate::agents::{bind_all, AgentRef};
 use crate::render::{Binder, Param};
-use crate::{get_i64, get_str, id_param, placeholder_list, Result, Store, StoreError};
+use crate::{get_i64, get_str, id_param, sql_param_list, Result, Store, StoreError};
 use mig_core::action::status;
 use mig_core::command::status as cmd;
 use mig_core::{Action, Counters, GoTime};
@@ -167,7 +167,7 @@ impl Store {
         for chunk in ids.chunks(500) {
             let sql = format!(
                 "SELECT actionid, status, COUNT(*) FROM commands WHERE actionid IN ({}) GROUP BY actionid, status",
-                placeholder_list(chunk.len())
+                sql_param_list(chunk.len())
             );
             let mut q = sqlx::query_as::<_, (i64, String, i64)>(AssertSqlSafe(sql));
             for id in chunk {

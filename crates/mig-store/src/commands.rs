@@ -73,7 +73,7 @@ impl Store {
                 // plan visits rows, and two schedulers must not deadlock on a shared result.
                 let sql = format!(
                     "SELECT id FROM commands WHERE id IN ({}) ORDER BY id FOR UPDATE",
-                    crate::placeholder_list(chunk.len())
+                    crate::sql_param_list(chunk.len())
                 );
                 let mut lock = sqlx::query(AssertSqlSafe(sql));
                 for r in chunk {

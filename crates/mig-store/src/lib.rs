@@ -52,7 +52,7 @@ pub(crate) fn value_rows(rows: usize, columns: usize) -> String {
 }
 
 /// `$1, $2, …, $n`, for an `IN (…)` list.
-pub(crate) fn placeholder_list(n: usize) -> String {
+pub(crate) fn sql_param_list(n: usize) -> String {
     (1..=n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -179,9 +179,9 @@ pub(crate) fn id_param(id: u64) -> i64 {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn placeholders_number_every_value_once() {
+    fn sql_params_number_every_value_once() {
         assert_eq!(super::value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
         assert_eq!(super::value_rows(1, 1), "($1)");
-        assert_eq!(super::placeholder_list(3), "$1, $2, $3");
+        assert_eq!(super::sql_param_list(3), "$1, $2, $3");
     }
 }

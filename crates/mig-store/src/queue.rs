@@ -53,7 +53,7 @@ impl Store {
             let sql = format!(
                 "UPDATE relay_queue SET dispatched = -1 WHERE commandid IN \
                  (SELECT commandid FROM relay_queue WHERE commandid IN ({}) ORDER BY commandid{})",
-                crate::placeholder_list(chunk.len()),
+                crate::sql_param_list(chunk.len()),
                 self.skip_locked()
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -70,7 +70,7 @@ impl Store {
         for chunk in ids.chunks(500) {
             let sql = format!(
                 "{ENVELOPE_SELECT} WHERE q.commandid IN ({}) ORDER BY q.commandid",
-                crate::placeholder_list(chunk.len())
+                crate::sql_param_list(chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for id in chunk {
