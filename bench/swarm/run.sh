@@ -57,8 +57,8 @@ swarm() {
         --investigator-key "$work/inv/investigator.sec.asc" "$@"
 }
 
-echo "| shape | agents | launch → last result stored | results/s | server CPU during fan-out | server RSS after (peak) | heartbeats/s | all registered after |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| shape | agents | launch → last result stored | the same, first action on new queues | results/s | server CPU during fan-out | server RSS after (peak) | heartbeats/s | all registered after |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 builtin() {
     conf=$(platform "builtin-$n")
     data=$(dirname "$conf")

@@ -72,6 +72,9 @@ struct SwarmArgs {
     label: String,
 }
 
+/// The target that selects every simulated agent.
+const ALL_SWARM_AGENTS: &str = "name LIKE 'swarm-%'";
+
 fn main() -> anyhow::Result<()> {
     // Ten thousand connections need ten thousand descriptors.
     mig_relay::builtin::server::raise_fd_limit();
@@ -104,52 +107,20 @@ fn swarm(args: SwarmArgs) -> anyhow::Result<()> {
     // 1. Agents connect and register.
     let started = Instant::now();
     runtime.block_on(start(&args, swarm.clone()))?;
-    let all = "name LIKE 'swarm-%'";
     wait_until(
         &format!("{n} agents registered"),
         Duration::from_secs(600),
-        || Ok(api.preview(all)?.0 as usize >= n),
+        || Ok(api.preview(ALL_SWARM_AGENTS)?.0 as usize >= n),
         &swarm,
     )?;
     let registered = started.elapsed();
 
-    // 2. One action to all of them.
-    let cpu_before = cpu_total(&args.server_pids);
-    let op = mig_core::Operation::new(
-        "file",
-        serde_json::json!({"searches": {"s1": {"paths": ["/etc"], "names": ["^hostname$"]}}}),
-    );
-    let mut action = mig_client::build::action(
-        &format!("swarm {n} {}", std::process::id()),
-        all,
-        vec![op],
-        Duration::from_secs(600),
-        false,
-    );
+    // 2. An action to all of them, on queues and connections that never carried one; then,
+    // after the heartbeat wave, a second one: the steady state of a fleet whose relay has
+    // carried actions before (RabbitMQ sets up a queue's files on its first persistent
+    // message, so the first action also measures that one-time cost).
     let signer = KeySigner::from_file(&args.investigator_key, None)?;
-    mig_client::build::sign(&mut action, &signer)?;
-    let launched = Instant::now();
-    let id = api.create_action(&action)?.id;
-    let mut first = None;
-    let last = loop {
-        let a = api.action(id)?;
-        if a.counters.done > 0 && first.is_none() {
-            first = Some(launched.elapsed());
-        }
-        if a.counters.done as usize >= n {
-            break launched.elapsed();
-        }
-        if launched.elapsed() > Duration::from_secs(600) {
-            anyhow::bail!(
-                "action {id}: {} of {n} results after 600 s",
-                a.counters.done
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let fanout_cpu = cpu_total(&args.server_pids) - cpu_before;
-    let first = first.unwrap_or(last);
-    let spread = (last - first).as_secs_f64().max(0.001);
+    let initial = fan_out(&api, &signer, &swarm, n, &args.server_pids, "first")?;
 
     // 3. A heartbeat wave: every agent announces a new version at once.
     let wave = Instant::now();
@@ -162,37 +133,42 @@ fn swarm(args: SwarmArgs) -> anyhow::Result<()> {
     )?;
     let wave_time = wave.elapsed();
 
+    let steady = fan_out(&api, &signer, &swarm, n, &args.server_pids, "second")?;
+
     let (rss, peak): (f64, f64) = args
         .server_pids
         .iter()
         .filter_map(|p| procstat::rss_mib(*p).ok())
         .fold((0.0, 0.0), |(r, p), (r1, p1)| (r + r1, p + p1));
-    let timeline = *swarm.timeline.lock().unwrap_or_else(|p| p.into_inner());
-    let since_launch = |t: Option<Instant>| t.map(|t| (t - launched).as_secs_f64());
+    let since_launch =
+        |f: &FanOut, t: Option<Instant>| t.map(|t| (t - f.launched).as_secs_f64());
     let report = serde_json::json!({
         "label": args.label,
         "agents": n,
         "registration_s": registered.as_secs_f64(),
-        "launch_to_last_result_s": last.as_secs_f64(),
-        "launch_to_first_result_s": first.as_secs_f64(),
-        "results_per_s": n as f64 / spread,
-        "server_cpu_s_during_fanout": fanout_cpu,
+        "launch_to_last_result_s": steady.last.as_secs_f64(),
+        "launch_to_first_result_s": steady.first.as_secs_f64(),
+        "results_per_s": steady.rate(n),
+        "server_cpu_s_during_fanout": steady.cpu,
+        "first_action_launch_to_last_result_s": initial.last.as_secs_f64(),
+        "first_action_server_cpu_s": initial.cpu,
         "heartbeat_wave_s": wave_time.as_secs_f64(),
         "heartbeats_per_s": n as f64 / wave_time.as_secs_f64(),
         "server_rss_mib": rss,
         "server_peak_rss_mib": peak,
         "swarm_failures": swarm.failures.load(Ordering::Relaxed),
-        "first_command_received_s": since_launch(timeline.first_command),
-        "last_command_received_s": since_launch(timeline.last_command),
-        "last_result_sent_s": since_launch(timeline.last_result_sent),
+        "first_command_received_s": since_launch(&steady, steady.timeline.first_command),
+        "last_command_received_s": since_launch(&steady, steady.timeline.last_command),
+        "last_result_sent_s": since_launch(&steady, steady.timeline.last_result_sent),
     });
     println!("{report}");
     eprintln!(
-        "| {} | {n} | {:.2} s | {:.0}/s | {:.2} s CPU | {:.0} MiB (peak {:.0}) | {:.0}/s | {:.1} s |",
+        "| {} | {n} | {:.2} s | {:.2} s | {:.0}/s | {:.2} s CPU | {:.0} MiB (peak {:.0}) | {:.0}/s | {:.1} s |",
         args.label,
-        last.as_secs_f64(),
-        n as f64 / spread,
-        fanout_cpu,
+        steady.last.as_secs_f64(),
+        initial.last.as_secs_f64(),
+        steady.rate(n),
+        steady.cpu,
         rss,
         peak,
         n as f64 / wave_time.as_secs_f64(),
@@ -213,6 +189,77 @@ fn swarm(args: SwarmArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// One action's fan-out, timed from its launch.
+struct FanOut {
+    launched: Instant,
+    /// Launch to the first and the last result stored.
+    first: Duration,
+    last: Duration,
+    /// The server processes' CPU time over it.
+    cpu: f64,
+    /// When the swarm saw its first and last command and sent its last result.
+    timeline: sim::Timeline,
+}
+
+impl FanOut {
+    /// Results per second from the first stored to the last.
+    fn rate(&self, n: usize) -> f64 {
+        n as f64 / (self.last - self.first).as_secs_f64().max(0.001)
+    }
+}
+
+/// Launches one signed action targeting the swarm's `n` agents through the API and waits for
+/// all their results.
+fn fan_out(
+    api: &Client,
+    signer: &KeySigner,
+    swarm: &sim::Swarm,
+    n: usize,
+    server_pids: &[u32],
+    name: &str,
+) -> anyhow::Result<FanOut> {
+    swarm.reset_timeline();
+    let cpu_before = cpu_total(server_pids);
+    let op = mig_core::Operation::new(
+        "file",
+        serde_json::json!({"searches": {"s1": {"paths": ["/etc"], "names": ["^hostname$"]}}}),
+    );
+    let mut action = mig_client::build::action(
+        &format!("swarm {n} {name} {}", std::process::id()),
+        ALL_SWARM_AGENTS,
+        vec![op],
+        Duration::from_secs(600),
+        false,
+    );
+    mig_client::build::sign(&mut action, signer)?;
+    let launched = Instant::now();
+    let id = api.create_action(&action)?.id;
+    let mut first = None;
+    let last = loop {
+        let a = api.action(id)?;
+        if a.counters.done > 0 && first.is_none() {
+            first = Some(launched.elapsed());
+        }
+        if a.counters.done as usize >= n {
+            break launched.elapsed();
+        }
+        if launched.elapsed() > Duration::from_secs(600) {
+            anyhow::bail!(
+                "action {id}: {} of {n} results after 600 s",
+                a.counters.done
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ok(FanOut {
+        launched,
+        first: first.unwrap_or(last),
+        last,
+        cpu: cpu_total(server_pids) - cpu_before,
+        timeline: swarm.timeline(),
+    })
 }
 
 async fn start(args: &SwarmArgs, swarm: std::sync::Arc<sim::Swarm>) -> anyhow::Result<()> {

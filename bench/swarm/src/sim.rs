@@ -44,6 +44,15 @@ impl Swarm {
         t.last_command = Some(now);
     }
 
+    /// Forgets the last fan-out's times (before the next action).
+    pub fn reset_timeline(&self) {
+        *self.timeline.lock().unwrap_or_else(|p| p.into_inner()) = Timeline::default();
+    }
+
+    pub fn timeline(&self) -> Timeline {
+        *self.timeline.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn result_sent(&self) {
         self.answered.fetch_add(1, Ordering::Relaxed);
         self.timeline

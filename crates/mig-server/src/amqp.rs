@@ -265,7 +265,7 @@ async fn consume_results(
     let mut consumer = link
         .consume(
             RESULTS_KEY,
-            batch.saturating_mul(2),
+            batch.saturating_mul(8),
             "mig-scheduler-results",
         )
         .await?;

@@ -231,18 +231,25 @@ async fn write_results(
                     &app.metrics.results_duplicate,
                     (results.len() - stored.len()) as u64,
                 );
+                // Duplicates are acknowledged too, so the agent stops sending them.
+                let mut last_delivery = None;
                 for (r, ack) in results.iter().zip(acks.drain(..)) {
-                    // Duplicates are acknowledged too, so the agent stops sending them.
                     match ack {
                         Ack::Builtin => {
                             let frame =
                                 format!(r#"{{"type":"ack","command_id":{}}}"#, r.command_id);
                             app.hub.send(r.agent_id, frame);
                         }
-                        Ack::Amqp(acker) => {
-                            let _ = acker.ack(lapin::options::BasicAckOptions::default()).await;
-                        }
+                        Ack::Amqp(acker) => last_delivery = Some(acker),
                     }
+                }
+                // One acknowledgement for the batch: the consumer hands deliveries over in
+                // order and every earlier one is settled (stored, dropped or returned), so
+                // "this one and all before it" covers exactly the batch, at the cost of one
+                // message to the broker's results queue instead of one per result.
+                if let Some(acker) = last_delivery {
+                    let all_before = lapin::options::BasicAckOptions { multiple: true };
+                    let _ = acker.ack(all_before).await;
                 }
                 if !stored.is_empty() {
                     app.wake_scheduler.notify_one();

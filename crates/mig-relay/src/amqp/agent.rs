@@ -84,15 +84,17 @@ pub async fn attach_agent(
             FieldTable::default(),
         )
         .await?;
-    let publisher = conn.create_channel().await?;
-    publisher
+    // Results and heartbeats leave on the same channel (as MIG's agents send them): a second
+    // channel per agent would be two more broker processes (channel and writer) to wake for
+    // every command, across the whole fleet.
+    channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
     Ok((
         AgentCommands { consumer },
         AgentPublisher {
             _conn: conn,
-            channel: publisher,
+            channel,
         },
     ))
 }

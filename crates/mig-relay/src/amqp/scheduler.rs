@@ -13,9 +13,16 @@ use lapin::types::FieldTable;
 use lapin::PublisherConfirm;
 use lapin::{BasicProperties, Channel, Connection, Consumer};
 
+/// Channels commands are published on. Each agent's queue is always published to on the same
+/// one (chosen by its name), so the broker's channel processes share the fleet instead of one
+/// of them tracking every agent queue: with 10,000 agents, that one channel process was the
+/// broker's busiest, its state (a queue record and a monitor per agent queue) large and slow
+/// to garbage-collect.
+const PUBLISHING_CHANNELS: usize = 4;
+
 pub struct SchedulerLink {
     pub conn: Connection,
-    publisher: Channel,
+    publishers: Vec<Channel>,
 }
 
 pub async fn connect_scheduler(
@@ -23,13 +30,19 @@ pub async fn connect_scheduler(
     name: &str,
 ) -> Result<SchedulerLink, AmqpError> {
     let conn = connect(settings, name).await?;
-    let publisher = conn.create_channel().await?;
-    declare_topology(&publisher).await?;
-    declare_scheduler_queues(&publisher).await?;
-    publisher
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
-    Ok(SchedulerLink { conn, publisher })
+    let setup = conn.create_channel().await?;
+    declare_topology(&setup).await?;
+    declare_scheduler_queues(&setup).await?;
+    let _ = setup.close(200, "topology declared".into()).await;
+    let mut publishers = Vec::with_capacity(PUBLISHING_CHANNELS);
+    for _ in 0..PUBLISHING_CHANNELS {
+        let publisher = conn.create_channel().await?;
+        publisher
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        publishers.push(publisher);
+    }
+    Ok(SchedulerLink { conn, publishers })
 }
 
 impl SchedulerLink {
@@ -46,7 +59,7 @@ impl SchedulerLink {
             .with_delivery_mode(2)
             .with_expiration(ttl_ms.max(1).to_string().into());
         Ok(self
-            .publisher
+            .publisher_for(queueloc)
             .basic_publish(
                 EXCHANGE_AGENTS.into(),
                 agent_queue(queueloc).as_str().into(),
@@ -55,6 +68,15 @@ impl SchedulerLink {
                 props,
             )
             .await?)
+    }
+
+    /// The channel that publishes to this agent's queue: always the same one (a hash of the
+    /// queueloc), so each channel process in the broker knows a share of the agent queues.
+    fn publisher_for(&self, queueloc: &str) -> &Channel {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        queueloc.hash(&mut hasher);
+        &self.publishers[hasher.finish() as usize % self.publishers.len()]
     }
 
     /// Consumes a shared queue, `prefetch` unacknowledged messages at a time.
