@@ -107,6 +107,7 @@ amqp() {
     pids="$pids $api $scheduler"
     wait_api
     swarm "$data" --relay "amqp://guest:guest@127.0.0.1:5672/$vhost" --server-pid "$api" \
+        --per-connection "${MIG_BENCH_PER_CONNECTION:-100}" \
         --server-pid "$scheduler" --label "RabbitMQ ($queues) + PostgreSQL (api + scheduler)" \
         2>&1 >"$work/amqp-$n.json" | tee "$work/swarm.err" | grep '^|' ||
         { cat "$work/swarm.err" "$data/scheduler.log" >&2; exit 1; }
