@@ -142,8 +142,7 @@ fn swarm(args: SwarmArgs) -> anyhow::Result<()> {
         .iter()
         .filter_map(|p| procstat::rss_mib(*p).ok())
         .fold((0.0, 0.0), |(r, p), (r1, p1)| (r + r1, p + p1));
-    let since_launch =
-        |f: &FanOut, t: Option<Instant>| t.map(|t| (t - f.launched).as_secs_f64());
+    let since_launch = |f: &FanOut, t: Option<Instant>| t.map(|t| (t - f.launched).as_secs_f64());
     let report = serde_json::json!({
         "label": args.label,
         "agents": n,
