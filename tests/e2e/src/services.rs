@@ -73,13 +73,7 @@ impl Vhost {
     /// the virtual host. Returns the URL it prints (with the broker's address from
     /// `MIG_TEST_AMQP_URL`, and amqp:// since the test broker has no TLS).
     pub fn setup(&self, args: &[&str]) -> String {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/rabbitmq-setup.sh");
-        let out = Command::new("sh")
-            .arg(script)
-            .args(["--vhost", &self.name])
-            .args(args)
-            .output()
-            .unwrap();
+        let out = self.run_setup(args);
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
@@ -94,6 +88,19 @@ impl Vhost {
         let (user, password) = creds.split_once(':').unwrap();
         self.users.lock().unwrap().push(user.to_string());
         self.url_for(user, password)
+    }
+}
+
+impl Vhost {
+    /// Runs deploy/rabbitmq-setup.sh on this virtual host, whatever it answers.
+    pub fn run_setup(&self, args: &[&str]) -> std::process::Output {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/rabbitmq-setup.sh");
+        Command::new("sh")
+            .arg(script)
+            .args(["--vhost", &self.name])
+            .args(args)
+            .output()
+            .unwrap()
     }
 }
 
@@ -112,6 +119,11 @@ impl Drop for Vhost {
 
 /// Runs `rabbitmqctl` (the broker is local to the tests); panics with its output on failure.
 pub fn rabbitmqctl(args: &[&str]) {
+    rabbitmqctl_output(args);
+}
+
+/// The same, returning what it printed.
+pub fn rabbitmqctl_output(args: &[&str]) -> String {
     let out = Command::new("rabbitmqctl")
         .arg("-q")
         .args(args)
@@ -124,4 +136,5 @@ pub fn rabbitmqctl(args: &[&str]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -3,7 +3,7 @@
 //! with a note, without them; `.ci/run` sets both).
 
 use ed25519_dalek::SigningKey;
-use mig_e2e::services::{postgres_schema, Vhost};
+use mig_e2e::services::{postgres_schema, rabbitmqctl_output, Vhost};
 use mig_e2e::{acl, wait_for, AgentProc, Platform, ServerOptions};
 use mig_relay::amqp::agent::connect_agent;
 use mig_relay::amqp::{AmqpSettings, SignedMessage, HEARTBEATS_KEY, RESULTS_KEY};
@@ -328,5 +328,86 @@ fn rabbitmq_setup_script_confines_each_agent_to_its_own_queue() {
             refused.contains("ACCESS_REFUSED"),
             "publish to toagents: {refused:?}"
         );
+    });
+}
+
+/// The running broker's open-file limit, read where deploy/rabbitmq-setup.sh reads it; `None`
+/// where that cannot be read (another user's broker, or none local).
+fn broker_file_limit() -> Option<u64> {
+    let pgrep = std::process::Command::new("pgrep")
+        .args(["-o", "-u", "rabbitmq", "beam.smp"])
+        .output()
+        .ok()?;
+    let pid = String::from_utf8_lossy(&pgrep.stdout).trim().to_string();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+    limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn large_fleet_makes_agent_queues_v2_only_where_the_broker_has_the_descriptors() {
+    let Some(vhost) = Vhost::create() else {
+        return;
+    };
+    let Some(limit) = broker_file_limit() else {
+        eprintln!("the broker's file limit cannot be read here: skipped");
+        return;
+    };
+    let policies = || rabbitmqctl_output(&["list_policies", "-p", &vhost.name]);
+
+    // About three descriptors per agent plus a thousand: as many agents as descriptors is
+    // always too many, and the script says so and leaves the queues alone.
+    let refused = vhost.run_setup(&["large-fleet", &limit.to_string()]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!("RabbitMQ may open {limit} files"))
+            && said.contains("policy not set"),
+        "{said}"
+    );
+    assert!(!policies().contains("mig-queues-v2"), "{}", policies());
+
+    let fits = limit.saturating_sub(1000) / 3;
+    if fits == 0 {
+        eprintln!("the broker may open {limit} files, too few for any agent: rest skipped");
+        return;
+    }
+    let set = vhost.run_setup(&["large-fleet", &fits.to_string()]);
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let listed = policies();
+    assert!(
+        listed.contains("mig-queues-v2") && listed.contains(r#"{"queue-version":2}"#),
+        "{listed}"
+    );
+
+    // An agent's queue, declared as agents declare it, gets the policy; the schedulers'
+    // connection declares the exchange it binds to.
+    let settings = AmqpSettings {
+        url: vhost.url.clone(),
+        ca: None,
+        cert: None,
+        key: None,
+    };
+    let queueloc = "linux.large-fleet.0123456789abcdef";
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let _scheduler = mig_relay::amqp::scheduler::connect_scheduler(&settings, "test")
+            .await
+            .unwrap();
+        let _agent = connect_agent(&settings, queueloc).await.unwrap();
+        let queues = rabbitmqctl_output(&["list_queues", "-p", &vhost.name, "name", "policy"]);
+        let agent_queue = queues
+            .lines()
+            .find(|l| l.starts_with(&format!("mig.agt.{queueloc}")))
+            .unwrap_or_else(|| panic!("no agent queue in {queues}"));
+        assert!(agent_queue.ends_with("mig-queues-v2"), "{queues}");
     });
 }
