@@ -142,7 +142,6 @@ fn swarm(args: SwarmArgs) -> anyhow::Result<()> {
         .iter()
         .filter_map(|p| procstat::rss_mib(*p).ok())
         .fold((0.0, 0.0), |(r, p), (r1, p1)| (r + r1, p + p1));
-    let since_launch = |f: &FanOut, t: Option<Instant>| t.map(|t| (t - f.launched).as_secs_f64());
     let report = serde_json::json!({
         "label": args.label,
         "agents": n,
@@ -158,9 +157,9 @@ fn swarm(args: SwarmArgs) -> anyhow::Result<()> {
         "server_rss_mib": rss,
         "server_peak_rss_mib": peak,
         "swarm_failures": swarm.failures.load(Ordering::Relaxed),
-        "first_command_received_s": since_launch(&steady, steady.timeline.first_command),
-        "last_command_received_s": since_launch(&steady, steady.timeline.last_command),
-        "last_result_sent_s": since_launch(&steady, steady.timeline.last_result_sent),
+        "first_command_received_s": steady.since_launch(steady.timeline.first_command),
+        "last_command_received_s": steady.since_launch(steady.timeline.last_command),
+        "last_result_sent_s": steady.since_launch(steady.timeline.last_result_sent),
     });
     println!("{report}");
     eprintln!(
@@ -205,6 +204,11 @@ struct FanOut {
 }
 
 impl FanOut {
+    /// Seconds from this action's launch to `t`.
+    fn since_launch(&self, t: Option<Instant>) -> Option<f64> {
+        t.map(|t| (t - self.launched).as_secs_f64())
+    }
+
     /// Results per second, from the first agent receiving its command to the last result
     /// stored. (Not from the first result stored: under load the API's answer to a poll can
     /// come late enough to see the first and the last result at once.)

@@ -262,6 +262,8 @@ async fn consume_results(
         .scheduler
         .result_batch
         .clamp(1, u16::MAX as usize) as u16;
+    // Several batches in hand while one is stored: results wait here, not in the broker's
+    // queue, whose single process slows down as they pile up (BENCHMARKS.md, fan-out).
     let mut consumer = link
         .consume(
             RESULTS_KEY,
