@@ -8,6 +8,7 @@
 # MIG_BENCH_SHAPES="builtin" or "amqp" runs one shape; MIG_BENCH_JSON=file appends every
 # measurement there as a JSON line; MIG_BENCH_LARGE_FLEET=0 keeps RabbitMQ's agent queues
 # classic v1 (by default they are v2 where the broker's descriptor limit allows);
+# MIG_BENCH_PER_CONNECTION sets how many simulated agents share an AMQP connection (100);
 # MIG_BENCH_SCHEDULER_LOG=<RUST_LOG filter> logs the scheduler (e.g. mig_server=debug) and
 # MIG_BENCH_KEEP_LOG=file keeps its log. Needs PostgreSQL and RabbitMQ as in .ci/run:
 # MIG_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) and a local
