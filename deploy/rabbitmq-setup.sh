@@ -50,11 +50,12 @@ init)
     ctl list_vhosts | grep -qx "$vhost" || ctl add_vhost "$vhost"
     pw=$(password "${2:-}")
     user mig-scheduler "$pw"
-    # Schedulers declare the exchanges and their shared queues, publish commands to
-    # `toagents`, and consume results and heartbeats. They never read agents' queues.
+    # Schedulers declare the exchanges and their shared queues, publish commands straight
+    # to agents' queues (through the default exchange, `amq.default`), and consume results
+    # and heartbeats. They never read agents' queues.
     ctl set_permissions -p "$vhost" mig-scheduler \
         '^(toagents|toschedulers|mig\.agt\.(results|heartbeats))$' \
-        '^(toagents|mig\.agt\.(results|heartbeats))$' \
+        '^(amq\.default|toagents|mig\.agt\.(results|heartbeats))$' \
         '^(toschedulers|mig\.agt\.(results|heartbeats))$'
     echo "scheduler: amqps://mig-scheduler:$pw@$host:5671/$vhost   (relay.amqp_url in server.toml)"
     ;;

@@ -238,8 +238,7 @@ pub async fn start_amqp(
                                     return;
                                 };
                                 swarm.command_received();
-                                let command: Value = serde_json::from_slice(&incoming.data).unwrap_or_default();
-                                let _ = incoming.ack().await;
+                                let command: Value = serde_json::from_slice(&incoming).unwrap_or_default();
                                 if let Some((_, json)) = answer(&command) {
                                     let signed = SignedMessage::sign(&me.key, "result", &me.queueloc, json);
                                     match publisher.publish(RESULTS_KEY, &signed, true).await {

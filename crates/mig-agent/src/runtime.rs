@@ -165,18 +165,13 @@ impl Runtime {
     }
 
     /// Runs a command in the background; its result goes to the current connection.
-    /// `processed` runs once the agent is done with the command, before the result is sent.
-    fn spawn_command<F>(self: &Arc<Self>, command: serde_json::Value, processed: F)
-    where
-        F: std::future::Future<Output = ()> + Send + 'static,
-    {
+    fn spawn_command(self: &Arc<Self>, command: serde_json::Value) {
         self.touch();
         let rt = self.clone();
         self.running.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
             let id = command_id(&command);
             let result = rt.process(command).await;
-            processed.await;
             if let Some(json) = result {
                 rt.send(Outgoing::Result { id, json });
             }
@@ -343,7 +338,7 @@ impl Runtime {
                 },
             };
             match msg {
-                ServerMessage::Command { command } => self.spawn_command(command, async {}),
+                ServerMessage::Command { command } => self.spawn_command(command),
                 ServerMessage::Ack { command_id } => {
                     self.outbox.remove(command_id);
                     self.touch();
@@ -418,21 +413,9 @@ impl Runtime {
                     _ => continue,
                 },
             };
-            match serde_json::from_slice::<serde_json::Value>(&incoming.data) {
-                Ok(command) => {
-                    // The broker forgets a command once it is acknowledged, so acknowledge it
-                    // once processed and its result is in the outbox: a connection lost
-                    // meanwhile brings a redelivery the gate recognises, never a lost command.
-                    self.spawn_command(command, async move {
-                        if let Err(e) = incoming.ack().await {
-                            warn!("acknowledgement lost: {e}");
-                        }
-                    });
-                }
-                Err(e) => {
-                    warn!("unreadable message in the agent's queue: {e}");
-                    incoming.ack().await?;
-                }
+            match serde_json::from_slice::<serde_json::Value>(&incoming) {
+                Ok(command) => self.spawn_command(command),
+                Err(e) => warn!("unreadable message in the agent's queue: {e}"),
             }
         };
         self.detach();

@@ -21,8 +21,13 @@ use tracing::{debug, info, warn};
 /// Claimed commands a scheduler has this long to get confirmed by the broker before another
 /// scheduler may publish them again.
 const DISPATCH_LEASE_MS: i64 = 30_000;
-const DISPATCH_BATCH: i64 = 1_000;
-const CONFIRMING: usize = 8;
+/// Commands published at once, and batches of them awaiting the broker's confirmation: 1,000
+/// commands in flight. With 8,000, the fan-out to 10,000 agents took as long once the agents'
+/// queues had carried an action, and 6.0-6.1 s instead of 4.3 s on queues new to it: each
+/// command wakes its agent's queue and channel in the broker, and the results coming back, all
+/// through the one results queue, waited behind thousands of them (BENCHMARKS.md).
+const DISPATCH_BATCH: i64 = 500;
+const CONFIRMING: usize = 2;
 /// Heartbeats registered at once (each is a small transaction).
 const HEARTBEAT_WORKERS: usize = 16;
 
@@ -111,9 +116,8 @@ impl Outbox {
 
 /// Publishes the commands launched here as they come, and what the database says is queued and
 /// not yet confirmed (launched while no publisher was connected, or by a scheduler that died
-/// before the broker confirmed them). The broker persists each batch before confirming it, and
-/// persists several batches as fast as one: up to `CONFIRMING` batches wait for their
-/// confirmations while the next ones are published.
+/// before the broker confirmed them). Up to `CONFIRMING` batches wait for their confirmations
+/// while the next ones are published.
 async fn dispatch(
     app: Arc<App>,
     link: Arc<SchedulerLink>,

@@ -269,8 +269,8 @@ fn rabbitmq_setup_script_confines_each_agent_to_its_own_queue() {
     assert_eq!(action.counters.success, 2, "{}", p.server_log());
 
     // With the first agent's credentials: the second agent's queue can be neither declared
-    // nor read, nothing can be published to the agents' exchange, and the schedulers'
-    // queues cannot be read.
+    // nor read nor published to, and the schedulers' queues cannot be read. (The action above
+    // shows the scheduler's user may publish commands to the agents' queues.)
     let (_, other_queueloc) = &agents[1];
     let settings = AmqpSettings {
         url: urls[0].clone(),
@@ -300,34 +300,38 @@ fn rabbitmq_setup_script_confines_each_agent_to_its_own_queue() {
                 .unwrap_or_else(|| panic!("{queue} could be read"));
             assert!(err.to_string().contains("ACCESS_REFUSED"), "{queue}: {err}");
         }
-        let channel = conn.create_channel().await.unwrap();
-        let published = channel
-            .basic_publish(
-                "toagents".into(),
-                format!("mig.agt.{other_queueloc}").as_str().into(),
-                lapin::options::BasicPublishOptions::default(),
-                b"{}",
-                lapin::BasicProperties::default(),
-            )
-            .await;
-        // A refused publication closes the channel; it shows on the publication or on the
-        // next call.
-        let refused = match published {
-            Err(e) => e.to_string(),
-            Ok(confirm) => match confirm.await {
+        // Neither through the agents' exchange nor straight to the queue (the default
+        // exchange, which schedulers publish commands through).
+        for exchange in ["toagents", ""] {
+            let channel = conn.create_channel().await.unwrap();
+            let published = channel
+                .basic_publish(
+                    exchange.into(),
+                    format!("mig.agt.{other_queueloc}").as_str().into(),
+                    lapin::options::BasicPublishOptions::default(),
+                    b"{}",
+                    lapin::BasicProperties::default(),
+                )
+                .await;
+            // A refused publication closes the channel; it shows on the publication or on
+            // the next call.
+            let refused = match published {
                 Err(e) => e.to_string(),
-                Ok(_) => channel
-                    .basic_qos(1, lapin::options::BasicQosOptions::default())
-                    .await
-                    .err()
-                    .map(|e| e.to_string())
-                    .unwrap_or_default(),
-            },
-        };
-        assert!(
-            refused.contains("ACCESS_REFUSED"),
-            "publish to toagents: {refused:?}"
-        );
+                Ok(confirm) => match confirm.await {
+                    Err(e) => e.to_string(),
+                    Ok(_) => channel
+                        .basic_qos(1, lapin::options::BasicQosOptions::default())
+                        .await
+                        .err()
+                        .map(|e| e.to_string())
+                        .unwrap_or_default(),
+                },
+            };
+            assert!(
+                refused.contains("ACCESS_REFUSED"),
+                "publish to {exchange:?}: {refused:?}"
+            );
+        }
     });
 }
 

@@ -6,11 +6,10 @@ use super::{
 };
 use futures_util::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueBindOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
-use lapin::Acker;
 use lapin::{BasicProperties, Channel, Connection, Consumer};
 use std::sync::Arc;
 
@@ -74,13 +73,23 @@ pub async fn attach_agent(
                  has one connected to this virtual host yet?): {e}"
             ))
         })?;
-    // A few commands at a time: the rest wait in the broker, not in the agent.
-    channel.basic_qos(4, BasicQosOptions::default()).await?;
+    // No acknowledgements: the broker forgets a command once it has sent it to the agent, whose
+    // gate remembers it from then on (and refuses a replay). MIG's agents acknowledge each
+    // command as soon as it arrives, which adds one guarantee: a command in flight when the
+    // connection breaks is delivered again. It costs the broker, for each command to each
+    // agent, writing the message to the queue's files and syncing them before confirming it
+    // to the scheduler, then the acknowledgement: most of its work in a fan-out
+    // (BENCHMARKS.md). Commands waiting for an agent that is away are still written to disk
+    // and survive a broker restart; one lost in flight shows as that agent's command
+    // unanswered until the action expires (docs/compat.md).
     let consumer = channel
         .basic_consume(
             queue.as_str().into(),
             "mig-agent".into(),
-            BasicConsumeOptions::default(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
             FieldTable::default(),
         )
         .await?;
@@ -99,28 +108,12 @@ pub async fn attach_agent(
     ))
 }
 
-/// One command from the agent's queue. The broker delivers it again (to this agent's next
-/// connection) until it is acknowledged.
-pub struct IncomingCommand {
-    pub data: Vec<u8>,
-    acker: Acker,
-}
-
-impl IncomingCommand {
-    pub async fn ack(self) -> Result<(), AmqpError> {
-        self.acker.ack(BasicAckOptions::default()).await?;
-        Ok(())
-    }
-}
-
 impl AgentCommands {
-    /// The next command; `None` when the broker closed the connection.
-    pub async fn next(&mut self) -> Result<Option<IncomingCommand>, AmqpError> {
+    /// The next command, as the scheduler published it; `None` when the broker closed the
+    /// connection.
+    pub async fn next(&mut self) -> Result<Option<Vec<u8>>, AmqpError> {
         match self.consumer.next().await {
-            Some(Ok(d)) => Ok(Some(IncomingCommand {
-                data: d.data,
-                acker: d.acker,
-            })),
+            Some(Ok(d)) => Ok(Some(d.data)),
             Some(Err(e)) => Err(e.into()),
             None => Ok(None),
         }

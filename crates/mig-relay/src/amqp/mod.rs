@@ -1,5 +1,6 @@
 //! The AMQP relay (RabbitMQ), with MIG's names: agents consume their own durable queue
-//! `mig.agt.<queueloc>`, bound to the `toagents` exchange; they publish results to the
+//! `mig.agt.<queueloc>`, bound to the `toagents` exchange (schedulers publish commands straight
+//! to that queue, through the default exchange); they publish results to the
 //! `toschedulers` exchange with the routing key `mig.agt.results`, and heartbeats with
 //! `mig.agt.heartbeats`.
 //!

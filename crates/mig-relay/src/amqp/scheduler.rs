@@ -4,7 +4,6 @@
 
 use super::{
     agent_queue, connect, declare_scheduler_queues, declare_topology, AmqpError, AmqpSettings,
-    EXCHANGE_AGENTS,
 };
 use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
@@ -19,6 +18,9 @@ use lapin::{BasicProperties, Channel, Connection, Consumer};
 /// broker's busiest, its state (a queue record and a monitor per agent queue) large and slow
 /// to garbage-collect.
 const PUBLISHING_CHANNELS: usize = 4;
+
+/// AMQP's default exchange: it routes a message to the queue its routing key names.
+const DEFAULT_EXCHANGE: &str = "";
 
 pub struct SchedulerLink {
     pub conn: Connection,
@@ -48,6 +50,13 @@ pub async fn connect_scheduler(
 impl SchedulerLink {
     /// Publishes a command to an agent's queue: persistent, and expiring with its action, so
     /// that an agent back after the expiry never sees it. Returns the confirmation to await.
+    ///
+    /// Straight to the queue, through the default exchange, rather than through `toagents`,
+    /// which agents bind their queues to (as MIG's do) and which routes to the same queue: the
+    /// default exchange names the queue without a lookup, where the topic exchange matches
+    /// every routing key against the fleet's bindings: more than half of what the broker's
+    /// publishing channels spent per command (BENCHMARKS.md). The scheduler's RabbitMQ user
+    /// needs write access to `amq.default` (deploy/rabbitmq-setup.sh).
     pub async fn publish_command(
         &self,
         queueloc: &str,
@@ -61,7 +70,7 @@ impl SchedulerLink {
         Ok(self
             .publisher_for(queueloc)
             .basic_publish(
-                EXCHANGE_AGENTS.into(),
+                DEFAULT_EXCHANGE.into(),
                 agent_queue(queueloc).as_str().into(),
                 BasicPublishOptions::default(),
                 command_json.as_bytes(),
