@@ -1,5 +1,7 @@
 //! Robustness run: feeds random and mutated inputs to the action parser, the signature decoder
-//! (and verifier) and the ACL parser, and counts panics. Any panic fails the run.
+//! (and verifier), the ACL parser, the target parser and the result budget, and counts panics.
+//! Any panic fails the run, as does a re-encoded signature that means something else than its
+//! original or a result the budget let through oversized.
 //!
 //! ```text
 //! cargo run --release -p mig-robustness -- [ITERATIONS_PER_TARGET] [SEED]
@@ -7,6 +9,8 @@
 //!
 //! Inputs start from MIG's vectors and mutate them: bit flips, byte insertions and deletions,
 //! truncations, splices of JSON fragments, and JSON-aware swaps of values for other types.
+
+#![forbid(unsafe_code)]
 
 use mig_core::{Acl, Action, Command, GoTime};
 use mig_pgp::{verify_action, Keyring, Window};
@@ -110,6 +114,23 @@ fn main() {
             let _ = keyring.verify(b"name=x;", &text, then.unix());
         },
     );
+    failed |= reencoded_signatures(&actions, &keyring, then, iterations, &mut rng);
+    let targets: Vec<Vec<u8>> = [
+        "status='online' AND os='linux'".to_string(),
+        "name IN ('a','b') OR tags->>'env' LIKE 'prod%'".to_string(),
+        "id IN (SELECT agentid FROM commands WHERE actionid=1 AND (status='success' AND foundanything=true))".to_string(),
+        vec!["id=1"; 999].join(" OR "),
+        format!("{}TRUE{}", "(".repeat(2000), ")".repeat(2000)),
+        format!("name IN ({})", (0..2000).map(|i| format!("'{i}'")).collect::<Vec<_>>().join(",")),
+        format!("{}TRUE", "NOT ".repeat(500)),
+    ]
+    .into_iter()
+    .map(String::into_bytes)
+    .collect();
+    failed |= run("target parser", iterations, &mut rng, &targets, |input| {
+        let _ = mig_core::target::parse(&String::from_utf8_lossy(input));
+    });
+    failed |= oversized_results(iterations / 10_000, &mut rng);
     failed |= run(
         "ACL parser + evaluation",
         iterations,
@@ -125,6 +146,99 @@ fn main() {
     if failed {
         std::process::exit(1);
     }
+}
+
+/// Every re-encoding an attacker can make of the vectors' signatures must verify as the same
+/// signature (the agent's replay memory keys on that), and mutations of the re-encodings must
+/// not panic the decoder.
+fn reencoded_signatures(
+    actions: &[Vec<u8>],
+    keyring: &Keyring,
+    then: GoTime,
+    iterations: usize,
+    rng: &mut StdRng,
+) -> bool {
+    let mut mismatches = 0;
+    let mut seeds = Vec::new();
+    for bytes in actions {
+        let Ok(a) = Action::from_json(bytes) else {
+            continue;
+        };
+        let text = a.signing_text();
+        for sig in &a.pgpsignatures {
+            let Ok(original) = keyring.verify(text.as_bytes(), sig, then.unix()) else {
+                continue;
+            };
+            for (how, encoded) in mig_e2e::attack::signature_reencodings(sig) {
+                match keyring.verify(text.as_bytes(), &encoded, then.unix()) {
+                    Ok(v) if v.meaning == original.meaning => {}
+                    other => {
+                        mismatches += 1;
+                        println!("  re-encoded {how}: {:?}", other.map(|v| v.meaning));
+                    }
+                }
+                seeds.push(encoded.into_bytes());
+            }
+        }
+    }
+    println!(
+        "signature re-encodings: {} forms, {mismatches} read as another signature",
+        seeds.len()
+    );
+    let panicked = run(
+        "re-encoded signatures, mutated",
+        iterations,
+        rng,
+        &seeds,
+        |input| {
+            let _ = keyring.verify(b"name=x;", &String::from_utf8_lossy(input), then.unix());
+        },
+    );
+    panicked || mismatches > 0 || seeds.is_empty()
+}
+
+/// Results of random shape and size, cut to random budgets: never a panic, never over.
+fn oversized_results(iterations: usize, rng: &mut StdRng) -> bool {
+    let start = Instant::now();
+    let mut over = 0usize;
+    let mut panics = 0usize;
+    for _ in 0..iterations.max(10) {
+        let rows = rng.gen_range(0..5_000);
+        let width = rng.gen_range(1..400);
+        let elements = match rng.gen_range(0..3) {
+            0 => {
+                serde_json::json!({"rows": (0..rows).map(|i| serde_json::json!([i, "x".repeat(width)])).collect::<Vec<_>>()})
+            }
+            1 => {
+                serde_json::json!({"s1": [{"files": (0..rows).map(|i| serde_json::json!({"file": format!("/{i}"), "pad": "y".repeat(width)})).collect::<Vec<_>>()}]})
+            }
+            _ => serde_json::json!({"blob": "z".repeat(rows * width)}),
+        };
+        let mut result = mig_core::ModuleResult {
+            foundanything: true,
+            success: true,
+            elements,
+            statistics: Value::Null,
+            errors: (0..rng.gen_range(0..50))
+                .map(|_| "e".repeat(width))
+                .collect(),
+        };
+        let budget = rng.gen_range(1_000..2_000_000);
+        match catch_unwind(AssertUnwindSafe(|| {
+            mig_modules::fit_result(&mut result, budget);
+            serde_json::to_vec(&result).map_or(usize::MAX, |v| v.len())
+        })) {
+            Ok(size) if size > budget => over += 1,
+            Ok(_) => {}
+            Err(_) => panics += 1,
+        }
+    }
+    println!(
+        "result budget: {} results, {panics} panics, {over} over budget, {:.1}s",
+        iterations.max(10),
+        start.elapsed().as_secs_f64()
+    );
+    panics + over > 0
 }
 
 /// Feeds `iterations` inputs derived from `seeds` to `target`; returns true on any panic.

@@ -8,6 +8,8 @@
 //! processes' CPU and memory, and the rate at which the server takes the heartbeat wave.
 //! bench/swarm/run.sh runs it against both deployment shapes.
 
+#![forbid(unsafe_code)]
+
 mod procstat;
 mod sim;
 

@@ -7,7 +7,7 @@ use ed25519_dalek::SigningKey;
 use mig_core::{Agent, GoTime};
 use mig_relay::amqp::agent::{attach_agent, AgentPublisher};
 use mig_relay::amqp::{AmqpSettings, SignedMessage, HEARTBEATS_KEY, RESULTS_KEY};
-use mig_relay::builtin::client::{connect, ClientSettings};
+use mig_relay::builtin::client::{connect, ClientSettings, Incoming};
 use mig_relay::protocol::{result_frame, AgentMessage, ServerMessage};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -172,7 +172,7 @@ pub async fn start_builtin(
                         let _ = tx.send(serde_json::to_string(&frame).unwrap_or_default());
                     }
                     message = receiver.next() => match message {
-                        Ok(Some(ServerMessage::Command { command })) => {
+                        Ok(Some(Incoming::Message(ServerMessage::Command { command }))) => {
                             swarm.command_received();
                             if let Some((_, json)) = answer(&command) {
                                 let _ = tx.send(result_frame(&json));

@@ -1,6 +1,9 @@
 //! The endpoint's audit log (MIG's privacy promise): every action received, who signed it,
-//! what ran and whether it was refused, appended as JSON lines to a file the machine's users
-//! can read. `mig-agent audit` prints it.
+//! what it asked (each operation's module and parameters), whether it was refused, and for
+//! what runs an entry when it starts and another when it ends (with a summary of what it
+//! found), appended as JSON lines to a file the machine's users can read. A run the agent
+//! never finished gets an `interrupted` entry when the agent starts again.
+//! `mig-agent audit` prints it.
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -16,12 +19,62 @@ pub struct Entry {
     pub name: String,
     pub signers: Vec<Signer>,
     pub modules: Vec<String>,
-    /// `ran` or `refused`.
+    /// `started`, `ran`, `refused` or `interrupted`.
     pub outcome: String,
+    /// What the action asked of each module (written when it starts or is refused).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<OperationRecord>,
+    /// What each operation answered (written when the run ends).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<ResultSummary>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub status: String,
+}
+
+/// Parameters larger than this are logged as their beginning, size and SHA-256.
+const MAX_LOGGED_PARAMETERS: usize = 64 << 10;
+
+/// One operation as the log shows it.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct OperationRecord {
+    pub module: String,
+    pub parameters: serde_json::Value,
+}
+
+impl OperationRecord {
+    pub fn new(op: &mig_core::Operation) -> OperationRecord {
+        let text = mig_core::gojson::to_string(&op.parameters);
+        let parameters = if text.len() <= MAX_LOGGED_PARAMETERS {
+            op.parameters.clone()
+        } else {
+            use sha2::Digest;
+            let cut = (0..=MAX_LOGGED_PARAMETERS)
+                .rev()
+                .find(|i| text.is_char_boundary(*i))
+                .unwrap_or(0);
+            serde_json::json!({
+                "truncated": &text[..cut],
+                "bytes": text.len(),
+                "sha256": format!("{:x}", sha2::Sha256::digest(text.as_bytes())),
+            })
+        };
+        OperationRecord {
+            module: op.module.clone(),
+            parameters,
+        }
+    }
+}
+
+/// What one operation answered: no element (they may name the user's files), only whether
+/// it succeeded, found something, and how many errors it reported.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct ResultSummary {
+    pub module: String,
+    pub success: bool,
+    pub foundanything: bool,
+    pub errors: usize,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -105,6 +158,26 @@ pub fn print(path: &Path) -> anyhow::Result<()> {
                 }
                 if !e.reason.is_empty() {
                     out.push_str(&format!("  reason: {}", e.reason));
+                }
+                for op in &e.operations {
+                    out.push_str(&format!(
+                        "\n    {} {}",
+                        op.module,
+                        mig_core::gojson::to_string(&op.parameters)
+                    ));
+                }
+                for r in &e.results {
+                    out.push_str(&format!(
+                        "\n    {}: {}, {}, {} error(s)",
+                        r.module,
+                        if r.success { "succeeded" } else { "failed" },
+                        if r.foundanything {
+                            "found something"
+                        } else {
+                            "found nothing"
+                        },
+                        r.errors
+                    ));
                 }
                 println!("{out}");
             }

@@ -30,6 +30,12 @@ pub struct Config {
     pub module_memory_mb: u64,
     /// Share of the machine's CPU modules may use together.
     pub module_cpu_percent: u32,
+    /// Module processes running at once across every action (0: one per core); the other
+    /// operations wait for a free slot.
+    pub module_slots: usize,
+    /// The largest message the relay takes (the server's `relay.max_message_bytes`): a
+    /// command's results are cut to fit in it.
+    pub max_message_bytes: usize,
     pub tags: BTreeMap<String, String>,
     /// `host:port` of an HTTP proxy (CONNECT) to reach the relay through.
     pub proxy: String,
@@ -45,6 +51,9 @@ pub struct Config {
     pub outbox_max_bytes: u64,
     /// Longest wait between reconnection attempts.
     pub reconnect_max: String,
+    /// The built-in relay's connection is taken for dead after this long without any frame
+    /// from the server (it pings every `relay.ping_interval`, 30 s by default).
+    pub relay_silence: String,
     /// Check-in mode: exit after this long with nothing new.
     pub checkin_idle: String,
 }
@@ -63,6 +72,8 @@ impl Default for Config {
             module_timeout: "300s".into(),
             module_memory_mb: 1024,
             module_cpu_percent: 50,
+            module_slots: 0,
+            max_message_bytes: 16 << 20,
             tags: BTreeMap::new(),
             proxy: String::new(),
             privacy: false,
@@ -71,6 +82,7 @@ impl Default for Config {
             audit_log: PathBuf::from("/var/log/mig-agent/audit.log"),
             outbox_max_bytes: 64 << 20,
             reconnect_max: "300s".into(),
+            relay_silence: "100s".into(),
             checkin_idle: "10s".into(),
         }
     }
@@ -91,9 +103,16 @@ impl Config {
             (&c.heartbeat, "heartbeat"),
             (&c.module_timeout, "module_timeout"),
             (&c.reconnect_max, "reconnect_max"),
+            (&c.relay_silence, "relay_silence"),
             (&c.checkin_idle, "checkin_idle"),
         ] {
             duration(v, k)?;
+        }
+        if c.max_message_bytes < 1 << 20 {
+            anyhow::bail!(
+                "max_message_bytes: expected at least 1 MiB (1048576), got {}",
+                c.max_message_bytes
+            );
         }
         if !(1..=100).contains(&c.module_cpu_percent) {
             anyhow::bail!(
@@ -106,6 +125,17 @@ impl Config {
 
     pub fn heartbeat_period(&self) -> Duration {
         duration(&self.heartbeat, "heartbeat").unwrap_or(Duration::from_secs(300))
+    }
+
+    pub fn module_slots(&self) -> usize {
+        match self.module_slots {
+            0 => crate::executor::default_slots(),
+            n => n,
+        }
+    }
+
+    pub fn relay_silence(&self) -> Duration {
+        duration(&self.relay_silence, "relay_silence").unwrap_or(Duration::from_secs(100))
     }
 
     pub fn module_timeout(&self) -> Duration {

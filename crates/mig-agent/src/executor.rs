@@ -1,20 +1,24 @@
-//! Running one operation: a child process `mig-agent -m <module> --sandbox` speaking MIG's
-//! module protocol, with a timeout (killed when it passes), a memory cap and a CPU cap.
+//! Running operations: each in a child process `mig-agent -m <module> --sandbox` speaking
+//! MIG's module protocol, with a timeout (killed when it passes), a memory cap, a CPU cap and
+//! a result budget; at most `slots` of them at once across the agent, the rest waiting.
 
-use crate::module_mode::DEADLINE_ENV;
+use crate::module_mode::{DEADLINE_ENV, RESULT_BYTES_ENV};
 use crate::sandbox::{ENV_CGROUP, ENV_CPU_SECONDS, ENV_MEMORY};
 use mig_core::command::status;
-use mig_core::ModuleResult;
+use mig_core::{ModuleResult, Operation};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A module's stdout is its result; anything larger than this is refused.
-const MAX_RESULT: u64 = 64 << 20;
+/// What a module may print on stdout beyond its result budget before it is refused (the
+/// module cuts its own result to the budget; this is for one that does not).
+const RESULT_SLACK: u64 = 1 << 20;
 /// The tail of stderr kept to explain a crash.
 const MAX_STDERR: u64 = 64 << 10;
+/// Room in a relay message for the command around its results.
+const COMMAND_OVERHEAD: usize = 64 << 10;
 
 pub struct Executor {
     pub exe: PathBuf,
@@ -22,6 +26,10 @@ pub struct Executor {
     pub memory_bytes: u64,
     /// The cgroup's procs file that caps the CPU, if one could be set up.
     pub cgroup_procs: Option<PathBuf>,
+    /// Module processes running at once, across every action.
+    pub slots: tokio::sync::Semaphore,
+    /// The largest message the relay takes: a command's results must fit in it together.
+    pub max_message: usize,
 }
 
 /// One operation's outcome: its status (`success`, `failed`, `timeout`) and result.
@@ -39,10 +47,56 @@ impl Outcome {
     }
 }
 
+/// Module processes at once by default: one per core.
+pub fn default_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 impl Executor {
+    /// The result budget of each of `operations` operations: together they fit in one relay
+    /// message.
+    pub fn result_budget(&self, operations: usize) -> usize {
+        self.max_message.saturating_sub(COMMAND_OVERHEAD) / operations.max(1)
+    }
+
+    /// Runs every operation, at most `slots` module processes at once across the agent; each
+    /// gets the time left until `expires` when its turn comes (at most the module timeout).
+    /// `spawned` hears each module process's pid as it starts.
+    pub async fn run_all(
+        &self,
+        operations: &[Operation],
+        expires: chrono::DateTime<chrono::Utc>,
+        spawned: &(dyn Fn(u32) + Sync),
+    ) -> Vec<Outcome> {
+        let budget = self.result_budget(operations.len());
+        let runs = operations.iter().map(|op| async move {
+            // The semaphore is never closed: a permit always comes.
+            let _slot = self.slots.acquire().await.ok();
+            let left = (expires - chrono::Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO);
+            if left.is_zero() {
+                return Outcome::failed(format!(
+                    "module {} did not start: the action expired while it waited for a free module slot",
+                    op.module
+                ));
+            }
+            self.run(&op.module, &op.parameters, left, budget, spawned)
+                .await
+        });
+        futures_util::future::join_all(runs).await
+    }
+
     /// Runs `module` on `params` for at most `limit` (the smaller of the module timeout and
-    /// the time left before the action expires).
-    pub async fn run(&self, module: &str, params: &Value, limit: Duration) -> Outcome {
+    /// the time left before the action expires), its result cut to `budget` bytes.
+    pub async fn run(
+        &self,
+        module: &str,
+        params: &Value,
+        limit: Duration,
+        budget: usize,
+        spawned: &(dyn Fn(u32) + Sync),
+    ) -> Outcome {
         if mig_modules::lookup(module).is_none() {
             return Outcome::failed(format!("module {module:?} is not available on this agent"));
         }
@@ -56,6 +110,7 @@ impl Executor {
             .env(DEADLINE_ENV, soft.as_millis().to_string())
             .env(ENV_MEMORY, self.memory_bytes.to_string())
             .env(ENV_CPU_SECONDS, (timeout.as_secs() + 5).to_string())
+            .env(RESULT_BYTES_ENV, budget.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -64,11 +119,20 @@ impl Executor {
         if let Some(p) = &self.cgroup_procs {
             cmd.env(ENV_CGROUP, p);
         }
+        let agent = std::process::id() as libc::pid_t;
+        // SAFETY: between fork and exec the closure only makes async-signal-safe syscalls.
+        unsafe {
+            cmd.pre_exec(move || die_with_parent(agent));
+        }
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => return Outcome::failed(format!("cannot start module {module}: {e}")),
         };
         let pid = child.id();
+        if let Some(pid) = pid {
+            spawned(pid);
+        }
+        let max_output = budget as u64 + RESULT_SLACK;
         let message = mig_modules::protocol::parameters_message(params, false);
         let mut stdin = child.stdin.take();
         let mut stdout = child.stdout.take();
@@ -84,7 +148,7 @@ impl Executor {
             let mut err = Vec::new();
             let read_out = async {
                 if let Some(s) = stdout.take() {
-                    let _ = s.take(MAX_RESULT + 1).read_to_end(&mut out).await;
+                    let _ = s.take(max_output + 1).read_to_end(&mut out).await;
                 }
             };
             let read_err = async {
@@ -122,9 +186,9 @@ impl Executor {
         if !exit.success() {
             return Outcome::failed(crash_reason(module, exit, &stderr_text, self.memory_bytes));
         }
-        if out.len() as u64 > MAX_RESULT {
+        if out.len() as u64 > max_output {
             return Outcome::failed(format!(
-                "module {module} returned more than {MAX_RESULT} bytes"
+                "module {module} returned more than {max_output} bytes (its result budget is {budget})"
             ));
         }
         match serde_json::from_slice::<ModuleResult>(&out) {
@@ -141,6 +205,21 @@ impl Executor {
             )),
         }
     }
+}
+
+/// In the module child, before exec: die when the agent does (whatever kills the agent, its
+/// modules do not outlive it). If the agent already died, exit now.
+fn die_with_parent(agent: libc::pid_t) -> std::io::Result<()> {
+    // SAFETY: prctl and getppid are async-signal-safe and take no pointers.
+    unsafe {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::getppid() != agent {
+            libc::_exit(1);
+        }
+    }
+    Ok(())
 }
 
 fn kill_group(pid: Option<u32>) {

@@ -36,8 +36,13 @@ pub enum Decision {
     AlreadySeen,
 }
 
-/// Signed actions already run, by the digest of what was signed plus the signatures: the
-/// action id is not signed, so a replayed action under a new id is still recognised.
+/// Signatures already acted on. Each verified signature is remembered by what it means
+/// (the signed text, the signer, and the signature's own hashed metadata: see
+/// [`mig_pgp::Verified::meaning`]), never by how it was encoded: the same signature
+/// re-armored, without its CRC, with other whitespace or another unhashed area is the same
+/// entry. A signature counts once: an action that carries any signature already used by
+/// another command is a replay, so dropping one of two signers does not make a new action
+/// either. The action id is not signed, so a replay under a new id is still recognised.
 #[derive(Serialize, Deserialize, Default)]
 struct ReplayMemory {
     #[serde(skip)]
@@ -75,14 +80,33 @@ impl ReplayMemory {
     }
 }
 
-pub fn action_digest(a: &Action) -> String {
+/// The replay keys of a verified action: one per signature, by meaning.
+pub fn replay_keys(action: &Action, signers: &[mig_pgp::Verified]) -> Vec<String> {
+    let text_digest = Sha256::digest(action.signing_text().as_bytes());
+    signers
+        .iter()
+        .map(|s| {
+            let mut h = Sha256::new();
+            h.update(text_digest);
+            h.update(s.meaning);
+            hex(&h.finalize())
+        })
+        .collect()
+}
+
+/// How earlier agents keyed their replay memory (the raw signature text included).
+fn legacy_digest(a: &Action) -> String {
     let mut h = Sha256::new();
     h.update(a.signing_text().as_bytes());
     for s in &a.pgpsignatures {
         h.update(b"\n");
         h.update(s.as_bytes());
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Gate {
@@ -136,30 +160,47 @@ impl Gate {
                 }
             }
         }
-        let digest = action_digest(action);
+        let keys = replay_keys(action, &verified.signers);
         {
             let mut memory = self.replay.lock().unwrap_or_else(|p| p.into_inner());
             memory.prune(now.unix_millis());
-            if let Some(seen) = memory.seen.get(&digest) {
-                if seen.command_id == command.id {
+            let mut earlier: Vec<u64> = keys
+                .iter()
+                .filter_map(|k| memory.seen.get(k))
+                .map(|s| s.command_id)
+                .collect();
+            // Earlier agents remembered whole actions by their raw text: what they ran
+            // stays refused after an upgrade.
+            if let Some(old) = memory.seen.get(&legacy_digest(action)) {
+                if old.command_id != command.id {
+                    earlier.push(old.command_id);
+                }
+            }
+            if !earlier.is_empty() {
+                if earlier.len() == keys.len() && earlier.iter().all(|id| *id == command.id) {
                     return Decision::AlreadySeen;
                 }
+                let first = earlier
+                    .iter()
+                    .find(|id| **id != command.id)
+                    .unwrap_or(&earlier[0]);
                 return Decision::Refuse {
                     signers: verified.signers,
                     kind: "replay",
                     reason: format!(
-                        "replay refused: this signed action was already run (command {})",
-                        seen.command_id
+                        "replay refused: a signature of this action was already used (command {first})"
                     ),
                 };
             }
-            memory.seen.insert(
-                digest,
-                Seen {
-                    command_id: command.id,
-                    expire_ms: action.expireafter.unix_millis(),
-                },
-            );
+            for key in keys {
+                memory.seen.insert(
+                    key,
+                    Seen {
+                        command_id: command.id,
+                        expire_ms: action.expireafter.unix_millis(),
+                    },
+                );
+            }
             if let Err(e) = memory.save() {
                 tracing::warn!("replay memory not saved: {e:#}");
             }
@@ -240,6 +281,134 @@ mod tests {
 
     fn query(sql: &str) -> Vec<Operation> {
         vec![Operation::new("query", json!({"sql": sql}))]
+    }
+
+    /// A gate trusting two fresh investigators (weight 1 each, one signature needed), and
+    /// their signers.
+    fn two_investigators(dir: &std::path::Path) -> (Gate, Vec<mig_pgp::KeySigner>) {
+        use mig_pgp::keygen::{generate_key, KeyAlgorithm};
+        use mig_pgp::Signer;
+        let mut keyring = Keyring::new();
+        let mut signers = Vec::new();
+        let mut investigators = serde_json::Map::new();
+        for name in ["Alice", "Bob"] {
+            let key = generate_key(
+                &format!("{name} <x@example.com>"),
+                KeyAlgorithm::Ed25519,
+                false,
+            )
+            .unwrap();
+            let signer = mig_pgp::KeySigner::new(key, None).unwrap();
+            keyring
+                .add_bytes(signer.public_key_armored().unwrap().as_bytes(), name)
+                .unwrap();
+            investigators.insert(
+                name.into(),
+                json!({"fingerprint": signer.fingerprint(), "weight": 1}),
+            );
+            signers.push(signer);
+        }
+        let acl = Acl::from_json(
+            json!({"default": {"minimumweight": 1, "investigators": investigators}})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+        (Gate::new(keyring, acl, dir), signers)
+    }
+
+    fn signed_action(signers: &[&mig_pgp::KeySigner]) -> Action {
+        use mig_pgp::Signer;
+        let now = chrono::Utc::now();
+        let mut a = Action {
+            id: 1,
+            name: "replay test".into(),
+            target: "TRUE".into(),
+            validfrom: GoTime(now - chrono::Duration::seconds(60)),
+            expireafter: GoTime(now + chrono::Duration::seconds(600)),
+            operations: vec![Operation::new("file", json!({"searches": {}}))],
+            syntaxversion: 2,
+            ..Default::default()
+        };
+        for s in signers {
+            let sig = s.sign(a.signing_text().as_bytes()).unwrap();
+            a.pgpsignatures.push(sig);
+        }
+        a
+    }
+
+    fn decide(gate: &Gate, id: u64, action: &Action) -> &'static str {
+        let command = Command {
+            id,
+            action: action.clone(),
+            ..Default::default()
+        };
+        match gate.check(&command, GoTime::now()) {
+            Decision::Run { .. } => "run",
+            Decision::AlreadySeen => "already seen",
+            Decision::Refuse { kind, reason, .. } => {
+                assert!(
+                    kind != "replay" || reason.contains("replay refused"),
+                    "{reason}"
+                );
+                kind
+            }
+        }
+    }
+
+    #[test]
+    fn a_signature_counts_once_however_it_is_encoded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (gate, signers) = two_investigators(dir.path());
+        let action = signed_action(&[&signers[0], &signers[1]]);
+        assert_eq!(decide(&gate, 1, &action), "run");
+        assert_eq!(decide(&gate, 1, &action), "already seen", "a redelivery");
+
+        let sig = &action.pgpsignatures[0];
+        let packet = mig_pgp::armor::decode_signature(sig).unwrap();
+        let body = sig.rsplit_once('=').unwrap().0.to_string();
+        let armored = {
+            use pgp::composed::DetachedSignature;
+            let d: DetachedSignature = packet;
+            d.to_armored_string(Default::default()).unwrap()
+        };
+        for (how, encoded) in [
+            ("armored", armored),
+            ("without CRC", body),
+            ("with whitespace", format!(" {sig}\n")),
+        ] {
+            let mut again = action.clone();
+            again.pgpsignatures[0] = encoded;
+            assert_eq!(decide(&gate, 2, &again), "replay", "{how}");
+        }
+        // One of the two signatures alone (weight 1 suffices) is still a replay.
+        for keep in 0..2 {
+            let mut alone = action.clone();
+            alone.pgpsignatures = vec![action.pgpsignatures[keep].clone()];
+            assert_eq!(decide(&gate, 3, &alone), "replay", "signature {keep} alone");
+        }
+        // The same command id carrying one more signature is no redelivery either.
+        let mut more = signed_action(&[&signers[0]]);
+        assert_eq!(decide(&gate, 4, &more), "run");
+        let extra = {
+            use mig_pgp::Signer;
+            signers[1].sign(more.signing_text().as_bytes()).unwrap()
+        };
+        more.pgpsignatures.push(extra);
+        assert_eq!(decide(&gate, 4, &more), "replay");
+
+        // A new signature of the same text is a new decision by its signer: it runs.
+        let fresh = signed_action(&[&signers[0]]);
+        assert_eq!(decide(&gate, 5, &fresh), "run");
+
+        // The memory survives a restart.
+        let (reloaded, _) = two_investigators(dir.path());
+        let reloaded = Gate {
+            keyring: gate.keyring.clone(),
+            acl: gate.acl.clone(),
+            replay: reloaded.replay,
+        };
+        assert_eq!(decide(&reloaded, 6, &fresh), "replay");
     }
 
     #[test]

@@ -17,6 +17,14 @@ pub async fn run_file(path: &Path) -> anyhow::Result<()> {
             path.display()
         );
     }
+    if action.operations.len() > mig_core::action::MAX_OPERATIONS {
+        anyhow::bail!(
+            "{}: operations: {} operations, more than the {} an action may have",
+            path.display(),
+            action.operations.len(),
+            mig_core::action::MAX_OPERATIONS
+        );
+    }
     action
         .decompress_operations()
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -25,15 +33,14 @@ pub async fn run_file(path: &Path) -> anyhow::Result<()> {
         module_timeout: Duration::from_secs(300),
         memory_bytes: 1024 << 20,
         cgroup_procs: None,
+        slots: tokio::sync::Semaphore::new(crate::executor::default_slots()),
+        max_message: mig_relay::protocol::DEFAULT_MAX_MESSAGE,
     };
     let start = GoTime::now();
     let mut results = Vec::new();
     let mut status = mig_core::command::status::SUCCESS;
-    let runs = action
-        .operations
-        .iter()
-        .map(|op| executor.run(&op.module, &op.parameters, Duration::from_secs(300)));
-    for outcome in futures_util::future::join_all(runs).await {
+    let expires = chrono::Utc::now() + chrono::Duration::seconds(300);
+    for outcome in executor.run_all(&action.operations, expires, &|_| ()).await {
         if status == mig_core::command::status::SUCCESS && outcome.status != status {
             status = outcome.status;
         }

@@ -17,11 +17,13 @@ mod footprint;
 mod gate;
 mod hostinfo;
 mod identity;
+mod inflight;
 mod local;
 mod module_mode;
 mod outbox;
 mod runtime;
 mod sandbox;
+mod seccomp;
 mod shell;
 
 use clap::{Parser, Subcommand};
@@ -72,11 +74,32 @@ fn config_path(cli: &Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/etc/mig/agent.toml"))
 }
 
+/// This build's version as `mig-agent --version` prints it, in an ELF section of its own:
+/// another agent's agentdestroy reads it from this binary without running it.
+const VERSION_TEXT: &str = concat!("mig-agent ", env!("CARGO_PKG_VERSION"), "\0");
+
+#[used]
+#[link_section = ".mig_agent_version"]
+static VERSION_SECTION: [u8; VERSION_TEXT.len()] = bytes_of(VERSION_TEXT);
+
+const fn bytes_of<const N: usize>(text: &str) -> [u8; N] {
+    let bytes = text.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = bytes[i];
+        i += 1;
+    }
+    out
+}
+
 /// Logging unless RUST_LOG says otherwise. lapin reports a lost broker connection as errors of
 /// its own; ours say the same once, with what happens next. PostgreSQL's notices are chatter.
 const DEFAULT_LOG: &str = "info,lapin=off,sqlx::postgres::notice=warn";
 
 fn main() -> ExitCode {
+    // A reference from the entry point keeps the linker from collecting the section.
+    std::hint::black_box(&VERSION_SECTION);
     let cli = Cli::parse();
     if let Some(Command::Shell { statement }) = &cli.command {
         return match shell::run(statement.clone()) {
@@ -123,6 +146,7 @@ fn main() -> ExitCode {
         };
         rt.block_on(async {
             let runtime = runtime::Runtime::new(config, mode)?;
+            runtime.recover_unfinished();
             if checkin {
                 runtime.run_checkin().await
             } else {

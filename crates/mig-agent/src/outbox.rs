@@ -1,19 +1,37 @@
 //! Results waiting for the server's acknowledgement, on disk: a result survives a lost
 //! connection, a relay restart or an agent restart, and is sent until acknowledged. Bounded:
-//! beyond `max_bytes` the oldest results are dropped (and logged).
+//! beyond `max_bytes` the oldest results are dropped (and logged); a result larger than the
+//! relay takes is refused (it could never leave, and would be retried on every connection).
 
 use std::path::{Path, PathBuf};
 
 pub struct Outbox {
     dir: PathBuf,
     max_bytes: u64,
+    /// The largest result the relay takes.
+    max_message: usize,
 }
 
 impl Outbox {
-    pub fn open(state_dir: &Path, max_bytes: u64) -> std::io::Result<Outbox> {
+    pub fn open(state_dir: &Path, max_bytes: u64, max_message: usize) -> std::io::Result<Outbox> {
         let dir = state_dir.join("outbox");
         std::fs::create_dir_all(&dir)?;
-        Ok(Outbox { dir, max_bytes })
+        let outbox = Outbox {
+            dir,
+            max_bytes,
+            max_message,
+        };
+        // Kept by an agent with a larger cap, or before the cap existed: they would never go.
+        for id in outbox.ids() {
+            let size = std::fs::metadata(outbox.path(id)).map_or(0, |m| m.len());
+            if size > max_message as u64 {
+                tracing::warn!(
+                    "outbox: the result of command {id} ({size} bytes) is more than the relay takes: dropped"
+                );
+                outbox.remove(id);
+            }
+        }
+        Ok(outbox)
     }
 
     fn path(&self, command_id: u64) -> PathBuf {
@@ -21,7 +39,14 @@ impl Outbox {
     }
 
     /// Keeps a result (a command JSON with its results) until acknowledged.
-    pub fn put(&self, command_id: u64, json: &str) {
+    pub fn put(&self, command_id: u64, json: &str) -> Result<(), String> {
+        if json.len() > self.max_message {
+            return Err(format!(
+                "outbox: the result of command {command_id} is {} bytes, more than the {} the relay takes: refused",
+                json.len(),
+                self.max_message
+            ));
+        }
         let tmp = self.dir.join(format!("{command_id}.tmp"));
         let ok =
             std::fs::write(&tmp, json).and_then(|_| std::fs::rename(&tmp, self.path(command_id)));
@@ -29,6 +54,7 @@ impl Outbox {
             tracing::error!("cannot keep the result of command {command_id}: {e}");
         }
         self.enforce_bound();
+        Ok(())
     }
 
     pub fn get(&self, command_id: u64) -> Option<String> {
@@ -88,14 +114,18 @@ mod tests {
     #[test]
     fn keeps_until_removed_and_stays_bounded() {
         let d = tempfile::tempdir().unwrap();
-        let o = Outbox::open(d.path(), 25).unwrap();
-        o.put(2, "0123456789");
-        o.put(1, "0123456789");
+        let o = Outbox::open(d.path(), 25, 12).unwrap();
+        o.put(2, "0123456789").unwrap();
+        o.put(1, "0123456789").unwrap();
         assert_eq!(
             o.all().iter().map(|(i, _)| *i).collect::<Vec<_>>(),
             vec![1, 2]
         );
-        o.put(3, "0123456789");
+        o.put(3, "0123456789").unwrap();
+        // More than the relay takes: refused, never kept.
+        let err = o.put(4, "0123456789abc").unwrap_err();
+        assert!(err.contains("13 bytes, more than the 12"), "{err}");
+        assert!(o.get(4).is_none());
         // 30 bytes > 25: the oldest command's result goes.
         assert_eq!(
             o.all().iter().map(|(i, _)| *i).collect::<Vec<_>>(),

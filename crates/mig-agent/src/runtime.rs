@@ -7,6 +7,7 @@ use crate::executor::Executor;
 use crate::gate::{Decision, Gate};
 use crate::hostinfo::Host;
 use crate::identity::Identity;
+use crate::inflight::{self, InFlight};
 use crate::outbox::Outbox;
 use anyhow::Context;
 use mig_core::command::status;
@@ -14,7 +15,7 @@ use mig_core::redact::url_password;
 use mig_core::{Command, GoTime, ModuleResult};
 use mig_relay::amqp::agent::{connect_agent, AgentPublisher};
 use mig_relay::amqp::{AmqpSettings, SignedMessage, HEARTBEATS_KEY, RESULTS_KEY};
-use mig_relay::builtin::client::{connect, ClientSettings};
+use mig_relay::builtin::client::{connect, ClientSettings, Incoming};
 use mig_relay::protocol::{result_frame, AgentMessage, ServerMessage};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -41,6 +42,7 @@ pub struct Runtime {
     pub gate: Gate,
     pub executor: Executor,
     pub outbox: Outbox,
+    pub inflight: InFlight,
     pub audit: AuditLog,
     /// `daemon` or `checkin`.
     pub mode: &'static str,
@@ -49,6 +51,8 @@ pub struct Runtime {
     sender: Mutex<Option<mpsc::UnboundedSender<Outgoing>>>,
     running: AtomicUsize,
     last_activity: Mutex<Instant>,
+    /// Connections that got past their handshake, since start.
+    sessions: AtomicUsize,
 }
 
 impl Runtime {
@@ -74,10 +78,17 @@ impl Runtime {
             module_timeout: config.module_timeout(),
             memory_bytes: config.module_memory_mb << 20,
             cgroup_procs,
+            slots: tokio::sync::Semaphore::new(config.module_slots()),
+            max_message: config.max_message_bytes,
         };
         Ok(Arc::new(Runtime {
             gate: Gate::new(keyring, acl, &config.state_dir),
-            outbox: Outbox::open(&config.state_dir, config.outbox_max_bytes)?,
+            outbox: Outbox::open(
+                &config.state_dir,
+                config.outbox_max_bytes,
+                config.max_message_bytes,
+            )?,
+            inflight: InFlight::open(&config.state_dir)?,
             audit: AuditLog::new(&config.audit_log),
             executor,
             host,
@@ -87,6 +98,7 @@ impl Runtime {
             sender: Mutex::new(None),
             running: AtomicUsize::new(0),
             last_activity: Mutex::new(Instant::now()),
+            sessions: AtomicUsize::new(0),
         }))
     }
 
@@ -101,6 +113,7 @@ impl Runtime {
 
     /// The relay accepted us: say so on disk, and let go of the start-up code.
     fn connected(&self, hb: &mig_core::Agent) {
+        self.sessions.fetch_add(1, Ordering::SeqCst);
         self.write_ok_file(hb);
         self.touch();
         crate::footprint::release_startup_code();
@@ -208,7 +221,7 @@ impl Runtime {
             url: c.relay.clone(),
             tls: mig_relay::tls::client_config(&c.ca, Some((&c.cert, &c.key)))?,
             proxy: (!c.proxy.is_empty()).then(|| c.proxy.clone()),
-            max_message: mig_relay::protocol::DEFAULT_MAX_MESSAGE,
+            max_message: c.max_message_bytes,
             timeout: Duration::from_secs(20),
         }))
     }
@@ -247,9 +260,14 @@ impl Runtime {
             self.host.name, self.identity.queueloc
         );
         loop {
-            match self.clone().session(&settings, None).await {
-                Ok(()) => backoff.reset(),
-                Err(e) => warn!("relay: {e:#}"),
+            let established = self.sessions.load(Ordering::SeqCst);
+            if let Err(e) = self.clone().session(&settings, None).await {
+                warn!("relay: {e:#}");
+            }
+            // A connection that got past its handshake worked: whatever ended it, the next
+            // attempt starts from the shortest wait again.
+            if self.sessions.load(Ordering::SeqCst) != established {
+                backoff.reset();
             }
             let wait = backoff.next();
             info!("reconnecting in {:.1}s", wait.as_secs_f64());
@@ -311,30 +329,38 @@ impl Runtime {
             sender.close().await;
         });
         let beat = self.heartbeat_task();
-        // Nothing arrives for three ping periods (the server pings every 30 s by default):
-        // the connection is dead even if TCP has not noticed.
-        let silence = Duration::from_secs(100);
+        // No frame at all (the server pings every 30 s by default) for this long: the
+        // connection is dead even if TCP has not noticed. Any frame, a ping included, counts.
+        let silence = self.config.relay_silence();
+        let mut last_frame = Instant::now();
         let outcome = loop {
             let wait = match checkin {
                 Some((idle, _)) => idle.min(silence),
                 None => silence,
             };
             let msg = match tokio::time::timeout(wait, receiver.next()).await {
-                Ok(Ok(Some(m))) => m,
+                Ok(Ok(Some(Incoming::Message(m)))) => {
+                    last_frame = Instant::now();
+                    m
+                }
+                Ok(Ok(Some(Incoming::Alive))) => {
+                    last_frame = Instant::now();
+                    continue;
+                }
                 Ok(Ok(None)) => break Err(anyhow::anyhow!("the relay closed the connection")),
                 Ok(Err(e)) => break Err(e.into()),
+                Err(_) if last_frame.elapsed() >= silence => {
+                    break Err(anyhow::anyhow!(
+                        "nothing from the relay for {:.0}s",
+                        silence.as_secs_f64()
+                    ))
+                }
                 Err(_) => match checkin {
                     Some((idle, deadline)) if self.checkin_done(idle, deadline) => {
                         info!("check-in done: nothing new for {}s", idle.as_secs());
                         break Ok(());
                     }
-                    Some(_) => continue,
-                    None => {
-                        break Err(anyhow::anyhow!(
-                            "no message from the relay for {}s",
-                            silence.as_secs()
-                        ))
-                    }
+                    _ => continue,
                 },
             };
             match msg {
@@ -477,47 +503,20 @@ impl Runtime {
             }
         };
         let started = GoTime::now();
-        let decision = self.gate.check(&command, started);
-        let signers = |v: &[mig_pgp::Verified]| -> Vec<audit::Signer> {
-            v.iter()
-                .map(|s| audit::Signer {
-                    name: s.user_id.clone(),
-                    fingerprint: s.fingerprint.clone(),
-                })
-                .collect()
-        };
-        let modules: Vec<String> = command
-            .action
-            .operations
-            .iter()
-            .map(|o| o.module.clone())
-            .collect();
-        let entry =
-            |outcome: &str, reason: String, status: &str, who: Vec<audit::Signer>| audit::Entry {
-                time: GoTime::now().to_rfc3339(),
-                command: command.id,
-                action: command.action.id,
-                name: command.action.name.clone(),
-                signers: who,
-                modules: modules.clone(),
-                outcome: outcome.into(),
-                reason,
-                status: status.into(),
-            };
-        let (status, results) = match decision {
+        let (status, results) = match self.gate.check(&command, started) {
+            // Already running or run: its result goes out when it is made, or went out.
             Decision::AlreadySeen => return None,
             Decision::Refuse {
                 reason,
                 kind,
-                signers: who,
+                signers,
             } => {
                 warn!("command {} refused ({kind}): {reason}", command.id);
-                self.audit.record(&entry(
-                    "refused",
-                    reason.clone(),
-                    status::FAILED,
-                    signers(&who),
-                ));
+                let mut entry = audit_entry(&command, "refused", &signers);
+                entry.operations = operations_as_received(&command.action);
+                entry.reason = reason.clone();
+                entry.status = status::FAILED.into();
+                self.audit.record(&entry);
                 let n = command.action.operations.len().max(1);
                 (
                     status::FAILED,
@@ -525,15 +524,8 @@ impl Runtime {
                 )
             }
             Decision::Run { action, verified } => {
-                info!(
-                    "running action {} '{}' (command {})",
-                    action.id, action.name, command.id
-                );
-                let (st, results) = self.run_action(&action).await;
-                info!("command {} finished: {st}", command.id);
-                self.audit
-                    .record(&entry("ran", String::new(), st, signers(&verified.signers)));
-                (st, results)
+                self.run_verified(&command, &action, &verified.signers, started)
+                    .await
             }
         };
         let result = Command {
@@ -549,25 +541,145 @@ impl Runtime {
             starttime: started,
             finishtime: GoTime::now(),
         };
-        Some(self.keep(result))
+        let json = self.keep(result);
+        self.inflight.end(command.id);
+        Some(json)
     }
 
-    fn keep(&self, result: Command) -> String {
-        let json = serde_json::to_string(&result).unwrap_or_default();
-        self.outbox.put(result.id, &json);
+    /// Runs an action the gate let through: recorded as running (on disk and in the audit
+    /// log) before the first module starts, and audited again when it ends.
+    async fn run_verified(
+        &self,
+        command: &Command,
+        action: &mig_core::Action,
+        signers: &[mig_pgp::Verified],
+        started: GoTime,
+    ) -> (&'static str, Vec<ModuleResult>) {
+        info!(
+            "running action {} '{}' (command {})",
+            action.id, action.name, command.id
+        );
+        self.inflight.begin(&inflight::Record {
+            command: command.id,
+            action: action.id,
+            name: action.name.clone(),
+            modules: action.operations.iter().map(|o| o.module.clone()).collect(),
+            started: started.to_rfc3339(),
+            children: Vec::new(),
+        });
+        let mut entry = audit_entry(command, "started", signers);
+        entry.operations = action
+            .operations
+            .iter()
+            .map(audit::OperationRecord::new)
+            .collect();
+        self.audit.record(&entry);
+
+        let (st, results) = self.run_action(action, command.id).await;
+        info!("command {} finished: {st}", command.id);
+        let mut entry = audit_entry(command, "ran", signers);
+        entry.status = st.into();
+        entry.results = action
+            .operations
+            .iter()
+            .zip(&results)
+            .map(|(op, r)| audit::ResultSummary {
+                module: op.module.clone(),
+                success: r.success,
+                foundanything: r.foundanything,
+                errors: r.errors.len(),
+            })
+            .collect();
+        self.audit.record(&entry);
+        (st, results)
+    }
+
+    /// Keeps a result in the outbox until the relay acknowledges it. A result larger than the
+    /// relay takes would never leave (and would be retried forever): its results are replaced
+    /// by failures that say so.
+    fn keep(&self, mut result: Command) -> String {
+        let mut json = serde_json::to_string(&result).unwrap_or_default();
+        if json.len() > self.executor.max_message {
+            let size = json.len();
+            warn!(
+                "the result of command {} is {size} bytes, more than the relay takes ({}): replaced by failures",
+                result.id, self.executor.max_message
+            );
+            let n = result.results.len().max(1);
+            result.status = status::FAILED.into();
+            result.results = vec![
+                ModuleResult::failure(format!(
+                    "the result was {size} bytes, more than the {} the relay takes",
+                    self.executor.max_message
+                ));
+                n
+            ];
+            json = serde_json::to_string(&result).unwrap_or_default();
+        }
+        if let Err(e) = self.outbox.put(result.id, &json) {
+            warn!("{e}");
+        }
         json
     }
 
-    /// Runs every operation in parallel; the command's status is the first non-success.
-    pub async fn run_action(&self, action: &mig_core::Action) -> (&'static str, Vec<ModuleResult>) {
-        let left = (action.expireafter.0 - chrono::Utc::now())
-            .to_std()
-            .unwrap_or(Duration::ZERO);
-        let runs = action
-            .operations
-            .iter()
-            .map(|op| self.executor.run(&op.module, &op.parameters, left));
-        let outcomes = futures_util::future::join_all(runs).await;
+    /// Commands an earlier run of this agent started and never finished (it crashed, was
+    /// killed, or the machine went down): their leftover module processes are killed, the
+    /// audit log says so, and a failed result saying why waits in the outbox for the relay.
+    pub fn recover_unfinished(&self) {
+        for record in self.inflight.take_unfinished() {
+            let killed = inflight::kill_leftovers(&record);
+            let reason = format!(
+                "the agent stopped while this command ran (started {}); it was not run again{}",
+                record.started,
+                if killed > 0 {
+                    format!(" ({killed} leftover module process(es) killed)")
+                } else {
+                    String::new()
+                }
+            );
+            warn!("command {}: {reason}", record.command);
+            self.audit.record(&audit::Entry {
+                time: GoTime::now().to_rfc3339(),
+                command: record.command,
+                action: record.action,
+                name: record.name.clone(),
+                signers: Vec::new(),
+                modules: record.modules.clone(),
+                outcome: "interrupted".into(),
+                operations: Vec::new(),
+                results: Vec::new(),
+                reason: reason.clone(),
+                status: status::FAILED.into(),
+            });
+            let failed = Command {
+                id: record.command,
+                action: mig_core::Action {
+                    id: record.action,
+                    name: record.name.clone(),
+                    ..Default::default()
+                },
+                status: status::FAILED.into(),
+                results: vec![ModuleResult::failure(reason); record.modules.len().max(1)],
+                starttime: GoTime::now(),
+                finishtime: GoTime::now(),
+                ..Default::default()
+            };
+            self.keep(failed);
+        }
+    }
+
+    /// Runs every operation (at most the executor's slots at once across the agent); the
+    /// command's status is the first non-success.
+    pub async fn run_action(
+        &self,
+        action: &mig_core::Action,
+        command: u64,
+    ) -> (&'static str, Vec<ModuleResult>) {
+        let spawned = |pid: u32| self.inflight.child(command, pid);
+        let outcomes = self
+            .executor
+            .run_all(&action.operations, action.expireafter.0, &spawned)
+            .await;
         let status = outcomes
             .iter()
             .map(|o| o.status)
@@ -588,6 +700,50 @@ impl Runtime {
             .collect();
         (status, results)
     }
+}
+
+/// The audit entry of a command, without operations, results, reason or status yet.
+fn audit_entry(command: &Command, outcome: &str, signers: &[mig_pgp::Verified]) -> audit::Entry {
+    audit::Entry {
+        time: GoTime::now().to_rfc3339(),
+        command: command.id,
+        action: command.action.id,
+        name: command.action.name.clone(),
+        signers: signers
+            .iter()
+            .map(|s| audit::Signer {
+                name: s.user_id.clone(),
+                fingerprint: s.fingerprint.clone(),
+            })
+            .collect(),
+        modules: command
+            .action
+            .operations
+            .iter()
+            .map(|o| o.module.clone())
+            .collect(),
+        outcome: outcome.into(),
+        operations: Vec::new(),
+        results: Vec::new(),
+        reason: String::new(),
+        status: String::new(),
+    }
+}
+
+/// A refused action's operations as the endpoint's users should see them: decompressed when
+/// that is possible within the caps, as received otherwise.
+fn operations_as_received(action: &mig_core::Action) -> Vec<audit::OperationRecord> {
+    let mut copy = action.clone();
+    if copy.operations.len() > mig_core::action::MAX_OPERATIONS {
+        copy.operations.truncate(mig_core::action::MAX_OPERATIONS);
+    }
+    for op in &mut copy.operations {
+        let _ = op.decompress();
+    }
+    copy.operations
+        .iter()
+        .map(audit::OperationRecord::new)
+        .collect()
 }
 
 /// This machine as the agent presents it (named by the configuration, if it says so), and the

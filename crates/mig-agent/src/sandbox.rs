@@ -4,12 +4,14 @@
 //! 1. joins the CPU-capping cgroup the agent prepared (so modules together use at most
 //!    `module_cpu_percent` of the machine), lowers its priority (nice 19), and sets rlimits
 //!    (address space, CPU time, no core dumps);
-//! 2. keeps only the Linux capabilities the module needs;
-//! 3. landlock: read-only filesystem for modules that change nothing and read no other
-//!    process (a landlocked process may not inspect processes outside its domain: no
-//!    /proc/PID/mem, exe, maps or fd); for those that do, seccomp refuses every way of writing
-//!    to the filesystem instead;
-//! 4. seccomp: no network sockets for modules that need no network, no ptrace for anyone.
+//! 2. keeps only the Linux capabilities the module needs (reading any file; other processes'
+//!    /proc entries for those that inspect processes; raw sockets for ping; signalling and
+//!    removing files for agentdestroy), in every set, the bounding set included;
+//! 3. landlock: read-only filesystem, no signals to and no abstract sockets of processes
+//!    outside, for modules that read no other process (a landlocked process may not inspect
+//!    processes outside its domain: no /proc/PID/mem, exe, maps or fd);
+//! 4. seccomp: an allow-list of system calls per module class ([`crate::seccomp`]), which
+//!    also keeps the filesystem read-only for the modules landlock cannot confine.
 //!
 //! Each step is best effort where the kernel lacks the feature (and says so on stderr, which
 //! the agent logs); none of them can be undone by the module.
@@ -67,7 +69,7 @@ pub fn confine(needs: SandboxNeeds) -> Vec<String> {
             warnings.push(format!("landlock: {e}"));
         }
     }
-    if let Err(e) = syscall_filter(needs) {
+    if let Err(e) = crate::seccomp::install(needs) {
         warnings.push(format!("seccomp: {e}"));
     }
     warnings
@@ -79,10 +81,11 @@ fn env_u64(name: &str) -> Option<u64> {
 
 /// The capabilities a module keeps (when the agent runs as root).
 pub fn capabilities_for(needs: SandboxNeeds) -> CapsHashSet {
-    // Reading any file and other processes' /proc entries is what investigation is.
-    let mut set: CapsHashSet = [Capability::CAP_DAC_READ_SEARCH, Capability::CAP_SYS_PTRACE]
-        .into_iter()
-        .collect();
+    // Reading any file is what investigation is.
+    let mut set: CapsHashSet = [Capability::CAP_DAC_READ_SEARCH].into_iter().collect();
+    if needs.ptrace {
+        set.insert(Capability::CAP_SYS_PTRACE);
+    }
     if needs.network {
         set.insert(Capability::CAP_NET_RAW);
     }
@@ -119,11 +122,14 @@ fn drop_capabilities(needs: SandboxNeeds) -> Result<(), String> {
 fn read_only_filesystem() -> Result<(), String> {
     use landlock::{
         Access, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr,
-        RulesetStatus, ABI,
+        RulesetStatus, Scope, ABI,
     };
-    let abi = ABI::V3;
+    // The newest rights this code knows; an older kernel enforces what it has (best effort).
+    let abi = ABI::V6;
     let status = Ruleset::default()
         .handle_access(AccessFs::from_all(abi))
+        .map_err(|e| e.to_string())?
+        .scope(Scope::from_all(abi))
         .map_err(|e| e.to_string())?
         .create()
         .map_err(|e| e.to_string())?
@@ -138,129 +144,6 @@ fn read_only_filesystem() -> Result<(), String> {
         RulesetStatus::NotEnforced => Err("not supported by this kernel".into()),
         _ => Ok(()),
     }
-}
-
-fn syscall_filter(needs: SandboxNeeds) -> Result<(), String> {
-    use seccompiler::{
-        SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-        SeccompRule, TargetArch,
-    };
-    use std::collections::BTreeMap;
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => TargetArch::x86_64,
-        "aarch64" => TargetArch::aarch64,
-        other => return Err(format!("no filter for {other}")),
-    };
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    // Nobody may write into another process.
-    rules.insert(libc::SYS_ptrace, vec![]);
-    rules.insert(libc::SYS_process_vm_writev, vec![]);
-    if !needs.network {
-        let mut socket_rules = Vec::new();
-        for domain in [libc::AF_INET, libc::AF_INET6, libc::AF_PACKET] {
-            let cond =
-                SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, domain as u64)
-                    .map_err(|e| e.to_string())?;
-            socket_rules.push(SeccompRule::new(vec![cond]).map_err(|e| e.to_string())?);
-        }
-        rules.insert(libc::SYS_socket, socket_rules);
-    }
-    if !needs.modifies_system && needs.ptrace {
-        deny_filesystem_writes(&mut rules)?;
-    }
-    let filter = SeccompFilter::new(
-        rules,
-        SeccompAction::Allow,
-        SeccompAction::Errno(libc::EPERM as u32),
-        arch,
-    )
-    .map_err(|e| e.to_string())?;
-    let program: seccompiler::BpfProgram = filter
-        .try_into()
-        .map_err(|e: seccompiler::BackendError| e.to_string())?;
-    seccompiler::apply_filter(&program).map_err(|e| e.to_string())
-}
-
-/// The filesystem stays read-only without landlock: no open for writing, creating or
-/// truncating, and none of the calls that change names, modes, owners or links.
-fn deny_filesystem_writes(
-    rules: &mut std::collections::BTreeMap<i64, Vec<seccompiler::SeccompRule>>,
-) -> Result<(), String> {
-    use seccompiler::{SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
-    let write_flags = [
-        libc::O_WRONLY,
-        libc::O_RDWR,
-        libc::O_CREAT,
-        libc::O_TRUNC,
-        libc::O_APPEND,
-    ];
-    // One rule per flag: the call is refused when any of them is set in argument `arg`.
-    let flag_rules = |arg: u8| -> Result<Vec<SeccompRule>, String> {
-        write_flags
-            .iter()
-            .map(|flag| {
-                let bit = *flag as u64;
-                let cond = SeccompCondition::new(
-                    arg,
-                    SeccompCmpArgLen::Dword,
-                    SeccompCmpOp::MaskedEq(bit),
-                    bit,
-                )
-                .map_err(|e| e.to_string())?;
-                SeccompRule::new(vec![cond]).map_err(|e| e.to_string())
-            })
-            .collect()
-    };
-    rules.insert(libc::SYS_openat, flag_rules(2)?);
-    #[cfg(target_arch = "x86_64")]
-    rules.insert(libc::SYS_open, flag_rules(1)?);
-    // openat2 passes its flags in a struct seccomp cannot read: refused outright.
-    let always: &[i64] = &[
-        libc::SYS_openat2,
-        libc::SYS_unlinkat,
-        libc::SYS_renameat,
-        libc::SYS_renameat2,
-        libc::SYS_mkdirat,
-        libc::SYS_linkat,
-        libc::SYS_symlinkat,
-        libc::SYS_mknodat,
-        libc::SYS_truncate,
-        libc::SYS_fchmod,
-        libc::SYS_fchmodat,
-        libc::SYS_fchown,
-        libc::SYS_fchownat,
-        libc::SYS_setxattr,
-        libc::SYS_lsetxattr,
-        libc::SYS_fsetxattr,
-        libc::SYS_removexattr,
-        libc::SYS_lremovexattr,
-        libc::SYS_fremovexattr,
-        libc::SYS_utimensat,
-        libc::SYS_mount,
-        libc::SYS_umount2,
-    ];
-    #[cfg(target_arch = "x86_64")]
-    let legacy: &[i64] = &[
-        libc::SYS_creat,
-        libc::SYS_unlink,
-        libc::SYS_rename,
-        libc::SYS_mkdir,
-        libc::SYS_rmdir,
-        libc::SYS_link,
-        libc::SYS_symlink,
-        libc::SYS_mknod,
-        libc::SYS_chmod,
-        libc::SYS_chown,
-        libc::SYS_lchown,
-        libc::SYS_utime,
-        libc::SYS_utimes,
-    ];
-    #[cfg(not(target_arch = "x86_64"))]
-    let legacy: &[i64] = &[];
-    for call in always.iter().chain(legacy) {
-        rules.insert(*call, vec![]);
-    }
-    Ok(())
 }
 
 /// Agent side: a cgroup that caps the CPU of every module at `percent` of the machine, with

@@ -108,6 +108,93 @@ fn agentdestroy_stops_an_old_agent_and_removes_its_binary() {
     let _ = sleeper.wait();
 }
 
+/// A program that records being run with `--version` (as MIG's agentdestroy ran every
+/// candidate) and otherwise waits: the file an attacker names `mig-agent…`.
+fn trap_binary(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let marker = dir.join("executed");
+    let source = dir.join("trap.c");
+    std::fs::write(
+        &source,
+        format!(
+            "#include <stdio.h>\n#include <string.h>\n#include <unistd.h>\n\
+             int main(int argc, char **argv) {{\n\
+               if (argc > 1 && strcmp(argv[1], \"--version\") == 0) {{\n\
+                 FILE *f = fopen(\"{}\", \"w\"); if (f) fclose(f);\n\
+                 puts(\"mig-agent 1.0\"); return 0; }}\n\
+               sleep(60); return 0; }}\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let binary = dir.join(name);
+    let cc = Command::new("cc")
+        .arg("-o")
+        .arg(&binary)
+        .arg(&source)
+        .output()
+        .unwrap();
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    (binary, marker)
+}
+
+#[test]
+fn agentdestroy_never_runs_what_it_finds_and_stops_only_real_agents() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A user's program named like an agent.
+    let (evil, marker) = trap_binary(dir.path(), "mig-agent-evil");
+    let chown = Command::new("chown")
+        .arg("65534:65534")
+        .arg(&evil)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let mut evil_process = Command::new(&evil).spawn().unwrap();
+    // Root's program named like an agent, but no agent build.
+    let (fake, _) = trap_binary(dir.path(), "mig-agent-fake");
+    let mut fake_process = Command::new(&fake).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    let r = run(
+        "agentdestroy",
+        json!({"pid": evil_process.id(), "version": "1.0"}),
+    );
+    assert_eq!(r["success"], false, "{r}");
+    assert!(
+        r["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("belongs to uid 65534"),
+        "{r}"
+    );
+    let r = run(
+        "agentdestroy",
+        json!({"pid": fake_process.id(), "version": "1.0"}),
+    );
+    assert_eq!(r["success"], false, "{r}");
+    assert!(
+        r["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("no .mig_agent_version section"),
+        "{r}"
+    );
+
+    assert!(!marker.exists(), "agentdestroy executed a binary it found");
+    assert!(evil_process.try_wait().unwrap().is_none(), "not stopped");
+    assert!(fake_process.try_wait().unwrap().is_none(), "not stopped");
+    assert!(evil.exists() && fake.exists(), "not removed");
+    for mut p in [evil_process, fake_process] {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+}
+
 #[test]
 fn scribe_runs_the_sshd_document_on_fixture_files() {
     // The shipped document, pointed at a fixture: root login off, but passwords still on.

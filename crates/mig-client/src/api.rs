@@ -134,29 +134,67 @@ impl Client {
     }
 
     pub fn actions(&self, query: &[(&str, String)]) -> anyhow::Result<Vec<Action>> {
-        let v: Value = self.get("/api/v1/actions", query)?;
-        Ok(serde_json::from_value(v["actions"].clone())?)
+        self.list("/api/v1/actions", "actions", query, None)
+    }
+
+    /// A list endpoint's rows: as many as `query`'s `limit` asks (or all of them, `all`
+    /// pages of that size), following `next_offset` where the server cut a page to its
+    /// response budget.
+    fn list<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        key: &str,
+        query: &[(&str, String)],
+        all: Option<i64>,
+    ) -> anyhow::Result<Vec<T>> {
+        let number = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| *k == name)
+                .and_then(|(_, v)| v.parse::<i64>().ok())
+        };
+        let limit = all.or_else(|| number("limit")).unwrap_or(100);
+        let mut offset = number("offset").unwrap_or(0);
+        let mut rows = Vec::new();
+        loop {
+            let want = match all {
+                Some(page) => page,
+                None => limit - rows.len() as i64,
+            };
+            let mut q: Vec<(&str, String)> = query
+                .iter()
+                .filter(|(k, _)| *k != "limit" && *k != "offset")
+                .cloned()
+                .collect();
+            q.push(("limit", want.to_string()));
+            q.push(("offset", offset.to_string()));
+            let v: Value = self.get(path, &q)?;
+            let page: Vec<T> = serde_json::from_value(v[key].clone())?;
+            let n = page.len() as i64;
+            rows.extend(page);
+            offset = match v["next_offset"].as_i64() {
+                Some(next) => next,
+                None if all.is_some() && n == want => offset + n,
+                None => return Ok(rows),
+            };
+            if all.is_none() && rows.len() as i64 >= limit {
+                return Ok(rows);
+            }
+        }
     }
 
     /// Every command of an action (paged through), optionally only found / not found.
     pub fn commands(&self, id: u64, found: Option<bool>) -> anyhow::Result<Vec<Command>> {
-        let mut all = Vec::new();
-        loop {
-            let mut q = vec![
-                ("limit", "1000".to_string()),
-                ("offset", all.len().to_string()),
-            ];
-            if let Some(f) = found {
-                q.push(("found", f.to_string()));
-            }
-            let v: Value = self.get(&format!("/api/v1/actions/{id}/commands"), &q)?;
-            let page: Vec<Command> = serde_json::from_value(v["commands"].clone())?;
-            let n = page.len();
-            all.extend(page);
-            if n < 1000 {
-                return Ok(all);
-            }
+        let mut q = Vec::new();
+        if let Some(f) = found {
+            q.push(("found", f.to_string()));
         }
+        self.list(
+            &format!("/api/v1/actions/{id}/commands"),
+            "commands",
+            &q,
+            Some(1000),
+        )
     }
 
     pub fn preview(&self, target: &str) -> anyhow::Result<(i64, Vec<Agent>)> {
@@ -171,8 +209,7 @@ impl Client {
     }
 
     pub fn agents(&self, query: &[(&str, String)]) -> anyhow::Result<Vec<Agent>> {
-        let v: Value = self.get("/api/v1/agents", query)?;
-        Ok(serde_json::from_value(v["agents"].clone())?)
+        self.list("/api/v1/agents", "agents", query, None)
     }
 
     /// Follows an action's results as the server stores them; `on_event` returns false to stop.

@@ -12,8 +12,12 @@ use std::io::{Read, Write};
 /// The only action format MIG agents accept.
 pub const SYNTAX_VERSION: u16 = 2;
 
-/// Decompressed operation parameters larger than this are refused (a gzip bomb otherwise).
+/// Decompressed operation parameters larger than this are refused (a gzip bomb otherwise);
+/// the same cap holds for all of an action's parameters together.
 pub const MAX_DECOMPRESSED_PARAMETERS: u64 = 16 << 20;
+
+/// The most operations one action may carry: each is a process on every agent.
+pub const MAX_OPERATIONS: usize = 64;
 
 /// An investigator's request: run these operations on the agents this target selects, within
 /// this validity window. Field names are MIG's.
@@ -45,6 +49,9 @@ pub struct Action {
     pub investigators: Vec<InvestigatorRef>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub status: String,
+    /// Why the server found the action invalid (the server's note, not MIG's, never signed).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
     #[serde(default)]
     pub starttime: GoTime,
     #[serde(default)]
@@ -155,6 +162,7 @@ const ACTION_FIELDS: &[&str] = &[
     "pgpsignatures",
     "investigators",
     "status",
+    "reason",
     "starttime",
     "finishtime",
     "lastupdatetime",
@@ -299,6 +307,15 @@ impl Action {
                 "is empty, expected at least one operation",
             ));
         }
+        if self.operations.len() > MAX_OPERATIONS {
+            return Err(FieldError::new(
+                "operations",
+                format!(
+                    "{} operations, more than the {MAX_OPERATIONS} an action may have",
+                    self.operations.len()
+                ),
+            ));
+        }
         for (i, op) in self.operations.iter().enumerate() {
             if op.module.is_empty() {
                 return Err(FieldError::new(
@@ -348,9 +365,20 @@ impl Action {
     /// Replaces compressed parameters with their JSON. Call only after the signatures were
     /// verified: the signature covers the compressed form.
     pub fn decompress_operations(&mut self) -> Result<(), FieldError> {
+        let mut left = MAX_DECOMPRESSED_PARAMETERS;
         for (i, op) in self.operations.iter_mut().enumerate() {
-            op.decompress()
-                .map_err(|e| FieldError::new(format!("operations[{i}].parameters"), e))?;
+            let field = || format!("operations[{i}].parameters");
+            let size = op
+                .decompress_within(left)
+                .map_err(|e| FieldError::new(field(), e))?;
+            left = left.checked_sub(size).ok_or_else(|| {
+                FieldError::new(
+                    field(),
+                    format!(
+                        "the action's parameters add up to more than {MAX_DECOMPRESSED_PARAMETERS} bytes"
+                    ),
+                )
+            })?;
         }
         Ok(())
     }
@@ -389,15 +417,29 @@ impl Operation {
 
     /// Decodes base64(gzip(json)) parameters in place; a no-op for uncompressed ones.
     pub fn decompress(&mut self) -> Result<(), String> {
+        self.decompress_within(MAX_DECOMPRESSED_PARAMETERS)
+            .map(|_| ())
+    }
+
+    /// [`Operation::decompress`] refusing parameters larger than `max` bytes of JSON once
+    /// decompressed; returns their size.
+    pub fn decompress_within(&mut self, max: u64) -> Result<u64, String> {
         if !self.is_compressed {
-            return Ok(());
+            let size = gojson::to_string(&self.parameters).len() as u64;
+            if size > max {
+                return Err(format!(
+                    "{size} bytes of parameters, more than the {max} left"
+                ));
+            }
+            return Ok(size);
         }
         let Value::String(encoded) = &self.parameters else {
             return Err("is_compressed is set, expected a base64 string".into());
         };
-        self.parameters = decode_compressed(encoded)?;
+        let (value, size) = decode_compressed_within(encoded, max)?;
+        self.parameters = value;
         self.is_compressed = false;
-        Ok(())
+        Ok(size)
     }
 
     /// Encodes the parameters as base64(gzip(json)).
@@ -419,21 +461,25 @@ pub fn encode_compressed(value: &Value) -> String {
 
 /// Decodes MIG's compressed parameter form, refusing oversized or corrupt input.
 pub fn decode_compressed(encoded: &str) -> Result<Value, String> {
+    decode_compressed_within(encoded, MAX_DECOMPRESSED_PARAMETERS).map(|(v, _)| v)
+}
+
+/// The same, refusing more than `max` bytes of JSON; returns the value and its size.
+fn decode_compressed_within(encoded: &str, max: u64) -> Result<(Value, u64), String> {
     let compressed = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .map_err(|e| format!("compressed parameters are not valid base64: {e}"))?;
     let mut json = Vec::new();
     flate2::read::GzDecoder::new(compressed.as_slice())
-        .take(MAX_DECOMPRESSED_PARAMETERS + 1)
+        .take(max + 1)
         .read_to_end(&mut json)
         .map_err(|e| format!("compressed parameters are not valid gzip: {e}"))?;
-    if json.len() as u64 > MAX_DECOMPRESSED_PARAMETERS {
-        return Err(format!(
-            "compressed parameters expand beyond {MAX_DECOMPRESSED_PARAMETERS} bytes"
-        ));
+    if json.len() as u64 > max {
+        return Err(format!("compressed parameters expand beyond {max} bytes"));
     }
-    serde_json::from_slice(&json)
-        .map_err(|e| format!("decompressed parameters are not valid JSON: {e}"))
+    let value = serde_json::from_slice(&json)
+        .map_err(|e| format!("decompressed parameters are not valid JSON: {e}"))?;
+    Ok((value, json.len() as u64))
 }
 
 /// Go's decoder matches struct fields case-insensitively; serde does not. Renames keys that
@@ -635,6 +681,30 @@ mod tests {
         let b64 = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
         let err = decode_compressed(&b64).unwrap_err();
         assert!(err.contains("expand beyond"), "{err}");
+    }
+
+    #[test]
+    fn an_action_is_capped_in_operations_and_in_parameters_altogether() {
+        let mut a = sample();
+        let op = a.operations[0].clone();
+        a.operations = vec![op.clone(); MAX_OPERATIONS];
+        a.validate_structure().unwrap();
+        a.operations.push(op);
+        let err = a.validate_structure().unwrap_err();
+        assert_eq!(err.field, "operations");
+        assert!(err.message.contains("more than the 64"), "{err}");
+
+        // Each operation's parameters expand to 3 MiB: fine alone, too much six together.
+        let blob = json!({"pad": " ".repeat(3 << 20)});
+        let mut compressed = Operation::new("file", blob);
+        compressed.compress();
+        let mut a = sample();
+        a.operations = vec![compressed.clone(); 5];
+        a.clone().decompress_operations().unwrap();
+        a.operations.push(compressed);
+        let err = a.decompress_operations().unwrap_err();
+        assert_eq!(err.field, "operations[5].parameters");
+        assert!(err.message.contains("expand beyond"), "{err}");
     }
 
     #[test]

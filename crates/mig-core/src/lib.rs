@@ -1,6 +1,8 @@
 //! The MIG protocol as plain data and rules: actions, commands, agents, module results,
 //! validation, MIG's signing text, ACL evaluation and identifiers. No I/O, no async.
 
+#![forbid(unsafe_code)]
+
 pub mod acl;
 pub mod action;
 pub mod agent;

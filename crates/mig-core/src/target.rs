@@ -216,7 +216,65 @@ pub fn parse(text: &str) -> Result<Target, TargetError> {
             next.token
         ));
     }
+    check_size(&expr)?;
     convert(&expr)
+}
+
+/// Conditions one target may combine at most.
+pub const MAX_TARGET_TERMS: usize = 256;
+/// How deeply conditions may nest: ANDs, ORs and NOTs inside one another (a chain of N ORs
+/// nests N - 1 deep). Databases refuse expressions past a depth of their own (SQLite: 1000).
+pub const MAX_TARGET_DEPTH: usize = 256;
+/// Values one IN list may hold.
+pub const MAX_IN_VALUES: usize = 1000;
+
+/// Refuses targets too large for a database to take in one statement (a hostile target must
+/// get a clear error at the API, not stall the scheduler), before anything recurses over
+/// them: the parsed expression is measured with a stack of its own.
+fn check_size(expr: &Expr) -> Result<(), TargetError> {
+    let mut terms = 0usize;
+    let mut deepest = 0usize;
+    let mut stack = vec![(expr, 0usize)];
+    while let Some((e, depth)) = stack.pop() {
+        // The text is at most MAX_TARGET_LEN characters: the walk is short whatever its shape.
+        deepest = deepest.max(depth);
+        match e {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::And | BinaryOperator::Or,
+                right,
+            } => {
+                stack.push((left, depth + 1));
+                stack.push((right, depth + 1));
+            }
+            Expr::UnaryOp {
+                op: UnaryOperator::Not,
+                expr: inner,
+            }
+            | Expr::Nested(inner) => stack.push((inner, depth + 1)),
+            Expr::In {
+                target: InTarget::List(items),
+                ..
+            } if items.len() > MAX_IN_VALUES => {
+                return refuse(format!(
+                    "an IN list holds {} values, more than the {MAX_IN_VALUES} allowed",
+                    items.len()
+                ));
+            }
+            _ => terms += 1,
+        }
+    }
+    if terms > MAX_TARGET_TERMS {
+        return refuse(format!(
+            "the target combines {terms} conditions, more than the {MAX_TARGET_TERMS} allowed (use `column IN (…)` for long lists)"
+        ));
+    }
+    if deepest > MAX_TARGET_DEPTH {
+        return refuse(format!(
+            "the target nests {deepest} levels deep, more than the {MAX_TARGET_DEPTH} allowed"
+        ));
+    }
+    Ok(())
 }
 
 fn convert(expr: &Expr) -> Result<Target, TargetError> {
@@ -769,6 +827,32 @@ mod tests {
             }
         }
         assert!(err(&"a".repeat(MAX_TARGET_LEN + 1)).contains("longer"));
+        // Hostile sizes get a clear error instead of reaching the database.
+        let ors = vec!["id=1"; 999].join(" OR ");
+        assert!(ors.len() < MAX_TARGET_LEN);
+        assert!(
+            err(&ors).contains("combines 999 conditions"),
+            "{}",
+            err(&ors)
+        );
+        let fine = vec!["name='a'"; MAX_TARGET_TERMS].join(" OR ");
+        assert!(parse(&fine).is_ok());
+        // Deep nesting without many conditions: refused (by the parser's own recursion limit
+        // before the depth limit is reached), not a stack overflow.
+        let nots = format!("{}TRUE", "NOT ".repeat(300));
+        assert!(parse(&nots).is_err());
+        let parens = format!("{}TRUE{}", "(".repeat(3000), ")".repeat(3000));
+        assert!(parse(&parens).is_err());
+        let list = (0..1200)
+            .map(|i| format!("'{i}'"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let long_in = format!("name IN ({list})");
+        assert!(
+            err(&long_in).contains("more than the 1000"),
+            "{}",
+            err(&long_in)
+        );
         let deep = format!("{}status='x'{}", "(".repeat(500), ")".repeat(500));
         assert!(
             parse(&deep).is_err(),

@@ -13,13 +13,21 @@ pub struct Limits {
     pub max_elements: usize,
     /// Error strings in the result.
     pub max_errors: usize,
+    /// Bytes of the result's JSON: what one result may take of the relay's message cap.
+    /// The agent sets it per operation; [`crate::fit_result`] enforces it on every result.
+    pub max_result_bytes: usize,
 }
+
+/// The result budget when nothing smaller is asked for: the relay's message cap (16 MiB),
+/// less room for the command around the result.
+pub const DEFAULT_RESULT_BYTES: usize = (16 << 20) - (64 << 10);
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_elements: 100_000,
             max_errors: 1_000,
+            max_result_bytes: DEFAULT_RESULT_BYTES,
         }
     }
 }

@@ -6,6 +6,8 @@
 //! * [`Signer`]: signing from a secret key file ([`KeySigner`]) or through `gpg` ([`GpgSigner`]).
 //! * [`token`]: MIG's `X-PGPAUTHORIZATION` API token.
 
+#![forbid(unsafe_code)]
+
 pub mod action;
 pub mod armor;
 pub mod error;

@@ -20,6 +20,12 @@ pub struct Verified {
     pub signing_key_id: String,
     /// Signature creation time, Unix seconds.
     pub created: u32,
+    /// What the signature says, whatever its encoding: SHA-256 over the signer's fingerprint
+    /// and the signature's hashed metadata (version, type, algorithms, hashed subpackets:
+    /// creation time, salt notation…), the part the signature itself covers besides the data.
+    /// Re-armoring, dropping the CRC, or editing the unhashed area (which anyone can do
+    /// without the key) leaves it unchanged; only the signer can make a new one.
+    pub meaning: [u8; 32],
 }
 
 impl Keyring {
@@ -97,11 +103,37 @@ impl Keyring {
             None => key.primary.key_id.clone(),
             Some(i) => key.subkeys[i].key_id.clone(),
         };
+        let meaning = signature_meaning(&key.fingerprint, sig)
+            .map_err(|e| refuse(format!("the signature's metadata cannot be read: {e}")))?;
         Ok(Verified {
             fingerprint: key.fingerprint.clone(),
             user_id: key.user_id.clone(),
             signing_key_id,
             created,
+            meaning,
         })
     }
+}
+
+/// See [`Verified::meaning`].
+fn signature_meaning(
+    fingerprint: &str,
+    sig: &pgp::packet::Signature,
+) -> std::result::Result<[u8; 32], String> {
+    let config = sig
+        .config()
+        .ok_or_else(|| "unknown signature version".to_string())?;
+    let mut hasher = HashAlgorithm::Sha256
+        .new_hasher()
+        .map_err(|e| e.to_string())?;
+    digest::DynDigest::update(&mut *hasher, fingerprint.as_bytes());
+    digest::DynDigest::update(&mut *hasher, b"\n");
+    config
+        .hash_signature_data(&mut hasher)
+        .map_err(|e| e.to_string())?;
+    let digest = digest::DynDigest::finalize(hasher);
+    digest
+        .as_ref()
+        .try_into()
+        .map_err(|_| "unexpected digest length".to_string())
 }

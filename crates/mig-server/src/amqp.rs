@@ -339,15 +339,17 @@ async fn register_heartbeat(app: &App, data: &[u8]) {
         .and_then(|m| m.verify("heartbeat").map(|_| m))
         .and_then(|m| {
             let agent: Agent = serde_json::from_str(&m.body).map_err(|e| e.to_string())?;
-            if agent.queueloc != m.queueloc || agent.queueloc.is_empty() || agent.name.is_empty() {
+            if agent.queueloc != m.queueloc {
                 return Err(format!("heartbeat from {} names another agent", m.queueloc));
             }
+            crate::admission::check_heartbeat(&agent)
+                .map_err(|e| format!("heartbeat from {}: {e}", m.queueloc))?;
             Ok((m, agent))
         });
     match parsed {
         Ok((m, agent)) => match app
             .store
-            .register_heartbeat(&agent, &m.publickey, now_ms())
+            .register_heartbeat_admitting(&agent, &m.publickey, now_ms(), || app.admit_new_agent())
             .await
         {
             Ok(_) => Metrics::add(&app.metrics.heartbeats, 1),

@@ -26,6 +26,8 @@ pub struct App {
     pub metrics: Metrics,
     pub acl: Option<Acl>,
     pub token_window: Duration,
+    /// Registrations of agents never seen before, rate-limited.
+    new_agents: crate::admission::NewAgents,
     keys: RwLock<KeyCache>,
 }
 
@@ -58,8 +60,20 @@ struct KeyCache {
 const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
 
 impl App {
+    /// May an agent never seen before register now? (The error is what it is told.)
+    pub fn admit_new_agent(&self) -> Result<(), String> {
+        if self.new_agents.admit() {
+            Ok(())
+        } else {
+            Metrics::add(&self.metrics.relay_refused, 1);
+            Err(crate::admission::TOO_MANY_NEW_AGENTS.into())
+        }
+    }
+
     pub fn new(store: Store, config: Config, acl: Option<Acl>) -> anyhow::Result<App> {
         let token_window = duration(&config.api.token_window, "api.token_window")?;
+        let new_agents =
+            crate::admission::NewAgents::new(config.agents.new_per_second, config.agents.new_burst);
         Ok(App {
             store,
             config,
@@ -70,6 +84,7 @@ impl App {
             metrics: Metrics::default(),
             acl,
             token_window,
+            new_agents,
             keys: RwLock::new(KeyCache {
                 loaded: None,
                 loaded_at_ms: 0,

@@ -84,6 +84,10 @@ pub struct Agents {
     /// Only agents whose queueloc is listed (exact, or `re:<regex>`) may connect.
     pub whitelist_enabled: bool,
     pub whitelist: Vec<String>,
+    /// Agents never seen before may register at this rate (per second, per process)…
+    pub new_per_second: u32,
+    /// …after a first burst of this many.
+    pub new_burst: u32,
 }
 
 impl Default for Config {
@@ -148,6 +152,8 @@ impl Default for Agents {
             offline_after: "1h".into(),
             whitelist_enabled: false,
             whitelist: Vec::new(),
+            new_per_second: 200,
+            new_burst: 2_000,
         }
     }
 }

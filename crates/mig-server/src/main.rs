@@ -1,6 +1,7 @@
 //! mig-server: the platform side of MIG. One process runs the REST API, the scheduler and the
 //! built-in relay on SQLite; `api` and `scheduler` run the parts alone for scale-out.
 
+mod admission;
 mod amqp;
 mod api;
 mod app;

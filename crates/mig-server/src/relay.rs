@@ -1,6 +1,7 @@
 //! The server's side of the built-in relay: registering agents, storing their results in
 //! batches (one transaction per batch, then acknowledgements), and sending them commands.
 
+use crate::admission::check_heartbeat;
 use crate::app::{now_ms, App, Metrics};
 use crate::whitelist::Whitelist;
 use mig_core::{Agent, Command};
@@ -66,16 +67,6 @@ impl RelayBackend {
             queuelocs: Mutex::new(HashMap::new()),
         }))
     }
-
-    fn check_agent(&self, agent: &Agent) -> Result<(), String> {
-        if agent.queueloc.is_empty() || agent.queueloc.len() > 512 {
-            return Err("queueloc: expected 1 to 512 characters".into());
-        }
-        if agent.name.is_empty() || agent.name.len() > 512 {
-            return Err("name: expected 1 to 512 characters".into());
-        }
-        Ok(())
-    }
 }
 
 impl Backend for RelayBackend {
@@ -85,7 +76,7 @@ impl Backend for RelayBackend {
         publickey: String,
         peer: SocketAddr,
     ) -> Result<u64, String> {
-        self.check_agent(&agent)?;
+        check_heartbeat(&agent)?;
         if let Some(w) = &self.whitelist {
             if !w.allows(&agent.queueloc) {
                 Metrics::add(&self.app.metrics.relay_refused, 1);
@@ -95,7 +86,9 @@ impl Backend for RelayBackend {
         match self
             .app
             .store
-            .register_heartbeat(&agent, &publickey, now_ms())
+            .register_heartbeat_admitting(&agent, &publickey, now_ms(), || {
+                self.app.admit_new_agent()
+            })
             .await
         {
             Ok(reg) => {
@@ -130,7 +123,7 @@ impl Backend for RelayBackend {
             );
             return;
         }
-        if let Err(e) = self.check_agent(&agent) {
+        if let Err(e) = check_heartbeat(&agent) {
             warn!("heartbeat from agent {agent_id} dropped: {e}");
             return;
         }

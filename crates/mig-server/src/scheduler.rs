@@ -5,7 +5,6 @@
 
 use crate::app::{now_ms, App, Metrics};
 use crate::config::duration;
-use mig_core::action::status;
 use mig_relay::protocol::command_frame;
 use mig_store::actions::Envelope;
 use std::sync::Arc;
@@ -68,7 +67,10 @@ impl Scheduler {
                 break;
             }
             for action in claimed {
-                self.launch(action).await?;
+                let id = action.id;
+                if let Err(e) = self.launch(action).await {
+                    self.launch_failed(id, e).await?;
+                }
             }
         }
         for (id, st) in store.finish_actions(now_ms()).await? {
@@ -80,7 +82,25 @@ impl Scheduler {
         Ok(())
     }
 
-    async fn launch(&self, action: mig_core::Action) -> anyhow::Result<()> {
+    /// One action could not be launched: the others of the tick still are. When the database
+    /// refused the action's own statements (its target, say), the action is invalid, with the
+    /// reason; when the database could not be reached, its lease runs out and a scheduler tries
+    /// again.
+    async fn launch_failed(&self, id: u64, error: mig_store::StoreError) -> anyhow::Result<()> {
+        if !error.is_refused_statement() {
+            warn!("action {id}: cannot launch it now, retried when its lease ends: {error}");
+            return Ok(());
+        }
+        let reason = format!("the action could not be launched: {error}");
+        warn!("action {id} is invalid: {reason}");
+        self.app
+            .store
+            .set_action_invalid(id, &reason, now_ms())
+            .await?;
+        Ok(())
+    }
+
+    async fn launch(&self, action: mig_core::Action) -> Result<(), mig_store::StoreError> {
         let store = &self.app.store;
         let target = match mig_core::target::parse(&action.target) {
             Ok(t) => t,
@@ -88,7 +108,7 @@ impl Scheduler {
                 // The API checked it; an action stored by an older version may not pass.
                 warn!("action {}: {e}", action.id);
                 store
-                    .set_action_status(action.id, status::INVALID, now_ms())
+                    .set_action_invalid(action.id, &e.to_string(), now_ms())
                     .await?;
                 return Ok(());
             }
@@ -102,7 +122,7 @@ impl Scheduler {
                 action.id
             );
             store
-                .set_action_status(action.id, status::INVALID, now_ms())
+                .set_action_invalid(action.id, "its target selects no agent", now_ms())
                 .await?;
             return Ok(());
         }

@@ -48,7 +48,8 @@ pub struct ActionFilter {
     pub offset: i64,
 }
 
-const ACTION_COLUMNS: &str = "id, status, starttime, finishtime, lastupdatetime, action_json";
+const ACTION_COLUMNS: &str =
+    "id, status, reason, starttime, finishtime, lastupdatetime, action_json";
 
 pub(crate) fn ms_to_time(ms: i64) -> GoTime {
     if ms == 0 {
@@ -108,18 +109,39 @@ impl Store {
             what: "action",
             id: id.to_string(),
         })?;
-        let mut a = self.action_from_row(&row)?;
+        let mut a = self.readable_action_from_row(&row)?;
         a.counters = self.counters(id).await?;
         a.investigators = self.action_signers(id).await?;
         Ok(a)
     }
 
+    /// An action to show: one whose stored JSON cannot be read still shows its id, status
+    /// and reason (and its name says it is unreadable), so that one damaged row does not
+    /// make every listing fail.
+    fn readable_action_from_row(&self, row: &sqlx::any::AnyRow) -> Result<Action> {
+        match self.action_from_row(row) {
+            Err(StoreError::Corrupt(e)) => Ok(Action {
+                id: get_i64(row, "id")? as u64,
+                name: format!("(unreadable: {e})"),
+                status: get_str(row, "status")?,
+                reason: get_str(row, "reason")?,
+                starttime: ms_to_time(get_i64(row, "starttime")?),
+                finishtime: ms_to_time(get_i64(row, "finishtime")?),
+                lastupdatetime: ms_to_time(get_i64(row, "lastupdatetime")?),
+                ..Default::default()
+            }),
+            other => other,
+        }
+    }
+
+    /// An action to run: its stored JSON must read back as the action that was signed.
     fn action_from_row(&self, row: &sqlx::any::AnyRow) -> Result<Action> {
         let json = get_str(row, "action_json")?;
         let mut a = Action::from_json(json.as_bytes())
             .map_err(|e| StoreError::Corrupt(format!("action: {e}")))?;
         a.id = get_i64(row, "id")? as u64;
         a.status = get_str(row, "status")?;
+        a.reason = get_str(row, "reason")?;
         a.starttime = ms_to_time(get_i64(row, "starttime")?);
         a.finishtime = ms_to_time(get_i64(row, "finishtime")?);
         a.lastupdatetime = ms_to_time(get_i64(row, "lastupdatetime")?);
@@ -219,7 +241,7 @@ impl Store {
             .await?;
         let mut out = rows
             .iter()
-            .map(|row| self.action_from_row(row))
+            .map(|row| self.readable_action_from_row(row))
             .collect::<Result<Vec<_>>>()?;
         let ids: Vec<u64> = out.iter().map(|a| a.id).collect();
         let mut counters = self.counters_of(&ids).await?;
@@ -264,7 +286,20 @@ impl Store {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| self.action_from_row(r)).collect()
+        // A row that cannot be read is that action's problem: it becomes invalid, with the
+        // reason, and the others claimed with it are launched.
+        let mut actions = Vec::with_capacity(rows.len());
+        for row in &rows {
+            match self.action_from_row(row) {
+                Ok(a) => actions.push(a),
+                Err(e) => {
+                    let id = get_i64(row, "id")? as u64;
+                    tracing::warn!("action {id} is invalid: {e}");
+                    self.set_action_invalid(id, &e.to_string(), now_ms).await?;
+                }
+            }
+        }
+        Ok(actions)
     }
 
     /// Creates one command per agent and queues it, and moves the action to inflight: one
@@ -353,6 +388,23 @@ impl Store {
     ) -> Result<()> {
         sqlx::query("UPDATE actions SET status = $1, finishtime = $2, lastupdatetime = $2, claimed_by = '' WHERE id = $3")
             .bind(new_status)
+            .bind(now_ms)
+            .bind(id_param(action_id))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks an action invalid, saying why (for the investigator who launched it).
+    pub async fn set_action_invalid(
+        &self,
+        action_id: u64,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        sqlx::query("UPDATE actions SET status = $1, reason = $2, finishtime = $3, lastupdatetime = $3, claimed_by = '' WHERE id = $4")
+            .bind(status::INVALID)
+            .bind(reason)
             .bind(now_ms)
             .bind(id_param(action_id))
             .execute(&self.pool)

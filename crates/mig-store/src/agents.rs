@@ -122,12 +122,28 @@ impl Store {
         identity: &str,
         now_ms: i64,
     ) -> Result<Registration> {
+        self.register_heartbeat_admitting(hb, identity, now_ms, || Ok(()))
+            .await
+    }
+
+    /// [`Store::register_heartbeat`], asking `admit_new` before registering an agent never
+    /// seen before (its error is the refusal's reason).
+    pub async fn register_heartbeat_admitting(
+        &self,
+        hb: &Agent,
+        identity: &str,
+        now_ms: i64,
+        admit_new: impl FnOnce() -> std::result::Result<(), String>,
+    ) -> Result<Registration> {
         let mut tx = self.write_tx().await?;
         let existing: Option<(i64, String)> =
             sqlx::query_as("SELECT id, identity FROM agents WHERE queueloc = $1")
                 .bind(&hb.queueloc)
                 .fetch_optional(&mut *tx)
                 .await?;
+        if existing.is_none() {
+            admit_new().map_err(StoreError::Refused)?;
+        }
         let env = serde_json::to_string(&hb.environment).unwrap_or_else(|_| "{}".into());
         let tags = serde_json::to_string(&hb.tags).unwrap_or_else(|_| "{}".into());
         let starttime = if hb.starttime.is_zero() {

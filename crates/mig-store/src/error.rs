@@ -9,6 +9,20 @@ pub enum StoreError {
     NotFound { what: &'static str, id: String },
     #[error("{0}")]
     Conflict(String),
+    /// Refused by the caller's policy (say, a rate limit), with the reason.
+    #[error("{0}")]
+    Refused(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// The database answered and refused the statement (an expression too deep, a value out
+    /// of range…): the request is at fault, not the connection, and retrying will not help.
+    pub fn is_refused_statement(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(sqlx::Error::Database(_)) | StoreError::Corrupt(_)
+        )
+    }
 }

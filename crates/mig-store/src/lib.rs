@@ -59,6 +59,63 @@ pub(crate) fn sql_param_list(n: usize) -> String {
         .join(", ")
 }
 
+/// The file of a `sqlite:` URL, unless it is an in-memory database.
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or("");
+    (!path.is_empty() && !path.contains(":memory:")).then(|| std::path::PathBuf::from(path))
+}
+
+/// An existing database file must be a whole SQLite database: an empty file (a failed copy,
+/// a full disk) or a truncated one is refused with what is wrong, instead of silently
+/// becoming a new, empty database or failing later as "pool timed out".
+fn check_sqlite_file(url: &str) -> Result<()> {
+    let Some(path) = sqlite_path(url) else {
+        return Ok(());
+    };
+    let refuse = |what: String| {
+        Err(StoreError::Config(format!(
+            "database {}: {what}; restore it from a backup, or move it away to start a new one",
+            path.display()
+        )))
+    };
+    let mut file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return refuse(format!("cannot be read: {e}")),
+    };
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size == 0 {
+        return refuse("the file is empty (0 bytes), not a database".into());
+    }
+    let mut header = [0u8; 100];
+    use std::io::Read;
+    if size < 100 || file.read_exact(&mut header).is_err() {
+        return refuse(format!("{size} bytes: too short to be a SQLite database"));
+    }
+    if &header[..16] != b"SQLite format 3\0" {
+        return refuse("not a SQLite database (its header is wrong)".into());
+    }
+    let be32 = |at: usize| {
+        u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65_536u64,
+        n => u64::from(n),
+    };
+    // The page count in the header is valid when its "version valid for" matches the change
+    // counter (SQLite's file format, section 1.3.7).
+    let pages = u64::from(be32(28));
+    if be32(92) == be32(24) && pages > 0 && size < pages * page_size {
+        return refuse(format!(
+            "truncated: its header says {} bytes, the file has {size}",
+            pages * page_size
+        ));
+    }
+    Ok(())
+}
+
 impl Store {
     /// Connects to `url` (`sqlite:///var/lib/mig/mig.db`, `sqlite::memory:`,
     /// `postgres://user@host/db`) and brings the schema up to date.
@@ -73,6 +130,9 @@ impl Store {
                 "database URL {url:?}: expected sqlite:… or postgres://…"
             )));
         };
+        if dialect == Dialect::Sqlite {
+            check_sqlite_file(url)?;
+        }
         let url = match dialect {
             // Create the file if needed.
             Dialect::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
@@ -183,5 +243,45 @@ mod tests {
         assert_eq!(super::value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
         assert_eq!(super::value_rows(1, 1), "($1)");
         assert_eq!(super::sql_param_list(3), "$1, $2, $3");
+    }
+
+    #[tokio::test]
+    async fn an_empty_or_truncated_database_file_is_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mig.db");
+        let url = format!("sqlite://{}", path.display());
+        // A real database, with some pages.
+        let store = super::Store::connect(&url).await.unwrap();
+        store.pool().close().await;
+        let whole = std::fs::read(&path).unwrap();
+        assert!(whole.len() > 8192, "{}", whole.len());
+        super::Store::connect(&url)
+            .await
+            .unwrap()
+            .pool()
+            .close()
+            .await;
+
+        for (bytes, why) in [
+            (Vec::new(), "the file is empty"),
+            (whole[..50].to_vec(), "too short"),
+            ([b'x'; 4096].to_vec(), "not a SQLite database"),
+            (whole[..whole.len() - 4096].to_vec(), "truncated"),
+        ] {
+            std::fs::write(&path, &bytes).unwrap();
+            let _ = std::fs::remove_file(path.with_extension("db-wal"));
+            let err = super::Store::connect(&url)
+                .await
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(err.contains(why), "{why}: {err}");
+            assert!(err.contains(&path.display().to_string()), "{err}");
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                bytes,
+                "the file was left alone"
+            );
+        }
     }
 }

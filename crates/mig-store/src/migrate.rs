@@ -3,7 +3,10 @@
 
 use crate::{Result, Store, StoreError};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_action_reason.sql")),
+];
 
 pub async fn run(store: &Store) -> Result<()> {
     // Several server processes may start at once against one PostgreSQL: they take turns,

@@ -2,6 +2,9 @@
 //! real `mig-agent` processes with their own keyrings and ACLs, and the real `mig` client,
 //! all talking over real TLS sockets in a temporary directory.
 
+#![forbid(unsafe_code)]
+
+pub mod attack;
 pub mod services;
 
 use mig_pgp::keygen::{armored_secret, generate_key, KeyAlgorithm};
@@ -164,6 +167,8 @@ pub struct Platform {
 pub struct ServerOptions {
     /// Extra TOML appended to server.toml.
     pub extra: String,
+    /// Extra keys of server.toml's `[relay]` table (which `mig-server init` writes).
+    pub relay: String,
     /// PostgreSQL URL instead of SQLite.
     pub database_url: Option<String>,
     /// RabbitMQ URL: the relay is AMQP (no built-in relay), and agents connect there.
@@ -222,6 +227,9 @@ impl Platform {
             assert!(toml.contains(&listen), "server.toml: {toml}");
             toml = toml.replace(&listen, &format!("listen = \"\"\namqp_url = {url:?}\n"));
             agent_relay = url.clone();
+        }
+        if !opts.relay.is_empty() {
+            toml = toml.replace("[relay]\n", &format!("[relay]\n{}\n", opts.relay));
         }
         toml.push_str("\n[scheduler]\ntick = \"200ms\"\n");
         toml.push_str(&opts.extra);

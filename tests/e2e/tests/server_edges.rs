@@ -441,4 +441,15 @@ fn the_relay_accepts_only_client_certificates_from_its_ca() {
         .await
         .expect("the installation's agent certificate is accepted");
     });
+    // Each refusal is in the server's log at info, with who tried.
+    let log = mig_e2e::wait_for(
+        "the refusals logged",
+        std::time::Duration::from_secs(10),
+        || {
+            let log = p.server_log();
+            (log.matches("TLS handshake with 127.0.0.1:").count() >= 2).then_some(log)
+        },
+    );
+    assert!(log.contains("INFO"), "{log}");
+    assert!(log.contains("refused"), "{log}");
 }

@@ -1,6 +1,8 @@
 //! agentdestroy: stops another mig-agent process (by PID) and removes its binary when its
 //! version is the one named. Used by the upgrade protocol to retire the old agent. It never
-//! stops the agent that runs it, nor that agent's module process.
+//! stops the agent that runs it, nor that agent's module process, and it never executes
+//! anything: the other agent's version is read from its binary's version section (MIG ran
+//! `<binary> -V`, which runs whatever file a process was started from, as root).
 
 use crate::flags::{self, Flag};
 use crate::{gofmt, Context, Module, ModuleResult, SandboxNeeds};
@@ -41,10 +43,11 @@ pub struct AgentDestroy;
 impl Module for AgentDestroy {
     const NAME: &'static str = "agentdestroy";
     const ABOUT: &'static str = "stop another agent process and remove its binary (upgrades)";
+    // Reading another agent's /proc entries, signalling it and removing its binary.
     const SANDBOX: SandboxNeeds = SandboxNeeds {
-        network: false,
         modifies_system: true,
-        ptrace: false,
+        ptrace: true,
+        ..SandboxNeeds::READ_ONLY
     };
     type Params = Params;
     const FLAGS: &'static [Flag] = FLAGS;
@@ -102,6 +105,10 @@ impl Module for AgentDestroy {
     }
 }
 
+/// The ELF section where a mig-agent binary carries its version (`mig-agent --version`'s
+/// words): read from the running image, never by running it.
+pub const VERSION_SECTION: &str = ".mig_agent_version";
+
 /// (killed, removed binary, the process's version).
 fn destroy(p: &Params) -> Result<(bool, String, String), String> {
     let pid = check(p)?;
@@ -113,8 +120,56 @@ fn destroy(p: &Params) -> Result<(bool, String, String), String> {
             "refusing to stop pid {pid}: it is the agent running this module"
         ));
     }
-    let exe_link = std::fs::read_link(format!("/proc/{pid}/exe"))
-        .map_err(|e| format!("process {pid}: {}", gofmt::os_error(&e)))?;
+    let agent = identify_agent(pid)?;
+    if agent.version != p.version.trim() {
+        return Ok((false, String::new(), agent.version));
+    }
+    // SAFETY: signalling a process identified above as another mig-agent.
+    if unsafe { libc::kill(pid as i32, libc::SIGKILL) } != 0 {
+        return Err(format!(
+            "cannot stop process {pid}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{pid}/exe")).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let own = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.canonicalize().ok());
+    let exe = agent.exe;
+    let mut removed = String::new();
+    if exe.exists() && exe.canonicalize().ok() != own {
+        std::fs::remove_file(&exe).map_err(|e| {
+            format!(
+                "stopped {pid} but cannot remove {}: {}",
+                exe.display(),
+                gofmt::os_error(&e)
+            )
+        })?;
+        removed = exe.display().to_string();
+    }
+    Ok((true, removed, agent.version))
+}
+
+/// Another agent process, as identified without running anything of it.
+struct OtherAgent {
+    /// Where its executable is (or was).
+    exe: PathBuf,
+    version: String,
+}
+
+/// Is `pid` a mig-agent? Its executable must be named `mig-agent…`, belong to root (or to
+/// whoever runs this agent), be writable by nobody else, and carry the version section of a
+/// mig-agent build. The binary is read through `/proc/PID/exe` (the image the process runs,
+/// even if the file was replaced since) and never executed: a file that merely claims to be
+/// an agent is never given the agent's privileges.
+fn identify_agent(pid: u32) -> Result<OtherAgent, String> {
+    use std::os::unix::fs::MetadataExt;
+    let link = format!("/proc/{pid}/exe");
+    let exe_link =
+        std::fs::read_link(&link).map_err(|e| format!("process {pid}: {}", gofmt::os_error(&e)))?;
     let exe_text = exe_link.to_string_lossy().into_owned();
     let exe = PathBuf::from(exe_text.strip_suffix(" (deleted)").unwrap_or(&exe_text));
     let name = exe
@@ -127,48 +182,45 @@ fn destroy(p: &Params) -> Result<(bool, String, String), String> {
             exe.display()
         ));
     }
-    // /proc/<pid>/exe runs even when the file was replaced or deleted.
-    let out = std::process::Command::new(format!("/proc/{pid}/exe"))
-        .arg("--version")
-        .output()
-        .map_err(|e| format!("cannot ask process {pid} for its version: {e}"))?;
-    let version = String::from_utf8_lossy(&out.stdout)
+    let image = std::fs::File::open(&link).map_err(|e| {
+        format!(
+            "process {pid}: cannot read its executable: {}",
+            gofmt::os_error(&e)
+        )
+    })?;
+    let meta = image
+        .metadata()
+        .map_err(|e| format!("process {pid}: {}", gofmt::os_error(&e)))?;
+    // SAFETY: getuid has no preconditions.
+    let our_uid = unsafe { libc::getuid() };
+    if meta.uid() != 0 && meta.uid() != our_uid {
+        return Err(format!(
+            "process {pid} is not a mig-agent: its executable {} belongs to uid {}, not to root",
+            exe.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "process {pid} is not a mig-agent: its executable {} is writable by others (mode {:o})",
+            exe.display(),
+            meta.mode() & 0o7777
+        ));
+    }
+    let version = crate::os::elf::section(&image, VERSION_SECTION)
+        .map_err(|e| format!("process {pid} is not a mig-agent: {}: {e}", exe.display()))?
+        .ok_or_else(|| {
+            format!(
+                "process {pid} is not a mig-agent: {} has no {VERSION_SECTION} section",
+                exe.display()
+            )
+        })?;
+    let text = String::from_utf8_lossy(&version);
+    let version = text
+        .trim_end_matches('\0')
         .split_whitespace()
         .nth(1)
         .unwrap_or("")
         .to_string();
-    if version != p.version.trim() {
-        return Ok((false, String::new(), version));
-    }
-    // SAFETY: signalling a process we identified above.
-    if unsafe { libc::kill(pid as i32, libc::SIGKILL) } != 0 {
-        return Err(format!(
-            "cannot stop process {pid}: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::path::Path::new(&format!("/proc/{pid}/exe")).exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-        // A zombie child of ours would linger: reap it if it is one.
-        // SAFETY: non-blocking waitpid on a pid.
-        unsafe {
-            libc::waitpid(pid as i32, std::ptr::null_mut(), libc::WNOHANG);
-        }
-    }
-    let own = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.canonicalize().ok());
-    let mut removed = String::new();
-    if exe.exists() && exe.canonicalize().ok() != own {
-        std::fs::remove_file(&exe).map_err(|e| {
-            format!(
-                "stopped {pid} but cannot remove {}: {}",
-                exe.display(),
-                gofmt::os_error(&e)
-            )
-        })?;
-        removed = exe.display().to_string();
-    }
-    Ok((true, removed, version))
+    Ok(OtherAgent { exe, version })
 }

@@ -63,9 +63,8 @@ impl Module for Memory {
     const NAME: &'static str = "memory";
     const ABOUT: &'static str = "process memory: names, loaded libraries, contents and bytes";
     const SANDBOX: SandboxNeeds = SandboxNeeds {
-        network: false,
-        modifies_system: false,
         ptrace: true,
+        ..SandboxNeeds::READ_ONLY
     };
     type Params = Params;
     const FLAGS: &'static [Flag] = FLAGS;

@@ -3,7 +3,7 @@
 
 use crate::flags::{self, Flag};
 use crate::os::net::{self, IpMatch, Namespace, Owner};
-use crate::{gofmt, Context, Module, ModuleResult};
+use crate::{gofmt, Context, Module, ModuleResult, SandboxNeeds};
 use regex::RegexBuilder;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -159,6 +159,13 @@ impl Compiled {
 impl Module for Netstat {
     const NAME: &'static str = "netstat";
     const ABOUT: &'static str = "local and neighbour addresses, connections and listening ports";
+    // Who owns a socket is in other processes' /proc/PID/fd, which landlock would hide; IPv6
+    // neighbours come from the kernel over route netlink.
+    const SANDBOX: SandboxNeeds = SandboxNeeds {
+        netlink: true,
+        ptrace: true,
+        ..SandboxNeeds::READ_ONLY
+    };
     type Params = Params;
     const FLAGS: &'static [Flag] = FLAGS;
 

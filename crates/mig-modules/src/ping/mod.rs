@@ -95,8 +95,7 @@ impl Module for Ping {
     const ABOUT: &'static str = "reachability by ICMP echo, TCP connect or UDP probe";
     const SANDBOX: SandboxNeeds = SandboxNeeds {
         network: true,
-        modifies_system: false,
-        ptrace: false,
+        ..SandboxNeeds::READ_ONLY
     };
     type Params = Params;
     const FLAGS: &'static [Flag] = FLAGS;

@@ -38,6 +38,8 @@ pub struct Budget {
     deadline: Option<Instant>,
     /// 0: running; 1: timeout; 2: module deadline; 3: cancelled.
     stopped: AtomicU8,
+    /// Rows are kept until their text adds up to this much (the result's byte budget).
+    pub max_result_bytes: usize,
 }
 
 impl Budget {
@@ -47,6 +49,7 @@ impl Budget {
             timeout,
             deadline: timeout.map(|t| Instant::now() + t),
             stopped: AtomicU8::new(0),
+            max_result_bytes: parent.limits.max_result_bytes,
         }
     }
 

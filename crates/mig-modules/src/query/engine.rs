@@ -18,8 +18,6 @@ use std::sync::{Arc, Mutex};
 pub const MAX_SQL: usize = 1 << 20;
 /// The largest string or blob a query may build (`randomblob(1e10)` must not take the host).
 const MAX_VALUE_LENGTH: i32 = 64 << 20;
-/// Rows are kept until their text adds up to this much; the agent refuses larger results.
-pub const MAX_RESULT_BYTES: usize = 32 << 20;
 /// SQLite's memory, for sorting and grouping, across the whole process.
 const HEAP_LIMIT: i64 = 512 << 20;
 /// How many virtual machine instructions between two looks at the clock.
@@ -183,24 +181,26 @@ impl Engine {
                         break;
                     }
                     let mut values = Vec::with_capacity(width);
+                    let mut row_bytes = 3;
                     for i in 0..width {
                         let v = row
                             .get_ref(i)
                             .map(super::schema::owned)
                             .map_err(|e| format!("sql: {e}"))?;
-                        bytes += value_size(&v);
+                        row_bytes += value_size(&v);
                         values.push(v);
                     }
-                    each(&values);
-                    out.rows.push(values);
-                    if bytes > MAX_RESULT_BYTES {
+                    bytes += row_bytes;
+                    if bytes > self.budget.max_result_bytes {
                         out.stopped = Some(format!(
-                            "the result grew past {} MiB: only its first {} rows are kept",
-                            MAX_RESULT_BYTES >> 20,
+                            "the result grew past the {} bytes one result may take: only its first {} rows are kept",
+                            self.budget.max_result_bytes,
                             out.rows.len()
                         ));
                         break;
                     }
+                    each(&values);
+                    out.rows.push(values);
                 }
                 Ok(None) => break,
                 Err(e) => match self.budget.stopped() {
@@ -226,11 +226,19 @@ impl Engine {
     }
 }
 
+/// About the room a value takes in the result's JSON (text as a string with its escapes,
+/// blobs as hex, numbers at their longest).
 fn value_size(v: &Value) -> usize {
     match v {
-        Value::Text(s) => s.len() + 8,
-        Value::Blob(b) => b.len() * 2 + 8,
-        _ => 8,
+        Value::Text(s) => {
+            let escaped = s
+                .bytes()
+                .filter(|b| *b < 0x20 || *b == b'"' || *b == b'\\')
+                .count();
+            s.len() + escaped * 5 + 3
+        }
+        Value::Blob(b) => b.len() * 2 + 3,
+        _ => 25,
     }
 }
 

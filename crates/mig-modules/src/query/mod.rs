@@ -164,9 +164,9 @@ impl Module for Query {
     // Tables read other processes' /proc entries (exe, cwd, fd, maps), which landlock would
     // hide: the sandbox keeps the filesystem read-only with seccomp instead.
     const SANDBOX: SandboxNeeds = SandboxNeeds {
-        network: false,
-        modifies_system: false,
+        netlink: true,
         ptrace: true,
+        ..SandboxNeeds::READ_ONLY
     };
     type Params = Params;
     const FLAGS: &'static [Flag] = FLAGS;

@@ -756,6 +756,7 @@ fn limits_and_deadlines_give_errors_not_partial_answers() {
     let ctx = Context::default().with_limits(Limits {
         max_elements: 10,
         max_errors: 1,
+        ..Default::default()
     });
     let r = run_with(&params(doc.clone()), &ctx, Packages::System);
     let t = get(&r, "t");
@@ -775,6 +776,7 @@ fn limits_and_deadlines_give_errors_not_partial_answers() {
     let ctx = Context::default().with_limits(Limits {
         max_elements: 60,
         max_errors: 10,
+        ..Default::default()
     });
     let r = run_with(&params(doc.clone()), &ctx, Packages::System);
     assert!(!get(&r, "t").iserror);

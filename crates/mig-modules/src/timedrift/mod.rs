@@ -50,8 +50,7 @@ impl Module for Timedrift {
     const ABOUT: &'static str = "the local clock's drift from its time servers (SNTP)";
     const SANDBOX: SandboxNeeds = SandboxNeeds {
         network: true,
-        modifies_system: false,
-        ptrace: false,
+        ..SandboxNeeds::READ_ONLY
     };
     type Params = Params;
     const FLAGS: &'static [Flag] = FLAGS;

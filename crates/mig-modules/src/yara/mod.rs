@@ -117,9 +117,8 @@ impl Module for Yara {
     const NAME: &'static str = "yara";
     const ABOUT: &'static str = "YARA rules on files and process memory";
     const SANDBOX: SandboxNeeds = SandboxNeeds {
-        network: false,
-        modifies_system: false,
         ptrace: true,
+        ..SandboxNeeds::READ_ONLY
     };
     type Params = Params;
     const FLAGS: &'static [Flag] = FLAGS;

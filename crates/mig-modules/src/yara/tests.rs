@@ -183,6 +183,7 @@ fn errors_are_capped_for_every_module() {
     let ctx = Context::new(Some(Duration::from_secs(30))).with_limits(crate::Limits {
         max_elements: 10,
         max_errors: 2,
+        ..Default::default()
     });
     let pids: Vec<u64> = (0..5).map(|i| 4_000_000_000 + i).collect();
     let r = lookup("yara")

@@ -97,22 +97,48 @@ impl SessionSender {
     }
 }
 
+/// What arrived from the server.
+#[derive(Debug)]
+pub enum Incoming {
+    Message(ServerMessage),
+    /// A frame that is not a message (a ping, a pong, a dropped malformed message): the
+    /// connection is alive, which is all it says.
+    Alive,
+}
+
 impl SessionReceiver {
-    /// The next message from the server; `Ok(None)` when the server closed the connection.
-    /// Malformed messages are skipped (and logged).
-    pub async fn next(&mut self) -> Result<Option<ServerMessage>, RelayError> {
+    /// The next frame from the server; `Ok(None)` when the server closed the connection.
+    /// Malformed messages are dropped (and logged) and count as [`Incoming::Alive`], as do
+    /// pings: an idle connection that the server keeps pinging is a live one.
+    pub async fn next(&mut self) -> Result<Option<Incoming>, RelayError> {
+        match self.0.next().await {
+            None => Ok(None),
+            Some(Err(e)) => Err(RelayError::Lost(e.to_string())),
+            Some(Ok(Message::Text(t))) => match serde_json::from_str::<ServerMessage>(&t) {
+                Ok(m) => Ok(Some(Incoming::Message(m))),
+                Err(e) => {
+                    tracing::warn!("relay: malformed message from the server dropped: {e}");
+                    Ok(Some(Incoming::Alive))
+                }
+            },
+            Some(Ok(Message::Close(_))) => Ok(None),
+            Some(Ok(_)) => Ok(Some(Incoming::Alive)),
+        }
+    }
+
+    /// The next message (not a ping), waiting at most `timeout` in all.
+    pub async fn next_message(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Option<ServerMessage>, RelayError> {
+        let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            match self.0.next().await {
-                None => return Ok(None),
-                Some(Err(e)) => return Err(RelayError::Lost(e.to_string())),
-                Some(Ok(Message::Text(t))) => match serde_json::from_str::<ServerMessage>(&t) {
-                    Ok(m) => return Ok(Some(m)),
-                    Err(e) => {
-                        tracing::warn!("relay: malformed message from the server dropped: {e}")
-                    }
-                },
-                Some(Ok(Message::Close(_))) => return Ok(None),
-                Some(Ok(_)) => {}
+            match tokio::time::timeout_at(deadline, self.next()).await {
+                Err(_) => return Err(RelayError::Protocol("the server did not answer".into())),
+                Ok(Ok(Some(Incoming::Message(m)))) => return Ok(Some(m)),
+                Ok(Ok(Some(Incoming::Alive))) => continue,
+                Ok(Ok(None)) => return Ok(None),
+                Ok(Err(e)) => return Err(e),
             }
         }
     }
@@ -154,9 +180,10 @@ pub async fn connect(
     let (sink, stream) = ws.split();
     let mut sender = SessionSender(sink);
     let mut receiver = SessionReceiver(stream);
-    let first = tokio::time::timeout(timeout, receiver.next())
-        .await
-        .map_err(|_| RelayError::Protocol("no challenge from the server".into()))??;
+    let first = receiver.next_message(timeout).await.map_err(|e| match e {
+        RelayError::Protocol(_) => RelayError::Protocol("no challenge from the server".into()),
+        other => other,
+    })?;
     let nonce = match first {
         Some(ServerMessage::Challenge { nonce }) => nonce,
         Some(ServerMessage::Error { message }) => return Err(RelayError::Refused(message)),
@@ -168,9 +195,10 @@ pub async fn connect(
     };
     let hello = sign_challenge(key, &nonce, heartbeat).map_err(RelayError::Protocol)?;
     sender.send(&hello).await?;
-    let reply = tokio::time::timeout(timeout, receiver.next())
-        .await
-        .map_err(|_| RelayError::Protocol("no welcome from the server".into()))??;
+    let reply = receiver.next_message(timeout).await.map_err(|e| match e {
+        RelayError::Protocol(_) => RelayError::Protocol("no welcome from the server".into()),
+        other => other,
+    })?;
     match reply {
         Some(ServerMessage::Welcome { agent_id }) => Ok(Session {
             agent_id,

@@ -157,10 +157,19 @@ async fn handle<B: Backend>(
     hub: Hub,
 ) -> Result<(), String> {
     let timeout = settings.handshake_timeout;
-    let tls = tokio::time::timeout(timeout, acceptor.accept(tcp))
-        .await
-        .map_err(|_| "TLS handshake timed out".to_string())?
-        .map_err(|e| format!("TLS handshake failed: {e}"))?;
+    // A refused handshake (no client certificate, another CA's) is worth an operator's
+    // attention: logged at info with who tried.
+    let tls = match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            info!("relay: TLS handshake with {peer} refused: {e}");
+            return Err(format!("TLS handshake failed: {e}"));
+        }
+        Err(_) => {
+            info!("relay: TLS handshake with {peer} timed out");
+            return Err("TLS handshake timed out".into());
+        }
+    };
     let mut config = WebSocketConfig::default();
     config.max_message_size = Some(settings.max_message);
     config.max_frame_size = Some(settings.max_message);

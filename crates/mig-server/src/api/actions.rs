@@ -2,12 +2,14 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
+use super::listing::budgeted;
 use super::params::{parse_time, Page};
 use crate::app::{now_ms, App};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::Response;
 use axum::{Extension, Json};
 use mig_core::{Action, GoTime};
 use mig_pgp::{verify_action, Window};
@@ -34,6 +36,12 @@ pub async fn create(
     action
         .validate(now)
         .map_err(|e| ApiError::bad_request(format!("invalid action: {e}")))?;
+    // The agents' caps on an action, checked here too: an action they would refuse is not
+    // stored, queued and sent to every agent first.
+    action
+        .clone()
+        .decompress_operations()
+        .map_err(|e| ApiError::bad_request(format!("invalid action: {e}")))?;
     mig_core::target::parse(&action.target).map_err(ApiError::bad_request)?;
     let (keyring, by_fp) = app.investigator_keys().await?;
     // The window is the agents' business: actions may be launched for later.
@@ -52,6 +60,14 @@ pub async fn create(
                 s.fingerprint
             ))
         })?;
+        // A signature is a decision to run the action: only those who may create actions
+        // may make one count (a read-only investigator's signature does not, whoever submits).
+        if inv.permission == permission::READONLY {
+            return Err(ApiError::forbidden(format!(
+                "{} signed the action but is a read-only investigator: only investigators and admins may sign actions",
+                inv.name
+            )));
+        }
         if signers.iter().any(|(id, _)| *id == inv.id) {
             return Err(ApiError::bad_request(format!(
                 "{} signed the action twice",
@@ -63,6 +79,7 @@ pub async fn create(
     // What the server records about the action is its own, not the submitter's.
     action.id = mig_core::id::generate();
     action.status.clear();
+    action.reason.clear();
     action.investigators.clear();
     action.counters = Default::default();
     action.starttime = GoTime::zero();
@@ -103,10 +120,8 @@ pub struct ListQuery {
     offset: Option<i64>,
 }
 
-pub async fn list(
-    State(app): State<Arc<App>>,
-    Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> ApiResult<Response> {
+    let page = Page::new(q.limit, q.offset);
     let filter = ActionFilter {
         status: q.status,
         name: q.name,
@@ -121,12 +136,18 @@ pub async fn list(
             .map(|t| parse_time(t, "before"))
             .transpose()?,
         investigator: q.investigator,
-        limit: Page::new(q.limit, q.offset).limit(),
-        offset: Page::new(q.limit, q.offset).offset(),
+        ..Default::default()
     };
-    Ok(Json(
-        json!({"actions": app.store.list_actions(&filter).await?}),
-    ))
+    budgeted(&[], "actions", &page, |offset, limit| {
+        let filter = ActionFilter {
+            offset,
+            limit,
+            ..filter.clone()
+        };
+        let app = app.clone();
+        async move { app.store.list_actions(&filter).await }
+    })
+    .await
 }
 
 pub async fn cancel(
@@ -153,19 +174,29 @@ pub async fn commands(
     State(app): State<Arc<App>>,
     Path(id): Path<u64>,
     Query(q): Query<CommandsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     app.store.get_action(id).await?;
     let filter = CommandFilter {
         action_id: Some(id),
         found: q.found,
         status: q.status,
-        limit: Page::new(q.limit, q.offset).limit(),
-        offset: Page::new(q.limit, q.offset).offset(),
         ..Default::default()
     };
-    Ok(Json(
-        json!({"commands": app.store.list_commands(&filter).await?}),
-    ))
+    budgeted(
+        &[],
+        "commands",
+        &Page::new(q.limit, q.offset),
+        |offset, limit| {
+            let filter = CommandFilter {
+                offset,
+                limit,
+                ..filter.clone()
+            };
+            let app = app.clone();
+            async move { app.store.list_commands(&filter).await }
+        },
+    )
+    .await
 }
 
 /// Commands read per query while streaming (every answered one is sent, however many).

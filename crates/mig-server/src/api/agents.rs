@@ -1,9 +1,11 @@
 //! Agents: list/search, detail, and the target preview.
 
 use super::error::{ApiError, ApiResult};
+use super::listing::budgeted;
 use super::params::{parse_time, Page};
 use crate::app::{now_ms, App};
 use axum::extract::{Path, Query, State};
+use axum::response::Response;
 use axum::Json;
 use mig_core::Agent;
 use mig_store::agents::AgentFilter;
@@ -23,10 +25,7 @@ pub struct ListQuery {
     offset: Option<i64>,
 }
 
-pub async fn list(
-    State(app): State<Arc<App>>,
-    Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> ApiResult<Response> {
     let target = q
         .target
         .as_deref()
@@ -47,12 +46,24 @@ pub async fn list(
             .as_deref()
             .map(|t| parse_time(t, "before"))
             .transpose()?,
-        limit: Page::new(q.limit, q.offset).limit(),
-        offset: Page::new(q.limit, q.offset).offset(),
+        ..Default::default()
     };
-    Ok(Json(
-        json!({"agents": app.store.list_agents(&filter, now_ms()).await?}),
-    ))
+    let now = now_ms();
+    budgeted(
+        &[],
+        "agents",
+        &Page::new(q.limit, q.offset),
+        |offset, limit| {
+            let filter = AgentFilter {
+                offset,
+                limit,
+                ..filter.clone()
+            };
+            let app = app.clone();
+            async move { app.store.list_agents(&filter, now).await }
+        },
+    )
+    .await
 }
 
 pub async fn get(State(app): State<Arc<App>>, Path(id): Path<u64>) -> ApiResult<Json<Agent>> {

@@ -2,11 +2,12 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
+use super::listing::budgeted;
 use super::params::{parse_time, Page};
 use crate::app::{now_ms, App};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use mig_core::Command;
 use mig_store::actions::ActionFilter;
@@ -59,7 +60,7 @@ pub struct SearchQuery {
 pub async fn search(
     State(app): State<Arc<App>>,
     Query(q): Query<SearchQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let after = q
         .after
         .as_deref()
@@ -71,20 +72,29 @@ pub async fn search(
         .map(|t| parse_time(t, "before"))
         .transpose()?;
     let like = q.name.map(|n| n.replace('*', "%"));
-    let results = match q.kind.as_str() {
-        "action" => json!(
-            app.store
-                .list_actions(&ActionFilter {
-                    status: q.status,
-                    name: like,
-                    after,
-                    before,
-                    investigator: q.investigatorid,
-                    limit: Page::new(q.limit, q.offset).limit(),
-                    offset: Page::new(q.limit, q.offset).offset(),
-                })
-                .await?
-        ),
+    let page = Page::new(q.limit, q.offset);
+    let kind = [("type", json!(q.kind))];
+    match q.kind.as_str() {
+        "action" => {
+            let filter = ActionFilter {
+                status: q.status,
+                name: like,
+                after,
+                before,
+                investigator: q.investigatorid,
+                ..Default::default()
+            };
+            budgeted(&kind, "results", &page, |offset, limit| {
+                let filter = ActionFilter {
+                    offset,
+                    limit,
+                    ..filter.clone()
+                };
+                let app = app.clone();
+                async move { app.store.list_actions(&filter).await }
+            })
+            .await
+        }
         "agent" => {
             let target = q
                 .target
@@ -92,54 +102,63 @@ pub async fn search(
                 .map(mig_core::target::parse)
                 .transpose()
                 .map_err(ApiError::bad_request)?;
-            json!(
-                app.store
-                    .list_agents(
-                        &AgentFilter {
-                            status: q.status,
-                            name: like,
-                            target,
-                            after,
-                            before,
-                            limit: Page::new(q.limit, q.offset).limit(),
-                            offset: Page::new(q.limit, q.offset).offset(),
-                        },
-                        now_ms()
-                    )
-                    .await?
-            )
+            let filter = AgentFilter {
+                status: q.status,
+                name: like,
+                target,
+                after,
+                before,
+                ..Default::default()
+            };
+            let now = now_ms();
+            budgeted(&kind, "results", &page, |offset, limit| {
+                let filter = AgentFilter {
+                    offset,
+                    limit,
+                    ..filter.clone()
+                };
+                let app = app.clone();
+                async move { app.store.list_agents(&filter, now).await }
+            })
+            .await
         }
-        "command" => json!(
-            app.store
-                .list_commands(&CommandFilter {
-                    action_id: q.actionid,
-                    agent_id: q.agentid,
-                    found: q.found,
-                    status: q.status,
-                    done_since: None,
-                    limit: Page::new(q.limit, q.offset).limit(),
-                    offset: Page::new(q.limit, q.offset).offset(),
-                })
-                .await?
-        ),
+        "command" => {
+            let filter = CommandFilter {
+                action_id: q.actionid,
+                agent_id: q.agentid,
+                found: q.found,
+                status: q.status,
+                done_since: None,
+                ..Default::default()
+            };
+            budgeted(&kind, "results", &page, |offset, limit| {
+                let filter = CommandFilter {
+                    offset,
+                    limit,
+                    ..filter.clone()
+                };
+                let app = app.clone();
+                async move { app.store.list_commands(&filter).await }
+            })
+            .await
+        }
         "investigator" => {
             let all = app.store.list_investigators(false).await?;
             let name = like.map(|n| n.replace('%', "").to_lowercase());
-            json!(all
+            let results: Vec<_> = all
                 .into_iter()
                 .filter(|i| q.status.as_ref().is_none_or(|s| &i.status == s))
-                .filter(|i| name
-                    .as_ref()
-                    .is_none_or(|n| i.name.to_lowercase().contains(n)))
-                .collect::<Vec<_>>())
+                .filter(|i| {
+                    name.as_ref()
+                        .is_none_or(|n| i.name.to_lowercase().contains(n))
+                })
+                .collect();
+            Ok(Json(json!({"type": q.kind, "results": results})).into_response())
         }
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "type: {other:?} is not one of action, agent, command, investigator"
-            )))
-        }
-    };
-    Ok(Json(json!({"type": q.kind, "results": results})))
+        other => Err(ApiError::bad_request(format!(
+            "type: {other:?} is not one of action, agent, command, investigator"
+        ))),
+    }
 }
 
 pub async fn dashboard(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {

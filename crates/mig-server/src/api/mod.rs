@@ -5,6 +5,7 @@ mod agents;
 pub mod auth;
 mod error;
 mod investigators;
+mod listing;
 mod misc;
 mod params;
 
@@ -66,6 +67,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(authenticated)
         .fallback(|| async { ApiError::not_found("no such endpoint (see /api/v1/openapi.json)") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::map_response(error::json_errors))
         .with_state(app)
 }
 

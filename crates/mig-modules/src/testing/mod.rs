@@ -1,6 +1,8 @@
 //! Misbehaving modules, compiled only with the `test-modules` feature, so that the agent's
-//! end-to-end tests can check what happens to a module that never returns or that allocates
-//! without limit.
+//! end-to-end tests can check what happens to a module that never returns, that allocates
+//! without limit, or that was exploited and tries to leave its sandbox.
+
+pub mod escape;
 
 use crate::{Context, Module, ModuleResult};
 use serde_json::Value;
@@ -27,6 +29,46 @@ impl Module for Hang {
     }
     fn pretty(_: &ModuleResult, _: bool) -> Vec<String> {
         Vec::new()
+    }
+}
+
+/// Sleeps `ms` milliseconds and says when it started and ended (Unix milliseconds): how
+/// many operations the agent runs at once shows in the intervals.
+pub struct Sleep;
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Module for Sleep {
+    const NAME: &'static str = "testsleep";
+    const ABOUT: &'static str = "test fixture: sleeps, then reports when it ran";
+    type Params = Value;
+    const FLAGS: &'static [crate::flags::Flag] = &[];
+
+    fn validate(_: &Value) -> Result<(), String> {
+        Ok(())
+    }
+    fn run(p: &Value, _: &Context) -> ModuleResult {
+        let start = unix_ms();
+        std::thread::sleep(std::time::Duration::from_millis(
+            p["ms"].as_u64().unwrap_or(100),
+        ));
+        ModuleResult {
+            foundanything: true,
+            success: true,
+            elements: serde_json::json!({"start": start, "end": unix_ms()}),
+            statistics: Value::Null,
+            errors: vec![],
+        }
+    }
+    fn parse_flags(_: &[String]) -> Result<Value, String> {
+        Ok(Value::Object(Default::default()))
+    }
+    fn pretty(r: &ModuleResult, _: bool) -> Vec<String> {
+        vec![r.elements.to_string()]
     }
 }
 
@@ -138,9 +180,8 @@ impl Module for ProcessProbe {
     const NAME: &'static str = "testprobeproc";
     const ABOUT: &'static str = "test fixture: probes the sandbox of process-reading modules";
     const SANDBOX: crate::SandboxNeeds = crate::SandboxNeeds {
-        network: false,
-        modifies_system: false,
         ptrace: true,
+        ..crate::SandboxNeeds::READ_ONLY
     };
     type Params = Value;
     const FLAGS: &'static [crate::flags::Flag] = &[];
