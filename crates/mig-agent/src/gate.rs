@@ -10,12 +10,18 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 pub struct Gate {
-    keyring: Keyring,
-    acl: Acl,
+    /// The investigators' keys and the ACL, replaced whole when their files change.
+    trust: RwLock<Arc<Trust>>,
     replay: Mutex<ReplayMemory>,
+}
+
+/// What the agent trusts: its keyring and its ACL.
+pub struct Trust {
+    pub keyring: Keyring,
+    pub acl: Acl,
 }
 
 /// What to do with a command.
@@ -112,30 +118,44 @@ fn hex(bytes: &[u8]) -> String {
 impl Gate {
     pub fn new(keyring: Keyring, acl: Acl, state_dir: &std::path::Path) -> Gate {
         Gate {
-            keyring,
-            acl,
+            trust: RwLock::new(Arc::new(Trust { keyring, acl })),
             replay: Mutex::new(ReplayMemory::load(state_dir.join("replay.json"))),
         }
     }
 
+    /// From now on, trust these (commands being checked finish with what they started with).
+    pub fn replace_trust(&self, keyring: Keyring, acl: Acl) {
+        *self.trust.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Trust { keyring, acl });
+    }
+
+    fn trust(&self) -> Arc<Trust> {
+        self.trust.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn check(&self, command: &Command, now: GoTime) -> Decision {
         let action = &command.action;
-        let verified =
-            match verify_action(action, &self.keyring, Some(&self.acl), now, Window::Enforce) {
-                Ok(v) => v,
-                Err(e) => {
-                    let (kind, reason) = (e.kind(), e.to_string());
-                    let signers = match e {
-                        mig_pgp::Refusal::Acl { signers, .. } => signers,
-                        _ => Vec::new(),
-                    };
-                    return Decision::Refuse {
-                        kind,
-                        reason,
-                        signers,
-                    };
-                }
-            };
+        let trust = self.trust();
+        let verified = match verify_action(
+            action,
+            &trust.keyring,
+            Some(&trust.acl),
+            now,
+            Window::Enforce,
+        ) {
+            Ok(v) => v,
+            Err(e) => {
+                let (kind, reason) = (e.kind(), e.to_string());
+                let signers = match e {
+                    mig_pgp::Refusal::Acl { signers, .. } => signers,
+                    _ => Vec::new(),
+                };
+                return Decision::Refuse {
+                    kind,
+                    reason,
+                    signers,
+                };
+            }
+        };
         let mut decompressed = action.clone();
         if let Err(e) = decompressed.decompress_operations() {
             return Decision::Refuse {
@@ -150,7 +170,7 @@ impl Gate {
             .iter()
             .map(|s| s.fingerprint.clone())
             .collect();
-        match query_table_grants(&self.acl, &fingerprints, &decompressed.operations) {
+        match query_table_grants(&trust.acl, &fingerprints, &decompressed.operations) {
             Ok(grants) => verified.grants.extend(grants),
             Err(reason) => {
                 return Decision::Refuse {
@@ -404,8 +424,7 @@ mod tests {
         // The memory survives a restart.
         let (reloaded, _) = two_investigators(dir.path());
         let reloaded = Gate {
-            keyring: gate.keyring.clone(),
-            acl: gate.acl.clone(),
+            trust: RwLock::new(gate.trust()),
             replay: reloaded.replay,
         };
         assert_eq!(decide(&reloaded, 6, &fresh), "replay");

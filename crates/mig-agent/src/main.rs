@@ -25,6 +25,7 @@ mod runtime;
 mod sandbox;
 mod seccomp;
 mod shell;
+mod trust;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -58,17 +58,7 @@ pub struct Runtime {
 impl Runtime {
     pub fn new(config: Config, mode: &'static str) -> anyhow::Result<Arc<Runtime>> {
         let (host, identity) = host_and_identity(&config)?;
-        let keyring = mig_pgp::Keyring::load(&config.keyring).with_context(|| "keyring")?;
-        if keyring.is_empty() {
-            anyhow::bail!(
-                "keyring {} holds no key: the agent would refuse everything",
-                config.keyring.display()
-            );
-        }
-        let acl_bytes = std::fs::read(&config.acl)
-            .with_context(|| format!("cannot read the ACL {}", config.acl.display()))?;
-        let acl = mig_core::Acl::from_json(&acl_bytes)
-            .with_context(|| format!("ACL {}", config.acl.display()))?;
+        let (keyring, acl) = crate::trust::load(&config)?;
         let cgroup_procs = crate::sandbox::cpu_cgroup(config.module_cpu_percent);
         if cgroup_procs.is_none() {
             warn!("no cgroup CPU controller available: modules run at nice 19 without a CPU cap");
@@ -251,9 +241,56 @@ impl Runtime {
         }
     }
 
+    /// Reloads the keyring and the ACL when their files change, or at once on SIGHUP; a
+    /// change that does not load leaves the previous ones in place (and says why).
+    fn trust_watch_task(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let rt = self.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut hangup = signal(SignalKind::hangup()).ok();
+            let mut stamp = crate::trust::Stamp::of(&rt.config);
+            loop {
+                let signalled = tokio::select! {
+                    _ = tokio::time::sleep(crate::trust::POLL) => false,
+                    Some(()) = async {
+                        match hangup.as_mut() {
+                            Some(h) => h.recv().await,
+                            None => std::future::pending().await,
+                        }
+                    } => true,
+                };
+                let now = crate::trust::Stamp::of(&rt.config);
+                if !signalled && now == stamp {
+                    continue;
+                }
+                stamp = now;
+                let why = if signalled {
+                    "SIGHUP"
+                } else {
+                    "a file changed"
+                };
+                match crate::trust::load(&rt.config) {
+                    Ok((keyring, acl)) => {
+                        info!(
+                            "keyring ({} keys, {}) and ACL ({}) reloaded ({why})",
+                            keyring.len(),
+                            rt.config.keyring.display(),
+                            rt.config.acl.display()
+                        );
+                        rt.gate.replace_trust(keyring, acl);
+                    }
+                    Err(e) => tracing::error!(
+                        "keyring and ACL not reloaded ({why}); the previous ones stay in force: {e:#}"
+                    ),
+                }
+            }
+        })
+    }
+
     /// Daemon mode: stay connected, forever.
     pub async fn run_daemon(self: Arc<Self>) -> anyhow::Result<()> {
         let settings = self.relay()?;
+        let _watch = AbortOnDrop(self.trust_watch_task());
         let mut backoff = Backoff::new(duration(&self.config.reconnect_max, "reconnect_max")?);
         info!(
             "agent {} starting (queueloc {})",
@@ -763,6 +800,15 @@ fn command_id(raw: &serde_json::Value) -> u64 {
     raw.get("id")
         .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)))
         .unwrap_or(0)
+}
+
+/// Stops a background task when its owner goes.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Jittered exponential backoff, from 1 s up to a cap.

@@ -19,6 +19,9 @@ pub struct Config {
     pub macros: BTreeMap<String, String>,
     /// Ask before launching on more agents than this (skip with -y).
     pub confirm_above: Option<i64>,
+    /// How long `mig` keeps trying to reconnect a lost result stream while it follows an
+    /// action (a Go duration; default 30s); the action runs on regardless.
+    pub follow_reconnect: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -51,6 +54,15 @@ pub fn home() -> PathBuf {
 }
 
 impl Config {
+    /// `follow_reconnect`, or its default.
+    pub fn follow_reconnect(&self) -> anyhow::Result<std::time::Duration> {
+        match &self.follow_reconnect {
+            None => Ok(std::time::Duration::from_secs(30)),
+            Some(d) => mig_core::gotime::parse_duration_or_seconds(d)
+                .map_err(|e| anyhow::anyhow!("follow_reconnect: {e}")),
+        }
+    }
+
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path).with_context(|| {
             format!(

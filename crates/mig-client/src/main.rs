@@ -45,7 +45,7 @@ enum Command {
     Agents {
         #[arg(short = 't', long)]
         target: Option<String>,
-        #[arg(long)]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(mig_core::agent::status::ALL))]
         status: Option<String>,
         #[arg(long)]
         json: bool,
@@ -70,12 +70,21 @@ enum ConfigCommand {
 }
 
 fn main() -> ExitCode {
+    // A reader that goes away (`mig … | head`) ends `mig` quietly, as it ends `cat`: Rust
+    // ignores SIGPIPE and would panic on the next print instead.
+    // SAFETY: setting a signal's disposition to its default, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args: Vec<String> = std::env::args().collect();
     // MIG's `mig <module> …` does not fit clap: modules take Go-style flags.
     if let Some(module) = args.get(1).and_then(|a| mig_modules::lookup(a)) {
         return finish(cli::module::run(module, &args[2..]));
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e, &args),
+    };
     let result = match cli.command {
         Command::Action(cmd) => cli::action::run(cmd, cli.config.as_deref()),
         Command::Agents {
@@ -93,6 +102,50 @@ fn main() -> ExitCode {
         }
     };
     finish(result)
+}
+
+/// A command line clap refuses: one line saying what is wrong (with the values it takes, if
+/// that is the problem) and where the help is, not the whole usage.
+fn usage_error(e: clap::Error, args: &[String]) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return ExitCode::from(exit::ERROR);
+        }
+        _ => {}
+    }
+    let rendered = e.render().to_string();
+    let mut message = rendered
+        .lines()
+        .next()
+        .unwrap_or("invalid command line")
+        .trim_start_matches("error: ")
+        .to_string();
+    if let Some(values) = rendered
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("[possible values: "))
+    {
+        message.push_str(&format!(" (one of {})", values.trim_end_matches(']')));
+    }
+    let command: Vec<&str> = args
+        .iter()
+        .skip(1)
+        .take_while(|a| !a.starts_with('-'))
+        .take(2)
+        .map(String::as_str)
+        .collect();
+    let help = if command.is_empty() {
+        "mig -h".to_string()
+    } else {
+        format!("mig {} -h", command.join(" "))
+    };
+    eprintln!("mig: {message}; see `{help}`");
+    ExitCode::from(exit::ERROR)
 }
 
 fn finish(result: anyhow::Result<u8>) -> ExitCode {

@@ -148,6 +148,11 @@ pub mod status {
     pub const INVALID: &str = "invalid";
     /// Not in MIG: an investigator cancelled the action through the API.
     pub const CANCELLED: &str = "cancelled";
+
+    /// Every status, for checking a filter.
+    pub const ALL: &[&str] = &[
+        PENDING, SCHEDULED, PREPARING, INFLIGHT, COMPLETED, EXPIRED, INVALID, CANCELLED,
+    ];
 }
 
 const ACTION_FIELDS: &[&str] = &[

@@ -105,6 +105,9 @@ pub mod status {
     pub const OFFLINE: &str = "offline";
     pub const DESTROYED: &str = "destroyed";
     pub const UPGRADED: &str = "upgraded";
+
+    /// Every status, for checking a filter.
+    pub const ALL: &[&str] = &[ONLINE, IDLE, OFFLINE, DESTROYED, UPGRADED];
 }
 
 /// Agent modes.

@@ -38,6 +38,11 @@ pub mod status {
     pub const FAILED: &str = "failed";
     pub const TIMEOUT: &str = "timeout";
 
+    /// Every status, for checking a filter.
+    pub const ALL: &[&str] = &[
+        PREPARING, SENT, SUCCESS, CANCELLED, EXPIRED, FAILED, TIMEOUT,
+    ];
+
     /// Statuses after which a command no longer changes.
     pub fn is_final(s: &str) -> bool {
         matches!(s, SUCCESS | CANCELLED | EXPIRED | FAILED | TIMEOUT)

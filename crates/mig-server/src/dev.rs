@@ -1,7 +1,9 @@
 //! `mig-server dev`: the one-command platform for a first look. On first run it creates a
-//! data directory (certificates, a development investigator key, an ACL trusting it, SQLite),
-//! then starts the server with its built-in relay and N local agents, writes the client's
-//! configuration, and says what to type next.
+//! data directory (certificates, development investigator keys, an ACL trusting them, SQLite,
+//! the clients' and agents' configurations), then starts the server with its built-in relay
+//! and N local agents, and says what to type next. Every file is written only when it is
+//! missing: an operator's edit (a stricter ACL, an agent setting) survives restarts, and
+//! the start says which files were created and which were kept.
 
 use crate::config::Config;
 use anyhow::Context;
@@ -14,6 +16,8 @@ use std::process::{Child, Command};
 pub struct DevOptions {
     pub data_dir: PathBuf,
     pub agents: usize,
+    /// Development investigators (keys, client configurations), for trying m-of-n ACLs.
+    pub investigators: usize,
     pub api_listen: String,
     pub relay_listen: String,
 }
@@ -29,6 +33,65 @@ impl Layout {
     }
 }
 
+/// What `dev` found and what it wrote, for the start-up message.
+#[derive(Default)]
+struct Report {
+    created: Vec<PathBuf>,
+    kept: Vec<PathBuf>,
+}
+
+impl Report {
+    /// Writes `contents` to `path` unless the file exists (then it is the operator's).
+    fn write_if_missing(
+        &mut self,
+        path: PathBuf,
+        contents: &[u8],
+        private: bool,
+    ) -> anyhow::Result<()> {
+        if path.exists() {
+            self.kept.push(path);
+            return Ok(());
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        if private {
+            write_private(&path, contents)?;
+        } else {
+            std::fs::write(&path, contents)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        self.created.push(path);
+        Ok(())
+    }
+
+    fn print(&self, root: &Path) {
+        let list = |paths: &[PathBuf]| -> String {
+            paths
+                .iter()
+                .map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !self.created.is_empty() {
+            println!("created: {}", list(&self.created));
+        }
+        if !self.kept.is_empty() {
+            println!(
+                "kept as they are (edit them freely; delete one to have it made again): {}",
+                list(&self.kept)
+            );
+        }
+    }
+}
+
+/// A development investigator: a name, and where its key and client configuration are.
+struct DevInvestigator {
+    name: String,
+    signer: KeySigner,
+    client: PathBuf,
+}
+
 pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(&opts.data_dir)
         .with_context(|| format!("cannot create {}", opts.data_dir.display()))?;
@@ -36,66 +99,108 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
     let l = Layout { root: root.clone() };
     let api_port = port_of(&opts.api_listen)?;
     let relay_port = port_of(&opts.relay_listen)?;
+    let mut report = Report::default();
 
+    // Development settings: quick heartbeats, so the agents show up as online at once.
+    // Written before `init`, which writes a production-style server.toml only if none exists.
+    let server_toml = format!(
+        "# Written by `mig-server dev`. Every key: docs/server.md\ndata_dir = {root:?}\n\n[api]\nlisten = {:?}\n\n[relay]\nlisten = {:?}\n\n\
+         [scheduler]\ntick = \"500ms\"\n\n[agents]\nheartbeat_period = \"30s\"\n",
+        opts.api_listen,
+        opts.relay_listen,
+        root = root.display().to_string()
+    );
+    report.write_if_missing(l.p("server.toml"), server_toml.as_bytes(), false)?;
+    let pki_existed = l.p("pki/ca.pem").exists();
     let config_path = crate::init::init(
         &root,
         &["localhost".into(), "127.0.0.1".into()],
         &opts.api_listen,
         &opts.relay_listen,
     )?;
-    // Development settings: quick heartbeats, so the agents show up as online at once.
-    let server_toml = format!(
-        "# Written by `mig-server dev`.\ndata_dir = {root:?}\n\n[api]\nlisten = {:?}\n\n[relay]\nlisten = {:?}\n\n\
-         [scheduler]\ntick = \"500ms\"\n\n[agents]\nheartbeat_period = \"30s\"\n",
-        opts.api_listen,
-        opts.relay_listen,
-        root = root.display().to_string()
-    );
-    std::fs::write(&config_path, server_toml)?;
-    let signer = investigator_key(&l)?;
-    write_acl(&l, signer.fingerprint())?;
-    write_client_config(&l, api_port)?;
+    if pki_existed {
+        report.kept.push(l.p("pki"));
+    } else {
+        report.created.push(l.p("pki"));
+    }
+    let investigators = (1..=opts.investigators.max(1))
+        .map(|n| investigator(&l, n, api_port, &mut report))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    write_acl(&l, &investigators, &mut report)?;
 
     let config = Config::load(&config_path)?;
     let store = mig_store::Store::connect(&config.database_url()).await?;
-    if store
-        .investigator_by_fingerprint(signer.fingerprint())
-        .await?
-        .is_none()
-    {
-        store
-            .create_investigator(
-                "Dev Investigator",
-                &signer.public_key_armored()?,
-                signer.fingerprint(),
-                mig_store::investigators::permission::ADMIN,
-                crate::app::now_ms(),
-            )
-            .await?;
+    for (i, inv) in investigators.iter().enumerate() {
+        if store
+            .investigator_by_fingerprint(inv.signer.fingerprint())
+            .await?
+            .is_none()
+        {
+            // The first is an admin (it may add more investigators through the API).
+            let permission = if i == 0 {
+                mig_store::investigators::permission::ADMIN
+            } else {
+                mig_store::investigators::permission::INVESTIGATOR
+            };
+            store
+                .create_investigator(
+                    &inv.name,
+                    &inv.signer.public_key_armored()?,
+                    inv.signer.fingerprint(),
+                    permission,
+                    crate::app::now_ms(),
+                )
+                .await?;
+        }
     }
     drop(store);
+    let agent_configs = (0..opts.agents)
+        .map(|i| agent_config(&l, i, relay_port, &mut report))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    report.print(&root);
 
     let server = tokio::spawn(crate::start(config, true, true));
     // Give the listeners a moment before the agents dial in.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let mut agents = AgentSet(Vec::new());
-    for i in 0..opts.agents {
-        agents.0.push(start_agent(&l, i, relay_port)?);
+    for config in &agent_configs {
+        agents.0.push(start_agent(config)?);
     }
 
-    let client = l.p("client.toml");
     let bin_dir = std::env::current_exe()?
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
+    let others: String = investigators
+        .iter()
+        .skip(1)
+        .map(|inv| {
+            format!(
+                "    {}: MIG_CONFIG={} (fingerprint {})\n",
+                inv.name,
+                inv.client.display(),
+                inv.signer.fingerprint()
+            )
+        })
+        .collect();
     println!(
         "\nMIG is running: API https://localhost:{api_port}, relay wss://localhost:{relay_port}, {} local agent(s).\n\
          Data in {}.\n\nIn another terminal:\n\n    export PATH={}:$PATH\n    export MIG_CONFIG={}\n    \
-         mig file -t all -path /etc -name '^passwd$'\n\nStop with Ctrl-C.\n",
+         mig file -t all -path /etc -name '^passwd$'\n\n{}{}Stop with Ctrl-C; the same command starts it again with the same data.\n",
         opts.agents,
         root.display(),
         bin_dir.display(),
-        client.display()
+        investigators[0].client.display(),
+        if others.is_empty() {
+            String::new()
+        } else {
+            "Other investigators (docs/acl.md: a two-person rule in dev mode):\n".to_string()
+        },
+        if others.is_empty() {
+            String::new()
+        } else {
+            format!("{others}\n")
+        },
     );
     tokio::select! {
         r = server => match r {
@@ -130,46 +235,83 @@ fn port_of(listen: &str) -> anyhow::Result<u16> {
         .with_context(|| format!("{listen:?}: expected host:port"))
 }
 
-/// The development investigator: an Ed25519 key kept in the data directory.
-fn investigator_key(l: &Layout) -> anyhow::Result<KeySigner> {
-    let path = l.p("investigator.asc");
-    if !path.exists() {
-        let key = generate_key(
-            "Dev Investigator <dev@localhost>",
+/// Development investigator number `n` (from 1): an Ed25519 key kept in the data directory,
+/// its public key in the agents' keyring, and a client configuration signing with it. The
+/// first keeps dev's historical names (`investigator.asc`, `client.toml`).
+fn investigator(
+    l: &Layout,
+    n: usize,
+    api_port: u16,
+    report: &mut Report,
+) -> anyhow::Result<DevInvestigator> {
+    let (name, key, public, client) = if n == 1 {
+        (
+            "Dev Investigator".to_string(),
+            l.p("investigator.asc"),
+            l.p("keyring/dev-investigator.asc"),
+            l.p("client.toml"),
+        )
+    } else {
+        (
+            format!("Dev Investigator {n}"),
+            l.p(&format!("investigator-{n}.asc")),
+            l.p(&format!("keyring/dev-investigator-{n}.asc")),
+            l.p(&format!("client-{n}.toml")),
+        )
+    };
+    if !key.exists() {
+        let secret = generate_key(
+            &format!("{name} <dev{n}@localhost>"),
             KeyAlgorithm::Ed25519,
             false,
         )?;
-        write_private(&path, armored_secret(&key)?.as_bytes())?;
+        report.write_if_missing(key.clone(), armored_secret(&secret)?.as_bytes(), true)?;
+    } else {
+        report.kept.push(key.clone());
     }
-    let signer = KeySigner::from_file(&path, None)?;
-    std::fs::create_dir_all(l.p("keyring"))?;
-    std::fs::write(
-        l.p("keyring/dev-investigator.asc"),
-        signer.public_key_armored()?,
-    )?;
-    Ok(signer)
-}
-
-fn write_acl(l: &Layout, fingerprint: &str) -> anyhow::Result<()> {
-    let acl = serde_json::json!({
-        "default": {"minimumweight": 1, "investigators": {"Dev Investigator": {"fingerprint": fingerprint, "weight": 1}}}
-    });
-    std::fs::write(l.p("acl.json"), serde_json::to_vec_pretty(&acl)?)?;
-    Ok(())
-}
-
-fn write_client_config(l: &Layout, api_port: u16) -> anyhow::Result<()> {
+    let signer = KeySigner::from_file(&key, None)?;
+    report.write_if_missing(public, signer.public_key_armored()?.as_bytes(), false)?;
     let text = format!(
         "# Written by `mig-server dev`. Every key: docs/cli.md\napi = \"https://localhost:{api_port}\"\nca = {:?}\n\n\
          [signing]\nkey_file = {:?}\n\n[macros]\nall = \"status='online'\"\nlinux = \"status='online' and os='linux'\"\n",
         l.p("pki/ca.pem").display().to_string(),
-        l.p("investigator.asc").display().to_string()
+        key.display().to_string()
     );
-    std::fs::write(l.p("client.toml"), text)?;
-    Ok(())
+    report.write_if_missing(client.clone(), text.as_bytes(), false)?;
+    Ok(DevInvestigator {
+        name,
+        signer,
+        client,
+    })
 }
 
-fn start_agent(l: &Layout, i: usize, relay_port: u16) -> anyhow::Result<Child> {
+/// An ACL trusting every dev investigator with weight 1, one signature needed, written once:
+/// afterwards it is the operator's (docs/acl.md shows how to require two).
+fn write_acl(
+    l: &Layout,
+    investigators: &[DevInvestigator],
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let members: serde_json::Map<String, serde_json::Value> = investigators
+        .iter()
+        .map(|inv| {
+            (
+                inv.name.clone(),
+                serde_json::json!({"fingerprint": inv.signer.fingerprint(), "weight": 1}),
+            )
+        })
+        .collect();
+    let acl = serde_json::json!({"default": {"minimumweight": 1, "investigators": members}});
+    report.write_if_missing(l.p("acl.json"), &serde_json::to_vec_pretty(&acl)?, false)
+}
+
+/// Agent number `i`'s directory and configuration (written when missing).
+fn agent_config(
+    l: &Layout,
+    i: usize,
+    relay_port: u16,
+    report: &mut Report,
+) -> anyhow::Result<PathBuf> {
     let dir = l.p(&format!("agent-{i}"));
     std::fs::create_dir_all(&dir)?;
     let host = crate::scheduler::hostname();
@@ -186,13 +328,22 @@ fn start_agent(l: &Layout, i: usize, relay_port: u16) -> anyhow::Result<Child> {
         dir.join("run").display().to_string(),
         dir.join("audit.log").display().to_string(),
     );
-    let config_path = dir.join("agent.toml");
-    std::fs::write(&config_path, config)?;
+    let path = dir.join("agent.toml");
+    report.write_if_missing(path.clone(), config.as_bytes(), false)?;
+    Ok(path)
+}
+
+fn start_agent(config_path: &Path) -> anyhow::Result<Child> {
+    let dir = config_path.parent().unwrap_or(Path::new("."));
     let exe = agent_binary()?;
-    let log = std::fs::File::create(dir.join("agent.log"))?;
+    // Appended: a restart keeps what the agents said before.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("agent.log"))?;
     let mut cmd = Command::new(&exe);
     cmd.arg("--config")
-        .arg(&config_path)
+        .arg(config_path)
         .stdout(log.try_clone()?)
         .stderr(log);
     // The local agents go when dev goes, however it goes (even SIGKILL).

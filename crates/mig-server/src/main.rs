@@ -48,6 +48,10 @@ enum Command {
         data_dir: PathBuf,
         #[arg(long, default_value_t = 1)]
         agents: usize,
+        /// Development investigators (keys and client configurations; 2 to try a two-person
+        /// rule, docs/acl.md).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=9))]
+        investigators: u16,
         #[arg(long, default_value = "127.0.0.1:8443")]
         api_listen: String,
         #[arg(long, default_value = "127.0.0.1:4443")]
@@ -139,6 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Dev {
         data_dir,
         agents,
+        investigators,
         api_listen,
         relay_listen,
     } = command
@@ -146,6 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return dev::run(dev::DevOptions {
             data_dir,
             agents,
+            investigators: investigators as usize,
             api_listen,
             relay_listen,
         })

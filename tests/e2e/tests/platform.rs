@@ -449,9 +449,11 @@ fn server_killed_mid_action_carries_on_without_resending() {
     let done = p.wait_action(created.id, Duration::from_secs(60));
     assert_eq!(done.status, "completed");
     assert_eq!((done.counters.sent, done.counters.success), (2, 2));
-    // The agent that had answered was not sent the command again.
-    let runs = early.audit().matches("\"command\":").count();
+    // The agent that had answered was not sent the command again (a run is two audit
+    // entries: it started, it ran).
+    let runs = early.audit().matches("\"outcome\":\"ran\"").count();
     assert_eq!(runs, 1, "{}", early.audit());
+    assert_eq!(early.audit().lines().count(), 2, "{}", early.audit());
     let cmds = p.api(&p.admin).commands(created.id, None).unwrap();
     assert_eq!(cmds.len(), 2);
     // The early agent reconnected by itself and takes new work.

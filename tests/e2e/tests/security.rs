@@ -351,12 +351,16 @@ fn the_api_refuses_hostile_actions_and_targets_with_json_errors() {
     assert!(err.contains("expand beyond"), "{err}");
 
     // A read-only investigator's signature does not count, whoever submits it.
+    // (The API reads investigators again within seconds of a change made outside it.)
     let rita = p.investigator("Rita");
     p.add_investigator(&rita, "readonly");
-    let err = client
-        .create_action(&signed("rita", "TRUE", vec![hostname_search()], &[&rita]))
-        .unwrap_err()
-        .to_string();
+    let err = wait_for("the API to know Rita", Duration::from_secs(15), || {
+        let err = client
+            .create_action(&signed("rita", "TRUE", vec![hostname_search()], &[&rita]))
+            .unwrap_err()
+            .to_string();
+        (!err.contains("unknown signer")).then_some(err)
+    });
     assert!(err.contains("Rita") && err.contains("read-only"), "{err}");
 
     // axum's own refusals are JSON too.
@@ -365,11 +369,30 @@ fn the_api_refuses_hostile_actions_and_targets_with_json_errors() {
         .send()
         .unwrap();
     assert!(!json_error(r, 400).is_empty());
-    let r = authed(http.post(p.api_url("/api/v1/actions")))
-        .body(vec![b' '; 17 << 20])
-        .send()
+    // An oversized body through curl, which asks before sending it (Expect: 100-continue):
+    // the refusal comes back whole instead of racing the upload.
+    let body = p.dir.path().join("big.json");
+    std::fs::write(&body, vec![b' '; 17 << 20]).unwrap();
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--cacert"])
+        .arg(p.pki("ca.pem"))
+        .args(["-H", &format!("X-PGPAUTHORIZATION: {}", token(&p))])
+        .args([
+            "-H",
+            "Content-Type: application/json",
+            "-w",
+            "\n%{http_code} %{content_type}",
+        ])
+        .arg("--data-binary")
+        .arg(format!("@{}", body.display()))
+        .arg(p.api_url("/api/v1/actions"))
+        .output()
         .unwrap();
-    assert!(!json_error(r, 413).is_empty());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (reply, status) = text.rsplit_once('\n').unwrap();
+    assert!(status.starts_with("413 application/json"), "{text}");
+    let v: Value = serde_json::from_str(reply).unwrap();
+    assert!(v["error"].is_string(), "{v}");
     let r = authed(http.delete(p.api_url("/api/v1/actions")))
         .send()
         .unwrap();

@@ -84,7 +84,7 @@ pub enum ActionCommand {
     Cancel { id: u64 },
     /// Recent actions.
     List {
-        #[arg(long)]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(mig_core::action::status::ALL))]
         status: Option<String>,
         #[arg(long, default_value_t = 20)]
         limit: i64,
@@ -130,7 +130,7 @@ pub fn run(cmd: ActionCommand, config_path: Option<&Path>) -> Result<u8> {
                         .with_context(|| format!("unknown module {module_name:?}"))?;
                     let params = m
                         .flags_to_json(flags)
-                        .map_err(|e| anyhow::anyhow!("{e}\n{}", m.usage()))?;
+                        .map_err(|e| anyhow::anyhow!("{e} (see `mig {} -h`)", m.name()))?;
                     let name = name
                         .clone()
                         .unwrap_or_else(|| format!("{module_name} {}", flags.join(" ")));
@@ -212,8 +212,7 @@ pub fn run(cmd: ActionCommand, config_path: Option<&Path>) -> Result<u8> {
                 Show::NotFound => Some(false),
                 Show::All => None,
             };
-            let modules = a.operations.iter().map(|o| o.module.clone()).collect();
-            let mut printer = Printer::new(format, show, modules);
+            let mut printer = Printer::new(format, show, &a);
             for cmd in client.commands(id, found)? {
                 printer.command(&cmd);
             }
@@ -239,13 +238,29 @@ pub fn run(cmd: ActionCommand, config_path: Option<&Path>) -> Result<u8> {
             if let Some(s) = status {
                 q.push(("status", s));
             }
-            for a in client.actions(&q)? {
-                println!(
-                    "{:>18}  {:<10} {:>5}/{:<5} {}  {}",
-                    a.id, a.status, a.counters.done, a.counters.sent, a.validfrom, a.name
-                );
+            let actions = client.actions(&q)?;
+            let rows: Vec<Vec<String>> = actions
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.id.to_string(),
+                        a.status.clone(),
+                        format!("{}/{}", a.counters.done, a.counters.sent),
+                        super::output::when(&a.starttime),
+                        a.name.clone(),
+                    ]
+                })
+                .collect();
+            for line in
+                super::output::columns(&["ID", "STATUS", "DONE", "LAUNCHED (UTC)", "NAME"], &rows)
+            {
+                println!("{line}");
             }
-            Ok(exit::FOUND)
+            Ok(if actions.is_empty() {
+                exit::NOT_FOUND
+            } else {
+                exit::FOUND
+            })
         }
     }
 }

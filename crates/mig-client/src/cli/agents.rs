@@ -22,16 +22,31 @@ pub fn run(
     if json {
         println!("{}", serde_json::to_string_pretty(&agents)?);
     } else {
-        for a in &agents {
-            println!(
-                "{:>18}  {:<8} {:<24} {:<12} {}  {}",
-                a.id,
-                a.status,
-                a.name,
-                format!("{}/{}", a.os_family(), a.environment.arch),
-                a.heartbeatts,
-                a.queueloc
-            );
+        let rows: Vec<Vec<String>> = agents
+            .iter()
+            .map(|a| {
+                vec![
+                    a.id.to_string(),
+                    a.name.clone(),
+                    a.status.clone(),
+                    format!("{}/{}", a.os_family(), a.environment.arch),
+                    a.version.clone(),
+                    super::output::when(&a.heartbeatts),
+                    a.queueloc.clone(),
+                ]
+            })
+            .collect();
+        let header = [
+            "ID",
+            "NAME",
+            "STATUS",
+            "OS",
+            "VERSION",
+            "HEARTBEAT (UTC)",
+            "QUEUELOC",
+        ];
+        for line in super::output::columns(&header, &rows) {
+            println!("{line}");
         }
         eprintln!("{} agent(s)", agents.len());
     }

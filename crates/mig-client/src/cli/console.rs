@@ -393,7 +393,7 @@ fn create(
             }
             let module = words.remove(0);
             let m = mig_modules::lookup(&module).ok_or_else(|| anyhow::anyhow!("unknown module {module:?}"))?;
-            let params = m.flags_to_json(&words).map_err(|e| anyhow::anyhow!("{e}\n{}", m.usage()))?;
+            let params = m.flags_to_json(&words).map_err(|e| anyhow::anyhow!("{e} (`help {}` lists its flags)", m.name()))?;
             d.operations.push(Operation::new(module, params));
             d.signed = None;
             println!("{} operation(s)", d.operations.len());

@@ -184,7 +184,7 @@ pub fn run(module: &'static dyn DynModule, args: &[String]) -> anyhow::Result<u8
         None => {
             let params = module
                 .flags_to_json(&module_args)
-                .map_err(|e| anyhow::anyhow!("{e}\n{}", module.usage()))?;
+                .map_err(|e| anyhow::anyhow!("{e} (see `mig {} -h`)", module.name()))?;
             let mut target = config.target(&g.target);
             if let Some(id) = g.target_found {
                 target = format!("({target}) AND found({id})");
@@ -256,17 +256,17 @@ pub fn launch(
             return Ok(exit::NOT_FOUND);
         }
     }
-    let modules: Vec<String> = action.operations.iter().map(|o| o.module.clone()).collect();
     let created = client.create_action(&action)?;
     eprintln!("action {} '{}' launched", created.id, created.name);
-    follow(client, created.id, modules, show, format, count)
+    let reconnect = config.follow_reconnect()?;
+    follow(client, created, show, format, count, reconnect)
 }
 
 /// `-t local`: the module runs here, in this process; no server, no signature.
 fn run_local(module: &'static dyn DynModule, args: &[String], g: &Global) -> anyhow::Result<u8> {
     let params = module
         .flags_to_json(args)
-        .map_err(|e| anyhow::anyhow!("{e}\n{}", module.usage()))?;
+        .map_err(|e| anyhow::anyhow!("{e} (see `mig {} -h`)", module.name()))?;
     let ctx = mig_modules::Context::new(Some(g.expiration));
     let result = module.run_json(&params, &ctx);
     let command = mig_core::Command {
@@ -278,7 +278,13 @@ fn run_local(module: &'static dyn DynModule, args: &[String], g: &Global) -> any
         results: vec![result],
         ..Default::default()
     };
-    let mut printer = Printer::new(g.format, g.show, vec![module.name().to_string()]);
+    let action = mig_core::Action {
+        name: format!("local {}", module.name()),
+        target: "local".into(),
+        operations: vec![mig_core::Operation::new(module.name(), params.clone())],
+        ..Default::default()
+    };
+    let mut printer = Printer::new(g.format, g.show, &action);
     if g.format == Format::Text {
         // Locally there is one "agent": unless -show says otherwise, everything MIG's printer
         // has to say, statistics included.

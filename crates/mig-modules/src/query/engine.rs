@@ -122,11 +122,43 @@ impl Engine {
     fn tables_referenced(&self, sql: &str) -> Result<Vec<String>, String> {
         let stmt = self.prepare(sql)?;
         drop(stmt);
+        if let Some(table) = self.unconstrained_table(sql)? {
+            return Err(format!("sql: {}", table.missing_required()));
+        }
         let reads = self
             .reads
             .lock()
             .map_err(|_| "SQL engine: lock poisoned".to_string())?;
         Ok(reads.iter().cloned().collect())
+    }
+
+    /// A table the compiled statement would scan without the constraint it requires (the
+    /// plan's `!<table>` marker, in the program's VFilter instructions): the statement would
+    /// fail on its first row, so it is refused before anything is signed or run.
+    fn unconstrained_table(
+        &self,
+        sql: &str,
+    ) -> Result<Option<&'static super::schema::Table>, String> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("EXPLAIN {sql}"))
+            .map_err(|e| format!("sql: {}", sql_error(e)))?;
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next().map_err(|e| format!("sql: {}", sql_error(e)))? {
+            let opcode = row.get_ref(1).ok().and_then(|v| v.as_str().ok());
+            if opcode != Some("VFilter") {
+                continue;
+            }
+            let plan = row
+                .get_ref(5)
+                .ok()
+                .and_then(|v| v.as_str().ok())
+                .unwrap_or("");
+            if let Some(name) = plan.split(';').find_map(|part| part.strip_prefix('!')) {
+                return Ok(tables::lookup(name));
+            }
+        }
+        Ok(None)
     }
 
     fn prepare(&self, sql: &str) -> Result<rusqlite::Statement<'_>, String> {

@@ -32,6 +32,33 @@ fn selects_from_a_table_and_counts() {
 }
 
 #[test]
+fn a_table_without_its_required_constraint_is_refused_before_anything_runs() {
+    let m = lookup("query").unwrap();
+    for t in all_tables().iter().filter(|t| !t.required.is_empty()) {
+        let err = m
+            .check_json(&json!({"sql": format!("SELECT * FROM {}", t.name)}))
+            .unwrap_err();
+        assert!(
+            err.contains(&format!("table {} needs a constraint", t.name)),
+            "{err}"
+        );
+    }
+    // Constrained in the WHERE clause, or fed by a join: fine.
+    m.check_json(&json!({"sql": "SELECT * FROM file WHERE path = '/etc/hostname'"}))
+        .unwrap();
+    m.check_json(&json!({"sql": "SELECT f.path FROM users u JOIN file f ON f.path = u.directory"}))
+        .unwrap();
+    // `mig query` refuses it before signing: the flags are validated the same way.
+    let err = m
+        .flags_to_json(&["SELECT path FROM file WHERE size > 10".to_string()])
+        .unwrap_err();
+    assert!(
+        err.contains("needs a constraint on 'path' or 'directory'"),
+        "{err}"
+    );
+}
+
+#[test]
 fn every_table_answers_select_star_with_its_own_columns() {
     for t in all_tables() {
         if !t.required.is_empty() {

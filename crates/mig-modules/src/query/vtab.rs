@@ -4,7 +4,8 @@
 //!
 //! The plan chosen in xBestIndex travels to xFilter in `idx_str`: `u<colUsed hex>` then, for
 //! each argument in order, `e<col>` (one value), `i<col>` (every value of an IN list at once),
-//! `l<col>` (a LIKE pattern), and `!` when no required column is constrained.
+//! `l<col>` (a LIKE pattern), and `!<table>` when no required column is constrained (the
+//! engine finds that marker in the compiled statement to refuse it before it runs).
 
 use super::budget::Budget;
 use super::schema::{Constraints, Row, Rows, Table};
@@ -154,6 +155,7 @@ unsafe impl<'vtab> VTab<'vtab> for QueryTab {
         let missing = !table.required.is_empty() && !required_usable;
         if missing {
             plan.push_str(";!");
+            plan.push_str(table.name);
             info.set_estimated_cost(MISSING_REQUIRED_COST);
         } else if chosen.iter().any(|(_, k, _)| *k != 'l') {
             info.set_estimated_cost(INDEXED_COST);

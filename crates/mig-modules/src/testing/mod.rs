@@ -46,7 +46,11 @@ impl Module for Sleep {
     const NAME: &'static str = "testsleep";
     const ABOUT: &'static str = "test fixture: sleeps, then reports when it ran";
     type Params = Value;
-    const FLAGS: &'static [crate::flags::Flag] = &[];
+    const FLAGS: &'static [crate::flags::Flag] = &[crate::flags::Flag::value(
+        "ms",
+        "<n>",
+        "how long to sleep, in milliseconds",
+    )];
 
     fn validate(_: &Value) -> Result<(), String> {
         Ok(())
@@ -64,8 +68,9 @@ impl Module for Sleep {
             errors: vec![],
         }
     }
-    fn parse_flags(_: &[String]) -> Result<Value, String> {
-        Ok(Value::Object(Default::default()))
+    fn parse_flags(args: &[String]) -> Result<Value, String> {
+        let f = crate::flags::parse(Self::FLAGS, args)?;
+        Ok(serde_json::json!({"ms": f.int("ms")?.unwrap_or(100)}))
     }
     fn pretty(r: &ModuleResult, _: bool) -> Vec<String> {
         vec![r.elements.to_string()]

@@ -3,7 +3,7 @@
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::listing::budgeted;
-use super::params::{parse_time, Page};
+use super::params::{check_status, parse_time, Page};
 use crate::app::{now_ms, App};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -121,6 +121,7 @@ pub struct ListQuery {
 }
 
 pub async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> ApiResult<Response> {
+    check_status(q.status.as_deref(), mig_core::action::status::ALL)?;
     let page = Page::new(q.limit, q.offset);
     let filter = ActionFilter {
         status: q.status,
@@ -176,6 +177,7 @@ pub async fn commands(
     Query(q): Query<CommandsQuery>,
 ) -> ApiResult<Response> {
     app.store.get_action(id).await?;
+    check_status(q.status.as_deref(), mig_core::command::status::ALL)?;
     let filter = CommandFilter {
         action_id: Some(id),
         found: q.found,

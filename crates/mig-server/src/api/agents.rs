@@ -2,7 +2,7 @@
 
 use super::error::{ApiError, ApiResult};
 use super::listing::budgeted;
-use super::params::{parse_time, Page};
+use super::params::{check_status, parse_time, Page};
 use crate::app::{now_ms, App};
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -26,6 +26,7 @@ pub struct ListQuery {
 }
 
 pub async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> ApiResult<Response> {
+    check_status(q.status.as_deref(), mig_core::agent::status::ALL)?;
     let target = q
         .target
         .as_deref()

@@ -3,7 +3,7 @@
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::listing::budgeted;
-use super::params::{parse_time, Page};
+use super::params::{check_status, parse_time, Page};
 use crate::app::{now_ms, App};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -74,6 +74,13 @@ pub async fn search(
     let like = q.name.map(|n| n.replace('*', "%"));
     let page = Page::new(q.limit, q.offset);
     let kind = [("type", json!(q.kind))];
+    let statuses: &[&str] = match q.kind.as_str() {
+        "action" => mig_core::action::status::ALL,
+        "agent" => mig_core::agent::status::ALL,
+        "command" => mig_core::command::status::ALL,
+        _ => &["active", "disabled"],
+    };
+    check_status(q.status.as_deref(), statuses)?;
     match q.kind.as_str() {
         "action" => {
             let filter = ActionFilter {

@@ -31,3 +31,15 @@ pub fn parse_time(text: &str, name: &str) -> Result<i64, ApiError> {
             ApiError::bad_request(format!("{name}: {text:?} is not an RFC 3339 time: {e}"))
         })
 }
+
+/// A `status` filter must name a status that exists: a typo would otherwise list nothing and
+/// look like an answer.
+pub fn check_status(status: Option<&str>, allowed: &[&str]) -> Result<(), ApiError> {
+    match status {
+        Some(s) if !allowed.contains(&s) => Err(ApiError::bad_request(format!(
+            "status: {s:?} is not one of {}",
+            allowed.join(", ")
+        ))),
+        _ => Ok(()),
+    }
+}
