@@ -37,6 +37,9 @@ struct Cli {
     /// Configuration file (default: $MIG_AGENT_CONFIG, then /etc/mig/agent.toml).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Log lines as text (coloured on a terminal only) or JSON objects, on stderr.
+    #[arg(long, global = true, default_value = "text", value_parser = mig_log::FORMATS)]
+    log_format: String,
     /// Run one module: read {"class":"parameters",…} on stdin, print its result on stdout.
     /// `-m agent-checkin` is MIG's spelling of --checkin.
     #[arg(short = 'm', value_name = "MODULE")]
@@ -94,10 +97,6 @@ const fn bytes_of<const N: usize>(text: &str) -> [u8; N] {
     out
 }
 
-/// Logging unless RUST_LOG says otherwise. lapin reports a lost broker connection as errors of
-/// its own; ours say the same once, with what happens next. PostgreSQL's notices are chatter.
-const DEFAULT_LOG: &str = "info,lapin=off,sqlx::postgres::notice=warn";
-
 fn main() -> ExitCode {
     // A reference from the entry point keeps the linker from collecting the section.
     std::hint::black_box(&VERSION_SECTION);
@@ -114,13 +113,7 @@ fn main() -> ExitCode {
     if let Some(module) = cli.module.as_deref().filter(|m| *m != "agent-checkin") {
         return module_mode::run(module, cli.pretty, cli.sandbox);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| crate::DEFAULT_LOG.into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    mig_log::init(&cli.log_format);
     let result = (|| -> anyhow::Result<()> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -207,3 +207,104 @@ fn fingerprints_match_ssh_keygen() {
         "key material leaked"
     );
 }
+
+fn scan(params: Value) -> Vec<Value> {
+    let r = lookup("sshkey")
+        .unwrap()
+        .run_json(&params, &Context::default());
+    assert!(r.success, "{:?}", r.errors);
+    r.elements["keys"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn keys_are_told_by_parsing_and_package_caches_are_skipped() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home/bob");
+    let cache = home.join(".cargo/registry/src/some-crate/tests");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::create_dir_all(home.join("src")).unwrap();
+    // A real key, and the same key as a test fixture in a package cache.
+    let key = home.join("id_ed25519");
+    keygen(&["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()]);
+    std::fs::copy(&key, cache.join("fixture_key")).unwrap();
+    // A source file quoting a PEM header, and a file that starts like a key but is not one.
+    std::fs::write(
+        home.join("src/lib.rs"),
+        "const KEY: &str = \"-----BEGIN RSA PRIVATE KEY-----\\nMIIBOgIBAAJBAK\\n-----END RSA PRIVATE KEY-----\";\n",
+    )
+    .unwrap();
+    std::fs::write(
+        home.join("broken.pem"),
+        "-----BEGIN RSA PRIVATE KEY-----\nbm90IGEga2V5\n-----END RSA PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let root = home.to_str().unwrap();
+    let paths = |keys: &[Value]| -> Vec<String> {
+        let mut p: Vec<String> = keys
+            .iter()
+            .filter(|k| k["type"] == "private")
+            .map(|k| k["path"].as_str().unwrap().to_string())
+            .collect();
+        p.sort();
+        p
+    };
+    let found = scan(json!({"paths": [root]}));
+    assert_eq!(paths(&found), [key.display().to_string()], "{found:?}");
+    // Asked to, the cache is walked too.
+    let all = scan(json!({"paths": [root], "skip": []}));
+    assert_eq!(paths(&all).len(), 2, "{all:?}");
+    // The flags say the same.
+    let m = lookup("sshkey").unwrap();
+    let p = m
+        .flags_to_json(&["-path".into(), root.into(), "-noskip".into()])
+        .unwrap();
+    assert_eq!(p["skip"], json!([]));
+    let p = m.flags_to_json(&["-path".into(), root.into()]).unwrap();
+    assert!(
+        p.get("skip").is_none(),
+        "MIG's parameters when nothing is said: {p}"
+    );
+}
+
+#[test]
+fn pkcs8_ed25519_keys_have_their_type_and_fingerprint() {
+    let d = tempfile::tempdir().unwrap();
+    let key = d.path().join("ed.pem");
+    let out = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ed25519", "-out"])
+        .arg(&key)
+        .output()
+        .expect("openssl must be installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // ssh-keygen cannot read PKCS#8 Ed25519 keys: its fingerprint comes from the public key
+    // openssl derives, written as an OpenSSH public key line.
+    let der = Command::new("openssl")
+        .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+        .arg(&key)
+        .output()
+        .unwrap()
+        .stdout;
+    let public = &der[der.len() - 32..];
+    let mut blob = Vec::new();
+    for part in [&b"ssh-ed25519"[..], public] {
+        blob.extend((part.len() as u32).to_be_bytes());
+        blob.extend(part);
+    }
+    use base64::Engine;
+    let line = format!(
+        "ssh-ed25519 {}\n",
+        base64::engine::general_purpose::STANDARD.encode(&blob)
+    );
+    let pubfile = d.path().join("ed.openssh.pub");
+    std::fs::write(&pubfile, line).unwrap();
+    let (md5, sha) = reference(&pubfile);
+    let found = scan(json!({"paths": [d.path()], "skip": []}));
+    let private = found.iter().find(|k| k["type"] == "private").unwrap();
+    assert_eq!(private["keytype"], "ssh-ed25519", "{private}");
+    assert_eq!(private["fingerprint_sha256"], sha.as_str());
+    assert_eq!(private["fingerprint_md5"], md5.as_str());
+}

@@ -29,6 +29,9 @@ struct Cli {
     /// Configuration file (default: $MIG_SERVER_CONFIG, then /etc/mig/server.toml).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Log lines as text (coloured on a terminal only) or JSON objects, on stderr.
+    #[arg(long, global = true, default_value = "text", value_parser = mig_log::FORMATS)]
+    log_format: String,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -92,19 +95,9 @@ enum InvestigatorCommand {
     Disable { fingerprint: String },
 }
 
-/// Logging unless RUST_LOG says otherwise. lapin reports a lost broker connection as errors of
-/// its own; ours say the same once, with what happens next. PostgreSQL's notices are chatter.
-const DEFAULT_LOG: &str = "info,lapin=off,sqlx::postgres::notice=warn";
-
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| crate::DEFAULT_LOG.into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    mig_log::init(&cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

@@ -116,8 +116,15 @@ fn console_through_a_pseudo_terminal() {
 
     let t = Tmux::start(&command);
     t.wait("mig>");
+    // The platform at a glance, as a table (not raw JSON).
     t.line("status");
-    t.wait("relay connections: 1");
+    t.wait("WHAT");
+    t.wait_lines("status rows", 1, |l| {
+        l.starts_with("agents") && l.contains("online") && l.trim_end().ends_with('1')
+    });
+    t.wait_lines("relay row", 1, |l| {
+        l.starts_with("relay connections") && l.trim_end().ends_with('1')
+    });
     t.line("search agent where status=online and name=desk");
     t.wait("1 result(s)");
     // Completion: "sea<Tab>" becomes "search ".

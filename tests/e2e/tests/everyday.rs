@@ -305,3 +305,40 @@ fn following_an_action_survives_a_server_restart() {
         stdout(&out)
     );
 }
+
+#[test]
+fn logs_have_no_colour_codes_in_files_and_come_as_json_on_request() {
+    use mig_e2e::{acl, Platform};
+    let p = Platform::start();
+    let agent = p.agent_stopped(
+        "logger",
+        &[&p.admin],
+        acl(1, &[&p.admin]),
+        "checkin_idle = \"1s\"\n",
+    );
+    // Check-in mode: connect, find nothing to do, exit; its log in JSON lines.
+    let out = Command::new(bin("mig-agent"))
+        .args(["--log-format", "json", "--checkin", "--config"])
+        .arg(&agent.config)
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<&str> = std::str::from_utf8(&out.stderr).unwrap().lines().collect();
+    assert!(lines.len() >= 2, "{lines:?}");
+    for line in &lines {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v["level"].is_string() && v["fields"]["message"].is_string(),
+            "{line}"
+        );
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("check-in done")),
+        "{lines:?}"
+    );
+    // A server writing its log to a file (the platform's server.log) writes plain text.
+    let log = p.server_log();
+    assert!(log.contains("INFO"), "{log}");
+    assert!(!log.contains('\x1b'), "colour codes in a log file");
+}

@@ -246,17 +246,55 @@ fn top(client: &Client, config: &Config, cmd: &str, rest: &str) -> anyhow::Resul
         }
         "status" => {
             let v: Value = client.get("/api/v1/dashboard", &[])?;
-            println!("agents:  {}", v["agents"]);
-            println!("actions: {}", v["actions"]);
-            println!("relay connections: {}, queued commands: {}", v["relay_connections"], v["queued_commands"]);
-            if let Some(d) = v["duplicate_agents"].as_array().filter(|d| !d.is_empty()) {
-                println!("duplicate agents: {}", Value::Array(d.clone()));
+            for line in status_table(&v) {
+                println!("{line}");
             }
             let _ = config;
         }
         other => anyhow::bail!("unknown command {other:?} (try `help`)"),
     }
     Ok(None)
+}
+
+/// The dashboard as a person reads it: counts by kind and status, then the relay's figures
+/// and any agents reporting under one name from several places.
+fn status_table(v: &Value) -> Vec<String> {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for kind in ["agents", "actions"] {
+        let counts = v[kind].as_object().cloned().unwrap_or_default();
+        if counts.is_empty() {
+            rows.push(vec![kind.into(), "-".into(), "0".into()]);
+        }
+        for (status, n) in counts {
+            rows.push(vec![kind.into(), status, n.to_string()]);
+        }
+    }
+    rows.push(vec![
+        "relay connections".into(),
+        String::new(),
+        v["relay_connections"].to_string(),
+    ]);
+    rows.push(vec![
+        "queued commands".into(),
+        String::new(),
+        v["queued_commands"].to_string(),
+    ]);
+    let mut lines = super::output::columns(&["WHAT", "STATUS", "COUNT"], &rows);
+    for d in v["duplicate_agents"].as_array().into_iter().flatten() {
+        lines.push(format!(
+            "duplicate agent {}: {}",
+            str_of(&d["name"]),
+            d["queuelocs"]
+                .as_array()
+                .map(|q| q
+                    .iter()
+                    .map(|x| str_of(x).to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default()
+        ));
+    }
+    lines
 }
 
 fn str_of(v: &Value) -> &str {
@@ -290,36 +328,74 @@ fn search(client: &Client, rest: &str) -> anyhow::Result<()> {
     }
     let v: Value = client.get("/api/v1/search", &query)?;
     let results = v["results"].as_array().cloned().unwrap_or_default();
-    for r in &results {
-        match kind {
-            "action" => println!(
-                "{:>18}  {:<10} {}  {}",
-                r["id"],
-                str_of(&r["status"]),
-                str_of(&r["validfrom"]),
-                str_of(&r["name"])
-            ),
-            "agent" => println!(
-                "{:>18}  {:<8} {:<24} {}",
-                r["id"],
-                str_of(&r["status"]),
-                str_of(&r["name"]),
-                str_of(&r["queueloc"])
-            ),
-            "command" => println!(
-                "{:>18}  {:<8} action {} on {}",
-                r["id"],
-                str_of(&r["status"]),
-                r["action"]["id"],
-                str_of(&r["agent"]["name"])
-            ),
-            _ => println!(
-                "{:>18}  {:<9} {:<13} {}",
-                r["id"],
-                str_of(&r["status"]),
-                str_of(&r["permission"]),
-                str_of(&r["name"])
-            ),
+    let cell = |r: &Value, key: &str| -> String {
+        match &r[key] {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        }
+    };
+    let (header, rows): (&[&str], Vec<Vec<String>>) = match kind {
+        "action" => (
+            &["ID", "STATUS", "LAUNCHED", "NAME"],
+            results
+                .iter()
+                .map(|r| {
+                    vec![
+                        cell(r, "id"),
+                        cell(r, "status"),
+                        cell(r, "starttime"),
+                        cell(r, "name"),
+                    ]
+                })
+                .collect(),
+        ),
+        "agent" => (
+            &["ID", "STATUS", "NAME", "QUEUELOC"],
+            results
+                .iter()
+                .map(|r| {
+                    vec![
+                        cell(r, "id"),
+                        cell(r, "status"),
+                        cell(r, "name"),
+                        cell(r, "queueloc"),
+                    ]
+                })
+                .collect(),
+        ),
+        "command" => (
+            &["ID", "STATUS", "ACTION", "AGENT"],
+            results
+                .iter()
+                .map(|r| {
+                    vec![
+                        cell(r, "id"),
+                        cell(r, "status"),
+                        r["action"]["id"].to_string(),
+                        str_of(&r["agent"]["name"]).to_string(),
+                    ]
+                })
+                .collect(),
+        ),
+        _ => (
+            &["ID", "STATUS", "PERMISSION", "NAME"],
+            results
+                .iter()
+                .map(|r| {
+                    vec![
+                        cell(r, "id"),
+                        cell(r, "status"),
+                        cell(r, "permission"),
+                        cell(r, "name"),
+                    ]
+                })
+                .collect(),
+        ),
+    };
+    if !results.is_empty() {
+        for line in super::output::columns(header, &rows) {
+            println!("{line}");
         }
     }
     println!("{} result(s)", results.len());

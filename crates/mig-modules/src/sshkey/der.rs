@@ -86,6 +86,7 @@ const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
 const OID_P521: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x23];
 const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 const OID_EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+const OID_ED25519: &[u8] = &[0x2b, 0x65, 0x70];
 
 fn curve(oid: &[u8]) -> Option<&'static str> {
     match oid {
@@ -134,7 +135,7 @@ pub fn ec_public_blob(der: &[u8]) -> Option<Vec<u8>> {
     ec_public_blob_with(der, None)
 }
 
-/// PKCS#8 PrivateKeyInfo wrapping an RSA or EC key.
+/// PKCS#8 PrivateKeyInfo wrapping an RSA, EC or Ed25519 key.
 pub fn pkcs8_public_blob(der: &[u8]) -> Option<Vec<u8>> {
     let items = sequence(der)?;
     let (_, alg) = items.iter().find(|(t, _)| *t == 0x30)?;
@@ -148,8 +149,21 @@ pub fn pkcs8_public_blob(der: &[u8]) -> Option<Vec<u8>> {
             let (_, params, _) = tlv(alg, off)?;
             ec_public_blob_with(key, curve(params))
         }
+        OID_ED25519 => ed25519_public_blob(key),
         _ => None,
     }
+}
+
+/// RFC 8410's CurvePrivateKey (an OCTET STRING holding the 32-byte seed) → `ssh-ed25519`
+/// blob: the public key is derived from the seed (PKCS#8 v1 files do not carry it).
+fn ed25519_public_blob(key: &[u8]) -> Option<Vec<u8>> {
+    let (tag, seed, _) = tlv(key, 0)?;
+    let seed: [u8; 32] = seed.try_into().ok().filter(|_| tag == 0x04)?;
+    let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+    let mut out = Vec::new();
+    push_string(&mut out, b"ssh-ed25519");
+    push_string(&mut out, public.as_bytes());
+    Some(out)
 }
 
 /// OpenSSH's `openssh-key-v1` format: (encrypted, first public key blob). The public key is

@@ -1,6 +1,11 @@
 //! sshkey: "where are SSH keys?" Private keys (OpenSSH and PEM, encrypted or not), public
 //! keys and authorized_keys lines, with MD5 and SHA256 fingerprints as `ssh-keygen -l` prints
 //! them. Key material is never returned.
+//!
+//! A file is a key when it parses as one: a private key file is one PEM block from its first
+//! line that decodes to a key (a source file that merely contains a PEM header is not), and
+//! package caches full of test fixtures (`~/.cargo/registry`, `~/.pyenv`, `node_modules`…)
+//! are skipped unless the parameters say otherwise.
 
 mod der;
 
@@ -22,6 +27,50 @@ pub struct Params {
         serialize_with = "mig_core::gojson::float64::serialize"
     )]
     pub maxdepth: f64,
+    /// Directories not walked, as trailing path components (`.cargo/registry` skips every
+    /// `…/.cargo/registry`). Absent: [`DEFAULT_SKIP`]; empty: skip nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip: Option<Vec<String>>,
+}
+
+/// Package caches and tool chains: full of test keys that belong to no one.
+pub const DEFAULT_SKIP: &[&str] = &[
+    ".cargo/registry",
+    ".cargo/git",
+    ".rustup",
+    ".pyenv",
+    ".npm",
+    "node_modules",
+    ".cache",
+    ".m2",
+    ".gradle",
+    "go/pkg/mod",
+    ".local/lib",
+    "site-packages",
+    ".venv",
+];
+
+impl Params {
+    fn skipped(&self) -> Vec<String> {
+        match &self.skip {
+            Some(list) => list.clone(),
+            None => DEFAULT_SKIP.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// Does `dir` end with one of the `skip` patterns, component by component?
+fn is_skipped(dir: &Path, skip: &[String]) -> bool {
+    skip.iter().any(|pattern| {
+        let want: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty()).collect();
+        let have: Vec<_> = dir.components().collect();
+        !want.is_empty()
+            && have.len() >= want.len()
+            && have[have.len() - want.len()..]
+                .iter()
+                .zip(&want)
+                .all(|(c, w)| c.as_os_str() == std::ffi::OsStr::new(w))
+    })
 }
 
 fn default_paths() -> Vec<String> {
@@ -71,6 +120,12 @@ const FLAGS: &[Flag] = &[
         "<n>",
         "directory levels below each path (default 8)",
     ),
+    Flag::multi(
+        "skip",
+        "<dir>",
+        "directories not walked, as trailing path components (default: package caches such as .cargo/registry, .pyenv, node_modules)",
+    ),
+    Flag::bool("noskip", "walk package caches too"),
 ];
 
 /// Key files are small; anything bigger is not one.
@@ -105,15 +160,20 @@ impl Module for Sshkey {
         let mut keys = Vec::new();
         let mut errors = Vec::new();
         let mut files = 0u64;
+        let skip = p.skipped();
         for root in &p.paths {
             if !Path::new(root).exists() {
                 continue;
             }
+            let skip = skip.clone();
             let walk = ignore::WalkBuilder::new(root)
                 .standard_filters(false)
                 .hidden(false)
                 .follow_links(false)
                 .max_depth(Some(p.maxdepth as usize + 1))
+                .filter_entry(move |e| {
+                    !(e.file_type().is_some_and(|t| t.is_dir()) && is_skipped(e.path(), &skip))
+                })
                 .build();
             for entry in walk {
                 if ctx.check().is_err() {
@@ -163,6 +223,7 @@ impl Module for Sshkey {
             return Err(format!("unexpected argument {extra:?}"));
         }
         let paths = f.all("path");
+        let skip = f.all("skip");
         Ok(Params {
             paths: if paths.is_empty() {
                 default_paths()
@@ -170,6 +231,13 @@ impl Module for Sshkey {
                 paths
             },
             maxdepth: f.int("maxdepth")?.unwrap_or(8) as f64,
+            skip: if f.bool("noskip").unwrap_or(false) {
+                Some(Vec::new())
+            } else if skip.is_empty() {
+                None
+            } else {
+                Some(skip)
+            },
         })
     }
 
@@ -254,31 +322,40 @@ fn inspect(path: &Path) -> Result<Vec<KeyInfo>, String> {
     let bytes = std::fs::read(path).map_err(|e| crate::gofmt::os_error(&e))?;
     let text = String::from_utf8_lossy(&bytes);
     let display = path.display().to_string();
-    if let Some(block) = pem_block(&text, "OPENSSH PRIVATE KEY") {
-        let (encrypted, blob) =
-            der::openssh_private(&block.body).ok_or("unreadable OpenSSH private key")?;
-        return Ok(vec![private_key(&display, encrypted, Some(blob), path)]);
-    }
-    for (label, decode) in [
-        (
-            "RSA PRIVATE KEY",
-            der::rsa_public_blob as fn(&[u8]) -> Option<Vec<u8>>,
-        ),
-        ("DSA PRIVATE KEY", der::dsa_public_blob),
-        ("EC PRIVATE KEY", der::ec_public_blob),
-        ("PRIVATE KEY", der::pkcs8_public_blob),
-    ] {
-        if let Some(block) = pem_block(&text, label) {
-            let blob = if block.encrypted {
-                None
-            } else {
-                decode(&block.body)
-            };
-            return Ok(vec![private_key(&display, block.encrypted, blob, path)]);
+    // A private key file starts with its PEM block (OpenSSH and OpenSSL write nothing
+    // before it): a header further down is a file that talks about keys (source, docs).
+    let head = text.trim_start();
+    if head.starts_with("-----BEGIN ") {
+        if let Some(block) = pem_block(head, "OPENSSH PRIVATE KEY") {
+            return Ok(der::openssh_private(&block.body)
+                .map(|(encrypted, blob)| private_key(&display, encrypted, Some(blob), path))
+                .into_iter()
+                .collect());
         }
-    }
-    if pem_block(&text, "ENCRYPTED PRIVATE KEY").is_some() {
-        return Ok(vec![private_key(&display, true, None, path)]);
+        for (label, decode) in [
+            (
+                "RSA PRIVATE KEY",
+                der::rsa_public_blob as fn(&[u8]) -> Option<Vec<u8>>,
+            ),
+            ("DSA PRIVATE KEY", der::dsa_public_blob),
+            ("EC PRIVATE KEY", der::ec_public_blob),
+            ("PRIVATE KEY", der::pkcs8_public_blob),
+        ] {
+            let Some(block) = pem_block(head, label) else {
+                continue;
+            };
+            if block.encrypted {
+                return Ok(vec![private_key(&display, true, None, path)]);
+            }
+            // Only what decodes to a key is one.
+            return Ok(decode(&block.body)
+                .map(|blob| private_key(&display, false, Some(blob), path))
+                .into_iter()
+                .collect());
+        }
+        if pem_block(head, "ENCRYPTED PRIVATE KEY").is_some() {
+            return Ok(vec![private_key(&display, true, None, path)]);
+        }
     }
     let name = path
         .file_name()
@@ -384,10 +461,11 @@ struct PemBlock {
     encrypted: bool,
 }
 
+/// The PEM block of `label` that `text` starts with.
 fn pem_block(text: &str, label: &str) -> Option<PemBlock> {
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
-    let start = text.find(&begin)? + begin.len();
+    let start = text.strip_prefix(&begin).map(|_| begin.len())?;
     let stop = text[start..].find(&end)? + start;
     let inner = &text[start..stop];
     let mut encrypted = false;
