@@ -342,3 +342,34 @@ fn logs_have_no_colour_codes_in_files_and_come_as_json_on_request() {
     assert!(log.contains("INFO"), "{log}");
     assert!(!log.contains('\x1b'), "colour codes in a log file");
 }
+
+#[test]
+fn netstat_through_the_agent_names_the_process_that_owns_a_socket() {
+    use mig_e2e::{acl, Platform};
+    let p = Platform::start();
+    let _agent = p.agent("sockets", &[&p.admin], acl(1, &[&p.admin]), "");
+    p.wait_online("sockets");
+    // A listener owned by another process than the agent's.
+    let mut listener = Command::new("python3")
+        .args([
+            "-c",
+            "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(60)",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    BufReader::new(listener.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let port = port.trim().to_string();
+    let o = p.mig(&p.admin, &["netstat", "-t", "all", "-lp", &port]);
+    let out = stdout(&o);
+    let _ = listener.kill();
+    let _ = listener.wait();
+    assert!(
+        out.contains(&format!("by python3 (pid {})", listener.id())),
+        "{out}\n{}",
+        stderr(&o)
+    );
+}
