@@ -55,6 +55,13 @@ fn signed(inv: &Investigator, target: &str, from: GoTime, until: GoTime) -> Acti
     a
 }
 
+/// The action signed again by `inv` alone, after a change.
+fn resign(mut a: Action, inv: &Investigator) -> Action {
+    let signer = KeySigner::from_file(&inv.key_file, None).unwrap();
+    a.pgpsignatures = vec![signer.sign(a.signing_text().as_bytes()).unwrap()];
+    a
+}
+
 fn command(id: u64, action: &Action) -> String {
     json!({"id": id, "action": action, "agent": {"name": "x", "queueloc": "q", "mode": "daemon"}, "status": "sent"}).to_string()
 }
@@ -77,7 +84,19 @@ fn the_agent_refuses_what_its_keyring_and_acl_do_not_allow() {
     let unknown = signed(&stranger, "TRUE", at(-60), at(300));
     let mut replay = valid.clone();
     replay.id = mig_core::id::generate();
+    // Validly signed, but past the limits of one action: 65 operations; four operations whose
+    // parameters expand to 5 MiB each.
+    let mut many = signed(&p.admin, "TRUE", at(-60), at(300));
+    many.operations = vec![many.operations[0].clone(); 65];
+    let many = resign(many, &p.admin);
+    let mut huge = signed(&p.admin, "TRUE", at(-60), at(300));
+    let mut big = Operation::new("file", json!({"pad": "x".repeat(5 << 20)}));
+    big.compress();
+    huge.operations = vec![big; 4];
+    let huge = resign(huge, &p.admin);
     let commands = vec![
+        command(108, &many),
+        command(109, &huge),
         command(101, &valid),
         command(102, &tampered),
         command(103, &expired),
@@ -124,14 +143,14 @@ fn the_agent_refuses_what_its_keyring_and_acl_do_not_allow() {
     std::fs::write(&agent.config, config).unwrap();
     agent.start();
 
-    let results = mig_e2e::wait_for("seven answers", Duration::from_secs(30), || {
+    let results = mig_e2e::wait_for("nine answers", Duration::from_secs(30), || {
         let r = relay.results.lock().unwrap();
-        (r.len() >= 7).then(|| r.clone())
+        (r.len() >= 9).then(|| r.clone())
     });
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
         relay.results.lock().unwrap().len(),
-        7,
+        9,
         "command 101 was answered twice"
     );
     let by_id = |id: u64| {
@@ -151,6 +170,8 @@ fn the_agent_refuses_what_its_keyring_and_acl_do_not_allow() {
         (105, "unknown signer"),
         (106, "replay refused"),
         (107, "could not read the command"),
+        (108, "more than the 64"),
+        (109, "expand beyond"),
     ] {
         assert_eq!(by_id(id).status, "failed", "{id}");
         assert!(
@@ -164,7 +185,7 @@ fn the_agent_refuses_what_its_keyring_and_acl_do_not_allow() {
     assert_eq!(audit.matches("\"outcome\":\"ran\"").count(), 1, "{audit}");
     assert_eq!(
         audit.matches("\"outcome\":\"refused\"").count(),
-        5,
+        7,
         "{audit}"
     );
     let _ = bin("mig-agent");
