@@ -13,7 +13,10 @@ pub fn signature_reencodings(sig: &str) -> Vec<(&'static str, String)> {
     let detached = mig_pgp::armor::decode_signature(sig).expect("a signature to re-encode");
     let packet = detached.to_bytes().expect("signature bytes");
     let body = STANDARD.encode(&packet);
-    let crc = sig.rsplit_once('=').map(|(_, c)| c).unwrap_or_default();
+    let crc = {
+        let c = mig_pgp::armor::crc24(&packet);
+        STANDARD.encode([(c >> 16) as u8, (c >> 8) as u8, c as u8])
+    };
     let wrapped: Vec<String> = body
         .as_bytes()
         .chunks(64)
