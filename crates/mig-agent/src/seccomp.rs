@@ -147,12 +147,13 @@ const WRITE_FLAGS: u64 =
 
 /// `ioctl` requests a module may make: is it a terminal, how many bytes wait, window size,
 /// close-on-exec, non-blocking (a TCP connect with a timeout).
+/// (`c_ulong` is `u64` on the 64-bit platforms the filter is built for.)
 const IOCTLS: &[u64] = &[
-    libc::TCGETS as u64,
-    libc::FIONREAD as u64,
-    libc::TIOCGWINSZ as u64,
-    libc::FIOCLEX as u64,
-    libc::FIONBIO as u64,
+    libc::TCGETS,
+    libc::FIONREAD,
+    libc::TIOCGWINSZ,
+    libc::FIOCLEX,
+    libc::FIONBIO,
 ];
 
 /// `prctl` options a module may use: naming its threads.
