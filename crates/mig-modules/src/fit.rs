@@ -198,4 +198,3 @@ mod tests {
         assert!(r.errors.last().unwrap().contains("every element"));
     }
 }
-
