@@ -48,7 +48,7 @@ pub fn init_system() -> &'static str {
 /// The host's addresses in CIDR form (`10.0.0.5/24`), loopback excluded, as MIG's agents
 /// report them; read at each heartbeat, since they change (DHCP, VPNs).
 pub fn addresses() -> Vec<String> {
-    use mig_modules::os::net::{local_addresses, Namespace};
+    use mig_host::net::{local_addresses, Namespace};
     local_addresses(&Namespace::own())
         .into_iter()
         .filter(|a| !a.addr.is_loopback())

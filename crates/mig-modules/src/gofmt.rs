@@ -101,17 +101,7 @@ pub fn time(t: SystemTime) -> String {
 
 /// An OS error as Go prints it: `permission denied`, `no such file or directory`.
 pub fn os_error(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    // Rust appends " (os error N)" to strerror's text; Go prints the lower-cased text alone.
-    let text = match (e.raw_os_error(), text.rfind(" (os error ")) {
-        (Some(_), Some(i)) => &text[..i],
-        _ => text.as_str(),
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
+    mig_host::error_text(e)
 }
 
 #[cfg(test)]

@@ -14,7 +14,10 @@ pub mod flags;
 pub mod gofmt;
 pub mod memory;
 pub mod netstat;
-pub mod os;
+/// The host facts layer, under its old name inside this crate.
+pub use mig_host as os;
+#[cfg(test)]
+mod holder;
 pub mod ping;
 pub mod pkg;
 pub mod protocol;

@@ -1,6 +1,6 @@
 use super::*;
+use crate::holder::{hex, marker, spawn_holder};
 use crate::lookup;
-use crate::os::procmem::holder::{hex, marker, spawn_holder};
 
 fn run(v: serde_json::Value) -> ModuleResult {
     lookup("memory")

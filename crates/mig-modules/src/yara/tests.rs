@@ -1,6 +1,6 @@
 use super::*;
+use crate::holder::spawn_holder;
 use crate::lookup;
-use crate::os::procmem::holder::spawn_holder;
 
 fn run(v: serde_json::Value) -> ModuleResult {
     lookup("yara")

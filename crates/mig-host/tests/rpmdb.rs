@@ -1,6 +1,6 @@
 //! The RPM database reader on a database made by Debian's real `rpm` tool (`apt install rpm`).
 
-use mig_modules::os::packages::read_rpmdb;
+use mig_host::packages::read_rpmdb;
 use std::process::Command;
 
 #[test]
