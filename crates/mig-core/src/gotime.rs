@@ -56,6 +56,44 @@ pub fn parse_duration_or_seconds(text: &str) -> Result<std::time::Duration, Stri
     }
 }
 
+/// Go's `time.Duration.String()`: `2.017849ms`, `1m30.5s`, `0s`.
+pub fn format_duration(d: std::time::Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".into();
+    }
+    if nanos < 1_000 {
+        return format!("{nanos}ns");
+    }
+    if nanos < 1_000_000 {
+        return format!("{}µs", trim_fraction(nanos, 1_000));
+    }
+    if nanos < 1_000_000_000 {
+        return format!("{}ms", trim_fraction(nanos, 1_000_000));
+    }
+    let total_secs = nanos / 1_000_000_000;
+    let frac = nanos % 1_000_000_000;
+    let (h, m, s) = (total_secs / 3600, (total_secs / 60) % 60, total_secs % 60);
+    let secs = trim_fraction(s * 1_000_000_000 + frac, 1_000_000_000);
+    match (h, m) {
+        (0, 0) => format!("{secs}s"),
+        (0, m) => format!("{m}m{secs}s"),
+        (h, m) => format!("{h}h{m}m{secs}s"),
+    }
+}
+
+/// `value / unit` with the fraction's trailing zeros removed (Go's fmtFrac).
+fn trim_fraction(value: u128, unit: u128) -> String {
+    let whole = value / unit;
+    let frac = value % unit;
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let digits = unit.to_string().len() - 1;
+    let frac = format!("{frac:0digits$}");
+    format!("{whole}.{}", frac.trim_end_matches('0'))
+}
+
 /// A UTC instant with Go's JSON form and zero value.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GoTime(pub DateTime<Utc>);

@@ -5,6 +5,7 @@
 //! This is where another operating system would plug in.
 
 pub mod elf;
+pub mod hash;
 pub mod mounts;
 pub mod net;
 pub mod netlink;

@@ -1,7 +1,7 @@
 //! Compiled checks: what each string in a search means, and how metadata checks decide.
 
 use super::content::ContentPattern;
-use super::hash::HashAlgo;
+use super::hash::{algo_for_check, lengths, HashAlgo};
 use super::params::CheckKind;
 use regex::bytes::Regex as BytesRegex;
 use regex::Regex;
@@ -64,11 +64,11 @@ impl Matcher {
                 if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                     return Err("expected a hexadecimal hash".into());
                 }
-                let algo = HashAlgo::for_check(kind, hex.len()).ok_or_else(|| {
+                let algo = algo_for_check(kind, hex.len()).ok_or_else(|| {
                     format!(
                         "a {} hash has {} hex digits, not {}",
                         kind.mismatch_name(),
-                        HashAlgo::lengths(kind),
+                        lengths(kind),
                         hex.len()
                     )
                 })?;

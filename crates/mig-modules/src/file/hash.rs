@@ -1,164 +1,32 @@
-//! File hashes: every requested algorithm computed in one read pass.
+//! The file module's hash checks: which algorithm a check means, by its kind and length. The
+//! hashing itself is mig-host's.
 
 use super::params::CheckKind;
-use sha2::digest::DynDigest;
+pub use mig_host::hash::{hex, HashAlgo, HashSet, MultiHasher};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HashAlgo {
-    Md5,
-    Sha1,
-    Sha256,
-    Sha384,
-    Sha512,
-    Sha3_224,
-    Sha3_256,
-    Sha3_384,
-    Sha3_512,
+/// The variant a check means, from its kind and its length in hex digits.
+pub fn algo_for_check(kind: CheckKind, hex_len: usize) -> Option<HashAlgo> {
+    Some(match (kind, hex_len) {
+        (CheckKind::Md5, 32) => HashAlgo::Md5,
+        (CheckKind::Sha1, 40) => HashAlgo::Sha1,
+        (CheckKind::Sha2, 64) => HashAlgo::Sha256,
+        (CheckKind::Sha2, 96) => HashAlgo::Sha384,
+        (CheckKind::Sha2, 128) => HashAlgo::Sha512,
+        (CheckKind::Sha3, 56) => HashAlgo::Sha3_224,
+        (CheckKind::Sha3, 64) => HashAlgo::Sha3_256,
+        (CheckKind::Sha3, 96) => HashAlgo::Sha3_384,
+        (CheckKind::Sha3, 128) => HashAlgo::Sha3_512,
+        _ => return None,
+    })
 }
 
-impl HashAlgo {
-    /// The variant a check means, from its kind and its length in hex digits.
-    pub fn for_check(kind: CheckKind, hex_len: usize) -> Option<HashAlgo> {
-        Some(match (kind, hex_len) {
-            (CheckKind::Md5, 32) => HashAlgo::Md5,
-            (CheckKind::Sha1, 40) => HashAlgo::Sha1,
-            (CheckKind::Sha2, 64) => HashAlgo::Sha256,
-            (CheckKind::Sha2, 96) => HashAlgo::Sha384,
-            (CheckKind::Sha2, 128) => HashAlgo::Sha512,
-            (CheckKind::Sha3, 56) => HashAlgo::Sha3_224,
-            (CheckKind::Sha3, 64) => HashAlgo::Sha3_256,
-            (CheckKind::Sha3, 96) => HashAlgo::Sha3_384,
-            (CheckKind::Sha3, 128) => HashAlgo::Sha3_512,
-            _ => return None,
-        })
-    }
-
-    /// The lengths a kind accepts, for error messages.
-    pub fn lengths(kind: CheckKind) -> &'static str {
-        match kind {
-            CheckKind::Md5 => "32",
-            CheckKind::Sha1 => "40",
-            CheckKind::Sha2 => "64, 96 or 128",
-            CheckKind::Sha3 => "56, 64, 96 or 128",
-            _ => "no",
-        }
-    }
-
-    fn bit(self) -> u16 {
-        1 << (self as u16)
-    }
-
-    fn hasher(self) -> Box<dyn DynDigest + Send> {
-        match self {
-            HashAlgo::Md5 => Box::new(md5::Md5::default()),
-            HashAlgo::Sha1 => Box::new(sha1::Sha1::default()),
-            HashAlgo::Sha256 => Box::new(sha2::Sha256::default()),
-            HashAlgo::Sha384 => Box::new(sha2::Sha384::default()),
-            HashAlgo::Sha512 => Box::new(sha2::Sha512::default()),
-            HashAlgo::Sha3_224 => Box::new(sha3::Sha3_224::default()),
-            HashAlgo::Sha3_256 => Box::new(sha3::Sha3_256::default()),
-            HashAlgo::Sha3_384 => Box::new(sha3::Sha3_384::default()),
-            HashAlgo::Sha3_512 => Box::new(sha3::Sha3_512::default()),
-        }
-    }
-}
-
-/// A set of algorithms.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HashSet(u16);
-
-impl HashSet {
-    pub fn insert(&mut self, a: HashAlgo) {
-        self.0 |= a.bit();
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0 == 0
-    }
-    pub fn contains(&self, a: HashAlgo) -> bool {
-        self.0 & a.bit() != 0
-    }
-}
-
-const ALL: [HashAlgo; 9] = [
-    HashAlgo::Md5,
-    HashAlgo::Sha1,
-    HashAlgo::Sha256,
-    HashAlgo::Sha384,
-    HashAlgo::Sha512,
-    HashAlgo::Sha3_224,
-    HashAlgo::Sha3_256,
-    HashAlgo::Sha3_384,
-    HashAlgo::Sha3_512,
-];
-
-/// Feeds the same bytes to several hashers.
-pub struct MultiHasher {
-    hashers: Vec<(HashAlgo, Box<dyn DynDigest + Send>)>,
-}
-
-impl MultiHasher {
-    pub fn new(set: HashSet) -> MultiHasher {
-        MultiHasher {
-            hashers: ALL
-                .iter()
-                .filter(|a| set.contains(**a))
-                .map(|a| (*a, a.hasher()))
-                .collect(),
-        }
-    }
-
-    pub fn update(&mut self, data: &[u8]) {
-        for (_, h) in &mut self.hashers {
-            h.update(data);
-        }
-    }
-
-    /// Lower-case hex digests, by algorithm.
-    pub fn finish(self) -> Vec<(HashAlgo, String)> {
-        self.hashers
-            .into_iter()
-            .map(|(a, h)| (a, hex(&h.finalize())))
-            .collect()
-    }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 0xf) as usize] as char);
-    }
-    s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn known_digests_in_one_pass() {
-        let mut set = HashSet::default();
-        for a in ALL {
-            set.insert(a);
-        }
-        let mut h = MultiHasher::new(set);
-        h.update(b"a");
-        h.update(b"bc");
-        let out: std::collections::HashMap<_, _> = h.finish().into_iter().collect();
-        assert_eq!(out[&HashAlgo::Md5], "900150983cd24fb0d6963f7d28e17f72");
-        assert_eq!(
-            out[&HashAlgo::Sha1],
-            "a9993e364706816aba3e25717850c26c9cd0d89d"
-        );
-        assert_eq!(
-            out[&HashAlgo::Sha256],
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        assert_eq!(
-            out[&HashAlgo::Sha3_256],
-            "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532"
-        );
-        assert_eq!(out[&HashAlgo::Sha3_224].len(), 56);
+/// The lengths a kind accepts, for error messages.
+pub fn lengths(kind: CheckKind) -> &'static str {
+    match kind {
+        CheckKind::Md5 => "32",
+        CheckKind::Sha1 => "40",
+        CheckKind::Sha2 => "64, 96 or 128",
+        CheckKind::Sha3 => "56, 64, 96 or 128",
+        _ => "no",
     }
 }
