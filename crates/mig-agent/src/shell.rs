@@ -6,10 +6,10 @@
 //! The shell runs with the privileges of whoever starts it, unsandboxed (that person already
 //! has a shell on the machine); queries are read-only and capped as in the module.
 
-use mig_modules::query::budget::Budget;
-use mig_modules::query::engine::{Engine, Output};
-use mig_modules::query::{all_tables, format, json_value, lookup_table, parse_timeout};
-use mig_modules::Context;
+use mig_modules::query::{json_value, parse_timeout};
+use mig_query::budget::{Budget, Parent};
+use mig_query::engine::{Engine, Output};
+use mig_query::{all_tables, format, lookup_table};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
@@ -205,7 +205,7 @@ fn handle(entry: &str, settings: &mut Settings, out: &mut impl Write) -> anyhow:
 }
 
 fn query(sql: &str, settings: &Settings) -> Result<Vec<String>, String> {
-    let budget = Arc::new(Budget::new(&Context::new(None), Some(settings.timeout)));
+    let budget = Arc::new(Budget::new(Parent::unlimited(), Some(settings.timeout)));
     let output: Output = Engine::open(budget)?.run(sql, settings.maxrows)?;
     let rows: Vec<Vec<serde_json::Value>> = output
         .rows

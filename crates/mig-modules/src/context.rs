@@ -94,6 +94,15 @@ impl Context {
         Ok(())
     }
 
+    /// The run's deadline and cancel switch, and its result budget, for the SQL engine.
+    pub fn query_parent(&self) -> mig_query::budget::Parent {
+        mig_query::budget::Parent {
+            deadline: self.deadline,
+            cancelled: self.cancelled.clone(),
+            max_result_bytes: self.limits.max_result_bytes,
+        }
+    }
+
     pub fn remaining(&self) -> Option<Duration> {
         self.deadline
             .map(|d| d.saturating_duration_since(Instant::now()))

@@ -3,15 +3,7 @@
 //! other action. The tables are osquery's (names, columns, types); the engine is SQLite, read
 //! only, with a row cap and a time cap. See docs/modules/query.md.
 
-pub mod budget;
-pub mod engine;
-pub mod format;
-mod functions;
-mod paths;
-pub mod schema;
-mod tables;
-pub(crate) mod version;
-mod vtab;
+pub use mig_query::{budget, engine, format, schema, version};
 
 use crate::flags::{self, Flag};
 use crate::{gofmt, Context, Module, ModuleResult, SandboxNeeds};
@@ -23,7 +15,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use tables::{all as all_tables, lookup as lookup_table};
+pub use mig_query::{all_tables, lookup_table};
 
 pub const DEFAULT_MAXROWS: u64 = 10_000;
 pub const DEFAULT_TIMEOUT: &str = "60s";
@@ -181,7 +173,7 @@ impl Module for Query {
             Ok(t) => t,
             Err(e) => return ModuleResult::failure(e),
         };
-        let budget = Arc::new(Budget::new(ctx, Some(timeout)));
+        let budget = Arc::new(Budget::new(ctx.query_parent(), Some(timeout)));
         let maxrows = usize::try_from(p.maxrows).unwrap_or(usize::MAX);
         let output = match Engine::open(budget).and_then(|e| e.run(&p.sql, maxrows)) {
             Ok(o) => o,

@@ -1,7 +1,7 @@
 //! logged_in_users (utmp) and last (wtmp): login records.
 
 use super::super::schema::*;
-use crate::os::utmp::{self, Record};
+use mig_host::utmp::{self, Record};
 
 pub static LOGGED_IN_USERS: Table = Table {
     name: "logged_in_users",

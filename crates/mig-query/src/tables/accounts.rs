@@ -1,7 +1,7 @@
 //! users, groups, user_groups: local accounts from /etc/passwd and /etc/group.
 
 use super::super::schema::*;
-use crate::os::users::{self, User};
+use mig_host::users::{self, User};
 
 pub static USERS: Table = Table {
     name: "users",

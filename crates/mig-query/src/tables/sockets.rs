@@ -3,8 +3,8 @@
 
 use super::super::schema::*;
 use super::processes::per_process;
-use crate::os::net::{self, Namespace, Proto, Socket};
-use crate::os::{process, unix};
+use mig_host::net::{self, Namespace, Proto, Socket};
+use mig_host::{process, unix};
 use std::collections::HashMap;
 use std::path::PathBuf;
 

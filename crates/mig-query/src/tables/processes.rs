@@ -2,7 +2,7 @@
 //! read lazily, one process at a time; `WHERE pid = N` reads only that one.
 
 use super::super::schema::*;
-use crate::os::{net, process};
+use mig_host::{net, process};
 
 /// The processes a scan visits: the `pid` values asked for, or every process.
 pub fn pids(q: &Constraints) -> Vec<u32> {

@@ -2,7 +2,7 @@
 //! etc_hosts, dns_resolvers. The agent's own network namespace.
 
 use super::super::schema::*;
-use crate::os::net::{self, Namespace};
+use mig_host::net::{self, Namespace};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A prefix length as a netmask: `255.255.255.0`, `ffff:ffff:ffff:ffff::`.

@@ -3,8 +3,8 @@
 
 use super::super::paths::{normalize_dir, Expand, Found, Pattern, Source};
 use super::super::schema::*;
-use crate::file::hash::{HashAlgo, HashSet, MultiHasher};
-use crate::os::users;
+use mig_host::hash::{HashAlgo, HashSet, MultiHasher};
+use mig_host::users;
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! configuration, read without running them.
 
 use super::super::schema::*;
-use crate::os::packages::{self, Package};
+use mig_host::packages::{self, Package};
 use std::path::{Path, PathBuf};
 
 pub static DEB_PACKAGES: Table = Table {

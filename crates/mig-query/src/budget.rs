@@ -2,9 +2,32 @@
 //! instructions and long generators (a file walk, a hash) ask it between files, so a query
 //! stops on time whether the time goes into SQL or into reading the system.
 
-use crate::context::{Context, Stop};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// What the query runs inside: a deadline and a cancel switch of the whole run (the module's,
+/// when the query module runs it), and how many bytes of rows it may keep.
+#[derive(Debug, Clone)]
+pub struct Parent {
+    pub deadline: Option<Instant>,
+    /// Set by whoever cancels the run; the query sets it too when the run's deadline passes,
+    /// so that the run's other threads stop.
+    pub cancelled: Arc<AtomicBool>,
+    pub max_result_bytes: usize,
+}
+
+impl Parent {
+    /// No deadline, never cancelled, the default result budget (16 MiB less room for the
+    /// command around it).
+    pub fn unlimited() -> Parent {
+        Parent {
+            deadline: None,
+            cancelled: Arc::new(AtomicBool::new(false)),
+            max_result_bytes: (16 << 20) - (64 << 10),
+        }
+    }
+}
 
 /// Why a query stopped before its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +45,7 @@ impl std::fmt::Display for StopReason {
             StopReason::Timeout(d) => write!(
                 f,
                 "the query was interrupted: it ran longer than its timeout ({})",
-                crate::gofmt::duration(*d)
+                mig_core::gotime::format_duration(*d)
             ),
             StopReason::ModuleDeadline => {
                 f.write_str("the query was interrupted: the module ran out of time")
@@ -33,7 +56,7 @@ impl std::fmt::Display for StopReason {
 }
 
 pub struct Budget {
-    parent: Context,
+    parent: Parent,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
     /// 0: running; 1: timeout; 2: module deadline; 3: cancelled.
@@ -43,30 +66,35 @@ pub struct Budget {
 }
 
 impl Budget {
-    pub fn new(parent: &Context, timeout: Option<Duration>) -> Budget {
+    pub fn new(parent: Parent, timeout: Option<Duration>) -> Budget {
         Budget {
-            parent: parent.clone(),
+            max_result_bytes: parent.max_result_bytes,
+            parent,
             timeout,
             deadline: timeout.map(|t| Instant::now() + t),
             stopped: AtomicU8::new(0),
-            max_result_bytes: parent.limits.max_result_bytes,
         }
     }
 
     /// No limit: listing tables, `.schema`, tests.
     pub fn unlimited() -> Budget {
-        Budget::new(&Context::new(None), None)
+        Budget::new(Parent::unlimited(), None)
     }
 
     pub fn check(&self) -> Result<(), StopReason> {
         if let Some(r) = self.stopped() {
             return Err(r);
         }
-        let reason = match self.parent.check() {
-            Err(Stop::Cancelled) => Some(3),
-            Err(Stop::Deadline) => Some(2),
-            Ok(()) if self.deadline.is_some_and(|d| Instant::now() >= d) => Some(1),
-            Ok(()) => None,
+        let now = Instant::now();
+        let reason = if self.parent.cancelled.load(Ordering::Relaxed) {
+            Some(3)
+        } else if self.parent.deadline.is_some_and(|d| now >= d) {
+            self.parent.cancelled.store(true, Ordering::Relaxed);
+            Some(2)
+        } else if self.deadline.is_some_and(|d| now >= d) {
+            Some(1)
+        } else {
+            None
         };
         match reason {
             Some(code) => {
@@ -94,18 +122,23 @@ mod tests {
 
     #[test]
     fn the_first_limit_reached_is_the_reason() {
-        let b = Budget::new(&Context::new(None), Some(Duration::ZERO));
+        let b = Budget::new(Parent::unlimited(), Some(Duration::ZERO));
         assert_eq!(b.check(), Err(StopReason::Timeout(Duration::ZERO)));
         assert!(b.stopped().is_some());
-        let b = Budget::new(
-            &Context::new(Some(Duration::ZERO)),
-            Some(Duration::from_secs(60)),
-        );
+        let run = Parent {
+            deadline: Some(Instant::now()),
+            ..Parent::unlimited()
+        };
+        let b = Budget::new(run.clone(), Some(Duration::from_secs(60)));
         assert_eq!(b.check(), Err(StopReason::ModuleDeadline));
-        let parent = Context::new(None);
-        let b = Budget::new(&parent, None);
+        assert!(
+            run.cancelled.load(Ordering::Relaxed),
+            "the run's other threads stop too"
+        );
+        let parent = Parent::unlimited();
+        let b = Budget::new(parent.clone(), None);
         assert!(b.check().is_ok());
-        parent.cancel();
+        parent.cancelled.store(true, Ordering::Relaxed);
         assert_eq!(b.check(), Err(StopReason::Cancelled));
         assert!(Budget::unlimited().check().is_ok());
     }

@@ -1,7 +1,7 @@
 //! The machine: kernel_info, kernel_modules, os_version, system_info, uptime, mounts.
 
 use super::super::schema::*;
-use crate::os::{mounts, system};
+use mig_host::{mounts, system};
 
 pub static KERNEL_INFO: Table = Table {
     name: "kernel_info",

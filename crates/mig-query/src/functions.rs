@@ -5,9 +5,9 @@
 //! `concat_ws` (3.44+).
 
 use super::version::{self, Flavor};
-use crate::file::hash::hex;
-use crate::os::net::IpMatch;
 use base64::Engine as _;
+use mig_host::hash::hex;
+use mig_host::net::IpMatch;
 use regex::Regex;
 use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::{Value, ValueRef};
