@@ -77,14 +77,14 @@ impl Host {
     pub fn heartbeat(
         &self,
         queueloc: &str,
-        mode: &str,
+        mode: &mig_core::agent::AgentMode,
         tags: &std::collections::BTreeMap<String, String>,
         proxy: &str,
     ) -> Agent {
         Agent {
             name: self.name.clone(),
             queueloc: queueloc.to_string(),
-            mode: mode.to_string(),
+            mode: mode.clone(),
             os: os().to_string(),
             version: VERSION.to_string(),
             pid: std::process::id() as i64,

@@ -134,9 +134,9 @@ fn main() -> ExitCode {
         }
         let checkin = cli.checkin || cli.module.as_deref() == Some("agent-checkin");
         let mode = if checkin {
-            mig_core::agent::mode::CHECKIN
+            mig_core::agent::AgentMode::Checkin
         } else {
-            mig_core::agent::mode::DAEMON
+            mig_core::agent::AgentMode::Daemon
         };
         rt.block_on(async {
             let runtime = runtime::Runtime::new(config, mode)?;

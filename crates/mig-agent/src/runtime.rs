@@ -10,6 +10,7 @@ use crate::identity::Identity;
 use crate::inflight::{self, InFlight};
 use crate::outbox::Outbox;
 use anyhow::Context;
+use mig_core::agent::AgentMode;
 use mig_core::command::status;
 use mig_core::redact::url_password;
 use mig_core::{Command, GoTime, ModuleResult};
@@ -45,7 +46,7 @@ pub struct Runtime {
     pub inflight: InFlight,
     pub audit: AuditLog,
     /// `daemon` or `checkin`.
-    pub mode: &'static str,
+    pub mode: AgentMode,
     /// What to send on the current connection, if any. Commands that finish after their
     /// connection was lost send their results on the next one.
     sender: Mutex<Option<mpsc::UnboundedSender<Outgoing>>>,
@@ -56,7 +57,7 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    pub fn new(config: Config, mode: &'static str) -> anyhow::Result<Arc<Runtime>> {
+    pub fn new(config: Config, mode: AgentMode) -> anyhow::Result<Arc<Runtime>> {
         let (host, identity) = host_and_identity(&config)?;
         let (keyring, acl) = crate::trust::load(&config)?;
         let cgroup_procs = crate::sandbox::cpu_cgroup(config.module_cpu_percent);
@@ -95,7 +96,7 @@ impl Runtime {
     fn heartbeat(&self) -> mig_core::Agent {
         self.host.heartbeat(
             &self.identity.queueloc,
-            self.mode,
+            &self.mode,
             &self.config.tags,
             &self.config.proxy,
         )

@@ -47,8 +47,8 @@ pub struct Action {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub investigators: Vec<InvestigatorRef>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub status: String,
+    #[serde(default, skip_serializing_if = "ActionStatus::is_empty")]
+    pub status: ActionStatus,
     /// Why the server found the action invalid (the server's note, not MIG's, never signed).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
@@ -137,7 +137,35 @@ pub struct Counters {
     pub timeout: i64,
 }
 
-/// MIG's action statuses.
+crate::wire_enum! {
+    /// Where an action is in its life.
+    ActionStatus {
+        Pending = "pending",
+        Scheduled = "scheduled",
+        Preparing = "preparing",
+        Inflight = "inflight",
+        Completed = "completed",
+        Expired = "expired",
+        Invalid = "invalid",
+        /// Not in MIG: an investigator cancelled the action through the API.
+        Cancelled = "cancelled",
+    }
+}
+
+impl ActionStatus {
+    /// An action that no longer changes.
+    pub fn is_finished(&self) -> bool {
+        matches!(
+            self,
+            ActionStatus::Completed
+                | ActionStatus::Expired
+                | ActionStatus::Invalid
+                | ActionStatus::Cancelled
+        )
+    }
+}
+
+/// MIG's action statuses, as text (for SQL and comparisons).
 pub mod status {
     pub const PENDING: &str = "pending";
     pub const SCHEDULED: &str = "scheduled";

@@ -22,7 +22,7 @@ pub struct Agent {
     pub queueloc: String,
     /// `daemon` or `checkin`.
     #[serde(default)]
-    pub mode: String,
+    pub mode: AgentMode,
     /// MIG's older heartbeats carried the OS at the top level; newer ones in `environment`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub os: String,
@@ -40,8 +40,8 @@ pub struct Agent {
     pub heartbeatts: GoTime,
     #[serde(default)]
     pub refreshts: GoTime,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub status: String,
+    #[serde(default, skip_serializing_if = "AgentStatus::is_empty")]
+    pub status: AgentStatus,
     #[serde(default, skip_serializing_if = "is_false")]
     pub authorized: bool,
     #[serde(default, deserialize_with = "null_as_default")]
@@ -98,7 +98,26 @@ impl Agent {
     }
 }
 
-/// Agent statuses kept by the scheduler.
+crate::wire_enum! {
+    /// Where an agent is, as the scheduler sees it.
+    AgentStatus {
+        Online = "online",
+        Idle = "idle",
+        Offline = "offline",
+        Destroyed = "destroyed",
+        Upgraded = "upgraded",
+    }
+}
+
+crate::wire_enum! {
+    /// How an agent runs: connected all the time, or now and then.
+    AgentMode {
+        Daemon = "daemon",
+        Checkin = "checkin",
+    }
+}
+
+/// Agent statuses kept by the scheduler, as text (for SQL and comparisons).
 pub mod status {
     pub const ONLINE: &str = "online";
     pub const IDLE: &str = "idle";

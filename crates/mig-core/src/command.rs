@@ -18,7 +18,7 @@ pub struct Command {
     #[serde(default)]
     pub agent: Agent,
     #[serde(default)]
-    pub status: String,
+    pub status: CommandStatus,
     /// One result per operation, in operation order.
     #[serde(default, deserialize_with = "null_as_default")]
     pub results: Vec<ModuleResult>,
@@ -28,7 +28,27 @@ pub struct Command {
     pub finishtime: GoTime,
 }
 
-/// MIG's command statuses.
+crate::wire_enum! {
+    /// Where a command is: MIG's statuses.
+    CommandStatus {
+        Prepared = "prepared",
+        Sent = "sent",
+        Success = "success",
+        Cancelled = "cancelled",
+        Expired = "expired",
+        Failed = "failed",
+        Timeout = "timeout",
+    }
+}
+
+impl CommandStatus {
+    /// A status after which a command no longer changes.
+    pub fn is_final(&self) -> bool {
+        status::is_final(self.as_str())
+    }
+}
+
+/// MIG's command statuses, as text (for SQL and comparisons).
 pub mod status {
     pub const PREPARING: &str = "prepared";
     pub const SENT: &str = "sent";
@@ -83,6 +103,6 @@ mod tests {
         assert_eq!(c.id, 1427392971126604032);
         assert_eq!(c.action.name, "x");
         assert!(c.found_anything());
-        assert!(status::is_final(&c.status));
+        assert!(c.status.is_final());
     }
 }

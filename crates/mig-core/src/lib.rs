@@ -3,6 +3,8 @@
 
 #![forbid(unsafe_code)]
 
+#[macro_use]
+pub mod wire_enum;
 pub mod acl;
 pub mod action;
 pub mod agent;

@@ -167,7 +167,7 @@ pub fn incoming(agent_id: u64, command: Command) -> IncomingResult {
     IncomingResult {
         command_id: command.id,
         agent_id,
-        status: command.status,
+        status: command.status.to_string(),
         results: command.results,
         starttime_ms: to_ms(command.starttime),
         finishtime_ms: to_ms(command.finishtime),

@@ -123,7 +123,7 @@ impl Store {
             Err(StoreError::Corrupt(e)) => Ok(Action {
                 id: get_i64(row, "id")? as u64,
                 name: format!("(unreadable: {e})"),
-                status: get_str(row, "status")?,
+                status: get_str(row, "status")?.into(),
                 reason: get_str(row, "reason")?,
                 starttime: ms_to_time(get_i64(row, "starttime")?),
                 finishtime: ms_to_time(get_i64(row, "finishtime")?),
@@ -140,7 +140,7 @@ impl Store {
         let mut a = Action::from_json(json.as_bytes())
             .map_err(|e| StoreError::Corrupt(format!("action: {e}")))?;
         a.id = get_i64(row, "id")? as u64;
-        a.status = get_str(row, "status")?;
+        a.status = get_str(row, "status")?.into();
         a.reason = get_str(row, "reason")?;
         a.starttime = ms_to_time(get_i64(row, "starttime")?);
         a.finishtime = ms_to_time(get_i64(row, "finishtime")?);

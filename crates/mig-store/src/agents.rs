@@ -96,7 +96,7 @@ pub(crate) fn agent_from_row(row: &AnyRow) -> Result<Agent> {
         id: get_i64(row, "id")? as u64,
         name: get_str(row, "name")?,
         queueloc: get_str(row, "queueloc")?,
-        mode: get_str(row, "mode")?,
+        mode: get_str(row, "mode")?.into(),
         os,
         version: get_str(row, "version")?,
         pid: get_i64(row, "pid")?,
@@ -105,7 +105,7 @@ pub(crate) fn agent_from_row(row: &AnyRow) -> Result<Agent> {
         destructiontime: time("destructiontime")?,
         heartbeatts: time("heartbeattime")?,
         refreshts: GoTime::zero(),
-        status: get_str(row, "status")?,
+        status: get_str(row, "status")?.into(),
         authorized: get_i64(row, "authorized")? != 0,
         environment,
         tags: serde_json::from_str(&tags)
@@ -166,7 +166,7 @@ impl Store {
                      identity = CASE WHEN identity = '' THEN $12 ELSE identity END WHERE id = $13",
                 )
                 .bind(&hb.name)
-                .bind(&hb.mode)
+                .bind(hb.mode.as_str())
                 .bind(&hb.version)
                 .bind(hb.pid)
                 .bind(&os)
@@ -195,7 +195,7 @@ impl Store {
                 .bind(id_param(id))
                 .bind(&hb.name)
                 .bind(&hb.queueloc)
-                .bind(&hb.mode)
+                .bind(hb.mode.as_str())
                 .bind(&hb.version)
                 .bind(hb.pid)
                 .bind(&os)

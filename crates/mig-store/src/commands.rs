@@ -257,11 +257,11 @@ fn command_from_row(row: &sqlx::any::AnyRow) -> Result<Command> {
             id: get_i64(row, "agentid")? as u64,
             name: get_str(row, "agentname")?,
             queueloc: get_str(row, "queueloc")?,
-            mode: get_str(row, "mode")?,
+            mode: get_str(row, "mode")?.into(),
             version: get_str(row, "version")?,
             ..Default::default()
         },
-        status: get_str(row, "status")?,
+        status: get_str(row, "status")?.into(),
         results,
         starttime: ms_to_time(start),
         finishtime: ms_to_time(finish),

@@ -520,11 +520,7 @@ impl Platform {
         let client = self.api(&self.admin);
         wait_for(&format!("action {id} to finish"), timeout, || {
             let a = client.action(id).ok()?;
-            matches!(
-                a.status.as_str(),
-                "completed" | "expired" | "invalid" | "cancelled"
-            )
-            .then_some(a)
+            a.status.is_finished().then_some(a)
         })
     }
 }

@@ -244,7 +244,7 @@ pub fn run(cmd: ActionCommand, config_path: Option<&Path>) -> Result<u8> {
                 .map(|a| {
                     vec![
                         a.id.to_string(),
-                        a.status.clone(),
+                        a.status.to_string(),
                         format!("{}/{}", a.counters.done, a.counters.sent),
                         super::output::when(&a.starttime),
                         a.name.clone(),

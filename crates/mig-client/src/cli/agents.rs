@@ -28,7 +28,7 @@ pub fn run(
                 vec![
                     a.id.to_string(),
                     a.name.clone(),
-                    a.status.clone(),
+                    a.status.to_string(),
                     format!("{}/{}", a.os_family(), a.environment.arch),
                     a.version.clone(),
                     super::output::when(&a.heartbeatts),

@@ -78,7 +78,7 @@ pub async fn create(
     }
     // What the server records about the action is its own, not the submitter's.
     action.id = mig_core::id::generate();
-    action.status.clear();
+    action.status = Default::default();
     action.reason.clear();
     action.investigators.clear();
     action.counters = Default::default();
@@ -265,10 +265,7 @@ pub async fn stream(
                 }
             }
             c.since = poll_start;
-            let done = matches!(
-                action.status.as_str(),
-                "completed" | "expired" | "invalid" | "cancelled"
-            );
+            let done = action.status.is_finished();
             if new > 0 || done {
                 let counters = serde_json::to_string(
                     &json!({"status": action.status, "counters": action.counters}),
@@ -279,7 +276,7 @@ pub async fn stream(
             }
             if done {
                 c.queue
-                    .push_back(Event::default().event("done").data(action.status.clone()));
+                    .push_back(Event::default().event("done").data(action.status.as_str()));
                 c.finished = true;
                 continue;
             }
