@@ -69,8 +69,9 @@ pub struct Usage {
 /// statvfs(path); `None` when the filesystem does not answer (gone, or no permission).
 pub fn usage(path: &str) -> Option<Usage> {
     let c = CString::new(path).ok()?;
-    // SAFETY: statvfs writes into the zeroed struct we pass; the path is NUL-terminated.
+    // SAFETY: statvfs is plain old data: all zeroes is a valid value.
     let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: statvfs writes into the struct we pass; the path is NUL-terminated.
     if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
         return None;
     }

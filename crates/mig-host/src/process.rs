@@ -298,7 +298,9 @@ mod tests {
         let me = std::process::id();
         let s = stat(me).unwrap();
         assert!(s.threads >= 1);
-        assert_eq!(status(me).unwrap().uids[0], unsafe { libc::getuid() });
+        // SAFETY: getuid has no preconditions.
+        let uid = unsafe { libc::getuid() };
+        assert_eq!(status(me).unwrap().uids[0], uid);
         assert!(fds(me).iter().any(|f| f.fd <= 2));
         assert!(exe(me).1 == Some(true));
         assert!(!maps(me).is_empty());

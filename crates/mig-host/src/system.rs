@@ -14,8 +14,9 @@ pub struct Uname {
 }
 
 pub fn uname() -> Uname {
-    // SAFETY: uname fills the zeroed struct; each field is NUL-terminated by the kernel.
+    // SAFETY: utsname is plain old data: all zeroes is a valid value.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: uname fills the struct we pass; each field is NUL-terminated by the kernel.
     if unsafe { libc::uname(&mut u) } != 0 {
         return Uname::default();
     }

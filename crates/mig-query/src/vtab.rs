@@ -50,6 +50,7 @@ const INDEXED_COST: f64 = 10.0;
 /// only when there is no other, and xFilter then explains what is missing.
 const MISSING_REQUIRED_COST: f64 = 1e18;
 
+// SAFETY: QueryTab is #[repr(C)] with its sqlite3_vtab first, as rusqlite's VTab requires.
 unsafe impl<'vtab> VTab<'vtab> for QueryTab {
     type Aux = Aux;
     type Cursor = QueryCursor;
@@ -283,6 +284,8 @@ fn constraints(
     Ok((c, missing))
 }
 
+// SAFETY: QueryCursor is #[repr(C)] with its sqlite3_vtab_cursor first, as VTabCursor
+// requires.
 unsafe impl VTabCursor for QueryCursor {
     fn filter(&mut self, _idx_num: c_int, idx_str: Option<&str>, args: &Filters<'_>) -> Result<()> {
         let (c, missing) = constraints(self.table, &self.budget, idx_str.unwrap_or("u0"), args)?;

@@ -811,6 +811,7 @@ fn unreadable_matched_files_make_the_test_an_error() {
     })
     .unwrap();
     assert_eq!(seen, vec![1, 1, lines::MAX_LINE, 10, 1]);
+    // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         return; // root reads everything: the permission case cannot be made here.
     }

@@ -80,7 +80,7 @@ fn attempts(p: &Params) -> Map<String, Value> {
     };
     let target = c(&p.target);
     let in_dir = |name: &str| c(&format!("{}/{name}", p.dir));
-    // SAFETY (whole block): plain system calls on paths and buffers owned here; their
+    // SAFETY: plain system calls on paths and buffers owned here (the whole block); their
     // results are only reported. This module exists to make calls a sandbox must refuse.
     unsafe {
         // Writing files, every way there is.
