@@ -3,6 +3,7 @@
 //! pipelines (`--log-format json`). `RUST_LOG` overrides the default filter.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 use std::io::IsTerminal;
 

@@ -10,6 +10,7 @@ use std::fmt;
 /// An action that passed every check.
 #[derive(Debug, Clone)]
 pub struct VerifiedAction {
+    /// Who signed, one per signature, in signature order.
     pub signers: Vec<Verified>,
     /// One grant per distinct module, when an ACL was given.
     pub grants: Vec<Grant>,
@@ -18,14 +19,20 @@ pub struct VerifiedAction {
 /// Why an action was refused. Displays as one line a person can act on.
 #[derive(Debug)]
 pub enum Refusal {
+    /// The action breaks MIG's rules or is outside its validity window.
     Invalid(FieldError),
+    /// A signature did not verify or was refused by the key or hash policy.
     Signature {
+        /// Which of `pgpsignatures`.
         index: usize,
+        /// What was wrong with it.
         error: PgpError,
     },
     /// The signatures were good but do not weigh enough: who signed is known.
     Acl {
+        /// Which permission fell short, and by how much.
         error: AclError,
+        /// Whose signatures verified.
         signers: Vec<Verified>,
     },
 }

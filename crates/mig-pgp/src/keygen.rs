@@ -9,7 +9,9 @@ use pgp::composed::{
 /// Which algorithm to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyAlgorithm {
+    /// Ed25519, in the legacy encoding GnuPG 2.2 reads.
     Ed25519,
+    /// RSA of this many bits.
     Rsa(u32),
 }
 

@@ -52,6 +52,7 @@ pub(crate) struct Component {
 }
 
 impl Keyring {
+    /// An empty keyring.
     pub fn new() -> Keyring {
         Keyring::default()
     }
@@ -117,14 +118,17 @@ impl Keyring {
         self.keys.push(key);
     }
 
+    /// How many keys it holds.
     pub fn len(&self) -> usize {
         self.keys.len()
     }
 
+    /// Whether it holds no key.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
 
+    /// Its keys, in the order they were added.
     pub fn keys(&self) -> impl Iterator<Item = &PublicKey> {
         self.keys.iter()
     }
@@ -284,13 +288,7 @@ impl PublicKey {
         Ok(())
     }
 
-    /// The armored public key, for giving to GnuPG or the server.
-    pub fn to_armored(&self) -> String {
-        self.cert
-            .to_armored_string(Default::default())
-            .unwrap_or_default()
-    }
-
+    /// The key itself, as rPGP reads it.
     pub fn cert(&self) -> &SignedPublicKey {
         &self.cert
     }

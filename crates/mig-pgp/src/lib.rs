@@ -7,6 +7,7 @@
 //! * [`token`]: MIG's `X-PGPAUTHORIZATION` API token.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod action;
 pub mod armor;

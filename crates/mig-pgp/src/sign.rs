@@ -40,6 +40,7 @@ impl KeySigner {
         Self::from_bytes(&data, passphrase, &path.display().to_string())
     }
 
+    /// A signer from an armored or binary secret key; `source` names it in errors.
     pub fn from_bytes(data: &[u8], passphrase: Option<&str>, source: &str) -> Result<KeySigner> {
         let (key, _) = SignedSecretKey::from_reader_single(data)
             .map_err(|e| PgpError::malformed(source, e))?;
@@ -90,6 +91,7 @@ impl KeySigner {
             .map_err(|e| PgpError::Signing(e.to_string()))
     }
 
+    /// The secret key it signs with.
     pub fn secret_key(&self) -> &SignedSecretKey {
         &self.key
     }

@@ -7,13 +7,17 @@ use crate::sign::Signer;
 use crate::verify::Verified;
 use chrono::{DateTime, SecondsFormat, Utc};
 
+/// The only token format there is (MIG's `1;<time>;<nonce>;<signature>`).
 pub const TOKEN_VERSION: &str = "1";
 
 /// A token that verified: who sent it, and the nonce the caller must remember to refuse replays.
 #[derive(Debug, Clone)]
 pub struct AuthToken {
+    /// Whose key signed it.
     pub signer: Verified,
+    /// When it says it was made.
     pub timestamp: DateTime<Utc>,
+    /// Its nonce, accepted once.
     pub nonce: u64,
 }
 

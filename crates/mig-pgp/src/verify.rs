@@ -15,6 +15,7 @@ pub const SHA1_CUTOFF_UNIX: u32 = 1_577_836_800; // 2020-01-01T00:00:00Z
 pub struct Verified {
     /// The primary key's fingerprint, upper-case hex: what ACLs name.
     pub fingerprint: String,
+    /// The key's primary user ID (`Name <email>`).
     pub user_id: String,
     /// The key ID of the (sub)key that made the signature.
     pub signing_key_id: String,
