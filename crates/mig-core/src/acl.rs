@@ -21,21 +21,28 @@ use std::fmt;
 /// The name of the permission used for modules without their own.
 pub const DEFAULT_PERMISSION: &str = "default";
 
+/// A checked ACL: its permissions, by name.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Acl {
     permissions: BTreeMap<String, Permission>,
 }
 
+/// One permission: whose signatures count, and how much they must weigh together.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Permission {
+    /// The weight the distinct signers must reach; at least 1.
     pub minimumweight: i64,
+    /// The investigators whose signatures count, by name.
     #[serde(default)]
     pub investigators: BTreeMap<String, AclInvestigator>,
 }
 
+/// An investigator in a permission: their key, and what their signature weighs.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct AclInvestigator {
+    /// Their key's fingerprint; upper-case hex without spaces once the ACL is checked.
     pub fingerprint: String,
+    /// What their signature adds to the total; never negative.
     pub weight: i64,
 }
 
@@ -43,14 +50,24 @@ pub struct AclInvestigator {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AclError {
     /// Neither a permission for the module nor a `default` one.
-    NoPermission { module: String },
+    NoPermission {
+        /// The module the operation runs.
+        module: String,
+    },
     /// Two signatures from the same key: MIG counts this as a violation, not as double weight.
-    DuplicateSigner { fingerprint: String },
+    DuplicateSigner {
+        /// The key that signed more than once, normalised.
+        fingerprint: String,
+    },
     /// The signers do not weigh enough.
     InsufficientWeight {
+        /// The module the operation runs.
         module: String,
+        /// The permission that was checked: the module's own, `default`, or an exact one.
         permission: String,
+        /// What the signers the permission lists weigh together.
         got: i64,
+        /// The permission's `minimumweight`.
         need: i64,
     },
 }
@@ -86,8 +103,11 @@ impl std::error::Error for AclError {}
 /// What the ACL granted, for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
+    /// The permission that granted it: the module's own, `default`, or an exact one.
     pub permission: String,
+    /// What the signers that counted weigh together.
     pub weight: i64,
+    /// The permission's `minimumweight`.
     pub minimum: i64,
     /// The ACL names of the signers that counted.
     pub signers: Vec<String>,
@@ -181,6 +201,7 @@ impl Acl {
         })
     }
 
+    /// Its permissions, by name.
     pub fn permissions(&self) -> &BTreeMap<String, Permission> {
         &self.permissions
     }

@@ -23,43 +23,59 @@ pub const MAX_OPERATIONS: usize = 64;
 /// this validity window. Field names are MIG's.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct Action {
+    /// The server's ID for the action, given when it is stored; 0 before.
     #[serde(default, deserialize_with = "id::deserialize_opt")]
     pub id: u64,
+    /// What the investigator calls it; signed.
     #[serde(default)]
     pub name: String,
+    /// Which agents run it, in MIG's target language (e.g. `status='online'`); signed.
     #[serde(default)]
     pub target: String,
+    /// Who wrote it, for people reading it; not signed.
     #[serde(default, deserialize_with = "null_as_default")]
     pub description: Description,
+    /// What threat it investigates, for people reading it; not signed.
     #[serde(default, deserialize_with = "null_as_default")]
     pub threat: Threat,
+    /// When agents may start running it; signed.
     #[serde(default)]
     pub validfrom: GoTime,
+    /// When it expires: agents refuse it and unanswered commands expire after this; signed.
     #[serde(default)]
     pub expireafter: GoTime,
+    /// What to run, in order; signed.
     #[serde(default, deserialize_with = "null_as_default")]
     pub operations: Vec<Operation>,
+    /// The investigators' signatures of [`Action::signing_text`], one per signer.
     #[serde(default, deserialize_with = "null_as_default")]
     pub pgpsignatures: Vec<String>,
+    /// The signers as the server knows them; filled by the API, empty in what is signed.
     #[serde(
         default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub investigators: Vec<InvestigatorRef>,
+    /// Where the action is in its life on the server; empty before it is stored.
     #[serde(default, skip_serializing_if = "ActionStatus::is_empty")]
     pub status: ActionStatus,
     /// Why the server found the action invalid (the server's note, not MIG's, never signed).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    /// When the server sent its commands out (it became inflight); zero before.
     #[serde(default)]
     pub starttime: GoTime,
+    /// When it reached a final status; zero before.
     #[serde(default)]
     pub finishtime: GoTime,
+    /// When the server last changed its status.
     #[serde(default)]
     pub lastupdatetime: GoTime,
+    /// How its commands stand, counted by the server when the action is read.
     #[serde(default, deserialize_with = "null_as_default")]
     pub counters: Counters,
+    /// The format's version: [`SYNTAX_VERSION`], or validation fails.
     #[serde(default, skip_serializing_if = "is_zero_u16")]
     pub syntaxversion: u16,
 }
@@ -67,38 +83,51 @@ pub struct Action {
 /// One module invocation inside an action.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct Operation {
+    /// The module to run (`file`, `netstat`, …).
     #[serde(default)]
     pub module: String,
     /// The module's parameters as JSON, or, when `is_compressed`, a string holding
     /// base64(gzip(json)).
     #[serde(default)]
     pub parameters: Value,
+    /// Whether `parameters` holds the compressed form now.
     #[serde(default, skip_serializing_if = "is_false")]
     pub is_compressed: bool,
+    /// Whether the client should compress `parameters` before signing.
     #[serde(default, skip_serializing_if = "is_false")]
     pub want_compressed: bool,
 }
 
+/// Who wrote an action, as MIG's `description` records it. Free text, not signed.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct Description {
+    /// The author's name.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub author: String,
+    /// The author's email address.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub email: String,
+    /// A link to more about the action (a ticket, a document).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub url: String,
+    /// The action's revision number, as its author counts them.
     #[serde(default, skip_serializing_if = "is_zero_f64")]
     pub revision: f64,
 }
 
+/// What an action investigates, as MIG's `threat` records it. Free text, not signed.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct Threat {
+    /// A reference to the threat (`ref` on the wire): an advisory, an incident number.
     #[serde(default, rename = "ref", skip_serializing_if = "String::is_empty")]
     pub reference: String,
+    /// How serious it is (e.g. `high`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub level: String,
+    /// What family it belongs to (e.g. `malware`, `vulnerability`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub family: String,
+    /// Its kind within the family (`type` on the wire).
     #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
     pub kind: String,
 }
@@ -106,12 +135,16 @@ pub struct Threat {
 /// A signer of an action as the API records it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct InvestigatorRef {
+    /// The investigator's ID on the server.
     #[serde(default, deserialize_with = "id::deserialize_opt")]
     pub id: u64,
+    /// Their name.
     #[serde(default)]
     pub name: String,
+    /// Their key's fingerprint.
     #[serde(default)]
     pub pgpfingerprint: String,
+    /// Their account's status (`active`, `disabled`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub status: String,
 }
@@ -119,20 +152,28 @@ pub struct InvestigatorRef {
 /// Progress of an action across its commands. MIG omits zero counters.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Counters {
+    /// Commands created, one per targeted agent.
     #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub sent: i64,
+    /// Commands that reached a final status: `sent` minus `inflight`.
     #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub done: i64,
+    /// Commands still waiting for their agent's answer.
     #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub inflight: i64,
+    /// Commands whose agent ran every operation successfully.
     #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub success: i64,
+    /// Commands cancelled with their action before their agent answered.
     #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub cancelled: i64,
+    /// Commands whose agent did not answer before the action expired.
     #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub expired: i64,
+    /// Commands that failed on their agent (refused, or a module failed).
     #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub failed: i64,
+    /// Commands whose module ran out of time on the agent and was killed.
     #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub timeout: i64,
 }
@@ -140,12 +181,20 @@ pub struct Counters {
 crate::wire_enum! {
     /// Where an action is in its life.
     ActionStatus {
+        /// Stored, waiting for its validity window to open.
         Pending = "pending",
+        /// Its window is open; waiting for a scheduler to claim it.
         Scheduled = "scheduled",
+        /// A scheduler claimed it and is creating its commands.
         Preparing = "preparing",
+        /// Its commands are out; waiting for the agents' results.
         Inflight = "inflight",
+        /// Every command reached a final status before expiry.
         Completed = "completed",
+        /// Its window closed: before it was launched, or with commands still unanswered.
         Expired = "expired",
+        /// The server could not launch it (unreadable, a bad target, no agent selected);
+        /// `reason` says why.
         Invalid = "invalid",
         /// Not in MIG: an investigator cancelled the action through the API.
         Cancelled = "cancelled",
@@ -167,12 +216,19 @@ impl ActionStatus {
 
 /// MIG's action statuses, as text (for SQL and comparisons).
 pub mod status {
+    /// [`ActionStatus::Pending`](super::ActionStatus::Pending).
     pub const PENDING: &str = "pending";
+    /// [`ActionStatus::Scheduled`](super::ActionStatus::Scheduled).
     pub const SCHEDULED: &str = "scheduled";
+    /// [`ActionStatus::Preparing`](super::ActionStatus::Preparing).
     pub const PREPARING: &str = "preparing";
+    /// [`ActionStatus::Inflight`](super::ActionStatus::Inflight).
     pub const INFLIGHT: &str = "inflight";
+    /// [`ActionStatus::Completed`](super::ActionStatus::Completed).
     pub const COMPLETED: &str = "completed";
+    /// [`ActionStatus::Expired`](super::ActionStatus::Expired).
     pub const EXPIRED: &str = "expired";
+    /// [`ActionStatus::Invalid`](super::ActionStatus::Invalid).
     pub const INVALID: &str = "invalid";
     /// Not in MIG: an investigator cancelled the action through the API.
     pub const CANCELLED: &str = "cancelled";
@@ -231,6 +287,7 @@ impl Action {
         }
     }
 
+    /// The action as indented JSON, with MIG's field names.
     pub fn to_json_pretty(&self) -> String {
         // Serializing plain data structures to JSON cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
@@ -439,6 +496,7 @@ impl Action {
 }
 
 impl Operation {
+    /// An operation running `module` with these uncompressed parameters.
     pub fn new(module: impl Into<String>, parameters: Value) -> Operation {
         Operation {
             module: module.into(),

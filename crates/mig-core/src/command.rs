@@ -9,21 +9,29 @@ use crate::module_result::ModuleResult;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// One action for one agent: what the server sends, and, with status and results filled in,
+/// what the agent sends back. MIG's `mig.Command`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct Command {
+    /// The server's ID for the command, given when the action is launched.
     #[serde(default, deserialize_with = "id::deserialize_opt")]
     pub id: u64,
+    /// The action to run, signatures included.
     #[serde(default)]
     pub action: Action,
+    /// The agent it is for (ID, name, queueloc, mode, version).
     #[serde(default)]
     pub agent: Agent,
+    /// Where it is; in a result, how the agent's run ended.
     #[serde(default)]
     pub status: CommandStatus,
     /// One result per operation, in operation order.
     #[serde(default, deserialize_with = "null_as_default")]
     pub results: Vec<ModuleResult>,
+    /// When the agent started on it; zero until it has.
     #[serde(default)]
     pub starttime: GoTime,
+    /// When the agent finished it; zero until it has.
     #[serde(default)]
     pub finishtime: GoTime,
 }
@@ -31,12 +39,19 @@ pub struct Command {
 crate::wire_enum! {
     /// Where a command is: MIG's statuses.
     CommandStatus {
+        /// MIG's: created, not yet sent. This server creates commands as sent.
         Prepared = "prepared",
+        /// On its way to its agent, or running there: no result yet.
         Sent = "sent",
+        /// Every operation ran and succeeded.
         Success = "success",
+        /// Its action was cancelled before the agent answered.
         Cancelled = "cancelled",
+        /// Its action expired before the agent answered.
         Expired = "expired",
+        /// The agent refused it or could not read it, or an operation failed.
         Failed = "failed",
+        /// A module ran out of time on the agent and was killed.
         Timeout = "timeout",
     }
 }
@@ -50,12 +65,19 @@ impl CommandStatus {
 
 /// MIG's command statuses, as text (for SQL and comparisons).
 pub mod status {
+    /// [`CommandStatus::Prepared`](super::CommandStatus::Prepared).
     pub const PREPARING: &str = "prepared";
+    /// [`CommandStatus::Sent`](super::CommandStatus::Sent).
     pub const SENT: &str = "sent";
+    /// [`CommandStatus::Success`](super::CommandStatus::Success).
     pub const SUCCESS: &str = "success";
+    /// [`CommandStatus::Cancelled`](super::CommandStatus::Cancelled).
     pub const CANCELLED: &str = "cancelled";
+    /// [`CommandStatus::Expired`](super::CommandStatus::Expired).
     pub const EXPIRED: &str = "expired";
+    /// [`CommandStatus::Failed`](super::CommandStatus::Failed).
     pub const FAILED: &str = "failed";
+    /// [`CommandStatus::Timeout`](super::CommandStatus::Timeout).
     pub const TIMEOUT: &str = "timeout";
 
     /// Every status, for checking a filter.

@@ -7,10 +7,12 @@ use std::fmt;
 pub struct FieldError {
     /// A path to the field, such as `operations[0].module`.
     pub field: String,
+    /// What is wrong with it, or what was expected.
     pub message: String,
 }
 
 impl FieldError {
+    /// The error for `field`, saying `message`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
         FieldError {
             field: field.into(),
@@ -30,10 +32,17 @@ impl std::error::Error for FieldError {}
 /// A document that could not be decoded at all.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
+    /// The bytes are not JSON, or the document as a whole has the wrong shape.
     #[error("invalid JSON: {0}")]
     Syntax(String),
+    /// One field has the wrong type or value.
     #[error("{path}: {message}")]
-    Field { path: String, message: String },
+    Field {
+        /// A path to the field, such as `operations[0].module`.
+        path: String,
+        /// The decoder's complaint.
+        message: String,
+    },
 }
 
 impl ParseError {

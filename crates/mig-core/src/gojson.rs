@@ -214,6 +214,7 @@ mod tests {
 pub mod float64 {
     use serde::Serializer;
 
+    /// Writes `v` as an integer when it is whole and exactly representable, else as a float.
     pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
         if v.fract() == 0.0 && v.abs() < 9.0e15 {
             s.serialize_i64(*v as i64)

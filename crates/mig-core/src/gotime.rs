@@ -106,10 +106,12 @@ impl GoTime {
         GoTime(date.map(|d| Utc.from_utc_datetime(&d)).unwrap_or_default())
     }
 
+    /// The current time.
     pub fn now() -> GoTime {
         GoTime(Utc::now())
     }
 
+    /// Whether it is Go's zero time: "not set".
     pub fn is_zero(&self) -> bool {
         *self == GoTime::zero()
     }
@@ -119,14 +121,17 @@ impl GoTime {
         self.0.timestamp()
     }
 
+    /// The instant `secs` seconds after the Unix epoch; `None` when out of range.
     pub fn from_unix(secs: i64) -> Option<GoTime> {
         DateTime::from_timestamp(secs, 0).map(GoTime)
     }
 
+    /// The instant `ms` milliseconds after the Unix epoch; `None` when out of range.
     pub fn from_unix_millis(ms: i64) -> Option<GoTime> {
         DateTime::from_timestamp_millis(ms).map(GoTime)
     }
 
+    /// Milliseconds since the Unix epoch, rounded down (what the stores keep).
     pub fn unix_millis(&self) -> i64 {
         self.0.timestamp_millis()
     }

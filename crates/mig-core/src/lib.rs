@@ -2,6 +2,7 @@
 //! validation, MIG's signing text, ACL evaluation and identifiers. No I/O, no async.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 #[macro_use]
 pub mod wire_enum;

@@ -24,51 +24,86 @@ pub const MAX_TARGET_LEN: usize = 8192;
 /// A checked target.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
+    /// `a AND b`: both hold.
     And(Box<Target>, Box<Target>),
+    /// `a OR b`: either holds.
     Or(Box<Target>, Box<Target>),
+    /// `NOT a`: it does not hold.
     Not(Box<Target>),
+    /// `column op value`, such as `pid > 100`.
     Compare {
+        /// The agent column compared.
         column: Column,
+        /// The comparison, with the column on its left.
         op: CmpOp,
+        /// The value, in the column's type.
         value: Literal,
     },
+    /// `column [NOT] LIKE 'pattern'`, or ILIKE.
     Like {
+        /// The agent column matched.
         column: Column,
+        /// The SQL pattern: `%` for any run of characters, `_` for one.
         pattern: String,
+        /// `NOT LIKE`: the agents that do not match.
         negated: bool,
+        /// `ILIKE`: case is ignored.
         case_insensitive: bool,
     },
+    /// `column [NOT] IN (v1, v2, …)`.
     In {
+        /// The agent column.
         column: Column,
+        /// The values, each in the column's type; never empty.
         values: Vec<Literal>,
+        /// `NOT IN`: the agents whose value is none of them.
         negated: bool,
     },
+    /// `column IS [NOT] NULL`.
     IsNull {
+        /// The agent column.
         column: Column,
+        /// `IS NOT NULL`.
         negated: bool,
     },
     /// Agents whose command for `action` found something (`found`) or finished without
     /// finding anything (`!found`); `negated` selects the other agents.
     ActionResult {
+        /// The action's ID.
         action: u64,
+        /// Whether the command must have found something, or finished finding nothing.
         found: bool,
+        /// `NOT IN (…)`: the agents the condition does not select.
         negated: bool,
     },
+    /// A constant: `true` selects every agent, `false` none.
     Bool(bool),
 }
 
+/// An agent column a target may name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Column {
+    /// `id`: the server's ID for the agent.
     Id,
+    /// `name`: the host's name.
     Name,
+    /// `queueloc`: where the agent's commands go.
     QueueLoc,
+    /// `os`: the OS family (`linux`, `darwin`, `windows`).
     Os,
+    /// `arch`: the CPU architecture (`amd64`, `arm64`).
     Arch,
+    /// `version`: the agent's version.
     Version,
+    /// `mode`: `daemon` or `checkin`.
     Mode,
+    /// `status`: `online`, `idle`, `offline`…
     Status,
+    /// `pid`: the agent's process ID.
     Pid,
+    /// `starttime`: when the agent's process started.
     StartTime,
+    /// `heartbeattime` (or MIG's `heartbeatts`): when the agent's last heartbeat arrived.
     HeartbeatTime,
     /// `environment->>'key'`
     Environment(String),
@@ -79,13 +114,16 @@ pub enum Column {
 /// What kind of values a column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
+    /// Integers: `id` and `pid`.
     Int,
+    /// Text: every column that is neither an integer nor a time.
     Text,
     /// Unix milliseconds.
     Time,
 }
 
 impl Column {
+    /// What kind of values it holds, which decides how a literal compared with it is read.
     pub fn column_type(&self) -> ColumnType {
         match self {
             Column::Id | Column::Pid => ColumnType::Int,
@@ -112,17 +150,25 @@ impl Column {
     }
 }
 
+/// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CmpOp {
+    /// `=`
     Eq,
+    /// `<>` or `!=`
     NotEq,
+    /// `<`
     Lt,
+    /// `<=`
     LtEq,
+    /// `>`
     Gt,
+    /// `>=`
     GtEq,
 }
 
 impl CmpOp {
+    /// The operator as SQL writes it.
     pub fn sql(self) -> &'static str {
         match self {
             CmpOp::Eq => "=",
@@ -149,8 +195,11 @@ impl CmpOp {
 /// A literal, already converted to the column's type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
+    /// An integer, for an integer column.
     Int(i64),
+    /// Text, for a text column.
     Text(String),
+    /// An instant, for a time column.
     Time(TimeValue),
 }
 
@@ -164,6 +213,7 @@ pub enum TimeValue {
 }
 
 impl TimeValue {
+    /// Unix milliseconds, taking `now_ms` as `NOW()`.
     pub fn resolve(self, now_ms: i64) -> i64 {
         match self {
             TimeValue::Absolute(ms) => ms,

@@ -20,6 +20,7 @@ macro_rules! wire_enum {
             /// Every known value's text, in declaration order.
             pub const ALL: &'static [&'static str] = &[$($text),+];
 
+            /// The value's text on the wire.
             pub fn as_str(&self) -> &str {
                 match self {
                     $($name::$variant => $text,)+
@@ -89,6 +90,9 @@ macro_rules! wire_enum {
 
 #[cfg(test)]
 mod tests {
+    // The macro declares a `pub` type, unreachable from this private module.
+    #![allow(unreachable_pub)]
+
     wire_enum! {
         /// A test enum.
         Colour { Red = "red", Green = "green" }

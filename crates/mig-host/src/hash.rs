@@ -2,16 +2,26 @@
 
 use sha2::digest::DynDigest;
 
+/// A digest algorithm the file module can compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HashAlgo {
+    /// MD5 (128 bits).
     Md5,
+    /// SHA-1 (160 bits).
     Sha1,
+    /// SHA-256, of the SHA-2 family.
     Sha256,
+    /// SHA-384, of the SHA-2 family.
     Sha384,
+    /// SHA-512, of the SHA-2 family.
     Sha512,
+    /// SHA3-224.
     Sha3_224,
+    /// SHA3-256.
     Sha3_256,
+    /// SHA3-384.
     Sha3_384,
+    /// SHA3-512.
     Sha3_512,
 }
 
@@ -40,12 +50,15 @@ impl HashAlgo {
 pub struct HashSet(u16);
 
 impl HashSet {
+    /// Adds an algorithm to the set.
     pub fn insert(&mut self, a: HashAlgo) {
         self.0 |= a.bit();
     }
+    /// True when no algorithm is in the set.
     pub fn is_empty(&self) -> bool {
         self.0 == 0
     }
+    /// True when the algorithm is in the set.
     pub fn contains(&self, a: HashAlgo) -> bool {
         self.0 & a.bit() != 0
     }
@@ -69,6 +82,7 @@ pub struct MultiHasher {
 }
 
 impl MultiHasher {
+    /// A hasher for each algorithm in the set, none of them fed yet.
     pub fn new(set: HashSet) -> MultiHasher {
         MultiHasher {
             hashers: ALL
@@ -79,6 +93,7 @@ impl MultiHasher {
         }
     }
 
+    /// Feeds the next bytes of the content to every hasher.
     pub fn update(&mut self, data: &[u8]) {
         for (_, h) in &mut self.hashers {
             h.update(data);
@@ -94,6 +109,7 @@ impl MultiHasher {
     }
 }
 
+/// The bytes as lower-case hexadecimal, two digits a byte.
 pub fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);

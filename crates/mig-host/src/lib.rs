@@ -4,6 +4,8 @@
 //!
 //! This is where another operating system would plug in.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod elf;
 pub mod hash;
 pub mod mounts;

@@ -2,11 +2,17 @@
 
 use std::ffi::CString;
 
+/// One line of /proc/self/mounts: a mounted filesystem.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Mount {
+    /// What is mounted: a block device, a remote export (`server:/x`) or a pseudo-filesystem's
+    /// name.
     pub device: String,
+    /// Where it is mounted, octal escapes decoded.
     pub path: String,
+    /// The filesystem type (`ext4`, `nfs`, `tmpfs`).
     pub fstype: String,
+    /// The mount options, comma-separated as the kernel writes them (`rw,relatime`).
     pub options: String,
 }
 
@@ -33,6 +39,8 @@ pub fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The mounts listed in the text of a /proc/self/mounts file; lines of fewer than four fields
+/// are skipped.
 pub fn parse_mounts(text: &str) -> Vec<Mount> {
     text.lines()
         .filter_map(|l| {
@@ -50,19 +58,27 @@ pub fn parse_mounts(text: &str) -> Vec<Mount> {
         .collect()
 }
 
+/// The filesystems mounted in this process's mount namespace, from /proc/self/mounts.
 pub fn mounts() -> Result<Vec<Mount>, String> {
     std::fs::read_to_string("/proc/self/mounts")
         .map(|t| parse_mounts(&t))
         .map_err(|e| format!("/proc/self/mounts: {e}"))
 }
 
+/// A filesystem's size and free space, as statvfs reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
+    /// The filesystem's block size in bytes (`f_bsize`).
     pub block_size: u64,
+    /// Size of the filesystem in blocks (`f_blocks`).
     pub blocks: u64,
+    /// Free blocks, including those reserved for root (`f_bfree`).
     pub blocks_free: u64,
+    /// Free blocks an unprivileged user may use (`f_bavail`).
     pub blocks_available: u64,
+    /// Total inodes (`f_files`).
     pub inodes: u64,
+    /// Free inodes (`f_ffree`).
     pub inodes_free: u64,
 }
 

@@ -12,10 +12,12 @@ use std::path::{Path, PathBuf};
 pub struct Namespace {
     /// `net:[4026531840]`, or empty for the agent's own namespace.
     pub id: String,
+    /// The directory its tables are read from.
     pub net_dir: PathBuf,
 }
 
 impl Namespace {
+    /// The agent's own namespace, read through /proc/self/net, with an empty ID.
     pub fn own() -> Namespace {
         Namespace {
             id: String::new(),
@@ -63,14 +65,19 @@ pub fn pids() -> Vec<u32> {
     pids
 }
 
+/// The protocol of a socket, from the /proc/net table it was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Proto {
+    /// TCP, from `tcp` and `tcp6`.
     Tcp,
+    /// UDP, from `udp` and `udp6`.
     Udp,
+    /// A raw IP socket, from `raw` and `raw6`.
     Raw,
 }
 
 impl Proto {
+    /// The protocol's lower-case name: `tcp`, `udp` or `raw`.
     pub fn name(self) -> &'static str {
         match self {
             Proto::Tcp => "tcp",
@@ -80,10 +87,13 @@ impl Proto {
     }
 }
 
-/// TCP states as /proc writes them.
+/// The TCP state ESTABLISHED, as /proc writes it (`01`).
 pub const TCP_ESTABLISHED: u8 = 0x01;
+/// The TCP state LISTEN, as /proc writes it (`0A`).
 pub const TCP_LISTEN: u8 = 0x0A;
 
+/// The kernel's name for a TCP state number of /proc (`ESTABLISHED`, `TIME_WAIT`), or
+/// `UNKNOWN`.
 pub fn tcp_state_name(s: u8) -> &'static str {
     match s {
         0x01 => "ESTABLISHED",
@@ -104,14 +114,24 @@ pub fn tcp_state_name(s: u8) -> &'static str {
 /// One line of /proc/net/{tcp,tcp6,udp,udp6,raw,raw6}.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Socket {
+    /// The protocol, from the table the line was read from.
     pub proto: Proto,
+    /// The IP version: 4 or 6.
     pub family: u8,
+    /// The local address.
     pub local: IpAddr,
+    /// The local port; 0 when the socket is not bound.
     pub local_port: u16,
+    /// The remote address; unspecified (`0.0.0.0`, `::`) when there is no peer.
     pub remote: IpAddr,
+    /// The remote port; 0 when there is no peer.
     pub remote_port: u16,
+    /// The TCP state number (`st` column; see [`tcp_state_name`]); for UDP and raw sockets,
+    /// 7 (unconnected) or 1 (connected).
     pub state: u8,
+    /// The UID of the socket's owner.
     pub uid: u32,
+    /// The socket's inode number, the `N` of `socket:[N]` in /proc/PID/fd.
     pub inode: u64,
 }
 
@@ -199,7 +219,9 @@ fn parse_endpoint(s: &str, family: u8) -> Option<(IpAddr, u16)> {
 /// A process owning sockets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
+    /// Its process ID.
     pub pid: u32,
+    /// Its command name, from /proc/PID/comm.
     pub name: String,
 }
 
@@ -230,6 +252,7 @@ pub fn socket_owners() -> HashMap<u64, Owner> {
     map
 }
 
+/// A process's command name, from /proc/PID/comm; empty when the process is gone.
 pub fn process_name(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .map(|s| s.trim_end().to_string())
@@ -239,8 +262,11 @@ pub fn process_name(pid: u32) -> String {
 /// An address configured on an interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalAddr {
+    /// The interface's name (`eth0`); empty when no IPv4 route says which interface it is on.
     pub interface: String,
+    /// The address.
     pub addr: IpAddr,
+    /// The network prefix length in bits.
     pub prefix: u8,
 }
 
@@ -326,10 +352,15 @@ fn ipv4_routes(net_dir: &Path) -> Vec<(u32, u32, String)> {
 /// An interface of the agent's own namespace, with its MAC address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interface {
+    /// The interface's name (`eth0`).
     pub name: String,
+    /// The hardware address, colon-separated hex as /sys writes it; empty when there is none.
     pub mac: String,
+    /// The MTU in bytes.
     pub mtu: u32,
+    /// The interface flags (`IFF_UP`, `IFF_LOOPBACK`, …), from `/sys/class/net/<name>/flags`.
     pub flags: u32,
+    /// The interface index (`ifindex`).
     pub index: u32,
 }
 
@@ -364,8 +395,11 @@ pub fn interfaces() -> Vec<Interface> {
 /// A neighbour (ARP or NDP entry).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Neighbor {
+    /// The neighbour's IP address.
     pub addr: IpAddr,
+    /// Its hardware address, colon-separated hex.
     pub mac: String,
+    /// The interface it was seen on.
     pub interface: String,
     /// A static entry (ATF_PERM, NUD_PERMANENT).
     pub permanent: bool,
@@ -404,11 +438,14 @@ pub fn neighbors(ns: &Namespace) -> Vec<Neighbor> {
 /// An IP address or a CIDR network, as investigators write them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpMatch {
+    /// The address, or the network's address.
     pub addr: IpAddr,
+    /// The prefix length in bits: 32 or 128 for a single address.
     pub prefix: u8,
 }
 
 impl IpMatch {
+    /// Parses `10.1.2.3`, `10.0.0.0/8` or `fe80::/10`.
     pub fn parse(s: &str) -> Result<IpMatch, String> {
         let (a, p) = match s.split_once('/') {
             Some((a, p)) => (a, Some(p)),
@@ -430,6 +467,7 @@ impl IpMatch {
         Ok(IpMatch { addr, prefix })
     }
 
+    /// True when the address is in the network; IPv4-mapped IPv6 addresses count as IPv4.
     pub fn contains(&self, ip: &IpAddr) -> bool {
         let ip = match (self.addr, ip) {
             // IPv4-mapped IPv6 sockets (::ffff:1.2.3.4) are IPv4 addresses.

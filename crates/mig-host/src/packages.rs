@@ -3,37 +3,56 @@
 
 use std::path::Path;
 
+/// An installed package, from whichever package manager's database lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Package {
+    /// The package's name (`libc6`, `openssl-libs`).
     pub name: String,
     /// As the package manager writes it: dpkg `[epoch:]upstream-revision`,
     /// rpm `[epoch:]version-release`.
     pub version: String,
     /// `dpkg`, `rpm` or `apk`.
     pub kind: &'static str,
+    /// The architecture it was built for (`amd64`, `x86_64`, `noarch`).
     pub arch: String,
+    /// The source package it was built from (dpkg `Source`, RPM's source RPM, apk origin);
+    /// empty when not recorded.
     pub source: String,
+    /// The installed size as the database records it: KiB for dpkg, bytes for RPM and apk.
     pub size: u64,
+    /// The maintainer, usually `Name <address>`; for RPM, the vendor.
     pub maintainer: String,
+    /// dpkg's section, or RPM's group.
     pub section: String,
+    /// dpkg's priority (`required`, `optional`); empty for RPM and apk.
     pub priority: String,
+    /// dpkg's status (`install ok installed`); `installed` for RPM and apk.
     pub status: String,
+    /// The one-line description.
     pub summary: String,
-    /// RPM's parts of `version`: the version alone, the release and the epoch.
+    /// RPM: the version alone, without epoch or release.
     pub upstream_version: String,
+    /// RPM: the release (`1.el9`).
     pub release: String,
+    /// RPM: the epoch, when the package has one.
     pub epoch: Option<u32>,
-    /// RPM: when it was installed (seconds since the epoch) and the header's SHA-1.
+    /// RPM: when it was installed, in seconds since the Unix epoch.
     pub install_time: i64,
+    /// RPM: the SHA-1 of the package header, in hex.
     pub sha1: String,
 }
 
+/// dpkg's status file, which lists the installed packages.
 pub const DPKG_STATUS: &str = "/var/lib/dpkg/status";
+/// Where RPM ≥ 4.16 keeps its SQLite database, most usual first.
 pub const RPMDB_PATHS: &[&str] = &[
     "/var/lib/rpm/rpmdb.sqlite",
     "/usr/lib/sysimage/rpm/rpmdb.sqlite",
 ];
+/// Where older RPMs keep their Berkeley DB or NDB database, which is not read: finding one is
+/// reported as an error.
 pub const RPMDB_BDB_PATHS: &[&str] = &["/var/lib/rpm/Packages", "/var/lib/rpm/Packages.db"];
+/// apk's database of installed packages.
 pub const APK_INSTALLED: &str = "/lib/apk/db/installed";
 
 /// Every package of every package manager found on this system, and the problems met.

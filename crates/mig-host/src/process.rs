@@ -7,17 +7,25 @@ use std::path::Path;
 /// The fields of /proc/PID/stat that matter here.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stat {
+    /// The command name, as the kernel keeps it (at most 15 bytes).
     pub comm: String,
+    /// The state letter: `R` running, `S` sleeping, `D` in uninterruptible wait, `Z` zombie…
     pub state: String,
+    /// The parent's process ID.
     pub ppid: i64,
+    /// The process group ID.
     pub pgrp: i64,
-    /// CPU time in clock ticks.
+    /// CPU time spent in user mode, in clock ticks.
     pub utime: u64,
+    /// CPU time spent in kernel mode, in clock ticks.
     pub stime: u64,
+    /// The nice value, from -20 (favoured) to 19.
     pub nice: i64,
+    /// The number of threads.
     pub threads: i64,
     /// Start, in clock ticks after boot.
     pub starttime: u64,
+    /// The size of the virtual address space, in bytes.
     pub vsize: u64,
 }
 
@@ -45,6 +53,7 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
     })
 }
 
+/// The process's /proc/PID/stat.
 pub fn stat(pid: u32) -> Option<Stat> {
     parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
@@ -52,15 +61,21 @@ pub fn stat(pid: u32) -> Option<Stat> {
 /// The fields of /proc/PID/status that matter here.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Status {
+    /// The command name (`Name`), as in /proc/PID/stat.
     pub name: String,
-    /// Real, effective, saved and filesystem IDs.
+    /// User IDs: real, effective, saved and filesystem.
     pub uids: [u32; 4],
+    /// Group IDs: real, effective, saved and filesystem.
     pub gids: [u32; 4],
+    /// Resident memory (`VmRSS`), in bytes.
     pub vm_rss_bytes: u64,
+    /// Virtual memory size (`VmSize`), in bytes.
     pub vm_size_bytes: u64,
+    /// Locked memory (`VmLck`), in bytes.
     pub vm_lck_bytes: u64,
 }
 
+/// Parses /proc/PID/status; fields that are missing (as for kernel threads) stay zero.
 pub fn parse_status(text: &str) -> Status {
     let mut s = Status::default();
     let ids = |v: &str| -> [u32; 4] {
@@ -95,6 +110,7 @@ pub fn parse_status(text: &str) -> Status {
     s
 }
 
+/// The process's /proc/PID/status.
 pub fn status(pid: u32) -> Option<Status> {
     Some(parse_status(
         &std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
@@ -165,7 +181,9 @@ pub fn namespace(pid: u32, kind: &str) -> Option<String> {
 /// An open descriptor and what it points to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fd {
+    /// The descriptor's number.
     pub fd: u64,
+    /// Where its /proc/PID/fd link points: a path, `socket:[N]`, `pipe:[N]`, `anon_inode:…`.
     pub target: String,
 }
 
@@ -201,15 +219,23 @@ pub fn socket_inode(target: &str) -> Option<u64> {
 /// One line of /proc/PID/maps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {
+    /// The first address of the region, in hex with `0x`.
     pub start: String,
+    /// The address just past the region, in hex with `0x`.
     pub end: String,
+    /// `r`, `w`, `x` and `p` (private) or `s` (shared), `-` for each one missing.
     pub permissions: String,
+    /// The offset in the mapped file, in bytes.
     pub offset: u64,
+    /// The mapped file's device, `major:minor` in hex.
     pub device: String,
+    /// The mapped file's inode; 0 for anonymous memory.
     pub inode: u64,
+    /// The mapped file's path, or a pseudo-path such as `[heap]`; empty for anonymous memory.
     pub path: String,
 }
 
+/// Parses /proc/PID/maps; malformed lines are skipped.
 pub fn parse_maps(text: &str) -> Vec<Mapping> {
     text.lines()
         .filter_map(|line| {
@@ -234,6 +260,7 @@ pub fn parse_maps(text: &str) -> Vec<Mapping> {
         .collect()
 }
 
+/// The process's memory regions, from /proc/PID/maps; empty when it is gone.
 pub fn maps(pid: u32) -> Vec<Mapping> {
     std::fs::read_to_string(format!("/proc/{pid}/maps"))
         .map(|t| parse_maps(&t))

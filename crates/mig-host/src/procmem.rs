@@ -13,7 +13,9 @@ use std::os::unix::fs::FileExt;
 /// One readable mapping of a process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Region {
+    /// The region's first address.
     pub start: u64,
+    /// The address just past the region.
     pub end: u64,
     /// The mapped file, `[heap]`, `[stack]`…, or empty for anonymous memory.
     pub path: String,
@@ -64,6 +66,7 @@ pub fn process_name(pid: u32) -> Option<String> {
 /// How a walk went: what was read and what could not be.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WalkStats {
+    /// Bytes read from the process's memory, overlaps counted once.
     pub bytes_read: u64,
     /// Regions (or parts of them) that could not be read, with the reason.
     pub failures: Vec<String>,

@@ -4,15 +4,22 @@
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::CStr;
 
+/// What uname(2) says about the kernel and the machine.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Uname {
+    /// The kernel's name: `Linux`.
     pub sysname: String,
+    /// The host name, as the kernel knows it (not necessarily fully qualified).
     pub nodename: String,
+    /// The kernel release (`6.1.0-13-amd64`).
     pub release: String,
+    /// The kernel's build version (`#1 SMP PREEMPT_DYNAMIC Debian 6.1.55-1`).
     pub version: String,
+    /// The hardware architecture (`x86_64`, `aarch64`).
     pub machine: String,
 }
 
+/// uname(2); every field empty if the call fails.
 pub fn uname() -> Uname {
     // SAFETY: utsname is plain old data: all zeroes is a valid value.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
@@ -52,6 +59,7 @@ pub fn parse_os_release(text: &str) -> HashMap<String, String> {
         .collect()
 }
 
+/// The distribution's os-release(5): /etc/os-release, else /usr/lib/os-release.
 pub fn os_release() -> Result<HashMap<String, String>, String> {
     for p in ["/etc/os-release", "/usr/lib/os-release"] {
         if let Ok(t) = std::fs::read_to_string(p) {
@@ -71,14 +79,21 @@ pub fn read_trimmed(path: &str) -> String {
 /// What /proc/cpuinfo says about the processors.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cpu {
+    /// The first processor's `model name` (`Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz`).
     pub brand: String,
+    /// The first processor's `model` number, as written.
     pub model: String,
+    /// The first processor's microcode revision (`0xb000040`); empty when not listed.
     pub microcode: String,
+    /// Logical processors (hardware threads): one per `processor` entry.
     pub logical: usize,
+    /// Physical cores, distinct (`physical id`, `core id`) pairs; `logical` when not listed.
     pub physical: usize,
+    /// Processor packages, distinct `physical id`s; at least 1.
     pub sockets: usize,
 }
 
+/// Parses /proc/cpuinfo.
 pub fn parse_cpuinfo(text: &str) -> Cpu {
     let mut cpu = Cpu::default();
     let mut cores: BTreeSet<(String, String)> = BTreeSet::new();
@@ -113,6 +128,7 @@ pub fn parse_cpuinfo(text: &str) -> Cpu {
     cpu
 }
 
+/// The processors, from /proc/cpuinfo; zero counts if it cannot be read.
 pub fn cpu() -> Cpu {
     parse_cpuinfo(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default())
 }

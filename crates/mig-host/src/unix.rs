@@ -6,15 +6,20 @@ use std::collections::HashMap;
 /// `__SO_ACCEPTCON` in the Flags column: the socket listens.
 const ACCEPTCON: u32 = 0x0001_0000;
 
+/// One line of /proc/PID/net/unix.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UnixSocket {
+    /// The socket's inode number, the `N` of `socket:[N]` in /proc/PID/fd.
     pub inode: u64,
+    /// The bound path, `@name` for an abstract address; empty when unbound.
     pub path: String,
+    /// The socket accepts connections (`__SO_ACCEPTCON`).
     pub listening: bool,
     /// SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_SEQPACKET 5.
     pub kind: u32,
 }
 
+/// Parses the text of /proc/PID/net/unix, header line included; malformed lines are skipped.
 pub fn parse(text: &str) -> Vec<UnixSocket> {
     text.lines()
         .skip(1)

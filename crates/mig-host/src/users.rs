@@ -3,23 +3,36 @@
 
 use std::collections::HashMap;
 
+/// The local accounts database.
 pub const PASSWD: &str = "/etc/passwd";
+/// The local groups database.
 pub const GROUP: &str = "/etc/group";
 
+/// An account: one line of /etc/passwd.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct User {
+    /// The login name.
     pub name: String,
+    /// The user ID.
     pub uid: u32,
+    /// The primary group's ID.
     pub gid: u32,
+    /// The comment field, usually the user's full name.
     pub gecos: String,
+    /// The home directory.
     pub home: String,
+    /// The login shell.
     pub shell: String,
 }
 
+/// A group: one line of /etc/group.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Group {
+    /// The group's name.
     pub name: String,
+    /// The group ID.
     pub gid: u32,
+    /// The user names listed as members; users whose primary group it is are not listed.
     pub members: Vec<String>,
 }
 
@@ -67,12 +80,14 @@ pub fn parse_group(text: &str) -> Vec<Group> {
         .collect()
 }
 
+/// The accounts of /etc/passwd.
 pub fn users() -> Result<Vec<User>, String> {
     std::fs::read_to_string(PASSWD)
         .map(|t| parse_passwd(&t))
         .map_err(|e| format!("{PASSWD}: {e}"))
 }
 
+/// The groups of /etc/group.
 pub fn groups() -> Result<Vec<Group>, String> {
     std::fs::read_to_string(GROUP)
         .map(|t| parse_group(&t))

@@ -1,25 +1,37 @@
 //! Login records: utmp (who is logged in now) and wtmp (logins and logouts), glibc's
 //! fixed-size `struct utmp` on 64-bit Linux.
 
+/// Where utmp may be, the current location first.
 pub const UTMP_PATHS: &[&str] = &["/run/utmp", "/var/run/utmp"];
+/// Where wtmp is.
 pub const WTMP_PATHS: &[&str] = &["/var/log/wtmp"];
 
 /// glibc's record: 384 bytes on x86_64 and aarch64.
 const RECORD: usize = 384;
 
-/// `ut_type` values (utmp.h).
+/// `ut_type` RUN_LVL (utmp.h): the runlevel changed.
 pub const RUN_LVL: i16 = 1;
+/// `ut_type` BOOT_TIME: the system booted.
 pub const BOOT_TIME: i16 = 2;
+/// `ut_type` USER_PROCESS: a user logged in.
 pub const USER_PROCESS: i16 = 7;
+/// `ut_type` DEAD_PROCESS: a session ended (a logout).
 pub const DEAD_PROCESS: i16 = 8;
 
+/// One utmp or wtmp record.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Record {
+    /// The record's `ut_type` (see [`type_name`]).
     pub kind: i16,
+    /// The process ID of the login process.
     pub pid: i32,
+    /// The terminal, without `/dev/` (`pts/0`, `tty1`).
     pub line: String,
+    /// The user name (for boot records, `reboot`).
     pub user: String,
+    /// The remote host of a remote login; for boot records, the kernel release.
     pub host: String,
+    /// When the record was written, in seconds since the Unix epoch.
     pub time: i64,
 }
 
@@ -75,6 +87,7 @@ pub fn read(paths: &[&str]) -> Result<Vec<Record>, String> {
     Ok(Vec::new())
 }
 
+/// A record in glibc's 384-byte layout, the inverse of [`parse`], for the tests.
 #[cfg(test)]
 pub fn encode(r: &Record) -> Vec<u8> {
     let mut b = vec![0u8; RECORD];

@@ -10,10 +10,13 @@ use std::time::{Duration, Instant};
 /// when the query module runs it), and how many bytes of rows it may keep.
 #[derive(Debug, Clone)]
 pub struct Parent {
+    /// When the whole run must end; `None` for no deadline.
     pub deadline: Option<Instant>,
     /// Set by whoever cancels the run; the query sets it too when the run's deadline passes,
     /// so that the run's other threads stop.
     pub cancelled: Arc<AtomicBool>,
+    /// The most bytes of row text the query may keep before it stops (see
+    /// [`Budget::max_result_bytes`]).
     pub max_result_bytes: usize,
 }
 
@@ -36,6 +39,7 @@ pub enum StopReason {
     Timeout(Duration),
     /// The module's deadline (the agent's, or `-e` locally) came first.
     ModuleDeadline,
+    /// The run was cancelled by whoever started it.
     Cancelled,
 }
 
@@ -55,6 +59,9 @@ impl std::fmt::Display for StopReason {
     }
 }
 
+/// One query's limits: its own timeout within the parent run's deadline and cancel switch,
+/// and the result's byte budget. Shared by the engine, the progress handler and the
+/// generators.
 pub struct Budget {
     parent: Parent,
     timeout: Option<Duration>,
@@ -66,6 +73,7 @@ pub struct Budget {
 }
 
 impl Budget {
+    /// A budget for one query in `parent`, whose own `timeout`, if any, starts now.
     pub fn new(parent: Parent, timeout: Option<Duration>) -> Budget {
         Budget {
             max_result_bytes: parent.max_result_bytes,
@@ -81,6 +89,9 @@ impl Budget {
         Budget::new(Parent::unlimited(), None)
     }
 
+    /// `Err` with the reason once the query must stop (its timeout passed, the run's deadline
+    /// passed or the run was cancelled); the first reason found sticks. Passing the run's
+    /// deadline also cancels the run.
     pub fn check(&self) -> Result<(), StopReason> {
         if let Some(r) = self.stopped() {
             return Err(r);

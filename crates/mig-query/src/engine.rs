@@ -26,12 +26,15 @@ const PROGRESS_STEPS: i32 = 1000;
 /// What a query returned.
 #[derive(Debug, Default)]
 pub struct Output {
+    /// The result's column names, in order.
     pub columns: Vec<String>,
+    /// The rows kept, each in column order.
     pub rows: Vec<Vec<Value>>,
     /// Why the query stopped before its last row, if it did.
     pub stopped: Option<String>,
 }
 
+/// A read-only SQLite connection with every table registered, under one query's budget.
 pub struct Engine {
     conn: Connection,
     budget: Arc<Budget>,
@@ -48,6 +51,8 @@ fn sql_error(e: rusqlite::Error) -> String {
 }
 
 impl Engine {
+    /// Opens a connection, locks it down and registers every table and function; the
+    /// budget bounds everything run on it.
     pub fn open(budget: Arc<Budget>) -> Result<Engine, String> {
         let conn = Connection::open_in_memory_with_flags(
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -248,13 +253,6 @@ impl Engine {
             }
         }
         Ok(out)
-    }
-
-    /// Every table, for the shell's `.tables`.
-    pub fn table_names() -> Vec<&'static str> {
-        let mut names: Vec<&str> = tables::all().iter().map(|t| t.name).collect();
-        names.sort_unstable();
-        names
     }
 }
 

@@ -245,7 +245,7 @@ fn register_math(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-pub fn register(conn: &Connection) -> Result<()> {
+pub(crate) fn register(conn: &Connection) -> Result<()> {
     register_strings(conn)?;
     register_versions(conn)?;
     register_network(conn)?;

@@ -4,6 +4,8 @@
 //! WHERE clause pushed down. The query module (in mig-modules) runs it as a MIG module; the
 //! agent's `shell` runs it interactively.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod budget;
 pub mod engine;
 pub mod format;

@@ -19,7 +19,7 @@ enum Part {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pattern {
+pub(crate) struct Pattern {
     base: PathBuf,
     parts: Vec<Part>,
     /// Ends with `/%%`: every entry below, at any depth.
@@ -27,7 +27,7 @@ pub struct Pattern {
 }
 
 impl Pattern {
-    pub fn parse(like: &str) -> Result<Pattern, String> {
+    pub(crate) fn parse(like: &str) -> Result<Pattern, String> {
         if !like.starts_with('/') {
             return Err(format!(
                 "LIKE pattern {like:?}: a path pattern must be absolute (start with /)"
@@ -108,13 +108,13 @@ enum Step {
 }
 
 /// Paths matching one pattern, found one at a time.
-pub struct Expand {
+pub(crate) struct Expand {
     pattern: Pattern,
     steps: Vec<Step>,
 }
 
 impl Expand {
-    pub fn new(pattern: Pattern) -> Expand {
+    pub(crate) fn new(pattern: Pattern) -> Expand {
         let base = pattern.base.clone();
         Expand {
             pattern,
@@ -192,7 +192,7 @@ impl Iterator for Expand {
 }
 
 /// Where the paths of a `file` or `hash` scan come from.
-pub enum Source {
+pub(crate) enum Source {
     /// `path = …` / `path IN (…)`: exactly these.
     Exact(VecDeque<String>),
     /// `directory = …`: the entries of each directory, one level.
@@ -202,7 +202,7 @@ pub enum Source {
 }
 
 /// One path to report, with its directory as the row shows it.
-pub struct Found {
+pub(crate) struct Found {
     pub path: String,
     pub directory: String,
 }
@@ -216,7 +216,7 @@ fn parent_of(path: &str) -> String {
 }
 
 /// `/etc/` and `/etc` are the same directory.
-pub fn normalize_dir(d: &str) -> String {
+pub(crate) fn normalize_dir(d: &str) -> String {
     let t = d.trim_end_matches('/');
     if t.is_empty() && d.starts_with('/') {
         "/".into()
@@ -226,15 +226,15 @@ pub fn normalize_dir(d: &str) -> String {
 }
 
 impl Source {
-    pub fn exact(paths: Vec<String>) -> Source {
+    pub(crate) fn exact(paths: Vec<String>) -> Source {
         Source::Exact(paths.into())
     }
 
-    pub fn dirs(dirs: Vec<String>) -> Source {
+    pub(crate) fn dirs(dirs: Vec<String>) -> Source {
         Source::Dirs(dirs.into_iter().map(|d| normalize_dir(&d)).collect(), None)
     }
 
-    pub fn patterns(likes: &[String]) -> Result<Source, String> {
+    pub(crate) fn patterns(likes: &[String]) -> Result<Source, String> {
         let p = likes
             .iter()
             .map(|l| Pattern::parse(l))

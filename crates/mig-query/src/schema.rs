@@ -9,14 +9,20 @@ use std::sync::Arc;
 /// INTEGER columns integer affinity and `pid = '1'` still matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColType {
+    /// A UTF-8 string.
     Text,
+    /// A 32-bit integer.
     Integer,
+    /// A 64-bit integer: sizes, times, inodes.
     Bigint,
+    /// An unsigned 64-bit integer (SQLite stores it signed).
     UnsignedBigint,
+    /// A floating-point number.
     Double,
 }
 
 impl ColType {
+    /// The type as declared in the virtual table's `CREATE TABLE`, osquery's spelling.
     pub fn sql(self) -> &'static str {
         match self {
             ColType::Text => "TEXT",
@@ -28,14 +34,18 @@ impl ColType {
     }
 }
 
+/// A column of a table, as osquery declares it.
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
+    /// osquery's column name.
     pub name: &'static str,
+    /// osquery's column type.
     pub kind: ColType,
+    /// osquery's one-line description of the column.
     pub about: &'static str,
 }
 
-/// Shorthands for column lists.
+/// A TEXT column, shorthand for the tables' column lists.
 pub const fn text(name: &'static str, about: &'static str) -> Column {
     Column {
         name,
@@ -43,6 +53,7 @@ pub const fn text(name: &'static str, about: &'static str) -> Column {
         about,
     }
 }
+/// An INTEGER column, shorthand for the tables' column lists.
 pub const fn integer(name: &'static str, about: &'static str) -> Column {
     Column {
         name,
@@ -50,6 +61,7 @@ pub const fn integer(name: &'static str, about: &'static str) -> Column {
         about,
     }
 }
+/// A BIGINT column, shorthand for the tables' column lists.
 pub const fn bigint(name: &'static str, about: &'static str) -> Column {
     Column {
         name,
@@ -57,6 +69,7 @@ pub const fn bigint(name: &'static str, about: &'static str) -> Column {
         about,
     }
 }
+/// A DOUBLE column, shorthand for the tables' column lists.
 pub const fn double(name: &'static str, about: &'static str) -> Column {
     Column {
         name,
@@ -71,6 +84,7 @@ pub type Row = Vec<Value>;
 /// A source of rows, pulled one at a time so that large sources (a file tree, every process)
 /// never sit in memory whole.
 pub trait Rows {
+    /// The next row; `None` after the last. An error ends the scan and the query.
     fn next_row(&mut self) -> Result<Option<Row>, String>;
 }
 
@@ -78,6 +92,7 @@ pub trait Rows {
 pub struct VecRows(std::vec::IntoIter<Row>);
 
 impl VecRows {
+    /// The rows as a [`Rows`] source, in order.
     pub fn boxed(rows: Vec<Row>) -> Box<dyn Rows> {
         Box::new(VecRows(rows.into_iter()))
     }
@@ -101,9 +116,13 @@ impl<F: FnMut() -> Result<Option<Row>, String>> Rows for FnRows<F> {
 /// Makes the rows of one scan, given what the WHERE clause pinned down.
 pub type Generator = fn(&Constraints) -> Result<Box<dyn Rows>, String>;
 
+/// An osquery table: its schema, what its generator can push down, and the generator.
 pub struct Table {
+    /// osquery's table name, which is also the virtual table's name in SQL.
     pub name: &'static str,
+    /// A one-line description of what the table lists and where it is read from.
     pub about: &'static str,
+    /// osquery's columns, in osquery's order.
     pub columns: &'static [Column],
     /// Columns whose `=` and `IN` values the generator uses to produce fewer rows (osquery's
     /// `index` and `additional` columns). Only these are pushed down.
@@ -113,12 +132,14 @@ pub struct Table {
     pub required: &'static [&'static str],
     /// Columns whose `LIKE` pattern the generator expands (osquery's `%` and `%%` paths).
     pub like: &'static [&'static str],
+    /// Makes the rows of a scan.
     pub generate: Generator,
     /// A query that shows the table at work, for the documentation and `.schema`.
     pub example: &'static str,
 }
 
 impl Table {
+    /// The position of the column named `name`; `None` when the table has no such column.
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }
@@ -147,6 +168,7 @@ impl Table {
 
 /// What the WHERE clause fixed for one scan, and which columns the statement reads.
 pub struct Constraints {
+    /// The table being scanned.
     pub table: &'static Table,
     /// Column index → the values it must equal (from `=` or `IN`).
     pub eq: Vec<(usize, Vec<Value>)>,
@@ -154,6 +176,7 @@ pub struct Constraints {
     pub like: Vec<(usize, String)>,
     /// SQLite's colUsed mask: bit N set when column N is read (bit 63: column 63 or later).
     pub used: u64,
+    /// The running query's time budget, which [`Constraints::check`] consults.
     pub budget: Arc<Budget>,
 }
 
@@ -249,10 +272,11 @@ pub fn owned(v: rusqlite::types::ValueRef<'_>) -> Value {
     }
 }
 
-/// Cell helpers: generators build rows with these.
+/// A text cell. Generators build rows with these cell helpers.
 pub fn t(s: impl Into<String>) -> Value {
     Value::Text(s.into())
 }
+/// An integer cell.
 pub fn i(n: impl Into<i64>) -> Value {
     Value::Integer(n.into())
 }
@@ -260,6 +284,7 @@ pub fn i(n: impl Into<i64>) -> Value {
 pub fn u(n: u64) -> Value {
     Value::Integer(i64::try_from(n).unwrap_or(i64::MAX))
 }
+/// A NULL cell: a value that is unknown or does not apply.
 pub fn null() -> Value {
     Value::Null
 }

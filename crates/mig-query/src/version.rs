@@ -6,15 +6,22 @@
 
 use std::cmp::Ordering;
 
+/// Whose rules a comparison follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
+    /// Any dotted version, when no flavour is named (`SEMVER`, `GENERIC`).
     Generic,
+    /// dpkg's (`DPKG`, `DEB`): `[epoch:]upstream[-revision]`, `~` before everything.
     Dpkg,
+    /// RPM's (`RHEL`, `RPM`): `[epoch:]version-release`, by `rpmvercmp`.
     Rhel,
+    /// pacman's (`ARCH`, `PACMAN`): RPM's, but the release counts only when both have one.
     Arch,
 }
 
 impl Flavor {
+    /// The flavour named by `version_compare`'s third argument, case-insensitive; empty is
+    /// [`Flavor::Generic`], an unknown name `None`.
     pub fn parse(s: &str) -> Option<Flavor> {
         match s.to_ascii_uppercase().as_str() {
             "" | "SEMVER" | "GENERIC" => Some(Flavor::Generic),
@@ -26,6 +33,7 @@ impl Flavor {
     }
 }
 
+/// Orders two versions by the flavour's rules.
 pub fn compare(a: &str, b: &str, flavor: Flavor) -> Ordering {
     match flavor {
         Flavor::Generic => generic(a, b),

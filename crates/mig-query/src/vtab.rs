@@ -22,7 +22,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
 /// What each registered table carries: its definition and the query's budget.
-pub struct Aux {
+pub(crate) struct Aux {
     pub table: &'static Table,
     pub budget: Arc<Budget>,
     /// Tables a statement refers to: SQLite connects an eponymous table the first time a
@@ -32,7 +32,7 @@ pub struct Aux {
 }
 
 #[repr(C)]
-pub struct QueryTab {
+pub(crate) struct QueryTab {
     /// Must come first: SQLite sees this struct as its own `sqlite3_vtab`.
     base: ffi::sqlite3_vtab,
     table: &'static Table,
@@ -185,7 +185,7 @@ unsafe impl<'vtab> VTab<'vtab> for QueryTab {
 }
 
 #[repr(C)]
-pub struct QueryCursor {
+pub(crate) struct QueryCursor {
     /// Must come first: SQLite sees this struct as its own `sqlite3_vtab_cursor`.
     base: ffi::sqlite3_vtab_cursor,
     table: &'static Table,

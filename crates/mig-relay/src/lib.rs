@@ -5,6 +5,8 @@
 //! - [`protocol`]: the messages, and the agent's proof of identity.
 //! - [`tls`], [`pki`]: TLS configurations and the deployment's certificates.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod amqp;
 pub mod builtin;
 pub mod pki;

@@ -10,13 +10,19 @@ use std::path::Path;
 
 /// PEM files of one certificate and its key.
 pub struct Pem {
+    /// The certificate.
     pub cert: String,
+    /// Its private key.
     pub key: String,
 }
 
+/// A deployment's certificates, as [`generate`] makes them.
 pub struct Pki {
+    /// The CA that signs the other two, which the server and the agents trust.
     pub ca: Pem,
+    /// The server's certificate, for the names given to [`generate`].
     pub server: Pem,
+    /// The client certificate every agent presents to the relay.
     pub agent: Pem,
 }
 

@@ -29,40 +29,59 @@ use serde::{Deserialize, Serialize};
 /// Default cap on one message, either way (a command with large parameters, or a result).
 pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;
 
+/// What an agent sends the server.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum AgentMessage {
+    /// The answer to the challenge, first thing on a connection: who the agent is, and proof.
     Hello {
+        /// The agent's Ed25519 public key, base64 of its 32 bytes.
         publickey: String,
+        /// Its signature of the challenge's nonce and its queueloc, base64.
         signature: String,
+        /// Its heartbeat.
         agent: Box<Agent>,
     },
+    /// The agent is alive; sent periodically.
     Heartbeat {
+        /// What it says about itself now.
         agent: Box<Agent>,
     },
+    /// The outcome of a command.
     Result {
+        /// The command, with its status and results filled in.
         command: Box<Command>,
     },
 }
 
+/// What the server sends an agent.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ServerMessage {
+    /// First thing on a connection: the agent must sign the nonce.
     Challenge {
+        /// 32 random bytes, base64.
         nonce: String,
     },
+    /// The hello verified and the agent is registered: the session is open.
     Welcome {
+        /// The server's ID for the agent.
         agent_id: u64,
     },
     /// Kept as JSON: the agent parses it itself, so that a command it cannot read still gets
     /// a failure result rather than a silent drop.
     Command {
+        /// The command, as MIG's JSON.
         command: serde_json::Value,
     },
+    /// A result is stored: the agent may forget it.
     Ack {
+        /// The command the result was for.
         command_id: u64,
     },
+    /// The agent is refused; the server closes the connection after it.
     Error {
+        /// Why.
         message: String,
     },
 }
@@ -81,12 +100,12 @@ fn challenge_text(nonce: &[u8], queueloc: &str) -> Vec<u8> {
     t
 }
 
-/// The agent's answer to a challenge.
 /// An agent's public key as it is sent and pinned: base64 of its 32 bytes.
 pub fn public_key_base64(key: &SigningKey) -> String {
     STANDARD.encode(key.verifying_key().as_bytes())
 }
 
+/// The agent's answer to a challenge: a hello signing the nonce and its queueloc with its key.
 pub fn sign_challenge(
     key: &SigningKey,
     nonce_b64: &str,

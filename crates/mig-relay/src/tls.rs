@@ -12,6 +12,7 @@ use std::sync::Arc;
 #[error("{0}")]
 pub struct TlsError(pub String);
 
+/// Every certificate in a PEM file; a file without one is an error.
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs: Vec<_> = CertificateDer::pem_file_iter(path)
         .map_err(|e| {
@@ -28,6 +29,7 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
     Ok(certs)
 }
 
+/// The first private key in a PEM file.
 pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| {
         TlsError(format!(

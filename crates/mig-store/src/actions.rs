@@ -12,12 +12,17 @@ use std::collections::HashMap;
 /// A command ready to be delivered: who it is for, and its JSON as the agent receives it.
 #[derive(Debug, Clone)]
 pub struct Envelope {
+    /// The command's ID.
     pub command_id: u64,
+    /// Its action's ID.
     pub action_id: u64,
+    /// The agent it is for.
     pub agent_id: u64,
+    /// That agent's queueloc: where AMQP delivers it.
     pub queueloc: String,
     /// Unix ms after which the command must not be delivered.
     pub expireafter: i64,
+    /// The command's JSON, as the agent receives it.
     pub payload: String,
 }
 
@@ -37,14 +42,19 @@ pub(crate) fn command_json(
 /// Filters for searching actions.
 #[derive(Debug, Clone, Default)]
 pub struct ActionFilter {
+    /// Only actions with this status.
     pub status: Option<String>,
     /// LIKE pattern on the name (case-insensitive).
     pub name: Option<String>,
     /// Created (validfrom) after / before, Unix ms.
     pub after: Option<i64>,
+    /// Only actions whose validfrom is before this, Unix ms.
     pub before: Option<i64>,
+    /// Only actions this investigator signed.
     pub investigator: Option<u64>,
+    /// At most this many actions, newest first (clamped to 1..=10,000).
     pub limit: i64,
+    /// How many matching actions to skip first.
     pub offset: i64,
 }
 
@@ -202,6 +212,7 @@ impl Store {
         Ok(out)
     }
 
+    /// The actions the filter selects, newest first, with their counters.
     pub async fn list_actions(&self, f: &ActionFilter) -> Result<Vec<Action>> {
         let mut conds: Vec<String> = Vec::new();
         let mut b = Binder::default();

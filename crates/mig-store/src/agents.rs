@@ -16,24 +16,34 @@ agents.environment, agents.tags, agents.authorized";
 /// Filters for listing agents.
 #[derive(Debug, Clone, Default)]
 pub struct AgentFilter {
+    /// Only agents with this status.
     pub status: Option<String>,
     /// A LIKE pattern on the name.
     pub name: Option<String>,
+    /// Only the agents this target selects.
     pub target: Option<Target>,
     /// Heartbeat after / before (Unix ms).
     pub after: Option<i64>,
+    /// Only agents whose last heartbeat is before this, Unix ms.
     pub before: Option<i64>,
+    /// At most this many agents, latest heartbeat first (clamped to 1..=100,000).
     pub limit: i64,
+    /// How many matching agents to skip first.
     pub offset: i64,
 }
 
 /// The agent fields a command carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentRef {
+    /// The agent's ID.
     pub id: u64,
+    /// Its host's name.
     pub name: String,
+    /// Where its commands go.
     pub queueloc: String,
+    /// `daemon` or `checkin`.
     pub mode: String,
+    /// The agent's version.
     pub version: String,
 }
 
@@ -48,7 +58,9 @@ impl AgentRef {
 /// What registering a heartbeat did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Registration {
+    /// The agent's ID.
     pub id: u64,
+    /// Whether the agent was seen for the first time (its queueloc was unknown).
     pub new: bool,
 }
 
@@ -243,6 +255,7 @@ impl Store {
         Ok((idle, offline))
     }
 
+    /// One agent, by ID.
     pub async fn get_agent(&self, id: u64) -> Result<Agent> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"
@@ -289,6 +302,8 @@ impl Store {
         Ok(id.map(|i| i as u64))
     }
 
+    /// The agents the filter selects, latest heartbeat first; `now_ms` resolves the
+    /// target's `NOW()`.
     pub async fn list_agents(&self, f: &AgentFilter, now_ms: i64) -> Result<Vec<Agent>> {
         let mut conds: Vec<String> = Vec::new();
         let mut b = Binder::default();

@@ -11,35 +11,50 @@ use sqlx::AssertSqlSafe;
 /// A result as an agent sent it.
 #[derive(Debug, Clone)]
 pub struct IncomingResult {
+    /// The command it answers.
     pub command_id: u64,
     /// The agent the result came from: it may only answer its own commands.
     pub agent_id: u64,
+    /// The status the agent gave; anything but success, failed, timeout or cancelled is
+    /// stored as `failed`.
     pub status: String,
+    /// One result per operation, in operation order.
     pub results: Vec<ModuleResult>,
+    /// When the agent started the command, Unix ms.
     pub starttime_ms: i64,
+    /// When the agent finished it, Unix ms.
     pub finishtime_ms: i64,
 }
 
 /// A result that was stored (the first one for its command).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResult {
+    /// The command it answers.
     pub command_id: u64,
+    /// That command's action.
     pub action_id: u64,
+    /// Whether any operation found something.
     pub found: bool,
+    /// The status stored.
     pub status: String,
 }
 
 /// Filters for listing commands.
 #[derive(Debug, Clone, Default)]
 pub struct CommandFilter {
+    /// Only this action's commands.
     pub action_id: Option<u64>,
+    /// Only this agent's commands.
     pub agent_id: Option<u64>,
     /// Only commands that found something (true) or finished without (false).
     pub found: Option<bool>,
+    /// Only commands with this status.
     pub status: Option<String>,
     /// Only commands that reached a final status at or after this server time (Unix ms).
     pub done_since: Option<i64>,
+    /// At most this many commands, in ID order (clamped to 1..=100,000).
     pub limit: i64,
+    /// How many matching commands to skip first.
     pub offset: i64,
 }
 

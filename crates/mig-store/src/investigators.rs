@@ -3,6 +3,7 @@
 use crate::{get_i64, get_str, id_param, Result, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
+/// What an investigator may do through the API, from least to most.
 pub mod permission {
     /// Can read everything, launch nothing.
     pub const READONLY: &str = "readonly";
@@ -11,6 +12,7 @@ pub mod permission {
     /// Can also manage investigators.
     pub const ADMIN: &str = "admin";
 
+    /// Whether `p` is one of the three permissions.
     pub fn is_valid(p: &str) -> bool {
         matches!(p, READONLY | INVESTIGATOR | ADMIN)
     }
@@ -27,19 +29,30 @@ pub mod permission {
     }
 }
 
+/// An investigator who may use the API and sign actions.
 pub const STATUS_ACTIVE: &str = "active";
+/// An investigator who may no longer use the API, and whose signatures no longer count.
 pub const STATUS_DISABLED: &str = "disabled";
 
+/// Someone who may use the API: their key, status and permission.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Investigator {
+    /// The server's ID for them.
     pub id: u64,
+    /// Their name.
     pub name: String,
+    /// Their OpenPGP key's fingerprint; one investigator per key.
     pub pgpfingerprint: String,
+    /// Their armored public key; empty when a listing leaves keys out.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub publickey: String,
+    /// [`STATUS_ACTIVE`] or [`STATUS_DISABLED`].
     pub status: String,
+    /// One of [`permission`]'s.
     pub permission: String,
+    /// When they were created, RFC 3339.
     pub createdat: String,
+    /// When their record last changed, RFC 3339.
     pub lastmodified: String,
 }
 
@@ -63,6 +76,8 @@ fn from_row(r: &sqlx::any::AnyRow, with_key: bool) -> Result<Investigator> {
 }
 
 impl Store {
+    /// Creates an active investigator with `perm`; a fingerprint already registered is a
+    /// conflict.
     pub async fn create_investigator(
         &self,
         name: &str,
@@ -99,6 +114,7 @@ impl Store {
         }
     }
 
+    /// One investigator, by ID, with their public key.
     pub async fn get_investigator(&self, id: u64) -> Result<Investigator> {
         let row = sqlx::query("SELECT id, name, pgpfingerprint, publickey, status, permission, createdat, lastmodified FROM investigators WHERE id = $1")
             .bind(id_param(id))
@@ -111,6 +127,7 @@ impl Store {
         from_row(&row, true)
     }
 
+    /// The investigator with this key fingerprint, with their public key, if any.
     pub async fn investigator_by_fingerprint(
         &self,
         fingerprint: &str,
@@ -138,6 +155,7 @@ impl Store {
         Ok(t.unwrap_or(0))
     }
 
+    /// Sets an investigator's status; returns them as they are now.
     pub async fn set_investigator_status(
         &self,
         id: u64,
@@ -184,6 +202,7 @@ impl Store {
         Ok(row.map(|(i, h)| (i as u64, h)))
     }
 
+    /// Revokes an API key; false if there is no such key.
     pub async fn revoke_api_key(&self, id: u64) -> Result<bool> {
         Ok(sqlx::query("UPDATE api_keys SET revoked = 1 WHERE id = $1")
             .bind(id_param(id))

@@ -4,6 +4,8 @@
 //! Every query is written once, with `$N` placeholders (both drivers accept them); the only
 //! dialect-specific SQL is in [`render`] (JSON fields, LIKE) and row locking.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod actions;
 pub mod agents;
 pub mod commands;
@@ -16,15 +18,19 @@ pub mod queue;
 pub mod render;
 
 pub use error::StoreError;
+/// The store's results.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::time::Duration;
 
+/// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
+    /// SQLite, the embedded default: one writer at a time.
     Sqlite,
+    /// PostgreSQL, for scale-out: several server processes share it.
     Postgres,
 }
 
@@ -32,6 +38,7 @@ pub enum Dialect {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: AnyPool,
+    /// Which database it is, from the URL's scheme.
     pub dialect: Dialect,
     /// Kept to open PostgreSQL's LISTEN connection (see `notify`).
     pub(crate) url: String,
@@ -174,6 +181,7 @@ impl Store {
         Ok(store)
     }
 
+    /// The connection pool, for what the store's methods do not do (tests).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }

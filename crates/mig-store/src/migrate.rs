@@ -8,7 +8,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_action_reason.sql")),
 ];
 
-pub async fn run(store: &Store) -> Result<()> {
+/// Applies the migrations the database has not had yet.
+pub(crate) async fn run(store: &Store) -> Result<()> {
     // Several server processes may start at once against one PostgreSQL: they take turns,
     // holding a lock for the whole transaction (even CREATE TABLE IF NOT EXISTS races there).
     // On SQLite the write transaction is the lock.

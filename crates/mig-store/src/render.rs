@@ -7,17 +7,21 @@ use mig_core::target::{Column, Literal, Target};
 /// A bound parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Param {
+    /// An integer (IDs, Unix ms, limits).
     Int(i64),
+    /// Text.
     Text(String),
 }
 
 /// Collects bound parameters while a query is assembled; `bind` returns the placeholder.
 #[derive(Debug, Default)]
 pub struct Binder {
+    /// The parameters so far: `$1` is the first.
     pub params: Vec<Param>,
 }
 
 impl Binder {
+    /// Adds a parameter; returns its placeholder (`$N`).
     pub fn bind(&mut self, p: Param) -> String {
         self.params.push(p);
         format!("${}", self.params.len())
@@ -34,7 +38,9 @@ impl Binder {
 /// A condition and its parameters, numbered from `$first`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
+    /// The SQL condition on `agents`, with `$N` placeholders.
     pub sql: String,
+    /// The values of the placeholders, in order.
     pub params: Vec<Param>,
 }
 

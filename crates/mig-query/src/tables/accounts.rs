@@ -3,7 +3,7 @@
 use super::super::schema::*;
 use mig_host::users::{self, User};
 
-pub static USERS: Table = Table {
+pub(crate) static USERS: Table = Table {
     name: "users",
     about: "Local user accounts (from /etc/passwd).",
     columns: &[
@@ -25,7 +25,7 @@ pub static USERS: Table = Table {
 };
 
 /// The accounts a scan visits: those whose uid or name the WHERE clause asks for, or all.
-pub fn selected_users(q: &Constraints) -> Result<Vec<User>, String> {
+pub(crate) fn selected_users(q: &Constraints) -> Result<Vec<User>, String> {
     let uids = q.ints("uid");
     let names = q.texts("username");
     Ok(users::users()?
@@ -56,7 +56,7 @@ fn gen_users(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     ))
 }
 
-pub static GROUPS: Table = Table {
+pub(crate) static GROUPS: Table = Table {
     name: "groups",
     about: "Local system groups (from /etc/group).",
     columns: &[
@@ -82,7 +82,7 @@ fn gen_groups(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     ))
 }
 
-pub static USER_GROUPS: Table = Table {
+pub(crate) static USER_GROUPS: Table = Table {
     name: "user_groups",
     about: "Local system user group relationships: each user's primary group and the groups that list it as a member.",
     columns: &[bigint("uid", "User ID"), bigint("gid", "Group ID")],

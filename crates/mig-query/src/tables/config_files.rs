@@ -27,7 +27,7 @@ fn files_in(dir: &str) -> Vec<PathBuf> {
 const CRONTABS: &[&str] = &["/etc/crontab"];
 const CRON_DIRS: &[&str] = &["/etc/cron.d", "/var/spool/cron/crontabs", "/var/spool/cron"];
 
-pub static CRONTAB: Table = Table {
+pub(crate) static CRONTAB: Table = Table {
     name: "crontab",
     about: "Line parsed values from system and user cron/tab.",
     columns: &[
@@ -50,7 +50,7 @@ pub static CRONTAB: Table = Table {
 /// One crontab line as (event, minute, hour, day of month, month, day of week, command).
 /// Comments, blank lines and variable assignments give `None`. In system crontabs the
 /// command starts with the user, as osquery shows it.
-pub fn parse_cron_line(line: &str) -> Option<[String; 7]> {
+pub(crate) fn parse_cron_line(line: &str) -> Option<[String; 7]> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return None;
@@ -125,7 +125,7 @@ fn gen_crontab(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     Ok(VecRows::boxed(rows))
 }
 
-pub static SUDOERS: Table = Table {
+pub(crate) static SUDOERS: Table = Table {
     name: "sudoers",
     about: "Rules for running commands as other users via sudo.",
     columns: &[

@@ -90,7 +90,7 @@ fn type_name(m: &std::fs::Metadata) -> &'static str {
     }
 }
 
-pub static FILE: Table = Table {
+pub(crate) static FILE: Table = Table {
     name: "file",
     about: "Interactive filesystem attributes and metadata. Needs a path or a directory: `=`, `IN` or LIKE, where `%` matches within one path component and a final `/%%` everything below.",
     columns: &[
@@ -165,7 +165,7 @@ fn gen_file(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     })))
 }
 
-pub static HASH: Table = Table {
+pub(crate) static HASH: Table = Table {
     name: "hash",
     about: "Filesystem hash data. Needs a path or a directory, as the file table.",
     columns: &[
@@ -266,7 +266,7 @@ const SUID_DIRS: &[&str] = &[
     "/dev/shm",
 ];
 
-pub static SUID_BIN: Table = Table {
+pub(crate) static SUID_BIN: Table = Table {
     name: "suid_bin",
     about: "suid binaries in common locations (searched recursively, symbolic links not followed).",
     columns: &[

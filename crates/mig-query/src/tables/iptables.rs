@@ -9,7 +9,7 @@
 use super::super::schema::*;
 use std::collections::HashMap;
 
-pub const SAVED_RULES: &[&str] = &[
+pub(crate) const SAVED_RULES: &[&str] = &[
     "/etc/iptables/rules.v4",
     "/etc/iptables/rules.v6",
     "/etc/sysconfig/iptables",
@@ -18,7 +18,7 @@ pub const SAVED_RULES: &[&str] = &[
     "/etc/iptables/ip6tables.rules",
 ];
 
-pub static IPTABLES: Table = Table {
+pub(crate) static IPTABLES: Table = Table {
     name: "iptables",
     about: "Linux IP packet filtering rules, from netfilter's saved state (iptables-save format).",
     columns: &[
@@ -109,7 +109,7 @@ fn iface_mask(name: &str) -> String {
 }
 
 /// Rows of one file in iptables-save format.
-pub fn parse_saved(text: &str, source: &str, v6: bool) -> Vec<Row> {
+pub(crate) fn parse_saved(text: &str, source: &str, v6: bool) -> Vec<Row> {
     let any = if v6 { "::" } else { "0.0.0.0" };
     let mut table = String::new();
     let mut policies: HashMap<String, String> = HashMap::new();

@@ -3,7 +3,7 @@
 use super::super::schema::*;
 use mig_host::utmp::{self, Record};
 
-pub static LOGGED_IN_USERS: Table = Table {
+pub(crate) static LOGGED_IN_USERS: Table = Table {
     name: "logged_in_users",
     about: "Users with an active shell on the system (from utmp).",
     columns: &[
@@ -41,7 +41,7 @@ fn gen_logged_in(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     ))
 }
 
-pub static LAST: Table = Table {
+pub(crate) static LAST: Table = Table {
     name: "last",
     about: "System logins and logouts (from wtmp).",
     columns: &[
@@ -63,7 +63,7 @@ pub static LAST: Table = Table {
     example: "SELECT username, tty, host, datetime(time, 'unixepoch') FROM last WHERE type = 7",
 };
 
-pub fn last_row(r: Record) -> Row {
+pub(crate) fn last_row(r: Record) -> Row {
     vec![
         t(r.user),
         t(r.line),

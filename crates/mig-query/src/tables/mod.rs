@@ -52,10 +52,12 @@ static ALL: &[&Table] = &[
     &iptables::IPTABLES,
 ];
 
+/// Every table the engine registers.
 pub fn all() -> &'static [&'static Table] {
     ALL
 }
 
+/// The table called `name`; `None` when there is none.
 pub fn lookup(name: &str) -> Option<&'static Table> {
     ALL.iter().copied().find(|t| t.name == name)
 }

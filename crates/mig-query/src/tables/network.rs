@@ -6,7 +6,7 @@ use mig_host::net::{self, Namespace};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A prefix length as a netmask: `255.255.255.0`, `ffff:ffff:ffff:ffff::`.
-pub fn netmask(v4: bool, prefix: u8) -> String {
+pub(crate) fn netmask(v4: bool, prefix: u8) -> String {
     if v4 {
         let m = if prefix == 0 {
             0
@@ -27,7 +27,7 @@ pub fn netmask(v4: bool, prefix: u8) -> String {
 const IFF_BROADCAST: u32 = 0x2;
 const IFF_POINTOPOINT: u32 = 0x10;
 
-pub static INTERFACE_ADDRESSES: Table = Table {
+pub(crate) static INTERFACE_ADDRESSES: Table = Table {
     name: "interface_addresses",
     about: "Network interfaces and relevant metadata.",
     columns: &[
@@ -82,7 +82,7 @@ fn gen_addresses(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     Ok(VecRows::boxed(rows))
 }
 
-pub static INTERFACE_DETAILS: Table = Table {
+pub(crate) static INTERFACE_DETAILS: Table = Table {
     name: "interface_details",
     about: "Detailed information and stats of network interfaces.",
     columns: &[
@@ -155,7 +155,7 @@ fn gen_details(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     Ok(VecRows::boxed(rows))
 }
 
-pub static ROUTES: Table = Table {
+pub(crate) static ROUTES: Table = Table {
     name: "routes",
     about: "The active route table for the host system (the kernel's main table for IPv4, all IPv6 routes).",
     columns: &[
@@ -181,7 +181,7 @@ const RTF_GATEWAY: i64 = 0x2;
 const RTF_LOCAL: i64 = 0x8000_0000;
 
 /// /proc/net/route: little-endian hex words.
-pub fn parse_ipv4_routes(text: &str) -> Vec<Row> {
+pub(crate) fn parse_ipv4_routes(text: &str) -> Vec<Row> {
     text.lines()
         .skip(1)
         .filter_map(|l| {
@@ -218,7 +218,7 @@ pub fn parse_ipv4_routes(text: &str) -> Vec<Row> {
 
 /// /proc/net/ipv6_route: destination, prefix, source, prefix, gateway, metric, refs, use,
 /// flags, interface.
-pub fn parse_ipv6_routes(text: &str) -> Vec<Row> {
+pub(crate) fn parse_ipv6_routes(text: &str) -> Vec<Row> {
     text.lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
@@ -265,7 +265,7 @@ fn gen_routes(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     Ok(VecRows::boxed(rows))
 }
 
-pub static ARP_CACHE: Table = Table {
+pub(crate) static ARP_CACHE: Table = Table {
     name: "arp_cache",
     about: "Address resolution cache, both static and dynamic (from ARP, NDP).",
     columns: &[
@@ -297,7 +297,7 @@ fn gen_arp(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     ))
 }
 
-pub static ETC_HOSTS: Table = Table {
+pub(crate) static ETC_HOSTS: Table = Table {
     name: "etc_hosts",
     about: "Line-parsed /etc/hosts.",
     columns: &[
@@ -311,7 +311,7 @@ pub static ETC_HOSTS: Table = Table {
     example: "SELECT * FROM etc_hosts WHERE address NOT IN ('127.0.0.1', '::1')",
 };
 
-pub fn parse_hosts(text: &str) -> Vec<Row> {
+pub(crate) fn parse_hosts(text: &str) -> Vec<Row> {
     text.lines()
         .filter_map(|l| {
             let l = l.split('#').next().unwrap_or("").trim();
@@ -331,7 +331,7 @@ fn gen_hosts(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     Ok(VecRows::boxed(parse_hosts(&text)))
 }
 
-pub static DNS_RESOLVERS: Table = Table {
+pub(crate) static DNS_RESOLVERS: Table = Table {
     name: "dns_resolvers",
     about: "Resolvers used by this host (from /etc/resolv.conf).",
     columns: &[
@@ -350,7 +350,7 @@ pub static DNS_RESOLVERS: Table = Table {
 
 /// glibc's `_res.options` after res_init: the defaults (RES_INIT, RES_RECURSE,
 /// RES_DEFNAMES, RES_DNSRCH) plus the `options` line.
-pub fn resolver_options(text: &str) -> i64 {
+pub(crate) fn resolver_options(text: &str) -> i64 {
     let mut o: i64 = 0x1 | 0x40 | 0x80 | 0x200;
     for line in text.lines() {
         let Some(rest) = line.trim().strip_prefix("options") else {
@@ -374,7 +374,7 @@ pub fn resolver_options(text: &str) -> i64 {
     o
 }
 
-pub fn parse_resolv_conf(text: &str) -> Vec<Row> {
+pub(crate) fn parse_resolv_conf(text: &str) -> Vec<Row> {
     let options = resolver_options(text);
     let mut rows = Vec::new();
     let (mut ns, mut search, mut sort) = (0i64, 0i64, 0i64);

@@ -5,7 +5,7 @@ use super::super::schema::*;
 use mig_host::packages::{self, Package};
 use std::path::{Path, PathBuf};
 
-pub static DEB_PACKAGES: Table = Table {
+pub(crate) static DEB_PACKAGES: Table = Table {
     name: "deb_packages",
     about: "The installed DEB package database.",
     columns: &[
@@ -66,7 +66,7 @@ fn gen_deb(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     ))
 }
 
-pub static RPM_PACKAGES: Table = Table {
+pub(crate) static RPM_PACKAGES: Table = Table {
     name: "rpm_packages",
     about:
         "RPM packages that are currently installed on the host system (RPM 4.16+ SQLite database).",
@@ -116,7 +116,7 @@ fn gen_rpm(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     ))
 }
 
-pub static APT_SOURCES: Table = Table {
+pub(crate) static APT_SOURCES: Table = Table {
     name: "apt_sources",
     about: "Current list of APT repositories or software channels.",
     columns: &[
@@ -138,7 +138,7 @@ pub static APT_SOURCES: Table = Table {
 
 /// One `deb` source: where it is configured, its URI, suite and components.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AptSource {
+pub(crate) struct AptSource {
     pub file: String,
     pub uri: String,
     pub suite: String,
@@ -147,7 +147,7 @@ pub struct AptSource {
 }
 
 /// One-line format: `deb [arch=amd64 signed-by=…] URI suite component…`.
-pub fn parse_list(file: &str, text: &str) -> Vec<AptSource> {
+pub(crate) fn parse_list(file: &str, text: &str) -> Vec<AptSource> {
     text.lines()
         .filter_map(|l| {
             let l = l.split('#').next().unwrap_or("").trim();
@@ -176,7 +176,7 @@ pub fn parse_list(file: &str, text: &str) -> Vec<AptSource> {
 }
 
 /// deb822 format (`.sources`): paragraphs of Types, URIs, Suites, Components.
-pub fn parse_sources(file: &str, text: &str) -> Vec<AptSource> {
+pub(crate) fn parse_sources(file: &str, text: &str) -> Vec<AptSource> {
     let mut out = Vec::new();
     for para in text.split("\n\n") {
         let field = |name: &str| -> Vec<String> {
@@ -209,7 +209,7 @@ pub fn parse_sources(file: &str, text: &str) -> Vec<AptSource> {
 }
 
 /// APT's file name for a repository's Release file: the URI without its scheme, `/` → `_`.
-pub fn release_file(uri: &str, suite: &str) -> String {
+pub(crate) fn release_file(uri: &str, suite: &str) -> String {
     let bare = uri
         .split_once("://")
         .map_or(uri, |(_, r)| r)

@@ -5,7 +5,7 @@ use super::super::schema::*;
 use mig_host::{net, process};
 
 /// The processes a scan visits: the `pid` values asked for, or every process.
-pub fn pids(q: &Constraints) -> Vec<u32> {
+pub(crate) fn pids(q: &Constraints) -> Vec<u32> {
     match q.ints("pid") {
         Some(wanted) => {
             let mut p: Vec<u32> = wanted
@@ -22,7 +22,7 @@ pub fn pids(q: &Constraints) -> Vec<u32> {
 }
 
 /// Rows made per process, one process at a time.
-pub fn per_process<F>(q: &Constraints, mut rows_of: F) -> Box<dyn Rows>
+pub(crate) fn per_process<F>(q: &Constraints, mut rows_of: F) -> Box<dyn Rows>
 where
     F: FnMut(u32) -> Vec<Row> + 'static,
 {
@@ -39,7 +39,7 @@ where
     }))
 }
 
-pub static PROCESSES: Table = Table {
+pub(crate) static PROCESSES: Table = Table {
     name: "processes",
     about: "All running processes on the host system.",
     columns: &[
@@ -151,7 +151,7 @@ fn gen_processes(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     }))
 }
 
-pub static PROCESS_OPEN_FILES: Table = Table {
+pub(crate) static PROCESS_OPEN_FILES: Table = Table {
     name: "process_open_files",
     about: "File descriptors for each process.",
     columns: &[
@@ -177,7 +177,7 @@ fn gen_open_files(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     }))
 }
 
-pub static PROCESS_MEMORY_MAP: Table = Table {
+pub(crate) static PROCESS_MEMORY_MAP: Table = Table {
     name: "process_memory_map",
     about: "Process memory mapped files and pseudo device/regions.",
     columns: &[

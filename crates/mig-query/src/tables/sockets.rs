@@ -95,7 +95,7 @@ fn protocol(s: &Socket) -> i64 {
     }
 }
 
-pub static PROCESS_OPEN_SOCKETS: Table = Table {
+pub(crate) static PROCESS_OPEN_SOCKETS: Table = Table {
     name: "process_open_sockets",
     about: "Processes which have open network sockets on the system.",
     columns: &[
@@ -150,7 +150,7 @@ fn gen_open_sockets(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     }))
 }
 
-pub static LISTENING_PORTS: Table = Table {
+pub(crate) static LISTENING_PORTS: Table = Table {
     name: "listening_ports",
     about: "Processes with listening (bound) network sockets/ports.",
     columns: &[

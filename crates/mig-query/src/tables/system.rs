@@ -3,7 +3,7 @@
 use super::super::schema::*;
 use mig_host::{mounts, system};
 
-pub static KERNEL_INFO: Table = Table {
+pub(crate) static KERNEL_INFO: Table = Table {
     name: "kernel_info",
     about: "Basic active kernel information.",
     columns: &[
@@ -41,7 +41,7 @@ fn gen_kernel_info(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     ]]))
 }
 
-pub static KERNEL_MODULES: Table = Table {
+pub(crate) static KERNEL_MODULES: Table = Table {
     name: "kernel_modules",
     about: "Linux kernel modules loaded (from /proc/modules).",
     columns: &[
@@ -59,7 +59,7 @@ pub static KERNEL_MODULES: Table = Table {
 };
 
 /// /proc/modules lines: name, size, use count, users (`-` or `a,b,`), state, address.
-pub fn parse_modules(text: &str) -> Vec<Row> {
+pub(crate) fn parse_modules(text: &str) -> Vec<Row> {
     text.lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
@@ -84,7 +84,7 @@ fn gen_kernel_modules(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     )))
 }
 
-pub static OS_VERSION: Table = Table {
+pub(crate) static OS_VERSION: Table = Table {
     name: "os_version",
     about: "A single row containing the operating system name and version.",
     columns: &[
@@ -136,7 +136,7 @@ fn gen_os_version(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     ]]))
 }
 
-pub static SYSTEM_INFO: Table = Table {
+pub(crate) static SYSTEM_INFO: Table = Table {
     name: "system_info",
     about: "System information for identification.",
     columns: &[
@@ -204,7 +204,7 @@ fn gen_system_info(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     ]]))
 }
 
-pub static UPTIME: Table = Table {
+pub(crate) static UPTIME: Table = Table {
     name: "uptime",
     about: "Track time passed since last boot.",
     columns: &[
@@ -232,7 +232,7 @@ fn gen_uptime(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     ]]))
 }
 
-pub static MOUNTS: Table = Table {
+pub(crate) static MOUNTS: Table = Table {
     name: "mounts",
     about: "System mounted devices and filesystems (not process specific), with their usage (osquery's equivalent of df).",
     columns: &[

@@ -33,7 +33,7 @@ const UNIT_TYPES: &[&str] = &[
     "device",
 ];
 
-pub static SYSTEMD_UNITS: Table = Table {
+pub(crate) static SYSTEMD_UNITS: Table = Table {
     name: "systemd_units",
     about: "systemd units, from their unit files.",
     columns: &[
@@ -82,7 +82,7 @@ pub static SYSTEMD_UNITS: Table = Table {
 };
 
 /// systemd's D-Bus object path escaping: letters and digits kept, the rest `_xx`.
-pub fn object_path(unit: &str) -> String {
+pub(crate) fn object_path(unit: &str) -> String {
     let mut p = String::from("/org/freedesktop/systemd1/unit/");
     for b in unit.bytes() {
         if b.is_ascii_alphanumeric() {
@@ -95,7 +95,7 @@ pub fn object_path(unit: &str) -> String {
 }
 
 /// `Key=` values of a unit file, by section (`Unit.Description`), first occurrence wins.
-pub fn parse_unit(text: &str) -> BTreeMap<String, String> {
+pub(crate) fn parse_unit(text: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut section = String::new();
     for line in text.lines() {

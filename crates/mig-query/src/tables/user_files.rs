@@ -72,7 +72,7 @@ const HISTORY_FILES: &[&str] = &[
     ".ash_history",
 ];
 
-pub static SHELL_HISTORY: Table = Table {
+pub(crate) static SHELL_HISTORY: Table = Table {
     name: "shell_history",
     about: "A line-delimited (command) table of per-user .*_history data.",
     columns: &[
@@ -89,7 +89,7 @@ pub static SHELL_HISTORY: Table = Table {
 };
 
 /// zsh's extended history: `: <time>:<duration>;<command>`.
-pub fn zsh_extended(line: &str) -> Option<(i64, &str)> {
+pub(crate) fn zsh_extended(line: &str) -> Option<(i64, &str)> {
     let rest = line.strip_prefix(": ")?;
     let (time, rest) = rest.split_once(':')?;
     let (_, command) = rest.split_once(';')?;
@@ -128,7 +128,7 @@ fn gen_history(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     })))
 }
 
-pub static AUTHORIZED_KEYS: Table = Table {
+pub(crate) static AUTHORIZED_KEYS: Table = Table {
     name: "authorized_keys",
     about: "A line-delimited authorized_keys table.",
     columns: &[
@@ -165,7 +165,7 @@ fn is_key_type(s: &str) -> bool {
 }
 
 /// `[options] algorithm key [comment]`; `None` for comments, blanks and garbage.
-pub fn parse_key_line(line: &str) -> Option<(String, String, String, String)> {
+pub(crate) fn parse_key_line(line: &str) -> Option<(String, String, String, String)> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return None;

@@ -21,9 +21,13 @@ use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// The exchange agents bind their queues to.
 pub const EXCHANGE_AGENTS: &str = "toagents";
+/// The exchange agents publish results and heartbeats to.
 pub const EXCHANGE_SCHEDULERS: &str = "toschedulers";
+/// The routing key of results, and the name of the schedulers' shared queue for them.
 pub const RESULTS_KEY: &str = "mig.agt.results";
+/// The routing key of heartbeats, and the name of the schedulers' shared queue for them.
 pub const HEARTBEATS_KEY: &str = "mig.agt.heartbeats";
 
 /// An agent's queue: `mig.agt.<queueloc>`.
@@ -40,18 +44,22 @@ pub struct AmqpSettings {
     pub ca: Option<PathBuf>,
     /// The client certificate and key the broker asks for (amqps).
     pub cert: Option<PathBuf>,
+    /// The client certificate's private key, PEM (amqps).
     pub key: Option<PathBuf>,
 }
 
 /// Why the AMQP relay failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AmqpError {
-    /// lapin's message already says what it wraps; not a `source`, so error chains do not
-    /// repeat it.
+    /// The broker or the connection to it failed. lapin's message already says what it
+    /// wraps; not a `source`, so error chains do not repeat it.
     #[error("AMQP: {0}")]
     Broker(lapin::Error),
+    /// A CA, certificate or key file of the settings could not be read (path, why).
     #[error("AMQP: cannot read {0}: {1}")]
     File(String, std::io::Error),
+    /// The broker is not set up as the relay needs (an exchange or queue missing), refused a
+    /// message, or a message could not be encoded.
     #[error("AMQP: {0}")]
     Protocol(String),
 }
@@ -62,6 +70,8 @@ impl From<lapin::Error> for AmqpError {
     }
 }
 
+/// Connects to the broker, with the settings' TLS files; `name` names the connection in the
+/// broker's management view.
 pub async fn connect(settings: &AmqpSettings, name: &str) -> Result<Connection, AmqpError> {
     let read =
         |p: &PathBuf| std::fs::read(p).map_err(|e| AmqpError::File(p.display().to_string(), e));
@@ -128,8 +138,11 @@ pub async fn declare_scheduler_queues(channel: &Channel) -> Result<(), AmqpError
 /// What an agent publishes: a body signed with its key.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct SignedMessage {
+    /// The publishing agent's queueloc.
     pub queueloc: String,
+    /// The agent's Ed25519 public key, base64 of its 32 bytes.
     pub publickey: String,
+    /// Its signature of the message's kind, queueloc and body, base64.
     pub signature: String,
     /// The heartbeat or the command, as JSON text.
     pub body: String,
@@ -140,6 +153,7 @@ fn signed_text(kind: &str, queueloc: &str, body: &str) -> Vec<u8> {
 }
 
 impl SignedMessage {
+    /// Signs `body`, a message of `kind` (`heartbeat` or `result`) from `queueloc`.
     pub fn sign(key: &SigningKey, kind: &str, queueloc: &str, body: String) -> SignedMessage {
         let sig = key.sign(&signed_text(kind, queueloc, &body));
         SignedMessage {

@@ -22,11 +22,15 @@ const PUBLISHING_CHANNELS: usize = 4;
 /// AMQP's default exchange: it routes a message to the queue its routing key names.
 const DEFAULT_EXCHANGE: &str = "";
 
+/// A scheduler's connection to the broker, with its publishing channels.
 pub struct SchedulerLink {
+    /// The connection; consumers open their channels on it.
     pub conn: Connection,
     publishers: Vec<Channel>,
 }
 
+/// Connects a scheduler: declares MIG's exchanges and the schedulers' shared queues, and opens
+/// the publishing channels, in confirm mode.
 pub async fn connect_scheduler(
     settings: &AmqpSettings,
     name: &str,

@@ -19,26 +19,37 @@ type Stream = WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>>;
 /// Why a connection attempt or a session failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
+    /// The relay URL is not `wss://host[:port][/path]`.
     #[error("invalid relay URL {0:?}: expected wss://host:port[/path]")]
     Url(String),
+    /// TCP, the proxy, TLS or the WebSocket handshake failed or timed out (where, why).
     #[error("cannot connect to {0}: {1}")]
     Connect(String, String),
+    /// The server answered with an error, or closed the connection, instead of welcoming
+    /// the agent.
     #[error("the relay refused us: {0}")]
     Refused(String),
+    /// The server said something unexpected, or nothing in time, during the handshake; or a
+    /// message could not be encoded.
     #[error("relay protocol error: {0}")]
     Protocol(String),
+    /// The connection broke after it was established.
     #[error("connection lost: {0}")]
     Lost(String),
 }
 
+/// How an agent reaches the built-in relay.
 #[derive(Clone)]
 pub struct ClientSettings {
     /// `wss://host:port/path`
     pub url: String,
+    /// The TLS configuration: the deployment's CA, and the agents' client certificate.
     pub tls: Arc<rustls::ClientConfig>,
     /// `host:port` of an HTTP proxy that allows CONNECT, if the agent must use one.
     pub proxy: Option<String>,
+    /// The largest message taken from the server, in bytes.
     pub max_message: usize,
+    /// How long each step of connecting may take: TCP, TLS, WebSocket, challenge, welcome.
     pub timeout: Duration,
 }
 
@@ -67,15 +78,21 @@ pub fn parse_url(url: &str) -> Result<(String, u16, String), RelayError> {
 
 /// A connected, authenticated session.
 pub struct Session {
+    /// The server's ID for the agent, from the welcome.
     pub agent_id: u64,
+    /// Where the agent's messages go.
     pub sender: SessionSender,
+    /// Where the server's messages arrive.
     pub receiver: SessionReceiver,
 }
 
+/// The sending half of a session.
 pub struct SessionSender(SplitSink<Stream, Message>);
+/// The receiving half of a session.
 pub struct SessionReceiver(SplitStream<Stream>);
 
 impl SessionSender {
+    /// Sends a message as a JSON text frame.
     pub async fn send(&mut self, msg: &AgentMessage) -> Result<(), RelayError> {
         let text = serde_json::to_string(msg).map_err(|e| RelayError::Protocol(e.to_string()))?;
         self.0
@@ -92,6 +109,7 @@ impl SessionSender {
             .map_err(|e| RelayError::Lost(e.to_string()))
     }
 
+    /// Closes the connection; a failure is ignored, as the connection goes either way.
     pub async fn close(&mut self) {
         let _ = self.0.close().await;
     }
@@ -100,6 +118,7 @@ impl SessionSender {
 /// What arrived from the server.
 #[derive(Debug)]
 pub enum Incoming {
+    /// A message.
     Message(ServerMessage),
     /// A frame that is not a message (a ping, a pong, a dropped malformed message): the
     /// connection is alive, which is all it says.

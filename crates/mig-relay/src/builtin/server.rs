@@ -52,6 +52,7 @@ pub trait Backend: Send + Sync + 'static {
         publickey: String,
         peer: SocketAddr,
     ) -> impl Future<Output = Result<u64, String>> + Send;
+    /// A heartbeat from a connected agent: record it.
     fn heartbeat(&self, agent_id: u64, agent: Agent) -> impl Future<Output = ()> + Send;
     /// A result: store it, then acknowledge it through the hub.
     fn result(&self, agent_id: u64, command: Command) -> impl Future<Output = ()> + Send;
@@ -59,10 +60,14 @@ pub trait Backend: Send + Sync + 'static {
     fn pending(&self, agent_id: u64) -> impl Future<Output = Vec<String>> + Send;
 }
 
+/// How the relay's listener takes agents.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
+    /// The server's TLS configuration, which should require the agents' client certificate.
     pub tls: Arc<rustls::ServerConfig>,
+    /// The largest message taken from an agent, in bytes; a larger one ends its connection.
     pub max_message: usize,
+    /// How long each step of accepting an agent may take: TLS, WebSocket, hello.
     pub handshake_timeout: Duration,
     /// The server pings every agent this often; an agent silent for three periods is dropped.
     pub ping_interval: Duration,
@@ -88,10 +93,12 @@ impl Hub {
         }
     }
 
+    /// Whether the agent is connected to this process.
     pub fn is_connected(&self, agent_id: u64) -> bool {
         self.lock().contains_key(&agent_id)
     }
 
+    /// How many agents are connected to this process.
     pub fn connected(&self) -> usize {
         self.lock().len()
     }
