@@ -18,6 +18,7 @@ pub mod module_result;
 pub mod redact;
 #[cfg(feature = "target")]
 pub mod target;
+pub mod words;
 
 pub use acl::{Acl, AclError, Grant};
 pub use action::{Action, Counters, Operation};

@@ -166,31 +166,7 @@ pub fn usage(command: &str, flags: &[Flag]) -> String {
 /// Splits a command line on spaces, keeping 'single' and "double" quoted words together
 /// (the console's input, and the file-module flags inside yara's `filesearch`).
 pub fn split_words(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut has = false;
-    for c in s.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => cur.push(c),
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                has = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if has || !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                    has = false;
-                }
-            }
-            (None, c) => cur.push(c),
-        }
-    }
-    if has || !cur.is_empty() {
-        out.push(cur);
-    }
-    out
+    mig_core::words::split(s, mig_core::words::Quotes::Shell)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod attack;
+pub mod dev;
 pub mod services;
 
 use mig_pgp::keygen::{armored_secret, generate_key, KeyAlgorithm};

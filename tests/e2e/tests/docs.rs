@@ -6,8 +6,7 @@
 //! `[options]`, `a|b`) are not commands. `alice$` and `bob$` prompts pick the first and the
 //! second dev investigator. A command succeeds when it exits 0 (found) or 1 (nothing found).
 
-use mig_e2e::{bin, free_port, stderr, stdout};
-use std::io::{BufRead, BufReader};
+use mig_e2e::{bin, stderr, stdout};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -73,23 +72,7 @@ fn every_command_the_docs_show_runs() {
         "[api]\n    url = \"https://localhost:8443/api/v1/\"\n[targets]\n    macro = all:status='online'\n",
     )
     .unwrap();
-    let mut dev = Command::new(bin("mig-server"))
-        .args(["dev", "--investigators", "2", "--data-dir"])
-        .arg(&dev_dir)
-        .args(["--api-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--relay-listen", &format!("127.0.0.1:{}", free_port())])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut said = String::new();
-    let mut out = BufReader::new(dev.stdout.take().unwrap());
-    while !said.contains("Stop with Ctrl-C") {
-        let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0, "dev exited: {said}");
-        said.push_str(&line);
-    }
-    std::thread::spawn(move || for _ in out.lines() {});
+    let dev = mig_e2e::dev::Dev::start(&dev_dir, &["--investigators", "2"]);
     let bin_dir: PathBuf = bin("mig").parent().unwrap().to_path_buf();
     let path = format!(
         "{}:{}",
@@ -166,8 +149,5 @@ fn every_command_the_docs_show_runs() {
         ran += 1;
     }
     assert!(ran >= 12, "only {ran} commands found in the docs");
-    let _ = Command::new("kill")
-        .args(["-TERM", &dev.id().to_string()])
-        .status();
-    let _ = dev.wait();
+    dev.stop();
 }

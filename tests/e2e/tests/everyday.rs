@@ -2,54 +2,13 @@
 //! binaries: the dev platform keeps an operator's edits across restarts, and a two-person rule
 //! is tried end to end in dev mode.
 
-use mig_e2e::{bin, free_port, stderr, stdout, wait_for};
+use mig_e2e::dev::Dev;
+use mig_e2e::{bin, stderr, stdout, wait_for};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// `mig-server dev` in `dir`, started and read up to its "Stop with Ctrl-C"; what it said.
-struct Dev {
-    child: Child,
-    said: String,
-}
-
-impl Dev {
-    fn start(dir: &Path, ports: (u16, u16), extra: &[&str]) -> Dev {
-        let mut child = Command::new(bin("mig-server"))
-            .args(["dev", "--agents", "1", "--data-dir"])
-            .arg(dir)
-            .args(["--api-listen", &format!("127.0.0.1:{}", ports.0)])
-            .args(["--relay-listen", &format!("127.0.0.1:{}", ports.1)])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut said = String::new();
-        while !said.contains("Stop with Ctrl-C") {
-            let mut line = String::new();
-            assert!(
-                out.read_line(&mut line).unwrap() > 0,
-                "dev exited early: {said}"
-            );
-            said.push_str(&line);
-        }
-        // Keep reading (and dropping) what it says, so that it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in out.lines() {});
-        Dev { child, said }
-    }
-
-    /// Ctrl-C's polite cousin: SIGTERM, as a service manager stops it.
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
 
 fn mig(config: &Path, args: &[&str]) -> std::process::Output {
     Command::new(bin("mig"))
@@ -64,8 +23,8 @@ fn mig(config: &Path, args: &[&str]) -> std::process::Output {
 fn dev_mode_keeps_edits_and_walks_through_a_two_person_rule() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
-    let ports = (free_port(), free_port());
-    let dev = Dev::start(&root, ports, &["--investigators", "2"]);
+    let dev = Dev::start(&root, &["--investigators", "2"]);
+    let ports = dev.ports;
     for file in [
         "acl.json",
         "server.toml",
@@ -140,7 +99,7 @@ fn dev_mode_keeps_edits_and_walks_through_a_two_person_rule() {
 
     // The same command again: the edited ACL and every file are kept, the logs go on.
     let log_before = std::fs::read_to_string(&agent_log).unwrap();
-    let dev = Dev::start(&root, ports, &["--investigators", "2"]);
+    let dev = Dev::start_on(&root, ports, &["--investigators", "2"]);
     assert!(dev.said.contains("kept"), "{}", dev.said);
     assert!(!dev.said.contains("created:"), "{}", dev.said);
     let acl_after: Value = serde_json::from_slice(&std::fs::read(&acl_path).unwrap()).unwrap();

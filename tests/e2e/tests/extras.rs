@@ -2,7 +2,7 @@
 //! sandbox as a module sees it, privacy mode, the whitelist, the ACL courtesy check, cancel,
 //! and agents behind a proxy.
 
-use mig_e2e::{acl, bin, free_port, stderr, stdout, wait_for, Platform};
+use mig_e2e::{acl, bin, stderr, stdout, wait_for, Platform};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -11,30 +11,8 @@ use std::time::Duration;
 #[test]
 fn dev_platform_in_one_command() {
     let dir = tempfile::tempdir().unwrap();
-    let (api, relay) = (free_port(), free_port());
-    let mut server = Command::new(bin("mig-server"))
-        .args(["dev", "--agents", "2", "--data-dir"])
-        .arg(dir.path())
-        .args([
-            "--api-listen",
-            &format!("127.0.0.1:{api}"),
-            "--relay-listen",
-            &format!("127.0.0.1:{relay}"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(server.stdout.take().unwrap());
-    let mut said = String::new();
-    while !said.contains("Stop with Ctrl-C") {
-        let mut line = String::new();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "dev exited early: {said}"
-        );
-        said.push_str(&line);
-    }
+    let dev = mig_e2e::dev::Dev::start(dir.path(), &["--agents", "2"]);
+    let said = &dev.said;
     assert!(said.contains("export MIG_CONFIG="), "{said}");
     let config = dir.path().canonicalize().unwrap().join("client.toml");
     let mig = |args: &[&str]| {
@@ -56,8 +34,7 @@ fn dev_platform_in_one_command() {
     let o = mig(&["file", "-t", "local", "-path", "/etc", "-name", "^passwd$"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("/etc/passwd [lastmodified:"));
-    let _ = server.kill();
-    let _ = server.wait();
+    dev.stop();
 }
 
 /// `mig action create --sign` of a search for /etc/hostname on `target`, with `options`

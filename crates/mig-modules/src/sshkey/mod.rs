@@ -420,7 +420,7 @@ fn public_line(line: &str) -> Option<(String, Vec<u8>, String)> {
     if line.is_empty() || line.starts_with('#') {
         return None;
     }
-    let words = split_key_line(line);
+    let words = mig_core::words::split(line, mig_core::words::Quotes::KeepDouble);
     let i = words.iter().position(|w| KEY_TYPES.contains(&w.as_str()))?;
     let blob = base64::engine::general_purpose::STANDARD
         .decode(words.get(i + 1)?)
@@ -429,31 +429,6 @@ fn public_line(line: &str) -> Option<(String, Vec<u8>, String)> {
         return None;
     }
     Some((words[i].clone(), blob, words[i + 2..].join(" ")))
-}
-
-/// Splits on spaces, except inside double quotes (authorized_keys options).
-fn split_key_line(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    for c in line.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                cur.push(c);
-            }
-            c if c.is_whitespace() && !quoted => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-            }
-            c => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
 }
 
 struct PemBlock {

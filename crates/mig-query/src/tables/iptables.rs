@@ -49,28 +49,6 @@ pub(crate) static IPTABLES: Table = Table {
     example: "SELECT chain, target, protocol, dst_port, src_ip FROM iptables WHERE filter_name = 'filter'",
 };
 
-/// Splits a rule into words, keeping quoted strings (`--comment "a b"`) whole.
-fn words(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    for c in line.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            c if c.is_whitespace() && !quoted => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-            }
-            c => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
 fn protocol_number(p: &str) -> i64 {
     match p.to_ascii_lowercase().as_str() {
         "all" | "" => 0,
@@ -140,7 +118,7 @@ pub(crate) fn parse_saved(text: &str, source: &str, v6: bool) -> Vec<Row> {
             Some((c, rest)) => (Some(c.to_string()), rest.trim()),
             None => (None, line),
         };
-        let w = words(rule);
+        let w = mig_core::words::split(rule, mig_core::words::Quotes::StripDouble);
         if w.first().map(String::as_str) != Some("-A") || w.len() < 2 {
             continue;
         }

@@ -2,8 +2,8 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
-use super::listing::budgeted;
-use super::params::{check_status, parse_time, Page};
+use super::listing;
+use super::params::{check_status, optional_time, Page};
 use crate::app::{now_ms, App};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -126,29 +126,12 @@ pub async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Ap
     let filter = ActionFilter {
         status: q.status,
         name: q.name,
-        after: q
-            .after
-            .as_deref()
-            .map(|t| parse_time(t, "after"))
-            .transpose()?,
-        before: q
-            .before
-            .as_deref()
-            .map(|t| parse_time(t, "before"))
-            .transpose()?,
+        after: optional_time(q.after.as_deref(), "after")?,
+        before: optional_time(q.before.as_deref(), "before")?,
         investigator: q.investigator,
         ..Default::default()
     };
-    budgeted(&[], "actions", &page, |offset, limit| {
-        let filter = ActionFilter {
-            offset,
-            limit,
-            ..filter.clone()
-        };
-        let app = app.clone();
-        async move { app.store.list_actions(&filter).await }
-    })
-    .await
+    listing::actions(&app, &[], "actions", filter, &page).await
 }
 
 pub async fn cancel(
@@ -184,21 +167,7 @@ pub async fn commands(
         status: q.status,
         ..Default::default()
     };
-    budgeted(
-        &[],
-        "commands",
-        &Page::new(q.limit, q.offset),
-        |offset, limit| {
-            let filter = CommandFilter {
-                offset,
-                limit,
-                ..filter.clone()
-            };
-            let app = app.clone();
-            async move { app.store.list_commands(&filter).await }
-        },
-    )
-    .await
+    listing::commands(&app, &[], "commands", filter, &Page::new(q.limit, q.offset)).await
 }
 
 /// Commands read per query while streaming (every answered one is sent, however many).

@@ -1,8 +1,8 @@
 //! Agents: list/search, detail, and the target preview.
 
 use super::error::{ApiError, ApiResult};
-use super::listing::budgeted;
-use super::params::{check_status, parse_time, Page};
+use super::listing;
+use super::params::{check_status, optional_time, Page};
 use crate::app::{now_ms, App};
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -37,32 +37,17 @@ pub async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Ap
         status: q.status,
         name: q.name,
         target,
-        after: q
-            .after
-            .as_deref()
-            .map(|t| parse_time(t, "after"))
-            .transpose()?,
-        before: q
-            .before
-            .as_deref()
-            .map(|t| parse_time(t, "before"))
-            .transpose()?,
+        after: optional_time(q.after.as_deref(), "after")?,
+        before: optional_time(q.before.as_deref(), "before")?,
         ..Default::default()
     };
-    let now = now_ms();
-    budgeted(
+    listing::agents(
+        &app,
         &[],
         "agents",
+        filter,
         &Page::new(q.limit, q.offset),
-        |offset, limit| {
-            let filter = AgentFilter {
-                offset,
-                limit,
-                ..filter.clone()
-            };
-            let app = app.clone();
-            async move { app.store.list_agents(&filter, now).await }
-        },
+        now_ms(),
     )
     .await
 }

@@ -6,11 +6,16 @@
 
 use super::error::ApiResult;
 use super::params::Page;
+use crate::app::App;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use mig_store::actions::ActionFilter;
+use mig_store::agents::AgentFilter;
+use mig_store::commands::CommandFilter;
 use mig_store::StoreError;
 use serde::Serialize;
 use std::future::Future;
+use std::sync::Arc;
 
 /// Bytes of JSON one list response holds at most (one row more when the first row alone is
 /// larger).
@@ -79,4 +84,71 @@ where
     }
     body.push(b'}');
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Actions matching `filter`, under `key`, one budgeted page.
+pub async fn actions(
+    app: &Arc<App>,
+    fields: &[(&str, serde_json::Value)],
+    key: &str,
+    filter: ActionFilter,
+    page: &Page,
+) -> ApiResult<Response> {
+    budgeted(fields, key, page, |offset, limit| {
+        let (app, filter) = (
+            app.clone(),
+            ActionFilter {
+                offset,
+                limit,
+                ..filter.clone()
+            },
+        );
+        async move { app.store.list_actions(&filter).await }
+    })
+    .await
+}
+
+/// Agents matching `filter` (statuses as of `now_ms`), under `key`, one budgeted page.
+pub async fn agents(
+    app: &Arc<App>,
+    fields: &[(&str, serde_json::Value)],
+    key: &str,
+    filter: AgentFilter,
+    page: &Page,
+    now_ms: i64,
+) -> ApiResult<Response> {
+    budgeted(fields, key, page, |offset, limit| {
+        let (app, filter) = (
+            app.clone(),
+            AgentFilter {
+                offset,
+                limit,
+                ..filter.clone()
+            },
+        );
+        async move { app.store.list_agents(&filter, now_ms).await }
+    })
+    .await
+}
+
+/// Commands matching `filter`, under `key`, one budgeted page.
+pub async fn commands(
+    app: &Arc<App>,
+    fields: &[(&str, serde_json::Value)],
+    key: &str,
+    filter: CommandFilter,
+    page: &Page,
+) -> ApiResult<Response> {
+    budgeted(fields, key, page, |offset, limit| {
+        let (app, filter) = (
+            app.clone(),
+            CommandFilter {
+                offset,
+                limit,
+                ..filter.clone()
+            },
+        );
+        async move { app.store.list_commands(&filter).await }
+    })
+    .await
 }

@@ -2,8 +2,8 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
-use super::listing::budgeted;
-use super::params::{check_status, parse_time, Page};
+use super::listing;
+use super::params::{check_status, optional_time, Page};
 use crate::app::{now_ms, App};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -61,16 +61,8 @@ pub async fn search(
     State(app): State<Arc<App>>,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<Response> {
-    let after = q
-        .after
-        .as_deref()
-        .map(|t| parse_time(t, "after"))
-        .transpose()?;
-    let before = q
-        .before
-        .as_deref()
-        .map(|t| parse_time(t, "before"))
-        .transpose()?;
+    let after = optional_time(q.after.as_deref(), "after")?;
+    let before = optional_time(q.before.as_deref(), "before")?;
     let like = q.name.map(|n| n.replace('*', "%"));
     let page = Page::new(q.limit, q.offset);
     let kind = [("type", json!(q.kind))];
@@ -91,16 +83,7 @@ pub async fn search(
                 investigator: q.investigatorid,
                 ..Default::default()
             };
-            budgeted(&kind, "results", &page, |offset, limit| {
-                let filter = ActionFilter {
-                    offset,
-                    limit,
-                    ..filter.clone()
-                };
-                let app = app.clone();
-                async move { app.store.list_actions(&filter).await }
-            })
-            .await
+            listing::actions(&app, &kind, "results", filter, &page).await
         }
         "agent" => {
             let target = q
@@ -117,17 +100,7 @@ pub async fn search(
                 before,
                 ..Default::default()
             };
-            let now = now_ms();
-            budgeted(&kind, "results", &page, |offset, limit| {
-                let filter = AgentFilter {
-                    offset,
-                    limit,
-                    ..filter.clone()
-                };
-                let app = app.clone();
-                async move { app.store.list_agents(&filter, now).await }
-            })
-            .await
+            listing::agents(&app, &kind, "results", filter, &page, now_ms()).await
         }
         "command" => {
             let filter = CommandFilter {
@@ -138,16 +111,7 @@ pub async fn search(
                 done_since: None,
                 ..Default::default()
             };
-            budgeted(&kind, "results", &page, |offset, limit| {
-                let filter = CommandFilter {
-                    offset,
-                    limit,
-                    ..filter.clone()
-                };
-                let app = app.clone();
-                async move { app.store.list_commands(&filter).await }
-            })
-            .await
+            listing::commands(&app, &kind, "results", filter, &page).await
         }
         "investigator" => {
             let all = app.store.list_investigators(false).await?;

@@ -23,6 +23,11 @@ impl Page {
     }
 }
 
+/// A query's optional RFC 3339 `name` parameter, as Unix milliseconds.
+pub fn optional_time(text: Option<&str>, name: &str) -> Result<Option<i64>, ApiError> {
+    text.map(|t| parse_time(t, name)).transpose()
+}
+
 /// An RFC 3339 time in a query parameter, as Unix milliseconds.
 pub fn parse_time(text: &str, name: &str) -> Result<i64, ApiError> {
     chrono::DateTime::parse_from_rfc3339(text)

@@ -1,0 +1,63 @@
+//! `mig-server dev` as README runs it: the one-command platform, started in a folder and read
+//! up to the moment it says what to type next.
+
+use crate::{bin, free_port};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A running `mig-server dev`.
+pub struct Dev {
+    child: Child,
+    /// What it printed up to "Stop with Ctrl-C".
+    pub said: String,
+    /// Its API and relay ports.
+    pub ports: (u16, u16),
+}
+
+impl Dev {
+    /// `mig-server dev --data-dir DIR` on fresh ports, with `extra` arguments.
+    pub fn start(dir: &Path, extra: &[&str]) -> Dev {
+        Dev::start_on(dir, (free_port(), free_port()), extra)
+    }
+
+    /// The same on given ports (a restart keeps the agents' and clients' configurations).
+    pub fn start_on(dir: &Path, ports: (u16, u16), extra: &[&str]) -> Dev {
+        let mut child = Command::new(bin("mig-server"))
+            .args(["dev", "--data-dir"])
+            .arg(dir)
+            .args(["--api-listen", &format!("127.0.0.1:{}", ports.0)])
+            .args(["--relay-listen", &format!("127.0.0.1:{}", ports.1)])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mig-server dev");
+        let mut out = BufReader::new(child.stdout.take().expect("dev's stdout"));
+        let mut said = String::new();
+        while !said.contains("Stop with Ctrl-C") {
+            let mut line = String::new();
+            let read = out.read_line(&mut line).unwrap_or(0);
+            assert!(read > 0, "dev exited early: {said}");
+            said.push_str(&line);
+        }
+        // Keep reading (and dropping) what it says, so that it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in out.lines() {});
+        Dev { child, said, ports }
+    }
+
+    /// Stops it as a service manager would (SIGTERM), and waits.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
