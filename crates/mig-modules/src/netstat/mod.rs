@@ -184,7 +184,7 @@ impl Module for Netstat {
         } else {
             vec![Namespace::own()]
         };
-        let mut el: BTreeMap<&str, BTreeMap<String, Vec<Element>>> = BTreeMap::new();
+        let mut hits = Hits::new();
         let mut errors = Vec::new();
         let needs_sockets = !c.connectedip.is_empty() || !c.listeningport.is_empty();
         let owners: HashMap<u64, Owner> = if needs_sockets {
@@ -192,151 +192,18 @@ impl Module for Netstat {
         } else {
             HashMap::new()
         };
-
-        if !c.localmac.is_empty() {
-            let ifaces = net::interfaces();
-            let addrs = net::local_addresses(&Namespace::own());
-            let map = el.entry("localmac").or_default();
-            for (m, re) in &c.localmac {
-                let hits = map.entry(m.clone()).or_default();
-                for i in ifaces
-                    .iter()
-                    .filter(|i| !i.mac.is_empty() && re.is_match(&i.mac))
-                {
-                    let mut any = false;
-                    for a in addrs.iter().filter(|a| a.interface == i.name) {
-                        any = true;
-                        hits.push(Element {
-                            localmacaddr: i.mac.clone(),
-                            localaddr: a.addr.to_string(),
-                            ..Default::default()
-                        });
-                    }
-                    if !any {
-                        hits.push(Element {
-                            localmacaddr: i.mac.clone(),
-                            ..Default::default()
-                        });
-                    }
-                }
-            }
-        }
+        local_macs(&c, &mut hits);
         for ns in &namespaces {
             if ctx.check().is_err() {
                 errors.push("netstat stopped early: the module ran out of time".into());
                 break;
             }
-            let ns_name = if p.namespaces {
-                ns.id.clone()
-            } else {
-                String::new()
-            };
-            if !c.localip.is_empty() {
-                let macs: HashMap<String, String> = net::interfaces()
-                    .into_iter()
-                    .map(|i| (i.name, i.mac))
-                    .collect();
-                let addrs = net::local_addresses(ns);
-                let map = el.entry("localip").or_default();
-                for (q, m) in &c.localip {
-                    let hits = map.entry(q.clone()).or_default();
-                    for a in addrs.iter().filter(|a| m.contains(&a.addr)) {
-                        hits.push(Element {
-                            localaddr: a.addr.to_string(),
-                            localmacaddr: if ns.id.is_empty() || !p.namespaces {
-                                macs.get(&a.interface).cloned().unwrap_or_default()
-                            } else {
-                                String::new()
-                            },
-                            namespace: ns_name.clone(),
-                            ..Default::default()
-                        });
-                    }
-                }
-            }
-            if !c.neighbormac.is_empty() || !c.neighborip.is_empty() {
-                let neighbors = net::neighbors(ns);
-                for (q, re) in &c.neighbormac {
-                    let hits = el
-                        .entry("neighbormac")
-                        .or_default()
-                        .entry(q.clone())
-                        .or_default();
-                    for n in neighbors.iter().filter(|n| re.is_match(&n.mac)) {
-                        hits.push(Element {
-                            remotemacaddr: n.mac.clone(),
-                            remoteaddr: n.addr.to_string(),
-                            namespace: ns_name.clone(),
-                            ..Default::default()
-                        });
-                    }
-                }
-                for (q, m) in &c.neighborip {
-                    let hits = el
-                        .entry("neighborip")
-                        .or_default()
-                        .entry(q.clone())
-                        .or_default();
-                    for n in neighbors.iter().filter(|n| m.contains(&n.addr)) {
-                        hits.push(Element {
-                            remotemacaddr: n.mac.clone(),
-                            remoteaddr: n.addr.to_string(),
-                            namespace: ns_name.clone(),
-                            ..Default::default()
-                        });
-                    }
-                }
-            }
+            // Elements name their namespace only when namespaces were asked for.
+            let ns_name = if p.namespaces { ns.id.as_str() } else { "" };
+            local_ips(&c, ns, ns_name, p.namespaces, &mut hits);
+            neighbours(&c, ns, ns_name, &mut hits);
             if needs_sockets {
-                let sockets = net::sockets(ns);
-                let element = |s: &net::Socket| {
-                    let owner = owners.get(&s.inode);
-                    Element {
-                        localaddr: s.local.to_string(),
-                        localport: s.local_port as f64,
-                        remoteaddr: if s.is_connected() {
-                            s.remote.to_string()
-                        } else {
-                            String::new()
-                        },
-                        remoteport: if s.is_connected() {
-                            s.remote_port as f64
-                        } else {
-                            0.0
-                        },
-                        namespace: ns_name.clone(),
-                        protocol: s.proto.name().to_string(),
-                        pid: owner.map_or(0.0, |o| o.pid as f64),
-                        process: owner.map(|o| o.name.clone()).unwrap_or_default(),
-                        ..Default::default()
-                    }
-                };
-                for (q, m) in &c.connectedip {
-                    let hits = el
-                        .entry("connectedip")
-                        .or_default()
-                        .entry(q.clone())
-                        .or_default();
-                    hits.extend(
-                        sockets
-                            .iter()
-                            .filter(|s| s.is_connected() && m.contains(&s.remote))
-                            .map(element),
-                    );
-                }
-                for (q, port) in &c.listeningport {
-                    let hits = el
-                        .entry("listeningport")
-                        .or_default()
-                        .entry(q.clone())
-                        .or_default();
-                    hits.extend(
-                        sockets
-                            .iter()
-                            .filter(|s| s.is_listening() && s.local_port == *port)
-                            .map(element),
-                    );
-                }
+                sockets(&c, ns, ns_name, &owners, &mut hits);
             }
         }
         let mut total = 0usize;
@@ -350,7 +217,7 @@ impl Module for Netstat {
             "connectedip",
             "listeningport",
         ] {
-            let map = el.remove(key).unwrap_or_default();
+            let map = hits.remove(key).unwrap_or_default();
             total += map.values().map(Vec::len).sum::<usize>();
             elements.insert(key.into(), serde_json::to_value(map).unwrap_or(Value::Null));
         }
@@ -434,6 +301,154 @@ fn parse_port(s: &str) -> Result<u16, String> {
     s.trim()
         .parse::<u16>()
         .map_err(|_| format!("listeningport: {s:?} is not a port number (0-65535)"))
+}
+
+/// What was found, by question kind (`localmac`…), then by the question as asked.
+type Hits = BTreeMap<&'static str, BTreeMap<String, Vec<Element>>>;
+
+/// The list of answers to `query` of `kind`.
+fn answers<'a>(hits: &'a mut Hits, kind: &'static str, query: &str) -> &'a mut Vec<Element> {
+    hits.entry(kind)
+        .or_default()
+        .entry(query.to_string())
+        .or_default()
+}
+
+/// `localmac`: the machine's interfaces whose MAC matches, with each of their addresses (in
+/// the agent's own namespace: MACs are not read elsewhere).
+fn local_macs(c: &Compiled, hits: &mut Hits) {
+    if c.localmac.is_empty() {
+        return;
+    }
+    let ifaces = net::interfaces();
+    let addrs = net::local_addresses(&Namespace::own());
+    for (query, re) in &c.localmac {
+        let found = answers(hits, "localmac", query);
+        for i in ifaces
+            .iter()
+            .filter(|i| !i.mac.is_empty() && re.is_match(&i.mac))
+        {
+            let mut with_address = addrs.iter().filter(|a| a.interface == i.name).peekable();
+            if with_address.peek().is_none() {
+                found.push(Element {
+                    localmacaddr: i.mac.clone(),
+                    ..Default::default()
+                });
+            }
+            for a in with_address {
+                found.push(Element {
+                    localmacaddr: i.mac.clone(),
+                    localaddr: a.addr.to_string(),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+}
+
+/// `localip`: the namespace's addresses in the ranges asked for, with their interface's MAC
+/// when it can be told (the agent's own namespace).
+fn local_ips(c: &Compiled, ns: &Namespace, ns_name: &str, named: bool, hits: &mut Hits) {
+    if c.localip.is_empty() {
+        return;
+    }
+    let macs: HashMap<String, String> = net::interfaces()
+        .into_iter()
+        .map(|i| (i.name, i.mac))
+        .collect();
+    let addrs = net::local_addresses(ns);
+    for (query, m) in &c.localip {
+        let found = answers(hits, "localip", query);
+        for a in addrs.iter().filter(|a| m.contains(&a.addr)) {
+            found.push(Element {
+                localaddr: a.addr.to_string(),
+                localmacaddr: if ns.id.is_empty() || !named {
+                    macs.get(&a.interface).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                },
+                namespace: ns_name.to_string(),
+                ..Default::default()
+            });
+        }
+    }
+}
+
+/// `neighbormac` and `neighborip`: the namespace's ARP and IPv6 neighbours that match.
+fn neighbours(c: &Compiled, ns: &Namespace, ns_name: &str, hits: &mut Hits) {
+    if c.neighbormac.is_empty() && c.neighborip.is_empty() {
+        return;
+    }
+    let neighbors = net::neighbors(ns);
+    let element = |n: &net::Neighbor| Element {
+        remotemacaddr: n.mac.clone(),
+        remoteaddr: n.addr.to_string(),
+        namespace: ns_name.to_string(),
+        ..Default::default()
+    };
+    for (query, re) in &c.neighbormac {
+        answers(hits, "neighbormac", query).extend(
+            neighbors
+                .iter()
+                .filter(|n| re.is_match(&n.mac))
+                .map(element),
+        );
+    }
+    for (query, m) in &c.neighborip {
+        answers(hits, "neighborip", query).extend(
+            neighbors
+                .iter()
+                .filter(|n| m.contains(&n.addr))
+                .map(element),
+        );
+    }
+}
+
+/// `connectedip` and `listeningport`: the namespace's sockets that match, with the process
+/// that owns each (from every process's open descriptors).
+fn sockets(
+    c: &Compiled,
+    ns: &Namespace,
+    ns_name: &str,
+    owners: &HashMap<u64, Owner>,
+    hits: &mut Hits,
+) {
+    let sockets = net::sockets(ns);
+    let element = |s: &net::Socket| {
+        let owner = owners.get(&s.inode);
+        let connected = s.is_connected();
+        Element {
+            localaddr: s.local.to_string(),
+            localport: s.local_port as f64,
+            remoteaddr: if connected {
+                s.remote.to_string()
+            } else {
+                String::new()
+            },
+            remoteport: if connected { s.remote_port as f64 } else { 0.0 },
+            namespace: ns_name.to_string(),
+            protocol: s.proto.name().to_string(),
+            pid: owner.map_or(0.0, |o| o.pid as f64),
+            process: owner.map(|o| o.name.clone()).unwrap_or_default(),
+            ..Default::default()
+        }
+    };
+    for (query, m) in &c.connectedip {
+        answers(hits, "connectedip", query).extend(
+            sockets
+                .iter()
+                .filter(|s| s.is_connected() && m.contains(&s.remote))
+                .map(element),
+        );
+    }
+    for (query, port) in &c.listeningport {
+        answers(hits, "listeningport", query).extend(
+            sockets
+                .iter()
+                .filter(|s| s.is_listening() && s.local_port == *port)
+                .map(element),
+        );
+    }
 }
 
 #[cfg(test)]
