@@ -5,23 +5,10 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod common;
+
 fn run(module: &str, params: Value) -> Value {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mig-agent"))
-        .args(["-m", module, "--sandbox"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let msg = json!({"class": "parameters", "parameters": params});
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{msg}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{module} exited with {}", out.status);
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::result(module, &common::run_module(module, &params, &[]))
 }
 
 #[test]
@@ -254,8 +241,9 @@ fn process_holding(marker: &str) -> std::process::Child {
 
 fn run_capped(module: &str, params: Value) -> Value {
     // As the agent runs modules: with its default address-space cap (1 GiB).
-    std::env::set_var("MIG_MODULE_MEMORY_BYTES", (1u64 << 30).to_string());
-    run(module, params)
+    let cap = (1u64 << 30).to_string();
+    let out = common::run_module(module, &params, &[("MIG_MODULE_MEMORY_BYTES", &cap)]);
+    common::result(module, &out)
 }
 
 #[test]

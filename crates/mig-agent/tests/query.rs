@@ -2,30 +2,11 @@
 //! the sandbox, reports its caps, refuses writes, and the process lives on.
 
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Stdio};
+
+mod common;
 
 fn run(params: Value) -> Value {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mig-agent"))
-        .args(["-m", "query", "--sandbox"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let msg = json!({"class": "parameters", "parameters": params});
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{msg}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "mig-agent -m query exited with {}",
-        out.status
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::result("query", &common::run_module("query", &params, &[]))
 }
 
 #[test]

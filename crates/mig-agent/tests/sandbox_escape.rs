@@ -6,31 +6,16 @@
 
 use mig_modules::SandboxNeeds;
 use serde_json::{json, Value};
-use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+mod common;
 
 /// Runs the exploited module in `module`'s sandbox.
 fn escape(module: &str, params: Value) -> Value {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mig-agent"))
-        .args(["-m", "testescape", "--sandbox"])
-        .env("MIG_TEST_SANDBOX_OF", module)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let message = json!({"class": "parameters", "parameters": params});
-    writeln!(child.stdin.take().unwrap(), "{message}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    let result: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{module}: no result ({e}): the exploited module did not finish normally\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let out = common::run_module("testescape", &params, &[("MIG_TEST_SANDBOX_OF", module)]);
+    let result = common::result(module, &out);
     assert_eq!(result["success"], true, "{module}: {result}");
     result["elements"].clone()
 }
