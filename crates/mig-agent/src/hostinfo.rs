@@ -49,7 +49,12 @@ pub fn init_system() -> &'static str {
 /// report them; read at each heartbeat, since they change (DHCP, VPNs).
 pub fn addresses() -> Vec<String> {
     use mig_host::net::{local_addresses, Namespace};
-    local_addresses(&Namespace::own())
+    let addresses = local_addresses(&Namespace::own()).unwrap_or_else(|e| {
+        // The heartbeat goes out without them; the log says why.
+        tracing::warn!("the host's addresses cannot be read: {e}");
+        Vec::new()
+    });
+    addresses
         .into_iter()
         .filter(|a| !a.addr.is_loopback())
         .map(|a| format!("{}/{}", a.addr, a.prefix))

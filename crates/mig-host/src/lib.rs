@@ -34,3 +34,17 @@ pub fn error_text(e: &std::io::Error) -> String {
         None => String::new(),
     }
 }
+
+/// A kernel table from /proc or /sys: its text; empty when the kernel does not have it (no
+/// IPv6, no such protocol: nothing to list); an error naming the file for any other failure
+/// (a permission refused must not read as "there is none").
+pub fn read_table(path: &std::path::Path) -> std::io::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(std::io::Error::new(
+            e.kind(),
+            format!("{}: {}", path.display(), error_text(&e)),
+        )),
+    }
+}

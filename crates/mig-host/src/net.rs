@@ -152,7 +152,7 @@ impl Socket {
 }
 
 /// Every socket of a namespace.
-pub fn sockets(ns: &Namespace) -> Vec<Socket> {
+pub fn sockets(ns: &Namespace) -> std::io::Result<Vec<Socket>> {
     let mut out = Vec::new();
     for (file, proto, family) in [
         ("tcp", Proto::Tcp, 4),
@@ -162,14 +162,14 @@ pub fn sockets(ns: &Namespace) -> Vec<Socket> {
         ("raw", Proto::Raw, 4),
         ("raw6", Proto::Raw, 6),
     ] {
-        let text = std::fs::read_to_string(ns.net_dir.join(file)).unwrap_or_default();
+        let text = crate::read_table(&ns.net_dir.join(file))?;
         out.extend(
             text.lines()
                 .skip(1)
                 .filter_map(|l| parse_socket_line(l, proto, family)),
         );
     }
-    out
+    Ok(out)
 }
 
 fn parse_socket_line(line: &str, proto: Proto, family: u8) -> Option<Socket> {
@@ -272,10 +272,10 @@ pub struct LocalAddr {
 
 /// Local addresses of a namespace: IPv4 from `fib_trie` ("/32 host LOCAL" entries, with the
 /// interface from `route`), IPv6 from `if_inet6`.
-pub fn local_addresses(ns: &Namespace) -> Vec<LocalAddr> {
+pub fn local_addresses(ns: &Namespace) -> std::io::Result<Vec<LocalAddr>> {
     let mut out = Vec::new();
-    let fib = std::fs::read_to_string(ns.net_dir.join("fib_trie")).unwrap_or_default();
-    let routes = ipv4_routes(&ns.net_dir);
+    let fib = crate::read_table(&ns.net_dir.join("fib_trie"))?;
+    let routes = ipv4_routes(&ns.net_dir)?;
     let mut last_ip: Option<Ipv4Addr> = None;
     for line in fib.lines() {
         let t = line.trim_start_matches([' ', '|', '-', '+']).trim();
@@ -307,7 +307,7 @@ pub fn local_addresses(ns: &Namespace) -> Vec<LocalAddr> {
             }
         }
     }
-    let v6 = std::fs::read_to_string(ns.net_dir.join("if_inet6")).unwrap_or_default();
+    let v6 = crate::read_table(&ns.net_dir.join("if_inet6"))?;
     for line in v6.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         if f.len() < 6 || f[0].len() != 32 {
@@ -329,13 +329,14 @@ pub fn local_addresses(ns: &Namespace) -> Vec<LocalAddr> {
             });
         }
     }
-    out
+    Ok(out)
 }
 
 /// (network, mask, interface) of the IPv4 routing table.
-fn ipv4_routes(net_dir: &Path) -> Vec<(u32, u32, String)> {
-    let text = std::fs::read_to_string(net_dir.join("route")).unwrap_or_default();
-    text.lines()
+fn ipv4_routes(net_dir: &Path) -> std::io::Result<Vec<(u32, u32, String)>> {
+    let text = crate::read_table(&net_dir.join("route"))?;
+    Ok(text
+        .lines()
         .skip(1)
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
@@ -346,7 +347,7 @@ fn ipv4_routes(net_dir: &Path) -> Vec<(u32, u32, String)> {
             let mask = u32::from_str_radix(f[7], 16).ok()?.swap_bytes();
             (mask != 0).then(|| (net, mask, f[0].to_string()))
         })
-        .collect()
+        .collect())
 }
 
 /// An interface of the agent's own namespace, with its MAC address.
@@ -406,9 +407,9 @@ pub struct Neighbor {
 }
 
 /// IPv4 neighbours from `arp`; IPv6 from the kernel over netlink (own namespace only).
-pub fn neighbors(ns: &Namespace) -> Vec<Neighbor> {
+pub fn neighbors(ns: &Namespace) -> std::io::Result<Vec<Neighbor>> {
     let mut out = Vec::new();
-    let arp = std::fs::read_to_string(ns.net_dir.join("arp")).unwrap_or_default();
+    let arp = crate::read_table(&ns.net_dir.join("arp"))?;
     for line in arp.lines().skip(1) {
         let f: Vec<&str> = line.split_whitespace().collect();
         if f.len() < 6 {
@@ -432,7 +433,7 @@ pub fn neighbors(ns: &Namespace) -> Vec<Neighbor> {
     if ns.id.is_empty() || ns.net_dir == Path::new("/proc/self/net") {
         out.extend(super::netlink::ipv6_neighbors());
     }
-    out
+    Ok(out)
 }
 
 /// An IP address or a CIDR network, as investigators write them.
@@ -541,7 +542,7 @@ mod tests {
 
     #[test]
     fn this_machine_has_loopback() {
-        let addrs = local_addresses(&Namespace::own());
+        let addrs = local_addresses(&Namespace::own()).unwrap();
         assert!(
             addrs
                 .iter()
@@ -549,5 +550,21 @@ mod tests {
             "{addrs:?}"
         );
         assert!(interfaces().iter().any(|i| i.name == "lo"));
+        assert!(!sockets(&Namespace::own()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_table_is_an_error_and_a_missing_one_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = Namespace {
+            id: "test".into(),
+            net_dir: dir.path().to_path_buf(),
+        };
+        // No table at all (a kernel without these protocols): nothing, no error.
+        assert!(sockets(&ns).unwrap().is_empty());
+        // A table that cannot be read: the error names it.
+        std::fs::create_dir(dir.path().join("tcp")).unwrap();
+        let err = sockets(&ns).unwrap_err().to_string();
+        assert!(err.contains("/tcp: is a directory"), "{err}");
     }
 }

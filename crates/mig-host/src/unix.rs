@@ -39,9 +39,9 @@ pub fn parse(text: &str) -> Vec<UnixSocket> {
 }
 
 /// inode → socket, for one namespace.
-pub fn sockets(ns: &Namespace) -> HashMap<u64, UnixSocket> {
-    let text = std::fs::read_to_string(ns.net_dir.join("unix")).unwrap_or_default();
-    parse(&text).into_iter().map(|s| (s.inode, s)).collect()
+pub fn sockets(ns: &Namespace) -> std::io::Result<HashMap<u64, UnixSocket>> {
+    let text = crate::read_table(&ns.net_dir.join("unix"))?;
+    Ok(parse(&text).into_iter().map(|s| (s.inode, s)).collect())
 }
 
 #[cfg(test)]

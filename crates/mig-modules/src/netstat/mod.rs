@@ -192,18 +192,25 @@ impl Module for Netstat {
         } else {
             HashMap::new()
         };
-        local_macs(&c, &mut hits);
+        let mut report = |r: std::io::Result<()>| {
+            if let Err(e) = r {
+                errors.push(e.to_string());
+            }
+        };
+        report(local_macs(&c, &mut hits));
         for ns in &namespaces {
             if ctx.check().is_err() {
-                errors.push("netstat stopped early: the module ran out of time".into());
+                report(Err(std::io::Error::other(
+                    "netstat stopped early: the module ran out of time",
+                )));
                 break;
             }
             // Elements name their namespace only when namespaces were asked for.
             let ns_name = if p.namespaces { ns.id.as_str() } else { "" };
-            local_ips(&c, ns, ns_name, p.namespaces, &mut hits);
-            neighbours(&c, ns, ns_name, &mut hits);
+            report(local_ips(&c, ns, ns_name, p.namespaces, &mut hits));
+            report(neighbours(&c, ns, ns_name, &mut hits));
             if needs_sockets {
-                sockets(&c, ns, ns_name, &owners, &mut hits);
+                report(sockets(&c, ns, ns_name, &owners, &mut hits));
             }
         }
         let mut total = 0usize;
@@ -316,12 +323,12 @@ fn answers<'a>(hits: &'a mut Hits, kind: &'static str, query: &str) -> &'a mut V
 
 /// `localmac`: the machine's interfaces whose MAC matches, with each of their addresses (in
 /// the agent's own namespace: MACs are not read elsewhere).
-fn local_macs(c: &Compiled, hits: &mut Hits) {
+fn local_macs(c: &Compiled, hits: &mut Hits) -> std::io::Result<()> {
     if c.localmac.is_empty() {
-        return;
+        return Ok(());
     }
     let ifaces = net::interfaces();
-    let addrs = net::local_addresses(&Namespace::own());
+    let addrs = net::local_addresses(&Namespace::own())?;
     for (query, re) in &c.localmac {
         let found = answers(hits, "localmac", query);
         for i in ifaces
@@ -344,19 +351,26 @@ fn local_macs(c: &Compiled, hits: &mut Hits) {
             }
         }
     }
+    Ok(())
 }
 
 /// `localip`: the namespace's addresses in the ranges asked for, with their interface's MAC
 /// when it can be told (the agent's own namespace).
-fn local_ips(c: &Compiled, ns: &Namespace, ns_name: &str, named: bool, hits: &mut Hits) {
+fn local_ips(
+    c: &Compiled,
+    ns: &Namespace,
+    ns_name: &str,
+    named: bool,
+    hits: &mut Hits,
+) -> std::io::Result<()> {
     if c.localip.is_empty() {
-        return;
+        return Ok(());
     }
     let macs: HashMap<String, String> = net::interfaces()
         .into_iter()
         .map(|i| (i.name, i.mac))
         .collect();
-    let addrs = net::local_addresses(ns);
+    let addrs = net::local_addresses(ns)?;
     for (query, m) in &c.localip {
         let found = answers(hits, "localip", query);
         for a in addrs.iter().filter(|a| m.contains(&a.addr)) {
@@ -372,14 +386,15 @@ fn local_ips(c: &Compiled, ns: &Namespace, ns_name: &str, named: bool, hits: &mu
             });
         }
     }
+    Ok(())
 }
 
 /// `neighbormac` and `neighborip`: the namespace's ARP and IPv6 neighbours that match.
-fn neighbours(c: &Compiled, ns: &Namespace, ns_name: &str, hits: &mut Hits) {
+fn neighbours(c: &Compiled, ns: &Namespace, ns_name: &str, hits: &mut Hits) -> std::io::Result<()> {
     if c.neighbormac.is_empty() && c.neighborip.is_empty() {
-        return;
+        return Ok(());
     }
-    let neighbors = net::neighbors(ns);
+    let neighbors = net::neighbors(ns)?;
     let element = |n: &net::Neighbor| Element {
         remotemacaddr: n.mac.clone(),
         remoteaddr: n.addr.to_string(),
@@ -402,6 +417,7 @@ fn neighbours(c: &Compiled, ns: &Namespace, ns_name: &str, hits: &mut Hits) {
                 .map(element),
         );
     }
+    Ok(())
 }
 
 /// `connectedip` and `listeningport`: the namespace's sockets that match, with the process
@@ -412,8 +428,8 @@ fn sockets(
     ns_name: &str,
     owners: &HashMap<u64, Owner>,
     hits: &mut Hits,
-) {
-    let sockets = net::sockets(ns);
+) -> std::io::Result<()> {
+    let sockets = net::sockets(ns)?;
     let element = |s: &net::Socket| {
         let owner = owners.get(&s.inode);
         let connected = s.is_connected();
@@ -449,6 +465,7 @@ fn sockets(
                 .map(element),
         );
     }
+    Ok(())
 }
 
 #[cfg(test)]

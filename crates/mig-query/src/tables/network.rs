@@ -51,6 +51,7 @@ fn gen_addresses(_: &Constraints) -> Result<Box<dyn Rows>, String> {
         .map(|i| (i.name, i.flags))
         .collect();
     let rows = net::local_addresses(&Namespace::own())
+        .map_err(|e| e.to_string())?
         .into_iter()
         .map(|a| {
             let f = flags.get(&a.interface).copied().unwrap_or(0);
@@ -284,6 +285,7 @@ pub(crate) static ARP_CACHE: Table = Table {
 fn gen_arp(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     Ok(VecRows::boxed(
         net::neighbors(&Namespace::own())
+            .map_err(|e| e.to_string())?
             .into_iter()
             .map(|n| {
                 vec![

@@ -49,12 +49,15 @@ fn held(q: &Constraints, mut each: impl FnMut(Held) -> Option<Row> + 'static) ->
                 id: namespace.clone(),
                 net_dir: PathBuf::from(format!("/proc/{pid}/net")),
             };
+            // A process that exited meanwhile, or whose namespace cannot be read, lists no
+            // sockets: the other processes' rows still come.
             Tables {
                 ip: net::sockets(&ns)
+                    .unwrap_or_default()
                     .into_iter()
                     .map(|s| (s.inode, s))
                     .collect(),
-                unix: unix::sockets(&ns),
+                unix: unix::sockets(&ns).unwrap_or_default(),
             }
         });
         let mut rows = Vec::new();
