@@ -159,9 +159,28 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     report.print(&root);
 
-    let server = tokio::spawn(crate::start(config, true, true));
-    // Give the listeners a moment before the agents dial in.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut server = tokio::spawn(crate::start(config, true, true));
+    // The agents dial in once the API and the relay listen; a server that could not start
+    // (a port taken) ends dev with its error instead of leaving agents knocking on nothing.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        if server.is_finished() {
+            return match (&mut server).await {
+                Ok(Err(e)) => Err(e),
+                Ok(Ok(())) => Err(anyhow::anyhow!("the server stopped as it started")),
+                Err(e) => Err(anyhow::anyhow!("server task: {e}")),
+            };
+        }
+        let listening = |port: u16| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+        if listening(api_port) && listening(relay_port) {
+            break;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the server does not listen on ports {api_port} and {relay_port} after 15 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let mut agents = AgentSet(Vec::new());
     for config in &agent_configs {
         agents.0.push(start_agent(config)?);

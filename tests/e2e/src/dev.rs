@@ -16,13 +16,24 @@ pub struct Dev {
 }
 
 impl Dev {
-    /// `mig-server dev --data-dir DIR` on fresh ports, with `extra` arguments.
+    /// `mig-server dev --data-dir DIR` on fresh ports, with `extra` arguments. A port can be
+    /// taken between picking it and binding it (other tests run alongside): then dev exits at
+    /// once, and it is started again on other ports.
     pub fn start(dir: &Path, extra: &[&str]) -> Dev {
+        for _ in 0..2 {
+            if let Ok(dev) = Dev::try_start(dir, (free_port(), free_port()), extra) {
+                return dev;
+            }
+        }
         Dev::start_on(dir, (free_port(), free_port()), extra)
     }
 
     /// The same on given ports (a restart keeps the agents' and clients' configurations).
     pub fn start_on(dir: &Path, ports: (u16, u16), extra: &[&str]) -> Dev {
+        Dev::try_start(dir, ports, extra).unwrap_or_else(|said| panic!("dev exited early: {said}"))
+    }
+
+    fn try_start(dir: &Path, ports: (u16, u16), extra: &[&str]) -> Result<Dev, String> {
         let mut child = Command::new(bin("mig-server"))
             .args(["dev", "--data-dir"])
             .arg(dir)
@@ -37,13 +48,15 @@ impl Dev {
         let mut said = String::new();
         while !said.contains("Stop with Ctrl-C") {
             let mut line = String::new();
-            let read = out.read_line(&mut line).unwrap_or(0);
-            assert!(read > 0, "dev exited early: {said}");
+            if out.read_line(&mut line).unwrap_or(0) == 0 {
+                let _ = child.wait();
+                return Err(said);
+            }
             said.push_str(&line);
         }
         // Keep reading (and dropping) what it says, so that it never blocks on a full pipe.
         std::thread::spawn(move || for _ in out.lines() {});
-        Dev { child, said, ports }
+        Ok(Dev { child, said, ports })
     }
 
     /// Stops it as a service manager would (SIGTERM), and waits.
