@@ -11,6 +11,7 @@ pub mod engine;
 pub mod format;
 mod functions;
 mod paths;
+mod row;
 pub mod schema;
 mod tables;
 pub mod version;

@@ -45,7 +45,7 @@ pub struct Column {
     pub about: &'static str,
 }
 
-/// A TEXT column, shorthand for the tables' column lists.
+/// A TEXT column, as `table_row!` declares it (see crate::row).
 pub const fn text(name: &'static str, about: &'static str) -> Column {
     Column {
         name,
@@ -53,7 +53,7 @@ pub const fn text(name: &'static str, about: &'static str) -> Column {
         about,
     }
 }
-/// An INTEGER column, shorthand for the tables' column lists.
+/// An INTEGER column, as `table_row!` declares it (see crate::row).
 pub const fn integer(name: &'static str, about: &'static str) -> Column {
     Column {
         name,
@@ -61,7 +61,7 @@ pub const fn integer(name: &'static str, about: &'static str) -> Column {
         about,
     }
 }
-/// A BIGINT column, shorthand for the tables' column lists.
+/// A BIGINT column, as `table_row!` declares it (see crate::row).
 pub const fn bigint(name: &'static str, about: &'static str) -> Column {
     Column {
         name,
@@ -69,7 +69,7 @@ pub const fn bigint(name: &'static str, about: &'static str) -> Column {
         about,
     }
 }
-/// A DOUBLE column, shorthand for the tables' column lists.
+/// A DOUBLE column, as `table_row!` declares it (see crate::row).
 pub const fn double(name: &'static str, about: &'static str) -> Column {
     Column {
         name,
@@ -88,28 +88,33 @@ pub trait Rows {
     fn next_row(&mut self) -> Result<Option<Row>, String>;
 }
 
-/// Rows already in memory: for the small tables (one file, one row).
-pub struct VecRows(std::vec::IntoIter<Row>);
+/// Rows already in memory: for the small tables (one file, one row). Each becomes a [`Row`]
+/// as it is read, so a table's typed rows (see crate::row) are kept as such until then.
+pub struct VecRows<R>(std::vec::IntoIter<R>);
 
-impl VecRows {
+impl<R: Into<Row> + 'static> VecRows<R> {
     /// The rows as a [`Rows`] source, in order.
-    pub fn boxed(rows: Vec<Row>) -> Box<dyn Rows> {
+    pub fn boxed(rows: Vec<R>) -> Box<dyn Rows> {
         Box::new(VecRows(rows.into_iter()))
     }
 }
 
-impl Rows for VecRows {
+impl<R: Into<Row>> Rows for VecRows<R> {
     fn next_row(&mut self) -> Result<Option<Row>, String> {
-        Ok(self.0.next())
+        Ok(self.0.next().map(Into::into))
     }
 }
 
 /// Rows from a closure called until it returns `None`.
 pub struct FnRows<F>(pub F);
 
-impl<F: FnMut() -> Result<Option<Row>, String>> Rows for FnRows<F> {
+impl<F, R> Rows for FnRows<F>
+where
+    F: FnMut() -> Result<Option<R>, String>,
+    R: Into<Row>,
+{
     fn next_row(&mut self) -> Result<Option<Row>, String> {
-        (self.0)()
+        Ok((self.0)()?.map(Into::into))
     }
 }
 
@@ -122,7 +127,7 @@ pub struct Table {
     pub name: &'static str,
     /// A one-line description of what the table lists and where it is read from.
     pub about: &'static str,
-    /// osquery's columns, in osquery's order.
+    /// osquery's columns, in osquery's order: its row struct's `COLUMNS` (see crate::row).
     pub columns: &'static [Column],
     /// Columns whose `=` and `IN` values the generator uses to produce fewer rows (osquery's
     /// `index` and `additional` columns). Only these are pushed down.
@@ -142,6 +147,37 @@ impl Table {
     /// The position of the column named `name`; `None` when the table has no such column.
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// The first name in `index`, `required` or `like` that is not one of the table's
+    /// columns; `None` when they all are. A const fn, so the tables are checked as the crate
+    /// compiles (tables/mod.rs).
+    pub(crate) const fn undeclared_column(&self) -> Option<&'static str> {
+        let lists = [self.index, self.required, self.like];
+        let mut l = 0;
+        while l < lists.len() {
+            let mut n = 0;
+            while n < lists[l].len() {
+                if !self.declares(lists[l][n]) {
+                    return Some(lists[l][n]);
+                }
+                n += 1;
+            }
+            l += 1;
+        }
+        None
+    }
+
+    /// Is `name` one of the columns? [`Table::column_index`], usable in a const fn.
+    const fn declares(&self, name: &str) -> bool {
+        let mut c = 0;
+        while c < self.columns.len() {
+            if same(self.columns[c].name, name) {
+                return true;
+            }
+            c += 1;
+        }
+        false
     }
 
     /// The `CREATE TABLE` statement SQLite is given for the virtual table.
@@ -164,6 +200,22 @@ impl Table {
             names.join(" or ")
         )
     }
+}
+
+/// `a == b`, which const fns cannot write for strings yet.
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut n = 0;
+    while n < a.len() {
+        if a[n] != b[n] {
+            return false;
+        }
+        n += 1;
+    }
+    true
 }
 
 /// What the WHERE clause fixed for one scan, and which columns the statement reads.
@@ -270,21 +322,4 @@ pub fn owned(v: rusqlite::types::ValueRef<'_>) -> Value {
         ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
         ValueRef::Blob(b) => Value::Blob(b.to_vec()),
     }
-}
-
-/// A text cell. Generators build rows with these cell helpers.
-pub fn t(s: impl Into<String>) -> Value {
-    Value::Text(s.into())
-}
-/// An integer cell.
-pub fn i(n: impl Into<i64>) -> Value {
-    Value::Integer(n.into())
-}
-/// An unsigned 64-bit count, saturated into SQLite's signed integers.
-pub fn u(n: u64) -> Value {
-    Value::Integer(i64::try_from(n).unwrap_or(i64::MAX))
-}
-/// A NULL cell: a value that is unknown or does not apply.
-pub fn null() -> Value {
-    Value::Null
 }

@@ -1,22 +1,28 @@
 //! users, groups, user_groups: local accounts from /etc/passwd and /etc/group.
 
+use super::super::row::table_row;
 use super::super::schema::*;
 use mig_host::users::{self, User};
+
+table_row! {
+    /// One local account.
+    struct UserRow {
+        uid: bigint = "User ID",
+        gid: bigint = "Group ID (unsigned)",
+        uid_signed: bigint = "User ID as int64 signed (Apple)",
+        gid_signed: bigint = "Default group ID as int64 signed (Apple)",
+        username: text = "Username",
+        description: text = "Optional user description",
+        directory: text = "User's home directory",
+        shell: text = "User's configured default shell",
+        uuid: text = "User's UUID (Apple) or SID (Windows)",
+    }
+}
 
 pub(crate) static USERS: Table = Table {
     name: "users",
     about: "Local user accounts (from /etc/passwd).",
-    columns: &[
-        bigint("uid", "User ID"),
-        bigint("gid", "Group ID (unsigned)"),
-        bigint("uid_signed", "User ID as int64 signed (Apple)"),
-        bigint("gid_signed", "Default group ID as int64 signed (Apple)"),
-        text("username", "Username"),
-        text("description", "Optional user description"),
-        text("directory", "User's home directory"),
-        text("shell", "User's configured default shell"),
-        text("uuid", "User's UUID (Apple) or SID (Windows)"),
-    ],
+    columns: UserRow::COLUMNS,
     index: &["uid", "username"],
     required: &[],
     like: &[],
@@ -39,31 +45,34 @@ fn gen_users(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     Ok(VecRows::boxed(
         selected_users(q)?
             .into_iter()
-            .map(|u| {
-                vec![
-                    i(u.uid),
-                    i(u.gid),
-                    i(u.uid as i32),
-                    i(u.gid as i32),
-                    t(u.name),
-                    t(u.gecos),
-                    t(u.home),
-                    t(u.shell),
-                    t(""),
-                ]
+            .map(|u| UserRow {
+                uid: u.uid.into(),
+                gid: u.gid.into(),
+                uid_signed: (u.uid as i32).into(),
+                gid_signed: (u.gid as i32).into(),
+                username: u.name,
+                description: u.gecos,
+                directory: u.home,
+                shell: u.shell,
+                uuid: String::new(),
             })
             .collect(),
     ))
 }
 
+table_row! {
+    /// One local group.
+    struct GroupRow {
+        gid: bigint = "Unsigned int64 group ID",
+        gid_signed: bigint = "A signed int64 version of gid",
+        groupname: text = "Canonical local group name",
+    }
+}
+
 pub(crate) static GROUPS: Table = Table {
     name: "groups",
     about: "Local system groups (from /etc/group).",
-    columns: &[
-        bigint("gid", "Unsigned int64 group ID"),
-        bigint("gid_signed", "A signed int64 version of gid"),
-        text("groupname", "Canonical local group name"),
-    ],
+    columns: GroupRow::COLUMNS,
     index: &["gid"],
     required: &[],
     like: &[],
@@ -77,15 +86,27 @@ fn gen_groups(q: &Constraints) -> Result<Box<dyn Rows>, String> {
         users::groups()?
             .into_iter()
             .filter(|g| gids.as_ref().is_none_or(|w| w.contains(&i64::from(g.gid))))
-            .map(|g| vec![i(g.gid), i(g.gid as i32), t(g.name)])
+            .map(|g| GroupRow {
+                gid: g.gid.into(),
+                gid_signed: (g.gid as i32).into(),
+                groupname: g.name,
+            })
             .collect(),
     ))
+}
+
+table_row! {
+    /// One group a user belongs to.
+    struct UserGroupRow {
+        uid: bigint = "User ID",
+        gid: bigint = "Group ID",
+    }
 }
 
 pub(crate) static USER_GROUPS: Table = Table {
     name: "user_groups",
     about: "Local system user group relationships: each user's primary group and the groups that list it as a member.",
-    columns: &[bigint("uid", "User ID"), bigint("gid", "Group ID")],
+    columns: UserGroupRow::COLUMNS,
     index: &["uid"],
     required: &[],
     like: &[],
@@ -109,7 +130,10 @@ fn gen_user_groups(q: &Constraints) -> Result<Box<dyn Rows>, String> {
         for gid in gids {
             if !seen.contains(&gid) {
                 seen.push(gid);
-                rows.push(vec![i(u.uid), i(gid)]);
+                rows.push(UserGroupRow {
+                    uid: u.uid.into(),
+                    gid: gid.into(),
+                });
             }
         }
     }

@@ -1,5 +1,6 @@
 //! crontab and sudoers: line-parsed system configuration files.
 
+use super::super::row::table_row;
 use super::super::schema::*;
 use std::path::{Path, PathBuf};
 
@@ -27,19 +28,24 @@ fn files_in(dir: &str) -> Vec<PathBuf> {
 const CRONTABS: &[&str] = &["/etc/crontab"];
 const CRON_DIRS: &[&str] = &["/etc/cron.d", "/var/spool/cron/crontabs", "/var/spool/cron"];
 
+table_row! {
+    /// One job of a crontab.
+    struct CrontabRow {
+        event: text = "The job @event name (rare)",
+        minute: text = "The exact minute for the job",
+        hour: text = "The hour of the day for the job",
+        day_of_month: text = "The day of the month for the job",
+        month: text = "The month of the year for the job",
+        day_of_week: text = "The day of the week for the job",
+        command: text = "Raw command string",
+        path: text = "File parsed",
+    }
+}
+
 pub(crate) static CRONTAB: Table = Table {
     name: "crontab",
     about: "Line parsed values from system and user cron/tab.",
-    columns: &[
-        text("event", "The job @event name (rare)"),
-        text("minute", "The exact minute for the job"),
-        text("hour", "The hour of the day for the job"),
-        text("day_of_month", "The day of the month for the job"),
-        text("month", "The month of the year for the job"),
-        text("day_of_week", "The day of the week for the job"),
-        text("command", "Raw command string"),
-        text("path", "File parsed"),
-    ],
+    columns: CrontabRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -47,55 +53,50 @@ pub(crate) static CRONTAB: Table = Table {
     example: "SELECT command, path FROM crontab WHERE event = '@reboot'",
 };
 
-/// One crontab line as (event, minute, hour, day of month, month, day of week, command).
-/// Comments, blank lines and variable assignments give `None`. In system crontabs the
-/// command starts with the user, as osquery shows it.
-pub(crate) fn parse_cron_line(line: &str) -> Option<[String; 7]> {
+/// One line of the crontab at `path`. Comments, blank lines and variable assignments give
+/// `None`. In system crontabs the command starts with the user, as osquery shows it.
+fn parse_cron_line(line: &str, path: &str) -> Option<CrontabRow> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return None;
     }
-    if let Some(rest) = line.strip_prefix('@') {
+    // minute, hour, day of month, month, day of week: all empty for an @event.
+    let mut time: [String; 5] = Default::default();
+    let (event, command) = if let Some(rest) = line.strip_prefix('@') {
         let (event, command) = rest.split_once(char::is_whitespace)?;
-        let empty = String::new;
-        return Some([
-            format!("@{event}"),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            command.trim().to_string(),
-        ]);
-    }
-    let first = line.split_whitespace().next()?;
-    if first.contains('=') {
-        return None;
-    }
-    let mut fields = line.split_whitespace();
-    let mut time: Vec<String> = Vec::with_capacity(5);
-    for _ in 0..5 {
-        time.push(fields.next()?.to_string());
-    }
-    // The command keeps its own spacing: cut after the fifth field.
-    let mut rest = line;
-    for _ in 0..5 {
-        rest = rest.trim_start();
-        rest = &rest[rest.find(char::is_whitespace)?..];
-    }
-    let command = rest.trim().to_string();
-    if command.is_empty() {
-        return None;
-    }
-    Some([
-        String::new(),
-        time[0].clone(),
-        time[1].clone(),
-        time[2].clone(),
-        time[3].clone(),
-        time[4].clone(),
+        (format!("@{event}"), command.trim().to_string())
+    } else {
+        let first = line.split_whitespace().next()?;
+        if first.contains('=') {
+            return None;
+        }
+        let mut fields = line.split_whitespace();
+        for field in &mut time {
+            *field = fields.next()?.to_string();
+        }
+        // The command keeps its own spacing: cut after the fifth field.
+        let mut rest = line;
+        for _ in 0..5 {
+            rest = rest.trim_start();
+            rest = &rest[rest.find(char::is_whitespace)?..];
+        }
+        let command = rest.trim().to_string();
+        if command.is_empty() {
+            return None;
+        }
+        (String::new(), command)
+    };
+    let [minute, hour, day_of_month, month, day_of_week] = time;
+    Some(CrontabRow {
+        event,
+        minute,
+        hour,
+        day_of_month,
+        month,
+        day_of_week,
         command,
-    ])
+        path: path.to_string(),
+    })
 }
 
 fn gen_crontab(_: &Constraints) -> Result<Box<dyn Rows>, String> {
@@ -114,25 +115,24 @@ fn gen_crontab(_: &Constraints) -> Result<Box<dyn Rows>, String> {
             continue;
         };
         let path = f.to_string_lossy().into_owned();
-        for line in text.lines() {
-            if let Some(fields) = parse_cron_line(line) {
-                let mut row: Row = fields.into_iter().map(t).collect();
-                row.push(t(path.clone()));
-                rows.push(row);
-            }
-        }
+        rows.extend(text.lines().filter_map(|line| parse_cron_line(line, &path)));
     }
     Ok(VecRows::boxed(rows))
+}
+
+table_row! {
+    /// One rule (or include) of a sudoers file.
+    struct SudoersRow {
+        source: text = "Source file containing the given rule",
+        header: text = "Symbol for given rule",
+        rule_details: text = "Rule definition",
+    }
 }
 
 pub(crate) static SUDOERS: Table = Table {
     name: "sudoers",
     about: "Rules for running commands as other users via sudo.",
-    columns: &[
-        text("source", "Source file containing the given rule"),
-        text("header", "Symbol for given rule"),
-        text("rule_details", "Rule definition"),
-    ],
+    columns: SudoersRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -145,7 +145,7 @@ const SUDOERS_FILE: &str = "/etc/sudoers";
 const MAX_INCLUDE_DEPTH: usize = 128;
 
 /// Rules of one sudoers file, following its includes.
-fn sudoers_file(path: &Path, depth: usize, rows: &mut Vec<Row>) {
+fn sudoers_file(path: &Path, depth: usize, rows: &mut Vec<SudoersRow>) {
     if depth > MAX_INCLUDE_DEPTH {
         return;
     }
@@ -172,7 +172,11 @@ fn sudoers_file(path: &Path, depth: usize, rows: &mut Vec<Row>) {
             Some((h, d)) => (h, d.trim()),
             None => (line, ""),
         };
-        rows.push(vec![t(source.clone()), t(header), t(details)]);
+        rows.push(SudoersRow {
+            source: source.clone(),
+            header: header.to_string(),
+            rule_details: details.to_string(),
+        });
         if is_include && !details.is_empty() {
             let target = dir.join(details);
             if header.ends_with("includedir") {
@@ -203,15 +207,22 @@ mod tests {
 
     #[test]
     fn cron_lines() {
-        let f = parse_cron_line("*/5  *   * * 1-5   root  /usr/bin/run  --x  y").unwrap();
-        assert_eq!(f[1], "*/5");
-        assert_eq!(f[5], "1-5");
-        assert_eq!(f[6], "root  /usr/bin/run  --x  y");
-        let f = parse_cron_line("@reboot /opt/start.sh").unwrap();
-        assert_eq!((f[0].as_str(), f[6].as_str()), ("@reboot", "/opt/start.sh"));
-        assert!(parse_cron_line("SHELL=/bin/sh").is_none());
-        assert!(parse_cron_line("# m h dom mon dow").is_none());
-        assert!(parse_cron_line("1 2 3").is_none());
+        let tab = "/etc/crontab";
+        let f = parse_cron_line("*/5  *   * * 1-5   root  /usr/bin/run  --x  y", tab).unwrap();
+        assert_eq!(f.event, "");
+        assert_eq!(f.minute, "*/5");
+        assert_eq!(f.hour, "*");
+        assert_eq!(f.day_of_week, "1-5");
+        assert_eq!(f.command, "root  /usr/bin/run  --x  y");
+        assert_eq!(f.path, tab);
+        let f = parse_cron_line("@reboot /opt/start.sh", tab).unwrap();
+        assert_eq!(
+            (f.event.as_str(), f.minute.as_str(), f.command.as_str()),
+            ("@reboot", "", "/opt/start.sh")
+        );
+        assert!(parse_cron_line("SHELL=/bin/sh", tab).is_none());
+        assert!(parse_cron_line("# m h dom mon dow", tab).is_none());
+        assert!(parse_cron_line("1 2 3", tab).is_none());
     }
 
     #[test]
@@ -230,7 +241,7 @@ mod tests {
         sudoers_file(&main, MAX_INCLUDE_DEPTH - 1, &mut rows);
         let text: Vec<String> = rows
             .iter()
-            .map(|r| format!("{:?}|{:?}", r[1], r[2]))
+            .map(|r| format!("{:?}|{:?}", r.header, r.rule_details))
             .collect();
         assert!(
             text.iter()

@@ -2,6 +2,7 @@
 //! patterns (see ../paths.rs), one at a time.
 
 use super::super::paths::{normalize_dir, Expand, Found, Pattern, Source};
+use super::super::row::{saturate, table_row};
 use super::super::schema::*;
 use mig_host::hash::{HashAlgo, HashSet, MultiHasher};
 use mig_host::users;
@@ -90,28 +91,33 @@ fn type_name(m: &std::fs::Metadata) -> &'static str {
     }
 }
 
+table_row! {
+    /// One file.
+    struct FileRow {
+        path: text = "Absolute file path",
+        directory: text = "Directory of file(s)",
+        filename: text = "Name portion of file path",
+        inode: bigint = "Filesystem inode number",
+        uid: bigint = "Owning user ID",
+        gid: bigint = "Owning group ID",
+        mode: text = "Permission bits",
+        device: bigint = "Device ID (optional)",
+        size: bigint = "Size of file in bytes",
+        block_size: integer = "Block size of filesystem",
+        atime: bigint = "Last access time",
+        mtime: bigint = "Last modification time",
+        ctime: bigint = "Last status change time",
+        btime: bigint = "(B)irth or (cr)eate time",
+        hard_links: integer = "Number of hard links",
+        symlink: integer = "1 if the path is a symlink, otherwise 0",
+        r#type: text = "File status",
+    }
+}
+
 pub(crate) static FILE: Table = Table {
     name: "file",
     about: "Interactive filesystem attributes and metadata. Needs a path or a directory: `=`, `IN` or LIKE, where `%` matches within one path component and a final `/%%` everything below.",
-    columns: &[
-        text("path", "Absolute file path"),
-        text("directory", "Directory of file(s)"),
-        text("filename", "Name portion of file path"),
-        bigint("inode", "Filesystem inode number"),
-        bigint("uid", "Owning user ID"),
-        bigint("gid", "Owning group ID"),
-        text("mode", "Permission bits"),
-        bigint("device", "Device ID (optional)"),
-        bigint("size", "Size of file in bytes"),
-        integer("block_size", "Block size of filesystem"),
-        bigint("atime", "Last access time"),
-        bigint("mtime", "Last modification time"),
-        bigint("ctime", "Last status change time"),
-        bigint("btime", "(B)irth or (cr)eate time"),
-        integer("hard_links", "Number of hard links"),
-        integer("symlink", "1 if the path is a symlink, otherwise 0"),
-        text("type", "File status"),
-    ],
+    columns: FileRow::COLUMNS,
     index: &["path", "directory"],
     required: &["path", "directory"],
     like: &["path", "directory"],
@@ -120,7 +126,7 @@ pub(crate) static FILE: Table = Table {
 };
 
 /// A file's row: symbolic links are followed (a dangling one describes the link itself).
-fn file_row(f: Found) -> Option<Row> {
+fn file_row(f: Found) -> Option<FileRow> {
     let link = std::fs::symlink_metadata(&f.path).ok()?;
     let is_link = link.file_type().is_symlink();
     let m = if is_link {
@@ -132,25 +138,25 @@ fn file_row(f: Found) -> Option<Row> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| f.path.clone());
-    Some(vec![
-        t(f.path),
-        t(f.directory),
-        t(filename),
-        u(m.ino()),
-        i(m.uid()),
-        i(m.gid()),
-        t(format!("{:04o}", m.permissions().mode() & 0o7777)),
-        u(m.rdev()),
-        u(m.size()),
-        u(m.blksize()),
-        i(m.atime()),
-        i(m.mtime()),
-        i(m.ctime()),
-        i(secs(m.created())),
-        u(m.nlink()),
-        i(is_link as i64),
-        t(type_name(&m)),
-    ])
+    Some(FileRow {
+        path: f.path,
+        directory: f.directory,
+        filename,
+        inode: saturate(m.ino()),
+        uid: m.uid().into(),
+        gid: m.gid().into(),
+        mode: format!("{:04o}", m.permissions().mode() & 0o7777),
+        device: saturate(m.rdev()),
+        size: saturate(m.size()),
+        block_size: saturate(m.blksize()),
+        atime: m.atime(),
+        mtime: m.mtime(),
+        ctime: m.ctime(),
+        btime: secs(m.created()),
+        hard_links: saturate(m.nlink()),
+        symlink: i64::from(is_link),
+        r#type: type_name(&m).to_string(),
+    })
 }
 
 fn gen_file(q: &Constraints) -> Result<Box<dyn Rows>, String> {
@@ -165,16 +171,21 @@ fn gen_file(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     })))
 }
 
+table_row! {
+    /// The digests of one file.
+    struct HashRow {
+        path: text = "Must provide a path or directory",
+        directory: text = "Must provide a path or directory",
+        md5: text = "MD5 hash of provided filesystem data",
+        sha1: text = "SHA1 hash of provided filesystem data",
+        sha256: text = "SHA256 hash of provided filesystem data",
+    }
+}
+
 pub(crate) static HASH: Table = Table {
     name: "hash",
     about: "Filesystem hash data. Needs a path or a directory, as the file table.",
-    columns: &[
-        text("path", "Must provide a path or directory"),
-        text("directory", "Must provide a path or directory"),
-        text("md5", "MD5 hash of provided filesystem data"),
-        text("sha1", "SHA1 hash of provided filesystem data"),
-        text("sha256", "SHA256 hash of provided filesystem data"),
-    ],
+    columns: HashRow::COLUMNS,
     index: &["path", "directory"],
     required: &["path", "directory"],
     like: &["path", "directory"],
@@ -240,13 +251,13 @@ fn gen_hash(q: &Constraints) -> Result<Box<dyn Rows>, String> {
                 .find(|(x, _)| *x == a)
                 .map_or(String::new(), |(_, h)| h.clone())
         };
-        return Ok(Some(vec![
-            t(f.path),
-            t(f.directory),
-            t(get(HashAlgo::Md5)),
-            t(get(HashAlgo::Sha1)),
-            t(get(HashAlgo::Sha256)),
-        ]));
+        return Ok(Some(HashRow {
+            path: f.path,
+            directory: f.directory,
+            md5: get(HashAlgo::Md5),
+            sha1: get(HashAlgo::Sha1),
+            sha256: get(HashAlgo::Sha256),
+        }));
     })))
 }
 
@@ -266,15 +277,20 @@ const SUID_DIRS: &[&str] = &[
     "/dev/shm",
 ];
 
+table_row! {
+    /// One set-user-ID or set-group-ID binary.
+    struct SuidRow {
+        path: text = "Binary path",
+        username: text = "Binary owner username",
+        groupname: text = "Binary owner group",
+        permissions: text = "Binary permissions",
+    }
+}
+
 pub(crate) static SUID_BIN: Table = Table {
     name: "suid_bin",
     about: "suid binaries in common locations (searched recursively, symbolic links not followed).",
-    columns: &[
-        text("path", "Binary path"),
-        text("username", "Binary owner username"),
-        text("groupname", "Binary owner group"),
-        text("permissions", "Binary permissions"),
-    ],
+    columns: SuidRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -320,17 +336,17 @@ fn gen_suid(q: &Constraints) -> Result<Box<dyn Rows>, String> {
         if mode & 0o2000 != 0 {
             perms.push('G');
         }
-        return Ok(Some(vec![
-            t(f.path),
-            t(names
+        return Ok(Some(SuidRow {
+            path: f.path,
+            username: names
                 .get(&m.uid())
                 .cloned()
-                .unwrap_or_else(|| m.uid().to_string())),
-            t(groups
+                .unwrap_or_else(|| m.uid().to_string()),
+            groupname: groups
                 .get(&m.gid())
                 .cloned()
-                .unwrap_or_else(|| m.gid().to_string())),
-            t(perms),
-        ]));
+                .unwrap_or_else(|| m.gid().to_string()),
+            permissions: perms,
+        }));
     })))
 }

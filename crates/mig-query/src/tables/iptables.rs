@@ -6,6 +6,7 @@
 //! both of which the agent's sandbox refuses to a read-only module, and shows nothing on
 //! hosts whose rules live in nftables; see docs/modules/query.md.
 
+use super::super::row::table_row;
 use super::super::schema::*;
 use std::collections::HashMap;
 
@@ -18,30 +19,35 @@ pub(crate) const SAVED_RULES: &[&str] = &[
     "/etc/iptables/ip6tables.rules",
 ];
 
+table_row! {
+    /// One rule of a saved iptables chain.
+    struct RuleRow {
+        filter_name: text = "Packet matching filter table name.",
+        chain: text = "Name of the chain the rule is in.",
+        policy: text = "Policy that applies for this rule.",
+        target: text = "Target that applies for this rule.",
+        protocol: integer = "Protocol number identification.",
+        src_port: text = "Protocol source port(s).",
+        dst_port: text = "Protocol destination port(s).",
+        src_ip: text = "Source IP address.",
+        src_mask: text = "Source IP address mask.",
+        iniface: text = "Input interface for the rule.",
+        iniface_mask: text = "Input interface mask for the rule.",
+        dst_ip: text = "Destination IP address.",
+        dst_mask: text = "Destination IP address mask.",
+        outiface: text = "Output interface for the rule.",
+        outiface_mask: text = "Output interface mask for the rule.",
+        r#match: text = "Matching rule that applies.",
+        packets: integer = "Number of matching packets for this rule.",
+        bytes: integer = "Number of matching bytes for this rule.",
+        source: text = "The saved rules file this rule was read from (not in osquery).",
+    }
+}
+
 pub(crate) static IPTABLES: Table = Table {
     name: "iptables",
     about: "Linux IP packet filtering rules, from netfilter's saved state (iptables-save format).",
-    columns: &[
-        text("filter_name", "Packet matching filter table name."),
-        text("chain", "Name of the chain the rule is in."),
-        text("policy", "Policy that applies for this rule."),
-        text("target", "Target that applies for this rule."),
-        integer("protocol", "Protocol number identification."),
-        text("src_port", "Protocol source port(s)."),
-        text("dst_port", "Protocol destination port(s)."),
-        text("src_ip", "Source IP address."),
-        text("src_mask", "Source IP address mask."),
-        text("iniface", "Input interface for the rule."),
-        text("iniface_mask", "Input interface mask for the rule."),
-        text("dst_ip", "Destination IP address."),
-        text("dst_mask", "Destination IP address mask."),
-        text("outiface", "Output interface for the rule."),
-        text("outiface_mask", "Output interface mask for the rule."),
-        text("match", "Matching rule that applies."),
-        integer("packets", "Number of matching packets for this rule."),
-        integer("bytes", "Number of matching bytes for this rule."),
-        text("source", "The saved rules file this rule was read from (not in osquery)."),
-    ],
+    columns: RuleRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -87,7 +93,7 @@ fn iface_mask(name: &str) -> String {
 }
 
 /// Rows of one file in iptables-save format.
-pub(crate) fn parse_saved(text: &str, source: &str, v6: bool) -> Vec<Row> {
+fn parse_saved(text: &str, source: &str, v6: bool) -> Vec<RuleRow> {
     let any = if v6 { "::" } else { "0.0.0.0" };
     let mut table = String::new();
     let mut policies: HashMap<String, String> = HashMap::new();
@@ -152,48 +158,44 @@ pub(crate) fn parse_saved(text: &str, source: &str, v6: bool) -> Vec<Row> {
             }
             k += used;
         }
+        // Read as 32-bit numbers (INTEGER columns): a counter past i32::MAX reads as 0.
+        let count = |n: &str| n.parse::<i32>().map_or(0, i64::from);
         let (packets, bytes) = counters
             .as_deref()
             .and_then(|c| c.split_once(':'))
-            .map_or((0, 0), |(p, b)| {
-                (p.parse().unwrap_or(0), b.parse().unwrap_or(0))
-            });
-        let mask = |i: &str| {
+            .map_or((0, 0), |(p, b)| (count(p), count(b)));
+        // An interface and its mask; no interface matches all of them.
+        let iface = |i: String| {
             if i.is_empty() {
-                String::new()
+                ("all".to_string(), String::new())
             } else {
-                iface_mask(i)
+                let mask = iface_mask(&i);
+                (i, mask)
             }
         };
-        rows.push(vec![
-            t(table.clone()),
-            t(chain.clone()),
-            t(policies.get(&chain).cloned().unwrap_or_default()),
-            t(target),
-            i(proto),
-            t(sport),
-            t(dport),
-            t(src.0),
-            t(src.1),
-            t(if inif.is_empty() {
-                "all".to_string()
-            } else {
-                inif.clone()
-            }),
-            t(mask(&inif)),
-            t(dst.0),
-            t(dst.1),
-            t(if outif.is_empty() {
-                "all".to_string()
-            } else {
-                outif.clone()
-            }),
-            t(mask(&outif)),
-            t(matches.join(",")),
-            i(packets),
-            i(bytes),
-            t(source),
-        ]);
+        let ((iniface, iniface_mask), (outiface, outiface_mask)) = (iface(inif), iface(outif));
+        let policy = policies.get(&chain).cloned().unwrap_or_default();
+        rows.push(RuleRow {
+            filter_name: table.clone(),
+            chain,
+            policy,
+            target,
+            protocol: proto,
+            src_port: sport,
+            dst_port: dport,
+            src_ip: src.0,
+            src_mask: src.1,
+            iniface,
+            iniface_mask,
+            dst_ip: dst.0,
+            dst_mask: dst.1,
+            outiface,
+            outiface_mask,
+            r#match: matches.join(","),
+            packets,
+            bytes,
+            source: source.to_string(),
+        });
     }
     rows
 }
@@ -212,7 +214,6 @@ fn gen_iptables(_: &Constraints) -> Result<Box<dyn Rows>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusqlite::types::Value;
 
     #[test]
     fn saved_rules() {
@@ -222,29 +223,25 @@ mod tests {
             false,
         );
         assert_eq!(r.len(), 2);
-        let text = |row: &Row, c: usize| match &row[c] {
-            Value::Text(s) => s.clone(),
-            Value::Integer(n) => n.to_string(),
-            _ => String::new(),
-        };
-        assert_eq!(text(&r[0], 0), "filter");
-        assert_eq!(text(&r[0], 2), "DROP");
-        assert_eq!(text(&r[0], 3), "ACCEPT");
-        assert_eq!(text(&r[0], 4), "6");
-        assert_eq!(text(&r[0], 6), "22");
+        assert_eq!(r[0].filter_name, "filter");
+        assert_eq!(r[0].chain, "INPUT");
+        assert_eq!(r[0].policy, "DROP");
+        assert_eq!(r[0].target, "ACCEPT");
+        assert_eq!(r[0].protocol, 6);
+        assert_eq!(r[0].dst_port, "22");
         assert_eq!(
-            (text(&r[0], 7), text(&r[0], 8)),
-            ("10.0.0.0".into(), "255.0.0.0".into())
+            (r[0].src_ip.as_str(), r[0].src_mask.as_str()),
+            ("10.0.0.0", "255.0.0.0")
         );
-        assert_eq!(text(&r[0], 9), "eth0");
-        assert_eq!(text(&r[0], 15), "tcp,comment");
-        assert_eq!(
-            (text(&r[0], 16), text(&r[0], 17)),
-            ("10".into(), "600".into())
-        );
-        assert_eq!(text(&r[1], 2), "", "user chains have no policy");
-        assert_eq!(text(&r[1], 11), "192.0.2.1");
-        assert_eq!(text(&r[1], 13), "wg+");
-        assert_eq!(text(&r[1], 14), "FFFF");
+        assert_eq!(r[0].iniface, "eth0");
+        assert_eq!(r[0].outiface, "all");
+        assert_eq!(r[0].outiface_mask, "");
+        assert_eq!(r[0].r#match, "tcp,comment");
+        assert_eq!((r[0].packets, r[0].bytes), (10, 600));
+        assert_eq!(r[0].source, "/etc/iptables/rules.v4");
+        assert_eq!(r[1].policy, "", "user chains have no policy");
+        assert_eq!(r[1].dst_ip, "192.0.2.1");
+        assert_eq!(r[1].outiface, "wg+");
+        assert_eq!(r[1].outiface_mask, "FFFF");
     }
 }

@@ -1,19 +1,25 @@
 //! logged_in_users (utmp) and last (wtmp): login records.
 
+use super::super::row::table_row;
 use super::super::schema::*;
 use mig_host::utmp::{self, Record};
+
+table_row! {
+    /// One active login (a utmp record).
+    struct LoggedInRow {
+        r#type: text = "Login type",
+        user: text = "User login name",
+        tty: text = "Device name",
+        host: text = "Remote hostname",
+        time: bigint = "Time entry was made",
+        pid: integer = "Process (or thread) ID",
+    }
+}
 
 pub(crate) static LOGGED_IN_USERS: Table = Table {
     name: "logged_in_users",
     about: "Users with an active shell on the system (from utmp).",
-    columns: &[
-        text("type", "Login type"),
-        text("user", "User login name"),
-        text("tty", "Device name"),
-        text("host", "Remote hostname"),
-        bigint("time", "Time entry was made"),
-        integer("pid", "Process (or thread) ID"),
-    ],
+    columns: LoggedInRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -27,35 +33,35 @@ fn gen_logged_in(_: &Constraints) -> Result<Box<dyn Rows>, String> {
             .into_iter()
             // Empty slots, and init's own records, are not logins (as osquery).
             .filter(|r| r.kind != 0 && r.pid != 1)
-            .map(|r| {
-                vec![
-                    t(utmp::type_name(r.kind)),
-                    t(r.user),
-                    t(r.line),
-                    t(r.host),
-                    i(r.time),
-                    i(r.pid),
-                ]
+            .map(|r| LoggedInRow {
+                r#type: utmp::type_name(r.kind).to_string(),
+                user: r.user,
+                tty: r.line,
+                host: r.host,
+                time: r.time,
+                pid: r.pid.into(),
             })
             .collect(),
     ))
 }
 
+table_row! {
+    /// One login or logout (a wtmp record).
+    struct LastRow {
+        username: text = "Entry username",
+        tty: text = "Entry terminal",
+        pid: integer = "Process (or thread) ID",
+        r#type: integer = "Entry type, according to ut_type types (utmp.h)",
+        type_name: text = "Entry type name, according to ut_type types (utmp.h)",
+        time: integer = "Entry timestamp",
+        host: text = "Entry hostname",
+    }
+}
+
 pub(crate) static LAST: Table = Table {
     name: "last",
     about: "System logins and logouts (from wtmp).",
-    columns: &[
-        text("username", "Entry username"),
-        text("tty", "Entry terminal"),
-        integer("pid", "Process (or thread) ID"),
-        integer("type", "Entry type, according to ut_type types (utmp.h)"),
-        text(
-            "type_name",
-            "Entry type name, according to ut_type types (utmp.h)",
-        ),
-        integer("time", "Entry timestamp"),
-        text("host", "Entry hostname"),
-    ],
+    columns: LastRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -63,16 +69,16 @@ pub(crate) static LAST: Table = Table {
     example: "SELECT username, tty, host, datetime(time, 'unixepoch') FROM last WHERE type = 7",
 };
 
-pub(crate) fn last_row(r: Record) -> Row {
-    vec![
-        t(r.user),
-        t(r.line),
-        i(r.pid),
-        i(r.kind),
-        t(utmp::type_name(r.kind)),
-        i(r.time),
-        t(r.host),
-    ]
+fn last_row(r: Record) -> LastRow {
+    LastRow {
+        username: r.user,
+        tty: r.line,
+        pid: r.pid.into(),
+        r#type: r.kind.into(),
+        type_name: utmp::type_name(r.kind).to_string(),
+        time: r.time,
+        host: r.host,
+    }
 }
 
 fn gen_last(_: &Constraints) -> Result<Box<dyn Rows>, String> {

@@ -52,6 +52,20 @@ static ALL: &[&Table] = &[
     &iptables::IPTABLES,
 ];
 
+// Every table's index, required and like lists name its own columns, checked as the crate
+// compiles: a misspelt name would otherwise be a constraint the generator silently ignores.
+const _: () = {
+    let mut n = 0;
+    while n < ALL.len() {
+        if let Some(column) = ALL[n].undeclared_column() {
+            // The build stops here: a table's index, required or like list names `column`,
+            // which the table does not declare.
+            panic!("{}", column);
+        }
+        n += 1;
+    }
+};
+
 /// Every table the engine registers.
 pub fn all() -> &'static [&'static Table] {
     ALL
@@ -60,4 +74,42 @@ pub fn all() -> &'static [&'static Table] {
 /// The table called `name`; `None` when there is none.
 pub fn lookup(name: &str) -> Option<&'static Table> {
     ALL.iter().copied().find(|t| t.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_table_has_unique_names_and_constrains_only_its_own_columns() {
+        let mut tables = HashSet::new();
+        for t in all() {
+            assert!(tables.insert(t.name), "two tables are called {}", t.name);
+            assert!(!t.columns.is_empty(), "{} has no columns", t.name);
+            let mut columns = HashSet::new();
+            for c in t.columns {
+                assert!(
+                    columns.insert(c.name),
+                    "{}.{}: declared twice",
+                    t.name,
+                    c.name
+                );
+            }
+            for (list, names) in [
+                ("index", t.index),
+                ("required", t.required),
+                ("like", t.like),
+            ] {
+                for name in names {
+                    assert!(
+                        columns.contains(name),
+                        "{}: {list} names {name}, which is not one of its columns",
+                        t.name
+                    );
+                }
+            }
+            assert_eq!(lookup(t.name).map(|l| l.name), Some(t.name));
+        }
+    }
 }

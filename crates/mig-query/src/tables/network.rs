@@ -1,6 +1,7 @@
 //! The network configuration: interface_addresses, interface_details, routes, arp_cache,
 //! etc_hosts, dns_resolvers. The agent's own network namespace.
 
+use super::super::row::table_row;
 use super::super::schema::*;
 use mig_host::net::{self, Namespace};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -27,17 +28,22 @@ pub(crate) fn netmask(v4: bool, prefix: u8) -> String {
 const IFF_BROADCAST: u32 = 0x2;
 const IFF_POINTOPOINT: u32 = 0x10;
 
+table_row! {
+    /// One address of a network interface.
+    struct AddressRow {
+        interface: text = "Interface name",
+        address: text = "Specific address for interface",
+        mask: text = "Interface netmask",
+        broadcast: text = "Broadcast address for the interface",
+        point_to_point: text = "PtP address for the interface",
+        r#type: text = "Type of address. One of dhcp, manual, auto, other",
+    }
+}
+
 pub(crate) static INTERFACE_ADDRESSES: Table = Table {
     name: "interface_addresses",
     about: "Network interfaces and relevant metadata.",
-    columns: &[
-        text("interface", "Interface name"),
-        text("address", "Specific address for interface"),
-        text("mask", "Interface netmask"),
-        text("broadcast", "Broadcast address for the interface"),
-        text("point_to_point", "PtP address for the interface"),
-        text("type", "Type of address. One of dhcp, manual, auto, other"),
-    ],
+    columns: AddressRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -66,46 +72,51 @@ fn gen_addresses(_: &Constraints) -> Result<Box<dyn Rows>, String> {
                 IpAddr::V6(ip) if (ip.segments()[0] & 0xffc0) == 0xfe80 => "auto",
                 _ => "unknown",
             };
-            vec![
-                t(a.interface),
-                t(a.addr.to_string()),
-                t(netmask(a.addr.is_ipv4(), a.prefix)),
-                t(broadcast),
-                t(if f & IFF_POINTOPOINT != 0 {
+            AddressRow {
+                interface: a.interface,
+                address: a.addr.to_string(),
+                mask: netmask(a.addr.is_ipv4(), a.prefix),
+                broadcast,
+                point_to_point: if f & IFF_POINTOPOINT != 0 {
                     a.addr.to_string()
                 } else {
                     String::new()
-                }),
-                t(kind),
-            ]
+                },
+                r#type: kind.to_string(),
+            }
         })
         .collect();
     Ok(VecRows::boxed(rows))
 }
 
+table_row! {
+    /// One network interface.
+    struct InterfaceRow {
+        interface: text = "Interface name",
+        mac: text = "MAC of interface (optional)",
+        r#type: integer = "Interface type (includes virtual)",
+        mtu: integer = "Network MTU",
+        metric: integer = "Metric based on the speed of the interface",
+        flags: integer = "Flags (netdevice) for the device",
+        ipackets: bigint = "Input packets",
+        opackets: bigint = "Output packets",
+        ibytes: bigint = "Input bytes",
+        obytes: bigint = "Output bytes",
+        ierrors: bigint = "Input errors",
+        oerrors: bigint = "Output errors",
+        idrops: bigint = "Input drops",
+        odrops: bigint = "Output drops",
+        collisions: bigint = "Packet Collisions detected",
+        last_change: bigint = "Time of last device modification (optional)",
+        link_speed: bigint = "Interface speed in Mb/s",
+        pci_slot: text = "PCI slot number",
+    }
+}
+
 pub(crate) static INTERFACE_DETAILS: Table = Table {
     name: "interface_details",
     about: "Detailed information and stats of network interfaces.",
-    columns: &[
-        text("interface", "Interface name"),
-        text("mac", "MAC of interface (optional)"),
-        integer("type", "Interface type (includes virtual)"),
-        integer("mtu", "Network MTU"),
-        integer("metric", "Metric based on the speed of the interface"),
-        integer("flags", "Flags (netdevice) for the device"),
-        bigint("ipackets", "Input packets"),
-        bigint("opackets", "Output packets"),
-        bigint("ibytes", "Input bytes"),
-        bigint("obytes", "Output bytes"),
-        bigint("ierrors", "Input errors"),
-        bigint("oerrors", "Output errors"),
-        bigint("idrops", "Input drops"),
-        bigint("odrops", "Output drops"),
-        bigint("collisions", "Packet Collisions detected"),
-        bigint("last_change", "Time of last device modification (optional)"),
-        bigint("link_speed", "Interface speed in Mb/s"),
-        text("pci_slot", "PCI slot number"),
-    ],
+    columns: InterfaceRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -130,47 +141,52 @@ fn gen_details(_: &Constraints) -> Result<Box<dyn Rows>, String> {
                 .lines()
                 .find_map(|l| l.strip_prefix("PCI_SLOT_NAME=").map(str::to_string))
                 .unwrap_or_default();
-            vec![
-                t(iface.name.clone()),
-                t(iface.mac.clone()),
-                i(num("type")),
-                i(iface.mtu),
-                i(0),
-                i(iface.flags),
-                i(stat("rx_packets")),
-                i(stat("tx_packets")),
-                i(stat("rx_bytes")),
-                i(stat("tx_bytes")),
-                i(stat("rx_errors")),
-                i(stat("tx_errors")),
-                i(stat("rx_dropped")),
-                i(stat("tx_dropped")),
-                i(stat("collisions")),
-                i(-1),
+            InterfaceRow {
+                interface: iface.name,
+                mac: iface.mac,
+                r#type: num("type"),
+                mtu: iface.mtu.into(),
+                metric: 0,
+                flags: iface.flags.into(),
+                ipackets: stat("rx_packets"),
+                opackets: stat("tx_packets"),
+                ibytes: stat("rx_bytes"),
+                obytes: stat("tx_bytes"),
+                ierrors: stat("rx_errors"),
+                oerrors: stat("tx_errors"),
+                idrops: stat("rx_dropped"),
+                odrops: stat("tx_dropped"),
+                collisions: stat("collisions"),
+                last_change: -1,
                 // Virtual interfaces have no speed (the kernel says -1 or refuses to read).
-                i(num("speed").max(0)),
-                t(pci_slot),
-            ]
+                link_speed: num("speed").max(0),
+                pci_slot,
+            }
         })
         .collect();
     Ok(VecRows::boxed(rows))
 }
 
+table_row! {
+    /// One route.
+    struct RouteRow {
+        destination: text = "Destination IP address",
+        netmask: text = "Netmask length",
+        gateway: text = "Route gateway",
+        source: text = "Route source",
+        flags: integer = "Flags to describe route",
+        interface: text = "Route local interface",
+        mtu: integer = "Maximum Transmission Unit for the route",
+        metric: integer = "Cost of route. Lowest is preferred",
+        r#type: text = "Type of route",
+        hopcount: integer = "Max hops expected",
+    }
+}
+
 pub(crate) static ROUTES: Table = Table {
     name: "routes",
     about: "The active route table for the host system (the kernel's main table for IPv4, all IPv6 routes).",
-    columns: &[
-        text("destination", "Destination IP address"),
-        text("netmask", "Netmask length"),
-        text("gateway", "Route gateway"),
-        text("source", "Route source"),
-        integer("flags", "Flags to describe route"),
-        text("interface", "Route local interface"),
-        integer("mtu", "Maximum Transmission Unit for the route"),
-        integer("metric", "Cost of route. Lowest is preferred"),
-        text("type", "Type of route"),
-        integer("hopcount", "Max hops expected"),
-    ],
+    columns: RouteRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -182,7 +198,7 @@ const RTF_GATEWAY: i64 = 0x2;
 const RTF_LOCAL: i64 = 0x8000_0000;
 
 /// /proc/net/route: little-endian hex words.
-pub(crate) fn parse_ipv4_routes(text: &str) -> Vec<Row> {
+fn parse_ipv4_routes(text: &str) -> Vec<RouteRow> {
     text.lines()
         .skip(1)
         .filter_map(|l| {
@@ -197,29 +213,30 @@ pub(crate) fn parse_ipv4_routes(text: &str) -> Vec<Row> {
             };
             let flags = i64::from_str_radix(f[3], 16).ok()?;
             let mask = addr(f[7])?;
-            Some(vec![
-                t(addr(f[1])?.to_string()),
-                t(u32::from(mask).count_ones().to_string()),
-                t(addr(f[2])?.to_string()),
-                t(""),
-                i(flags),
-                t(f[0]),
-                i(f[8].parse::<i64>().unwrap_or(0)),
-                i(f[6].parse::<i64>().unwrap_or(0)),
-                t(if flags & RTF_GATEWAY != 0 {
+            Some(RouteRow {
+                destination: addr(f[1])?.to_string(),
+                netmask: u32::from(mask).count_ones().to_string(),
+                gateway: addr(f[2])?.to_string(),
+                source: String::new(),
+                flags,
+                interface: f[0].to_string(),
+                mtu: f[8].parse().unwrap_or(0),
+                metric: f[6].parse().unwrap_or(0),
+                r#type: if flags & RTF_GATEWAY != 0 {
                     "gateway"
                 } else {
                     "unicast"
-                }),
-                i(0),
-            ])
+                }
+                .to_string(),
+                hopcount: 0,
+            })
         })
         .collect()
 }
 
 /// /proc/net/ipv6_route: destination, prefix, source, prefix, gateway, metric, refs, use,
 /// flags, interface.
-pub(crate) fn parse_ipv6_routes(text: &str) -> Vec<Row> {
+fn parse_ipv6_routes(text: &str) -> Vec<RouteRow> {
     text.lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
@@ -231,28 +248,29 @@ pub(crate) fn parse_ipv6_routes(text: &str) -> Vec<Row> {
             };
             let flags = i64::from_str_radix(f[8], 16).ok()?;
             let source = addr(f[2])?;
-            Some(vec![
-                t(addr(f[0])?.to_string()),
-                t(i64::from_str_radix(f[1], 16).ok()?.to_string()),
-                t(addr(f[4])?.to_string()),
-                t(if source.is_unspecified() {
+            Some(RouteRow {
+                destination: addr(f[0])?.to_string(),
+                netmask: i64::from_str_radix(f[1], 16).ok()?.to_string(),
+                gateway: addr(f[4])?.to_string(),
+                source: if source.is_unspecified() {
                     String::new()
                 } else {
                     source.to_string()
-                }),
-                i(flags),
-                t(f[9]),
-                i(0),
-                i(i64::from_str_radix(f[5], 16).unwrap_or(0)),
-                t(if flags & RTF_LOCAL != 0 {
+                },
+                flags,
+                interface: f[9].to_string(),
+                mtu: 0,
+                metric: i64::from_str_radix(f[5], 16).unwrap_or(0),
+                r#type: if flags & RTF_LOCAL != 0 {
                     "local"
                 } else if flags & RTF_GATEWAY != 0 {
                     "gateway"
                 } else {
                     "unicast"
-                }),
-                i(0),
-            ])
+                }
+                .to_string(),
+                hopcount: 0,
+            })
         })
         .collect()
 }
@@ -266,15 +284,20 @@ fn gen_routes(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     Ok(VecRows::boxed(rows))
 }
 
+table_row! {
+    /// One neighbour of the address resolution cache.
+    struct ArpRow {
+        address: text = "IPv4 address target",
+        mac: text = "MAC address of broadcasted address",
+        interface: text = "Interface of the network for the MAC",
+        permanent: text = "1 for true, 0 for false",
+    }
+}
+
 pub(crate) static ARP_CACHE: Table = Table {
     name: "arp_cache",
     about: "Address resolution cache, both static and dynamic (from ARP, NDP).",
-    columns: &[
-        text("address", "IPv4 address target"),
-        text("mac", "MAC address of broadcasted address"),
-        text("interface", "Interface of the network for the MAC"),
-        text("permanent", "1 for true, 0 for false"),
-    ],
+    columns: ArpRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -287,25 +310,28 @@ fn gen_arp(_: &Constraints) -> Result<Box<dyn Rows>, String> {
         net::neighbors(&Namespace::own())
             .map_err(|e| e.to_string())?
             .into_iter()
-            .map(|n| {
-                vec![
-                    t(n.addr.to_string()),
-                    t(n.mac),
-                    t(n.interface),
-                    t(if n.permanent { "1" } else { "0" }),
-                ]
+            .map(|n| ArpRow {
+                address: n.addr.to_string(),
+                mac: n.mac,
+                interface: n.interface,
+                permanent: if n.permanent { "1" } else { "0" }.to_string(),
             })
             .collect(),
     ))
 }
 
+table_row! {
+    /// One line of /etc/hosts.
+    struct HostsRow {
+        address: text = "IP address mapping",
+        hostnames: text = "Raw hosts mapping",
+    }
+}
+
 pub(crate) static ETC_HOSTS: Table = Table {
     name: "etc_hosts",
     about: "Line-parsed /etc/hosts.",
-    columns: &[
-        text("address", "IP address mapping"),
-        text("hostnames", "Raw hosts mapping"),
-    ],
+    columns: HostsRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -313,7 +339,7 @@ pub(crate) static ETC_HOSTS: Table = Table {
     example: "SELECT * FROM etc_hosts WHERE address NOT IN ('127.0.0.1', '::1')",
 };
 
-pub(crate) fn parse_hosts(text: &str) -> Vec<Row> {
+fn parse_hosts(text: &str) -> Vec<HostsRow> {
     text.lines()
         .filter_map(|l| {
             let l = l.split('#').next().unwrap_or("").trim();
@@ -323,7 +349,10 @@ pub(crate) fn parse_hosts(text: &str) -> Vec<Row> {
             if names.is_empty() {
                 return None;
             }
-            Some(vec![t(address), t(names.join(" "))])
+            Some(HostsRow {
+                address: address.to_string(),
+                hostnames: names.join(" "),
+            })
         })
         .collect()
 }
@@ -333,16 +362,21 @@ fn gen_hosts(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     Ok(VecRows::boxed(parse_hosts(&text)))
 }
 
+table_row! {
+    /// One nameserver, search domain or sortlist entry of /etc/resolv.conf.
+    struct ResolverRow {
+        id: integer = "Address type index or order",
+        r#type: text = "Address type: sortlist, nameserver, search",
+        address: text = "Resolver IP/IPv6 address",
+        netmask: text = "Address (sortlist) netmask length",
+        options: bigint = "Resolver options",
+    }
+}
+
 pub(crate) static DNS_RESOLVERS: Table = Table {
     name: "dns_resolvers",
     about: "Resolvers used by this host (from /etc/resolv.conf).",
-    columns: &[
-        integer("id", "Address type index or order"),
-        text("type", "Address type: sortlist, nameserver, search"),
-        text("address", "Resolver IP/IPv6 address"),
-        text("netmask", "Address (sortlist) netmask length"),
-        bigint("options", "Resolver options"),
-    ],
+    columns: ResolverRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -376,7 +410,7 @@ pub(crate) fn resolver_options(text: &str) -> i64 {
     o
 }
 
-pub(crate) fn parse_resolv_conf(text: &str) -> Vec<Row> {
+fn parse_resolv_conf(text: &str) -> Vec<ResolverRow> {
     let options = resolver_options(text);
     let mut rows = Vec::new();
     let (mut ns, mut search, mut sort) = (0i64, 0i64, 0i64);
@@ -386,20 +420,38 @@ pub(crate) fn parse_resolv_conf(text: &str) -> Vec<Row> {
         match f.next() {
             Some("nameserver") => {
                 if let Some(a) = f.next() {
-                    rows.push(vec![i(ns), t("nameserver"), t(a), t(""), i(options)]);
+                    rows.push(ResolverRow {
+                        id: ns,
+                        r#type: "nameserver".into(),
+                        address: a.into(),
+                        netmask: String::new(),
+                        options,
+                    });
                     ns += 1;
                 }
             }
             Some("search") | Some("domain") => {
                 for d in f {
-                    rows.push(vec![i(search), t("search"), t(d), t(""), i(options)]);
+                    rows.push(ResolverRow {
+                        id: search,
+                        r#type: "search".into(),
+                        address: d.into(),
+                        netmask: String::new(),
+                        options,
+                    });
                     search += 1;
                 }
             }
             Some("sortlist") => {
                 for entry in f {
                     let (a, m) = entry.split_once('/').unwrap_or((entry, ""));
-                    rows.push(vec![i(sort), t("sortlist"), t(a), t(m), i(options)]);
+                    rows.push(ResolverRow {
+                        id: sort,
+                        r#type: "sortlist".into(),
+                        address: a.into(),
+                        netmask: m.into(),
+                        options,
+                    });
                     sort += 1;
                 }
             }
@@ -417,7 +469,6 @@ fn gen_resolvers(_: &Constraints) -> Result<Box<dyn Rows>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusqlite::types::Value;
 
     #[test]
     fn masks() {
@@ -429,26 +480,29 @@ mod tests {
     #[test]
     fn route_lines() {
         let r = parse_ipv4_routes("Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\neth0\t00000000\t010200C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\neth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n");
-        assert_eq!(r[0][0], Value::Text("0.0.0.0".into()));
-        assert_eq!(r[0][2], Value::Text("192.0.2.1".into()));
-        assert_eq!(r[0][7], Value::Integer(100));
-        assert_eq!(r[1][1], Value::Text("24".into()));
+        assert_eq!(r[0].destination, "0.0.0.0");
+        assert_eq!(r[0].gateway, "192.0.2.1");
+        assert_eq!(r[0].metric, 100);
+        assert_eq!(r[0].r#type, "gateway");
+        assert_eq!(r[1].netmask, "24");
         let r6 = parse_ipv6_routes("fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n");
-        assert_eq!(r6[0][0], Value::Text("fe80::".into()));
-        assert_eq!(r6[0][1], Value::Text("64".into()));
-        assert_eq!(r6[0][7], Value::Integer(256));
+        assert_eq!(r6[0].destination, "fe80::");
+        assert_eq!(r6[0].netmask, "64");
+        assert_eq!(r6[0].metric, 256);
+        assert_eq!(r6[0].interface, "eth0");
     }
 
     #[test]
     fn hosts_and_resolvers() {
         let h = parse_hosts("127.0.0.1 localhost\n# x\n10.0.0.1 db db.local # primary\n\n");
         assert_eq!(h.len(), 2);
-        assert_eq!(h[1][1], Value::Text("db db.local".into()));
+        assert_eq!(h[1].address, "10.0.0.1");
+        assert_eq!(h[1].hostnames, "db db.local");
         let r = parse_resolv_conf("nameserver 10.0.0.53\nnameserver ::1\nsearch a.example b.example\noptions rotate\nsortlist 10.0.0.0/255.0.0.0\n");
         assert_eq!(r.len(), 5);
-        assert_eq!(r[1][2], Value::Text("::1".into()));
-        assert_eq!(r[3][0], Value::Integer(1));
-        assert_eq!(r[4][3], Value::Text("255.0.0.0".into()));
-        assert_eq!(r[0][4], Value::Integer(705 | 0x4000));
+        assert_eq!(r[1].address, "::1");
+        assert_eq!((r[3].id, r[3].r#type.as_str()), (1, "search"));
+        assert_eq!(r[4].netmask, "255.0.0.0");
+        assert_eq!(r[0].options, 705 | 0x4000);
     }
 }

@@ -1,26 +1,32 @@
 //! deb_packages, rpm_packages, apt_sources: the package managers' own databases and
 //! configuration, read without running them.
 
+use super::super::row::{saturate, table_row};
 use super::super::schema::*;
 use mig_host::packages::{self, Package};
 use std::path::{Path, PathBuf};
 
+table_row! {
+    /// One installed DEB package.
+    struct DebRow {
+        name: text = "Package name",
+        version: text = "Package version",
+        source: text = "Package source",
+        size: bigint = "Package size in bytes",
+        arch: text = "Package architecture",
+        revision: text = "Package revision",
+        status: text = "Package status",
+        maintainer: text = "Package maintainer",
+        section: text = "Package section",
+        priority: text = "Package priority",
+        admindir: text = "libdpkg admindir. Defaults to /var/lib/dpkg",
+    }
+}
+
 pub(crate) static DEB_PACKAGES: Table = Table {
     name: "deb_packages",
     about: "The installed DEB package database.",
-    columns: &[
-        text("name", "Package name"),
-        text("version", "Package version"),
-        text("source", "Package source"),
-        bigint("size", "Package size in bytes"),
-        text("arch", "Package architecture"),
-        text("revision", "Package revision"),
-        text("status", "Package status"),
-        text("maintainer", "Package maintainer"),
-        text("section", "Package section"),
-        text("priority", "Package priority"),
-        text("admindir", "libdpkg admindir. Defaults to /var/lib/dpkg"),
-    ],
+    columns: DebRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -30,7 +36,7 @@ pub(crate) static DEB_PACKAGES: Table = Table {
 
 fn gen_deb(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     if !Path::new(packages::DPKG_STATUS).exists() {
-        return Ok(VecRows::boxed(Vec::new()));
+        return Ok(VecRows::boxed(Vec::<DebRow>::new()));
     }
     let text = std::fs::read_to_string(packages::DPKG_STATUS)
         .map_err(|e| format!("{}: {e}", packages::DPKG_STATUS))?;
@@ -48,41 +54,46 @@ fn gen_deb(_: &Constraints) -> Result<Box<dyn Rows>, String> {
                     .rsplit_once('-')
                     .map(|(_, r)| r.to_string())
                     .unwrap_or_default();
-                vec![
-                    t(p.name),
-                    t(p.version),
-                    t(p.source),
-                    u(p.size),
-                    t(p.arch),
-                    t(revision),
-                    t(p.status),
-                    t(p.maintainer),
-                    t(p.section),
-                    t(p.priority),
-                    t(admindir.clone()),
-                ]
+                DebRow {
+                    name: p.name,
+                    version: p.version,
+                    source: p.source,
+                    size: saturate(p.size),
+                    arch: p.arch,
+                    revision,
+                    status: p.status,
+                    maintainer: p.maintainer,
+                    section: p.section,
+                    priority: p.priority,
+                    admindir: admindir.clone(),
+                }
             })
             .collect(),
     ))
+}
+
+table_row! {
+    /// One installed RPM package.
+    struct RpmRow {
+        name: text = "RPM package name",
+        version: text = "Package version",
+        release: text = "Package release",
+        source: text = "Source RPM package name (optional)",
+        size: bigint = "Package size in bytes",
+        sha1: text = "SHA1 hash of the package contents",
+        arch: text = "Architecture(s) supported",
+        epoch: Option<integer> = "Package epoch value",
+        install_time: integer = "When the package was installed",
+        vendor: text = "Package vendor",
+        package_group: text = "Package group",
+    }
 }
 
 pub(crate) static RPM_PACKAGES: Table = Table {
     name: "rpm_packages",
     about:
         "RPM packages that are currently installed on the host system (RPM 4.16+ SQLite database).",
-    columns: &[
-        text("name", "RPM package name"),
-        text("version", "Package version"),
-        text("release", "Package release"),
-        text("source", "Source RPM package name (optional)"),
-        bigint("size", "Package size in bytes"),
-        text("sha1", "SHA1 hash of the package contents"),
-        text("arch", "Architecture(s) supported"),
-        integer("epoch", "Package epoch value"),
-        integer("install_time", "When the package was installed"),
-        text("vendor", "Package vendor"),
-        text("package_group", "Package group"),
-    ],
+    columns: RpmRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -92,43 +103,47 @@ pub(crate) static RPM_PACKAGES: Table = Table {
 
 fn gen_rpm(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     let Some(db) = packages::RPMDB_PATHS.iter().find(|p| Path::new(p).exists()) else {
-        return Ok(VecRows::boxed(Vec::new()));
+        return Ok(VecRows::boxed(Vec::<RpmRow>::new()));
     };
     Ok(VecRows::boxed(
         packages::read_rpmdb(Path::new(db))?
             .into_iter()
-            .map(|p| {
-                vec![
-                    t(p.name),
-                    t(p.upstream_version),
-                    t(p.release),
-                    t(p.source),
-                    u(p.size),
-                    t(p.sha1),
-                    t(p.arch),
-                    p.epoch.map_or(null(), i),
-                    i(p.install_time),
-                    t(p.maintainer),
-                    t(p.section),
-                ]
+            .map(|p| RpmRow {
+                name: p.name,
+                version: p.upstream_version,
+                release: p.release,
+                source: p.source,
+                size: saturate(p.size),
+                sha1: p.sha1,
+                arch: p.arch,
+                // NULL when the package declares none.
+                epoch: p.epoch.map(i64::from),
+                install_time: p.install_time,
+                vendor: p.maintainer,
+                package_group: p.section,
             })
             .collect(),
     ))
 }
 
+table_row! {
+    /// One APT repository.
+    struct AptSourceRow {
+        name: text = "Repository name",
+        source: text = "Source file",
+        base_uri: text = "Repository base URI",
+        release: text = "Release name",
+        version: text = "Repository source version",
+        maintainer: text = "Repository maintainer",
+        components: text = "Repository components",
+        architectures: text = "Repository architectures",
+    }
+}
+
 pub(crate) static APT_SOURCES: Table = Table {
     name: "apt_sources",
     about: "Current list of APT repositories or software channels.",
-    columns: &[
-        text("name", "Repository name"),
-        text("source", "Source file"),
-        text("base_uri", "Repository base URI"),
-        text("release", "Release name"),
-        text("version", "Repository source version"),
-        text("maintainer", "Repository maintainer"),
-        text("components", "Repository components"),
-        text("architectures", "Repository architectures"),
-    ],
+    columns: AptSourceRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -266,16 +281,16 @@ fn gen_apt_sources(_: &Constraints) -> Result<Box<dyn Rows>, String> {
             } else {
                 s.architectures.join(" ")
             };
-            rows.push(vec![
-                t(get("Label").or_else(|| get("Origin")).unwrap_or_default()),
-                t(s.file),
-                t(s.uri),
-                t(s.suite),
-                t(get("Version").unwrap_or_default()),
-                t(get("Origin").unwrap_or_default()),
-                t(s.components.join(" ")),
-                t(architectures),
-            ]);
+            rows.push(AptSourceRow {
+                name: get("Label").or_else(|| get("Origin")).unwrap_or_default(),
+                source: s.file,
+                base_uri: s.uri,
+                release: s.suite,
+                version: get("Version").unwrap_or_default(),
+                maintainer: get("Origin").unwrap_or_default(),
+                components: s.components.join(" "),
+                architectures,
+            });
         }
     }
     Ok(VecRows::boxed(rows))

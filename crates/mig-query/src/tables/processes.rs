@@ -1,6 +1,7 @@
 //! processes, process_open_files, process_memory_map: one /proc directory per process,
 //! read lazily, one process at a time; `WHERE pid = N` reads only that one.
 
+use super::super::row::{saturate, table_row};
 use super::super::schema::*;
 use mig_host::{net, process};
 
@@ -22,9 +23,10 @@ pub(crate) fn pids(q: &Constraints) -> Vec<u32> {
 }
 
 /// Rows made per process, one process at a time.
-pub(crate) fn per_process<F>(q: &Constraints, mut rows_of: F) -> Box<dyn Rows>
+pub(crate) fn per_process<F, R>(q: &Constraints, mut rows_of: F) -> Box<dyn Rows>
 where
-    F: FnMut(u32) -> Vec<Row> + 'static,
+    F: FnMut(u32) -> Vec<R> + 'static,
+    R: Into<Row> + 'static,
 {
     let mut pids = pids(q).into_iter();
     let mut pending = Vec::new().into_iter();
@@ -39,47 +41,43 @@ where
     }))
 }
 
+table_row! {
+    /// One process.
+    struct ProcessRow {
+        pid: bigint = "Process (or thread) ID",
+        name: text = "The process path or shorthand argv[0]",
+        path: text = "Path to executed binary",
+        cmdline: text = "Complete argv",
+        state: text = "Process state",
+        cwd: text = "Process current working directory",
+        root: text = "Process virtual root directory",
+        uid: bigint = "Unsigned user ID",
+        gid: bigint = "Unsigned group ID",
+        euid: bigint = "Unsigned effective user ID",
+        egid: bigint = "Unsigned effective group ID",
+        suid: bigint = "Unsigned saved user ID",
+        sgid: bigint = "Unsigned saved group ID",
+        on_disk: integer = "The process path exists yes=1, no=0, unknown=-1",
+        wired_size: bigint = "Bytes of unpageable memory used by process",
+        resident_size: bigint = "Bytes of private memory used by process",
+        total_size: bigint = "Total virtual memory size",
+        user_time: bigint = "CPU time in milliseconds spent in user space",
+        system_time: bigint = "CPU time in milliseconds spent in kernel space",
+        disk_bytes_read: bigint = "Bytes read from disk",
+        disk_bytes_written: bigint = "Bytes written to disk",
+        start_time: bigint = "Process start time in seconds since Epoch, in case of error -1",
+        parent: bigint = "Process parent's PID",
+        pgroup: bigint = "Process group",
+        threads: integer = "Number of threads used by process",
+        nice: integer = "Process nice level (-20 to 20, default 0)",
+        cgroup_path: text = "The full hierarchical path of the process's control group",
+    }
+}
+
 pub(crate) static PROCESSES: Table = Table {
     name: "processes",
     about: "All running processes on the host system.",
-    columns: &[
-        bigint("pid", "Process (or thread) ID"),
-        text("name", "The process path or shorthand argv[0]"),
-        text("path", "Path to executed binary"),
-        text("cmdline", "Complete argv"),
-        text("state", "Process state"),
-        text("cwd", "Process current working directory"),
-        text("root", "Process virtual root directory"),
-        bigint("uid", "Unsigned user ID"),
-        bigint("gid", "Unsigned group ID"),
-        bigint("euid", "Unsigned effective user ID"),
-        bigint("egid", "Unsigned effective group ID"),
-        bigint("suid", "Unsigned saved user ID"),
-        bigint("sgid", "Unsigned saved group ID"),
-        integer("on_disk", "The process path exists yes=1, no=0, unknown=-1"),
-        bigint("wired_size", "Bytes of unpageable memory used by process"),
-        bigint("resident_size", "Bytes of private memory used by process"),
-        bigint("total_size", "Total virtual memory size"),
-        bigint("user_time", "CPU time in milliseconds spent in user space"),
-        bigint(
-            "system_time",
-            "CPU time in milliseconds spent in kernel space",
-        ),
-        bigint("disk_bytes_read", "Bytes read from disk"),
-        bigint("disk_bytes_written", "Bytes written to disk"),
-        bigint(
-            "start_time",
-            "Process start time in seconds since Epoch, in case of error -1",
-        ),
-        bigint("parent", "Process parent's PID"),
-        bigint("pgroup", "Process group"),
-        integer("threads", "Number of threads used by process"),
-        integer("nice", "Process nice level (-20 to 20, default 0)"),
-        text(
-            "cgroup_path",
-            "The full hierarchical path of the process's control group",
-        ),
-    ],
+    columns: ProcessRow::COLUMNS,
     index: &["pid"],
     required: &[],
     like: &[],
@@ -117,48 +115,53 @@ fn gen_processes(q: &Constraints) -> Result<Box<dyn Rows>, String> {
             String::new()
         };
         let io = if want_io { process::io(pid) } else { None };
-        let ms = |t: u64| u(t.saturating_mul(1000) / ticks);
-        let start = boot.map_or(-1, |b| (b + st.starttime / ticks) as i64);
-        vec![vec![
-            i(pid),
-            t(ss.name.clone()),
-            t(path),
-            t(cmdline),
-            t(st.state.clone()),
-            t(opt(want_dirs, &|| process::link(pid, "cwd"))),
-            t(opt(want_dirs, &|| process::link(pid, "root"))),
-            i(ss.uids[0]),
-            i(ss.gids[0]),
-            i(ss.uids[1]),
-            i(ss.gids[1]),
-            i(ss.uids[2]),
-            i(ss.gids[2]),
-            i(on_disk.map_or(-1, i64::from)),
-            u(ss.vm_lck_bytes),
-            u(ss.vm_rss_bytes),
-            u(ss.vm_size_bytes),
-            ms(st.utime),
-            ms(st.stime),
-            io.map_or(i(-1), |(r, _)| u(r)),
-            io.map_or(i(-1), |(_, w)| u(w)),
-            i(start),
-            i(st.ppid),
-            i(st.pgrp),
-            i(st.threads),
-            i(st.nice),
-            t(opt(want_cgroup, &|| process::cgroup(pid))),
-        ]]
+        let ms = |t: u64| saturate(t.saturating_mul(1000) / ticks);
+        vec![ProcessRow {
+            pid: pid.into(),
+            name: ss.name.clone(),
+            path,
+            cmdline,
+            state: st.state.clone(),
+            cwd: opt(want_dirs, &|| process::link(pid, "cwd")),
+            root: opt(want_dirs, &|| process::link(pid, "root")),
+            uid: ss.uids[0].into(),
+            gid: ss.gids[0].into(),
+            euid: ss.uids[1].into(),
+            egid: ss.gids[1].into(),
+            suid: ss.uids[2].into(),
+            sgid: ss.gids[2].into(),
+            on_disk: on_disk.map_or(-1, i64::from),
+            wired_size: saturate(ss.vm_lck_bytes),
+            resident_size: saturate(ss.vm_rss_bytes),
+            total_size: saturate(ss.vm_size_bytes),
+            user_time: ms(st.utime),
+            system_time: ms(st.stime),
+            // -1: the process's I/O counters could not be read.
+            disk_bytes_read: io.map_or(-1, |(r, _)| saturate(r)),
+            disk_bytes_written: io.map_or(-1, |(_, w)| saturate(w)),
+            start_time: boot.map_or(-1, |b| (b + st.starttime / ticks) as i64),
+            parent: st.ppid,
+            pgroup: st.pgrp,
+            threads: st.threads,
+            nice: st.nice,
+            cgroup_path: opt(want_cgroup, &|| process::cgroup(pid)),
+        }]
     }))
+}
+
+table_row! {
+    /// One file a process has open.
+    struct OpenFileRow {
+        pid: bigint = "Process (or thread) ID",
+        fd: bigint = "Process-specific file descriptor number",
+        path: text = "Filesystem path of descriptor",
+    }
 }
 
 pub(crate) static PROCESS_OPEN_FILES: Table = Table {
     name: "process_open_files",
     about: "File descriptors for each process.",
-    columns: &[
-        bigint("pid", "Process (or thread) ID"),
-        bigint("fd", "Process-specific file descriptor number"),
-        text("path", "Filesystem path of descriptor"),
-    ],
+    columns: OpenFileRow::COLUMNS,
     index: &["pid"],
     required: &[],
     like: &[],
@@ -172,25 +175,34 @@ fn gen_open_files(q: &Constraints) -> Result<Box<dyn Rows>, String> {
             .into_iter()
             // Sockets, pipes and anonymous inodes are not files (osquery leaves them out).
             .filter(|f| f.target.starts_with('/'))
-            .map(|f| vec![i(pid), u(f.fd), t(f.target)])
+            .map(|f| OpenFileRow {
+                pid: pid.into(),
+                fd: saturate(f.fd),
+                path: f.target,
+            })
             .collect()
     }))
+}
+
+table_row! {
+    /// One mapping of a process's address space.
+    struct MemoryMapRow {
+        pid: integer = "Process (or thread) ID",
+        start: text = "Virtual start address (hex)",
+        end: text = "Virtual end address (hex)",
+        permissions: text = "r=read, w=write, x=execute, p=private (cow)",
+        offset: bigint = "Offset into mapped path",
+        device: text = "MA:MI Major/minor device ID",
+        inode: integer = "Mapped path inode, 0 means uninitialized (BSS)",
+        path: text = "Path to mapped file or mapped type",
+        pseudo: integer = "1 If path is a pseudo path, else 0",
+    }
 }
 
 pub(crate) static PROCESS_MEMORY_MAP: Table = Table {
     name: "process_memory_map",
     about: "Process memory mapped files and pseudo device/regions.",
-    columns: &[
-        integer("pid", "Process (or thread) ID"),
-        text("start", "Virtual start address (hex)"),
-        text("end", "Virtual end address (hex)"),
-        text("permissions", "r=read, w=write, x=execute, p=private (cow)"),
-        bigint("offset", "Offset into mapped path"),
-        text("device", "MA:MI Major/minor device ID"),
-        integer("inode", "Mapped path inode, 0 means uninitialized (BSS)"),
-        text("path", "Path to mapped file or mapped type"),
-        integer("pseudo", "1 If path is a pseudo path, else 0"),
-    ],
+    columns: MemoryMapRow::COLUMNS,
     index: &["pid"],
     required: &[],
     like: &[],
@@ -202,19 +214,16 @@ fn gen_memory_map(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     Ok(per_process(q, |pid| {
         process::maps(pid)
             .into_iter()
-            .map(|m| {
-                let pseudo = m.inode == 0;
-                vec![
-                    i(pid),
-                    t(m.start),
-                    t(m.end),
-                    t(m.permissions),
-                    u(m.offset),
-                    t(m.device),
-                    u(m.inode),
-                    t(m.path),
-                    i(pseudo as i64),
-                ]
+            .map(|m| MemoryMapRow {
+                pid: pid.into(),
+                pseudo: i64::from(m.inode == 0),
+                start: m.start,
+                end: m.end,
+                permissions: m.permissions,
+                offset: saturate(m.offset),
+                device: m.device,
+                inode: saturate(m.inode),
+                path: m.path,
             })
             .collect()
     }))

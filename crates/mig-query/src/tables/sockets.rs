@@ -1,6 +1,7 @@
 //! process_open_sockets and listening_ports: each process's socket descriptors, matched with
 //! the kernel's socket tables of the process's own network namespace.
 
+use super::super::row::{saturate, table_row};
 use super::super::schema::*;
 use super::processes::per_process;
 use mig_host::net::{self, Namespace, Proto, Socket};
@@ -33,7 +34,10 @@ struct Tables {
 }
 
 /// Every socket descriptor of the processes the scan visits, namespace tables read once each.
-fn held(q: &Constraints, mut each: impl FnMut(Held) -> Option<Row> + 'static) -> Box<dyn Rows> {
+fn held<R: Into<Row> + 'static>(
+    q: &Constraints,
+    mut each: impl FnMut(Held) -> Option<R> + 'static,
+) -> Box<dyn Rows> {
     let mut by_namespace: HashMap<String, Tables> = HashMap::new();
     per_process(q, move |pid| {
         let fds: Vec<(u64, u64)> = process::fds(pid)
@@ -98,23 +102,28 @@ fn protocol(s: &Socket) -> i64 {
     }
 }
 
+table_row! {
+    /// One socket a process holds.
+    struct OpenSocketRow {
+        pid: integer = "Process (or thread) ID",
+        fd: bigint = "Socket file descriptor number",
+        socket: bigint = "Socket handle or inode number",
+        family: integer = "Network protocol (IPv4, IPv6)",
+        protocol: integer = "Transport protocol (TCP/UDP)",
+        local_address: text = "Socket local address",
+        remote_address: text = "Socket remote address",
+        local_port: integer = "Socket local port",
+        remote_port: integer = "Socket remote port",
+        path: text = "For UNIX sockets (family=AF_UNIX), the domain path",
+        state: text = "TCP socket state",
+        net_namespace: text = "The inode number of the network namespace",
+    }
+}
+
 pub(crate) static PROCESS_OPEN_SOCKETS: Table = Table {
     name: "process_open_sockets",
     about: "Processes which have open network sockets on the system.",
-    columns: &[
-        integer("pid", "Process (or thread) ID"),
-        bigint("fd", "Socket file descriptor number"),
-        bigint("socket", "Socket handle or inode number"),
-        integer("family", "Network protocol (IPv4, IPv6)"),
-        integer("protocol", "Transport protocol (TCP/UDP)"),
-        text("local_address", "Socket local address"),
-        text("remote_address", "Socket remote address"),
-        integer("local_port", "Socket local port"),
-        integer("remote_port", "Socket remote port"),
-        text("path", "For UNIX sockets (family=AF_UNIX), the domain path"),
-        text("state", "TCP socket state"),
-        text("net_namespace", "The inode number of the network namespace"),
-    ],
+    columns: OpenSocketRow::COLUMNS,
     index: &["pid"],
     required: &[],
     like: &[],
@@ -125,48 +134,68 @@ pub(crate) static PROCESS_OPEN_SOCKETS: Table = Table {
 
 fn gen_open_sockets(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     Ok(held(q, |h| {
-        let mut row = vec![i(h.pid), u(h.fd), u(h.inode)];
-        match h.kind {
-            Kind::Ip(s) => {
-                let raw = s.proto == Proto::Raw;
-                row.extend([
-                    i(family(&s)),
-                    i(protocol(&s)),
-                    t(s.local.to_string()),
-                    t(s.remote.to_string()),
-                    i(if raw { 0 } else { i64::from(s.local_port) }),
-                    i(i64::from(s.remote_port)),
-                    t(""),
-                    t(if s.proto == Proto::Tcp {
-                        net::tcp_state_name(s.state)
-                    } else {
-                        ""
-                    }),
-                ]);
-            }
-            Kind::Unix(s) => {
-                row.extend([i(AF_UNIX), i(0), t(""), t(""), i(0), i(0), t(s.path), t("")])
-            }
-        }
-        row.push(t(h.namespace));
-        Some(row)
+        let (pid, fd, socket) = (i64::from(h.pid), saturate(h.fd), saturate(h.inode));
+        Some(match h.kind {
+            Kind::Ip(s) => OpenSocketRow {
+                pid,
+                fd,
+                socket,
+                family: family(&s),
+                protocol: protocol(&s),
+                local_address: s.local.to_string(),
+                remote_address: s.remote.to_string(),
+                // A raw socket's "port" is its protocol, already in `protocol`.
+                local_port: if s.proto == Proto::Raw {
+                    0
+                } else {
+                    i64::from(s.local_port)
+                },
+                remote_port: i64::from(s.remote_port),
+                path: String::new(),
+                state: if s.proto == Proto::Tcp {
+                    net::tcp_state_name(s.state).to_string()
+                } else {
+                    String::new()
+                },
+                net_namespace: h.namespace,
+            },
+            Kind::Unix(s) => OpenSocketRow {
+                pid,
+                fd,
+                socket,
+                family: AF_UNIX,
+                protocol: 0,
+                local_address: String::new(),
+                remote_address: String::new(),
+                local_port: 0,
+                remote_port: 0,
+                path: s.path,
+                state: String::new(),
+                net_namespace: h.namespace,
+            },
+        })
     }))
+}
+
+table_row! {
+    /// One listening socket of a process.
+    struct ListeningRow {
+        pid: integer = "Process (or thread) ID",
+        port: integer = "Transport layer port",
+        protocol: integer = "Transport protocol (TCP/UDP)",
+        family: integer = "Network protocol (IPv4, IPv6)",
+        address: text = "Specific address for bind",
+        fd: bigint = "Socket file descriptor number",
+        socket: bigint = "Socket handle or inode number",
+        path: text = "Path for UNIX domain sockets",
+        net_namespace: text = "The inode number of the network namespace",
+    }
 }
 
 pub(crate) static LISTENING_PORTS: Table = Table {
     name: "listening_ports",
     about: "Processes with listening (bound) network sockets/ports.",
-    columns: &[
-        integer("pid", "Process (or thread) ID"),
-        integer("port", "Transport layer port"),
-        integer("protocol", "Transport protocol (TCP/UDP)"),
-        integer("family", "Network protocol (IPv4, IPv6)"),
-        text("address", "Specific address for bind"),
-        bigint("fd", "Socket file descriptor number"),
-        bigint("socket", "Socket handle or inode number"),
-        text("path", "Path for UNIX domain sockets"),
-        text("net_namespace", "The inode number of the network namespace"),
-    ],
+    columns: ListeningRow::COLUMNS,
     index: &["pid"],
     required: &[],
     like: &[],
@@ -176,29 +205,31 @@ pub(crate) static LISTENING_PORTS: Table = Table {
 
 fn gen_listening(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     Ok(held(q, |h| {
-        let (port, proto, fam, address, path) = match h.kind {
-            Kind::Ip(s) if s.is_listening() => (
-                i64::from(s.local_port),
-                protocol(&s),
-                family(&s),
-                s.local.to_string(),
-                String::new(),
-            ),
-            Kind::Unix(s) if s.listening && !s.path.is_empty() => {
-                (0, 0, AF_UNIX, String::new(), s.path)
-            }
+        let (pid, fd, socket) = (i64::from(h.pid), saturate(h.fd), saturate(h.inode));
+        Some(match h.kind {
+            Kind::Ip(s) if s.is_listening() => ListeningRow {
+                pid,
+                port: i64::from(s.local_port),
+                protocol: protocol(&s),
+                family: family(&s),
+                address: s.local.to_string(),
+                fd,
+                socket,
+                path: String::new(),
+                net_namespace: h.namespace,
+            },
+            Kind::Unix(s) if s.listening && !s.path.is_empty() => ListeningRow {
+                pid,
+                port: 0,
+                protocol: 0,
+                family: AF_UNIX,
+                address: String::new(),
+                fd,
+                socket,
+                path: s.path,
+                net_namespace: h.namespace,
+            },
             _ => return None,
-        };
-        Some(vec![
-            i(h.pid),
-            i(port),
-            i(proto),
-            i(fam),
-            t(address),
-            u(h.fd),
-            u(h.inode),
-            t(path),
-            t(h.namespace),
-        ])
+        })
     }))
 }

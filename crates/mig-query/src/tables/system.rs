@@ -1,17 +1,23 @@
 //! The machine: kernel_info, kernel_modules, os_version, system_info, uptime, mounts.
 
+use super::super::row::{saturate, table_row};
 use super::super::schema::*;
 use mig_host::{mounts, system};
+
+table_row! {
+    /// The running kernel.
+    struct KernelInfoRow {
+        version: text = "Kernel version",
+        arguments: text = "Kernel arguments",
+        path: text = "Kernel path",
+        device: text = "Kernel device identifier",
+    }
+}
 
 pub(crate) static KERNEL_INFO: Table = Table {
     name: "kernel_info",
     about: "Basic active kernel information.",
-    columns: &[
-        text("version", "Kernel version"),
-        text("arguments", "Kernel arguments"),
-        text("path", "Kernel path"),
-        text("device", "Kernel device identifier"),
-    ],
+    columns: KernelInfoRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -33,24 +39,29 @@ fn gen_kernel_info(_: &Constraints) -> Result<Box<dyn Rows>, String> {
         .split_whitespace()
         .filter(|a| !a.starts_with("BOOT_IMAGE=") && !a.starts_with("root="))
         .collect();
-    Ok(VecRows::boxed(vec![vec![
-        t(system::uname().release),
-        t(arguments.join(" ")),
-        t(param("BOOT_IMAGE")),
-        t(param("root")),
-    ]]))
+    Ok(VecRows::boxed(vec![KernelInfoRow {
+        version: system::uname().release,
+        arguments: arguments.join(" "),
+        path: param("BOOT_IMAGE"),
+        device: param("root"),
+    }]))
+}
+
+table_row! {
+    /// One loaded kernel module.
+    struct KernelModuleRow {
+        name: text = "Module name",
+        size: bigint = "Size of module content",
+        used_by: text = "Module reverse dependencies",
+        status: text = "Kernel module status",
+        address: text = "Kernel module address",
+    }
 }
 
 pub(crate) static KERNEL_MODULES: Table = Table {
     name: "kernel_modules",
     about: "Linux kernel modules loaded (from /proc/modules).",
-    columns: &[
-        text("name", "Module name"),
-        bigint("size", "Size of module content"),
-        text("used_by", "Module reverse dependencies"),
-        text("status", "Kernel module status"),
-        text("address", "Kernel module address"),
-    ],
+    columns: KernelModuleRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -59,20 +70,20 @@ pub(crate) static KERNEL_MODULES: Table = Table {
 };
 
 /// /proc/modules lines: name, size, use count, users (`-` or `a,b,`), state, address.
-pub(crate) fn parse_modules(text: &str) -> Vec<Row> {
+fn parse_modules(text: &str) -> Vec<KernelModuleRow> {
     text.lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
             if f.len() < 6 {
                 return None;
             }
-            Some(vec![
-                t(f[0]),
-                i(f[1].parse::<i64>().ok()?),
-                t(f[3]),
-                t(f[4]),
-                t(f[5]),
-            ])
+            Some(KernelModuleRow {
+                name: f[0].to_string(),
+                size: f[1].parse().ok()?,
+                used_by: f[3].to_string(),
+                status: f[4].to_string(),
+                address: f[5].to_string(),
+            })
         })
         .collect()
 }
@@ -84,21 +95,26 @@ fn gen_kernel_modules(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     )))
 }
 
+table_row! {
+    /// The operating system.
+    struct OsVersionRow {
+        name: text = "Distribution or product name",
+        version: text = "Pretty, suitable for presentation, OS version",
+        major: integer = "Major release version",
+        minor: integer = "Minor release version",
+        patch: integer = "Optional patch release",
+        build: text = "Optional build-specific or variant string",
+        platform: text = "OS Platform or ID",
+        platform_like: text = "Closely related platforms",
+        codename: text = "OS version codename",
+        arch: text = "OS Architecture",
+    }
+}
+
 pub(crate) static OS_VERSION: Table = Table {
     name: "os_version",
     about: "A single row containing the operating system name and version.",
-    columns: &[
-        text("name", "Distribution or product name"),
-        text("version", "Pretty, suitable for presentation, OS version"),
-        integer("major", "Major release version"),
-        integer("minor", "Minor release version"),
-        integer("patch", "Optional patch release"),
-        text("build", "Optional build-specific or variant string"),
-        text("platform", "OS Platform or ID"),
-        text("platform_like", "Closely related platforms"),
-        text("codename", "OS version codename"),
-        text("arch", "OS Architecture"),
-    ],
+    columns: OsVersionRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -118,56 +134,55 @@ fn gen_os_version(_: &Constraints) -> Result<Box<dyn Rows>, String> {
         .into_iter();
     let mut next = || nums.next().unwrap_or(0);
     let (major, minor, patch) = (next(), next(), next());
-    Ok(VecRows::boxed(vec![vec![
-        t(get("NAME")),
-        t(if r.contains_key("VERSION") {
+    Ok(VecRows::boxed(vec![OsVersionRow {
+        name: get("NAME"),
+        version: if r.contains_key("VERSION") {
             get("VERSION")
         } else {
             get("VERSION_ID")
-        }),
-        i(major),
-        i(minor),
-        i(patch),
-        t(get("BUILD_ID")),
-        t(get("ID")),
-        t(get("ID_LIKE")),
-        t(get("VERSION_CODENAME")),
-        t(system::uname().machine),
-    ]]))
+        },
+        major,
+        minor,
+        patch,
+        build: get("BUILD_ID"),
+        platform: get("ID"),
+        platform_like: get("ID_LIKE"),
+        codename: get("VERSION_CODENAME"),
+        arch: system::uname().machine,
+    }]))
+}
+
+table_row! {
+    /// The machine.
+    struct SystemInfoRow {
+        hostname: text = "Network hostname including domain",
+        uuid: text = "Unique ID provided by the system",
+        cpu_type: text = "CPU type",
+        cpu_subtype: text = "CPU subtype",
+        cpu_brand: text = "CPU brand string, contains vendor and model",
+        cpu_physical_cores: integer = "Number of physical CPU cores in to the system",
+        cpu_logical_cores: integer = "Number of logical CPU cores available to the system",
+        cpu_sockets: integer = "Number of processor sockets in the system",
+        cpu_microcode: text = "Microcode version",
+        physical_memory: bigint = "Total physical memory in bytes",
+        hardware_vendor: text = "Hardware vendor",
+        hardware_model: text = "Hardware model",
+        hardware_version: text = "Hardware version",
+        hardware_serial: text = "Device serial number",
+        board_vendor: text = "Board vendor",
+        board_model: text = "Board model",
+        board_version: text = "Board version",
+        board_serial: text = "Board serial number",
+        computer_name: text = "Friendly computer name (optional)",
+        local_hostname: text = "Local hostname (optional)",
+        emulated_cpu_type: text = "Emulated CPU type",
+    }
 }
 
 pub(crate) static SYSTEM_INFO: Table = Table {
     name: "system_info",
     about: "System information for identification.",
-    columns: &[
-        text("hostname", "Network hostname including domain"),
-        text("uuid", "Unique ID provided by the system"),
-        text("cpu_type", "CPU type"),
-        text("cpu_subtype", "CPU subtype"),
-        text("cpu_brand", "CPU brand string, contains vendor and model"),
-        integer(
-            "cpu_physical_cores",
-            "Number of physical CPU cores in to the system",
-        ),
-        integer(
-            "cpu_logical_cores",
-            "Number of logical CPU cores available to the system",
-        ),
-        integer("cpu_sockets", "Number of processor sockets in the system"),
-        text("cpu_microcode", "Microcode version"),
-        bigint("physical_memory", "Total physical memory in bytes"),
-        text("hardware_vendor", "Hardware vendor"),
-        text("hardware_model", "Hardware model"),
-        text("hardware_version", "Hardware version"),
-        text("hardware_serial", "Device serial number"),
-        text("board_vendor", "Board vendor"),
-        text("board_model", "Board model"),
-        text("board_version", "Board version"),
-        text("board_serial", "Board serial number"),
-        text("computer_name", "Friendly computer name (optional)"),
-        text("local_hostname", "Local hostname (optional)"),
-        text("emulated_cpu_type", "Emulated CPU type"),
-    ],
+    columns: SystemInfoRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -179,41 +194,46 @@ fn gen_system_info(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     let un = system::uname();
     let cpu = system::cpu();
     let dmi = system::dmi;
-    Ok(VecRows::boxed(vec![vec![
-        t(system::hostname()),
-        t(dmi("product_uuid").to_ascii_uppercase()),
-        t(un.machine.clone()),
-        t(cpu.model),
-        t(cpu.brand),
-        i(cpu.physical as i64),
-        i(cpu.logical as i64),
-        i(cpu.sockets as i64),
-        t(cpu.microcode),
-        u(system::physical_memory()),
-        t(dmi("sys_vendor")),
-        t(dmi("product_name")),
-        t(dmi("product_version")),
-        t(dmi("product_serial")),
-        t(dmi("board_vendor")),
-        t(dmi("board_name")),
-        t(dmi("board_version")),
-        t(dmi("board_serial")),
-        t(un.nodename.clone()),
-        t(un.nodename),
-        t(""),
-    ]]))
+    Ok(VecRows::boxed(vec![SystemInfoRow {
+        hostname: system::hostname(),
+        uuid: dmi("product_uuid").to_ascii_uppercase(),
+        cpu_type: un.machine,
+        cpu_subtype: cpu.model,
+        cpu_brand: cpu.brand,
+        cpu_physical_cores: cpu.physical as i64,
+        cpu_logical_cores: cpu.logical as i64,
+        cpu_sockets: cpu.sockets as i64,
+        cpu_microcode: cpu.microcode,
+        physical_memory: saturate(system::physical_memory()),
+        hardware_vendor: dmi("sys_vendor"),
+        hardware_model: dmi("product_name"),
+        hardware_version: dmi("product_version"),
+        hardware_serial: dmi("product_serial"),
+        board_vendor: dmi("board_vendor"),
+        board_model: dmi("board_name"),
+        board_version: dmi("board_version"),
+        board_serial: dmi("board_serial"),
+        computer_name: un.nodename.clone(),
+        local_hostname: un.nodename,
+        emulated_cpu_type: String::new(),
+    }]))
+}
+
+table_row! {
+    /// Time since boot.
+    struct UptimeRow {
+        days: integer = "Days of uptime",
+        hours: integer = "Hours of uptime",
+        minutes: integer = "Minutes of uptime",
+        seconds: integer = "Seconds of uptime",
+        total_seconds: bigint = "Total uptime seconds",
+    }
 }
 
 pub(crate) static UPTIME: Table = Table {
     name: "uptime",
     about: "Track time passed since last boot.",
-    columns: &[
-        integer("days", "Days of uptime"),
-        integer("hours", "Hours of uptime"),
-        integer("minutes", "Minutes of uptime"),
-        integer("seconds", "Seconds of uptime"),
-        bigint("total_seconds", "Total uptime seconds"),
-    ],
+    columns: UptimeRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -223,31 +243,36 @@ pub(crate) static UPTIME: Table = Table {
 
 fn gen_uptime(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     let s = system::uptime_seconds()?;
-    Ok(VecRows::boxed(vec![vec![
-        u(s / 86_400),
-        u(s / 3_600 % 24),
-        u(s / 60 % 60),
-        u(s % 60),
-        u(s),
-    ]]))
+    Ok(VecRows::boxed(vec![UptimeRow {
+        days: saturate(s / 86_400),
+        hours: saturate(s / 3_600 % 24),
+        minutes: saturate(s / 60 % 60),
+        seconds: saturate(s % 60),
+        total_seconds: saturate(s),
+    }]))
+}
+
+table_row! {
+    /// One mounted filesystem.
+    struct MountRow {
+        device: text = "Mounted device",
+        device_alias: text = "Mounted device alias",
+        path: text = "Mounted device path",
+        r#type: text = "Mounted device type",
+        blocks_size: bigint = "Block size in bytes",
+        blocks: bigint = "Mounted device used blocks",
+        blocks_free: bigint = "Mounted device blocks available to root users, a superset of blocks_available",
+        blocks_available: bigint = "Mounted device blocks available to non-root users",
+        inodes: bigint = "Mounted device used inodes",
+        inodes_free: bigint = "Mounted device free inodes",
+        flags: text = "Mounted device flags",
+    }
 }
 
 pub(crate) static MOUNTS: Table = Table {
     name: "mounts",
     about: "System mounted devices and filesystems (not process specific), with their usage (osquery's equivalent of df).",
-    columns: &[
-        text("device", "Mounted device"),
-        text("device_alias", "Mounted device alias"),
-        text("path", "Mounted device path"),
-        text("type", "Mounted device type"),
-        bigint("blocks_size", "Block size in bytes"),
-        bigint("blocks", "Mounted device used blocks"),
-        bigint("blocks_free", "Mounted device blocks available to root users, a superset of blocks_available"),
-        bigint("blocks_available", "Mounted device blocks available to non-root users"),
-        bigint("inodes", "Mounted device used inodes"),
-        bigint("inodes_free", "Mounted device free inodes"),
-        text("flags", "Mounted device flags"),
-    ],
+    columns: MountRow::COLUMNS,
     index: &[],
     required: &[],
     like: &[],
@@ -284,18 +309,18 @@ fn gen_mounts(q: &Constraints) -> Result<Box<dyn Rows>, String> {
         } else {
             mounts::Usage::default()
         };
-        Ok(Some(vec![
-            t(m.device),
-            t(alias),
-            t(m.path),
-            t(m.fstype),
-            u(usage.block_size),
-            u(usage.blocks),
-            u(usage.blocks_free),
-            u(usage.blocks_available),
-            u(usage.inodes),
-            u(usage.inodes_free),
-            t(m.options),
-        ]))
+        Ok(Some(MountRow {
+            device: m.device,
+            device_alias: alias,
+            path: m.path,
+            r#type: m.fstype,
+            blocks_size: saturate(usage.block_size),
+            blocks: saturate(usage.blocks),
+            blocks_free: saturate(usage.blocks_free),
+            blocks_available: saturate(usage.blocks_available),
+            inodes: saturate(usage.inodes),
+            inodes_free: saturate(usage.inodes_free),
+            flags: m.options,
+        }))
     })))
 }

@@ -5,6 +5,7 @@
 //! enablement; `active_state`/`sub_state` are `active`/`running` when the unit's cgroup holds
 //! processes, and empty when that cannot be told from files (see docs/compat.md).
 
+use super::super::row::table_row;
 use super::super::schema::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,46 +34,30 @@ const UNIT_TYPES: &[&str] = &[
     "device",
 ];
 
+table_row! {
+    /// One systemd unit.
+    struct UnitRow {
+        id: text = "Unique unit identifier",
+        description: text = "Unit description",
+        load_state: text = "Reflects whether the unit definition was properly loaded",
+        active_state: text = "The high-level unit activation state, i.e. generalization of SUB",
+        sub_state: text = "The low-level unit activation state, values depend on unit type",
+        unit_file_state: text = "Whether the unit file is enabled, e.g. `enabled`, `masked`, `disabled`, etc",
+        following: text = "The name of another unit that this unit follows in state",
+        object_path: text = "The object path for this unit",
+        job_id: bigint = "Next queued job id",
+        job_type: text = "Job type",
+        job_path: text = "The object path for the job",
+        fragment_path: text = "The unit file path this unit was read from, if there is any",
+        user: text = "The configured user, if any",
+        source_path: text = "Path to the (possibly generated) unit configuration file",
+    }
+}
+
 pub(crate) static SYSTEMD_UNITS: Table = Table {
     name: "systemd_units",
     about: "systemd units, from their unit files.",
-    columns: &[
-        text("id", "Unique unit identifier"),
-        text("description", "Unit description"),
-        text(
-            "load_state",
-            "Reflects whether the unit definition was properly loaded",
-        ),
-        text(
-            "active_state",
-            "The high-level unit activation state, i.e. generalization of SUB",
-        ),
-        text(
-            "sub_state",
-            "The low-level unit activation state, values depend on unit type",
-        ),
-        text(
-            "unit_file_state",
-            "Whether the unit file is enabled, e.g. `enabled`, `masked`, `disabled`, etc",
-        ),
-        text(
-            "following",
-            "The name of another unit that this unit follows in state",
-        ),
-        text("object_path", "The object path for this unit"),
-        bigint("job_id", "Next queued job id"),
-        text("job_type", "Job type"),
-        text("job_path", "The object path for the job"),
-        text(
-            "fragment_path",
-            "The unit file path this unit was read from, if there is any",
-        ),
-        text("user", "The configured user, if any"),
-        text(
-            "source_path",
-            "Path to the (possibly generated) unit configuration file",
-        ),
-    ],
+    columns: UnitRow::COLUMNS,
     index: &["id"],
     required: &[],
     like: &[],
@@ -196,26 +181,26 @@ fn gen_units(q: &Constraints) -> Result<Box<dyn Rows>, String> {
         } else {
             ("", "")
         };
-        Ok(Some(vec![
-            t(name.clone()),
-            t(get("Unit.Description")),
-            t(if masked { "masked" } else { "loaded" }),
-            t(active),
-            t(sub),
-            t(file_state),
-            t(""),
-            t(object_path(&name)),
-            i(0),
-            t(""),
-            t("/"),
-            t(if masked {
+        Ok(Some(UnitRow {
+            id: name.clone(),
+            description: get("Unit.Description"),
+            load_state: if masked { "masked" } else { "loaded" }.to_string(),
+            active_state: active.to_string(),
+            sub_state: sub.to_string(),
+            unit_file_state: file_state.to_string(),
+            following: String::new(),
+            object_path: object_path(&name),
+            job_id: 0,
+            job_type: String::new(),
+            job_path: "/".to_string(),
+            fragment_path: if masked {
                 String::new()
             } else {
                 target.to_string_lossy().into_owned()
-            }),
-            t(get("Service.User")),
-            t(""),
-        ]))
+            },
+            user: get("Service.User"),
+            source_path: String::new(),
+        }))
     })))
 }
 

@@ -1,6 +1,7 @@
 //! shell_history and authorized_keys: files in each user's home directory, read line by line
 //! (a history file can be large) for the users the WHERE clause names, or for all.
 
+use super::super::row::table_row;
 use super::super::schema::*;
 use super::accounts::selected_users;
 use std::io::{BufRead, BufReader};
@@ -72,15 +73,20 @@ const HISTORY_FILES: &[&str] = &[
     ".ash_history",
 ];
 
+table_row! {
+    /// One command of a user's shell history.
+    struct HistoryRow {
+        uid: bigint = "Shell history owner",
+        time: integer = "Entry timestamp",
+        command: text = "Unparsed date/line/command history line",
+        history_file: text = "Path to the .*_history for this user",
+    }
+}
+
 pub(crate) static SHELL_HISTORY: Table = Table {
     name: "shell_history",
     about: "A line-delimited (command) table of per-user .*_history data.",
-    columns: &[
-        bigint("uid", "Shell history owner"),
-        integer("time", "Entry timestamp"),
-        text("command", "Unparsed date/line/command history line"),
-        text("history_file", "Path to the .*_history for this user"),
-    ],
+    columns: HistoryRow::COLUMNS,
     index: &["uid"],
     required: &[],
     like: &[],
@@ -124,21 +130,31 @@ fn gen_history(q: &Constraints) -> Result<Box<dyn Rows>, String> {
         if command.is_empty() {
             continue;
         }
-        return Ok(Some(vec![i(uid), i(time), t(command), t(file)]));
+        return Ok(Some(HistoryRow {
+            uid: uid.into(),
+            time,
+            command,
+            history_file: file,
+        }));
     })))
+}
+
+table_row! {
+    /// One key of a user's authorized_keys.
+    struct AuthorizedKeyRow {
+        uid: bigint = "The local owner of authorized_keys file",
+        algorithm: text = "algorithm of key",
+        key: text = "Key encoded as base64",
+        options: text = "Optional list of login options",
+        comment: text = "Optional comment",
+        key_file: text = "Path to the authorized_keys file",
+    }
 }
 
 pub(crate) static AUTHORIZED_KEYS: Table = Table {
     name: "authorized_keys",
     about: "A line-delimited authorized_keys table.",
-    columns: &[
-        bigint("uid", "The local owner of authorized_keys file"),
-        text("algorithm", "algorithm of key"),
-        text("key", "Key encoded as base64"),
-        text("options", "Optional list of login options"),
-        text("comment", "Optional comment"),
-        text("key_file", "Path to the authorized_keys file"),
-    ],
+    columns: AuthorizedKeyRow::COLUMNS,
     index: &["uid"],
     required: &[],
     like: &[],
@@ -164,8 +180,9 @@ fn is_key_type(s: &str) -> bool {
     s.starts_with("ssh-") || s.starts_with("ecdsa-") || s.starts_with("sk-")
 }
 
-/// `[options] algorithm key [comment]`; `None` for comments, blanks and garbage.
-pub(crate) fn parse_key_line(line: &str) -> Option<(String, String, String, String)> {
+/// `[options] algorithm key [comment]`, a line of `key_file` owned by `uid`; `None` for
+/// comments, blanks and garbage.
+fn parse_key_line(line: &str, uid: u32, key_file: &str) -> Option<AuthorizedKeyRow> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return None;
@@ -181,7 +198,14 @@ pub(crate) fn parse_key_line(line: &str) -> Option<(String, String, String, Stri
     }
     let key = f.next()?.to_string();
     let comment = f.next().unwrap_or("").trim().to_string();
-    Some((algorithm, key, options.to_string(), comment))
+    Some(AuthorizedKeyRow {
+        uid: uid.into(),
+        algorithm,
+        key,
+        options: options.to_string(),
+        comment,
+        key_file: key_file.to_string(),
+    })
 }
 
 fn gen_authorized_keys(q: &Constraints) -> Result<Box<dyn Rows>, String> {
@@ -190,15 +214,8 @@ fn gen_authorized_keys(q: &Constraints) -> Result<Box<dyn Rows>, String> {
         let Some((uid, file, line)) = lines.next_line() else {
             return Ok(None);
         };
-        if let Some((algorithm, key, options, comment)) = parse_key_line(&line) {
-            return Ok(Some(vec![
-                i(uid),
-                t(algorithm),
-                t(key),
-                t(options),
-                t(comment),
-                t(file),
-            ]));
+        if let Some(row) = parse_key_line(&line, uid, &file) {
+            return Ok(Some(row));
         }
     })))
 }
@@ -209,19 +226,30 @@ mod tests {
 
     #[test]
     fn key_lines() {
-        let (a, k, o, c) = parse_key_line("ssh-ed25519 AAAAC3Nza alice@laptop").unwrap();
+        let file = "/home/alice/.ssh/authorized_keys";
+        let k = parse_key_line("ssh-ed25519 AAAAC3Nza alice@laptop", 1000, file).unwrap();
         assert_eq!(
-            (a.as_str(), k.as_str(), o.as_str(), c.as_str()),
-            ("ssh-ed25519", "AAAAC3Nza", "", "alice@laptop")
+            (
+                k.uid,
+                k.algorithm.as_str(),
+                k.key.as_str(),
+                k.options.as_str(),
+                k.comment.as_str(),
+                k.key_file.as_str()
+            ),
+            (1000, "ssh-ed25519", "AAAAC3Nza", "", "alice@laptop", file)
         );
-        let (a, _, o, c) =
-            parse_key_line(r#"from="10.0.0.1",command="echo hi there" ssh-rsa AAAAB3 bob"#)
-                .unwrap();
-        assert_eq!(a, "ssh-rsa");
-        assert_eq!(o, r#"from="10.0.0.1",command="echo hi there""#);
-        assert_eq!(c, "bob");
-        assert!(parse_key_line("# comment").is_none());
-        assert!(parse_key_line("garbage").is_none());
+        let k = parse_key_line(
+            r#"from="10.0.0.1",command="echo hi there" ssh-rsa AAAAB3 bob"#,
+            1000,
+            file,
+        )
+        .unwrap();
+        assert_eq!(k.algorithm, "ssh-rsa");
+        assert_eq!(k.options, r#"from="10.0.0.1",command="echo hi there""#);
+        assert_eq!(k.comment, "bob");
+        assert!(parse_key_line("# comment", 1000, file).is_none());
+        assert!(parse_key_line("garbage", 1000, file).is_none());
     }
 
     #[test]
