@@ -277,7 +277,7 @@ fn dot_command(entry: &str, settings: &mut Settings) -> Result<Vec<String>, Stri
         }
         ".timeout" => {
             let d = arg.ok_or("usage: .timeout DURATION (e.g. 30s)")?;
-            settings.timeout = parse_timeout(d)?;
+            settings.timeout = parse_timeout(d).map_err(|e| e.to_string())?;
             Ok(Vec::new())
         }
         ".maxrows" => {

@@ -6,6 +6,7 @@
 //! mig agents [-t target]
 //! mig config import-migrc
 //! mig console
+//! mig modules [--schema <module>]
 //! ```
 
 mod cli;
@@ -55,6 +56,12 @@ enum Command {
     Config(ConfigCommand),
     /// An interactive shell: search, inspect, create and launch actions.
     Console,
+    /// The modules this client knows; with --schema, the JSON Schema of one module's
+    /// parameters (what an action's `parameters` for it may hold).
+    Modules {
+        #[arg(long, value_name = "MODULE")]
+        schema: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -100,6 +107,7 @@ fn main() -> ExitCode {
             mig_client::config::Config::load(&mig_client::config::path(cli.config.as_deref()))
                 .and_then(cli::console::run)
         }
+        Command::Modules { schema } => cli::module::list(schema.as_deref()),
     };
     finish(result)
 }

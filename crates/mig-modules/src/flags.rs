@@ -3,6 +3,7 @@
 //! booleans as `-flag` or `-flag=false`, repeatable flags, and parsing stops at the first
 //! argument that is not a flag (or after `--`).
 
+use crate::ModuleError;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,14 +80,34 @@ impl Parsed {
     }
 
     /// An integer flag, with the flag named in the error.
-    pub fn int(&self, name: &str) -> Result<Option<i64>, String> {
+    pub fn int(&self, name: &str) -> Result<Option<i64>, ModuleError> {
         self.value(name)
             .map(|v| {
                 v.parse().map_err(|_| {
-                    format!("invalid value {v:?} for flag -{name}: expected an integer")
+                    ModuleError::Flag(format!(
+                        "invalid value {v:?} for flag -{name}: expected an integer"
+                    ))
                 })
             })
             .transpose()
+    }
+
+    /// A number flag (MIG's float64 parameters), `default` when not given.
+    pub fn number(&self, name: &str, default: f64) -> Result<f64, ModuleError> {
+        match self.value(name) {
+            Some(v) => v
+                .parse()
+                .map_err(|_| ModuleError::Flag(format!("invalid value {v:?} for flag -{name}"))),
+            None => Ok(default),
+        }
+    }
+
+    /// Refuses arguments after the flags, for modules that take none.
+    pub fn no_positional(&self) -> Result<(), ModuleError> {
+        match self.positional.first() {
+            Some(extra) => Err(ModuleError::Flag(format!("unexpected argument {extra:?}"))),
+            None => Ok(()),
+        }
     }
 
     pub fn given(&self, name: &str) -> bool {
@@ -95,7 +116,7 @@ impl Parsed {
 }
 
 /// Parses `args` against `flags`. Errors read like Go's: `flag provided but not defined: -x`.
-pub fn parse(flags: &[Flag], args: &[String]) -> Result<Parsed, String> {
+pub fn parse(flags: &[Flag], args: &[String]) -> Result<Parsed, ModuleError> {
     let mut parsed = Parsed::default();
     let mut i = 0;
     while i < args.len() {
@@ -117,21 +138,27 @@ pub fn parse(flags: &[Flag], args: &[String]) -> Result<Parsed, String> {
             None => (stripped, None),
         };
         let Some(flag) = flags.iter().find(|f| f.name == name) else {
-            return Err(format!("flag provided but not defined: -{name}"));
+            return Err(ModuleError::Flag(format!(
+                "flag provided but not defined: -{name}"
+            )));
         };
         let value = match (flag.kind, inline) {
             (Kind::Bool, None) => "true".to_string(),
             (Kind::Bool, Some(v)) => match v.as_str() {
                 "1" | "t" | "T" | "true" | "TRUE" | "True" => "true".into(),
                 "0" | "f" | "F" | "false" | "FALSE" | "False" => "false".into(),
-                _ => return Err(format!("invalid boolean value {v:?} for -{name}")),
+                _ => {
+                    return Err(ModuleError::Flag(format!(
+                        "invalid boolean value {v:?} for -{name}"
+                    )))
+                }
             },
             (_, Some(v)) => v,
             (_, None) => {
                 i += 1;
                 args.get(i)
                     .cloned()
-                    .ok_or_else(|| format!("flag needs an argument: -{name}"))?
+                    .ok_or_else(|| ModuleError::Flag(format!("flag needs an argument: -{name}")))?
             }
         };
         let slot = parsed.values.entry(flag.name).or_default();
@@ -207,16 +234,20 @@ mod tests {
     #[test]
     fn errors_read_like_go() {
         assert_eq!(
-            parse(FLAGS, &args(&["-nope"])).unwrap_err(),
+            parse(FLAGS, &args(&["-nope"])).unwrap_err().to_string(),
             "flag provided but not defined: -nope"
         );
         assert_eq!(
-            parse(FLAGS, &args(&["-path"])).unwrap_err(),
+            parse(FLAGS, &args(&["-path"])).unwrap_err().to_string(),
             "flag needs an argument: -path"
         );
         assert!(parse(FLAGS, &args(&["-matchall=maybe"])).is_err());
         let p = parse(FLAGS, &args(&["-maxdepth", "x"])).unwrap();
-        assert!(p.int("maxdepth").unwrap_err().contains("-maxdepth"));
+        assert!(p
+            .int("maxdepth")
+            .unwrap_err()
+            .to_string()
+            .contains("-maxdepth"));
     }
 
     #[test]

@@ -405,14 +405,18 @@ impl Platform {
         path
     }
 
+    /// `mig` with `args` as `inv`, not started (no input).
+    pub fn mig_command(&self, inv: &Investigator, args: &[&str]) -> Command {
+        let mut c = Command::new(bin("mig"));
+        c.args(args)
+            .env("MIG_CONFIG", self.client_config(inv))
+            .stdin(Stdio::null());
+        c
+    }
+
     /// Runs `mig` with `args` as `inv`.
     pub fn mig(&self, inv: &Investigator, args: &[&str]) -> Output {
-        Command::new(bin("mig"))
-            .args(args)
-            .env("MIG_CONFIG", self.client_config(inv))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+        self.mig_command(inv, args).output().unwrap()
     }
 
     /// An agent process with its own keyring (the given investigators) and ACL.

@@ -130,12 +130,13 @@ fn the_client_is_kind_to_pipes_typos_and_people() {
     p.wait_online("reader");
 
     // `mig … | head`: the reader goes away, mig ends quietly (no panic, no 101).
-    let mut child = Command::new(bin("mig"))
-        .args([
-            "file", "-t", "all", "-show", "all", "-path", "/etc", "-name", ".",
-        ])
-        .env("MIG_CONFIG", p.client_config(&p.admin))
-        .stdin(Stdio::null())
+    let mut child = p
+        .mig_command(
+            &p.admin,
+            &[
+                "file", "-t", "all", "-show", "all", "-path", "/etc", "-name", ".",
+            ],
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -235,10 +236,11 @@ fn following_an_action_survives_a_server_restart() {
     let _agent = p.agent("patient", &[&p.admin], acl(1, &[&p.admin]), "");
     p.wait_online("patient");
     // Four seconds of work, followed by `mig`; the server goes away for a moment meanwhile.
-    let follow = Command::new(bin("mig"))
-        .args(["testsleep", "-t", "all", "-show", "all", "-ms", "4000"])
-        .env("MIG_CONFIG", p.client_config(&p.admin))
-        .stdin(Stdio::null())
+    let follow = p
+        .mig_command(
+            &p.admin,
+            &["testsleep", "-t", "all", "-show", "all", "-ms", "4000"],
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

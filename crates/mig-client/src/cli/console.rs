@@ -328,73 +328,49 @@ fn search(client: &Client, rest: &str) -> anyhow::Result<()> {
     }
     let v: Value = client.get("/api/v1/search", &query)?;
     let results = v["results"].as_array().cloned().unwrap_or_default();
-    let cell = |r: &Value, key: &str| -> String {
-        match &r[key] {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        }
+    // Each column: its header, and where its value is in a result (a path of keys).
+    let columns: &[(&str, &[&str])] = match kind {
+        "action" => &[
+            ("ID", &["id"]),
+            ("STATUS", &["status"]),
+            ("LAUNCHED", &["starttime"]),
+            ("NAME", &["name"]),
+        ],
+        "agent" => &[
+            ("ID", &["id"]),
+            ("STATUS", &["status"]),
+            ("NAME", &["name"]),
+            ("QUEUELOC", &["queueloc"]),
+        ],
+        "command" => &[
+            ("ID", &["id"]),
+            ("STATUS", &["status"]),
+            ("ACTION", &["action", "id"]),
+            ("AGENT", &["agent", "name"]),
+        ],
+        _ => &[
+            ("ID", &["id"]),
+            ("STATUS", &["status"]),
+            ("PERMISSION", &["permission"]),
+            ("NAME", &["name"]),
+        ],
     };
-    let (header, rows): (&[&str], Vec<Vec<String>>) = match kind {
-        "action" => (
-            &["ID", "STATUS", "LAUNCHED", "NAME"],
-            results
+    let header: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|r| {
+            columns
                 .iter()
-                .map(|r| {
-                    vec![
-                        cell(r, "id"),
-                        cell(r, "status"),
-                        cell(r, "starttime"),
-                        cell(r, "name"),
-                    ]
+                .map(|(_, path)| match path.iter().fold(r, |v, key| &v[*key]) {
+                    Value::String(s) => s.clone(),
+                    Value::Null => String::new(),
+                    other => other.to_string(),
                 })
-                .collect(),
-        ),
-        "agent" => (
-            &["ID", "STATUS", "NAME", "QUEUELOC"],
-            results
-                .iter()
-                .map(|r| {
-                    vec![
-                        cell(r, "id"),
-                        cell(r, "status"),
-                        cell(r, "name"),
-                        cell(r, "queueloc"),
-                    ]
-                })
-                .collect(),
-        ),
-        "command" => (
-            &["ID", "STATUS", "ACTION", "AGENT"],
-            results
-                .iter()
-                .map(|r| {
-                    vec![
-                        cell(r, "id"),
-                        cell(r, "status"),
-                        r["action"]["id"].to_string(),
-                        str_of(&r["agent"]["name"]).to_string(),
-                    ]
-                })
-                .collect(),
-        ),
-        _ => (
-            &["ID", "STATUS", "PERMISSION", "NAME"],
-            results
-                .iter()
-                .map(|r| {
-                    vec![
-                        cell(r, "id"),
-                        cell(r, "status"),
-                        cell(r, "permission"),
-                        cell(r, "name"),
-                    ]
-                })
-                .collect(),
-        ),
-    };
+                .collect()
+        })
+        .collect();
     if !results.is_empty() {
-        for line in super::output::columns(header, &rows) {
+        for line in super::output::columns(&header, &rows) {
             println!("{line}");
         }
     }

@@ -158,6 +158,26 @@ fn split_args(args: &[String], module_flags: &[&str]) -> anyhow::Result<(Global,
     Ok((g, rest))
 }
 
+/// `mig modules`: each module with what it does; `--schema <module>`: the JSON Schema of its
+/// parameters.
+pub fn list(schema: Option<&str>) -> anyhow::Result<u8> {
+    if let Some(name) = schema {
+        let module = mig_modules::lookup(name).ok_or_else(|| {
+            anyhow::anyhow!("no module called {name:?} (`mig modules` lists them)")
+        })?;
+        println!("{}", serde_json::to_string_pretty(&module.param_schema())?);
+        return Ok(exit::FOUND);
+    }
+    let rows: Vec<Vec<String>> = mig_modules::registry()
+        .iter()
+        .map(|m| vec![m.name().to_string(), m.about().to_string()])
+        .collect();
+    for line in super::output::columns(&["MODULE", "WHAT IT FINDS"], &rows) {
+        println!("{line}");
+    }
+    Ok(exit::FOUND)
+}
+
 pub fn run(module: &'static dyn DynModule, args: &[String]) -> anyhow::Result<u8> {
     if args
         .iter()

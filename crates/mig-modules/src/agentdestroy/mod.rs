@@ -5,18 +5,38 @@
 //! `<binary> -V`, which runs whatever file a process was started from, as root).
 
 use crate::flags::{self, Flag};
-use crate::{gofmt, Context, Module, ModuleResult, SandboxNeeds};
+use crate::{gofmt, Context, ExecTime, Module, ModuleError, Report, SandboxNeeds};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
 pub struct Params {
+    /// The process ID of the agent to stop.
     #[serde(default, serialize_with = "mig_core::gojson::float64::serialize")]
     pub pid: f64,
+    /// Its version: it is stopped only when it runs this one.
     #[serde(default)]
     pub version: String,
+}
+
+/// The agent to stop, checked.
+pub struct Plan {
+    pid: u32,
+    version: String,
+}
+
+/// What agentdestroy reports, its `elements`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Elements {
+    /// The process ID asked for, as the parameters gave it.
+    pub pid: f64,
+    /// The version the process runs.
+    pub version: String,
+    /// Whether it was stopped.
+    pub killed: bool,
+    /// The binary removed, if any.
+    pub removed: String,
 }
 
 const FLAGS: &[Flag] = &[
@@ -28,14 +48,23 @@ const FLAGS: &[Flag] = &[
     ),
 ];
 
-fn check(p: &Params) -> Result<u32, String> {
+fn check(p: &Params) -> Result<Plan, ModuleError> {
     if !(p.pid > 1.0 && p.pid < u32::MAX as f64 && p.pid.fract() == 0.0) {
-        return Err(format!("pid: {} is not a process ID", p.pid));
+        return Err(ModuleError::invalid(
+            "pid",
+            format!("{} is not a process ID", p.pid),
+        ));
     }
     if p.version.trim().is_empty() {
-        return Err("version: expected the agent's version".into());
+        return Err(ModuleError::invalid(
+            "version",
+            "expected the agent's version",
+        ));
     }
-    Ok(p.pid as u32)
+    Ok(Plan {
+        pid: p.pid as u32,
+        version: p.version.trim().to_string(),
+    })
 }
 
 pub struct AgentDestroy;
@@ -50,27 +79,32 @@ impl Module for AgentDestroy {
         ..SandboxNeeds::READ_ONLY
     };
     type Params = Params;
+    type Plan = Plan;
+    type Elements = Elements;
+    type Statistics = ExecTime;
     const FLAGS: &'static [Flag] = FLAGS;
 
-    fn validate(p: &Params) -> Result<(), String> {
-        check(p).map(|_| ())
+    fn validate(p: &Params) -> Result<Plan, ModuleError> {
+        check(p)
     }
 
-    fn run(p: &Params, _ctx: &Context) -> ModuleResult {
+    fn run(p: &Plan, _ctx: &Context) -> Result<Report<Elements, ExecTime>, ModuleError> {
         let start = Instant::now();
-        match destroy(p) {
-            Ok((killed, removed, version)) => ModuleResult {
-                foundanything: killed,
-                success: true,
-                elements: json!({"pid": p.pid, "version": version, "killed": killed, "removed": removed}),
-                statistics: json!({"exectime": gofmt::duration(start.elapsed())}),
-                errors: Vec::new(),
+        let (killed, removed, version) = destroy(p).map_err(ModuleError::Failed)?;
+        Ok(Report {
+            foundanything: killed,
+            elements: Elements {
+                pid: f64::from(p.pid),
+                version,
+                killed,
+                removed,
             },
-            Err(e) => ModuleResult::failure(e),
-        }
+            statistics: ExecTime::since(start),
+            errors: Vec::new(),
+        })
     }
 
-    fn parse_flags(args: &[String]) -> Result<Params, String> {
+    fn parse_flags(args: &[String]) -> Result<Params, ModuleError> {
         let f = flags::parse(FLAGS, args)?;
         Ok(Params {
             pid: f.int("pid")?.unwrap_or(0) as f64,
@@ -78,28 +112,26 @@ impl Module for AgentDestroy {
         })
     }
 
-    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
-        let e = &result.elements;
-        if e["killed"] == true {
-            let removed = e["removed"]
-                .as_str()
-                .filter(|r| !r.is_empty())
-                .map(|r| format!(", removed {r}"))
-                .unwrap_or_default();
+    fn pretty(report: &Report<Elements, ExecTime>, found_only: bool) -> Vec<String> {
+        let e = &report.elements;
+        if e.killed {
+            let removed = if e.removed.is_empty() {
+                String::new()
+            } else {
+                format!(", removed {}", e.removed)
+            };
             vec![format!(
                 "agent {} (version {}) stopped{removed}",
-                e["pid"],
-                e["version"].as_str().unwrap_or("")
+                e.pid, e.version
             )]
         } else if found_only {
             Vec::new()
         } else {
             let mut l = vec![format!(
                 "agent {} not stopped: its version is {}",
-                e["pid"],
-                e["version"].as_str().unwrap_or("unknown")
+                e.pid, e.version
             )];
-            l.extend(result.errors.iter().cloned());
+            l.extend(report.errors.iter().cloned());
             l
         }
     }
@@ -110,8 +142,8 @@ impl Module for AgentDestroy {
 pub const VERSION_SECTION: &str = ".mig_agent_version";
 
 /// (killed, removed binary, the process's version).
-fn destroy(p: &Params) -> Result<(bool, String, String), String> {
-    let pid = check(p)?;
+fn destroy(p: &Plan) -> Result<(bool, String, String), String> {
+    let pid = p.pid;
     let me = std::process::id();
     // SAFETY: getppid has no preconditions.
     let parent = unsafe { libc::getppid() } as u32;
@@ -121,7 +153,7 @@ fn destroy(p: &Params) -> Result<(bool, String, String), String> {
         ));
     }
     let agent = identify_agent(pid)?;
-    if agent.version != p.version.trim() {
+    if agent.version != p.version {
         return Ok((false, String::new(), agent.version));
     }
     // SAFETY: signalling a process identified above as another mig-agent.

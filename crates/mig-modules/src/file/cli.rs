@@ -2,6 +2,7 @@
 
 use super::params::{Options, Params, Search};
 use crate::flags::{self, Flag};
+use crate::ModuleError;
 
 pub(crate) const FLAGS: &[Flag] = &[
     Flag::multi("path", "<path>", "search path"),
@@ -58,17 +59,17 @@ pub(crate) const FLAGS: &[Flag] = &[
     Flag::bool("remotefs", "also search network filesystems (NFS, SMB…)"),
 ];
 
-pub fn parse(args: &[String]) -> Result<Params, String> {
+pub fn parse(args: &[String]) -> Result<Params, ModuleError> {
     let p = flags::parse(FLAGS, args)?;
     if let Some(extra) = p.positional.first() {
-        return Err(format!(
+        return Err(ModuleError::Flag(format!(
             "unexpected argument {extra:?} (flags start with -)"
-        ));
+        )));
     }
-    let int = |name: &str, default: i64| -> Result<f64, String> {
+    let int = |name: &str, default: i64| -> Result<f64, ModuleError> {
         let v = p.int(name)?.unwrap_or(default);
         if v < 0 {
-            return Err(format!("-{name} must not be negative"));
+            return Err(ModuleError::Flag(format!("-{name} must not be negative")));
         }
         Ok(v as f64)
     };

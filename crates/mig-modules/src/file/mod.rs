@@ -11,8 +11,10 @@ mod plan;
 pub mod report;
 pub(crate) mod walk;
 
-use crate::{Context, Module, ModuleResult};
+use crate::{Context, Module, ModuleError, Report};
 pub use params::{Options, Params, Search};
+pub use plan::PlannedSearch;
+pub use report::{Elements, Statistics};
 use std::time::Instant;
 
 pub struct File;
@@ -21,32 +23,35 @@ impl Module for File {
     const NAME: &'static str = "file";
     const ABOUT: &'static str = "find files by name, content, size, mode, mtime or hash";
     type Params = Params;
+    type Plan = Vec<PlannedSearch>;
+    type Elements = Elements;
+    type Statistics = Statistics;
     const FLAGS: &'static [crate::flags::Flag] = cli::FLAGS;
 
-    fn validate(params: &Params) -> Result<(), String> {
-        params::validate(params)
+    fn validate(params: &Params) -> Result<Vec<PlannedSearch>, ModuleError> {
+        params::validate(params)?;
+        plan::plan(params)
     }
 
-    fn run(params: &Params, ctx: &Context) -> ModuleResult {
+    fn run(
+        plan: &Vec<PlannedSearch>,
+        ctx: &Context,
+    ) -> Result<Report<Elements, Statistics>, ModuleError> {
         let start = Instant::now();
-        let plan = match plan::plan(params) {
-            Ok(p) => p,
-            Err(e) => return ModuleResult::failure(e),
-        };
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let outcome = walk::run(&plan, ctx, threads);
-        report::build(&plan, outcome, start.elapsed(), ctx)
+        let outcome = walk::run(plan, ctx, threads);
+        Ok(report::build(plan, outcome, start.elapsed(), ctx))
     }
 
-    fn parse_flags(args: &[String]) -> Result<Params, String> {
+    fn parse_flags(args: &[String]) -> Result<Params, ModuleError> {
         cli::parse(args)
     }
 
-    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
-        report::pretty(result, found_only)
+    fn pretty(report: &Report<Elements, Statistics>, found_only: bool) -> Vec<String> {
+        report::pretty(report, found_only)
     }
 
-    fn mask(result: &mut ModuleResult) {
-        report::mask(result)
+    fn mask(report: &mut Report<Elements, Statistics>) {
+        report::mask(report)
     }
 }

@@ -1,18 +1,19 @@
 //! The file module's parameters, exactly as MIG spells them, and their validation.
 
+use crate::ModuleError;
 use mig_core::action::null_as_default;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// `{"searches": {"<label>": {…}}}`: several labelled searches in one operation.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
 pub struct Params {
     #[serde(default, deserialize_with = "null_as_default")]
     pub searches: BTreeMap<String, Search>,
 }
 
 /// One search: where to look, the checks, and options.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
 pub struct Search {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
@@ -80,7 +81,7 @@ pub struct Search {
 ///
 /// `matchall` defaults to **false** (match any) in JSON, as in MIG, while `mig file` on the
 /// command line defaults to matchall.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
 pub struct Options {
     #[serde(default, serialize_with = "mig_core::gojson::float64::serialize")]
     pub maxdepth: f64,
@@ -206,40 +207,51 @@ impl CheckKind {
 /// A label is at most 64 characters (MIG's rule).
 const MAX_LABEL: usize = 64;
 
-pub fn validate(params: &Params) -> Result<(), String> {
+/// Checks every search; the error names the search and its parameter.
+pub fn validate(params: &Params) -> Result<(), ModuleError> {
     if params.searches.is_empty() {
-        return Err("searches: expected at least one search".into());
+        return Err(ModuleError::invalid(
+            "searches",
+            "expected at least one search",
+        ));
     }
     for (label, s) in &params.searches {
         if label.is_empty() || label.chars().count() > MAX_LABEL {
-            return Err(format!(
-                "search label {label:?}: expected 1 to {MAX_LABEL} characters"
+            return Err(ModuleError::invalid(
+                format!("search label {label:?}"),
+                format!("expected 1 to {MAX_LABEL} characters"),
             ));
         }
-        validate_search(s).map_err(|e| format!("search '{label}': {e}"))?;
+        validate_search(s).map_err(|e| e.within(&format!("search '{label}'")))?;
     }
     Ok(())
 }
 
-fn validate_search(s: &Search) -> Result<(), String> {
+fn validate_search(s: &Search) -> Result<(), ModuleError> {
     if s.paths.is_empty() {
-        return Err("paths: expected at least one path to search".into());
+        return Err(ModuleError::invalid(
+            "paths",
+            "expected at least one path to search",
+        ));
     }
     for p in &s.paths {
         if !p.starts_with('/') {
-            return Err(format!("paths: {p:?} is not an absolute path"));
+            return Err(ModuleError::invalid(
+                "paths",
+                format!("{p:?} is not an absolute path"),
+            ));
         }
     }
     if CheckKind::ALL.iter().all(|k| k.values(s).is_empty()) {
-        return Err(
+        return Err(ModuleError::Request(
             "expected at least one check (names, contents, sizes, modes, mtimes, md5, sha1, sha2 or sha3)"
                 .into(),
-        );
+        ));
     }
     for kind in CheckKind::ALL {
         for v in kind.values(s) {
             super::checks::Matcher::compile(kind, v)
-                .map_err(|e| format!("{}: {v:?}: {e}", kind.field()))?;
+                .map_err(|e| ModuleError::invalid(kind.field(), format!("{v:?}: {e}")))?;
         }
     }
     let o = &s.options;
@@ -249,15 +261,17 @@ fn validate_search(s: &Search) -> Result<(), String> {
         ("matchlimit", o.matchlimit),
     ] {
         if !(value >= 0.0 && value.fract() == 0.0 && value < 1e15) {
-            return Err(format!(
-                "options.{name}: expected a non-negative integer, got {value}"
+            return Err(ModuleError::invalid(
+                format!("options.{name}"),
+                format!("expected a non-negative integer, got {value}"),
             ));
         }
     }
     for m in o.mismatch.iter().flatten() {
         if !CheckKind::ALL.iter().any(|k| k.mismatch_name() == m) {
-            return Err(format!(
-                "options.mismatch: {m:?} is not a check kind (name, content, size, mode, mtime, md5, sha1, sha2, sha3)"
+            return Err(ModuleError::invalid(
+                "options.mismatch",
+                format!("{m:?} is not a check kind (name, content, size, mode, mtime, md5, sha1, sha2, sha3)"),
             ));
         }
     }

@@ -4,6 +4,7 @@
 use super::checks::Matcher;
 use super::hash::HashSet;
 use super::params::{CheckKind, Params, Search};
+use crate::ModuleError;
 use std::path::{Component, Path, PathBuf};
 
 /// One check, compiled.
@@ -45,7 +46,7 @@ impl PlannedSearch {
 }
 
 /// Compiles validated parameters.
-pub fn plan(params: &Params) -> Result<Vec<PlannedSearch>, String> {
+pub fn plan(params: &Params) -> Result<Vec<PlannedSearch>, ModuleError> {
     let mut out = Vec::new();
     for (label, s) in &params.searches {
         let mismatch: Vec<&str> = s
@@ -59,8 +60,12 @@ pub fn plan(params: &Params) -> Result<Vec<PlannedSearch>, String> {
         let mut hashes = HashSet::default();
         for kind in CheckKind::ALL {
             for value in kind.values(s) {
-                let matcher = Matcher::compile(kind, value)
-                    .map_err(|e| format!("search '{label}': {}: {value:?}: {e}", kind.field()))?;
+                let matcher = Matcher::compile(kind, value).map_err(|e| {
+                    ModuleError::invalid(
+                        format!("search '{label}': {}", kind.field()),
+                        format!("{value:?}: {e}"),
+                    )
+                })?;
                 if let Matcher::Hash { algo, .. } = &matcher {
                     hashes.insert(*algo);
                 }

@@ -4,10 +4,9 @@
 use super::params::{CheckKind, Search};
 use super::plan::PlannedSearch;
 use super::walk::{Hit, Outcome};
-use crate::{gofmt, Context, ModuleResult, Stop};
+use crate::{gofmt, Context, Report, Stop};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
@@ -34,6 +33,11 @@ pub struct FileInfoOut {
     pub sha256: String,
 }
 
+/// What the file module reports, its `elements`: for each search label, the files it matched
+/// (one entry with an empty `file` when it matched none).
+pub type Elements = BTreeMap<String, Vec<MatchedFile>>;
+
+/// The file module's `statistics`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct Statistics {
     #[serde(serialize_with = "mig_core::gojson::float64::serialize")]
@@ -50,11 +54,11 @@ pub fn build(
     mut outcome: Outcome,
     elapsed: Duration,
     ctx: &Context,
-) -> ModuleResult {
+) -> Report<Elements, Statistics> {
     outcome
         .hits
         .sort_by(|a, b| (a.search, a.check, &a.path).cmp(&(b.search, b.check, &b.path)));
-    let mut elements: BTreeMap<String, Vec<MatchedFile>> = BTreeMap::new();
+    let mut elements = Elements::new();
     let mut totalhits = 0u64;
     let mut errors: Vec<String> = Vec::new();
     let mut sha256s: std::collections::HashMap<std::path::PathBuf, Result<String, String>> =
@@ -148,11 +152,10 @@ pub fn build(
         totalhits: totalhits as f64,
         exectime: gofmt::duration(elapsed),
     };
-    ModuleResult {
+    Report {
         foundanything: totalhits > 0,
-        success: true,
-        elements: serde_json::to_value(&elements).unwrap_or(Value::Null),
-        statistics: serde_json::to_value(&stats).unwrap_or(Value::Null),
+        elements,
+        statistics: stats,
         errors,
     }
 }
@@ -199,12 +202,10 @@ fn sha256_of(hit: &Hit) -> Result<String, String> {
 
 /// The files a result found, each once, in result order, with non-UTF-8 names restored
 /// from `filebase64`: for modules that search files with the file module (yara).
-pub fn found_paths(result: &ModuleResult) -> Vec<std::path::PathBuf> {
-    let labels: BTreeMap<String, Vec<MatchedFile>> =
-        serde_json::from_value(result.elements.clone()).unwrap_or_default();
+pub fn found_paths(elements: &Elements) -> Vec<std::path::PathBuf> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
-    for m in labels.into_values().flatten() {
+    for m in elements.values().flatten() {
         let path = match base64::engine::general_purpose::STANDARD.decode(&m.filebase64) {
             Ok(raw) if !m.filebase64.is_empty() => {
                 std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&raw))
@@ -220,32 +221,21 @@ pub fn found_paths(result: &ModuleResult) -> Vec<std::path::PathBuf> {
 
 /// Extra privacy mode: file names and error texts are hidden; whether something was found,
 /// how much, and the file metadata stay.
-pub fn mask(result: &mut ModuleResult) {
-    if let Value::Object(labels) = &mut result.elements {
-        for files in labels.values_mut() {
-            for f in files.as_array_mut().into_iter().flatten() {
-                if f.get("file")
-                    .and_then(Value::as_str)
-                    .is_some_and(|s| !s.is_empty())
-                {
-                    f["file"] = Value::String("[masked]".into());
-                }
-                if let Some(obj) = f.as_object_mut() {
-                    obj.remove("filebase64");
-                }
-            }
+pub fn mask(report: &mut Report<Elements, Statistics>) {
+    for f in report.elements.values_mut().flatten() {
+        if !f.file.is_empty() {
+            f.file = "[masked]".into();
         }
+        f.filebase64.clear();
     }
-    crate::mask_errors(result);
+    crate::mask_errors(&mut report.errors);
 }
 
 /// MIG's printer: one line per match, `0 match found in search 's1'` for empty searches,
 /// then errors and the statistics line (unless only found items are wanted).
-pub fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
+pub fn pretty(report: &Report<Elements, Statistics>, found_only: bool) -> Vec<String> {
     let mut lines = Vec::new();
-    let elements: BTreeMap<String, Vec<MatchedFile>> =
-        serde_json::from_value(result.elements.clone()).unwrap_or_default();
-    for (label, files) in &elements {
+    for (label, files) in &report.elements {
         for mf in files {
             if mf.file.is_empty() {
                 if !found_only {
@@ -265,9 +255,8 @@ pub fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
         }
     }
     if !found_only {
-        lines.extend(result.errors.iter().cloned());
-        let stats: Statistics =
-            serde_json::from_value(result.statistics.clone()).unwrap_or_default();
+        lines.extend(report.errors.iter().cloned());
+        let stats = &report.statistics;
         lines.push(format!(
             "Statistics: {} files checked, {} failed to open, {} matched, ran in {}.",
             stats.filescount, stats.openfailed, stats.totalhits, stats.exectime

@@ -8,10 +8,9 @@ mod scan;
 pub use params::{decode_hex, Options, Params, Search};
 
 use crate::flags::{self, Flag};
-use crate::{gofmt, Context, Module, ModuleResult, SandboxNeeds};
+use crate::{gofmt, Context, Module, ModuleError, Report, SandboxNeeds};
 use scan::{CheckKind, CompiledSearch, Proc, Scanner};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -57,6 +56,25 @@ const FLAGS: &[Flag] = &[
     ),
 ];
 
+/// What memory reports, its `elements`: for each search label, its matches.
+pub type Elements = BTreeMap<String, Vec<Match>>;
+
+/// memory's `statistics`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Statistics {
+    /// How many processes were inspected.
+    pub processcount: u64,
+    /// How many bytes of memory were read.
+    pub memoryread: u64,
+    /// How many processes matched.
+    pub totalhits: u64,
+    /// How long the run took.
+    pub exectime: String,
+    /// Memory regions that could not be read (with `logfailures`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<Vec<String>>,
+}
+
 pub struct Memory;
 
 impl Module for Memory {
@@ -67,19 +85,23 @@ impl Module for Memory {
         ..SandboxNeeds::READ_ONLY
     };
     type Params = Params;
+    type Plan = Vec<CompiledSearch>;
+    type Elements = Elements;
+    type Statistics = Statistics;
     const FLAGS: &'static [Flag] = FLAGS;
 
-    fn validate(p: &Params) -> Result<(), String> {
-        params::validate(p)
+    fn validate(p: &Params) -> Result<Vec<CompiledSearch>, ModuleError> {
+        params::validate(p)?;
+        scan::compile(p).map_err(|e| ModuleError::invalid("searches", e))
     }
 
-    fn run(p: &Params, ctx: &Context) -> ModuleResult {
+    fn run(
+        searches: &Vec<CompiledSearch>,
+        ctx: &Context,
+    ) -> Result<Report<Elements, Statistics>, ModuleError> {
         let start = Instant::now();
-        let searches = match scan::compile(p) {
-            Ok(s) => s,
-            Err(e) => return ModuleResult::failure(e),
-        };
-        let mut scanner = Scanner::new(searches, ctx);
+        // The scanner records each check's matches in its copy of the plan.
+        let mut scanner = Scanner::new(searches.clone(), ctx);
         let mut errors = Vec::new();
         for pid in crate::os::procmem::inspectable_pids() {
             if let Err(stop) = scanner.process(pid) {
@@ -94,31 +116,26 @@ impl Module for Memory {
         if c.failures_dropped > 0 {
             failures.push(format!("{} failures were not returned", c.failures_dropped));
         }
-        let mut statistics = json!({
-            "processcount": c.processes,
-            "memoryread": c.memory_read,
-            "totalhits": hits,
-            "exectime": gofmt::duration(start.elapsed()),
-        });
-        if !failures.is_empty() {
-            statistics["failures"] = json!(failures);
-        }
-        ModuleResult {
+        let statistics = Statistics {
+            processcount: c.processes,
+            memoryread: c.memory_read,
+            totalhits: hits,
+            exectime: gofmt::duration(start.elapsed()),
+            failures: (!failures.is_empty()).then_some(failures),
+        };
+        Ok(Report {
             foundanything: hits > 0,
-            success: true,
-            elements: json!(elements),
+            elements,
             statistics,
             errors,
-        }
+        })
     }
 
-    fn parse_flags(args: &[String]) -> Result<Params, String> {
+    fn parse_flags(args: &[String]) -> Result<Params, ModuleError> {
         let f = flags::parse(FLAGS, args)?;
-        if let Some(extra) = f.positional.first() {
-            return Err(format!("unexpected argument {extra:?}"));
-        }
+        f.no_positional()?;
         let number =
-            |name: &str| -> Result<f64, String> { Ok(f.int(name)?.map_or(0.0, |n| n as f64)) };
+            |name: &str| -> Result<f64, ModuleError> { Ok(f.int(name)?.map_or(0.0, |n| n as f64)) };
         let search = Search {
             names: f.all("name"),
             libraries: f.all("lib"),
@@ -138,11 +155,9 @@ impl Module for Memory {
         })
     }
 
-    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
-        let elements: BTreeMap<String, Vec<Match>> =
-            serde_json::from_value(result.elements.clone()).unwrap_or_default();
+    fn pretty(report: &Report<Elements, Statistics>, found_only: bool) -> Vec<String> {
         let mut lines = Vec::new();
-        for (label, matches) in &elements {
+        for (label, matches) in &report.elements {
             for m in matches {
                 let mut line = if m.process.name.is_empty() {
                     if found_only {
@@ -173,26 +188,25 @@ impl Module for Memory {
             }
         }
         if !found_only {
-            let stats = &result.statistics;
-            let failures: Vec<String> =
-                serde_json::from_value(stats["failures"].clone()).unwrap_or_default();
+            let stats = &report.statistics;
+            let failures = stats.failures.as_deref().unwrap_or_default();
             lines.extend(failures.iter().map(|f| format!("Failure: {f}")));
-            lines.extend(result.errors.iter().cloned());
+            lines.extend(report.errors.iter().cloned());
             lines.push(format!(
                 "Statistics: {} processes checked, {} matched, {} failures, ran in {}.",
-                stats["processcount"],
-                stats["totalhits"],
+                stats.processcount,
+                stats.totalhits,
                 failures.len(),
-                stats["exectime"].as_str().unwrap_or("")
+                stats.exectime
             ));
         }
         lines
     }
 
-    fn mask(result: &mut ModuleResult) {
-        crate::mask_errors(result);
-        if let Some(failures) = result.statistics.get_mut("failures") {
-            *failures = json!(["[masked]"]);
+    fn mask(report: &mut Report<Elements, Statistics>) {
+        crate::mask_errors(&mut report.errors);
+        if let Some(failures) = &mut report.statistics.failures {
+            *failures = vec!["[masked]".into()];
         }
     }
 }

@@ -1,11 +1,12 @@
 //! The memory module's parameters, as MIG spells them, and their validation.
 
+use crate::ModuleError;
 use mig_core::action::null_as_default;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// `{"searches": {"<label>": {…}}}`.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
 pub struct Params {
     #[serde(default, deserialize_with = "null_as_default")]
     pub searches: BTreeMap<String, Search>,
@@ -13,7 +14,7 @@ pub struct Params {
 
 /// One search: which processes (names, libraries) and what in their memory (contents,
 /// bytes). Also the shape of the `search` of each result, as in MIG.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
 pub struct Search {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
@@ -51,7 +52,7 @@ pub struct Search {
 
 /// MIG's options; in JSON, `matchall` defaults to false (match any) while `mig memory`
 /// defaults to matchall, as in MIG.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
 pub struct Options {
     /// First address read in each process.
     #[serde(
@@ -111,34 +112,42 @@ pub fn decode_hex(s: &str) -> Result<Vec<u8>, String> {
 }
 
 /// A whole number from 0 to 2^63, as MIG's float64 options hold them.
-fn check_count(name: &str, v: f64) -> Result<(), String> {
+fn check_count(name: &str, v: f64) -> Result<(), ModuleError> {
     if v >= 0.0 && v.fract() == 0.0 && v <= i64::MAX as f64 {
         Ok(())
     } else {
-        Err(format!(
-            "options.{name}: expected a whole number of bytes, got {v}"
+        Err(ModuleError::invalid(
+            format!("options.{name}"),
+            format!("expected a whole number of bytes, got {v}"),
         ))
     }
 }
 
-pub fn validate(params: &Params) -> Result<(), String> {
+/// Checks every search; the error names the search and its parameter.
+pub fn validate(params: &Params) -> Result<(), ModuleError> {
     if params.searches.is_empty() {
-        return Err("searches: at least one search is needed".into());
+        return Err(ModuleError::invalid(
+            "searches",
+            "at least one search is needed",
+        ));
     }
     for (label, s) in &params.searches {
         if !valid_label(label) {
-            return Err(format!(
-                "search label {label:?}: expected 1 to 64 letters, digits, '_' or '-'"
+            return Err(ModuleError::invalid(
+                format!("search label {label:?}"),
+                "expected 1 to 64 letters, digits, '_' or '-'",
             ));
         }
-        validate_search(s).map_err(|e| format!("search '{label}': {e}"))?;
+        validate_search(s).map_err(|e| e.within(&format!("search '{label}'")))?;
     }
     Ok(())
 }
 
-fn validate_search(s: &Search) -> Result<(), String> {
+fn validate_search(s: &Search) -> Result<(), ModuleError> {
     if s.names.is_empty() && s.libraries.is_empty() && s.bytes.is_empty() && s.contents.is_empty() {
-        return Err("no check: give at least one of names, libraries, bytes, contents".into());
+        return Err(ModuleError::Request(
+            "no check: give at least one of names, libraries, bytes, contents".into(),
+        ));
     }
     for (field, values) in [
         ("names", &s.names),
@@ -147,13 +156,17 @@ fn validate_search(s: &Search) -> Result<(), String> {
     ] {
         for v in values {
             if v.is_empty() {
-                return Err(format!("{field}: empty values are not permitted"));
+                return Err(ModuleError::invalid(
+                    field,
+                    "empty values are not permitted",
+                ));
             }
-            regex::Regex::new(v).map_err(|e| format!("{field}: invalid regex {v:?}: {e}"))?;
+            regex::Regex::new(v)
+                .map_err(|e| ModuleError::invalid(field, format!("invalid regex {v:?}: {e}")))?;
         }
     }
     for b in &s.bytes {
-        decode_hex(b).map_err(|e| format!("bytes: {e}"))?;
+        decode_hex(b).map_err(|e| ModuleError::invalid("bytes", e))?;
     }
     check_count("offset", s.options.offset)?;
     check_count("maxlength", s.options.maxlength)
@@ -178,7 +191,7 @@ mod tests {
 
     #[test]
     fn validation_names_what_is_wrong() {
-        let err = |v| validate(&params(v)).unwrap_err();
+        let err = |v| validate(&params(v)).unwrap_err().to_string();
         assert!(err(json!({"searches": {}})).contains("at least one search"));
         assert!(err(json!({"searches": {"bad label": {"names": ["x"]}}})).contains("label"));
         assert!(err(json!({"searches": {"s1": {}}})).contains("no check"));

@@ -23,6 +23,7 @@ pub enum CheckKind {
     Bytes,
 }
 
+#[derive(Clone)]
 enum Matcher {
     Name(regex::Regex),
     Library(regex::Regex),
@@ -45,6 +46,7 @@ impl Matcher {
 }
 
 /// One check of a search and the processes it matched.
+#[derive(Clone)]
 pub struct Check {
     pub kind: CheckKind,
     pub value: String,
@@ -52,6 +54,8 @@ pub struct Check {
     pub matched: Vec<Proc>,
 }
 
+/// A search with its checks compiled: the memory module's plan.
+#[derive(Clone)]
 pub struct CompiledSearch {
     pub label: String,
     pub search: Search,

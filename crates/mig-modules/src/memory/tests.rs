@@ -1,6 +1,8 @@
 use super::*;
 use crate::holder::{hex, marker, spawn_holder};
 use crate::lookup;
+use crate::ModuleResult;
+use serde_json::json;
 
 fn run(v: serde_json::Value) -> ModuleResult {
     lookup("memory")
@@ -42,7 +44,7 @@ fn finds_a_marker_in_a_child_process_heap() {
     assert!(r.statistics["memoryread"].as_u64().unwrap() > 0);
     assert_eq!(r.statistics["totalhits"], 3);
 
-    let lines = Memory::pretty(&r, true);
+    let lines = lookup("memory").unwrap().pretty(&r, true);
     assert!(
         lines.contains(&format!("{} [pid:{pid}] in search 'heap'", exe.display())),
         "{lines:?}"
@@ -79,7 +81,7 @@ fn matchany_reports_each_check_and_what_matched_nothing() {
         .find(|e| e["process"]["pid"] == pid)
         .expect("the child matched the content check");
     assert!(hit["search"]["contents"].is_array());
-    let lines = Memory::pretty(&r, false);
+    let lines = lookup("memory").unwrap().pretty(&r, false);
     assert!(
         lines
             .iter()
@@ -178,12 +180,15 @@ fn flags_use_the_right_names() {
     assert!(!any.searches["s1"].options.matchall);
     // MIG registered offset and maxlength as -maxdepth and -matchlimit: not here.
     for wrong in ["-maxdepth", "-matchlimit"] {
-        let e = Memory::parse_flags(&args(&["-name", "x", wrong, "1"])).unwrap_err();
+        let e = Memory::parse_flags(&args(&["-name", "x", wrong, "1"]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not defined"), "{e}");
     }
     assert!(lookup("memory")
         .unwrap()
         .flags_to_json(&args(&["-bytes", "xyz"]))
         .unwrap_err()
+        .to_string()
         .contains("hexadecimal"));
 }

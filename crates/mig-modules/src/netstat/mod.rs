@@ -3,45 +3,50 @@
 
 use crate::flags::{self, Flag};
 use crate::os::net::{self, IpMatch, Namespace, Owner};
-use crate::{gofmt, Context, Module, ModuleResult, SandboxNeeds};
+use crate::{gofmt, Context, Module, ModuleError, Report, SandboxNeeds};
 use regex::RegexBuilder;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
 pub struct Params {
+    /// Local MAC addresses (case-insensitive regexes).
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "mig_core::action::null_as_default"
     )]
     pub localmac: Vec<String>,
+    /// Local IP addresses or networks (CIDR).
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "mig_core::action::null_as_default"
     )]
     pub localip: Vec<String>,
+    /// Neighbour MAC addresses (case-insensitive regexes).
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "mig_core::action::null_as_default"
     )]
     pub neighbormac: Vec<String>,
+    /// Neighbour IP addresses or networks (CIDR).
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "mig_core::action::null_as_default"
     )]
     pub neighborip: Vec<String>,
+    /// Remote IP addresses or networks of connections.
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "mig_core::action::null_as_default"
     )]
     pub connectedip: Vec<String>,
+    /// Listening ports.
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
@@ -102,8 +107,50 @@ const FLAGS: &[Flag] = &[
 
 pub struct Netstat;
 
+/// What netstat reports, its `elements`: for each kind of question, the answers to each
+/// question as asked. MIG always returns the six maps.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Elements {
+    /// Answers to `localmac` questions.
+    pub localmac: BTreeMap<String, Vec<Element>>,
+    /// Answers to `neighbormac` questions.
+    pub neighbormac: BTreeMap<String, Vec<Element>>,
+    /// Answers to `localip` questions.
+    pub localip: BTreeMap<String, Vec<Element>>,
+    /// Answers to `neighborip` questions.
+    pub neighborip: BTreeMap<String, Vec<Element>>,
+    /// Answers to `connectedip` questions.
+    pub connectedip: BTreeMap<String, Vec<Element>>,
+    /// Answers to `listeningport` questions.
+    pub listeningport: BTreeMap<String, Vec<Element>>,
+}
+
+impl Elements {
+    /// Each kind with its answers, in the order MIG's JSON object lists them (by name).
+    fn by_kind(&self) -> [(&'static str, &BTreeMap<String, Vec<Element>>); 6] {
+        [
+            ("connectedip", &self.connectedip),
+            ("listeningport", &self.listeningport),
+            ("localip", &self.localip),
+            ("localmac", &self.localmac),
+            ("neighborip", &self.neighborip),
+            ("neighbormac", &self.neighbormac),
+        ]
+    }
+}
+
+/// netstat's `statistics`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Statistics {
+    /// How many answers were found.
+    pub totalhits: usize,
+    /// How long the run took.
+    pub exectime: String,
+}
+
 /// Parameters checked and compiled once.
-struct Compiled {
+pub struct Compiled {
+    namespaces: bool,
     localmac: Vec<(String, regex::Regex)>,
     neighbormac: Vec<(String, regex::Regex)>,
     localip: Vec<(String, IpMatch)>,
@@ -113,7 +160,7 @@ struct Compiled {
 }
 
 impl Compiled {
-    fn new(p: &Params) -> Result<Compiled, String> {
+    fn new(p: &Params) -> Result<Compiled, ModuleError> {
         if p.localmac.is_empty()
             && p.localip.is_empty()
             && p.neighbormac.is_empty()
@@ -121,29 +168,31 @@ impl Compiled {
             && p.connectedip.is_empty()
             && p.listeningport.is_empty()
         {
-            return Err("expected at least one of localmac, localip, neighbormac, neighborip, connectedip, listeningport".into());
+            return Err(ModuleError::Request("expected at least one of localmac, localip, neighbormac, neighborip, connectedip, listeningport".into()));
         }
-        let macs = |v: &[String]| -> Result<Vec<(String, regex::Regex)>, String> {
-            v.iter()
-                .map(|m| {
-                    mac_regex(m)
-                        .map(|r| (m.clone(), r))
-                        .map_err(|e| format!("MAC regex {m:?}: {e}"))
-                })
-                .collect()
-        };
-        let ips = |field: &str, v: &[String]| -> Result<Vec<(String, IpMatch)>, String> {
+        let macs =
+            |field: &str, v: &[String]| -> Result<Vec<(String, regex::Regex)>, ModuleError> {
+                v.iter()
+                    .map(|m| {
+                        mac_regex(m).map(|r| (m.clone(), r)).map_err(|e| {
+                            ModuleError::invalid(field, format!("MAC regex {m:?}: {e}"))
+                        })
+                    })
+                    .collect()
+            };
+        let ips = |field: &str, v: &[String]| -> Result<Vec<(String, IpMatch)>, ModuleError> {
             v.iter()
                 .map(|ip| {
                     IpMatch::parse(ip)
                         .map(|m| (ip.clone(), m))
-                        .map_err(|e| format!("{field}: {e}"))
+                        .map_err(|e| ModuleError::invalid(field, e.to_string()))
                 })
                 .collect()
         };
         Ok(Compiled {
-            localmac: macs(&p.localmac)?,
-            neighbormac: macs(&p.neighbormac)?,
+            namespaces: p.namespaces,
+            localmac: macs("localmac", &p.localmac)?,
+            neighbormac: macs("neighbormac", &p.neighbormac)?,
             localip: ips("localip", &p.localip)?,
             neighborip: ips("neighborip", &p.neighborip)?,
             connectedip: ips("connectedip", &p.connectedip)?,
@@ -167,19 +216,18 @@ impl Module for Netstat {
         ..SandboxNeeds::READ_ONLY
     };
     type Params = Params;
+    type Plan = Compiled;
+    type Elements = Elements;
+    type Statistics = Statistics;
     const FLAGS: &'static [Flag] = FLAGS;
 
-    fn validate(p: &Params) -> Result<(), String> {
-        Compiled::new(p).map(|_| ())
+    fn validate(p: &Params) -> Result<Compiled, ModuleError> {
+        Compiled::new(p)
     }
 
-    fn run(p: &Params, ctx: &Context) -> ModuleResult {
+    fn run(c: &Compiled, ctx: &Context) -> Result<Report<Elements, Statistics>, ModuleError> {
         let start = Instant::now();
-        let c = match Compiled::new(p) {
-            Ok(c) => c,
-            Err(e) => return ModuleResult::failure(e),
-        };
-        let namespaces = if p.namespaces {
+        let namespaces = if c.namespaces {
             net::namespaces()
         } else {
             vec![Namespace::own()]
@@ -197,7 +245,7 @@ impl Module for Netstat {
                 errors.push(e.to_string());
             }
         };
-        report(local_macs(&c, &mut hits));
+        report(local_macs(c, &mut hits));
         for ns in &namespaces {
             if ctx.check().is_err() {
                 report(Err(std::io::Error::other(
@@ -206,42 +254,42 @@ impl Module for Netstat {
                 break;
             }
             // Elements name their namespace only when namespaces were asked for.
-            let ns_name = if p.namespaces { ns.id.as_str() } else { "" };
-            report(local_ips(&c, ns, ns_name, p.namespaces, &mut hits));
-            report(neighbours(&c, ns, ns_name, &mut hits));
+            let ns_name = if c.namespaces { ns.id.as_str() } else { "" };
+            report(local_ips(c, ns, ns_name, c.namespaces, &mut hits));
+            report(neighbours(c, ns, ns_name, &mut hits));
             if needs_sockets {
-                report(sockets(&c, ns, ns_name, &owners, &mut hits));
+                report(sockets(c, ns, ns_name, &owners, &mut hits));
             }
         }
-        let mut total = 0usize;
-        let mut elements = serde_json::Map::new();
-        // MIG always returns the six maps.
-        for key in [
-            "localmac",
-            "neighbormac",
-            "localip",
-            "neighborip",
-            "connectedip",
-            "listeningport",
-        ] {
-            let map = hits.remove(key).unwrap_or_default();
-            total += map.values().map(Vec::len).sum::<usize>();
-            elements.insert(key.into(), serde_json::to_value(map).unwrap_or(Value::Null));
-        }
-        ModuleResult {
+        let mut take = |kind: &str| hits.remove(kind).unwrap_or_default();
+        let elements = Elements {
+            localmac: take("localmac"),
+            neighbormac: take("neighbormac"),
+            localip: take("localip"),
+            neighborip: take("neighborip"),
+            connectedip: take("connectedip"),
+            listeningport: take("listeningport"),
+        };
+        let total: usize = elements
+            .by_kind()
+            .iter()
+            .flat_map(|(_, answers)| answers.values())
+            .map(Vec::len)
+            .sum();
+        Ok(Report {
             foundanything: total > 0,
-            success: true,
-            elements: Value::Object(elements),
-            statistics: json!({"totalhits": total, "exectime": gofmt::duration(start.elapsed())}),
+            elements,
+            statistics: Statistics {
+                totalhits: total,
+                exectime: gofmt::duration(start.elapsed()),
+            },
             errors,
-        }
+        })
     }
 
-    fn parse_flags(args: &[String]) -> Result<Params, String> {
+    fn parse_flags(args: &[String]) -> Result<Params, ModuleError> {
         let f = flags::parse(FLAGS, args)?;
-        if let Some(extra) = f.positional.first() {
-            return Err(format!("unexpected argument {extra:?}"));
-        }
+        f.no_positional()?;
         Ok(Params {
             localmac: f.all("lm"),
             localip: f.all("li"),
@@ -253,14 +301,10 @@ impl Module for Netstat {
         })
     }
 
-    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
+    fn pretty(report: &Report<Elements, Statistics>, found_only: bool) -> Vec<String> {
         let mut lines = Vec::new();
-        let Some(obj) = result.elements.as_object() else {
-            return lines;
-        };
-        for (kind, queries) in obj {
-            for (query, hits) in queries.as_object().into_iter().flatten() {
-                let hits: Vec<Element> = serde_json::from_value(hits.clone()).unwrap_or_default();
+        for (kind, queries) in report.elements.by_kind() {
+            for (query, hits) in queries {
                 if hits.is_empty() && !found_only {
                     lines.push(format!("no {kind} matches {query}"));
                 }
@@ -275,7 +319,7 @@ impl Module for Netstat {
                     } else {
                         String::new()
                     };
-                    lines.push(match kind.as_str() {
+                    lines.push(match kind {
                         "localmac" => format!("found local mac {} ({}) for netstat localmac:'{query}'{ns}", h.localmacaddr, h.localaddr),
                         "localip" => format!("found local ip {} for netstat localip:'{query}'{ns}", h.localaddr),
                         "neighbormac" => format!("found neighbor mac {} with ip {} for netstat neighbormac:'{query}'{ns}", h.remotemacaddr, h.remoteaddr),
@@ -290,7 +334,7 @@ impl Module for Netstat {
             }
         }
         if !found_only {
-            lines.extend(result.errors.iter().cloned());
+            lines.extend(report.errors.iter().cloned());
         }
         lines
     }
@@ -304,10 +348,13 @@ fn mac_regex(s: &str) -> Result<regex::Regex, String> {
         .map_err(|e| e.to_string())
 }
 
-fn parse_port(s: &str) -> Result<u16, String> {
-    s.trim()
-        .parse::<u16>()
-        .map_err(|_| format!("listeningport: {s:?} is not a port number (0-65535)"))
+fn parse_port(s: &str) -> Result<u16, ModuleError> {
+    s.trim().parse::<u16>().map_err(|_| {
+        ModuleError::invalid(
+            "listeningport",
+            format!("{s:?} is not a port number (0-65535)"),
+        )
+    })
 }
 
 /// What was found, by question kind (`localmac`…), then by the question as asked.
@@ -472,6 +519,7 @@ fn sockets(
 mod tests {
     use super::*;
     use crate::lookup;
+    use serde_json::json;
 
     #[test]
     fn finds_a_listening_port_and_its_process() {

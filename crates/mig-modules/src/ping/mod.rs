@@ -6,9 +6,8 @@
 //! reset, ICMP port or host unreachable); **0** for any other failure, explained in `failures`.
 
 use crate::flags::{self, Flag};
-use crate::{gofmt, Context, Module, ModuleResult, SandboxNeeds};
+use crate::{Context, ExecTime, Module, ModuleError, Report, SandboxNeeds};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::os::fd::FromRawFd;
@@ -18,13 +17,17 @@ pub const TIMEOUT_LATENCY: f64 = 9_999_999.0;
 pub const REFUSED_LATENCY: f64 = -1.0;
 pub const FAILED_LATENCY: f64 = 0.0;
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq)]
 pub struct Params {
+    /// The host name or IP address to probe.
     pub destination: String,
+    /// The port to probe (tcp and udp).
     #[serde(default, serialize_with = "mig_core::gojson::float64::serialize")]
     pub destinationport: f64,
+    /// `icmp`, `tcp` or `udp`.
     #[serde(default = "default_protocol")]
     pub protocol: String,
+    /// How many probes to send (1 to 100).
     #[serde(
         default = "default_count",
         serialize_with = "mig_core::gojson::float64::serialize"
@@ -56,36 +59,100 @@ const FLAGS: &[Flag] = &[
     Flag::value("t", "<seconds>", "timeout of each probe (default 5)"),
 ];
 
-fn check(p: &Params) -> Result<(), String> {
-    if p.destination.trim().is_empty() {
-        return Err("destination: expected a host name or IP address".into());
+/// How a probe is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// ICMP echo.
+    Icmp,
+    /// A TCP handshake.
+    Tcp,
+    /// A UDP datagram.
+    Udp,
+}
+
+impl Protocol {
+    fn name(self) -> &'static str {
+        match self {
+            Protocol::Icmp => "icmp",
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
     }
-    if !matches!(p.protocol.as_str(), "icmp" | "tcp" | "udp") {
-        return Err(format!(
-            "protocol: {:?} is not icmp, tcp or udp",
-            p.protocol
+}
+
+/// Checked parameters.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    destination: String,
+    port: u16,
+    protocol: Protocol,
+    count: u16,
+    timeout: Duration,
+}
+
+/// What a ping reports, MIG's `elements`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Elements {
+    /// One latency per probe (see the module's documentation for the sentinels).
+    pub latencies: Vec<f64>,
+    /// The probe's protocol.
+    pub protocol: String,
+    /// The destination as probed: `host[:port] (ip)`.
+    pub resolvedhost: String,
+    /// Why probes failed; Go writes an empty list as null.
+    pub failures: Option<Vec<String>>,
+}
+
+fn check(p: &Params) -> Result<Plan, ModuleError> {
+    if p.destination.trim().is_empty() {
+        return Err(ModuleError::invalid(
+            "destination",
+            "expected a host name or IP address",
         ));
     }
-    if p.protocol != "icmp"
+    let protocol = match p.protocol.as_str() {
+        "icmp" => Protocol::Icmp,
+        "tcp" => Protocol::Tcp,
+        "udp" => Protocol::Udp,
+        other => {
+            return Err(ModuleError::invalid(
+                "protocol",
+                format!("{other:?} is not icmp, tcp or udp"),
+            ))
+        }
+    };
+    if protocol != Protocol::Icmp
         && !(p.destinationport >= 1.0
             && p.destinationport <= 65535.0
             && p.destinationport.fract() == 0.0)
     {
-        return Err(format!(
-            "destinationport: {} is not a port (1-65535), needed for {}",
-            p.destinationport, p.protocol
+        return Err(ModuleError::invalid(
+            "destinationport",
+            format!(
+                "{} is not a port (1-65535), needed for {}",
+                p.destinationport, p.protocol
+            ),
         ));
     }
     if !(p.count >= 1.0 && p.count <= 100.0 && p.count.fract() == 0.0) {
-        return Err(format!("count: {} is not between 1 and 100", p.count));
-    }
-    if !(p.timeout > 0.0 && p.timeout <= 60.0) {
-        return Err(format!(
-            "timeout: {} is not between 0 and 60 seconds",
-            p.timeout
+        return Err(ModuleError::invalid(
+            "count",
+            format!("{} is not between 1 and 100", p.count),
         ));
     }
-    Ok(())
+    if !(p.timeout > 0.0 && p.timeout <= 60.0) {
+        return Err(ModuleError::invalid(
+            "timeout",
+            format!("{} is not between 0 and 60 seconds", p.timeout),
+        ));
+    }
+    Ok(Plan {
+        destination: p.destination.clone(),
+        port: p.destinationport as u16,
+        protocol,
+        count: p.count as u16,
+        timeout: Duration::from_secs_f64(p.timeout),
+    })
 }
 
 pub struct Ping;
@@ -98,41 +165,35 @@ impl Module for Ping {
         ..SandboxNeeds::READ_ONLY
     };
     type Params = Params;
+    type Plan = Plan;
+    type Elements = Elements;
+    type Statistics = ExecTime;
     const FLAGS: &'static [Flag] = FLAGS;
 
-    fn validate(p: &Params) -> Result<(), String> {
+    fn validate(p: &Params) -> Result<Plan, ModuleError> {
         check(p)
     }
 
-    fn run(p: &Params, ctx: &Context) -> ModuleResult {
+    fn run(p: &Plan, ctx: &Context) -> Result<Report<Elements, ExecTime>, ModuleError> {
         let start = Instant::now();
-        if let Err(e) = check(p) {
-            return ModuleResult::failure(e);
-        }
-        let port = p.destinationport as u16;
-        let ip = match resolve(&p.destination, port) {
-            Ok(ip) => ip,
-            Err(e) => return ModuleResult::failure(e),
-        };
-        let timeout = Duration::from_secs_f64(p.timeout);
+        let port = p.port;
+        let ip = resolve(&p.destination, port).map_err(ModuleError::Failed)?;
+        let timeout = p.timeout;
         let mut latencies = Vec::new();
         let mut failures = Vec::new();
         let mut errors = Vec::new();
         let mut icmp: Option<IcmpSocket> = None;
-        for seq in 0..p.count as u16 {
+        for seq in 0..p.count {
             if ctx.check().is_err() {
                 errors.push("ping stopped early: the module ran out of time".into());
                 break;
             }
-            let probe = match p.protocol.as_str() {
-                "tcp" => tcp(SocketAddr::new(ip, port), timeout),
-                "udp" => udp(SocketAddr::new(ip, port), timeout),
-                _ => {
+            let probe = match p.protocol {
+                Protocol::Tcp => tcp(SocketAddr::new(ip, port), timeout),
+                Protocol::Udp => udp(SocketAddr::new(ip, port), timeout),
+                Protocol::Icmp => {
                     if icmp.is_none() {
-                        match IcmpSocket::open(ip) {
-                            Ok(s) => icmp = Some(s),
-                            Err(e) => return ModuleResult::failure(e),
-                        }
+                        icmp = Some(IcmpSocket::open(ip).map_err(ModuleError::Failed)?);
                     }
                     match icmp.as_mut() {
                         Some(s) => s.echo(ip, seq, timeout),
@@ -145,64 +206,52 @@ impl Module for Ping {
                 FAILED_LATENCY
             }));
             // A pause between probes, as MIG makes, against floods.
-            if (seq as f64) + 1.0 < p.count {
+            if seq + 1 < p.count {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
         let reached = |l: &f64| match *l {
             REFUSED_LATENCY | FAILED_LATENCY => false,
-            TIMEOUT_LATENCY => p.protocol == "udp",
+            TIMEOUT_LATENCY => p.protocol == Protocol::Udp,
             _ => true,
         };
         let mut resolvedhost = p.destination.clone();
-        if p.protocol != "icmp" {
+        if p.protocol != Protocol::Icmp {
             resolvedhost.push_str(&format!(":{port}"));
         }
         resolvedhost.push_str(&format!(" ({ip})"));
-        ModuleResult {
+        Ok(Report {
             foundanything: latencies.iter().any(reached),
-            success: true,
-            elements: json!({
-                "latencies": latencies,
-                "protocol": p.protocol,
-                "resolvedhost": resolvedhost,
-                // Go writes an empty list as null.
-                "failures": if failures.is_empty() { serde_json::Value::Null } else { json!(failures) },
-            }),
-            statistics: json!({"exectime": gofmt::duration(start.elapsed())}),
+            elements: Elements {
+                latencies,
+                protocol: p.protocol.name().to_string(),
+                resolvedhost,
+                failures: (!failures.is_empty()).then_some(failures),
+            },
+            statistics: ExecTime::since(start),
             errors,
-        }
+        })
     }
 
-    fn parse_flags(args: &[String]) -> Result<Params, String> {
+    fn parse_flags(args: &[String]) -> Result<Params, ModuleError> {
         let f = flags::parse(FLAGS, args)?;
-        if let Some(extra) = f.positional.first() {
-            return Err(format!("unexpected argument {extra:?}"));
-        }
-        let num = |name: &str, default: f64| -> Result<f64, String> {
-            match f.value(name) {
-                Some(v) => v
-                    .parse()
-                    .map_err(|_| format!("invalid value {v:?} for flag -{name}")),
-                None => Ok(default),
-            }
-        };
+        f.no_positional()?;
         Ok(Params {
             destination: f.value("d").unwrap_or("").to_string(),
-            destinationport: num("dp", 0.0)?,
+            destinationport: f.number("dp", 0.0)?,
             protocol: f.value("p").unwrap_or("icmp").to_string(),
-            count: num("c", 3.0)?,
-            timeout: num("t", 5.0)?,
+            count: f.number("c", 3.0)?,
+            timeout: f.number("t", 5.0)?,
         })
     }
 
     /// MIG's lines, word for word.
-    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
-        let e = &result.elements;
-        let protocol = e["protocol"].as_str().unwrap_or("");
-        let host = e["resolvedhost"].as_str().unwrap_or("");
+    fn pretty(report: &Report<Elements, ExecTime>, found_only: bool) -> Vec<String> {
+        let e = &report.elements;
+        let protocol = e.protocol.as_str();
+        let host = e.resolvedhost.as_str();
         let mut lines = Vec::new();
-        if result.foundanything {
+        if report.foundanything {
             lines.push(format!(
                 "{protocol} ping of {host} succeeded. Target is reachable."
             ));
@@ -210,13 +259,12 @@ impl Module for Ping {
         if found_only {
             return lines;
         }
-        if !result.foundanything {
+        if !report.foundanything {
             lines.push(format!(
                 "{protocol} ping of {host} failed. Target is no reachable."
             ));
         }
-        let latencies = e["latencies"].as_array().into_iter().flatten();
-        for (i, l) in latencies.filter_map(|l| l.as_f64()).enumerate() {
+        for (i, &l) in e.latencies.iter().enumerate() {
             let n = i + 1;
             lines.push(match l {
                 REFUSED_LATENCY => format!("ping #{n} failed, target was unreachable"),
@@ -228,9 +276,8 @@ impl Module for Ping {
                 ms => format!("ping #{n} succeeded in {ms:.0}ms"),
             });
         }
-        let failures = e["failures"].as_array().into_iter().flatten();
-        lines.extend(failures.filter_map(|f| f.as_str().map(String::from)));
-        lines.extend(result.errors.iter().cloned());
+        lines.extend(e.failures.iter().flatten().cloned());
+        lines.extend(report.errors.iter().cloned());
         lines
     }
 }
@@ -394,6 +441,8 @@ fn checksum(data: &[u8]) -> u16 {
 mod tests {
     use super::*;
     use crate::lookup;
+    use crate::ModuleResult;
+    use serde_json::json;
 
     fn run(p: serde_json::Value) -> ModuleResult {
         lookup("ping").unwrap().run_json(&p, &Context::default())
@@ -417,7 +466,7 @@ mod tests {
             format!("127.0.0.1:{port} (127.0.0.1)")
         );
         assert_eq!(r.elements["failures"], serde_json::Value::Null);
-        let lines = Ping::pretty(&r, false);
+        let lines = lookup("ping").unwrap().pretty(&r, false);
         assert_eq!(
             lines[0],
             format!("tcp ping of 127.0.0.1:{port} (127.0.0.1) succeeded. Target is reachable.")
@@ -430,13 +479,13 @@ mod tests {
         assert!(!r.foundanything);
         assert_eq!(r.elements["latencies"][0], REFUSED_LATENCY);
         assert_eq!(
-            Ping::pretty(&r, false),
+            lookup("ping").unwrap().pretty(&r, false),
             vec![
                 format!("tcp ping of 127.0.0.1:{port} (127.0.0.1) failed. Target is no reachable."),
                 "ping #1 failed, target was unreachable".to_string()
             ]
         );
-        assert!(Ping::pretty(&r, true).is_empty());
+        assert!(lookup("ping").unwrap().pretty(&r, true).is_empty());
     }
 
     #[test]
@@ -450,7 +499,7 @@ mod tests {
             errors: vec![],
         };
         assert_eq!(
-            Ping::pretty(&r, false),
+            lookup("ping").unwrap().pretty(&r, false),
             vec![
                 "udp ping of h:53 (10.0.0.1) succeeded. Target is reachable.",
                 "ping #1 may have succeeded (no udp response)",

@@ -3,14 +3,14 @@
 
 use crate::flags::{self, Flag};
 use crate::os::packages;
-use crate::{gofmt, Context, Module, ModuleResult};
+use crate::{gofmt, Context, Module, ModuleError, Report};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::time::Instant;
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
 pub struct Params {
+    /// The package names to look for.
     #[serde(default)]
     pub pkgmatch: PkgMatch,
     /// A regex on the version; a leading `!` inverts it. Empty: any version.
@@ -18,8 +18,10 @@ pub struct Params {
     pub vermatch: String,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+/// MIG's `pkgmatch` object.
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
 pub struct PkgMatch {
+    /// Regexes on the package name; a package matching any is reported.
     #[serde(default, deserialize_with = "mig_core::action::null_as_default")]
     pub matches: Vec<String>,
 }
@@ -43,20 +45,43 @@ const FLAGS: &[Flag] = &[
     ),
 ];
 
-struct Compiled {
+/// The parameters' regexes, compiled.
+pub struct Compiled {
     names: Vec<Regex>,
     version: Option<(Regex, bool)>,
 }
 
-fn compile(p: &Params) -> Result<Compiled, String> {
+/// What pkg reports, MIG's `elements`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Elements {
+    /// The matching packages, sorted.
+    pub packages: Vec<PackageInfo>,
+}
+
+/// pkg's `statistics`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Statistics {
+    /// How many packages are installed.
+    pub installed: usize,
+    /// How long the run took.
+    pub exectime: String,
+}
+
+fn compile(p: &Params) -> Result<Compiled, ModuleError> {
     if p.pkgmatch.matches.is_empty() {
-        return Err("pkgmatch.matches: expected at least one package name regex".into());
+        return Err(ModuleError::invalid(
+            "pkgmatch.matches",
+            "expected at least one package name regex",
+        ));
     }
     let names = p
         .pkgmatch
         .matches
         .iter()
-        .map(|m| Regex::new(m).map_err(|e| format!("pkgmatch.matches: {m:?}: {e}")))
+        .map(|m| {
+            Regex::new(m)
+                .map_err(|e| ModuleError::invalid("pkgmatch.matches", format!("{m:?}: {e}")))
+        })
         .collect::<Result<_, _>>()?;
     let version = if p.vermatch.is_empty() {
         None
@@ -66,7 +91,8 @@ fn compile(p: &Params) -> Result<Compiled, String> {
             None => (false, p.vermatch.as_str()),
         };
         Some((
-            Regex::new(pattern).map_err(|e| format!("vermatch: {:?}: {e}", p.vermatch))?,
+            Regex::new(pattern)
+                .map_err(|e| ModuleError::invalid("vermatch", format!("{:?}: {e}", p.vermatch)))?,
             negate,
         ))
     };
@@ -79,18 +105,17 @@ impl Module for Pkg {
     const NAME: &'static str = "pkg";
     const ABOUT: &'static str = "installed packages (dpkg, rpm, apk) by name and version";
     type Params = Params;
+    type Plan = Compiled;
+    type Elements = Elements;
+    type Statistics = Statistics;
     const FLAGS: &'static [Flag] = FLAGS;
 
-    fn validate(p: &Params) -> Result<(), String> {
-        compile(p).map(|_| ())
+    fn validate(p: &Params) -> Result<Compiled, ModuleError> {
+        compile(p)
     }
 
-    fn run(p: &Params, _ctx: &Context) -> ModuleResult {
+    fn run(c: &Compiled, _ctx: &Context) -> Result<Report<Elements, Statistics>, ModuleError> {
         let start = Instant::now();
-        let c = match compile(p) {
-            Ok(c) => c,
-            Err(e) => return ModuleResult::failure(e),
-        };
         let (installed, errors) = packages::installed();
         let mut found: Vec<PackageInfo> = installed
             .iter()
@@ -108,20 +133,20 @@ impl Module for Pkg {
             })
             .collect();
         found.sort();
-        ModuleResult {
+        Ok(Report {
             foundanything: !found.is_empty(),
-            success: true,
-            elements: json!({"packages": found}),
-            statistics: json!({"installed": installed.len(), "exectime": gofmt::duration(start.elapsed())}),
+            elements: Elements { packages: found },
+            statistics: Statistics {
+                installed: installed.len(),
+                exectime: gofmt::duration(start.elapsed()),
+            },
             errors,
-        }
+        })
     }
 
-    fn parse_flags(args: &[String]) -> Result<Params, String> {
+    fn parse_flags(args: &[String]) -> Result<Params, ModuleError> {
         let f = flags::parse(FLAGS, args)?;
-        if let Some(extra) = f.positional.first() {
-            return Err(format!("unexpected argument {extra:?}"));
-        }
+        f.no_positional()?;
         Ok(Params {
             pkgmatch: PkgMatch {
                 matches: f.all("name"),
@@ -130,10 +155,10 @@ impl Module for Pkg {
         })
     }
 
-    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
-        let pkgs: Vec<PackageInfo> =
-            serde_json::from_value(result.elements["packages"].clone()).unwrap_or_default();
-        let mut lines: Vec<String> = pkgs
+    fn pretty(report: &Report<Elements, Statistics>, found_only: bool) -> Vec<String> {
+        let mut lines: Vec<String> = report
+            .elements
+            .packages
             .iter()
             .map(|p| {
                 format!(
@@ -146,7 +171,7 @@ impl Module for Pkg {
             lines.push("no package found".into());
         }
         if !found_only {
-            lines.extend(result.errors.iter().cloned());
+            lines.extend(report.errors.iter().cloned());
         }
         lines
     }
@@ -156,6 +181,7 @@ impl Module for Pkg {
 mod tests {
     use super::*;
     use crate::lookup;
+    use serde_json::json;
 
     #[test]
     fn matches_this_systems_dpkg_database_like_dpkg_query() {

@@ -6,7 +6,7 @@
 pub use mig_query::{budget, engine, format, schema, version};
 
 use crate::flags::{self, Flag};
-use crate::{gofmt, Context, Module, ModuleResult, SandboxNeeds};
+use crate::{gofmt, Context, ExecTime, Module, ModuleError, Report, SandboxNeeds};
 use budget::Budget;
 use engine::Engine;
 use rusqlite::types::Value as SqlValue;
@@ -30,7 +30,7 @@ fn default_timeout() -> String {
     DEFAULT_TIMEOUT.into()
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
     /// One SELECT statement.
@@ -65,33 +65,62 @@ const PRIVATE_COLUMNS: &[&str] = &[
 ];
 
 /// `30s`, `1m30s`, `500ms`, `1h` (Go durations, as MIG writes them).
-pub fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let d = mig_core::gotime::parse_duration(s).map_err(|e| format!("timeout: {e}"))?;
+pub fn parse_timeout(s: &str) -> Result<Duration, ModuleError> {
+    let d = mig_core::gotime::parse_duration(s)
+        .map_err(|e| ModuleError::invalid("timeout", e.to_string()))?;
     if d.is_zero() {
-        return Err(format!("timeout: {s:?} must be longer than zero"));
+        return Err(ModuleError::invalid(
+            "timeout",
+            format!("{s:?} must be longer than zero"),
+        ));
     }
     if d > MAX_TIMEOUT {
-        return Err(format!(
-            "timeout: {s:?} is longer than the maximum of {}",
-            gofmt::duration(MAX_TIMEOUT)
+        return Err(ModuleError::invalid(
+            "timeout",
+            format!(
+                "{s:?} is longer than the maximum of {}",
+                gofmt::duration(MAX_TIMEOUT)
+            ),
         ));
     }
     Ok(d)
 }
 
+/// A query ready to run: its SQL (known to prepare) and caps.
+pub struct Plan {
+    sql: String,
+    maxrows: usize,
+    timeout: Duration,
+}
+
 /// Checks the parameters, including that the SQL prepares (so that a typo is reported by
 /// `mig query` before anything is signed or sent).
-fn check(p: &Params) -> Result<Duration, String> {
+fn check(p: &Params) -> Result<Plan, ModuleError> {
     let max = crate::context::Limits::default().max_elements as u64;
     if p.maxrows == 0 || p.maxrows > max {
-        return Err(format!(
-            "maxrows: expected between 1 and {max}, got {}",
-            p.maxrows
+        return Err(ModuleError::invalid(
+            "maxrows",
+            format!("expected between 1 and {max}, got {}", p.maxrows),
         ));
     }
     let timeout = parse_timeout(&p.timeout)?;
-    Engine::tables_read(&p.sql)?;
-    Ok(timeout)
+    Engine::tables_read(&p.sql).map_err(|e| ModuleError::invalid("sql", e))?;
+    Ok(Plan {
+        sql: p.sql.clone(),
+        maxrows: usize::try_from(p.maxrows).unwrap_or(usize::MAX),
+        timeout,
+    })
+}
+
+/// What a query reports, its `elements`: a table.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Elements {
+    /// The result's column names, in order.
+    pub columns: Vec<String>,
+    /// The rows, each value in its column's place (numbers, strings, null).
+    pub rows: Vec<Vec<Value>>,
+    /// How many rows there are.
+    pub rowcount: usize,
 }
 
 /// The tables an SQL statement reads, from the `query` module's parameters: the agent's gate
@@ -128,27 +157,6 @@ const FLAGS: &[Flag] = &[
 
 pub struct Query;
 
-/// The columns and rows of a result, read back from its elements.
-fn result_table(result: &ModuleResult) -> (Vec<String>, Vec<Vec<Value>>) {
-    let columns = result.elements["columns"]
-        .as_array()
-        .map(|c| {
-            c.iter()
-                .map(|v| v.as_str().unwrap_or_default().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    let rows = result.elements["rows"]
-        .as_array()
-        .map(|r| {
-            r.iter()
-                .map(|row| row.as_array().cloned().unwrap_or_default())
-                .collect()
-        })
-        .unwrap_or_default();
-    (columns, rows)
-}
-
 impl Module for Query {
     const NAME: &'static str = "query";
     const ABOUT: &'static str =
@@ -161,50 +169,52 @@ impl Module for Query {
         ..SandboxNeeds::READ_ONLY
     };
     type Params = Params;
+    type Plan = Plan;
+    type Elements = Elements;
+    type Statistics = ExecTime;
     const FLAGS: &'static [Flag] = FLAGS;
 
-    fn validate(p: &Params) -> Result<(), String> {
-        check(p).map(|_| ())
+    fn validate(p: &Params) -> Result<Plan, ModuleError> {
+        check(p)
     }
 
-    fn run(p: &Params, ctx: &Context) -> ModuleResult {
+    fn run(p: &Plan, ctx: &Context) -> Result<Report<Elements, ExecTime>, ModuleError> {
         let start = Instant::now();
-        let timeout = match check(p) {
-            Ok(t) => t,
-            Err(e) => return ModuleResult::failure(e),
-        };
-        let budget = Arc::new(Budget::new(ctx.query_parent(), Some(timeout)));
-        let maxrows = usize::try_from(p.maxrows).unwrap_or(usize::MAX);
-        let output = match Engine::open(budget).and_then(|e| e.run(&p.sql, maxrows)) {
-            Ok(o) => o,
-            Err(e) => return ModuleResult::failure(e),
-        };
-        let rows: Vec<Value> = output
+        let budget = Arc::new(Budget::new(ctx.query_parent(), Some(p.timeout)));
+        let output = Engine::open(budget)
+            .and_then(|e| e.run(&p.sql, p.maxrows))
+            .map_err(ModuleError::Failed)?;
+        let rows: Vec<Vec<Value>> = output
             .rows
             .iter()
-            .map(|r| Value::Array(r.iter().map(json_value).collect()))
+            .map(|r| r.iter().map(json_value).collect())
             .collect();
-        let count = rows.len();
-        ModuleResult {
-            foundanything: count > 0,
-            success: true,
-            elements: json!({"columns": output.columns, "rows": rows, "rowcount": count}),
-            statistics: json!({"exectime": gofmt::duration(start.elapsed())}),
+        let rowcount = rows.len();
+        Ok(Report {
+            foundanything: rowcount > 0,
+            elements: Elements {
+                columns: output.columns,
+                rows,
+                rowcount,
+            },
+            statistics: ExecTime::since(start),
             errors: output.stopped.into_iter().collect(),
-        }
+        })
     }
 
-    fn parse_flags(args: &[String]) -> Result<Params, String> {
+    fn parse_flags(args: &[String]) -> Result<Params, ModuleError> {
         let f = flags::parse(FLAGS, args)?;
         let sql = f.positional.join(" ");
         if sql.trim().is_empty() {
-            return Err(
+            return Err(ModuleError::Flag(
                 "expected an SQL statement, e.g. mig query \"SELECT * FROM os_version\"".into(),
-            );
+            ));
         }
         let maxrows = match f.int("maxrows")? {
             Some(n) => u64::try_from(n).map_err(|_| {
-                format!("invalid value {n} for flag -maxrows: expected a positive integer")
+                ModuleError::Flag(format!(
+                    "invalid value {n} for flag -maxrows: expected a positive integer"
+                ))
             })?,
             None => DEFAULT_MAXROWS,
         };
@@ -217,42 +227,38 @@ impl Module for Query {
 
     /// Privacy mode: the columns that name the user's files or hold what they typed are
     /// masked, whatever the table; counts and the other columns stay.
-    fn mask(result: &mut ModuleResult) {
-        crate::mask_errors(result);
-        let columns: Vec<String> =
-            serde_json::from_value(result.elements["columns"].clone()).unwrap_or_default();
-        let masked: Vec<usize> = columns
+    fn mask(report: &mut Report<Elements, ExecTime>) {
+        crate::mask_errors(&mut report.errors);
+        let masked: Vec<usize> = report
+            .elements
+            .columns
             .iter()
             .enumerate()
             .filter(|(_, c)| PRIVATE_COLUMNS.contains(&c.as_str()))
             .map(|(i, _)| i)
             .collect();
-        if let Some(rows) = result.elements["rows"].as_array_mut() {
-            for row in rows.iter_mut().filter_map(|r| r.as_array_mut()) {
-                for i in &masked {
-                    if let Some(v) = row.get_mut(*i) {
-                        *v = serde_json::json!("[masked]");
-                    }
+        for row in &mut report.elements.rows {
+            for i in &masked {
+                if let Some(v) = row.get_mut(*i) {
+                    *v = Value::String("[masked]".into());
                 }
             }
         }
     }
 
-    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
-        let (columns, rows) = result_table(result);
+    fn pretty(report: &Report<Elements, ExecTime>, found_only: bool) -> Vec<String> {
+        let Elements { columns, rows, .. } = &report.elements;
         let mut lines = Vec::new();
         if !rows.is_empty() {
-            lines.extend(format::table(&columns, &rows));
+            lines.extend(format::table(columns, rows));
             // A cap that cut the rows qualifies them: said even when only answers are shown.
             if found_only {
-                lines.extend(result.errors.iter().cloned());
+                lines.extend(report.errors.iter().cloned());
             }
         }
         if !found_only {
-            if result.success {
-                lines.push(format!("{} row(s)", rows.len()));
-            }
-            lines.extend(result.errors.iter().cloned());
+            lines.push(format!("{} row(s)", rows.len()));
+            lines.extend(report.errors.iter().cloned());
         }
         lines
     }

@@ -4,6 +4,8 @@
 
 use super::*;
 use crate::lookup;
+use crate::ModuleResult;
+use serde_json::json;
 
 fn run(sql: &str) -> ModuleResult {
     lookup("query")
@@ -37,7 +39,8 @@ fn a_table_without_its_required_constraint_is_refused_before_anything_runs() {
     for t in all_tables().iter().filter(|t| !t.required.is_empty()) {
         let err = m
             .check_json(&json!({"sql": format!("SELECT * FROM {}", t.name)}))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains(&format!("table {} needs a constraint", t.name)),
             "{err}"
@@ -51,7 +54,8 @@ fn a_table_without_its_required_constraint_is_refused_before_anything_runs() {
     // `mig query` refuses it before signing: the flags are validated the same way.
     let err = m
         .flags_to_json(&["SELECT path FROM file WHERE size > 10".to_string()])
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("needs a constraint on 'path' or 'directory'"),
         "{err}"
@@ -144,7 +148,7 @@ fn parameters_are_checked_and_named() {
         (json!({"sql": "SELECT 1", "other": 1}), "other"),
         (json!({"sql": "SELECT * FROM nope"}), "no such table: nope"),
     ] {
-        let e = m.check_json(&p).unwrap_err();
+        let e = m.check_json(&p).unwrap_err().to_string();
         assert!(e.contains(want), "{p}: {e}");
     }
     assert_eq!(parse_timeout("1m30s").unwrap(), Duration::from_secs(90));
@@ -171,6 +175,7 @@ fn flags_take_the_sql_as_argument() {
     );
     assert!(Query::parse_flags(&[])
         .unwrap_err()
+        .to_string()
         .contains("SQL statement"));
     let m = lookup("query").unwrap();
     let j = m.flags_to_json(&["SELECT 1".into()]).unwrap();
@@ -199,11 +204,14 @@ fn constraints_are_pushed_down() {
 #[test]
 fn the_pretty_printer_draws_a_table() {
     let r = run("SELECT 1 AS a, 'x' AS b");
-    let lines = Query::pretty(&r, false);
+    let lines = lookup("query").unwrap().pretty(&r, false);
     assert_eq!(lines[1], "| a | b |");
     assert_eq!(lines[3], "| 1 | x |");
     assert_eq!(lines.last().unwrap(), "1 row(s)");
-    assert!(Query::pretty(&run("SELECT 1 WHERE 0"), true).is_empty());
+    assert!(lookup("query")
+        .unwrap()
+        .pretty(&run("SELECT 1 WHERE 0"), true)
+        .is_empty());
 }
 
 #[test]
@@ -255,7 +263,7 @@ fn privacy_mode_masks_paths_and_typed_text() {
         statistics: json!({}),
         errors: vec!["/home/a: denied".into()],
     };
-    Query::mask(&mut r);
+    lookup("query").unwrap().mask(&mut r);
     assert_eq!(r.elements["rows"], json!([[1, "[masked]", "[masked]"]]));
     assert_eq!(r.elements["rowcount"], 1);
     assert_eq!(r.errors, vec!["[masked]"]);

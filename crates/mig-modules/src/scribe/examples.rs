@@ -3,6 +3,8 @@
 //! at a temporary directory; operators run them unchanged against /etc.
 
 use super::*;
+use crate::ModuleResult;
+use serde_json::json;
 use serde_json::Value;
 use std::path::Path;
 

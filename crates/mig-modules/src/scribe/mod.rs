@@ -18,19 +18,20 @@ mod examples;
 mod tests;
 
 use crate::flags::{self, Flag};
-use crate::{gofmt, Context, Module, ModuleResult};
+use crate::{gofmt, Context, Module, ModuleError, Report};
 pub use document::Document;
 pub use objects::Packages;
 pub use result::{SubResult, TestResult};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::time::Instant;
 
 /// MIG's parameters: the document and the output switches.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
+    /// The scribe document: variables, objects and tests (docs/modules/scribe.md).
     #[serde(default)]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub scribedoc: Document,
     /// Only return the tests whose master result is true.
     #[serde(default)]
@@ -54,6 +55,34 @@ pub struct Elements {
     pub jsonoutput: bool,
 }
 
+/// A document checked and resolved into the model the evaluator runs, with the output
+/// options.
+pub struct Plan {
+    model: model::Model,
+    onlytrue: bool,
+    humanoutput: bool,
+    jsonoutput: bool,
+}
+
+impl Plan {
+    /// Checks and resolves a document.
+    pub fn new(p: &Params) -> Result<Plan, ModuleError> {
+        Ok(Plan {
+            model: model::build(&p.scribedoc).map_err(ModuleError::Document)?,
+            onlytrue: p.onlytrue,
+            humanoutput: p.humanoutput,
+            jsonoutput: p.jsonoutput,
+        })
+    }
+}
+
+/// scribe's `statistics`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Statistics {
+    /// How long the run took.
+    pub execruntime: String,
+}
+
 const FLAGS: &[Flag] = &[
     Flag::value(
         "path",
@@ -72,15 +101,13 @@ pub struct Scribe;
 
 /// Runs `p` with the packages from `packages` (the system's in production, a fixed list in
 /// tests).
-pub fn run_with(p: &Params, ctx: &Context, packages: Packages) -> ModuleResult {
+/// Runs a plan against `packages` (the system's, or a fixed list in tests).
+pub fn run_with(p: &Plan, ctx: &Context, packages: Packages) -> Report<Elements, Statistics> {
     let start = Instant::now();
-    let model = match model::build(&p.scribedoc) {
-        Ok(m) => m,
-        Err(e) => return ModuleResult::failure(e),
-    };
+    let model = &p.model;
     let env = objects::Env::new(ctx, packages);
-    let values = objects::prepare_all(&model, &env);
-    let all = evaluate::run(&model, &values, ctx.limits.max_elements);
+    let values = objects::prepare_all(model, &env);
+    let all = evaluate::run(model, &values, ctx.limits.max_elements);
     // MIG reported errors only for the tests it kept; an error is reported even with onlytrue.
     let mut errors: Vec<String> = all
         .iter()
@@ -101,11 +128,12 @@ pub fn run_with(p: &Params, ctx: &Context, packages: Packages) -> ModuleResult {
         humanoutput: p.humanoutput,
         jsonoutput: p.jsonoutput,
     };
-    ModuleResult {
+    Report {
         foundanything: !elements.results.is_empty(),
-        success: true,
-        elements: serde_json::to_value(&elements).unwrap_or_default(),
-        statistics: json!({"execruntime": gofmt::duration(start.elapsed())}),
+        elements,
+        statistics: Statistics {
+            execruntime: gofmt::duration(start.elapsed()),
+        },
         errors,
     }
 }
@@ -115,29 +143,30 @@ impl Module for Scribe {
     const ABOUT: &'static str =
         "compliance documents: tests on file contents, file names, packages and values";
     type Params = Params;
+    type Plan = Plan;
+    type Elements = Elements;
+    type Statistics = Statistics;
     const FLAGS: &'static [Flag] = FLAGS;
 
-    fn validate(p: &Params) -> Result<(), String> {
-        model::build(&p.scribedoc).map(|_| ())
+    fn validate(p: &Params) -> Result<Plan, ModuleError> {
+        Plan::new(p)
     }
 
-    fn run(p: &Params, ctx: &Context) -> ModuleResult {
-        run_with(p, ctx, Packages::System)
+    fn run(p: &Plan, ctx: &Context) -> Result<Report<Elements, Statistics>, ModuleError> {
+        Ok(run_with(p, ctx, Packages::System))
     }
 
     /// `mig scribe -path doc.json [-onlytrue] [-human] [-json]`: the document is read on the
     /// investigator's machine and travels in the action, as in MIG.
-    fn parse_flags(args: &[String]) -> Result<Params, String> {
+    fn parse_flags(args: &[String]) -> Result<Params, ModuleError> {
         let f = flags::parse(FLAGS, args)?;
-        if let Some(extra) = f.positional.first() {
-            return Err(format!("unexpected argument {extra:?}"));
-        }
+        f.no_positional()?;
         let path = f
             .value("path")
             .filter(|p| !p.is_empty())
-            .ok_or("-path option is required")?;
+            .ok_or_else(|| ModuleError::Flag("-path option is required".into()))?;
         Ok(Params {
-            scribedoc: load_document(std::path::Path::new(path))?,
+            scribedoc: load_document(std::path::Path::new(path)).map_err(ModuleError::Flag)?,
             onlytrue: f.bool("onlytrue").unwrap_or(false),
             humanoutput: f.bool("human").unwrap_or(false),
             jsonoutput: f.bool("json").unwrap_or(false),
@@ -146,9 +175,8 @@ impl Module for Scribe {
 
     /// MIG's printer: per test, the human form, the JSON form or the single lines; then the
     /// errors and the run time.
-    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
-        let elements: Elements =
-            serde_json::from_value(result.elements.clone()).unwrap_or_default();
+    fn pretty(report: &Report<Elements, Statistics>, found_only: bool) -> Vec<String> {
+        let elements = &report.elements;
         let mut lines = Vec::new();
         for r in &elements.results {
             if elements.humanoutput {
@@ -160,29 +188,27 @@ impl Module for Scribe {
             }
         }
         if !found_only {
-            lines.extend(result.errors.iter().cloned());
-            let runtime = result.statistics["execruntime"].as_str().unwrap_or("");
-            lines.push(format!("Statistics: runtime {runtime}"));
+            lines.extend(report.errors.iter().cloned());
+            lines.push(format!(
+                "Statistics: runtime {}",
+                report.statistics.execruntime
+            ));
         }
         lines
     }
 
     /// Identifiers are file paths and package names of the endpoint: hidden, with the
     /// error texts. Test ids, names and results stay.
-    fn mask(result: &mut ModuleResult) {
-        if let Some(results) = result.elements["results"].as_array_mut() {
-            for r in results {
-                if r["error"].as_str().is_some_and(|e| !e.is_empty()) {
-                    r["error"] = json!("[masked]");
-                }
-                if let Some(subs) = r["results"].as_array_mut() {
-                    for s in subs {
-                        s["identifier"] = json!("[masked]");
-                    }
-                }
+    fn mask(report: &mut Report<Elements, Statistics>) {
+        for r in &mut report.elements.results {
+            if !r.error.is_empty() {
+                r.error = "[masked]".into();
+            }
+            for s in &mut r.results {
+                s.identifier = "[masked]".into();
             }
         }
-        crate::mask_errors(result);
+        crate::mask_errors(&mut report.errors);
     }
 }
 

@@ -6,6 +6,7 @@ use super::evaluate::evr;
 use super::model::EvrOp;
 use super::*;
 use crate::os::packages::Package;
+use crate::ModuleResult;
 use crate::{lookup, Limits};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -35,8 +36,16 @@ fn params(doc: Value) -> Params {
     serde_json::from_value(json!({ "scribedoc": doc })).unwrap()
 }
 
+/// Validates and runs parameters as the registry does, against `packages`.
+fn run_params(p: &Params, ctx: &Context, packages: Packages) -> ModuleResult {
+    match Plan::new(p) {
+        Ok(plan) => run_with(&plan, ctx, packages).into_result(),
+        Err(e) => ModuleResult::failure(e.to_string()),
+    }
+}
+
 fn run_doc(doc: Value) -> ModuleResult {
-    run_with(
+    run_params(
         &params(doc),
         &Context::default(),
         Packages::Fixed(test_packages()),
@@ -71,6 +80,7 @@ fn invalid(doc: Value) -> String {
         .unwrap()
         .check_json(&json!({ "scribedoc": doc }))
         .unwrap_err()
+        .to_string()
 }
 
 fn write(dir: &Path, name: &str, text: &str) {
@@ -450,7 +460,7 @@ fn expressions_combine_tests() {
         !outcome(&r, "gated").0,
         "if applies to expression tests too"
     );
-    let r2 = run_with(
+    let r2 = run_params(
         &params(json!({
             "objects": [{"object": "v", "raw": {"identifiers": [{"identifier": "i", "value": "x"}]}},
                         {"object": "p", "package": {"name": "openssl"}}],
@@ -487,7 +497,7 @@ fn errors_propagate_to_dependents_and_are_reported_even_with_onlytrue() {
             ..Default::default()
         }])
     };
-    let r = run_with(&p, &Context::default(), unversioned());
+    let r = run_params(&p, &Context::default(), unversioned());
     assert_eq!(outcome(&r, "ok"), (false, false, vec![]));
     let bad = get(&r, "bad");
     assert!(
@@ -513,7 +523,7 @@ fn errors_propagate_to_dependents_and_are_reported_even_with_onlytrue() {
 
     // onlytrue keeps only true tests, but the errors stay in `errors`.
     p.onlytrue = true;
-    let r = run_with(&p, &Context::default(), unversioned());
+    let r = run_params(&p, &Context::default(), unversioned());
     assert!(results(&r).is_empty());
     assert!(!r.foundanything);
     assert_eq!(r.errors.len(), 3);
@@ -529,7 +539,7 @@ fn onlytrue_and_the_three_output_modes() {
         ]
     });
     let mut p = params(doc);
-    let r = run_with(&p, &Context::default(), Packages::System);
+    let r = run_params(&p, &Context::default(), Packages::System);
     assert_eq!(results(&r).len(), 2);
     assert!(r.foundanything, "found: at least one result, true or false");
     assert!(r.statistics["execruntime"].as_str().unwrap().ends_with('s'));
@@ -550,7 +560,7 @@ fn onlytrue_and_the_three_output_modes() {
 
     p.onlytrue = true;
     p.humanoutput = true;
-    let r = run_with(&p, &Context::default(), Packages::System);
+    let r = run_params(&p, &Context::default(), Packages::System);
     assert_eq!(r.elements["humanoutput"], true);
     assert_eq!(
         m.pretty(&r, true),
@@ -566,7 +576,7 @@ fn onlytrue_and_the_three_output_modes() {
 
     p.humanoutput = false;
     p.jsonoutput = true;
-    let r = run_with(&p, &Context::default(), Packages::System);
+    let r = run_params(&p, &Context::default(), Packages::System);
     assert_eq!(
         m.pretty(&r, true),
         vec![
@@ -702,6 +712,7 @@ fn invalid_documents_name_what_is_wrong() {
             &json!({"scribedoc": {"tests": [{"test": "t", "expression": "x"}]}, "onlytru": true})
         )
         .unwrap_err()
+        .to_string()
         .contains("unknown field `onlytru`"));
 }
 
@@ -758,7 +769,7 @@ fn limits_and_deadlines_give_errors_not_partial_answers() {
         max_errors: 1,
         ..Default::default()
     });
-    let r = run_with(&params(doc.clone()), &ctx, Packages::System);
+    let r = run_params(&params(doc.clone()), &ctx, Packages::System);
     let t = get(&r, "t");
     assert!(
         t.iserror && t.error.contains("over the agent's result limit"),
@@ -778,14 +789,14 @@ fn limits_and_deadlines_give_errors_not_partial_answers() {
         max_errors: 10,
         ..Default::default()
     });
-    let r = run_with(&params(doc.clone()), &ctx, Packages::System);
+    let r = run_params(&params(doc.clone()), &ctx, Packages::System);
     assert!(!get(&r, "t").iserror);
     assert!(get(&r, "u")
         .error
         .contains("results across the document's tests"));
 
     let ctx = Context::new(Some(std::time::Duration::ZERO));
-    let r = run_with(&params(doc), &ctx, Packages::System);
+    let r = run_params(&params(doc), &ctx, Packages::System);
     assert_eq!(get(&r, "t").error, "the module ran out of time");
 }
 
@@ -797,7 +808,8 @@ fn unreadable_matched_files_make_the_test_an_error() {
             &Context::default(),
             |_| true
         )
-        .unwrap_err(),
+        .unwrap_err()
+        .to_string(),
         "open /nonexistent-scribe/f: no such file or directory"
     );
     // Lines: \r\n endings, a last line without newline, a very long line in pieces.
@@ -852,12 +864,15 @@ fn flags_read_the_document_here() {
     assert!(r.foundanything && r.success);
 
     assert_eq!(
-        m.flags_to_json(&args(&["-onlytrue"])).unwrap_err(),
+        m.flags_to_json(&args(&["-onlytrue"]))
+            .unwrap_err()
+            .to_string(),
         "-path option is required"
     );
     assert!(m
         .flags_to_json(&args(&["-path", "/nonexistent-scribe.json"]))
         .unwrap_err()
+        .to_string()
         .contains("no such file"));
     let bad = d.path().join("bad.json");
     std::fs::write(
@@ -867,7 +882,8 @@ fn flags_read_the_document_here() {
     .unwrap();
     let e = m
         .flags_to_json(&args(&["-path", bad.to_str().unwrap()]))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("bad.json: invalid scribe document: tests[0].evr.extra: unknown field `extra`"),
         "{e}"
@@ -876,11 +892,13 @@ fn flags_read_the_document_here() {
     assert!(m
         .flags_to_json(&args(&["-path", bad.to_str().unwrap()]))
         .unwrap_err()
+        .to_string()
         .contains("trailing characters"));
     std::fs::write(&bad, r#"{"tests": [{"test": "t"}]}"#).unwrap();
     assert!(m
         .flags_to_json(&args(&["-path", bad.to_str().unwrap()]))
         .unwrap_err()
+        .to_string()
         .contains("needs an object"));
     assert!(m.usage().contains("-path <doc.json>"));
 }

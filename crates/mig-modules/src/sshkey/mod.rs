@@ -10,18 +10,19 @@
 mod der;
 
 use crate::flags::{self, Flag};
-use crate::{gofmt, Context, Module, ModuleResult};
+use crate::{gofmt, Context, Module, ModuleError, Report};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sha2::Digest;
 use std::path::Path;
 use std::time::Instant;
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq)]
 pub struct Params {
+    /// Absolute paths to walk (default `/root` and `/home`).
     #[serde(default = "default_paths", deserialize_with = "paths_or_default")]
     pub paths: Vec<String>,
+    /// How deep to walk below each path (0 to 1000, default 8).
     #[serde(
         default = "default_depth",
         serialize_with = "mig_core::gojson::float64::serialize"
@@ -86,6 +87,22 @@ fn paths_or_default<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String
     Ok(v.filter(|v| !v.is_empty()).unwrap_or_else(default_paths))
 }
 
+/// What sshkey reports, its `elements`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Elements {
+    /// The keys found.
+    pub keys: Vec<KeyInfo>,
+}
+
+/// sshkey's `statistics`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Statistics {
+    /// How many files were looked at.
+    pub filescount: u64,
+    /// How long the run took.
+    pub exectime: String,
+}
+
 /// One key found.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct KeyInfo {
@@ -138,24 +155,31 @@ impl Module for Sshkey {
     const ABOUT: &'static str =
         "SSH private keys, public keys and authorized_keys, with fingerprints";
     type Params = Params;
+    // The parameters are the plan: nothing to compile.
+    type Plan = Params;
+    type Elements = Elements;
+    type Statistics = Statistics;
     const FLAGS: &'static [Flag] = FLAGS;
 
-    fn validate(p: &Params) -> Result<(), String> {
+    fn validate(p: &Params) -> Result<Params, ModuleError> {
         for path in &p.paths {
             if !path.starts_with('/') {
-                return Err(format!("paths: {path:?} is not an absolute path"));
+                return Err(ModuleError::invalid(
+                    "paths",
+                    format!("{path:?} is not an absolute path"),
+                ));
             }
         }
         if !(p.maxdepth >= 0.0 && p.maxdepth <= 1000.0 && p.maxdepth.fract() == 0.0) {
-            return Err(format!(
-                "maxdepth: expected an integer from 0 to 1000, got {}",
-                p.maxdepth
+            return Err(ModuleError::invalid(
+                "maxdepth",
+                format!("expected an integer from 0 to 1000, got {}", p.maxdepth),
             ));
         }
-        Ok(())
+        Ok(p.clone())
     }
 
-    fn run(p: &Params, ctx: &Context) -> ModuleResult {
+    fn run(p: &Params, ctx: &Context) -> Result<Report<Elements, Statistics>, ModuleError> {
         let start = Instant::now();
         let mut keys = Vec::new();
         let mut errors = Vec::new();
@@ -208,20 +232,20 @@ impl Module for Sshkey {
                 }
             }
         }
-        ModuleResult {
+        Ok(Report {
             foundanything: !keys.is_empty(),
-            success: true,
-            elements: json!({"keys": keys}),
-            statistics: json!({"filescount": files, "exectime": gofmt::duration(start.elapsed())}),
+            elements: Elements { keys },
+            statistics: Statistics {
+                filescount: files,
+                exectime: gofmt::duration(start.elapsed()),
+            },
             errors,
-        }
+        })
     }
 
-    fn parse_flags(args: &[String]) -> Result<Params, String> {
+    fn parse_flags(args: &[String]) -> Result<Params, ModuleError> {
         let f = flags::parse(FLAGS, args)?;
-        if let Some(extra) = f.positional.first() {
-            return Err(format!("unexpected argument {extra:?}"));
-        }
+        f.no_positional()?;
         let paths = f.all("path");
         let skip = f.all("skip");
         Ok(Params {
@@ -241,10 +265,10 @@ impl Module for Sshkey {
         })
     }
 
-    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
-        let keys: Vec<KeyInfo> =
-            serde_json::from_value(result.elements["keys"].clone()).unwrap_or_default();
-        let mut lines: Vec<String> = keys
+    fn pretty(report: &Report<Elements, Statistics>, found_only: bool) -> Vec<String> {
+        let mut lines: Vec<String> = report
+            .elements
+            .keys
             .iter()
             .map(|k| {
                 let mut l = format!("{} {} {}", k.kind, k.keytype, k.path);
@@ -267,21 +291,17 @@ impl Module for Sshkey {
             lines.push("no SSH key found".into());
         }
         if !found_only {
-            lines.extend(result.errors.iter().cloned());
+            lines.extend(report.errors.iter().cloned());
         }
         lines
     }
 
-    fn mask(result: &mut ModuleResult) {
-        if let Some(keys) = result.elements["keys"].as_array_mut() {
-            for k in keys {
-                k["path"] = json!("[masked]");
-                if let Some(o) = k.as_object_mut() {
-                    o.remove("comment");
-                }
-            }
+    fn mask(report: &mut Report<Elements, Statistics>) {
+        for k in &mut report.elements.keys {
+            k.path = "[masked]".into();
+            k.comment.clear();
         }
-        crate::mask_errors(result);
+        crate::mask_errors(&mut report.errors);
     }
 }
 

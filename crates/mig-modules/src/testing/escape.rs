@@ -8,13 +8,13 @@
 //! call got past the sandbox and failed for another reason: reported as such, and the test
 //! treats it as a way out.
 
-use crate::{Context, Module, ModuleResult};
+use crate::{Context, Module, ModuleError, Report};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::ffi::CString;
 
 /// What the test prepared outside the sandbox.
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Default)]
 #[serde(default)]
 pub struct Params {
     /// A root-owned file the module must not change.
@@ -34,24 +34,26 @@ impl Module for Escape {
     const NAME: &'static str = "testescape";
     const ABOUT: &'static str = "test fixture: an exploited module trying every way out";
     type Params = Params;
+    type Plan = Params;
+    type Elements = Value;
+    type Statistics = Value;
     const FLAGS: &'static [crate::flags::Flag] = &[];
 
-    fn validate(_: &Params) -> Result<(), String> {
-        Ok(())
+    fn validate(p: &Params) -> Result<Params, ModuleError> {
+        Ok(p.clone())
     }
-    fn run(p: &Params, _: &Context) -> ModuleResult {
-        ModuleResult {
+    fn run(p: &Params, _: &Context) -> Result<Report<Value, Value>, ModuleError> {
+        Ok(Report {
             foundanything: true,
-            success: true,
             elements: Value::Object(attempts(p)),
             statistics: Value::Null,
             errors: vec![],
-        }
+        })
     }
-    fn parse_flags(_: &[String]) -> Result<Params, String> {
+    fn parse_flags(_: &[String]) -> Result<Params, ModuleError> {
         Ok(Params::default())
     }
-    fn pretty(r: &ModuleResult, _: bool) -> Vec<String> {
+    fn pretty(r: &Report<Value, Value>, _: bool) -> Vec<String> {
         vec![r.elements.to_string()]
     }
 }

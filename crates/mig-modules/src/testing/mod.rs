@@ -4,33 +4,64 @@
 
 pub mod escape;
 
-use crate::{Context, Module, ModuleResult};
+use crate::{Context, Module, ModuleError, Report, SandboxNeeds};
 use serde_json::Value;
+
+/// A fixture's report: found, with `elements` and nothing else.
+fn found(elements: Value) -> Report<Value, Value> {
+    Report {
+        foundanything: true,
+        elements,
+        statistics: Value::Null,
+        errors: Vec::new(),
+    }
+}
+
+/// A fixture module: any parameters, no flags, elements printed as their JSON.
+macro_rules! fixture {
+    ($module:ident, $name:literal, $about:literal, $sandbox:expr, |$params:ident| $run:expr) => {
+        impl Module for $module {
+            const NAME: &'static str = $name;
+            const ABOUT: &'static str = $about;
+            const SANDBOX: SandboxNeeds = $sandbox;
+            const FLAGS: &'static [crate::flags::Flag] = &[];
+            type Params = Value;
+            type Plan = Value;
+            type Elements = Value;
+            type Statistics = Value;
+
+            fn validate(params: &Value) -> Result<Value, ModuleError> {
+                Ok(params.clone())
+            }
+            // Hang and Alloc never return: their `Ok` is unreachable, by design.
+            #[allow(unreachable_code)]
+            fn run($params: &Value, _: &Context) -> Result<Report<Value, Value>, ModuleError> {
+                Ok($run)
+            }
+            fn parse_flags(_: &[String]) -> Result<Value, ModuleError> {
+                Ok(Value::Object(Default::default()))
+            }
+            fn pretty(report: &Report<Value, Value>, _: bool) -> Vec<String> {
+                vec![report.elements.to_string()]
+            }
+        }
+    };
+}
 
 /// Ignores its deadline and sleeps forever: the agent must kill it.
 pub struct Hang;
 
-impl Module for Hang {
-    const NAME: &'static str = "testhang";
-    const ABOUT: &'static str = "test fixture: never returns";
-    type Params = Value;
-    const FLAGS: &'static [crate::flags::Flag] = &[];
-
-    fn validate(_: &Value) -> Result<(), String> {
-        Ok(())
-    }
-    fn run(_: &Value, _: &Context) -> ModuleResult {
+fixture!(
+    Hang,
+    "testhang",
+    "test fixture: never returns",
+    SandboxNeeds::READ_ONLY,
+    |_p| {
         loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }
     }
-    fn parse_flags(_: &[String]) -> Result<Value, String> {
-        Ok(Value::Object(Default::default()))
-    }
-    fn pretty(_: &ModuleResult, _: bool) -> Vec<String> {
-        Vec::new()
-    }
-}
+);
 
 /// Sleeps `ms` milliseconds and says when it started and ended (Unix milliseconds): how
 /// many operations the agent runs at once shows in the intervals.
@@ -45,34 +76,31 @@ fn unix_ms() -> u64 {
 impl Module for Sleep {
     const NAME: &'static str = "testsleep";
     const ABOUT: &'static str = "test fixture: sleeps, then reports when it ran";
-    type Params = Value;
     const FLAGS: &'static [crate::flags::Flag] = &[crate::flags::Flag::value(
         "ms",
         "<n>",
         "how long to sleep, in milliseconds",
     )];
+    type Params = Value;
+    type Plan = std::time::Duration;
+    type Elements = Value;
+    type Statistics = Value;
 
-    fn validate(_: &Value) -> Result<(), String> {
-        Ok(())
-    }
-    fn run(p: &Value, _: &Context) -> ModuleResult {
-        let start = unix_ms();
-        std::thread::sleep(std::time::Duration::from_millis(
+    fn validate(p: &Value) -> Result<std::time::Duration, ModuleError> {
+        Ok(std::time::Duration::from_millis(
             p["ms"].as_u64().unwrap_or(100),
-        ));
-        ModuleResult {
-            foundanything: true,
-            success: true,
-            elements: serde_json::json!({"start": start, "end": unix_ms()}),
-            statistics: Value::Null,
-            errors: vec![],
-        }
+        ))
     }
-    fn parse_flags(args: &[String]) -> Result<Value, String> {
+    fn run(pause: &std::time::Duration, _: &Context) -> Result<Report<Value, Value>, ModuleError> {
+        let start = unix_ms();
+        std::thread::sleep(*pause);
+        Ok(found(serde_json::json!({"start": start, "end": unix_ms()})))
+    }
+    fn parse_flags(args: &[String]) -> Result<Value, ModuleError> {
         let f = crate::flags::parse(Self::FLAGS, args)?;
         Ok(serde_json::json!({"ms": f.int("ms")?.unwrap_or(100)}))
     }
-    fn pretty(r: &ModuleResult, _: bool) -> Vec<String> {
+    fn pretty(r: &Report<Value, Value>, _: bool) -> Vec<String> {
         vec![r.elements.to_string()]
     }
 }
@@ -80,29 +108,19 @@ impl Module for Sleep {
 /// Allocates and touches memory until the allocator fails: the agent's cap must stop it.
 pub struct Alloc;
 
-impl Module for Alloc {
-    const NAME: &'static str = "testalloc";
-    const ABOUT: &'static str = "test fixture: allocates without limit";
-    type Params = Value;
-    const FLAGS: &'static [crate::flags::Flag] = &[];
-
-    fn validate(_: &Value) -> Result<(), String> {
-        Ok(())
-    }
-    fn run(_: &Value, _: &Context) -> ModuleResult {
+fixture!(
+    Alloc,
+    "testalloc",
+    "test fixture: allocates without limit",
+    SandboxNeeds::READ_ONLY,
+    |_p| {
         let mut hoard: Vec<Vec<u8>> = Vec::new();
         loop {
             hoard.push(vec![1u8; 16 << 20]);
             std::hint::black_box(&hoard);
         }
     }
-    fn parse_flags(_: &[String]) -> Result<Value, String> {
-        Ok(Value::Object(Default::default()))
-    }
-    fn pretty(_: &ModuleResult, _: bool) -> Vec<String> {
-        Vec::new()
-    }
-}
+);
 
 /// Tries what a sandboxed module must not be able to do, and reports what happened.
 pub struct Probe;
@@ -122,7 +140,7 @@ fn outcome<T>(r: std::io::Result<T>) -> String {
 }
 
 /// What the probes found, for both probe modules.
-fn probe() -> ModuleResult {
+fn probe() -> Report<Value, Value> {
     let dir = std::env::temp_dir();
     let path = dir.join(format!("mig-probe-{}", std::process::id()));
     let write = outcome(std::fs::write(&path, b"x"));
@@ -148,59 +166,30 @@ fn probe() -> ModuleResult {
         .lines()
         .find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string()))
         .unwrap_or_default();
-    ModuleResult {
-        foundanything: true,
-        success: true,
-        elements: serde_json::json!({"write": write, "mkdir": mkdir, "socket": socket,
-            "ptrace": ptrace, "peer": peer, "capeff": capeff}),
-        statistics: Value::Null,
-        errors: vec![],
-    }
+    found(
+        serde_json::json!({"write": write, "mkdir": mkdir, "socket": socket,
+        "ptrace": ptrace, "peer": peer, "capeff": capeff}),
+    )
 }
 
-impl Module for Probe {
-    const NAME: &'static str = "testprobe";
-    const ABOUT: &'static str = "test fixture: probes the sandbox";
-    type Params = Value;
-    const FLAGS: &'static [crate::flags::Flag] = &[];
-
-    fn validate(_: &Value) -> Result<(), String> {
-        Ok(())
-    }
-    fn run(_: &Value, _: &Context) -> ModuleResult {
-        probe()
-    }
-    fn parse_flags(_: &[String]) -> Result<Value, String> {
-        Ok(Value::Object(Default::default()))
-    }
-    fn pretty(r: &ModuleResult, _: bool) -> Vec<String> {
-        vec![r.elements.to_string()]
-    }
-}
+fixture!(
+    Probe,
+    "testprobe",
+    "test fixture: probes the sandbox",
+    SandboxNeeds::READ_ONLY,
+    |_p| probe()
+);
 
 /// The same probes in the sandbox of modules that inspect other processes (memory, yara).
 pub struct ProcessProbe;
 
-impl Module for ProcessProbe {
-    const NAME: &'static str = "testprobeproc";
-    const ABOUT: &'static str = "test fixture: probes the sandbox of process-reading modules";
-    const SANDBOX: crate::SandboxNeeds = crate::SandboxNeeds {
+fixture!(
+    ProcessProbe,
+    "testprobeproc",
+    "test fixture: probes the sandbox of process-reading modules",
+    SandboxNeeds {
         ptrace: true,
-        ..crate::SandboxNeeds::READ_ONLY
-    };
-    type Params = Value;
-    const FLAGS: &'static [crate::flags::Flag] = &[];
-
-    fn validate(_: &Value) -> Result<(), String> {
-        Ok(())
-    }
-    fn run(_: &Value, _: &Context) -> ModuleResult {
-        probe()
-    }
-    fn parse_flags(_: &[String]) -> Result<Value, String> {
-        Ok(Value::Object(Default::default()))
-    }
-    fn pretty(r: &ModuleResult, _: bool) -> Vec<String> {
-        vec![r.elements.to_string()]
-    }
-}
+        ..SandboxNeeds::READ_ONLY
+    },
+    |_p| probe()
+);

@@ -5,13 +5,12 @@
 //! `drift`.
 
 use crate::flags::{self, Flag};
-use crate::{gofmt, Context, Module, ModuleResult, SandboxNeeds};
+use crate::{gofmt, Context, Module, ModuleError, Report, SandboxNeeds};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::net::{ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
 pub struct Params {
     /// The largest acceptable drift, e.g. `5s` or `500ms`.
     #[serde(default)]
@@ -39,8 +38,55 @@ const FLAGS: &[Flag] = &[
 ];
 
 /// The acceptable drift, a Go duration (`5s`, `500ms`).
-fn parse_drift(s: &str) -> Result<Duration, String> {
-    mig_core::gotime::parse_duration(s).map_err(|e| format!("drift: {e}"))
+fn parse_drift(s: &str) -> Result<Duration, ModuleError> {
+    mig_core::gotime::parse_duration(s).map_err(|e| ModuleError::invalid("drift", e.to_string()))
+}
+
+/// Checked parameters.
+pub struct Plan {
+    allowed: Duration,
+    drift: String,
+    servers: Vec<String>,
+}
+
+/// What timedrift reports, MIG's `elements`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Elements {
+    /// Whether at least one server answered.
+    pub hascheckeddrift: bool,
+    /// Whether every answer was within the allowed drift.
+    pub iswithindrift: bool,
+    /// One line per server the clock drifts too far from.
+    pub drifts: Vec<String>,
+    /// The local time at the end of the run.
+    pub localtime: String,
+}
+
+/// timedrift's `statistics`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Statistics {
+    /// How long the run took.
+    pub exectime: String,
+    /// One entry per server asked.
+    pub ntpstats: Vec<NtpStat>,
+}
+
+/// What one time server said (MIG's `ntpstats` entries).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct NtpStat {
+    /// The server, as given or configured.
+    pub host: String,
+    /// Whether it answered.
+    pub reachable: bool,
+    /// Its time (RFC 3339), when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    /// The round trip, when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<String>,
+    /// The local clock's offset from it, signed, when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<String>,
 }
 
 pub struct Timedrift;
@@ -53,18 +99,22 @@ impl Module for Timedrift {
         ..SandboxNeeds::READ_ONLY
     };
     type Params = Params;
+    type Plan = Plan;
+    type Elements = Elements;
+    type Statistics = Statistics;
     const FLAGS: &'static [Flag] = FLAGS;
 
-    fn validate(p: &Params) -> Result<(), String> {
-        parse_drift(&p.drift).map(|_| ())
+    fn validate(p: &Params) -> Result<Plan, ModuleError> {
+        Ok(Plan {
+            allowed: parse_drift(&p.drift)?,
+            drift: p.drift.clone(),
+            servers: p.servers.clone(),
+        })
     }
 
-    fn run(p: &Params, ctx: &Context) -> ModuleResult {
+    fn run(p: &Plan, ctx: &Context) -> Result<Report<Elements, Statistics>, ModuleError> {
         let start = Instant::now();
-        let allowed = match parse_drift(&p.drift) {
-            Ok(d) => d,
-            Err(e) => return ModuleResult::failure(e),
-        };
+        let allowed = p.allowed;
         let servers = if p.servers.is_empty() {
             configured_servers()
         } else {
@@ -92,81 +142,78 @@ impl Module for Timedrift {
                             p.drift
                         ));
                     }
-                    stats.push(json!({
-                        "host": server,
-                        "time": mig_core::GoTime(chrono::DateTime::<chrono::Utc>::from(r.server_time)).to_rfc3339(),
-                        "latency": gofmt::duration(r.delay),
-                        "drift": signed_duration(r.offset),
-                        "reachable": true,
-                    }));
+                    let time = chrono::DateTime::<chrono::Utc>::from(r.server_time);
+                    stats.push(NtpStat {
+                        host: server.clone(),
+                        reachable: true,
+                        time: Some(mig_core::GoTime(time).to_rfc3339()),
+                        latency: Some(gofmt::duration(r.delay)),
+                        drift: Some(signed_duration(r.offset)),
+                    });
                 }
                 Err(e) => {
                     errors.push(format!("{server}: {e}"));
-                    stats.push(json!({"host": server, "reachable": false}));
+                    stats.push(NtpStat {
+                        host: server.clone(),
+                        reachable: false,
+                        time: None,
+                        latency: None,
+                        drift: None,
+                    });
                 }
             }
         }
         if servers.is_empty() {
             errors.push("no time server configured or given".into());
         }
-        ModuleResult {
+        Ok(Report {
             foundanything: checked && !within,
-            success: true,
-            elements: json!({
-                "hascheckeddrift": checked,
-                "iswithindrift": checked && within,
-                "drifts": drifts,
-                "localtime": mig_core::GoTime::now().to_rfc3339(),
-            }),
-            statistics: json!({"exectime": gofmt::duration(start.elapsed()), "ntpstats": stats}),
+            elements: Elements {
+                hascheckeddrift: checked,
+                iswithindrift: checked && within,
+                drifts,
+                localtime: mig_core::GoTime::now().to_rfc3339(),
+            },
+            statistics: Statistics {
+                exectime: gofmt::duration(start.elapsed()),
+                ntpstats: stats,
+            },
             errors,
-        }
+        })
     }
 
-    fn parse_flags(args: &[String]) -> Result<Params, String> {
+    fn parse_flags(args: &[String]) -> Result<Params, ModuleError> {
         let f = flags::parse(FLAGS, args)?;
-        if let Some(extra) = f.positional.first() {
-            return Err(format!("unexpected argument {extra:?}"));
-        }
+        f.no_positional()?;
         Ok(Params {
             drift: f.value("drift").unwrap_or("").to_string(),
             servers: f.all("server"),
         })
     }
 
-    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
-        let e = &result.elements;
-        let mut lines: Vec<String> = e["drifts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|d| d.as_str().map(str::to_string))
-            .collect();
+    fn pretty(report: &Report<Elements, Statistics>, found_only: bool) -> Vec<String> {
+        let e = &report.elements;
+        let mut lines = e.drifts.clone();
         if !found_only {
-            if e["hascheckeddrift"] == true && e["iswithindrift"] == true {
+            if e.hascheckeddrift && e.iswithindrift {
                 lines.push(format!(
                     "local time {} is within the acceptable drift",
-                    e["localtime"].as_str().unwrap_or("")
+                    e.localtime
                 ));
-            } else if e["hascheckeddrift"] != true {
+            } else if !e.hascheckeddrift {
                 lines.push("drift could not be checked: no time server answered".into());
             }
-            for s in result.statistics["ntpstats"]
-                .as_array()
-                .into_iter()
-                .flatten()
-            {
-                if s["reachable"] == true {
-                    lines.push(format!(
-                        "{} time {} latency {} drift {}",
-                        s["host"].as_str().unwrap_or(""),
-                        s["time"].as_str().unwrap_or(""),
-                        s["latency"].as_str().unwrap_or(""),
-                        s["drift"].as_str().unwrap_or("")
-                    ));
-                }
+            let unknown = String::new();
+            for s in report.statistics.ntpstats.iter().filter(|s| s.reachable) {
+                lines.push(format!(
+                    "{} time {} latency {} drift {}",
+                    s.host,
+                    s.time.as_ref().unwrap_or(&unknown),
+                    s.latency.as_ref().unwrap_or(&unknown),
+                    s.drift.as_ref().unwrap_or(&unknown)
+                ));
             }
-            lines.extend(result.errors.iter().cloned());
+            lines.extend(report.errors.iter().cloned());
         }
         lines
     }
@@ -351,6 +398,7 @@ pub fn spawn_test_server(skew: f64) -> std::net::SocketAddr {
 mod tests {
     use super::*;
     use crate::lookup;
+    use serde_json::json;
 
     #[test]
     fn within_and_beyond_the_drift() {

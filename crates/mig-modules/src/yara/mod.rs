@@ -9,13 +9,12 @@ mod engine;
 
 use crate::flags::{self, Flag};
 use crate::os::procmem;
-use crate::{gofmt, Context, Module, ModuleResult, SandboxNeeds};
+use crate::{gofmt, Context, Module, ModuleError, Report, SandboxNeeds};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::time::{Duration, Instant};
 
 /// MIG's parameters (`yara`, `filesearch`) and ours (`pids`, `procnames`, `scantimeout`).
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
 pub struct Params {
     /// The rules' source text.
     #[serde(rename = "yara", default)]
@@ -49,6 +48,28 @@ pub struct Elements {
     pub matches: Vec<YaraMatch>,
 }
 
+/// yara's `statistics`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Statistics {
+    /// How many files were scanned.
+    pub filesscanned: u64,
+    /// How many processes were scanned.
+    pub processesscanned: u64,
+    /// How long the run took.
+    pub exectime: String,
+}
+
+/// The rules compiled and what to scan, checked.
+pub struct Plan {
+    rules: engine::Rules,
+    timeout: Duration,
+    /// The file module's plan for `filesearch`, when files are scanned.
+    files: Option<Vec<crate::file::PlannedSearch>>,
+    pids: Vec<u32>,
+    procnames: Vec<regex::Regex>,
+}
+
+/// One object that matched, and the rules it matched.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct YaraMatch {
     /// The file's path, or the process's executable.
@@ -89,26 +110,30 @@ const FLAGS: &[Flag] = &[
 pub struct Yara;
 
 impl Params {
-    fn scan_timeout(&self) -> Result<Duration, String> {
+    fn scan_timeout(&self) -> Result<Duration, ModuleError> {
         if self.scantimeout.is_empty() {
             return Ok(DEFAULT_SCAN_TIMEOUT);
         }
-        mig_core::gotime::parse_duration(&self.scantimeout).map_err(|e| format!("scantimeout: {e}"))
+        mig_core::gotime::parse_duration(&self.scantimeout)
+            .map_err(|e| ModuleError::invalid("scantimeout", e.to_string()))
     }
 
-    /// The file module's parameters for `filesearch`.
-    fn file_params(&self) -> Result<crate::file::Params, String> {
+    /// The file module's plan for `filesearch`.
+    fn file_plan(&self) -> Result<Vec<crate::file::PlannedSearch>, ModuleError> {
+        type File = crate::file::File;
         let args = flags::split_words(&self.filesearch);
-        let p = <crate::file::File as Module>::parse_flags(&args)
-            .map_err(|e| format!("filesearch: {e}"))?;
-        crate::file::params::validate(&p).map_err(|e| format!("filesearch: {e}"))?;
-        Ok(p)
+        let p = File::parse_flags(&args)
+            .map_err(|e| ModuleError::invalid("filesearch", e.to_string()))?;
+        File::validate(&p).map_err(|e| ModuleError::invalid("filesearch", e.to_string()))
     }
 
-    fn procname_regexes(&self) -> Result<Vec<regex::Regex>, String> {
+    fn procname_regexes(&self) -> Result<Vec<regex::Regex>, ModuleError> {
         self.procnames
             .iter()
-            .map(|r| regex::Regex::new(r).map_err(|e| format!("procnames: {r:?}: {e}")))
+            .map(|r| {
+                regex::Regex::new(r)
+                    .map_err(|e| ModuleError::invalid("procnames", format!("{r:?}: {e}")))
+            })
             .collect()
     }
 }
@@ -121,56 +146,63 @@ impl Module for Yara {
         ..SandboxNeeds::READ_ONLY
     };
     type Params = Params;
+    type Plan = Plan;
+    type Elements = Elements;
+    type Statistics = Statistics;
     const FLAGS: &'static [Flag] = FLAGS;
 
-    fn validate(p: &Params) -> Result<(), String> {
+    fn validate(p: &Params) -> Result<Plan, ModuleError> {
         if p.rules.trim().is_empty() {
-            return Err("yara: the rules are required".into());
+            return Err(ModuleError::invalid("yara", "the rules are required"));
         }
         if p.filesearch.trim().is_empty() && p.pids.is_empty() && p.procnames.is_empty() {
-            return Err(
+            return Err(ModuleError::Request(
                 "nothing to scan: give filesearch (files), pids or procnames (processes)".into(),
-            );
+            ));
         }
-        if !p.filesearch.trim().is_empty() {
-            p.file_params()?;
-        }
+        let files = if p.filesearch.trim().is_empty() {
+            None
+        } else {
+            Some(p.file_plan()?)
+        };
+        let mut pids = Vec::new();
         for pid in &p.pids {
             if !(*pid >= 1.0 && pid.fract() == 0.0 && *pid <= u32::MAX as f64) {
-                return Err(format!("pids: {pid} is not a process id"));
+                return Err(ModuleError::invalid(
+                    "pids",
+                    format!("{pid} is not a process id"),
+                ));
             }
+            pids.push(*pid as u32);
         }
-        p.procname_regexes()?;
-        p.scan_timeout()?;
+        let procnames = p.procname_regexes()?;
+        let timeout = p.scan_timeout()?;
         // A rule that does not compile is reported before anything is signed or sent.
-        engine::compile(&p.rules).map(|_| ())
+        let rules = engine::compile(&p.rules).map_err(ModuleError::Document)?;
+        Ok(Plan {
+            rules,
+            timeout,
+            files,
+            pids,
+            procnames,
+        })
     }
 
-    fn run(p: &Params, ctx: &Context) -> ModuleResult {
+    fn run(p: &Plan, ctx: &Context) -> Result<Report<Elements, Statistics>, ModuleError> {
         let start = Instant::now();
-        let (rules, timeout, names) = match engine::compile(&p.rules)
-            .and_then(|r| Ok((r, p.scan_timeout()?, p.procname_regexes()?)))
-        {
-            Ok(x) => x,
-            Err(e) => return ModuleResult::failure(e),
-        };
         let mut run = Run {
             ctx,
-            timeout,
+            timeout: p.timeout,
             matches: Vec::new(),
             errors: Vec::new(),
             scanned_files: 0,
             scanned_processes: 0,
         };
-        if !p.filesearch.trim().is_empty() {
-            match p.file_params() {
-                Ok(fp) => run.files(&rules, &fp),
-                Err(e) => return ModuleResult::failure(e),
-            }
+        if let Some(files) = &p.files {
+            run.files(&p.rules, files);
         }
-        if !p.pids.is_empty() || !names.is_empty() {
-            let wanted: Vec<u32> = p.pids.iter().map(|p| *p as u32).collect();
-            run.processes(&rules, &wanted, &names);
+        if !p.pids.is_empty() || !p.procnames.is_empty() {
+            run.processes(&p.rules, &p.pids, &p.procnames);
         }
         let Run {
             matches,
@@ -179,32 +211,34 @@ impl Module for Yara {
             scanned_processes,
             ..
         } = run;
-        ModuleResult {
+        Ok(Report {
             foundanything: !matches.is_empty(),
-            success: true,
-            elements: json!(Elements { matches }),
-            statistics: json!({
-                "filesscanned": scanned_files,
-                "processesscanned": scanned_processes,
-                "exectime": gofmt::duration(start.elapsed()),
-            }),
+            elements: Elements { matches },
+            statistics: Statistics {
+                filesscanned: scanned_files,
+                processesscanned: scanned_processes,
+                exectime: gofmt::duration(start.elapsed()),
+            },
             errors,
-        }
+        })
     }
 
-    fn parse_flags(args: &[String]) -> Result<Params, String> {
+    fn parse_flags(args: &[String]) -> Result<Params, ModuleError> {
         let f = flags::parse(FLAGS, args)?;
-        if let Some(extra) = f.positional.first() {
-            return Err(format!("unexpected argument {extra:?}"));
-        }
-        let path = f.value("rules").ok_or("-rules option is required")?;
-        let rules = std::fs::read_to_string(path).map_err(|e| format!("-rules {path}: {e}"))?;
+        f.no_positional()?;
+        let path = f
+            .value("rules")
+            .ok_or_else(|| ModuleError::Flag("-rules option is required".into()))?;
+        let rules = std::fs::read_to_string(path)
+            .map_err(|e| ModuleError::Flag(format!("-rules {path}: {e}")))?;
         let pids = f
             .all("pid")
             .iter()
             .map(|p| {
                 p.parse::<u32>().map(f64::from).map_err(|_| {
-                    format!("invalid value {p:?} for flag -pid: expected a process id")
+                    ModuleError::Flag(format!(
+                        "invalid value {p:?} for flag -pid: expected a process id"
+                    ))
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -217,10 +251,9 @@ impl Module for Yara {
         })
     }
 
-    fn pretty(result: &ModuleResult, found_only: bool) -> Vec<String> {
-        let elements: Elements =
-            serde_json::from_value(result.elements.clone()).unwrap_or_default();
-        let mut lines: Vec<String> = elements
+    fn pretty(report: &Report<Elements, Statistics>, found_only: bool) -> Vec<String> {
+        let mut lines: Vec<String> = report
+            .elements
             .matches
             .iter()
             .map(|m| match m.pid {
@@ -229,17 +262,15 @@ impl Module for Yara {
             })
             .collect();
         if !found_only {
-            lines.extend(result.errors.iter().cloned());
+            lines.extend(report.errors.iter().cloned());
         }
         lines
     }
 
-    fn mask(result: &mut ModuleResult) {
-        crate::mask_errors(result);
-        if let Some(matches) = result.elements["Matches"].as_array_mut() {
-            for m in matches {
-                m["Object"] = json!("[masked]");
-            }
+    fn mask(report: &mut Report<Elements, Statistics>) {
+        crate::mask_errors(&mut report.errors);
+        for m in &mut report.elements.matches {
+            m.object = "[masked]".into();
         }
     }
 }
@@ -284,10 +315,16 @@ impl Run<'_> {
     }
 
     /// MIG: the file module finds the files, then each is scanned.
-    fn files(&mut self, rules: &engine::Rules, params: &crate::file::Params) {
-        let found = <crate::file::File as Module>::run(params, self.ctx);
+    fn files(&mut self, rules: &engine::Rules, plan: &Vec<crate::file::PlannedSearch>) {
+        let found = match <crate::file::File as Module>::run(plan, self.ctx) {
+            Ok(found) => found,
+            Err(e) => {
+                self.errors.push(e.to_string());
+                return;
+            }
+        };
         self.errors.extend(found.errors.iter().cloned());
-        for path in crate::file::report::found_paths(&found) {
+        for path in crate::file::report::found_paths(&found.elements) {
             if self.stopped() || self.full() {
                 return;
             }

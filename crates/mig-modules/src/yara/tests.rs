@@ -1,6 +1,8 @@
 use super::*;
 use crate::holder::spawn_holder;
 use crate::lookup;
+use crate::ModuleResult;
+use serde_json::json;
 
 fn run(v: serde_json::Value) -> ModuleResult {
     lookup("yara")
@@ -40,7 +42,7 @@ fn scans_the_files_a_file_search_finds() {
     );
     assert_eq!(r.statistics["filesscanned"], 2);
     assert_eq!(
-        Yara::pretty(&r, true),
+        lookup("yara").unwrap().pretty(&r, true),
         vec![format!("{} [webshell_eval]", shell.display())]
     );
 
@@ -73,7 +75,8 @@ fn scans_process_memory_by_pid_and_by_name() {
         "{r:?}"
     );
     assert_eq!(r.statistics["processesscanned"], 1);
-    assert!(Yara::pretty(&r, true)[0].contains(&format!("[pid:{pid}] [heap_marker,seam_marker]")));
+    assert!(lookup("yara").unwrap().pretty(&r, true)[0]
+        .contains(&format!("[pid:{pid}] [heap_marker,seam_marker]")));
 
     // By name: this test binary's path; the module never scans itself.
     let exe = std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap();
@@ -96,7 +99,8 @@ fn bad_rules_and_parameters_are_clear_errors() {
     let m = lookup("yara").unwrap();
     let e = m
         .check_json(&json!({"yara": "rule x {\n  condition:\n    nope\n}", "pids": [1]}))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("do not compile"), "{e}");
     assert!(
         e.contains("line:3") || e.contains(":3:"),
@@ -120,7 +124,7 @@ fn bad_rules_and_parameters_are_clear_errors() {
             "do not compile",
         ),
     ] {
-        let e = m.check_json(&p).unwrap_err();
+        let e = m.check_json(&p).unwrap_err().to_string();
         assert!(e.contains(want), "{p}: {e}");
     }
 }
@@ -151,7 +155,9 @@ fn flags_read_the_rules_file() {
     assert_eq!(p.pids, vec![42.0]);
     assert_eq!(p.procnames, vec!["sshd$"]);
     assert_eq!(p.scantimeout, "30s");
-    let e = Yara::parse_flags(&["-files".into(), "-path /".into()]).unwrap_err();
+    let e = Yara::parse_flags(&["-files".into(), "-path /".into()])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("-rules"), "{e}");
 }
 
