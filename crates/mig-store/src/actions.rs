@@ -1,7 +1,8 @@
 //! Actions: creation, the scheduler's lifecycle transitions, counters and searches.
 
 use crate::agents::{bind_all, AgentRef};
-use crate::render::{Binder, Param};
+use crate::filter::{Clauses, Where};
+use crate::render::Param;
 use crate::{get_i64, get_str, id_param, sql_param_list, Result, Store, StoreError};
 use mig_core::action::status;
 use mig_core::command::status as cmd;
@@ -214,40 +215,20 @@ impl Store {
 
     /// The actions the filter selects, newest first, with their counters.
     pub async fn list_actions(&self, f: &ActionFilter) -> Result<Vec<Action>> {
-        let mut conds: Vec<String> = Vec::new();
-        let mut b = Binder::default();
-        if let Some(s) = &f.status {
-            let ph = b.bind(Param::Text(s.clone()));
-            conds.push(format!("status = {ph}"));
-        }
-        if let Some(n) = &f.name {
-            let ph = b.bind(Param::Text(n.to_lowercase()));
-            conds.push(format!("lower(name) LIKE {ph}"));
-        }
-        if let Some(a) = f.after {
-            let ph = b.bind(Param::Int(a));
-            conds.push(format!("validfrom > {ph}"));
-        }
-        if let Some(before) = f.before {
-            let ph = b.bind(Param::Int(before));
-            conds.push(format!("validfrom < {ph}"));
-        }
-        if let Some(i) = f.investigator {
-            let ph = b.bind(Param::Int(i as i64));
-            conds.push(format!(
-                "id IN (SELECT actionid FROM signatures WHERE investigatorid = {ph})"
-            ));
-        }
-        let limit = b.bind(Param::Int(f.limit.clamp(1, 10_000)));
-        let offset = b.bind(Param::Int(f.offset.max(0)));
-        let where_clause = if conds.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conds.join(" AND "))
-        };
-        // Only the structure is dynamic; values are bound.
-        let sql = format!("SELECT {ACTION_COLUMNS} FROM actions{where_clause} ORDER BY id DESC LIMIT {limit} OFFSET {offset}");
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &b.params)
+        let mut w = Where::default();
+        w.equals("status", f.status.as_deref());
+        w.like("name", f.name.as_deref());
+        w.between("validfrom", f.after, f.before);
+        w.param(f.investigator.map(|i| Param::Int(i as i64)), |ph| {
+            format!("id IN (SELECT actionid FROM signatures WHERE investigatorid = {ph})")
+        });
+        let Clauses {
+            filter,
+            page,
+            params,
+        } = w.finish(f.limit, f.offset, 10_000);
+        let sql = format!("SELECT {ACTION_COLUMNS} FROM actions{filter} ORDER BY id DESC {page}");
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &params)
             .fetch_all(&self.pool)
             .await?;
         let mut out = rows

@@ -1,6 +1,7 @@
 //! Agents: registration from heartbeats, status upkeep, listing and target resolution.
 
-use crate::render::{render, Binder, Param};
+use crate::filter::{Clauses, Where};
+use crate::render::{render, Param};
 use crate::{get_i64, get_str, id_param, Result, Store, StoreError};
 use mig_core::agent::status;
 use mig_core::target::Target;
@@ -305,37 +306,20 @@ impl Store {
     /// The agents the filter selects, latest heartbeat first; `now_ms` resolves the
     /// target's `NOW()`.
     pub async fn list_agents(&self, f: &AgentFilter, now_ms: i64) -> Result<Vec<Agent>> {
-        let mut conds: Vec<String> = Vec::new();
-        let mut b = Binder::default();
-        if let Some(s) = &f.status {
-            let ph = b.bind(Param::Text(s.clone()));
-            conds.push(format!("agents.status = {ph}"));
-        }
-        if let Some(n) = &f.name {
-            let ph = b.bind(Param::Text(n.to_lowercase()));
-            conds.push(format!("lower(agents.name) LIKE {ph}"));
-        }
-        if let Some(a) = f.after {
-            let ph = b.bind(Param::Int(a));
-            conds.push(format!("agents.heartbeattime > {ph}"));
-        }
-        if let Some(before) = f.before {
-            let ph = b.bind(Param::Int(before));
-            conds.push(format!("agents.heartbeattime < {ph}"));
-        }
+        let mut w = Where::default();
+        w.equals("agents.status", f.status.as_deref());
+        w.like("agents.name", f.name.as_deref());
+        w.between("agents.heartbeattime", f.after, f.before);
         if let Some(t) = &f.target {
-            conds.push(b.append_target(t, self.dialect, now_ms));
+            w.target(t, self.dialect, now_ms);
         }
-        let limit = b.bind(Param::Int(f.limit.clamp(1, 100_000)));
-        let offset = b.bind(Param::Int(f.offset.max(0)));
-        let where_clause = if conds.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conds.join(" AND "))
-        };
-        // Dynamic only in structure: every value above is a bound parameter.
-        let sql = format!("SELECT {AGENT_COLUMNS} FROM agents{where_clause} ORDER BY agents.heartbeattime DESC, agents.id LIMIT {limit} OFFSET {offset}");
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &b.params)
+        let Clauses {
+            filter,
+            page,
+            params,
+        } = w.finish(f.limit, f.offset, 100_000);
+        let sql = format!("SELECT {AGENT_COLUMNS} FROM agents{filter} ORDER BY agents.heartbeattime DESC, agents.id {page}");
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &params)
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(agent_from_row).collect()

@@ -2,7 +2,8 @@
 
 use crate::actions::ms_to_time;
 use crate::agents::bind_all;
-use crate::render::{Binder, Param};
+use crate::filter::{Clauses, Where};
+use crate::render::Param;
 use crate::{get_i64, get_opt_str, get_str, id_param, Result, Store, StoreError};
 use mig_core::command::status as cmd;
 use mig_core::{Action, Agent, Command, ModuleResult};
@@ -163,42 +164,28 @@ impl Store {
 
     /// Commands with their results; `action` carries only the action's id and name.
     pub async fn list_commands(&self, f: &CommandFilter) -> Result<Vec<Command>> {
-        let mut conds: Vec<String> = Vec::new();
-        let mut b = Binder::default();
-        if let Some(a) = f.action_id {
-            let ph = b.bind(Param::Int(a as i64));
-            conds.push(format!("c.actionid = {ph}"));
-        }
-        if let Some(a) = f.agent_id {
-            let ph = b.bind(Param::Int(a as i64));
-            conds.push(format!("c.agentid = {ph}"));
-        }
+        let mut w = Where::default();
+        w.id("c.actionid", f.action_id);
+        w.id("c.agentid", f.agent_id);
         match f.found {
-            Some(true) => conds.push("c.found = 1".into()),
-            Some(false) => conds.push("c.found = 0 AND c.results IS NOT NULL".into()),
+            Some(true) => w.raw("c.found = 1"),
+            Some(false) => w.raw("c.found = 0 AND c.results IS NOT NULL"),
             None => {}
         }
-        if let Some(s) = &f.status {
-            let ph = b.bind(Param::Text(s.clone()));
-            conds.push(format!("c.status = {ph}"));
-        }
-        if let Some(t) = f.done_since {
-            let ph = b.bind(Param::Int(t));
-            conds.push(format!("c.doneat >= {ph} AND c.doneat > 0"));
-        }
-        let limit = b.bind(Param::Int(f.limit.clamp(1, 100_000)));
-        let offset = b.bind(Param::Int(f.offset.max(0)));
-        let where_clause = if conds.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conds.join(" AND "))
-        };
-        // Only the structure is dynamic; values are bound.
+        w.equals("c.status", f.status.as_deref());
+        w.param(f.done_since.map(Param::Int), |ph| {
+            format!("c.doneat >= {ph} AND c.doneat > 0")
+        });
+        let Clauses {
+            filter,
+            page,
+            params,
+        } = w.finish(f.limit, f.offset, 100_000);
         let sql = format!(
             "SELECT {COMMAND_COLUMNS} FROM commands c JOIN agents a ON a.id = c.agentid JOIN actions x ON x.id = c.actionid\
-             {where_clause} ORDER BY c.id LIMIT {limit} OFFSET {offset}"
+             {filter} ORDER BY c.id {page}"
         );
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &b.params)
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &params)
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(command_from_row).collect()

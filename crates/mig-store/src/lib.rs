@@ -10,6 +10,7 @@ pub mod actions;
 pub mod agents;
 pub mod commands;
 mod error;
+mod filter;
 pub mod investigators;
 mod migrate;
 mod nodelay;
