@@ -5,11 +5,15 @@ use mig_core::{Agent, AgentEnv, GoTime};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
+    match mig_host::system::read_trimmed("/proc/sys/kernel/hostname") {
+        Ok(name) if !name.is_empty() => name,
+        Ok(_) => "localhost".into(),
+        Err(e) => {
+            // The agent still starts, under a name that says it is not the machine's own.
+            tracing::warn!("the host name cannot be read, using localhost: {e}");
+            "localhost".into()
+        }
+    }
 }
 
 pub fn os() -> &'static str {
@@ -26,13 +30,16 @@ pub fn arch() -> &'static str {
     }
 }
 
-/// The distribution, from /etc/os-release.
+/// The distribution, from os-release(5)'s PRETTY_NAME.
 pub fn ident() -> String {
-    let text = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-        .map(|v| v.trim_matches('"').to_string())
-        .unwrap_or_default()
+    match mig_host::system::os_release() {
+        Ok(release) => release.get("PRETTY_NAME").cloned().unwrap_or_default(),
+        Err(e) => {
+            // The heartbeat goes out without it; the log says why.
+            tracing::warn!("the distribution cannot be told: {e}");
+            String::new()
+        }
+    }
 }
 
 pub fn init_system() -> &'static str {

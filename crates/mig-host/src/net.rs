@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
+use crate::Gathered;
+
 /// Where a namespace's tables are read: `/proc/self/net` or `/proc/<pid>/net`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Namespace {
@@ -26,16 +28,26 @@ impl Namespace {
     }
 }
 
-/// Every network namespace with a process in it (one process each), own namespace first.
-pub fn namespaces() -> Vec<Namespace> {
-    let own = std::fs::read_link("/proc/self/ns/net")
-        .map(|l| l.to_string_lossy().into_owned())
-        .unwrap_or_default();
+/// Every network namespace with a process in it (one process each), own namespace first,
+/// and the processes whose namespace could not be read. An error when /proc cannot be listed
+/// or the agent's own namespace cannot be read; a kernel without network namespaces has one,
+/// the agent's, with an empty ID.
+pub fn namespaces() -> std::io::Result<Gathered<Vec<Namespace>>> {
+    let link = |path: &str| {
+        crate::optional(path, |p| std::fs::read_link(p))
+            .map(|l| l.map(|l| l.to_string_lossy().into_owned()))
+    };
+    let own = link("/proc/self/ns/net")?.unwrap_or_default();
     let mut seen: HashMap<String, u32> = HashMap::new();
-    for pid in pids() {
-        if let Ok(link) = std::fs::read_link(format!("/proc/{pid}/ns/net")) {
-            seen.entry(link.to_string_lossy().into_owned())
-                .or_insert(pid);
+    let mut errors = Vec::new();
+    for pid in pids()? {
+        match link(&format!("/proc/{pid}/ns/net")) {
+            Ok(Some(id)) => {
+                seen.entry(id).or_insert(pid);
+            }
+            // Exited meanwhile, or no namespaces in this kernel.
+            Ok(None) => {}
+            Err(e) => errors.push(e),
         }
     }
     let mut out = vec![Namespace {
@@ -50,19 +62,22 @@ pub fn namespaces() -> Vec<Namespace> {
             net_dir: PathBuf::from(format!("/proc/{pid}/net")),
         });
     }
-    out
+    Ok(Gathered { value: out, errors })
 }
 
-/// Process IDs, from /proc.
-pub fn pids() -> Vec<u32> {
-    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    pids.sort_unstable();
-    pids
+/// Process IDs, from /proc, in order; an error naming /proc when it cannot be listed (which
+/// must not read as "no processes").
+pub fn pids() -> std::io::Result<Vec<u32>> {
+    crate::required("/proc", |p| {
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir(p)? {
+            if let Some(pid) = entry?.file_name().to_str().and_then(|n| n.parse().ok()) {
+                pids.push(pid);
+            }
+        }
+        pids.sort_unstable();
+        Ok(pids)
+    })
 }
 
 /// The protocol of a socket, from the /proc/net table it was read from.
@@ -225,38 +240,60 @@ pub struct Owner {
     pub name: String,
 }
 
-/// Socket inode → the process holding it (the first found, by PID), from /proc/*/fd.
-pub fn socket_owners() -> HashMap<u64, Owner> {
-    let mut map = HashMap::new();
-    for pid in pids() {
-        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-            continue;
-        };
-        let mut name: Option<String> = None;
-        for fd in fds.flatten() {
-            let Ok(link) = std::fs::read_link(fd.path()) else {
-                continue;
-            };
-            let Some(inode) = link
-                .to_str()
-                .and_then(|l| l.strip_prefix("socket:["))
-                .and_then(|l| l.strip_suffix(']'))
-                .and_then(|l| l.parse::<u64>().ok())
-            else {
-                continue;
-            };
-            let name = name.get_or_insert_with(|| process_name(pid)).clone();
-            map.entry(inode).or_insert(Owner { pid, name });
+/// Socket inode → the process holding it (the first found, by PID), from /proc/*/fd, and
+/// the processes whose descriptors could not be read. An error when /proc cannot be listed.
+pub fn socket_owners() -> std::io::Result<Gathered<HashMap<u64, Owner>>> {
+    let mut found = Gathered::<HashMap<u64, Owner>>::default();
+    for pid in pids()? {
+        if let Err(e) = owned_sockets(pid, &mut found.value) {
+            found.errors.push(e);
         }
     }
-    map
+    Ok(found)
 }
 
-/// A process's command name, from /proc/PID/comm; empty when the process is gone.
-pub fn process_name(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|s| s.trim_end().to_string())
-        .unwrap_or_default()
+/// Adds the sockets `pid` holds to `map`; nothing when it has exited.
+fn owned_sockets(pid: u32, map: &mut HashMap<u64, Owner>) -> std::io::Result<()> {
+    let fd_dir = format!("/proc/{pid}/fd");
+    let Some(fds) = crate::optional(&fd_dir, |p| std::fs::read_dir(p))? else {
+        return Ok(());
+    };
+    let mut name: Option<String> = None;
+    for fd in fds {
+        // The listing ends early when the process exits meanwhile.
+        let Some(fd) = crate::optional(&fd_dir, |_| fd)? else {
+            break;
+        };
+        // A descriptor closed since the listing is not there any more.
+        let Some(link) = crate::optional(fd.path(), |p| std::fs::read_link(p))? else {
+            continue;
+        };
+        let Some(inode) = link
+            .to_str()
+            .and_then(|l| l.strip_prefix("socket:["))
+            .and_then(|l| l.strip_suffix(']'))
+            .and_then(|l| l.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let name = match &name {
+            Some(n) => n.clone(),
+            // Exited after its descriptors were read: its sockets are still named, without
+            // the process's name.
+            None => name.insert(process_name(pid)?.unwrap_or_default()).clone(),
+        };
+        map.entry(inode).or_insert(Owner { pid, name });
+    }
+    Ok(())
+}
+
+/// A process's command name, from /proc/PID/comm; `None` when the process is gone, an error
+/// naming the file when it cannot be read.
+pub fn process_name(pid: u32) -> std::io::Result<Option<String>> {
+    Ok(
+        crate::optional(format!("/proc/{pid}/comm"), |p| std::fs::read_to_string(p))?
+            .map(|s| s.trim_end().to_string()),
+    )
 }
 
 /// An address configured on an interface.
@@ -365,32 +402,58 @@ pub struct Interface {
     pub index: u32,
 }
 
-/// Interfaces from /sys/class/net (the agent's own namespace).
-pub fn interfaces() -> Vec<Interface> {
-    let mut out: Vec<Interface> = std::fs::read_dir("/sys/class/net")
-        .map(|d| {
-            d.flatten()
-                .map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let read = |f: &str| {
-                        std::fs::read_to_string(e.path().join(f))
-                            .map(|s| s.trim().to_string())
-                            .unwrap_or_default()
-                    };
-                    Interface {
-                        mac: read("address"),
-                        mtu: read("mtu").parse().unwrap_or(0),
-                        flags: u32::from_str_radix(read("flags").trim_start_matches("0x"), 16)
-                            .unwrap_or(0),
-                        index: read("ifindex").parse().unwrap_or(0),
-                        name,
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+/// Where the agent's own namespace lists its interfaces.
+const SYS_CLASS_NET: &str = "/sys/class/net";
+
+/// Interfaces from /sys/class/net (the agent's own namespace), by index. An error naming the
+/// file when the directory or an interface's attributes cannot be read; an interface removed
+/// while it is being read is left out.
+pub fn interfaces() -> std::io::Result<Vec<Interface>> {
+    let mut out = Vec::new();
+    for entry in crate::required(SYS_CLASS_NET, |p| std::fs::read_dir(p))? {
+        let entry = entry.map_err(|e| crate::path_error(Path::new(SYS_CLASS_NET), &e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(iface) = interface(&entry.path(), name)? {
+            out.push(iface);
+        }
+    }
     out.sort_by_key(|i| i.index);
-    out
+    Ok(out)
+}
+
+/// One interface's attributes from its /sys/class/net directory; `None` when it is gone.
+fn interface(dir: &Path, name: String) -> std::io::Result<Option<Interface>> {
+    // Every network device has these four attributes: one missing means the device went away.
+    // So does EINVAL, the kernel's answer for a device being unregistered (before its
+    // directory goes).
+    let read = |attr: &str| {
+        let path = dir.join(attr);
+        let text = crate::optional(&path, |p| match std::fs::read_to_string(p) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(None),
+            Err(e) => Err(e),
+        });
+        text.map(|t| t.flatten().map(|t| (path, t.trim().to_string())))
+    };
+    let (Some(mac), Some(mtu), Some(flags), Some(index)) = (
+        read("address")?,
+        read("mtu")?,
+        read("flags")?,
+        read("ifindex")?,
+    ) else {
+        return Ok(None);
+    };
+    let number = |(path, text): (PathBuf, String), radix: u32| {
+        u32::from_str_radix(text.trim_start_matches("0x"), radix)
+            .map_err(|_| crate::unexpected(&path, &format!("not a number: {text:?}")))
+    };
+    Ok(Some(Interface {
+        name,
+        mac: mac.1,
+        mtu: number(mtu, 10)?,
+        flags: number(flags, 16)?,
+        index: number(index, 10)?,
+    }))
 }
 
 /// A neighbour (ARP or NDP entry).
@@ -431,7 +494,7 @@ pub fn neighbors(ns: &Namespace) -> std::io::Result<Vec<Neighbor>> {
         });
     }
     if ns.id.is_empty() || ns.net_dir == Path::new("/proc/self/net") {
-        out.extend(super::netlink::ipv6_neighbors());
+        out.extend(super::netlink::ipv6_neighbors()?);
     }
     Ok(out)
 }
@@ -549,8 +612,42 @@ mod tests {
                 .any(|a| a.addr == IpAddr::V4(Ipv4Addr::LOCALHOST)),
             "{addrs:?}"
         );
-        assert!(interfaces().iter().any(|i| i.name == "lo"));
+        assert!(interfaces().unwrap().iter().any(|i| i.name == "lo"));
+        // IPv6 neighbours come over netlink: asking must work, even when there are none.
+        neighbors(&Namespace::own()).unwrap();
+        let namespaces = namespaces().unwrap();
+        assert_eq!(namespaces.value[0].net_dir, Path::new("/proc/self/net"));
+        assert!(pids().unwrap().contains(&std::process::id()));
+        assert_eq!(
+            process_name(std::process::id()).unwrap().as_deref(),
+            std::fs::read_to_string("/proc/self/comm")
+                .ok()
+                .as_deref()
+                .map(str::trim_end)
+        );
         assert!(!sockets(&Namespace::own()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_socket_is_owned_by_its_process() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let inode = sockets(&Namespace::own())
+            .unwrap()
+            .into_iter()
+            .find(|s| s.proto == Proto::Tcp && s.local_port == port && s.is_listening())
+            .unwrap()
+            .inode;
+        let owners = socket_owners().unwrap();
+        assert_eq!(owners.value[&inode].pid, std::process::id());
+        // A process that exited has no name and no sockets; it is not a failure.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        assert_eq!(process_name(gone).unwrap(), None);
+        let mut map = HashMap::new();
+        owned_sockets(gone, &mut map).unwrap();
+        assert!(map.is_empty());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! /proc does not show.
 
 use super::net::Neighbor;
+use std::io;
 use std::net::{IpAddr, Ipv6Addr};
 
 const RTM_NEWNEIGH: u16 = 28;
@@ -27,8 +28,18 @@ fn u32_at(b: &[u8], i: usize) -> Option<u32> {
         .map(|s| u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
 }
 
-/// IPv6 neighbours with a link-layer address; empty when netlink is unavailable.
-pub fn ipv6_neighbors() -> Vec<Neighbor> {
+/// A failure of the exchange with the kernel, saying what was asked.
+fn failed(e: &io::Error) -> io::Error {
+    io::Error::new(
+        e.kind(),
+        format!("IPv6 neighbours (route netlink): {}", crate::error_text(e)),
+    )
+}
+
+/// IPv6 neighbours with a link-layer address. An error when the kernel cannot be asked (a
+/// socket refused, a dump that fails or stops answering): an unanswered question is not an
+/// empty table.
+pub fn ipv6_neighbors() -> io::Result<Vec<Neighbor>> {
     // SAFETY: a plain socket; closed by the guard below.
     let fd = unsafe {
         libc::socket(
@@ -38,7 +49,7 @@ pub fn ipv6_neighbors() -> Vec<Neighbor> {
         )
     };
     if fd < 0 {
-        return Vec::new();
+        return Err(failed(&io::Error::last_os_error()));
     }
     struct Close(i32);
     impl Drop for Close {
@@ -85,9 +96,9 @@ pub fn ipv6_neighbors() -> Vec<Neighbor> {
         )
     };
     if sent < 0 {
-        return Vec::new();
+        return Err(failed(&io::Error::last_os_error()));
     }
-    let names: std::collections::HashMap<u32, String> = super::net::interfaces()
+    let names: std::collections::HashMap<u32, String> = super::net::interfaces()?
         .into_iter()
         .map(|i| (i.index, i.name))
         .collect();
@@ -96,21 +107,40 @@ pub fn ipv6_neighbors() -> Vec<Neighbor> {
     loop {
         // SAFETY: receiving into our buffer.
         let n = unsafe { libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
-        if n <= 0 {
-            return out;
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            // EAGAIN: the receive timeout passed before the dump was done.
+            return Err(failed(&e));
+        }
+        if n == 0 {
+            return Err(failed(&io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the kernel ended the dump without its end message",
+            )));
         }
         let data = &buf[..n as usize];
         let mut off = 0;
         while off + 16 <= data.len() {
             let (Some(len), Some(kind)) = (u32_at(data, off), u16_at(data, off + 4)) else {
-                return out;
+                return Err(malformed());
             };
             let len = len as usize;
             if len < 16 || off + len > data.len() {
-                return out;
+                return Err(malformed());
             }
             match kind {
-                NLMSG_DONE | NLMSG_ERROR => return out,
+                NLMSG_DONE => return Ok(out),
+                // struct nlmsgerr: a negative errno, 0 for an acknowledgement.
+                NLMSG_ERROR => {
+                    return match u32_at(data, off + 16).map(|c| c as i32) {
+                        Some(0) => Ok(out),
+                        Some(code) => Err(failed(&io::Error::from_raw_os_error(-code))),
+                        None => Err(malformed()),
+                    };
+                }
                 RTM_NEWNEIGH => {
                     if let Some(n) = parse_neighbor(&data[off + 16..off + len], &names) {
                         out.push(n);
@@ -121,6 +151,14 @@ pub fn ipv6_neighbors() -> Vec<Neighbor> {
             off += align4(len);
         }
     }
+}
+
+/// A message the kernel would not write.
+fn malformed() -> io::Error {
+    failed(&io::Error::new(
+        io::ErrorKind::InvalidData,
+        "a malformed netlink message",
+    ))
 }
 
 fn parse_neighbor(msg: &[u8], names: &std::collections::HashMap<u32, String>) -> Option<Neighbor> {

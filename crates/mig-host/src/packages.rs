@@ -55,36 +55,49 @@ pub const RPMDB_BDB_PATHS: &[&str] = &["/var/lib/rpm/Packages", "/var/lib/rpm/Pa
 /// apk's database of installed packages.
 pub const APK_INSTALLED: &str = "/lib/apk/db/installed";
 
-/// Every package of every package manager found on this system, and the problems met.
+/// Every package of every package manager found on this system, and the problems met. A
+/// package manager whose database is absent is not there; one whose database cannot be looked
+/// up or read is a problem, not an absence.
 pub fn installed() -> (Vec<Package>, Vec<String>) {
     let mut pkgs = Vec::new();
     let mut errors = Vec::new();
-    if Path::new(DPKG_STATUS).exists() {
-        match std::fs::read_to_string(DPKG_STATUS) {
-            Ok(text) => pkgs.extend(parse_dpkg_status(&text)),
-            Err(e) => errors.push(format!("{DPKG_STATUS}: {e}")),
-        }
+    let text_of = |path: &str, errors: &mut Vec<String>| {
+        crate::optional(path, |p| std::fs::read_to_string(p)).unwrap_or_else(|e| {
+            errors.push(e.to_string());
+            None
+        })
+    };
+    if let Some(text) = text_of(DPKG_STATUS, &mut errors) {
+        pkgs.extend(parse_dpkg_status(&text));
     }
-    match RPMDB_PATHS.iter().find(|p| Path::new(p).exists()) {
-        Some(db) => match read_rpmdb(Path::new(db)) {
+    match first_existing(RPMDB_PATHS) {
+        Ok(Some(db)) => match read_rpmdb(Path::new(db)) {
             Ok(p) => pkgs.extend(p),
             Err(e) => errors.push(e),
         },
-        None => {
-            if let Some(bdb) = RPMDB_BDB_PATHS.iter().find(|p| Path::new(p).exists()) {
-                errors.push(format!(
-                    "{bdb}: this RPM database format (Berkeley DB / NDB) is not supported; RPM 4.16+ uses SQLite"
-                ));
-            }
-        }
+        Ok(None) => match first_existing(RPMDB_BDB_PATHS) {
+            Ok(Some(bdb)) => errors.push(format!(
+                "{bdb}: this RPM database format (Berkeley DB / NDB) is not supported; RPM 4.16+ uses SQLite"
+            )),
+            Ok(None) => {}
+            Err(e) => errors.push(e.to_string()),
+        },
+        Err(e) => errors.push(e.to_string()),
     }
-    if Path::new(APK_INSTALLED).exists() {
-        match std::fs::read_to_string(APK_INSTALLED) {
-            Ok(text) => pkgs.extend(parse_apk_installed(&text)),
-            Err(e) => errors.push(format!("{APK_INSTALLED}: {e}")),
-        }
+    if let Some(text) = text_of(APK_INSTALLED, &mut errors) {
+        pkgs.extend(parse_apk_installed(&text));
     }
     (pkgs, errors)
+}
+
+/// The first of `paths` that exists; an error naming one that cannot be looked up.
+fn first_existing<'a>(paths: &[&'a str]) -> std::io::Result<Option<&'a str>> {
+    for p in paths {
+        if crate::optional(p, |p| std::fs::metadata(p))?.is_some() {
+            return Ok(Some(p));
+        }
+    }
+    Ok(None)
 }
 
 /// dpkg's status file: RFC 822-style paragraphs; only installed packages count.

@@ -1,8 +1,17 @@
 //! Processes, read from /proc: identity, state, memory, CPU time, open descriptors and
-//! memory maps. Every reader returns `None` (or nothing) when the process is gone or hidden,
-//! since processes come and go while they are read.
+//! memory maps. Every reader returns `None` (or nothing) when the process is gone, since
+//! processes come and go while they are read, and an error naming the file for any other
+//! failure (a refusal is not an exit).
 
+use std::io;
 use std::path::Path;
+
+/// The text of /proc/PID/<file>; `None` when the process is gone.
+fn read(pid: u32, file: &str) -> io::Result<Option<String>> {
+    crate::optional(format!("/proc/{pid}/{file}"), |p| {
+        std::fs::read_to_string(p)
+    })
+}
 
 /// The fields of /proc/PID/stat that matter here.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -53,9 +62,14 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
     })
 }
 
-/// The process's /proc/PID/stat.
-pub fn stat(pid: u32) -> Option<Stat> {
-    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+/// The process's /proc/PID/stat; `None` when it is gone.
+pub fn stat(pid: u32) -> io::Result<Option<Stat>> {
+    let Some(text) = read(pid, "stat")? else {
+        return Ok(None);
+    };
+    parse_stat(&text)
+        .map(Some)
+        .ok_or_else(|| crate::unexpected(format!("/proc/{pid}/stat"), "unexpected content"))
 }
 
 /// The fields of /proc/PID/status that matter here.
@@ -110,72 +124,86 @@ pub fn parse_status(text: &str) -> Status {
     s
 }
 
-/// The process's /proc/PID/status.
-pub fn status(pid: u32) -> Option<Status> {
-    Some(parse_status(
-        &std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
-    ))
+/// The process's /proc/PID/status; `None` when it is gone.
+pub fn status(pid: u32) -> io::Result<Option<Status>> {
+    Ok(read(pid, "status")?.map(|t| parse_status(&t)))
 }
 
-/// The arguments, from /proc/PID/cmdline (empty for kernel threads).
-pub fn cmdline(pid: u32) -> Option<Vec<String>> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    Some(
+/// The arguments, from /proc/PID/cmdline (empty for kernel threads); `None` when the process
+/// is gone.
+pub fn cmdline(pid: u32) -> io::Result<Option<Vec<String>>> {
+    let raw = crate::optional(format!("/proc/{pid}/cmdline"), |p| std::fs::read(p))?;
+    Ok(raw.map(|raw| {
         raw.split(|b| *b == 0)
             .filter(|a| !a.is_empty())
             .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect(),
+            .collect()
+    }))
+}
+
+/// Where a /proc/PID/{exe,cwd,root} link points; `None` when the process is gone or the link
+/// leads nowhere (a kernel thread has no executable, a zombie no directories).
+pub fn link(pid: u32, which: &str) -> io::Result<Option<String>> {
+    Ok(
+        crate::optional(format!("/proc/{pid}/{which}"), |p| std::fs::read_link(p))?
+            .map(|p| p.to_string_lossy().into_owned()),
     )
 }
 
-/// Where a /proc/PID/{exe,cwd,root} link points.
-pub fn link(pid: u32, which: &str) -> Option<String> {
-    std::fs::read_link(format!("/proc/{pid}/{which}"))
-        .ok()
-        .map(|p| p.to_string_lossy().into_owned())
-}
-
-/// The executable's path, without the kernel's " (deleted)" mark, and whether it is still on
-/// disk (`None` when unknown).
-pub fn exe(pid: u32) -> (String, Option<bool>) {
-    match link(pid, "exe") {
+/// The executable's path, without the kernel's " (deleted)" mark (empty when the process has
+/// none or is gone), and whether it is still on disk (`None` when unknown: no executable, or
+/// its path cannot be looked up from here).
+pub fn exe(pid: u32) -> io::Result<(String, Option<bool>)> {
+    Ok(match link(pid, "exe")? {
         Some(p) => match p.strip_suffix(" (deleted)") {
             Some(gone) => (gone.to_string(), Some(false)),
             None => {
-                let on_disk = Path::new(&p).exists();
-                (p, Some(on_disk))
+                // The path is the process's, looked up in the agent's mount namespace: a
+                // failure to look it up is "unknown", which the caller shows as such.
+                let on_disk = Path::new(&p).try_exists().ok();
+                (p, on_disk)
             }
         },
         None => (String::new(), None),
-    }
+    })
 }
 
-/// Bytes read from and written to storage (/proc/PID/io), when readable.
-pub fn io(pid: u32) -> Option<(u64, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
-    let field = |name: &str| -> Option<u64> {
+/// Bytes read from and written to storage (/proc/PID/io); `None` when the process is gone.
+pub fn io(pid: u32) -> io::Result<Option<(u64, u64)>> {
+    let Some(text) = read(pid, "io")? else {
+        return Ok(None);
+    };
+    let field = |name: &str| -> io::Result<u64> {
         text.lines()
             .find_map(|l| l.strip_prefix(name))
             .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| crate::unexpected(format!("/proc/{pid}/io"), &format!("no {name}")))
     };
-    Some((field("read_bytes:")?, field("write_bytes:")?))
+    Ok(Some((field("read_bytes:")?, field("write_bytes:")?)))
 }
 
-/// The process's cgroup path: the unified (v2) hierarchy's, else the first listed.
-pub fn cgroup(pid: u32) -> Option<String> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    text.lines()
+/// The process's cgroup path: the unified (v2) hierarchy's, else the first listed; `None`
+/// when the process is gone or lists none.
+pub fn cgroup(pid: u32) -> io::Result<Option<String>> {
+    let Some(text) = read(pid, "cgroup")? else {
+        return Ok(None);
+    };
+    Ok(text
+        .lines()
         .find_map(|l| l.strip_prefix("0::"))
         .or_else(|| text.lines().next().and_then(|l| l.splitn(3, ':').nth(2)))
-        .map(str::to_string)
+        .map(str::to_string))
 }
 
-/// The inode of a namespace of the process (`net`, `mnt`…), as osquery shows it.
-pub fn namespace(pid: u32, kind: &str) -> Option<String> {
-    let l = link(pid, &format!("ns/{kind}"))?;
-    l.split_once('[')
+/// The inode of a namespace of the process (`net`, `mnt`…), as osquery shows it; `None` when
+/// the process is gone or the kernel has no such namespace.
+pub fn namespace(pid: u32, kind: &str) -> io::Result<Option<String>> {
+    let Some(l) = link(pid, &format!("ns/{kind}"))? else {
+        return Ok(None);
+    };
+    Ok(l.split_once('[')
         .and_then(|(_, rest)| rest.strip_suffix(']'))
-        .map(str::to_string)
+        .map(str::to_string))
 }
 
 /// An open descriptor and what it points to.
@@ -187,24 +215,31 @@ pub struct Fd {
     pub target: String,
 }
 
-/// The open descriptors of a process, by number.
-pub fn fds(pid: u32) -> Vec<Fd> {
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return Vec::new();
+/// The open descriptors of a process, by number; none when it is gone.
+pub fn fds(pid: u32) -> io::Result<Vec<Fd>> {
+    let dir = format!("/proc/{pid}/fd");
+    let Some(entries) = crate::optional(&dir, |p| std::fs::read_dir(p))? else {
+        return Ok(Vec::new());
     };
-    let mut out: Vec<Fd> = dir
-        .flatten()
-        .filter_map(|e| {
-            let fd = e.file_name().to_str()?.parse().ok()?;
-            let target = std::fs::read_link(e.path()).ok()?;
-            Some(Fd {
+    let mut out = Vec::new();
+    for entry in entries {
+        // The listing ends early when the process exits meanwhile.
+        let Some(entry) = crate::optional(&dir, |_| entry)? else {
+            break;
+        };
+        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        // A descriptor closed since the listing is not there any more.
+        if let Some(target) = crate::optional(entry.path(), |p| std::fs::read_link(p))? {
+            out.push(Fd {
                 fd,
                 target: target.to_string_lossy().into_owned(),
-            })
-        })
-        .collect();
+            });
+        }
+    }
     out.sort_by_key(|f| f.fd);
-    out
+    Ok(out)
 }
 
 /// `socket:[12345]` → 12345.
@@ -260,11 +295,12 @@ pub fn parse_maps(text: &str) -> Vec<Mapping> {
         .collect()
 }
 
-/// The process's memory regions, from /proc/PID/maps; empty when it is gone.
-pub fn maps(pid: u32) -> Vec<Mapping> {
-    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+/// The process's memory regions, from /proc/PID/maps; none when it is gone (or is a kernel
+/// thread, which has no memory of its own).
+pub fn maps(pid: u32) -> io::Result<Vec<Mapping>> {
+    Ok(read(pid, "maps")?
         .map(|t| parse_maps(&t))
-        .unwrap_or_default()
+        .unwrap_or_default())
 }
 
 /// Clock ticks per second (USER_HZ), for /proc's CPU times.
@@ -279,12 +315,13 @@ pub fn clock_ticks() -> u64 {
 }
 
 /// The boot time, in seconds since the epoch (`btime` of /proc/stat).
-pub fn boot_time() -> Option<u64> {
-    std::fs::read_to_string("/proc/stat")
-        .ok()?
+pub fn boot_time() -> io::Result<u64> {
+    const PROC_STAT: &str = "/proc/stat";
+    crate::required(PROC_STAT, |p| std::fs::read_to_string(p))?
         .lines()
         .find_map(|l| l.strip_prefix("btime "))
         .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| crate::unexpected(PROC_STAT, "no btime line"))
 }
 
 #[cfg(test)]
@@ -323,16 +360,40 @@ mod tests {
     #[test]
     fn this_process() {
         let me = std::process::id();
-        let s = stat(me).unwrap();
+        let s = stat(me).unwrap().unwrap();
         assert!(s.threads >= 1);
         // SAFETY: getuid has no preconditions.
         let uid = unsafe { libc::getuid() };
-        assert_eq!(status(me).unwrap().uids[0], uid);
-        assert!(fds(me).iter().any(|f| f.fd <= 2));
-        assert!(exe(me).1 == Some(true));
-        assert!(!maps(me).is_empty());
-        assert!(boot_time().is_some());
+        assert_eq!(status(me).unwrap().unwrap().uids[0], uid);
+        assert!(fds(me).unwrap().iter().any(|f| f.fd <= 2));
+        assert!(exe(me).unwrap().1 == Some(true));
+        assert!(!maps(me).unwrap().is_empty());
+        // Kernels without I/O accounting or cgroups have no such file: absent, not failed.
+        io(me).unwrap();
+        cgroup(me).unwrap();
+        assert!(!cmdline(me).unwrap().unwrap().is_empty());
+        assert!(boot_time().is_ok());
         assert_eq!(socket_inode("socket:[77]"), Some(77));
-        assert!(namespace(me, "net").is_some_and(|n| n.parse::<u64>().is_ok()));
+        assert!(namespace(me, "net")
+            .unwrap()
+            .is_some_and(|n| n.parse::<u64>().is_ok()));
+    }
+
+    /// A process that has exited is gone, not an error: every reader says "nothing".
+    #[test]
+    fn a_process_that_exited_is_gone() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert_eq!(stat(pid).unwrap(), None);
+        assert_eq!(status(pid).unwrap(), None);
+        assert_eq!(cmdline(pid).unwrap(), None);
+        assert_eq!(link(pid, "cwd").unwrap(), None);
+        assert_eq!(exe(pid).unwrap(), (String::new(), None));
+        assert_eq!(io(pid).unwrap(), None);
+        assert_eq!(cgroup(pid).unwrap(), None);
+        assert_eq!(namespace(pid, "net").unwrap(), None);
+        assert!(fds(pid).unwrap().is_empty());
+        assert!(maps(pid).unwrap().is_empty());
     }
 }

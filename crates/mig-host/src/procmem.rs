@@ -53,14 +53,19 @@ pub fn regions(pid: u32) -> io::Result<Vec<Region>> {
 }
 
 /// The process's name as MIG's memory module reports it: the resolved path of its
-/// executable, or `[comm]` as ps(1) shows processes without one (kernel threads).
-pub fn process_name(pid: u32) -> Option<String> {
-    if let Ok(path) = std::fs::canonicalize(format!("/proc/{pid}/exe")) {
-        return Some(path.to_string_lossy().into_owned());
+/// executable, or `[comm]` as ps(1) shows processes without one (kernel threads, and those
+/// whose executable was deleted); `None` when the process is gone.
+pub fn process_name(pid: u32) -> io::Result<Option<String>> {
+    let exe = format!("/proc/{pid}/exe");
+    // Reading the link is what the kernel may refuse; kernel threads have none.
+    if crate::optional(&exe, |p| std::fs::read_link(p))?.is_some() {
+        // The link's path resolved here, in the agent's mount namespace: a deleted executable
+        // (or one of another mount namespace) does not resolve, and is named by its command.
+        if let Ok(path) = std::fs::canonicalize(&exe) {
+            return Ok(Some(path.to_string_lossy().into_owned()));
+        }
     }
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let name = status.lines().find_map(|l| l.strip_prefix("Name:"))?;
-    Some(format!("[{}]", name.trim()))
+    Ok(crate::process::status(pid)?.map(|s| format!("[{}]", s.name)))
 }
 
 /// How a walk went: what was read and what could not be.
@@ -191,16 +196,17 @@ fn read_fully(mem: &File, buf: &mut [u8], addr: u64) -> io::Result<usize> {
 }
 
 /// Process IDs, from /proc, without this process and the agent that started it: both hold
-/// the module's search terms in memory and would always match them.
-pub fn inspectable_pids() -> Vec<u32> {
+/// the module's search terms in memory and would always match them. An error when /proc
+/// cannot be listed, or when the parent cannot be told from another agent.
+pub fn inspectable_pids() -> io::Result<Vec<u32>> {
     let me = std::process::id();
     let parent = std::os::unix::process::parent_id();
-    let my_name = process_name(me);
-    let parent_is_agent = my_name.is_some() && process_name(parent) == my_name;
-    super::net::pids()
+    let my_name = process_name(me)?;
+    let parent_is_agent = my_name.is_some() && process_name(parent)? == my_name;
+    Ok(super::net::pids()?
         .into_iter()
         .filter(|p| *p != me && !(parent_is_agent && *p == parent))
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]
@@ -300,13 +306,14 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsysca
 
     #[test]
     fn names_processes_as_mig_does() {
-        let me = process_name(std::process::id()).unwrap();
+        let me = process_name(std::process::id()).unwrap().unwrap();
         assert!(me.starts_with('/'), "{me}");
         // Kernel threads have no executable: ps(1)'s bracketed name instead.
-        let kthread = crate::net::pids()
-            .into_iter()
-            .find(|p| std::fs::read_link(format!("/proc/{p}/exe")).is_err());
-        if let Some(k) = kthread.and_then(process_name) {
+        let kthread = crate::net::pids().unwrap().into_iter().find(|p| {
+            std::fs::read_link(format!("/proc/{p}/exe"))
+                .is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+        });
+        if let Some(k) = kthread.and_then(|p| process_name(p).unwrap()) {
             assert!(k.starts_with('[') && k.ends_with(']'), "{k}");
         }
     }

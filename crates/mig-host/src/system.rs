@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::CStr;
+use std::io;
+use std::path::Path;
 
 /// What uname(2) says about the kernel and the machine.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,21 +61,35 @@ pub fn parse_os_release(text: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// The distribution's os-release(5): /etc/os-release, else /usr/lib/os-release.
-pub fn os_release() -> Result<HashMap<String, String>, String> {
-    for p in ["/etc/os-release", "/usr/lib/os-release"] {
-        if let Ok(t) = std::fs::read_to_string(p) {
-            return Ok(parse_os_release(&t));
-        }
-    }
-    Err("neither /etc/os-release nor /usr/lib/os-release can be read".into())
+/// Where os-release(5) may be, in the order it is looked for.
+const OS_RELEASE_PATHS: [&str; 2] = ["/etc/os-release", "/usr/lib/os-release"];
+
+/// The distribution's os-release(5): /etc/os-release, else /usr/lib/os-release. An error when
+/// neither exists, or when the first that exists cannot be read.
+pub fn os_release() -> io::Result<HashMap<String, String>> {
+    os_release_from(&OS_RELEASE_PATHS.map(Path::new))
 }
 
-/// A file's first line, trimmed; empty when unreadable.
-pub fn read_trimmed(path: &str) -> String {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
+/// The first of `paths` that exists, parsed; only a missing file lets the next one be read
+/// (os-release(5) says the first one wins).
+fn os_release_from(paths: &[&Path]) -> io::Result<HashMap<String, String>> {
+    for p in paths {
+        if let Some(text) = crate::optional(p, |p| std::fs::read_to_string(p))? {
+            return Ok(parse_os_release(&text));
+        }
+    }
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("no os-release file: none of {}", names.join(", ")),
+    ))
+}
+
+/// A file's text, trimmed; an error naming it when it cannot be read.
+pub fn read_trimmed(path: &str) -> io::Result<String> {
+    Ok(crate::required(path, |p| std::fs::read_to_string(p))?
+        .trim()
+        .to_string())
 }
 
 /// What /proc/cpuinfo says about the processors.
@@ -128,55 +144,72 @@ pub fn parse_cpuinfo(text: &str) -> Cpu {
     cpu
 }
 
-/// The processors, from /proc/cpuinfo; zero counts if it cannot be read.
-pub fn cpu() -> Cpu {
-    parse_cpuinfo(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default())
+/// The processors, from /proc/cpuinfo; an error naming it when it cannot be read.
+pub fn cpu() -> io::Result<Cpu> {
+    Ok(parse_cpuinfo(&crate::required("/proc/cpuinfo", |p| {
+        std::fs::read_to_string(p)
+    })?))
 }
 
-/// MemTotal of /proc/meminfo, in bytes.
-pub fn physical_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
+/// MemTotal of /proc/meminfo, in bytes; an error naming the file when it cannot be read or
+/// does not say.
+pub fn physical_memory() -> io::Result<u64> {
+    const MEMINFO: &str = "/proc/meminfo";
+    crate::required(MEMINFO, |p| std::fs::read_to_string(p))?
         .lines()
         .find_map(|l| l.strip_prefix("MemTotal:"))
         .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        .unwrap_or(0)
-        .saturating_mul(1024)
+        .map(|kib| kib.saturating_mul(1024))
+        .ok_or_else(|| crate::unexpected(MEMINFO, "no MemTotal line"))
 }
 
-/// A DMI field from /sys/class/dmi/id (some are readable by root only).
-pub fn dmi(field: &str) -> String {
-    read_trimmed(&format!("/sys/class/dmi/id/{field}"))
+/// A DMI field from /sys/class/dmi/id; `None` when the machine has no such field (no DMI at
+/// all on many ARM boards and some virtual machines). Serial numbers and the UUID are readable
+/// by root only: reading them as another user is an error naming the file.
+pub fn dmi(field: &str) -> io::Result<Option<String>> {
+    let text = crate::optional(format!("/sys/class/dmi/id/{field}"), |p| {
+        std::fs::read_to_string(p)
+    })?;
+    Ok(text.map(|t| t.trim().to_string()))
 }
 
 /// Seconds since boot (/proc/uptime).
-pub fn uptime_seconds() -> Result<u64, String> {
-    let text = std::fs::read_to_string("/proc/uptime").map_err(|e| format!("/proc/uptime: {e}"))?;
+pub fn uptime_seconds() -> io::Result<u64> {
+    const UPTIME: &str = "/proc/uptime";
+    let text = crate::required(UPTIME, |p| std::fs::read_to_string(p))?;
     text.split_whitespace()
         .next()
         .and_then(|s| s.parse::<f64>().ok())
         .map(|s| s as u64)
-        .ok_or_else(|| format!("/proc/uptime: unexpected content {text:?}"))
+        .ok_or_else(|| crate::unexpected(UPTIME, &format!("unexpected content {text:?}")))
 }
 
-/// The host name with its domain when the resolver configuration gives one.
-pub fn hostname() -> String {
+/// The resolver configuration, where the host's domain may be given.
+const RESOLV_CONF: &str = "/etc/resolv.conf";
+
+/// The host name with its domain when the resolver configuration gives one. A machine without
+/// /etc/resolv.conf has no domain there; one that cannot be read is an error naming it.
+pub fn hostname() -> io::Result<String> {
     let name = uname().nodename;
     if name.contains('.') {
-        return name;
+        return Ok(name);
     }
-    let domain = std::fs::read_to_string("/etc/resolv.conf")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
+    Ok(match domain(Path::new(RESOLV_CONF))? {
+        Some(d) => format!("{name}.{d}"),
+        None => name,
+    })
+}
+
+/// The `domain` of a resolv.conf(5); `None` when the file does not exist or gives none.
+fn domain(resolv_conf: &Path) -> io::Result<Option<String>> {
+    let text = crate::optional(resolv_conf, |p| std::fs::read_to_string(p))?;
+    Ok(text.and_then(|t| {
+        t.lines().find_map(|l| {
             l.strip_prefix("domain ")
                 .map(|d| d.trim().to_string())
                 .filter(|d| !d.is_empty())
-        });
-    match domain {
-        Some(d) => format!("{name}.{d}"),
-        None => name,
-    }
+        })
+    }))
 }
 
 #[cfg(test)]
@@ -204,8 +237,41 @@ mod tests {
     #[test]
     fn this_machine() {
         assert!(!uname().release.is_empty());
-        assert!(physical_memory() > 0);
-        assert!(cpu().logical >= 1);
+        assert!(physical_memory().unwrap() > 0);
+        assert!(cpu().unwrap().logical >= 1);
         assert!(uptime_seconds().is_ok());
+        assert!(!hostname().unwrap().is_empty());
+        assert!(!read_trimmed("/proc/cmdline").unwrap().contains('\n'));
+        let err = read_trimmed("/proc/no-such-file").unwrap_err();
+        assert!(err.to_string().starts_with("/proc/no-such-file: "), "{err}");
+    }
+
+    /// An optional file that is missing reads as "not there"; one that cannot be read (a
+    /// directory here, so that the test also fails as root, who may read any file) is an
+    /// error naming it, not a silent absence.
+    #[test]
+    fn optional_files_missing_or_unreadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let conf = dir.path().join("resolv.conf");
+        std::fs::write(&conf, "search x\ndomain example.org\nnameserver ::1\n").unwrap();
+        assert_eq!(domain(&missing).unwrap(), None);
+        assert_eq!(domain(&conf).unwrap().as_deref(), Some("example.org"));
+        let err = domain(dir.path()).unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with(&format!("{}: ", dir.path().display())));
+
+        let release = dir.path().join("os-release");
+        std::fs::write(&release, "ID=test\n").unwrap();
+        assert_eq!(
+            os_release_from(&[&missing, &release]).unwrap()["ID"],
+            "test"
+        );
+        // The first file exists but cannot be read: an error, not the second file's word.
+        let err = os_release_from(&[dir.path(), &release]).unwrap_err();
+        assert!(err.to_string().contains("is a directory"), "{err}");
+        let err = os_release_from(&[&missing]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
     }
 }

@@ -2,6 +2,7 @@
 //! `files` NSS source; directory services such as LDAP are not asked).
 
 use std::collections::HashMap;
+use std::io;
 
 /// The local accounts database.
 pub const PASSWD: &str = "/etc/passwd";
@@ -80,36 +81,29 @@ pub fn parse_group(text: &str) -> Vec<Group> {
         .collect()
 }
 
-/// The accounts of /etc/passwd.
-pub fn users() -> Result<Vec<User>, String> {
-    std::fs::read_to_string(PASSWD)
-        .map(|t| parse_passwd(&t))
-        .map_err(|e| format!("{PASSWD}: {e}"))
+/// The accounts of /etc/passwd; an error naming it when it cannot be read.
+pub fn users() -> io::Result<Vec<User>> {
+    Ok(parse_passwd(&crate::required(PASSWD, |p| {
+        std::fs::read_to_string(p)
+    })?))
 }
 
-/// The groups of /etc/group.
-pub fn groups() -> Result<Vec<Group>, String> {
-    std::fs::read_to_string(GROUP)
-        .map(|t| parse_group(&t))
-        .map_err(|e| format!("{GROUP}: {e}"))
+/// The groups of /etc/group; an error naming it when it cannot be read.
+pub fn groups() -> io::Result<Vec<Group>> {
+    Ok(parse_group(&crate::required(GROUP, |p| {
+        std::fs::read_to_string(p)
+    })?))
 }
 
-/// uid → user name, for tables that show owners by name.
-pub fn user_names() -> HashMap<u32, String> {
-    users()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|u| (u.uid, u.name))
-        .collect()
+/// uid → user name, for tables that show owners by name; an error when /etc/passwd cannot be
+/// read (which must not turn every owner into a bare number).
+pub fn user_names() -> io::Result<HashMap<u32, String>> {
+    Ok(users()?.into_iter().map(|u| (u.uid, u.name)).collect())
 }
 
-/// gid → group name.
-pub fn group_names() -> HashMap<u32, String> {
-    groups()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|g| (g.gid, g.name))
-        .collect()
+/// gid → group name; an error when /etc/group cannot be read.
+pub fn group_names() -> io::Result<HashMap<u32, String>> {
+    Ok(groups()?.into_iter().map(|g| (g.gid, g.name)).collect())
 }
 
 #[cfg(test)]
@@ -131,6 +125,13 @@ mod tests {
     #[test]
     fn root_exists_here() {
         assert!(users().unwrap().iter().any(|u| u.uid == 0));
-        assert_eq!(group_names().get(&0).map(String::as_str), Some("root"));
+        assert_eq!(
+            group_names().unwrap().get(&0).map(String::as_str),
+            Some("root")
+        );
+        assert_eq!(
+            user_names().unwrap().get(&0).map(String::as_str),
+            Some("root")
+        );
     }
 }

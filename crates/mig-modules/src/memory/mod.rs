@@ -103,7 +103,12 @@ impl Module for Memory {
         // The scanner records each check's matches in its copy of the plan.
         let mut scanner = Scanner::new(searches.clone(), ctx);
         let mut errors = Vec::new();
-        for pid in crate::os::procmem::inspectable_pids() {
+        let pids = crate::os::procmem::inspectable_pids().unwrap_or_else(|e| {
+            // Nothing can be searched: the result says why rather than "nothing found".
+            errors.push(format!("the processes cannot be listed: {e}"));
+            Vec::new()
+        });
+        for pid in pids {
             if let Err(stop) = scanner.process(pid) {
                 errors.push(format!("memory stopped early: {stop}"));
                 break;

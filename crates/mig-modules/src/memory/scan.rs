@@ -166,11 +166,25 @@ impl<'a> Scanner<'a> {
     /// Evaluates every search on one process. `Err` when the run must stop.
     pub fn process(&mut self, pid: u32) -> Result<(), Stop> {
         self.ctx.check()?;
-        let Some(name) = procmem::process_name(pid) else {
-            return Ok(()); // gone
+        let name = match procmem::process_name(pid) {
+            Ok(Some(name)) => name,
+            Ok(None) => return Ok(()), // gone
+            Err(e) => {
+                self.failure(format!("pid {pid}: {e}"));
+                return Ok(());
+            }
         };
         self.counters.processes += 1;
-        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+        let maps = crate::os::optional(format!("/proc/{pid}/maps"), |p| std::fs::read_to_string(p));
+        let maps = match maps {
+            Ok(Some(maps)) => maps,
+            Ok(None) => return Ok(()), // exited meanwhile
+            // Its libraries and regions are unknown: the process is not searched, and says so.
+            Err(e) => {
+                self.failure(format!("pid {pid} ({name}): {e}"));
+                return Ok(());
+            }
+        };
         let libraries: Vec<&str> = maps
             .lines()
             .filter_map(|l| l.splitn(6, char::is_whitespace).nth(5))

@@ -3,6 +3,7 @@
 
 use crate::flags::{self, Flag};
 use crate::os::net::{self, IpMatch, Namespace, Owner};
+use crate::os::Gathered;
 use crate::{gofmt, Context, Module, ModuleError, Report, SandboxNeeds};
 use regex::RegexBuilder;
 use serde::{Deserialize, Serialize};
@@ -227,16 +228,25 @@ impl Module for Netstat {
 
     fn run(c: &Compiled, ctx: &Context) -> Result<Report<Elements, Statistics>, ModuleError> {
         let start = Instant::now();
+        let mut hits = Hits::new();
+        let mut errors = Vec::new();
         let namespaces = if c.namespaces {
-            net::namespaces()
+            let all = net::namespaces();
+            // Without the list, the agent's own namespace is still searched.
+            gathered(all, "network namespaces", &mut errors)
+                .unwrap_or_else(|| vec![Namespace::own()])
         } else {
             vec![Namespace::own()]
         };
-        let mut hits = Hits::new();
-        let mut errors = Vec::new();
         let needs_sockets = !c.connectedip.is_empty() || !c.listeningport.is_empty();
         let owners: HashMap<u64, Owner> = if needs_sockets {
-            net::socket_owners()
+            // Without owners, sockets are still listed, without their process.
+            gathered(
+                net::socket_owners(),
+                "the processes owning sockets",
+                &mut errors,
+            )
+            .unwrap_or_default()
         } else {
             HashMap::new()
         };
@@ -360,6 +370,28 @@ fn parse_port(s: &str) -> Result<u16, ModuleError> {
 /// What was found, by question kind (`localmac`…), then by the question as asked.
 type Hits = BTreeMap<&'static str, BTreeMap<String, Vec<Element>>>;
 
+/// What was gathered over every process. Its failures go to `errors` as one line saying that
+/// `what` cannot all be told, with the first failure and how many more processes failed.
+/// `None`, with the error, when nothing could be gathered (/proc cannot be listed).
+fn gathered<T>(r: std::io::Result<Gathered<T>>, what: &str, errors: &mut Vec<String>) -> Option<T> {
+    match r {
+        Ok(g) => {
+            if let Some(first) = g.errors.first() {
+                let more = match g.errors.len() - 1 {
+                    0 => String::new(),
+                    n => format!(" (and {n} more processes)"),
+                };
+                errors.push(format!("{what} cannot all be told: {first}{more}"));
+            }
+            Some(g.value)
+        }
+        Err(e) => {
+            errors.push(format!("{what} cannot all be told: {e}"));
+            None
+        }
+    }
+}
+
 /// The list of answers to `query` of `kind`.
 fn answers<'a>(hits: &'a mut Hits, kind: &'static str, query: &str) -> &'a mut Vec<Element> {
     hits.entry(kind)
@@ -374,7 +406,7 @@ fn local_macs(c: &Compiled, hits: &mut Hits) -> std::io::Result<()> {
     if c.localmac.is_empty() {
         return Ok(());
     }
-    let ifaces = net::interfaces();
+    let ifaces = net::interfaces()?;
     let addrs = net::local_addresses(&Namespace::own())?;
     for (query, re) in &c.localmac {
         let found = answers(hits, "localmac", query);
@@ -413,7 +445,7 @@ fn local_ips(
     if c.localip.is_empty() {
         return Ok(());
     }
-    let macs: HashMap<String, String> = net::interfaces()
+    let macs: HashMap<String, String> = net::interfaces()?
         .into_iter()
         .map(|i| (i.name, i.mac))
         .collect();
@@ -589,6 +621,36 @@ mod tests {
             assert!(!r.success);
             assert!(r.errors[0].contains(want), "{want}: {:?}", r.errors);
         }
+    }
+
+    #[test]
+    fn processes_that_cannot_be_read_are_reported_in_one_line() {
+        let refused = |pid: u32| {
+            std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("/proc/{pid}/fd: permission denied"),
+            )
+        };
+        let mut errors = Vec::new();
+        let all = Gathered {
+            value: 7,
+            errors: vec![refused(1), refused(2), refused(3)],
+        };
+        assert_eq!(gathered(Ok(all), "owners", &mut errors), Some(7));
+        let clean = Gathered {
+            value: 8,
+            errors: Vec::new(),
+        };
+        assert_eq!(gathered(Ok(clean), "owners", &mut errors), Some(8));
+        let none = gathered::<u8>(Err(refused(4)), "owners", &mut errors);
+        assert_eq!(none, None);
+        assert_eq!(
+            errors,
+            [
+                "owners cannot all be told: /proc/1/fd: permission denied (and 2 more processes)",
+                "owners cannot all be told: /proc/4/fd: permission denied",
+            ]
+        );
     }
 
     #[test]

@@ -343,7 +343,14 @@ impl Run<'_> {
 
     /// Process memory: the given pids, and every process whose name matches.
     fn processes(&mut self, rules: &engine::Rules, pids: &[u32], names: &[regex::Regex]) {
-        let inspectable = procmem::inspectable_pids();
+        let inspectable = match procmem::inspectable_pids() {
+            Ok(pids) => pids,
+            Err(e) => {
+                self.errors
+                    .push(format!("the processes cannot be listed: {e}"));
+                return;
+            }
+        };
         for pid in pids {
             if !inspectable.contains(pid) {
                 self.errors.push(format!(
@@ -352,8 +359,17 @@ impl Run<'_> {
             }
         }
         for pid in inspectable {
-            let Some(name) = procmem::process_name(pid) else {
+            if names.is_empty() && !pids.contains(&pid) {
                 continue;
+            }
+            let name = match procmem::process_name(pid) {
+                Ok(Some(name)) => name,
+                Ok(None) => continue, // exited meanwhile
+                // It may be one the names would match: say that it could not be told.
+                Err(e) => {
+                    self.errors.push(format!("pid {pid}: {e}"));
+                    continue;
+                }
             };
             if !pids.contains(&pid) && !names.iter().any(|r| r.is_match(&name)) {
                 continue;

@@ -70,7 +70,7 @@ fn scans_process_memory_by_pid_and_by_name() {
     assert!(r.success, "{r:?}");
     assert_eq!(
         r.elements["Matches"],
-        json!([{"Object": crate::os::procmem::process_name(pid).unwrap(),
+        json!([{"Object": crate::os::procmem::process_name(pid).unwrap().unwrap(),
                 "MatchedRules": ["heap_marker", "seam_marker"], "Pid": pid}]),
         "{r:?}"
     );

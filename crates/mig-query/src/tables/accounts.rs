@@ -34,7 +34,8 @@ pub(crate) static USERS: Table = Table {
 pub(crate) fn selected_users(q: &Constraints) -> Result<Vec<User>, String> {
     let uids = q.ints("uid");
     let names = q.texts("username");
-    Ok(users::users()?
+    Ok(users::users()
+        .map_err(|e| e.to_string())?
         .into_iter()
         .filter(|u| uids.as_ref().is_none_or(|w| w.contains(&i64::from(u.uid))))
         .filter(|u| names.as_ref().is_none_or(|w| w.contains(&u.name)))
@@ -83,7 +84,8 @@ pub(crate) static GROUPS: Table = Table {
 fn gen_groups(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     let gids = q.ints("gid");
     Ok(VecRows::boxed(
-        users::groups()?
+        users::groups()
+            .map_err(|e| e.to_string())?
             .into_iter()
             .filter(|g| gids.as_ref().is_none_or(|w| w.contains(&i64::from(g.gid))))
             .map(|g| GroupRow {
@@ -115,7 +117,7 @@ pub(crate) static USER_GROUPS: Table = Table {
 };
 
 fn gen_user_groups(q: &Constraints) -> Result<Box<dyn Rows>, String> {
-    let groups = users::groups()?;
+    let groups = users::groups().map_err(|e| e.to_string())?;
     let mut rows = Vec::new();
     for u in selected_users(q)? {
         let mut gids = vec![u.gid];

@@ -314,8 +314,8 @@ fn gen_suid(q: &Constraints) -> Result<Box<dyn Rows>, String> {
         .map(|d| format!("{}/%%", d.trim_end_matches('/')))
         .collect();
     let mut source = Source::patterns(&patterns)?;
-    let names = users::user_names();
-    let groups = users::group_names();
+    let names = users::user_names().map_err(|e| e.to_string())?;
+    let groups = users::group_names().map_err(|e| e.to_string())?;
     let budget = Constraints::all(q.table, q.budget.clone());
     Ok(Box::new(FnRows(move || loop {
         budget.check()?;

@@ -5,6 +5,7 @@ use super::super::row::table_row;
 use super::super::schema::*;
 use mig_host::net::{self, Namespace};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
 
 /// A prefix length as a netmask: `255.255.255.0`, `ffff:ffff:ffff:ffff::`.
 pub(crate) fn netmask(v4: bool, prefix: u8) -> String {
@@ -53,6 +54,7 @@ pub(crate) static INTERFACE_ADDRESSES: Table = Table {
 
 fn gen_addresses(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     let flags: std::collections::HashMap<String, u32> = net::interfaces()
+        .map_err(|e| e.to_string())?
         .into_iter()
         .map(|i| (i.name, i.flags))
         .collect();
@@ -126,6 +128,7 @@ pub(crate) static INTERFACE_DETAILS: Table = Table {
 
 fn gen_details(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     let rows = net::interfaces()
+        .map_err(|e| e.to_string())?
         .into_iter()
         .map(|iface| {
             let dir = format!("/sys/class/net/{}", iface.name);
@@ -276,11 +279,10 @@ fn parse_ipv6_routes(text: &str) -> Vec<RouteRow> {
 }
 
 fn gen_routes(_: &Constraints) -> Result<Box<dyn Rows>, String> {
-    let mut rows =
-        parse_ipv4_routes(&std::fs::read_to_string("/proc/net/route").unwrap_or_default());
-    rows.extend(parse_ipv6_routes(
-        &std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default(),
-    ));
+    // A kernel without IPv6 has no ipv6_route: no IPv6 routes. Any other failure says so.
+    let table = |path: &str| mig_host::read_table(Path::new(path)).map_err(|e| e.to_string());
+    let mut rows = parse_ipv4_routes(&table("/proc/net/route")?);
+    rows.extend(parse_ipv6_routes(&table("/proc/net/ipv6_route")?));
     Ok(VecRows::boxed(rows))
 }
 
@@ -462,8 +464,10 @@ fn parse_resolv_conf(text: &str) -> Vec<ResolverRow> {
 }
 
 fn gen_resolvers(_: &Constraints) -> Result<Box<dyn Rows>, String> {
-    let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    Ok(VecRows::boxed(parse_resolv_conf(&text)))
+    // No /etc/resolv.conf: no resolvers configured. One that cannot be read is an error.
+    let text = mig_host::optional("/etc/resolv.conf", |p| std::fs::read_to_string(p))
+        .map_err(|e| e.to_string())?;
+    Ok(VecRows::boxed(parse_resolv_conf(&text.unwrap_or_default())))
 }
 
 #[cfg(test)]

@@ -4,10 +4,29 @@
 use super::super::row::{saturate, table_row};
 use super::super::schema::*;
 use mig_host::{net, process};
+use std::io;
 
-/// The processes a scan visits: the `pid` values asked for, or every process.
-pub(crate) fn pids(q: &Constraints) -> Vec<u32> {
-    match q.ints("pid") {
+/// A per-process read as the tables take it: what was read; `None` when the process is gone,
+/// or when the kernel will not show it to the agent (a process of an enclosing container or
+/// user namespace, or one a security module guards: ps and ss show nothing of it either, and
+/// one such process must not fail a scan of all the others). Any other failure ends the scan.
+pub(crate) fn shown<T>(read: io::Result<Option<T>>) -> Result<Option<T>, String> {
+    match read {
+        Ok(v) => Ok(v),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// [`shown`] for a read of many things (descriptors, mappings): none when not shown.
+pub(crate) fn all_shown<T>(read: io::Result<Vec<T>>) -> Result<Vec<T>, String> {
+    Ok(shown(read.map(Some))?.unwrap_or_default())
+}
+
+/// The processes a scan visits: the `pid` values asked for, or every process (an error when
+/// /proc cannot be listed, which must not read as "no processes").
+pub(crate) fn pids(q: &Constraints) -> Result<Vec<u32>, String> {
+    Ok(match q.ints("pid") {
         Some(wanted) => {
             let mut p: Vec<u32> = wanted
                 .into_iter()
@@ -18,27 +37,27 @@ pub(crate) fn pids(q: &Constraints) -> Vec<u32> {
             p.dedup();
             p
         }
-        None => net::pids(),
-    }
+        None => net::pids().map_err(|e| e.to_string())?,
+    })
 }
 
-/// Rows made per process, one process at a time.
-pub(crate) fn per_process<F, R>(q: &Constraints, mut rows_of: F) -> Box<dyn Rows>
+/// Rows made per process, one process at a time; an error from `rows_of` ends the scan.
+pub(crate) fn per_process<F, R>(q: &Constraints, mut rows_of: F) -> Result<Box<dyn Rows>, String>
 where
-    F: FnMut(u32) -> Vec<R> + 'static,
+    F: FnMut(u32) -> Result<Vec<R>, String> + 'static,
     R: Into<Row> + 'static,
 {
-    let mut pids = pids(q).into_iter();
+    let mut pids = pids(q)?.into_iter();
     let mut pending = Vec::new().into_iter();
-    Box::new(FnRows(move || loop {
+    Ok(Box::new(FnRows(move || loop {
         if let Some(r) = pending.next() {
             return Ok(Some(r));
         }
         match pids.next() {
-            Some(pid) => pending = rows_of(pid).into_iter(),
+            Some(pid) => pending = rows_of(pid)?.into_iter(),
             None => return Ok(None),
         }
-    }))
+    })))
 }
 
 table_row! {
@@ -87,43 +106,52 @@ pub(crate) static PROCESSES: Table = Table {
 
 fn gen_processes(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     let ticks = process::clock_ticks();
-    let boot = process::boot_time();
+    let boot = if q.uses("start_time") {
+        Some(process::boot_time().map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
     let want_cmdline = q.uses("cmdline");
     let want_path = q.uses("path") || q.uses("on_disk");
     let want_dirs = q.uses("cwd") || q.uses("root");
     let want_io = q.uses("disk_bytes_read") || q.uses("disk_bytes_written");
     let want_cgroup = q.uses("cgroup_path");
-    Ok(per_process(q, move |pid| {
-        let (Some(st), Some(ss)) = (process::stat(pid), process::status(pid)) else {
-            return Vec::new();
+    per_process(q, move |pid| {
+        let (Some(st), Some(ss)) = (shown(process::stat(pid))?, shown(process::status(pid))?)
+        else {
+            return Ok(Vec::new());
         };
-        let opt = |want: bool, f: &dyn Fn() -> Option<String>| {
-            if want {
-                f().unwrap_or_default()
+        let opt = |want: bool, read: &dyn Fn() -> io::Result<Option<String>>| {
+            Ok::<_, String>(if want {
+                shown(read())?.unwrap_or_default()
             } else {
                 String::new()
-            }
+            })
         };
         let (path, on_disk) = if want_path {
-            process::exe(pid)
+            shown(process::exe(pid).map(Some))?.unwrap_or((String::new(), None))
         } else {
             (String::new(), None)
         };
         let cmdline = if want_cmdline {
-            process::cmdline(pid).unwrap_or_default().join(" ")
+            shown(process::cmdline(pid))?.unwrap_or_default().join(" ")
         } else {
             String::new()
         };
-        let io = if want_io { process::io(pid) } else { None };
+        let io = if want_io {
+            shown(process::io(pid))?
+        } else {
+            None
+        };
         let ms = |t: u64| saturate(t.saturating_mul(1000) / ticks);
-        vec![ProcessRow {
+        Ok(vec![ProcessRow {
             pid: pid.into(),
             name: ss.name.clone(),
             path,
             cmdline,
             state: st.state.clone(),
-            cwd: opt(want_dirs, &|| process::link(pid, "cwd")),
-            root: opt(want_dirs, &|| process::link(pid, "root")),
+            cwd: opt(want_dirs, &|| process::link(pid, "cwd"))?,
+            root: opt(want_dirs, &|| process::link(pid, "root"))?,
             uid: ss.uids[0].into(),
             gid: ss.gids[0].into(),
             euid: ss.uids[1].into(),
@@ -136,7 +164,7 @@ fn gen_processes(q: &Constraints) -> Result<Box<dyn Rows>, String> {
             total_size: saturate(ss.vm_size_bytes),
             user_time: ms(st.utime),
             system_time: ms(st.stime),
-            // -1: the process's I/O counters could not be read.
+            // -1: the process's I/O counters are not shown (or it exited meanwhile).
             disk_bytes_read: io.map_or(-1, |(r, _)| saturate(r)),
             disk_bytes_written: io.map_or(-1, |(_, w)| saturate(w)),
             start_time: boot.map_or(-1, |b| (b + st.starttime / ticks) as i64),
@@ -144,9 +172,9 @@ fn gen_processes(q: &Constraints) -> Result<Box<dyn Rows>, String> {
             pgroup: st.pgrp,
             threads: st.threads,
             nice: st.nice,
-            cgroup_path: opt(want_cgroup, &|| process::cgroup(pid)),
-        }]
-    }))
+            cgroup_path: opt(want_cgroup, &|| process::cgroup(pid))?,
+        }])
+    })
 }
 
 table_row! {
@@ -170,8 +198,8 @@ pub(crate) static PROCESS_OPEN_FILES: Table = Table {
 };
 
 fn gen_open_files(q: &Constraints) -> Result<Box<dyn Rows>, String> {
-    Ok(per_process(q, |pid| {
-        process::fds(pid)
+    per_process(q, |pid| {
+        Ok(all_shown(process::fds(pid))?
             .into_iter()
             // Sockets, pipes and anonymous inodes are not files (osquery leaves them out).
             .filter(|f| f.target.starts_with('/'))
@@ -180,8 +208,8 @@ fn gen_open_files(q: &Constraints) -> Result<Box<dyn Rows>, String> {
                 fd: saturate(f.fd),
                 path: f.target,
             })
-            .collect()
-    }))
+            .collect())
+    })
 }
 
 table_row! {
@@ -211,8 +239,8 @@ pub(crate) static PROCESS_MEMORY_MAP: Table = Table {
 };
 
 fn gen_memory_map(q: &Constraints) -> Result<Box<dyn Rows>, String> {
-    Ok(per_process(q, |pid| {
-        process::maps(pid)
+    per_process(q, |pid| {
+        Ok(all_shown(process::maps(pid))?
             .into_iter()
             .map(|m| MemoryMapRow {
                 pid: pid.into(),
@@ -225,6 +253,6 @@ fn gen_memory_map(q: &Constraints) -> Result<Box<dyn Rows>, String> {
                 inode: saturate(m.inode),
                 path: m.path,
             })
-            .collect()
-    }))
+            .collect())
+    })
 }

@@ -3,11 +3,12 @@
 
 use super::super::row::{saturate, table_row};
 use super::super::schema::*;
-use super::processes::per_process;
+use super::processes::{all_shown, per_process, shown};
 use mig_host::net::{self, Namespace, Proto, Socket};
 use mig_host::{process, unix};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const AF_UNIX: i64 = 1;
 const AF_INET: i64 = 2;
@@ -37,33 +38,43 @@ struct Tables {
 fn held<R: Into<Row> + 'static>(
     q: &Constraints,
     mut each: impl FnMut(Held) -> Option<R> + 'static,
-) -> Box<dyn Rows> {
+) -> Result<Box<dyn Rows>, String> {
     let mut by_namespace: HashMap<String, Tables> = HashMap::new();
     per_process(q, move |pid| {
-        let fds: Vec<(u64, u64)> = process::fds(pid)
+        let fds: Vec<(u64, u64)> = all_shown(process::fds(pid))?
             .into_iter()
             .filter_map(|f| Some((f.fd, process::socket_inode(&f.target)?)))
             .collect();
         if fds.is_empty() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        let namespace = process::namespace(pid, "net").unwrap_or_default();
-        let tables = by_namespace.entry(namespace.clone()).or_insert_with(|| {
-            let ns = Namespace {
-                id: namespace.clone(),
-                net_dir: PathBuf::from(format!("/proc/{pid}/net")),
-            };
-            // A process that exited meanwhile, or whose namespace cannot be read, lists no
-            // sockets: the other processes' rows still come.
-            Tables {
-                ip: net::sockets(&ns)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|s| (s.inode, s))
-                    .collect(),
-                unix: unix::sockets(&ns).unwrap_or_default(),
+        // Empty when the kernel has no network namespaces.
+        let namespace = shown(process::namespace(pid, "net"))?.unwrap_or_default();
+        let tables = match by_namespace.entry(namespace.clone()) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => {
+                let ns = Namespace {
+                    id: namespace.clone(),
+                    net_dir: PathBuf::from(format!("/proc/{pid}/net")),
+                };
+                let (Some(ip), Some(unix)) = (
+                    shown(net::sockets(&ns).map(Some))?,
+                    shown(unix::sockets(&ns).map(Some))?,
+                ) else {
+                    // Not shown through this process: another of its namespace may show it.
+                    return Ok(Vec::new());
+                };
+                // A process that exited meanwhile reads as empty tables, which are not its
+                // namespace's: they are not kept for the other processes of the namespace.
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    return Ok(Vec::new());
+                }
+                new.insert(Tables {
+                    ip: ip.into_iter().map(|s| (s.inode, s)).collect(),
+                    unix,
+                })
             }
-        });
+        };
         let mut rows = Vec::new();
         for (fd, inode) in fds {
             let kind = match (tables.ip.get(&inode), tables.unix.get(&inode)) {
@@ -81,7 +92,7 @@ fn held<R: Into<Row> + 'static>(
             };
             rows.extend(each(h));
         }
-        rows
+        Ok(rows)
     })
 }
 
@@ -133,7 +144,7 @@ pub(crate) static PROCESS_OPEN_SOCKETS: Table = Table {
 };
 
 fn gen_open_sockets(q: &Constraints) -> Result<Box<dyn Rows>, String> {
-    Ok(held(q, |h| {
+    held(q, |h| {
         let (pid, fd, socket) = (i64::from(h.pid), saturate(h.fd), saturate(h.inode));
         Some(match h.kind {
             Kind::Ip(s) => OpenSocketRow {
@@ -174,7 +185,7 @@ fn gen_open_sockets(q: &Constraints) -> Result<Box<dyn Rows>, String> {
                 net_namespace: h.namespace,
             },
         })
-    }))
+    })
 }
 
 table_row! {
@@ -204,7 +215,7 @@ pub(crate) static LISTENING_PORTS: Table = Table {
 };
 
 fn gen_listening(q: &Constraints) -> Result<Box<dyn Rows>, String> {
-    Ok(held(q, |h| {
+    held(q, |h| {
         let (pid, fd, socket) = (i64::from(h.pid), saturate(h.fd), saturate(h.inode));
         Some(match h.kind {
             Kind::Ip(s) if s.is_listening() => ListeningRow {
@@ -231,5 +242,5 @@ fn gen_listening(q: &Constraints) -> Result<Box<dyn Rows>, String> {
             },
             _ => return None,
         })
-    }))
+    })
 }

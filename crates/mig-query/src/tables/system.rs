@@ -26,7 +26,7 @@ pub(crate) static KERNEL_INFO: Table = Table {
 };
 
 fn gen_kernel_info(_: &Constraints) -> Result<Box<dyn Rows>, String> {
-    let cmdline = system::read_trimmed("/proc/cmdline");
+    let cmdline = system::read_trimmed("/proc/cmdline").map_err(|e| e.to_string())?;
     let param = |name: &str| {
         cmdline
             .split_whitespace()
@@ -90,9 +90,9 @@ fn parse_modules(text: &str) -> Vec<KernelModuleRow> {
 
 fn gen_kernel_modules(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     // A kernel built without module support has no /proc/modules: no modules.
-    Ok(VecRows::boxed(parse_modules(
-        &std::fs::read_to_string("/proc/modules").unwrap_or_default(),
-    )))
+    let text =
+        mig_host::read_table(std::path::Path::new("/proc/modules")).map_err(|e| e.to_string())?;
+    Ok(VecRows::boxed(parse_modules(&text)))
 }
 
 table_row! {
@@ -123,7 +123,7 @@ pub(crate) static OS_VERSION: Table = Table {
 };
 
 fn gen_os_version(_: &Constraints) -> Result<Box<dyn Rows>, String> {
-    let r = system::os_release()?;
+    let r = system::os_release().map_err(|e| e.to_string())?;
     let get = |k: &str| r.get(k).cloned().unwrap_or_default();
     let mut nums = get("VERSION_ID")
         .split(['.', '-'])
@@ -190,13 +190,23 @@ pub(crate) static SYSTEM_INFO: Table = Table {
     example: "SELECT hostname, cpu_brand, physical_memory FROM system_info",
 };
 
-fn gen_system_info(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+fn gen_system_info(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     let un = system::uname();
-    let cpu = system::cpu();
-    let dmi = system::dmi;
+    let cpu = system::cpu().map_err(|e| e.to_string())?;
+    // Serial numbers and the UUID are root's to read: they are read only when asked for, so
+    // that an agent running as another user can still answer for the other columns.
+    let dmi = |column: &str, field: &str| -> Result<String, String> {
+        if !q.uses(column) {
+            return Ok(String::new());
+        }
+        // A machine without DMI (many ARM boards, some virtual machines): empty.
+        Ok(system::dmi(field)
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default())
+    };
     Ok(VecRows::boxed(vec![SystemInfoRow {
-        hostname: system::hostname(),
-        uuid: dmi("product_uuid").to_ascii_uppercase(),
+        hostname: system::hostname().map_err(|e| e.to_string())?,
+        uuid: dmi("uuid", "product_uuid")?.to_ascii_uppercase(),
         cpu_type: un.machine,
         cpu_subtype: cpu.model,
         cpu_brand: cpu.brand,
@@ -204,15 +214,15 @@ fn gen_system_info(_: &Constraints) -> Result<Box<dyn Rows>, String> {
         cpu_logical_cores: cpu.logical as i64,
         cpu_sockets: cpu.sockets as i64,
         cpu_microcode: cpu.microcode,
-        physical_memory: saturate(system::physical_memory()),
-        hardware_vendor: dmi("sys_vendor"),
-        hardware_model: dmi("product_name"),
-        hardware_version: dmi("product_version"),
-        hardware_serial: dmi("product_serial"),
-        board_vendor: dmi("board_vendor"),
-        board_model: dmi("board_name"),
-        board_version: dmi("board_version"),
-        board_serial: dmi("board_serial"),
+        physical_memory: saturate(system::physical_memory().map_err(|e| e.to_string())?),
+        hardware_vendor: dmi("hardware_vendor", "sys_vendor")?,
+        hardware_model: dmi("hardware_model", "product_name")?,
+        hardware_version: dmi("hardware_version", "product_version")?,
+        hardware_serial: dmi("hardware_serial", "product_serial")?,
+        board_vendor: dmi("board_vendor", "board_vendor")?,
+        board_model: dmi("board_model", "board_name")?,
+        board_version: dmi("board_version", "board_version")?,
+        board_serial: dmi("board_serial", "board_serial")?,
         computer_name: un.nodename.clone(),
         local_hostname: un.nodename,
         emulated_cpu_type: String::new(),
@@ -242,7 +252,7 @@ pub(crate) static UPTIME: Table = Table {
 };
 
 fn gen_uptime(_: &Constraints) -> Result<Box<dyn Rows>, String> {
-    let s = system::uptime_seconds()?;
+    let s = system::uptime_seconds().map_err(|e| e.to_string())?;
     Ok(VecRows::boxed(vec![UptimeRow {
         days: saturate(s / 86_400),
         hours: saturate(s / 3_600 % 24),
