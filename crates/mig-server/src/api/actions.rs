@@ -131,7 +131,7 @@ pub async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Ap
         investigator: q.investigator,
         ..Default::default()
     };
-    listing::actions(&app, &[], "actions", filter, &page).await
+    listing::list(&app, &[], "actions", filter, &page).await
 }
 
 pub async fn cancel(
@@ -167,7 +167,7 @@ pub async fn commands(
         status: q.status,
         ..Default::default()
     };
-    listing::commands(&app, &[], "commands", filter, &Page::new(q.limit, q.offset)).await
+    listing::list(&app, &[], "commands", filter, &Page::new(q.limit, q.offset)).await
 }
 
 /// Commands read per query while streaming (every answered one is sent, however many).

@@ -41,15 +41,11 @@ pub async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Ap
         before: optional_time(q.before.as_deref(), "before")?,
         ..Default::default()
     };
-    listing::agents(
-        &app,
-        &[],
-        "agents",
+    let agents = listing::AgentsAt {
         filter,
-        &Page::new(q.limit, q.offset),
-        now_ms(),
-    )
-    .await
+        now_ms: now_ms(),
+    };
+    listing::list(&app, &[], "agents", agents, &Page::new(q.limit, q.offset)).await
 }
 
 pub async fn get(State(app): State<Arc<App>>, Path(id): Path<u64>) -> ApiResult<Json<Agent>> {

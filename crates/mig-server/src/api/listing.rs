@@ -86,69 +86,82 @@ where
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// Actions matching `filter`, under `key`, one budgeted page.
-pub async fn actions(
-    app: &Arc<App>,
-    fields: &[(&str, serde_json::Value)],
-    key: &str,
-    filter: ActionFilter,
-    page: &Page,
-) -> ApiResult<Response> {
-    budgeted(fields, key, page, |offset, limit| {
-        let (app, filter) = (
-            app.clone(),
-            ActionFilter {
-                offset,
-                limit,
-                ..filter.clone()
-            },
-        );
-        async move { app.store.list_actions(&filter).await }
-    })
-    .await
+/// A store listing that [`list`] pages through: a filter that can be narrowed to one page,
+/// and the store call that reads it.
+pub trait Listing: Clone + Send + Sync {
+    /// What one row of the listing is.
+    type Row: Serialize;
+    /// The same filter, for `limit` rows from `offset`.
+    fn page(&self, offset: i64, limit: i64) -> Self;
+    /// Reads the rows.
+    fn fetch(&self, app: &App) -> impl Future<Output = Result<Vec<Self::Row>, StoreError>> + Send;
 }
 
-/// Agents matching `filter` (statuses as of `now_ms`), under `key`, one budgeted page.
-pub async fn agents(
-    app: &Arc<App>,
-    fields: &[(&str, serde_json::Value)],
-    key: &str,
-    filter: AgentFilter,
-    page: &Page,
-    now_ms: i64,
-) -> ApiResult<Response> {
-    budgeted(fields, key, page, |offset, limit| {
-        let (app, filter) = (
-            app.clone(),
-            AgentFilter {
-                offset,
-                limit,
-                ..filter.clone()
-            },
-        );
-        async move { app.store.list_agents(&filter, now_ms).await }
-    })
-    .await
+impl Listing for ActionFilter {
+    type Row = mig_core::Action;
+    fn page(&self, offset: i64, limit: i64) -> Self {
+        ActionFilter {
+            offset,
+            limit,
+            ..self.clone()
+        }
+    }
+    async fn fetch(&self, app: &App) -> Result<Vec<Self::Row>, StoreError> {
+        app.store.list_actions(self).await
+    }
 }
 
-/// Commands matching `filter`, under `key`, one budgeted page.
-pub async fn commands(
+impl Listing for CommandFilter {
+    type Row = mig_core::Command;
+    fn page(&self, offset: i64, limit: i64) -> Self {
+        CommandFilter {
+            offset,
+            limit,
+            ..self.clone()
+        }
+    }
+    async fn fetch(&self, app: &App) -> Result<Vec<Self::Row>, StoreError> {
+        app.store.list_commands(self).await
+    }
+}
+
+/// Agents matching a filter, with their statuses as of `now_ms` (a target's `NOW()`).
+#[derive(Clone)]
+pub struct AgentsAt {
+    /// Which agents.
+    pub filter: AgentFilter,
+    /// The time the target's `NOW()` stands for, Unix ms.
+    pub now_ms: i64,
+}
+
+impl Listing for AgentsAt {
+    type Row = mig_core::Agent;
+    fn page(&self, offset: i64, limit: i64) -> Self {
+        AgentsAt {
+            filter: AgentFilter {
+                offset,
+                limit,
+                ..self.filter.clone()
+            },
+            now_ms: self.now_ms,
+        }
+    }
+    async fn fetch(&self, app: &App) -> Result<Vec<Self::Row>, StoreError> {
+        app.store.list_agents(&self.filter, self.now_ms).await
+    }
+}
+
+/// The rows `listing` selects, under `key`, one budgeted page.
+pub async fn list<L: Listing>(
     app: &Arc<App>,
     fields: &[(&str, serde_json::Value)],
     key: &str,
-    filter: CommandFilter,
+    listing: L,
     page: &Page,
 ) -> ApiResult<Response> {
     budgeted(fields, key, page, |offset, limit| {
-        let (app, filter) = (
-            app.clone(),
-            CommandFilter {
-                offset,
-                limit,
-                ..filter.clone()
-            },
-        );
-        async move { app.store.list_commands(&filter).await }
+        let (app, one_page) = (app.clone(), listing.page(offset, limit));
+        async move { one_page.fetch(&app).await }
     })
     .await
 }

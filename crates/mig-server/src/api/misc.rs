@@ -83,7 +83,7 @@ pub async fn search(
                 investigator: q.investigatorid,
                 ..Default::default()
             };
-            listing::actions(&app, &kind, "results", filter, &page).await
+            listing::list(&app, &kind, "results", filter, &page).await
         }
         "agent" => {
             let target = q
@@ -100,7 +100,11 @@ pub async fn search(
                 before,
                 ..Default::default()
             };
-            listing::agents(&app, &kind, "results", filter, &page, now_ms()).await
+            let agents = listing::AgentsAt {
+                filter,
+                now_ms: now_ms(),
+            };
+            listing::list(&app, &kind, "results", agents, &page).await
         }
         "command" => {
             let filter = CommandFilter {
@@ -111,7 +115,7 @@ pub async fn search(
                 done_since: None,
                 ..Default::default()
             };
-            listing::commands(&app, &kind, "results", filter, &page).await
+            listing::list(&app, &kind, "results", filter, &page).await
         }
         "investigator" => {
             let all = app.store.list_investigators(false).await?;
