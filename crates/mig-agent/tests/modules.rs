@@ -39,7 +39,7 @@ fn netstat_pkg_ping_sshkey_timedrift_answer() {
     let r = run("sshkey", json!({"paths": [dir.path()]}));
     assert_eq!(r["elements"]["keys"].as_array().unwrap().len(), 2, "{r}");
 
-    let server = mig_modules::timedrift::spawn_test_server(0.0);
+    let server = mig_modules::testing::sntp_server(0.0);
     let r = run(
         "timedrift",
         json!({"drift": "5s", "servers": [server.to_string()]}),

@@ -35,7 +35,9 @@ impl Default for Limits {
 /// Why a module stopped early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
+    /// The investigator (or the agent, shutting down) cancelled the run.
     Cancelled,
+    /// The run's time ran out.
     Deadline,
 }
 
@@ -53,6 +55,7 @@ impl std::fmt::Display for Stop {
 pub struct Context {
     deadline: Option<Instant>,
     cancelled: Arc<AtomicBool>,
+    /// Caps on what the run may return.
     pub limits: Limits,
 }
 
@@ -63,6 +66,7 @@ impl Default for Context {
 }
 
 impl Context {
+    /// A context with a deadline `timeout` from now (none: no deadline) and default limits.
     pub fn new(timeout: Option<Duration>) -> Context {
         Context {
             deadline: timeout.map(|t| Instant::now() + t),
@@ -71,6 +75,7 @@ impl Context {
         }
     }
 
+    /// The same context with other limits.
     pub fn with_limits(mut self, limits: Limits) -> Context {
         self.limits = limits;
         self
@@ -103,6 +108,7 @@ impl Context {
         }
     }
 
+    /// The time left before the deadline; `None` without one.
     pub fn remaining(&self) -> Option<Duration> {
         self.deadline
             .map(|d| d.saturating_duration_since(Instant::now()))

@@ -7,6 +7,7 @@ use crate::ModuleError;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a flag takes its value.
 pub enum Kind {
     /// `-flag` or `-flag=true|false`.
     Bool,
@@ -17,15 +18,20 @@ pub enum Kind {
 }
 
 #[derive(Debug, Clone, Copy)]
+/// One `mig <module>` flag.
 pub struct Flag {
+    /// The flag's name, without the dash.
     pub name: &'static str,
+    /// How it takes its value.
     pub kind: Kind,
     /// Shown in the usage text, e.g. `<regex>`.
     pub arg: &'static str,
+    /// One line of help.
     pub help: &'static str,
 }
 
 impl Flag {
+    /// A boolean flag.
     pub const fn bool(name: &'static str, help: &'static str) -> Flag {
         Flag {
             name,
@@ -34,6 +40,7 @@ impl Flag {
             help,
         }
     }
+    /// A flag with one value.
     pub const fn value(name: &'static str, arg: &'static str, help: &'static str) -> Flag {
         Flag {
             name,
@@ -42,6 +49,7 @@ impl Flag {
             help,
         }
     }
+    /// A repeatable flag.
     pub const fn multi(name: &'static str, arg: &'static str, help: &'static str) -> Flag {
         Flag {
             name,
@@ -61,6 +69,7 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// A boolean flag's value, if given.
     pub fn bool(&self, name: &str) -> Option<bool> {
         self.values
             .get(name)
@@ -68,6 +77,7 @@ impl Parsed {
             .map(|v| v == "true")
     }
 
+    /// A flag's last value, if given.
     pub fn value(&self, name: &str) -> Option<&str> {
         self.values
             .get(name)
@@ -75,6 +85,7 @@ impl Parsed {
             .map(String::as_str)
     }
 
+    /// Every value of a repeatable flag, in order.
     pub fn all(&self, name: &str) -> Vec<String> {
         self.values.get(name).cloned().unwrap_or_default()
     }
@@ -110,6 +121,7 @@ impl Parsed {
         }
     }
 
+    /// Whether the flag was given at all.
     pub fn given(&self, name: &str) -> bool {
         self.values.contains_key(name)
     }

@@ -3,13 +3,13 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Go's `time.Duration.String()`: `2.017849ms`, `1m30.5s`, `0s`.
-pub fn duration(d: Duration) -> String {
+pub(crate) fn duration(d: Duration) -> String {
     mig_core::gotime::format_duration(d)
 }
 
 /// Go's `os.FileMode.String()` for a Unix `st_mode`: `-rwxr-xr-x`, `drwxr-xr-x`,
 /// `urwxr-xr-x` (setuid), `Lrwxrwxrwx` (symlink), `Dcrw-rw-rw-` (character device).
-pub fn file_mode(st_mode: u32) -> String {
+pub(crate) fn file_mode(st_mode: u32) -> String {
     const S_IFMT: u32 = 0o170000;
     let mut s = String::with_capacity(12);
     // Go's type letters, in Go's order: d a l T L D p S u g c t ?
@@ -41,7 +41,7 @@ pub fn file_mode(st_mode: u32) -> String {
 }
 
 /// Go's `time.Time.String()` in UTC: `2015-02-07 01:51:07.17850601 +0000 UTC`.
-pub fn time(t: SystemTime) -> String {
+pub(crate) fn time(t: SystemTime) -> String {
     let (secs, nanos) = match t.duration_since(UNIX_EPOCH) {
         Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
         Err(e) => {
@@ -67,7 +67,7 @@ pub fn time(t: SystemTime) -> String {
 }
 
 /// An OS error as Go prints it: `permission denied`, `no such file or directory`.
-pub fn os_error(e: &std::io::Error) -> String {
+pub(crate) fn os_error(e: &std::io::Error) -> String {
     mig_host::error_text(e)
 }
 

@@ -9,10 +9,10 @@ use std::process::{Child, Command, Stdio};
 const CHILD_HEAP: &str = "MIG_MEMORY_TEST_HEAP_HEX";
 const CHILD_SEAM: &str = "MIG_MEMORY_TEST_SEAM_HEX";
 
-pub use crate::file::hash::hex;
+pub(crate) use crate::file::hash::hex;
 
 /// A marker made at run time, so that it is in no binary.
-pub fn marker(tag: &str) -> Vec<u8> {
+pub(crate) fn marker(tag: &str) -> Vec<u8> {
     format!("mig-{tag}-{:016x}-{}", rand_u64(), std::process::id()).into_bytes()
 }
 
@@ -61,7 +61,7 @@ fn memory_test_child_holds_markers() {
     std::hint::black_box(&heap);
 }
 
-pub struct Holder {
+pub(crate) struct Holder {
     pub child: Child,
     pub heap: Vec<u8>,
     pub seam: Vec<u8>,
@@ -74,7 +74,7 @@ impl Drop for Holder {
     }
 }
 
-pub fn spawn_holder() -> Holder {
+pub(crate) fn spawn_holder() -> Holder {
     let (heap, seam) = (marker("heap"), marker("seam"));
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([

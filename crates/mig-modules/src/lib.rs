@@ -7,29 +7,31 @@
 //! [`protocol::run_module`] (MIG's stdin/stdout protocol); `mig <module> -t local` runs them
 //! in-process.
 
-pub mod agentdestroy;
+#![warn(missing_docs, unreachable_pub)]
+
+mod agentdestroy;
 pub mod context;
 mod contract;
-pub mod file;
+mod file;
 mod fit;
 pub mod flags;
-pub mod gofmt;
-pub mod memory;
-pub mod netstat;
+mod gofmt;
+mod memory;
+mod netstat;
 /// The host facts layer, under its old name inside this crate.
 pub use mig_host as os;
 #[cfg(test)]
 mod holder;
-pub mod ping;
-pub mod pkg;
+mod ping;
+mod pkg;
 pub mod protocol;
 pub mod query;
-pub mod scribe;
-pub mod sshkey;
+mod scribe;
+mod sshkey;
 #[cfg(feature = "test-modules")]
 pub mod testing;
-pub mod timedrift;
-pub mod yara;
+mod timedrift;
+mod yara;
 
 pub use context::{Context, Limits, Stop};
 pub use contract::{

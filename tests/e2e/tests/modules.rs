@@ -18,7 +18,7 @@ fn every_module_answers_through_the_platform_and_locally() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let ntp = mig_modules::timedrift::spawn_test_server(0.0).to_string();
+    let ntp = mig_modules::testing::sntp_server(0.0).to_string();
     let dpkg = std::path::Path::new("/var/lib/dpkg/status").exists();
 
     let listening = format!("found listening tcp 127.0.0.1:{port}");

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
-pub struct Params {
+/// agentdestroy's parameters: which agent process to stop, and the version it must run.
+pub(crate) struct Params {
     /// The process ID of the agent to stop.
     #[serde(default, serialize_with = "mig_core::gojson::float64::serialize")]
     pub pid: f64,
@@ -21,14 +22,14 @@ pub struct Params {
 }
 
 /// The agent to stop, checked.
-pub struct Plan {
+pub(crate) struct Plan {
     pid: u32,
     version: String,
 }
 
 /// What agentdestroy reports, its `elements`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct Elements {
+pub(crate) struct Elements {
     /// The process ID asked for, as the parameters gave it.
     pub pid: f64,
     /// The version the process runs.
@@ -67,7 +68,8 @@ fn check(p: &Params) -> Result<Plan, ModuleError> {
     })
 }
 
-pub struct AgentDestroy;
+/// The agentdestroy module.
+pub(crate) struct AgentDestroy;
 
 impl Module for AgentDestroy {
     const NAME: &'static str = "agentdestroy";
@@ -139,7 +141,7 @@ impl Module for AgentDestroy {
 
 /// The ELF section where a mig-agent binary carries its version (`mig-agent --version`'s
 /// words): read from the running image, never by running it.
-pub const VERSION_SECTION: &str = ".mig_agent_version";
+pub(crate) const VERSION_SECTION: &str = ".mig_agent_version";
 
 /// (killed, removed binary, the process's version).
 fn destroy(p: &Plan) -> Result<(bool, String, String), String> {

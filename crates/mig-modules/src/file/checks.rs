@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 const REGEX_SIZE_LIMIT: usize = 10 << 20;
 
 #[derive(Debug, Clone)]
-pub enum Matcher {
+pub(crate) enum Matcher {
     /// A regex on the base name; `negate` from a leading `!`.
     Name {
         re: BytesRegex,
@@ -36,7 +36,7 @@ pub enum Matcher {
 }
 
 impl Matcher {
-    pub fn compile(kind: CheckKind, value: &str) -> Result<Matcher, String> {
+    pub(crate) fn compile(kind: CheckKind, value: &str) -> Result<Matcher, String> {
         match kind {
             CheckKind::Name => {
                 let (negate, pattern) = split_negation(value);
@@ -78,7 +78,7 @@ impl Matcher {
     }
 
     /// Decides a metadata check. `name` is the base name; `mode` is Go's mode string.
-    pub fn matches_metadata(
+    pub(crate) fn matches_metadata(
         &self,
         name: &[u8],
         size: u64,

@@ -59,7 +59,7 @@ pub(crate) const FLAGS: &[Flag] = &[
     Flag::bool("remotefs", "also search network filesystems (NFS, SMB…)"),
 ];
 
-pub fn parse(args: &[String]) -> Result<Params, ModuleError> {
+pub(crate) fn parse(args: &[String]) -> Result<Params, ModuleError> {
     let p = flags::parse(FLAGS, args)?;
     if let Some(extra) = p.positional.first() {
         return Err(ModuleError::Flag(format!(

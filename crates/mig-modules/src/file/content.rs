@@ -14,7 +14,7 @@ use memchr::{memchr, memchr_iter, memrchr};
 use regex::bytes::Regex;
 
 #[derive(Debug, Clone)]
-pub struct ContentPattern {
+pub(crate) struct ContentPattern {
     /// The pattern in multi-line CRLF mode, for searching blocks.
     block: Regex,
     /// The pattern as given, for single lines.
@@ -27,7 +27,7 @@ pub struct ContentPattern {
 
 /// Progress of one content check over one file.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ContentState {
+pub(crate) struct ContentState {
     /// Some line matched.
     found: bool,
     /// With macroal: every line so far satisfied the check.
@@ -38,7 +38,7 @@ pub struct ContentState {
 }
 
 impl ContentState {
-    pub fn new() -> ContentState {
+    pub(crate) fn new() -> ContentState {
         ContentState {
             all_lines_ok: true,
             ..Default::default()
@@ -47,7 +47,7 @@ impl ContentState {
 }
 
 impl ContentPattern {
-    pub fn new(pattern: &str, negate: bool) -> Result<ContentPattern, String> {
+    pub(crate) fn new(pattern: &str, negate: bool) -> Result<ContentPattern, String> {
         let line = bytes_regex(pattern)?;
         let block = bytes_regex(&format!("(?mR:{pattern})"))?;
         Ok(ContentPattern {
@@ -64,7 +64,7 @@ impl ContentPattern {
     }
 
     /// Scans a block of complete lines (the last one may lack its `\n` at end of file).
-    pub fn scan(&self, block: &[u8], state: &mut ContentState, macroal: bool) {
+    pub(crate) fn scan(&self, block: &[u8], state: &mut ContentState, macroal: bool) {
         if state.decided || block.is_empty() {
             return;
         }
@@ -122,7 +122,7 @@ impl ContentPattern {
     }
 
     /// The outcome once the whole file was scanned.
-    pub fn result(&self, state: &ContentState, macroal: bool) -> bool {
+    pub(crate) fn result(&self, state: &ContentState, macroal: bool) -> bool {
         if macroal {
             // An empty file has no line that could satisfy "every line matches".
             state.saw_line && state.all_lines_ok

@@ -2,10 +2,10 @@
 //! hashing itself is mig-host's.
 
 use super::params::CheckKind;
-pub use mig_host::hash::{hex, HashAlgo, HashSet, MultiHasher};
+pub(crate) use mig_host::hash::{hex, HashAlgo, HashSet, MultiHasher};
 
 /// The variant a check means, from its kind and its length in hex digits.
-pub fn algo_for_check(kind: CheckKind, hex_len: usize) -> Option<HashAlgo> {
+pub(crate) fn algo_for_check(kind: CheckKind, hex_len: usize) -> Option<HashAlgo> {
     Some(match (kind, hex_len) {
         (CheckKind::Md5, 32) => HashAlgo::Md5,
         (CheckKind::Sha1, 40) => HashAlgo::Sha1,
@@ -21,7 +21,7 @@ pub fn algo_for_check(kind: CheckKind, hex_len: usize) -> Option<HashAlgo> {
 }
 
 /// The lengths a kind accepts, for error messages.
-pub fn lengths(kind: CheckKind) -> &'static str {
+pub(crate) fn lengths(kind: CheckKind) -> &'static str {
     match kind {
         CheckKind::Md5 => "32",
         CheckKind::Sha1 => "40",

@@ -22,7 +22,7 @@ const MAX_BUFFER: usize = 8 * 1024 * 1024;
 
 /// Per-thread evaluation state; buffers are reused across files so that the common case
 /// (a file that matches nothing) allocates nothing.
-pub struct Inspector<'a> {
+pub(crate) struct Inspector<'a> {
     pub plan: &'a [PlannedSearch],
     pub collector: &'a Collector,
     pub ctx: &'a Context,
@@ -47,7 +47,7 @@ struct PatternRun<'p> {
 }
 
 /// A directory entry; its metadata is read only if a check or a hit needs it.
-pub struct Entry<'e> {
+pub(crate) struct Entry<'e> {
     pub path: &'e Path,
     pub name: &'e [u8],
     pub file_type: FileType,
@@ -55,7 +55,7 @@ pub struct Entry<'e> {
 }
 
 impl<'e> Entry<'e> {
-    pub fn new(path: &'e Path, name: &'e [u8], file_type: FileType) -> Entry<'e> {
+    pub(crate) fn new(path: &'e Path, name: &'e [u8], file_type: FileType) -> Entry<'e> {
         Entry {
             path,
             name,
@@ -83,7 +83,7 @@ impl<'e> Entry<'e> {
 }
 
 impl<'a> Inspector<'a> {
-    pub fn new(
+    pub(crate) fn new(
         plan: &'a [PlannedSearch],
         collector: &'a Collector,
         ctx: &'a Context,
@@ -104,7 +104,7 @@ impl<'a> Inspector<'a> {
     }
 
     /// Evaluates one entry for `searches`, recording hits.
-    pub fn inspect(&mut self, entry: &Entry, searches: &[usize]) {
+    pub(crate) fn inspect(&mut self, entry: &Entry, searches: &[usize]) {
         self.collector.count_file();
         let plan = self.plan;
         self.results.clear();

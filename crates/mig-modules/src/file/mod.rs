@@ -4,20 +4,21 @@
 mod checks;
 mod cli;
 mod content;
-pub mod hash;
+pub(crate) mod hash;
 mod inspect;
-pub mod params;
+pub(crate) mod params;
 mod plan;
-pub mod report;
+pub(crate) mod report;
 pub(crate) mod walk;
 
 use crate::{Context, Module, ModuleError, Report};
-pub use params::{Options, Params, Search};
-pub use plan::PlannedSearch;
-pub use report::{Elements, Statistics};
+pub(crate) use params::Params;
+pub(crate) use plan::PlannedSearch;
+pub(crate) use report::{Elements, Statistics};
 use std::time::Instant;
 
-pub struct File;
+/// The file module.
+pub(crate) struct File;
 
 impl Module for File {
     const NAME: &'static str = "file";

@@ -7,73 +7,86 @@ use std::collections::BTreeMap;
 
 /// `{"searches": {"<label>": {…}}}`: several labelled searches in one operation.
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
-pub struct Params {
+pub(crate) struct Params {
     #[serde(default, deserialize_with = "null_as_default")]
+    /// The searches, by label (1 to 64 characters).
     pub searches: BTreeMap<String, Search>,
 }
 
 /// One search: where to look, the checks, and options.
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
-pub struct Search {
+pub(crate) struct Search {
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// Free text describing the search (echoed in results).
     pub description: String,
     #[serde(default, deserialize_with = "null_as_default")]
+    /// Absolute paths to search under (glob patterns allowed).
     pub paths: Vec<String>,
     #[serde(
         default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    /// Regexes on lines of the file's content.
     pub contents: Vec<String>,
     #[serde(
         default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    /// Regexes on the file's name.
     pub names: Vec<String>,
     #[serde(
         default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    /// Sizes, e.g. `<10k`, `>1m`, `=512`.
     pub sizes: Vec<String>,
     #[serde(
         default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    /// Regexes on the file's mode as Go prints it, e.g. `-rwxr-xr-x`.
     pub modes: Vec<String>,
     #[serde(
         default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    /// Modification times relative to now, e.g. `<2h`, `>90d`.
     pub mtimes: Vec<String>,
     #[serde(
         default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    /// MD5 sums to match (hex).
     pub md5: Vec<String>,
     #[serde(
         default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    /// SHA-1 sums to match (hex).
     pub sha1: Vec<String>,
     #[serde(
         default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    /// SHA-2 sums to match (hex; 224, 256, 384 or 512 bits).
     pub sha2: Vec<String>,
     #[serde(
         default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    /// SHA-3 sums to match (hex; 224, 256, 384 or 512 bits).
     pub sha3: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
+    /// How the search walks and matches.
     pub options: Options,
 }
 
@@ -82,26 +95,35 @@ pub struct Search {
 /// `matchall` defaults to **false** (match any) in JSON, as in MIG, while `mig file` on the
 /// command line defaults to matchall.
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
-pub struct Options {
+pub(crate) struct Options {
     #[serde(default, serialize_with = "mig_core::gojson::float64::serialize")]
+    /// How deep to walk below each path (0: no limit).
     pub maxdepth: f64,
     #[serde(default, serialize_with = "mig_core::gojson::float64::serialize")]
+    /// Errors kept at most (0: no limit).
     pub maxerrors: f64,
     #[serde(default, skip_serializing_if = "is_false")]
+    /// Also search network filesystems (NFS, SMB…).
     pub remotefs: bool,
     #[serde(default)]
+    /// Every check must match a file (false: any check may).
     pub matchall: bool,
     #[serde(default)]
+    /// MIG's "match all contents regexes on all lines": every line of the file must match
+    /// every content regex.
     pub macroal: bool,
     /// Check kinds whose result is inverted (`name`, `content`, `size`…). `null` in MIG's JSON
     /// when empty.
     #[serde(default)]
     pub mismatch: Option<Vec<String>>,
     #[serde(default, serialize_with = "mig_core::gojson::float64::serialize")]
+    /// Matches returned at most per search (0: no limit).
     pub matchlimit: f64,
     #[serde(default, skip_serializing_if = "is_false")]
+    /// Add the SHA-256 of matched files.
     pub returnsha256: bool,
     #[serde(default, skip_serializing_if = "is_false")]
+    /// Search inside gzip-compressed files.
     pub decompress: bool,
 }
 
@@ -111,20 +133,30 @@ fn is_false(b: &bool) -> bool {
 
 /// The kinds of checks, with the names `mismatch` uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum CheckKind {
+pub(crate) enum CheckKind {
+    /// A regex on the content.
     Content,
+    /// A regex on the name.
     Name,
+    /// A size comparison.
     Size,
+    /// A regex on the mode.
     Mode,
+    /// A modification-time comparison.
     Mtime,
+    /// An MD5 sum.
     Md5,
+    /// A SHA-1 sum.
     Sha1,
+    /// A SHA-2 sum.
     Sha2,
+    /// A SHA-3 sum.
     Sha3,
 }
 
 impl CheckKind {
-    pub const ALL: [CheckKind; 9] = [
+    /// Every kind, in MIG's order of evaluation.
+    pub(crate) const ALL: [CheckKind; 9] = [
         CheckKind::Content,
         CheckKind::Name,
         CheckKind::Size,
@@ -136,7 +168,8 @@ impl CheckKind {
         CheckKind::Sha3,
     ];
 
-    pub fn mismatch_name(self) -> &'static str {
+    /// The kind's name in `options.mismatch`.
+    pub(crate) fn mismatch_name(self) -> &'static str {
         match self {
             CheckKind::Content => "content",
             CheckKind::Name => "name",
@@ -151,7 +184,7 @@ impl CheckKind {
     }
 
     /// The JSON field holding checks of this kind.
-    pub fn field(self) -> &'static str {
+    pub(crate) fn field(self) -> &'static str {
         match self {
             CheckKind::Content => "contents",
             CheckKind::Name => "names",
@@ -163,7 +196,7 @@ impl CheckKind {
     }
 
     /// The search field holding checks of this kind.
-    pub fn values(self, s: &Search) -> &Vec<String> {
+    pub(crate) fn values(self, s: &Search) -> &Vec<String> {
         match self {
             CheckKind::Content => &s.contents,
             CheckKind::Name => &s.names,
@@ -177,7 +210,8 @@ impl CheckKind {
         }
     }
 
-    pub fn values_mut(self, s: &mut Search) -> &mut Vec<String> {
+    /// The search field holding checks of this kind, to change.
+    pub(crate) fn values_mut(self, s: &mut Search) -> &mut Vec<String> {
         match self {
             CheckKind::Content => &mut s.contents,
             CheckKind::Name => &mut s.names,
@@ -192,7 +226,7 @@ impl CheckKind {
     }
 
     /// Reads the file's bytes (as opposed to its metadata).
-    pub fn reads_content(self) -> bool {
+    pub(crate) fn reads_content(self) -> bool {
         matches!(
             self,
             CheckKind::Content
@@ -208,7 +242,7 @@ impl CheckKind {
 const MAX_LABEL: usize = 64;
 
 /// Checks every search; the error names the search and its parameter.
-pub fn validate(params: &Params) -> Result<(), ModuleError> {
+pub(crate) fn validate(params: &Params) -> Result<(), ModuleError> {
     if params.searches.is_empty() {
         return Err(ModuleError::invalid(
             "searches",

@@ -2,14 +2,13 @@
 //! to walk (each walked once, however many searches look into it).
 
 use super::checks::Matcher;
-use super::hash::HashSet;
 use super::params::{CheckKind, Params, Search};
 use crate::ModuleError;
 use std::path::{Component, Path, PathBuf};
 
 /// One check, compiled.
 #[derive(Debug, Clone)]
-pub struct Check {
+pub(crate) struct Check {
     pub kind: CheckKind,
     /// The text as the investigator wrote it, echoed in results.
     pub value: String,
@@ -20,33 +19,42 @@ pub struct Check {
 
 /// One search, compiled.
 #[derive(Debug, Clone)]
-pub struct PlannedSearch {
+pub(crate) struct PlannedSearch {
+    /// The search's label.
     pub label: String,
+    /// The search as given, echoed in results.
     pub spec: Search,
     /// Cleaned, de-duplicated roots (globs not yet expanded).
     pub paths: Vec<PathBuf>,
     /// In MIG's order: contents, names, sizes, modes, mtimes, md5, sha1, sha2, sha3.
     pub checks: Vec<Check>,
+    /// Every check must match (else any).
     pub matchall: bool,
+    /// Every line must match every content regex (MIG's macroal).
     pub macroal: bool,
+    /// How deep to walk, when limited.
     pub maxdepth: Option<usize>,
+    /// Matches kept at most, when limited.
     pub matchlimit: Option<usize>,
+    /// Errors kept at most, when limited.
     pub maxerrors: Option<usize>,
+    /// Whether matched files get their SHA-256.
     pub returnsha256: bool,
+    /// Whether gzip files are searched inside.
     pub decompress: bool,
+    /// Whether network filesystems are searched.
     pub remotefs: bool,
-    /// Hashes the checks need.
-    pub hashes: HashSet,
 }
 
 impl PlannedSearch {
-    pub fn reads_content(&self) -> bool {
+    /// Whether any check reads the file's bytes (not only its metadata).
+    pub(crate) fn reads_content(&self) -> bool {
         self.checks.iter().any(|c| c.kind.reads_content())
     }
 }
 
 /// Compiles validated parameters.
-pub fn plan(params: &Params) -> Result<Vec<PlannedSearch>, ModuleError> {
+pub(crate) fn plan(params: &Params) -> Result<Vec<PlannedSearch>, ModuleError> {
     let mut out = Vec::new();
     for (label, s) in &params.searches {
         let mismatch: Vec<&str> = s
@@ -57,7 +65,6 @@ pub fn plan(params: &Params) -> Result<Vec<PlannedSearch>, ModuleError> {
             .map(String::as_str)
             .collect();
         let mut checks = Vec::new();
-        let mut hashes = HashSet::default();
         for kind in CheckKind::ALL {
             for value in kind.values(s) {
                 let matcher = Matcher::compile(kind, value).map_err(|e| {
@@ -66,9 +73,6 @@ pub fn plan(params: &Params) -> Result<Vec<PlannedSearch>, ModuleError> {
                         format!("{value:?}: {e}"),
                     )
                 })?;
-                if let Matcher::Hash { algo, .. } = &matcher {
-                    hashes.insert(*algo);
-                }
                 checks.push(Check {
                     kind,
                     value: value.clone(),
@@ -98,14 +102,13 @@ pub fn plan(params: &Params) -> Result<Vec<PlannedSearch>, ModuleError> {
             returnsha256: s.options.returnsha256,
             decompress: s.options.decompress,
             remotefs: s.options.remotefs,
-            hashes,
         });
     }
     Ok(out)
 }
 
 /// Lexical clean-up like Go's `filepath.Clean`: no `.`, `..` resolved, no trailing slash.
-pub fn clean(path: &Path) -> PathBuf {
+pub(crate) fn clean(path: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");
     for c in path.components() {
         match c {
@@ -119,7 +122,7 @@ pub fn clean(path: &Path) -> PathBuf {
     out
 }
 
-pub fn has_glob(path: &Path) -> bool {
+pub(crate) fn has_glob(path: &Path) -> bool {
     path.as_os_str()
         .as_encoded_bytes()
         .iter()

@@ -13,43 +13,56 @@ use std::time::Duration;
 
 /// One element of a label's list (MIG's `MatchedFile`).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct MatchedFile {
+pub(crate) struct MatchedFile {
     /// The path, or `""` for "this search matched nothing". Names that are not valid UTF-8
     /// are written with U+FFFD here (as Go does) and exactly in `filebase64`.
     pub file: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// The path's exact bytes, base64, when they are not valid UTF-8.
     pub filebase64: String,
+    /// The search, or in matchany mode the one check, that matched.
     pub search: Search,
+    /// The file's metadata.
     pub fileinfo: FileInfoOut,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
-pub struct FileInfoOut {
+/// A matched file's metadata (MIG's `fileinfo`).
+pub(crate) struct FileInfoOut {
     #[serde(serialize_with = "mig_core::gojson::float64::serialize")]
+    /// Size in bytes.
     pub size: f64,
+    /// Mode as Go prints it, e.g. `-rw-r--r--`.
     pub mode: String,
+    /// Modification time, Go's time format.
     pub lastmodified: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// SHA-256 of the content, with `returnsha256`.
     pub sha256: String,
 }
 
 /// What the file module reports, its `elements`: for each search label, the files it matched
 /// (one entry with an empty `file` when it matched none).
-pub type Elements = BTreeMap<String, Vec<MatchedFile>>;
+pub(crate) type Elements = BTreeMap<String, Vec<MatchedFile>>;
 
 /// The file module's `statistics`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
-pub struct Statistics {
+pub(crate) struct Statistics {
     #[serde(serialize_with = "mig_core::gojson::float64::serialize")]
+    /// Files looked at.
     pub filescount: f64,
     #[serde(serialize_with = "mig_core::gojson::float64::serialize")]
+    /// Files that could not be opened.
     pub openfailed: f64,
     #[serde(serialize_with = "mig_core::gojson::float64::serialize")]
+    /// Matches found.
     pub totalhits: f64,
+    /// How long the run took.
     pub exectime: String,
 }
 
-pub fn build(
+/// The report of a walk's outcome: elements per label, statistics and capped errors.
+pub(crate) fn build(
     plan: &[PlannedSearch],
     mut outcome: Outcome,
     elapsed: Duration,
@@ -202,7 +215,7 @@ fn sha256_of(hit: &Hit) -> Result<String, String> {
 
 /// The files a result found, each once, in result order, with non-UTF-8 names restored
 /// from `filebase64`: for modules that search files with the file module (yara).
-pub fn found_paths(elements: &Elements) -> Vec<std::path::PathBuf> {
+pub(crate) fn found_paths(elements: &Elements) -> Vec<std::path::PathBuf> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for m in elements.values().flatten() {
@@ -221,7 +234,7 @@ pub fn found_paths(elements: &Elements) -> Vec<std::path::PathBuf> {
 
 /// Extra privacy mode: file names and error texts are hidden; whether something was found,
 /// how much, and the file metadata stay.
-pub fn mask(report: &mut Report<Elements, Statistics>) {
+pub(crate) fn mask(report: &mut Report<Elements, Statistics>) {
     for f in report.elements.values_mut().flatten() {
         if !f.file.is_empty() {
             f.file = "[masked]".into();
@@ -233,7 +246,7 @@ pub fn mask(report: &mut Report<Elements, Statistics>) {
 
 /// MIG's printer: one line per match, `0 match found in search 's1'` for empty searches,
 /// then errors and the statistics line (unless only found items are wanted).
-pub fn pretty(report: &Report<Elements, Statistics>, found_only: bool) -> Vec<String> {
+pub(crate) fn pretty(report: &Report<Elements, Statistics>, found_only: bool) -> Vec<String> {
     let mut lines = Vec::new();
     for (label, files) in &report.elements {
         for mf in files {

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 /// What MIG reports about a matched file (from lstat).
 #[derive(Debug, Clone, PartialEq)]
-pub struct FileInfo {
+pub(crate) struct FileInfo {
     pub size: u64,
     pub mode: String,
     pub lastmodified: String,
@@ -21,7 +21,7 @@ pub struct FileInfo {
 
 /// One match: a file for a search (matchall) or for one check of a search (matchany).
 #[derive(Debug, Clone)]
-pub struct Hit {
+pub(crate) struct Hit {
     pub search: usize,
     pub check: Option<usize>,
     pub path: PathBuf,
@@ -32,7 +32,7 @@ pub struct Hit {
 const MAX_KEPT_ERRORS: usize = 10_000;
 
 /// Everything the walker threads report, shared between them.
-pub struct Collector {
+pub(crate) struct Collector {
     hits: Mutex<Vec<Hit>>,
     errors: Mutex<Vec<String>>,
     errors_dropped: AtomicUsize,
@@ -47,7 +47,7 @@ pub struct Collector {
 }
 
 /// The walk's outcome.
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub hits: Vec<Hit>,
     pub errors: Vec<String>,
     pub errors_dropped: usize,
@@ -77,11 +77,11 @@ impl Collector {
         }
     }
 
-    pub fn count_file(&self) {
+    pub(crate) fn count_file(&self) {
         self.filescount.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn error(&self, e: String) {
+    pub(crate) fn error(&self, e: String) {
         let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
         if errors.len() < MAX_KEPT_ERRORS {
             errors.push(e);
@@ -90,13 +90,13 @@ impl Collector {
         }
     }
 
-    pub fn open_failed(&self, e: String) {
+    pub(crate) fn open_failed(&self, e: String) {
         self.openfailed.fetch_add(1, Ordering::Relaxed);
         self.error(e);
     }
 
     /// Records a hit unless the search's matchlimit or the module's hard cap is reached.
-    pub fn add_hit(&self, search: usize, check: Option<usize>, path: &Path, info: FileInfo) {
+    pub(crate) fn add_hit(&self, search: usize, check: Option<usize>, path: &Path, info: FileInfo) {
         let (count, reached) = &self.per_search[search];
         if let Some(limit) = self.limits[search] {
             if count.fetch_add(1, Ordering::Relaxed) >= limit {
@@ -161,11 +161,16 @@ struct Tree {
 }
 
 /// Walks every root of every search and evaluates what it finds.
-pub fn run(plan: &[PlannedSearch], ctx: &Context, threads: usize) -> Outcome {
+pub(crate) fn run(plan: &[PlannedSearch], ctx: &Context, threads: usize) -> Outcome {
     let collector = Collector::new(plan, ctx.limits.max_elements);
     let now = SystemTime::now();
     let roots = expand_roots(plan, &collector);
-    let mounts = MountTable::read();
+    let mounts = MountTable::read().unwrap_or_else(|e| {
+        collector.error(format!(
+            "{e}: pseudo and network filesystems cannot be told apart; only /proc, /sys and /dev are skipped"
+        ));
+        MountTable::fallback()
+    });
 
     // Roots that are files outside any walked directory are evaluated on their own.
     let dir_roots: Vec<&Root> = roots.iter().filter(|r| r.is_dir).collect();
@@ -404,8 +409,14 @@ const REMOTE_FS: &[&str] = &[
 ];
 
 impl MountTable {
-    pub(crate) fn read() -> MountTable {
-        let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    /// The machine's pseudo and network filesystems, from /proc/self/mountinfo; an error
+    /// naming the file when it cannot be read (a walk must then not take "none" for an answer).
+    pub(crate) fn read() -> std::io::Result<MountTable> {
+        const MOUNTINFO: &str = "/proc/self/mountinfo";
+        let text = mig_host::required(MOUNTINFO, |p| std::fs::read_to_string(p))?;
+        if text.is_empty() {
+            return Err(mig_host::unexpected(MOUNTINFO, "empty"));
+        }
         let mut table = MountTable {
             pseudo: Vec::new(),
             remote: Vec::new(),
@@ -427,15 +438,19 @@ impl MountTable {
                 table.remote.push(path);
             }
         }
-        if text.is_empty() {
-            // No /proc to ask: at least keep out of the usual places.
-            table.pseudo = vec![
+        Ok(table)
+    }
+
+    /// Without a mount table to ask: at least keep out of the usual pseudo filesystems.
+    pub(crate) fn fallback() -> MountTable {
+        MountTable {
+            pseudo: vec![
                 PathBuf::from("/proc"),
                 PathBuf::from("/sys"),
                 PathBuf::from("/dev"),
-            ];
+            ],
+            remote: Vec::new(),
         }
-        table
     }
 
     /// Mount points under `root` to skip; a mount that contains `root` is fair game.

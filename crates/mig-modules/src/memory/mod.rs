@@ -5,7 +5,9 @@
 mod params;
 mod scan;
 
-pub use params::{decode_hex, Options, Params, Search};
+#[cfg(test)]
+pub(crate) use params::decode_hex;
+pub(crate) use params::{Options, Params, Search};
 
 use crate::flags::{self, Flag};
 use crate::{gofmt, Context, Module, ModuleError, Report, SandboxNeeds};
@@ -17,15 +19,20 @@ use std::time::Instant;
 /// One entry of a search's results: a process (or, for "nothing found", an empty name and
 /// pid 0) and the search, or in matchany mode the one check, it matched.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct Match {
+pub(crate) struct Match {
+    /// The process that matched (empty name, pid 0: nothing matched).
     pub process: ProcessRef,
+    /// The search, or in matchany mode the one check, it matched.
     pub search: Search,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct ProcessRef {
+/// A process, as memory's results name it.
+pub(crate) struct ProcessRef {
+    /// Its executable's path.
     pub name: String,
     #[serde(serialize_with = "mig_core::gojson::float64::serialize")]
+    /// Its process ID.
     pub pid: f64,
 }
 
@@ -57,11 +64,11 @@ const FLAGS: &[Flag] = &[
 ];
 
 /// What memory reports, its `elements`: for each search label, its matches.
-pub type Elements = BTreeMap<String, Vec<Match>>;
+pub(crate) type Elements = BTreeMap<String, Vec<Match>>;
 
 /// memory's `statistics`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Statistics {
+pub(crate) struct Statistics {
     /// How many processes were inspected.
     pub processcount: u64,
     /// How many bytes of memory were read.
@@ -75,7 +82,8 @@ pub struct Statistics {
     pub failures: Option<Vec<String>>,
 }
 
-pub struct Memory;
+/// The memory module.
+pub(crate) struct Memory;
 
 impl Module for Memory {
     const NAME: &'static str = "memory";

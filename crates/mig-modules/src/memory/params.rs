@@ -7,16 +7,18 @@ use std::collections::BTreeMap;
 
 /// `{"searches": {"<label>": {…}}}`.
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
-pub struct Params {
+pub(crate) struct Params {
     #[serde(default, deserialize_with = "null_as_default")]
+    /// The searches, by label (letters, digits, `_` and `-`).
     pub searches: BTreeMap<String, Search>,
 }
 
 /// One search: which processes (names, libraries) and what in their memory (contents,
 /// bytes). Also the shape of the `search` of each result, as in MIG.
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
-pub struct Search {
+pub(crate) struct Search {
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// Free text describing the search (echoed in results).
     pub description: String,
     /// Regexes on the process's executable path (or `[comm]` for kernel threads).
     #[serde(
@@ -47,13 +49,14 @@ pub struct Search {
     )]
     pub contents: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
+    /// How the search matches and reads memory.
     pub options: Options,
 }
 
 /// MIG's options; in JSON, `matchall` defaults to false (match any) while `mig memory`
 /// defaults to matchall, as in MIG.
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
-pub struct Options {
+pub(crate) struct Options {
     /// First address read in each process.
     #[serde(
         default,
@@ -72,6 +75,7 @@ pub struct Options {
     #[serde(default, skip_serializing_if = "is_false")]
     pub logfailures: bool,
     #[serde(default, skip_serializing_if = "is_false")]
+    /// Every check must match a process (false: any check may).
     pub matchall: bool,
 }
 
@@ -92,7 +96,7 @@ fn valid_label(label: &str) -> bool {
 }
 
 /// `6d69670a` → bytes; the error says what was expected.
-pub fn decode_hex(s: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn decode_hex(s: &str) -> Result<Vec<u8>, String> {
     let invalid = || {
         format!(
             "invalid bytes {s:?}: expected a hexadecimal byte string without 0x, e.g. 'ff00d1ab'"
@@ -124,7 +128,7 @@ fn check_count(name: &str, v: f64) -> Result<(), ModuleError> {
 }
 
 /// Checks every search; the error names the search and its parameter.
-pub fn validate(params: &Params) -> Result<(), ModuleError> {
+pub(crate) fn validate(params: &Params) -> Result<(), ModuleError> {
     if params.searches.is_empty() {
         return Err(ModuleError::invalid(
             "searches",

@@ -10,13 +10,13 @@ use std::ops::ControlFlow;
 
 /// A process that matched a check.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Proc {
+pub(crate) struct Proc {
     pub pid: u32,
     pub name: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckKind {
+pub(crate) enum CheckKind {
     Name,
     Library,
     Content,
@@ -47,7 +47,7 @@ impl Matcher {
 
 /// One check of a search and the processes it matched.
 #[derive(Clone)]
-pub struct Check {
+pub(crate) struct Check {
     pub kind: CheckKind,
     pub value: String,
     matcher: Matcher,
@@ -56,7 +56,7 @@ pub struct Check {
 
 /// A search with its checks compiled: the memory module's plan.
 #[derive(Clone)]
-pub struct CompiledSearch {
+pub(crate) struct CompiledSearch {
     pub label: String,
     pub search: Search,
     pub checks: Vec<Check>,
@@ -69,7 +69,7 @@ impl CompiledSearch {
 }
 
 /// Checks in MIG's order: names, libraries, contents, bytes.
-pub fn compile(params: &Params) -> Result<Vec<CompiledSearch>, String> {
+pub(crate) fn compile(params: &Params) -> Result<Vec<CompiledSearch>, String> {
     let mut out = Vec::new();
     for (label, s) in &params.searches {
         let mut checks = Vec::new();
@@ -114,7 +114,7 @@ fn regex(v: &str) -> Result<regex::Regex, String> {
 
 /// What the run counted, for MIG's statistics.
 #[derive(Debug, Default)]
-pub struct Counters {
+pub(crate) struct Counters {
     pub processes: u64,
     pub memory_read: u64,
     pub failures: Vec<String>,
@@ -122,7 +122,7 @@ pub struct Counters {
     pub failures_dropped: u64,
 }
 
-pub struct Scanner<'a> {
+pub(crate) struct Scanner<'a> {
     pub searches: Vec<CompiledSearch>,
     pub counters: Counters,
     ctx: &'a Context,
@@ -135,7 +135,7 @@ pub struct Scanner<'a> {
 const MIN_OVERLAP: usize = 4096;
 
 impl<'a> Scanner<'a> {
-    pub fn new(searches: Vec<CompiledSearch>, ctx: &'a Context) -> Scanner<'a> {
+    pub(crate) fn new(searches: Vec<CompiledSearch>, ctx: &'a Context) -> Scanner<'a> {
         let log_failures = searches.iter().any(|s| s.search.options.logfailures);
         let longest = searches
             .iter()
@@ -164,7 +164,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Evaluates every search on one process. `Err` when the run must stop.
-    pub fn process(&mut self, pid: u32) -> Result<(), Stop> {
+    pub(crate) fn process(&mut self, pid: u32) -> Result<(), Stop> {
         self.ctx.check()?;
         let name = match procmem::process_name(pid) {
             Ok(Some(name)) => name,

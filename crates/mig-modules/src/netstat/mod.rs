@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
-pub struct Params {
+/// netstat's parameters, MIG's names: each list is a question, answered separately.
+pub(crate) struct Params {
     /// Local MAC addresses (case-insensitive regexes).
     #[serde(
         default,
@@ -61,26 +62,36 @@ pub struct Params {
 
 /// One match (MIG's element, plus the owning process for sockets).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Element {
+pub(crate) struct Element {
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// The local interface's MAC address.
     pub localmacaddr: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// The neighbour's MAC address.
     pub remotemacaddr: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// The local address.
     pub localaddr: String,
     #[serde(default, skip_serializing_if = "is_zero")]
+    /// The local port.
     pub localport: f64,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// The remote (or neighbour) address.
     pub remoteaddr: String,
     #[serde(default, skip_serializing_if = "is_zero")]
+    /// The remote port.
     pub remoteport: f64,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// The network namespace, when namespaces were searched.
     pub namespace: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// `tcp`, `udp`, `tcp6`… for connections and listeners.
     pub protocol: String,
     #[serde(default, skip_serializing_if = "is_zero")]
+    /// The process owning the socket.
     pub pid: f64,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// Its command name.
     pub process: String,
 }
 
@@ -106,12 +117,13 @@ const FLAGS: &[Flag] = &[
     Flag::bool("namespaces", "search every network namespace"),
 ];
 
-pub struct Netstat;
+/// The netstat module.
+pub(crate) struct Netstat;
 
 /// What netstat reports, its `elements`: for each kind of question, the answers to each
 /// question as asked. MIG always returns the six maps.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Elements {
+pub(crate) struct Elements {
     /// Answers to `localmac` questions.
     pub localmac: BTreeMap<String, Vec<Element>>,
     /// Answers to `neighbormac` questions.
@@ -142,7 +154,7 @@ impl Elements {
 
 /// netstat's `statistics`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Statistics {
+pub(crate) struct Statistics {
     /// How many answers were found.
     pub totalhits: usize,
     /// How long the run took.
@@ -150,7 +162,7 @@ pub struct Statistics {
 }
 
 /// Parameters checked and compiled once.
-pub struct Compiled {
+pub(crate) struct Compiled {
     namespaces: bool,
     localmac: Vec<(String, regex::Regex)>,
     neighbormac: Vec<(String, regex::Regex)>,

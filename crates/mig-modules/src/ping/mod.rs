@@ -13,12 +13,16 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::os::fd::FromRawFd;
 use std::time::{Duration, Instant};
 
-pub const TIMEOUT_LATENCY: f64 = 9_999_999.0;
-pub const REFUSED_LATENCY: f64 = -1.0;
-pub const FAILED_LATENCY: f64 = 0.0;
+/// The latency of a probe nothing answered before its timeout.
+pub(crate) const TIMEOUT_LATENCY: f64 = 9_999_999.0;
+/// The latency of a probe the destination refused (reset, unreachable).
+pub(crate) const REFUSED_LATENCY: f64 = -1.0;
+/// The latency of a probe that failed otherwise (see `failures`).
+pub(crate) const FAILED_LATENCY: f64 = 0.0;
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq)]
-pub struct Params {
+/// ping's parameters, MIG's names.
+pub(crate) struct Params {
     /// The host name or IP address to probe.
     pub destination: String,
     /// The port to probe (tcp and udp).
@@ -61,7 +65,7 @@ const FLAGS: &[Flag] = &[
 
 /// How a probe is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
+pub(crate) enum Protocol {
     /// ICMP echo.
     Icmp,
     /// A TCP handshake.
@@ -82,7 +86,7 @@ impl Protocol {
 
 /// Checked parameters.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     destination: String,
     port: u16,
     protocol: Protocol,
@@ -92,7 +96,7 @@ pub struct Plan {
 
 /// What a ping reports, MIG's `elements`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct Elements {
+pub(crate) struct Elements {
     /// One latency per probe (see the module's documentation for the sentinels).
     pub latencies: Vec<f64>,
     /// The probe's protocol.
@@ -155,7 +159,8 @@ fn check(p: &Params) -> Result<Plan, ModuleError> {
     })
 }
 
-pub struct Ping;
+/// The ping module.
+pub(crate) struct Ping;
 
 impl Module for Ping {
     const NAME: &'static str = "ping";

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
-pub struct Params {
+/// pkg's parameters, MIG's names.
+pub(crate) struct Params {
     /// The package names to look for.
     #[serde(default)]
     pub pkgmatch: PkgMatch,
@@ -20,7 +21,7 @@ pub struct Params {
 
 /// MIG's `pkgmatch` object.
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
-pub struct PkgMatch {
+pub(crate) struct PkgMatch {
     /// Regexes on the package name; a package matching any is reported.
     #[serde(default, deserialize_with = "mig_core::action::null_as_default")]
     pub matches: Vec<String>,
@@ -28,11 +29,15 @@ pub struct PkgMatch {
 
 /// MIG's `PackageInfo`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct PackageInfo {
+pub(crate) struct PackageInfo {
+    /// The package's name.
     pub name: String,
+    /// Its version, as the package manager writes it.
     pub version: String,
     #[serde(rename = "type")]
+    /// The package manager: `dpkg`, `rpm` or `apk`.
     pub kind: String,
+    /// Its architecture.
     pub arch: String,
 }
 
@@ -46,21 +51,21 @@ const FLAGS: &[Flag] = &[
 ];
 
 /// The parameters' regexes, compiled.
-pub struct Compiled {
+pub(crate) struct Compiled {
     names: Vec<Regex>,
     version: Option<(Regex, bool)>,
 }
 
 /// What pkg reports, MIG's `elements`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct Elements {
+pub(crate) struct Elements {
     /// The matching packages, sorted.
     pub packages: Vec<PackageInfo>,
 }
 
 /// pkg's `statistics`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Statistics {
+pub(crate) struct Statistics {
     /// How many packages are installed.
     pub installed: usize,
     /// How long the run took.
@@ -99,7 +104,8 @@ fn compile(p: &Params) -> Result<Compiled, ModuleError> {
     Ok(Compiled { names, version })
 }
 
-pub struct Pkg;
+/// The pkg module.
+pub(crate) struct Pkg;
 
 impl Module for Pkg {
     const NAME: &'static str = "pkg";

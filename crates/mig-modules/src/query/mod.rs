@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 pub use mig_query::{all_tables, lookup_table};
 
+/// Rows kept when the parameters do not say.
 pub const DEFAULT_MAXROWS: u64 = 10_000;
+/// How long a query may run when the parameters do not say.
 pub const DEFAULT_TIMEOUT: &str = "60s";
 /// The longest a query may be allowed to run.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -32,6 +34,7 @@ fn default_timeout() -> String {
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
+/// query's parameters.
 pub struct Params {
     /// One SELECT statement.
     pub sql: String,
@@ -155,6 +158,7 @@ const FLAGS: &[Flag] = &[
     ),
 ];
 
+/// The query module.
 pub struct Query;
 
 impl Module for Query {

@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 
 /// scribe's EVR comparison of a found version (`actual`) with the test's value. RPM's
 /// algorithm for every kind of version, as in scribe.
-pub fn evr(op: EvrOp, actual: &str, check: &str) -> Result<bool, String> {
+pub(crate) fn evr(op: EvrOp, actual: &str, check: &str) -> Result<bool, String> {
     if actual.is_empty() {
         return Err(format!("evr: no version to compare with {check:?}"));
     }
@@ -34,7 +34,7 @@ fn evaluate(e: &Evaluator, value: &str) -> Result<bool, String> {
 
 /// Every test's result, in document order. `values` are the prepared objects' values;
 /// `max_results` caps the sub-results across all tests.
-pub fn run(
+pub(crate) fn run(
     model: &Model,
     values: &[Result<Vec<Criterion>, String>],
     max_results: usize,

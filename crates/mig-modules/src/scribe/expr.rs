@@ -16,17 +16,21 @@
 
 /// A parsed expression; `T` is a test name while parsing, an index once resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expr<T> {
+pub(crate) enum Expr<T> {
+    /// A test, by id.
     Test(T),
+    /// True when the inner expression is false.
     Not(Box<Expr<T>>),
+    /// True when every inner expression is.
     And(Vec<Expr<T>>),
+    /// True when any inner expression is.
     Or(Vec<Expr<T>>),
 }
 
 /// Deep enough for any expression a person writes; bounds the parser's recursion.
 const MAX_NESTING: usize = 64;
 /// Longer than any sensible combination of tests.
-pub const MAX_LEN: usize = 16 * 1024;
+pub(crate) const MAX_LEN: usize = 16 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token<'a> {
@@ -154,7 +158,7 @@ impl<'a> Parser<'a> {
 }
 
 /// Parses an expression; the error says what was expected where.
-pub fn parse(s: &str) -> Result<Expr<String>, String> {
+pub(crate) fn parse(s: &str) -> Result<Expr<String>, String> {
     if s.len() > MAX_LEN {
         return Err(format!("longer than {MAX_LEN} bytes"));
     }
@@ -178,7 +182,7 @@ pub fn parse(s: &str) -> Result<Expr<String>, String> {
 
 impl<T> Expr<T> {
     /// The same expression with every test name mapped (e.g. resolved to an index).
-    pub fn try_map<U, E>(self, f: &mut impl FnMut(T) -> Result<U, E>) -> Result<Expr<U>, E> {
+    pub(crate) fn try_map<U, E>(self, f: &mut impl FnMut(T) -> Result<U, E>) -> Result<Expr<U>, E> {
         Ok(match self {
             Expr::Test(t) => Expr::Test(f(t)?),
             Expr::Not(e) => Expr::Not(Box::new(e.try_map(f)?)),
@@ -196,7 +200,7 @@ impl<T> Expr<T> {
     }
 
     /// The tests named, in order of first appearance.
-    pub fn tests(&self) -> Vec<&T>
+    pub(crate) fn tests(&self) -> Vec<&T>
     where
         T: PartialEq,
     {
@@ -217,7 +221,7 @@ impl<T> Expr<T> {
     }
 
     /// The expression's value, given each test's value.
-    pub fn eval(&self, value: &impl Fn(&T) -> bool) -> bool {
+    pub(crate) fn eval(&self, value: &impl Fn(&T) -> bool) -> bool {
         match self {
             Expr::Test(t) => value(t),
             Expr::Not(e) => !e.eval(value),

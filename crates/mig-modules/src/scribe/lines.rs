@@ -8,15 +8,15 @@ use crate::{gofmt, Context};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-pub const MAX_LINE: usize = 1 << 20;
+pub(crate) const MAX_LINE: usize = 1 << 20;
 /// Configuration files are far smaller; this bounds the time one file can take.
-pub const MAX_FILE: u64 = 64 << 20;
+pub(crate) const MAX_FILE: u64 = 64 << 20;
 /// How often (in lines) the deadline is checked.
 const CHECK_EVERY: usize = 4096;
 
 /// Calls `line` with each line of `path` until it returns `false`. The error is the text a
 /// test reports (`open /etc/shadow: permission denied`).
-pub fn each_line(
+pub(crate) fn each_line(
     path: &Path,
     ctx: &Context,
     mut line: impl FnMut(&str) -> bool,

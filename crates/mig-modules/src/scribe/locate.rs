@@ -12,15 +12,16 @@ use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 /// scribe's `maxDepth`: files at most ten levels below `path`.
-pub const MAX_DEPTH: usize = 10;
+pub(crate) const MAX_DEPTH: usize = 10;
 
-pub struct Locator {
-    mounts: OnceCell<MountTable>,
+pub(crate) struct Locator {
+    /// The mount table, read once; its read error, when it could not be.
+    mounts: OnceCell<Result<MountTable, String>>,
 }
 
 /// Collapses repeated and trailing slashes, so identifiers read like Go's `filepath.Join`
 /// made them (`${chain_root}/x` expands to `/dir//x`).
-pub fn clean(path: &str) -> String {
+pub(crate) fn clean(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for c in path.chars() {
         if c == '/' && out.ends_with('/') {
@@ -35,7 +36,7 @@ pub fn clean(path: &str) -> String {
 }
 
 impl Locator {
-    pub fn new() -> Locator {
+    pub(crate) fn new() -> Locator {
         Locator {
             mounts: OnceCell::new(),
         }
@@ -43,7 +44,7 @@ impl Locator {
 
     /// The candidate files, in name order (scribe's walk order). At most `max`: more is an
     /// error, as a partial list would give a partial answer.
-    pub fn locate(
+    pub(crate) fn locate(
         &self,
         path: &str,
         name: &Regex,
@@ -66,7 +67,11 @@ impl Locator {
         }
         let excluded = self
             .mounts
-            .get_or_init(MountTable::read)
+            .get_or_init(|| MountTable::read().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| {
+                format!("{e}: cannot tell network filesystems apart, {path} not searched")
+            })?
             .excluded_below(&root, false);
         let mut builder = ignore::WalkBuilder::new(&root);
         builder
@@ -112,7 +117,7 @@ impl Locator {
 }
 
 /// Go's `path.Split`: the directory part, up to and including the last `/`.
-pub fn dir_of(path: &Path) -> String {
+pub(crate) fn dir_of(path: &Path) -> String {
     let s = path.to_string_lossy();
     match s.rfind('/') {
         Some(i) => s[..=i].to_string(),

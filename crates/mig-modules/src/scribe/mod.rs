@@ -3,14 +3,14 @@
 //! comparisons, and boolean expressions combining tests); every test gets a true/false
 //! master result. MIG's parameters, results and `mig scribe` flags; see docs/modules/scribe.md.
 
-pub mod document;
+pub(crate) mod document;
 mod evaluate;
-pub mod expr;
+pub(crate) mod expr;
 mod lines;
 mod locate;
 mod model;
 mod objects;
-pub mod result;
+pub(crate) mod result;
 
 #[cfg(test)]
 mod examples;
@@ -19,16 +19,16 @@ mod tests;
 
 use crate::flags::{self, Flag};
 use crate::{gofmt, Context, Module, ModuleError, Report};
-pub use document::Document;
-pub use objects::Packages;
-pub use result::{SubResult, TestResult};
+pub(crate) use document::Document;
+pub(crate) use objects::Packages;
+pub(crate) use result::TestResult;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// MIG's parameters: the document and the output switches.
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct Params {
+pub(crate) struct Params {
     /// The scribe document: variables, objects and tests (docs/modules/scribe.md).
     #[serde(default)]
     #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
@@ -46,18 +46,21 @@ pub struct Params {
 
 /// MIG's elements.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Elements {
+pub(crate) struct Elements {
     #[serde(default, deserialize_with = "mig_core::action::null_as_default")]
+    /// The tests' results (with `onlytrue`, those that are true).
     pub results: Vec<TestResult>,
     #[serde(default)]
+    /// Print in scribe's human form.
     pub humanoutput: bool,
     #[serde(default)]
+    /// Print each result as JSON.
     pub jsonoutput: bool,
 }
 
 /// A document checked and resolved into the model the evaluator runs, with the output
 /// options.
-pub struct Plan {
+pub(crate) struct Plan {
     model: model::Model,
     onlytrue: bool,
     humanoutput: bool,
@@ -66,7 +69,7 @@ pub struct Plan {
 
 impl Plan {
     /// Checks and resolves a document.
-    pub fn new(p: &Params) -> Result<Plan, ModuleError> {
+    pub(crate) fn new(p: &Params) -> Result<Plan, ModuleError> {
         Ok(Plan {
             model: model::build(&p.scribedoc).map_err(ModuleError::Document)?,
             onlytrue: p.onlytrue,
@@ -78,7 +81,7 @@ impl Plan {
 
 /// scribe's `statistics`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Statistics {
+pub(crate) struct Statistics {
     /// How long the run took.
     pub execruntime: String,
 }
@@ -97,12 +100,17 @@ const FLAGS: &[Flag] = &[
 /// Larger than any compliance document; the agent refuses larger parameters anyway.
 const MAX_DOCUMENT: u64 = crate::protocol::MAX_MESSAGE;
 
-pub struct Scribe;
+/// The scribe module.
+pub(crate) struct Scribe;
 
 /// Runs `p` with the packages from `packages` (the system's in production, a fixed list in
 /// tests).
 /// Runs a plan against `packages` (the system's, or a fixed list in tests).
-pub fn run_with(p: &Plan, ctx: &Context, packages: Packages) -> Report<Elements, Statistics> {
+pub(crate) fn run_with(
+    p: &Plan,
+    ctx: &Context,
+    packages: Packages,
+) -> Report<Elements, Statistics> {
     let start = Instant::now();
     let model = &p.model;
     let env = objects::Env::new(ctx, packages);
@@ -213,7 +221,7 @@ impl Module for Scribe {
 }
 
 /// Reads and decodes a document file; the error names the file and the field.
-pub fn load_document(path: &std::path::Path) -> Result<Document, String> {
+pub(crate) fn load_document(path: &std::path::Path) -> Result<Document, String> {
     use std::io::Read;
     let file = std::fs::File::open(path)
         .map_err(|e| format!("{}: {}", path.display(), gofmt::os_error(&e)))?;

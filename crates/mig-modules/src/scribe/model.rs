@@ -13,24 +13,24 @@ use std::collections::HashMap;
 
 /// The variable an import chain sets: the directory (with a trailing `/`) of the file that
 /// fired it.
-pub const CHAIN_ROOT: &str = "chain_root";
+pub(crate) const CHAIN_ROOT: &str = "chain_root";
 const REGEX_SIZE_LIMIT: usize = 10 << 20;
 
-pub struct Model {
+pub(crate) struct Model {
     pub objects: Vec<Object>,
     pub tests: Vec<Test>,
     /// Test indexes, each after the tests it depends on.
     pub order: Vec<usize>,
 }
 
-pub struct Object {
+pub(crate) struct Object {
     pub name: String,
     pub source: Source,
     /// Its path uses `${chain_root}`: it runs only from another object's import chain.
     pub is_chain: bool,
 }
 
-pub enum Source {
+pub(crate) enum Source {
     FileContent(FileContent),
     FileName {
         path: String,
@@ -49,7 +49,7 @@ pub enum Source {
     Raw(Vec<(String, String)>),
 }
 
-pub struct FileContent {
+pub(crate) struct FileContent {
     /// With the document's variables expanded; may still hold `${chain_root}`.
     pub path: String,
     pub file: Regex,
@@ -59,7 +59,7 @@ pub struct FileContent {
     pub chain: Vec<usize>,
 }
 
-pub struct Test {
+pub(crate) struct Test {
     pub id: String,
     pub name: String,
     pub description: String,
@@ -69,12 +69,12 @@ pub struct Test {
     pub deps: Vec<usize>,
 }
 
-pub enum TestKind {
+pub(crate) enum TestKind {
     Object { object: usize, evaluator: Evaluator },
     Expression(Expr<usize>),
 }
 
-pub enum Evaluator {
+pub(crate) enum Evaluator {
     /// No criteria: true for every value the object found.
     Noop,
     Regexp(Regex),
@@ -83,13 +83,13 @@ pub enum Evaluator {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EvrOp {
+pub(crate) enum EvrOp {
     Less,
     Greater,
     Equal,
 }
 
-pub fn regex(pattern: &str) -> Result<Regex, String> {
+pub(crate) fn regex(pattern: &str) -> Result<Regex, String> {
     regex::RegexBuilder::new(pattern)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
@@ -107,7 +107,7 @@ fn place(list: &str, i: usize, name: &str) -> String {
 
 /// Replaces `${key}` by each variable's value, in the document's order; a `${…}` left over
 /// is an unknown variable (except `${chain_root}` where `chain` allows it).
-pub fn expand(vars: &[doc::Variable], s: &str, chain: bool) -> Result<String, String> {
+pub(crate) fn expand(vars: &[doc::Variable], s: &str, chain: bool) -> Result<String, String> {
     let mut out = s.to_string();
     for v in vars {
         out = out.replace(&format!("${{{}}}", v.key), &v.value);
@@ -381,7 +381,7 @@ fn evaluator(t: &doc::Test) -> Result<Option<Evaluator>, String> {
 }
 
 /// Validates `d` and builds the model; the error names the element and field at fault.
-pub fn build(d: &Document) -> Result<Model, String> {
+pub(crate) fn build(d: &Document) -> Result<Model, String> {
     check_variables(&d.variables)?;
     let mut objects = Vec::with_capacity(d.objects.len());
     let mut object_index: HashMap<&str, usize> = HashMap::new();

@@ -18,21 +18,22 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Criterion {
+pub(crate) struct Criterion {
     pub identifier: String,
     pub value: String,
 }
 
 /// Where package objects find the installed packages.
-pub enum Packages {
+pub(crate) enum Packages {
     /// dpkg, RPM and apk databases (`os::packages::installed`).
     System,
     /// A fixed list, so that documents can be tested without depending on the host.
+    #[cfg(test)]
     Fixed(Vec<Package>),
 }
 
 /// What preparing objects needs, shared by every object of a run.
-pub struct Env<'a> {
+pub(crate) struct Env<'a> {
     pub ctx: &'a Context,
     packages: Packages,
     installed: OnceCell<Result<Vec<Package>, String>>,
@@ -42,7 +43,7 @@ pub struct Env<'a> {
 }
 
 impl<'a> Env<'a> {
-    pub fn new(ctx: &'a Context, packages: Packages) -> Env<'a> {
+    pub(crate) fn new(ctx: &'a Context, packages: Packages) -> Env<'a> {
         Env {
             ctx,
             packages,
@@ -68,6 +69,7 @@ impl<'a> Env<'a> {
     /// The installed packages, read once per run and only if an object asks.
     fn installed(&self) -> Result<&[Package], String> {
         let list = self.installed.get_or_init(|| match &self.packages {
+            #[cfg(test)]
             Packages::Fixed(list) => Ok(list.clone()),
             Packages::System => {
                 let (list, errors) = packages::installed();
@@ -89,7 +91,7 @@ impl<'a> Env<'a> {
 
 /// Every object's values, by object index. Chain objects only run from import chains: their
 /// slot stays empty.
-pub fn prepare_all(model: &Model, env: &Env) -> Vec<Result<Vec<Criterion>, String>> {
+pub(crate) fn prepare_all(model: &Model, env: &Env) -> Vec<Result<Vec<Criterion>, String>> {
     model
         .objects
         .iter()
@@ -254,7 +256,7 @@ fn file_content(
 
 /// scribe's `concat`: the values of each identifier joined with `sep`, in the order found
 /// (scribe's order came from a Go map, so it varied from run to run).
-pub fn concat(values: Vec<Criterion>, sep: &str) -> Vec<Criterion> {
+pub(crate) fn concat(values: Vec<Criterion>, sep: &str) -> Vec<Criterion> {
     let mut out: Vec<Criterion> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for c in values {

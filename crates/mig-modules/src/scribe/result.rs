@@ -6,26 +6,35 @@ use mig_core::action::null_as_default;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct TestResult {
+/// One test's outcome (scribe's `TestResult`).
+pub(crate) struct TestResult {
     #[serde(default)]
+    /// The test's id.
     pub testid: String,
     #[serde(default)]
+    /// The test's name.
     pub name: String,
     #[serde(default)]
+    /// The test's description.
     pub description: String,
     #[serde(
         default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    /// The test's tags.
     pub tags: Vec<Tag>,
     #[serde(default)]
+    /// Whether the test could not be evaluated.
     pub iserror: bool,
     #[serde(default)]
+    /// Why, when it could not.
     pub error: String,
     #[serde(default)]
+    /// The test's result.
     pub masterresult: bool,
     #[serde(default)]
+    /// Whether any of its values made it true.
     pub hastrueresults: bool,
     /// One per value the test looked at (scribe wrote `null` for none; we write `[]`).
     #[serde(default, deserialize_with = "null_as_default")]
@@ -33,10 +42,13 @@ pub struct TestResult {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-pub struct SubResult {
+/// The result on one value the test looked at.
+pub(crate) struct SubResult {
     #[serde(default)]
+    /// Whether the value passed.
     pub result: bool,
     #[serde(default)]
+    /// What the value is (a path, a package and version…).
     pub identifier: String,
 }
 
@@ -51,7 +63,7 @@ fn mark(b: bool) -> &'static str {
 impl TestResult {
     /// `master [true] name:"…" id:"…" hastrue:true error:""`, then one `sub …` line per
     /// value.
-    pub fn single_lines(&self) -> Vec<String> {
+    pub(crate) fn single_lines(&self) -> Vec<String> {
         let rs = if self.iserror {
             "[error]"
         } else {
@@ -78,7 +90,7 @@ impl TestResult {
     }
 
     /// scribe's extended form; scribe joined these lines with `\n` into one string.
-    pub fn human(&self) -> Vec<String> {
+    pub(crate) fn human(&self) -> Vec<String> {
         let mut lines = Vec::new();
         if self.name.is_empty() {
             lines.push(format!("result for \"{}\"", self.testid));
@@ -110,7 +122,7 @@ impl TestResult {
     }
 
     /// The result as one line of JSON, in Go's field order and with Go's HTML escaping.
-    pub fn json(&self) -> String {
+    pub(crate) fn json(&self) -> String {
         let text = serde_json::to_string(self).unwrap_or_else(|_| "{}".into());
         go_escape(&text)
     }

@@ -45,7 +45,7 @@ fn push_string(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 /// An SSH string at `off`: (bytes, offset after).
-pub fn ssh_string(buf: &[u8], off: usize) -> Option<(&[u8], usize)> {
+pub(crate) fn ssh_string(buf: &[u8], off: usize) -> Option<(&[u8], usize)> {
     let len = u32::from_be_bytes(buf.get(off..off + 4)?.try_into().ok()?) as usize;
     let end = (off + 4).checked_add(len)?;
     Some((buf.get(off + 4..end)?, end))
@@ -61,7 +61,7 @@ fn integers<'a>(items: &[(u8, &'a [u8])], n: usize) -> Option<Vec<&'a [u8]>> {
 }
 
 /// PKCS#1 RSAPrivateKey → `ssh-rsa` blob (e, n). DER integers are SSH mpints already.
-pub fn rsa_public_blob(der: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn rsa_public_blob(der: &[u8]) -> Option<Vec<u8>> {
     let ints = integers(&sequence(der)?, 3)?;
     let mut out = Vec::new();
     push_string(&mut out, b"ssh-rsa");
@@ -71,7 +71,7 @@ pub fn rsa_public_blob(der: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// DSAPrivateKey (version, p, q, g, y, x) → `ssh-dss` blob.
-pub fn dsa_public_blob(der: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn dsa_public_blob(der: &[u8]) -> Option<Vec<u8>> {
     let ints = integers(&sequence(der)?, 5)?;
     let mut out = Vec::new();
     push_string(&mut out, b"ssh-dss");
@@ -131,12 +131,12 @@ fn ec_public_blob_with(der: &[u8], curve_hint: Option<&'static str>) -> Option<V
     Some(ec_blob(curve_name?, point?))
 }
 
-pub fn ec_public_blob(der: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn ec_public_blob(der: &[u8]) -> Option<Vec<u8>> {
     ec_public_blob_with(der, None)
 }
 
 /// PKCS#8 PrivateKeyInfo wrapping an RSA, EC or Ed25519 key.
-pub fn pkcs8_public_blob(der: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn pkcs8_public_blob(der: &[u8]) -> Option<Vec<u8>> {
     let items = sequence(der)?;
     let (_, alg) = items.iter().find(|(t, _)| *t == 0x30)?;
     let (_, key) = items.iter().find(|(t, _)| *t == 0x04)?;
@@ -168,7 +168,7 @@ fn ed25519_public_blob(key: &[u8]) -> Option<Vec<u8>> {
 
 /// OpenSSH's `openssh-key-v1` format: (encrypted, first public key blob). The public key is
 /// stored in clear even when the private part is encrypted.
-pub fn openssh_private(body: &[u8]) -> Option<(bool, Vec<u8>)> {
+pub(crate) fn openssh_private(body: &[u8]) -> Option<(bool, Vec<u8>)> {
     let rest = body.strip_prefix(b"openssh-key-v1\0")?;
     let (cipher, off) = ssh_string(rest, 0)?;
     let (_kdf, off) = ssh_string(rest, off)?;

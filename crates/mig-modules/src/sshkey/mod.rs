@@ -18,7 +18,8 @@ use std::path::Path;
 use std::time::Instant;
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq)]
-pub struct Params {
+/// sshkey's parameters.
+pub(crate) struct Params {
     /// Absolute paths to walk (default `/root` and `/home`).
     #[serde(default = "default_paths", deserialize_with = "paths_or_default")]
     pub paths: Vec<String>,
@@ -35,7 +36,7 @@ pub struct Params {
 }
 
 /// Package caches and tool chains: full of test keys that belong to no one.
-pub const DEFAULT_SKIP: &[&str] = &[
+pub(crate) const DEFAULT_SKIP: &[&str] = &[
     ".cargo/registry",
     ".cargo/git",
     ".rustup",
@@ -89,14 +90,14 @@ fn paths_or_default<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String
 
 /// What sshkey reports, its `elements`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct Elements {
+pub(crate) struct Elements {
     /// The keys found.
     pub keys: Vec<KeyInfo>,
 }
 
 /// sshkey's `statistics`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Statistics {
+pub(crate) struct Statistics {
     /// How many files were looked at.
     pub filescount: u64,
     /// How long the run took.
@@ -105,7 +106,8 @@ pub struct Statistics {
 
 /// One key found.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-pub struct KeyInfo {
+pub(crate) struct KeyInfo {
+    /// Where the key is.
     pub path: String,
     /// `private`, `public` or `authorizedkeys`.
     #[serde(rename = "type")]
@@ -114,12 +116,16 @@ pub struct KeyInfo {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub keytype: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    /// Whether a private key is encrypted (passphrase-protected).
     pub encrypted: bool,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// MD5 fingerprint as `ssh-keygen -E md5 -l` prints it.
     pub fingerprint_md5: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// SHA256 fingerprint as `ssh-keygen -l` prints it.
     pub fingerprint_sha256: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// The key's comment.
     pub comment: String,
     /// For authorized_keys: the line number.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -148,7 +154,8 @@ const FLAGS: &[Flag] = &[
 /// Key files are small; anything bigger is not one.
 const MAX_KEY_FILE: u64 = 1 << 20;
 
-pub struct Sshkey;
+/// The sshkey module.
+pub(crate) struct Sshkey;
 
 impl Module for Sshkey {
     const NAME: &'static str = "sshkey";

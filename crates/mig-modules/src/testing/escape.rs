@@ -25,9 +25,11 @@ pub struct Params {
     pub victim: i32,
     /// `target`'s file handle (from name_to_handle_at, made outside), hex, and its type.
     pub handle: String,
+    /// The handle's type (from name_to_handle_at).
     pub handle_type: i32,
 }
 
+/// The exploited-module fixture.
 pub struct Escape;
 
 impl Module for Escape {

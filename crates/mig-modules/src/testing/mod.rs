@@ -4,6 +4,9 @@
 
 pub mod escape;
 
+/// A loopback SNTP server with a chosen clock skew, for timedrift's tests.
+pub use crate::timedrift::spawn_test_server as sntp_server;
+
 use crate::{Context, Module, ModuleError, Report, SandboxNeeds};
 use serde_json::Value;
 

@@ -11,7 +11,8 @@ use std::net::{ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
-pub struct Params {
+/// timedrift's parameters.
+pub(crate) struct Params {
     /// The largest acceptable drift, e.g. `5s` or `500ms`.
     #[serde(default)]
     pub drift: String,
@@ -43,7 +44,7 @@ fn parse_drift(s: &str) -> Result<Duration, ModuleError> {
 }
 
 /// Checked parameters.
-pub struct Plan {
+pub(crate) struct Plan {
     allowed: Duration,
     drift: String,
     servers: Vec<String>,
@@ -51,7 +52,7 @@ pub struct Plan {
 
 /// What timedrift reports, MIG's `elements`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct Elements {
+pub(crate) struct Elements {
     /// Whether at least one server answered.
     pub hascheckeddrift: bool,
     /// Whether every answer was within the allowed drift.
@@ -64,7 +65,7 @@ pub struct Elements {
 
 /// timedrift's `statistics`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Statistics {
+pub(crate) struct Statistics {
     /// How long the run took.
     pub exectime: String,
     /// One entry per server asked.
@@ -73,7 +74,7 @@ pub struct Statistics {
 
 /// What one time server said (MIG's `ntpstats` entries).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct NtpStat {
+pub(crate) struct NtpStat {
     /// The server, as given or configured.
     pub host: String,
     /// Whether it answered.
@@ -89,7 +90,8 @@ pub struct NtpStat {
     pub drift: Option<String>,
 }
 
-pub struct Timedrift;
+/// The timedrift module.
+pub(crate) struct Timedrift;
 
 impl Module for Timedrift {
     const NAME: &'static str = "timedrift";
@@ -115,14 +117,14 @@ impl Module for Timedrift {
     fn run(p: &Plan, ctx: &Context) -> Result<Report<Elements, Statistics>, ModuleError> {
         let start = Instant::now();
         let allowed = p.allowed;
+        let mut errors = Vec::new();
         let servers = if p.servers.is_empty() {
-            configured_servers()
+            configured_servers(&mut errors)
         } else {
             p.servers.clone()
         };
         let mut stats = Vec::new();
         let mut drifts = Vec::new();
-        let mut errors = Vec::new();
         let mut checked = false;
         let mut within = true;
         for server in &servers {
@@ -228,8 +230,21 @@ fn signed_duration(secs: f64) -> String {
     }
 }
 
-/// What the host's time daemons are configured with, else the NTP pool.
-pub fn configured_servers() -> Vec<String> {
+/// A time daemon's configuration file: its text, empty when the host has none; a file that
+/// is there but cannot be read is reported in `errors` (its servers would be missed).
+fn config_text(path: &str, errors: &mut Vec<String>) -> String {
+    match mig_host::optional(path, |p| std::fs::read_to_string(p)) {
+        Ok(text) => text.unwrap_or_default(),
+        Err(e) => {
+            errors.push(e.to_string());
+            String::new()
+        }
+    }
+}
+
+/// What the host's time daemons are configured with, else the NTP pool; configuration that
+/// cannot be read is reported in `errors`.
+pub(crate) fn configured_servers(errors: &mut Vec<String>) -> Vec<String> {
     let mut servers = Vec::new();
     for path in [
         "/etc/ntp.conf",
@@ -237,7 +252,7 @@ pub fn configured_servers() -> Vec<String> {
         "/etc/chrony/chrony.conf",
         "/etc/chrony.conf",
     ] {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let text = config_text(path, errors);
         for line in text.lines() {
             let mut w = line.split_whitespace();
             if matches!(w.next(), Some("server" | "pool" | "peer")) {
@@ -252,7 +267,7 @@ pub fn configured_servers() -> Vec<String> {
         timesyncd.extend(d.flatten().map(|e| e.path().display().to_string()));
     }
     for path in timesyncd {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let text = config_text(&path, errors);
         for line in text.lines() {
             if let Some(v) = line
                 .trim()
@@ -275,10 +290,12 @@ pub fn configured_servers() -> Vec<String> {
 }
 
 /// One SNTP answer (RFC 4330).
-pub struct Sntp {
+pub(crate) struct Sntp {
     /// Server clock minus local clock, in seconds.
     pub offset: f64,
+    /// The round trip to the server.
     pub delay: Duration,
+    /// The server's time.
     pub server_time: SystemTime,
 }
 
@@ -306,7 +323,8 @@ fn unix_secs(t: SystemTime) -> f64 {
         .unwrap_or(0.0)
 }
 
-pub fn sntp(server: &str, timeout: Duration) -> Result<Sntp, String> {
+/// One SNTP exchange with `server` (`host` or `host:port`), within `timeout`.
+pub(crate) fn sntp(server: &str, timeout: Duration) -> Result<Sntp, String> {
     let target = if server
         .rsplit_once(':')
         .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
@@ -369,6 +387,7 @@ pub fn sntp(server: &str, timeout: Duration) -> Result<Sntp, String> {
 
 /// A test SNTP server on loopback whose clock is `skew` seconds ahead of ours. Returns its
 /// address; it answers until the process ends.
+#[cfg(any(test, feature = "test-modules"))]
 pub fn spawn_test_server(skew: f64) -> std::net::SocketAddr {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a loopback UDP port");
     let addr = socket.local_addr().expect("its address");

@@ -1,7 +1,7 @@
 //! The YARA engine: yara-x when the `yara` feature is on; otherwise a clear refusal.
 
 #[cfg(feature = "yara")]
-pub use with_yara::*;
+pub(crate) use with_yara::*;
 #[cfg(not(feature = "yara"))]
 pub use without_yara::*;
 
@@ -12,7 +12,7 @@ mod with_yara {
     use std::path::Path;
     use std::time::Duration;
 
-    pub type Rules = yara_x::Rules;
+    pub(crate) type Rules = yara_x::Rules;
 
     /// Largest file scanned: yara-x maps the whole file, and the module runs under an
     /// address-space cap.
@@ -20,7 +20,7 @@ mod with_yara {
 
     /// Compiles rules from an action. `include` is refused: rules come from the network and
     /// must not read the endpoint's files. The error carries yara-x's report, with the line.
-    pub fn compile(source: &str) -> Result<Rules, String> {
+    pub(crate) fn compile(source: &str) -> Result<Rules, String> {
         let mut compiler = yara_x::Compiler::new();
         compiler.enable_includes(false);
         compiler
@@ -36,7 +36,11 @@ mod with_yara {
             .collect()
     }
 
-    pub fn scan_file(rules: &Rules, path: &Path, timeout: Duration) -> Result<Vec<String>, String> {
+    pub(crate) fn scan_file(
+        rules: &Rules,
+        path: &Path,
+        timeout: Duration,
+    ) -> Result<Vec<String>, String> {
         let size = std::fs::metadata(path)
             .map_err(|e| crate::gofmt::os_error(&e))?
             .len();
@@ -54,7 +58,11 @@ mod with_yara {
 
     /// The process's readable memory, one region window at a time (windows overlap where
     /// regions are contiguous, so strings across the seam are seen).
-    pub fn scan_process(rules: &Rules, pid: u32, timeout: Duration) -> Result<Vec<String>, String> {
+    pub(crate) fn scan_process(
+        rules: &Rules,
+        pid: u32,
+        timeout: Duration,
+    ) -> Result<Vec<String>, String> {
         let regions = procmem::regions(pid).map_err(|e| crate::gofmt::os_error(&e))?;
         let mut scanner = yara_x::blocks::Scanner::new(rules);
         scanner.set_timeout(timeout);

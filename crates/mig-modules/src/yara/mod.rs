@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 /// MIG's parameters (`yara`, `filesearch`) and ours (`pids`, `procnames`, `scantimeout`).
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
-pub struct Params {
+pub(crate) struct Params {
     /// The rules' source text.
     #[serde(rename = "yara", default)]
     pub rules: String,
@@ -43,14 +43,15 @@ pub struct Params {
 
 /// MIG's elements: `{"Matches": [{"Object", "MatchedRules"}]}`, with `Pid` for processes.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Elements {
+pub(crate) struct Elements {
     #[serde(rename = "Matches", default)]
+    /// What matched.
     pub matches: Vec<YaraMatch>,
 }
 
 /// yara's `statistics`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Statistics {
+pub(crate) struct Statistics {
     /// How many files were scanned.
     pub filesscanned: u64,
     /// How many processes were scanned.
@@ -60,7 +61,7 @@ pub struct Statistics {
 }
 
 /// The rules compiled and what to scan, checked.
-pub struct Plan {
+pub(crate) struct Plan {
     rules: engine::Rules,
     timeout: Duration,
     /// The file module's plan for `filesearch`, when files are scanned.
@@ -71,13 +72,15 @@ pub struct Plan {
 
 /// One object that matched, and the rules it matched.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct YaraMatch {
+pub(crate) struct YaraMatch {
     /// The file's path, or the process's executable.
     #[serde(rename = "Object")]
     pub object: String,
     #[serde(rename = "MatchedRules")]
+    /// The rules it matched, in rule order.
     pub matched_rules: Vec<String>,
     #[serde(rename = "Pid", default, skip_serializing_if = "Option::is_none")]
+    /// The process ID, for process memory.
     pub pid: Option<u32>,
 }
 
@@ -107,7 +110,8 @@ const FLAGS: &[Flag] = &[
     ),
 ];
 
-pub struct Yara;
+/// The yara module.
+pub(crate) struct Yara;
 
 impl Params {
     fn scan_timeout(&self) -> Result<Duration, ModuleError> {
