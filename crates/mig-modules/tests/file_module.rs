@@ -97,10 +97,18 @@ fn names_match_basenames_with_regex_and_negation() {
         &d.path().join("etc"),
         json!({"names": ["!^(passwd|shadow)$"], "sizes": [">1"], "options": {"matchall": true}}),
     ));
+    // Directories are walked, not evaluated (MIG): /ssh itself is not a match.
     assert_eq!(
         files(&r, "s1", &d.path().join("etc")),
-        vec!["/ssh", "/ssh/sshd_config"]
+        vec!["/ssh/sshd_config"]
     );
+    let r = run(search(
+        d.path(),
+        json!({"names": ["^(ssh|etc|deep)$"], "options": {"matchall": true}}),
+    ));
+    assert!(!r.foundanything, "{:?}", r.elements);
+    // Only files are counted: passwd, shadow, sshd_config, empty, tool, file.txt.
+    assert_eq!(r.statistics["filescount"], 6.0);
 }
 
 #[test]
@@ -182,7 +190,11 @@ fn sizes_modes_and_mtimes() {
         &p.join("etc"),
         json!({"modes": ["^d"], "options": {"matchall": true}}),
     ));
-    assert_eq!(files(&r, "s1", &p.join("etc")), vec!["/ssh"]);
+    assert!(
+        !r.foundanything,
+        "directories are not evaluated: {:?}",
+        r.elements
+    );
 }
 
 #[test]
@@ -262,19 +274,37 @@ fn mismatch_inverts_a_kind_of_check() {
 }
 
 #[test]
-fn maxdepth_counts_directories_below_the_root() {
+fn maxdepth_counts_the_root_as_level_one_as_mig_does() {
     let d = tree();
     let deep = d.path().join("deep");
     let r = run(search(
         &deep,
-        json!({"names": ["^file.txt$"], "options": {"matchall": true, "maxdepth": 4}}),
-    ));
-    assert!(!r.foundanything, "file.txt is 5 directories below deep/");
-    let r = run(search(
-        &deep,
         json!({"names": ["^file.txt$"], "options": {"matchall": true, "maxdepth": 5}}),
     ));
+    assert!(
+        !r.foundanything,
+        "file.txt is at level 6: deep/ is 1, e/ is 6"
+    );
+    let r = run(search(
+        &deep,
+        json!({"names": ["^file.txt$"], "options": {"matchall": true, "maxdepth": 6}}),
+    ));
     assert_eq!(files(&r, "s1", &deep), vec!["/a/b/c/d/e/file.txt"]);
+    // maxdepth 1: the root's own files only.
+    let etc = d.path().join("etc");
+    let r = run(search(
+        &etc,
+        json!({"names": ["."], "options": {"matchall": true, "maxdepth": 1}}),
+    ));
+    assert_eq!(files(&r, "s1", &etc), vec!["/empty", "/passwd", "/shadow"]);
+    let r = run(search(
+        &etc,
+        json!({"names": ["."], "options": {"matchall": true, "maxdepth": 2}}),
+    ));
+    assert_eq!(
+        files(&r, "s1", &etc),
+        vec!["/empty", "/passwd", "/shadow", "/ssh/sshd_config"]
+    );
     let r = run(search(
         &deep,
         json!({"names": ["^file.txt$"], "options": {"matchall": true}}),
@@ -417,7 +447,15 @@ fn symlinks_and_loops() {
         .iter()
         .find(|e| e["file"].as_str().unwrap().ends_with("link.conf"))
         .unwrap();
-    assert!(link["fileinfo"]["mode"].as_str().unwrap().starts_with('L'));
+    // MIG stats a linked file: its fileinfo is the target's.
+    assert_eq!(link["fileinfo"]["mode"], "-rw-r--r--");
+    assert_eq!(link["fileinfo"]["size"], 9.0);
+    // Size checks see the target too (the link itself is as long as the target's path).
+    let r = run(search(
+        p,
+        json!({"sizes": ["<10"], "options": {"matchall": true}}),
+    ));
+    assert_eq!(files(&r, "s1", p), vec!["/link.conf", "/real/target.conf"]);
 
     let r = run(search(
         &p.join("linkdir"),
@@ -431,14 +469,16 @@ fn symlinks_and_loops() {
         "{:?}",
         r.errors
     );
-    // Mode checks see the link itself.
+    // Mode checks see the target too; links to directories and broken links are not files.
     let r = run(search(
         p,
         json!({"modes": ["^L"], "options": {"matchall": true}}),
     ));
-    assert_eq!(
-        files(&r, "s1", p),
-        vec!["/link.conf", "/linkdir", "/loop-a", "/loop-b"]
+    assert!(!r.foundanything, "{:?}", r.elements);
+    assert!(
+        r.statistics["openfailed"].as_f64().unwrap() >= 2.0,
+        "the broken links failed to open: {:?}",
+        r.statistics
     );
 }
 

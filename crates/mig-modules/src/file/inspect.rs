@@ -46,7 +46,8 @@ struct PatternRun<'p> {
     state: ContentState,
 }
 
-/// A directory entry; its metadata is read only if a check or a hit needs it.
+/// A file to evaluate; its metadata is read only if a check or a hit needs it. For a symbolic
+/// link to a file, the metadata is the target's, as MIG's `os.Stat` gives it.
 pub(crate) struct Entry<'e> {
     pub path: &'e Path,
     pub name: &'e [u8],
@@ -64,14 +65,21 @@ impl<'e> Entry<'e> {
         }
     }
 
-    /// lstat, once. `None` if the entry vanished or cannot be read (reported by the caller).
-    fn lstat(&self, collector: &Collector) -> Option<&Metadata> {
+    /// An entry whose metadata was already read (a followed link's target).
+    pub(crate) fn with_metadata(mut self, meta: Metadata) -> Entry<'e> {
+        self.meta = OnceCell::from(Some(meta));
+        self
+    }
+
+    /// stat (following a link), once. `None` if the entry vanished or cannot be read
+    /// (reported as a file that failed to open).
+    fn stat(&self, collector: &Collector) -> Option<&Metadata> {
         self.meta
-            .get_or_init(|| match std::fs::symlink_metadata(self.path) {
+            .get_or_init(|| match std::fs::metadata(self.path) {
                 Ok(m) => Some(m),
                 Err(e) => {
                     collector.open_failed(format!(
-                        "lstat {}: {}",
+                        "stat {}: {}",
                         self.path.display(),
                         crate::gofmt::os_error(&e)
                     ));
@@ -126,7 +134,7 @@ impl<'a> Inspector<'a> {
                     (Matcher::Name { .. }, _) => c
                         .matcher
                         .matches_metadata(entry.name, 0, "", self.now, self.now),
-                    _ => match entry.lstat(self.collector) {
+                    _ => match entry.stat(self.collector) {
                         Some(meta) => {
                             let mode = mode.get_or_insert_with(|| gofmt::file_mode(meta.mode()));
                             let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
@@ -171,7 +179,7 @@ impl<'a> Inspector<'a> {
                     .map(|(i, _)| Some(i))
             };
             for check in hits {
-                let Some(meta) = entry.lstat(self.collector) else {
+                let Some(meta) = entry.stat(self.collector) else {
                     break;
                 };
                 let info = FileInfo {

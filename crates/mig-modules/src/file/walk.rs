@@ -238,11 +238,12 @@ fn walk_tree(
 ) {
     let remote_ok = tree.members.iter().any(|(s, _, _)| plan[*s].remotefs);
     let excluded = mounts.excluded_below(&tree.path, remote_ok);
-    // No search looks deeper than this (walker depth: the tree's root is 0).
+    // No search looks deeper than this (walker depth: the tree's root is 0, its files 1; a
+    // search's files are at most `maxdepth` levels below its root, MIG's count).
     let max_depth = tree
         .members
         .iter()
-        .map(|(s, _, offset)| plan[*s].maxdepth.map(|d| offset + d + 1))
+        .map(|(s, _, offset)| plan[*s].maxdepth.map(|d| offset + d))
         .try_fold(0, |acc, d| d.map(|d| acc.max(d)));
 
     let mut builder = ignore::WalkBuilder::new(&tree.path);
@@ -280,9 +281,9 @@ fn walk_tree(
                 if depth <= *offset || (*offset > 0 && !entry.path().starts_with(root)) {
                     continue;
                 }
-                // Files directly in the root are at directory depth 0.
-                let dir_depth = depth - offset - 1;
-                if plan[*s].maxdepth.is_none_or(|max| dir_depth <= max) && !applicable.contains(s) {
+                // MIG counts the root as level 1: its own files are within maxdepth 1.
+                let level = depth - offset;
+                if plan[*s].maxdepth.is_none_or(|max| level <= max) && !applicable.contains(s) {
                     applicable.push(*s);
                 }
             }
@@ -292,11 +293,34 @@ fn walk_tree(
             // The type comes from readdir (no stat); entries without one are stdin-like oddities.
             if let Some(file_type) = entry.file_type() {
                 let name = entry.file_name().as_bytes();
-                inspector.inspect(&Entry::new(entry.path(), name, file_type), &applicable);
+                if let Some(e) = evaluated(Entry::new(entry.path(), name, file_type), collector) {
+                    inspector.inspect(&e, &applicable);
+                }
             }
             ignore::WalkState::Continue
         })
     });
+}
+
+/// What MIG evaluates of a directory's entries: regular files, and symbolic links to regular
+/// files (with the target's metadata: MIG stats them). Directories are walked, not evaluated;
+/// devices, sockets, FIFOs and links to anything but a file are neither. A link that cannot
+/// be followed counts as a file that failed to open, as in MIG.
+fn evaluated<'e>(entry: Entry<'e>, collector: &Collector) -> Option<Entry<'e>> {
+    if entry.file_type.is_file() {
+        return Some(entry);
+    }
+    if !entry.file_type.is_symlink() {
+        return None;
+    }
+    match std::fs::metadata(entry.path) {
+        Ok(target) if target.is_file() => Some(entry.with_metadata(target)),
+        Ok(_) => None,
+        Err(e) => {
+            collector.open_failed(format!("stat {}: {}", entry.path.display(), go_error(&e)));
+            None
+        }
+    }
 }
 
 /// Expands globs, cleans paths, and refuses symlinked directory roots (with a warning).
