@@ -82,9 +82,11 @@ fn each_failure_is_one_clear_line() {
     let cases: Vec<(PathBuf, Vec<&str>, &str)> = vec![
         (bad_json, vec!["--now", THEN], "invalid JSON"),
         (
-            vectors().join("valid-signed-action1.json"),
+            vector_v2(dir.path(), "valid-signed-action1.json", |v| {
+                v["syntaxversion"] = 1.into()
+            }),
             vec!["--now", THEN],
-            "syntaxversion: expected 2",
+            "syntaxversion: expected 2, got 1",
         ),
         (
             vector_v2(dir.path(), "invalid-signed-action1.json", |_| {}),
@@ -117,6 +119,22 @@ fn each_failure_is_one_clear_line() {
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.contains(want), "want {want:?} in {err:?}");
     }
+}
+
+#[test]
+fn an_action_signed_by_migs_own_tools_has_no_syntaxversion_and_verifies() {
+    // MIG's vectors are as MIG's generator writes them: no syntaxversion (not signed).
+    let raw: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(vectors().join("valid-signed-action1.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(raw.get("syntaxversion").is_none() && raw.get("SyntaxVersion").is_none());
+    let (code, out, err) = verify(
+        &["--now", THEN],
+        &vectors().join("valid-signed-action1.json"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(FPR), "{out}");
 }
 
 #[test]

@@ -271,7 +271,15 @@ impl Action {
     /// Parses an action from an already-decoded JSON value (e.g. inside a command).
     pub fn from_value(mut value: Value) -> Result<Action, ParseError> {
         Self::fold_field_names(&mut value);
-        serde_path_to_error::deserialize(value).map_err(ParseError::path)
+        let mut action: Action =
+            serde_path_to_error::deserialize(value).map_err(ParseError::path)?;
+        // MIG's own tools sign actions without it: MIG's client adds it only when posting to
+        // MIG's API, and it is not in the signing text. Such an action is a version 2 action;
+        // any other version is still refused by `validate`.
+        if action.syntaxversion == 0 {
+            action.syntaxversion = SYNTAX_VERSION;
+        }
+        Ok(action)
     }
 
     pub(crate) fn fold_field_names(value: &mut Value) {
@@ -690,6 +698,17 @@ mod tests {
         assert_eq!(a.operations[0].module, "file");
         // Keys inside parameters are the module's business and keep their case.
         assert_eq!(a.operations[0].parameters, json!({"A": 1}));
+    }
+
+    #[test]
+    fn an_action_read_without_syntaxversion_is_version_2_as_migs_tools_write_it() {
+        let a = Action::from_json(br#"{"name":"n","target":"t"}"#).unwrap();
+        assert_eq!(a.syntaxversion, SYNTAX_VERSION);
+        let a = Action::from_json(br#"{"name":"n","target":"t","syntaxversion":3}"#).unwrap();
+        assert_eq!(
+            a.syntaxversion, 3,
+            "another version is kept, for validate to refuse"
+        );
     }
 
     #[test]

@@ -230,6 +230,19 @@ fn hashes_of_every_kind_land_in_their_own_list() {
         sha3_entry["search"].get("sha2").is_none(),
         "sha3 hits belong under sha3"
     );
+    // Each hash is echoed as MIG compared it: uppercased.
+    assert_eq!(
+        sha3_entry["search"]["sha3"],
+        json!(["3A985DA74FE225B2045C172D6BD390BD855F086E3E9D525B46BFE24511431532"])
+    );
+    let sha1_entry = entries
+        .iter()
+        .find(|e| e["search"].get("sha1").is_some())
+        .unwrap();
+    assert_eq!(
+        sha1_entry["search"]["sha1"],
+        json!(["A9993E364706816ABA3E25717850C26C9CD0D89D"])
+    );
     assert_eq!(r.statistics["totalhits"], 6.0);
 }
 

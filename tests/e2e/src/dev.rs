@@ -29,8 +29,19 @@ impl Dev {
     }
 
     /// The same on given ports (a restart keeps the agents' and clients' configurations).
+    /// The ports were free a moment ago but a test running alongside may hold one briefly:
+    /// a start that fails is tried again, a few times, before the test fails with what dev
+    /// said.
     pub fn start_on(dir: &Path, ports: (u16, u16), extra: &[&str]) -> Dev {
-        Dev::try_start(dir, ports, extra).unwrap_or_else(|said| panic!("dev exited early: {said}"))
+        let mut said = String::new();
+        for _ in 0..5 {
+            match Dev::try_start(dir, ports, extra) {
+                Ok(dev) => return dev,
+                Err(why) => said = why,
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        panic!("dev exited early: {said}")
     }
 
     fn try_start(dir: &Path, ports: (u16, u16), extra: &[&str]) -> Result<Dev, String> {
@@ -41,16 +52,30 @@ impl Dev {
             .args(["--relay-listen", &format!("127.0.0.1:{}", ports.1)])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start mig-server dev");
+        // What it says on stderr (its logs, the reason it stopped), kept for the failure
+        // message and drained so that it never blocks on a full pipe.
+        let stderr = child.stderr.take().expect("dev's stderr");
+        let errors = std::thread::spawn(move || {
+            let mut kept = String::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if kept.len() < 64 << 10 {
+                    kept.push_str(&line);
+                    kept.push('\n');
+                }
+            }
+            kept
+        });
         let mut out = BufReader::new(child.stdout.take().expect("dev's stdout"));
         let mut said = String::new();
         while !said.contains("Stop with Ctrl-C") {
             let mut line = String::new();
             if out.read_line(&mut line).unwrap_or(0) == 0 {
                 let _ = child.wait();
-                return Err(said);
+                let errors = errors.join().unwrap_or_default();
+                return Err(format!("{said}\n{errors}"));
             }
             said.push_str(&line);
         }

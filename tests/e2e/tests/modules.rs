@@ -111,7 +111,10 @@ fn every_module_answers_through_the_platform_and_locally() {
         ),
     ];
     if dpkg {
-        cases.push((vec!["pkg", "-name", "^dpkg$"], "dpkg name:dpkg version:"));
+        cases.push((
+            vec!["pkg", "-name", "^dpkg$"],
+            "pkgmatch name=dpkg version=",
+        ));
     }
     for (args, want) in &cases {
         let out = p.mig(&p.admin, args);

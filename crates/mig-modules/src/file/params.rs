@@ -225,6 +225,14 @@ impl CheckKind {
         }
     }
 
+    /// A digest check (md5, sha1, sha2, sha3).
+    pub(crate) fn is_hash(self) -> bool {
+        matches!(
+            self,
+            CheckKind::Md5 | CheckKind::Sha1 | CheckKind::Sha2 | CheckKind::Sha3
+        )
+    }
+
     /// Reads the file's bytes (as opposed to its metadata).
     pub(crate) fn reads_content(self) -> bool {
         matches!(

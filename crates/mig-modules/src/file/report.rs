@@ -189,7 +189,13 @@ fn echo_one_check(spec: &Search, kind: CheckKind, value: &str) -> Search {
     for k in CheckKind::ALL {
         k.values_mut(&mut s).clear();
     }
-    kind.values_mut(&mut s).push(value.to_string());
+    // MIG echoes a hash check as it compared it: uppercased.
+    let echoed = if kind.is_hash() {
+        value.to_uppercase()
+    } else {
+        value.to_string()
+    };
+    kind.values_mut(&mut s).push(echoed);
     s
 }
 

@@ -68,8 +68,8 @@ pub(crate) struct Elements {
 pub(crate) struct Statistics {
     /// How many packages are installed.
     pub installed: usize,
-    /// How long the run took.
-    pub exectime: String,
+    /// How long the run took (MIG's name for it in pkg).
+    pub execruntime: String,
 }
 
 fn compile(p: &Params) -> Result<Compiled, ModuleError> {
@@ -144,7 +144,7 @@ impl Module for Pkg {
             elements: Elements { packages: found },
             statistics: Statistics {
                 installed: installed.len(),
-                exectime: gofmt::duration(start.elapsed()),
+                execruntime: gofmt::duration(start.elapsed()),
             },
             errors,
         })
@@ -161,6 +161,7 @@ impl Module for Pkg {
         })
     }
 
+    /// MIG's lines, word for word: one per package, then the errors and the run time.
     fn pretty(report: &Report<Elements, Statistics>, found_only: bool) -> Vec<String> {
         let mut lines: Vec<String> = report
             .elements
@@ -168,16 +169,17 @@ impl Module for Pkg {
             .iter()
             .map(|p| {
                 format!(
-                    "{} name:{} version:{} arch:{}",
-                    p.kind, p.name, p.version, p.arch
+                    "pkgmatch name={} version={} type={} arch={}",
+                    p.name, p.version, p.kind, p.arch
                 )
             })
             .collect();
-        if lines.is_empty() && !found_only {
-            lines.push("no package found".into());
-        }
         if !found_only {
             lines.extend(report.errors.iter().cloned());
+            lines.push(format!(
+                "Statistics: runtime {}",
+                report.statistics.execruntime
+            ));
         }
         lines
     }
@@ -214,6 +216,30 @@ mod tests {
         let v = pkgs[0]["version"].as_str().unwrap().to_string();
         let r = lookup("pkg").unwrap().run_json(&json!({"pkgmatch": {"matches": ["^bash$"]}, "vermatch": format!("!^{}$", regex::escape(&v))}), &Context::default());
         assert!(!r.foundanything);
+    }
+
+    #[test]
+    fn results_print_as_migs_printer_writes_them() {
+        let r = lookup("pkg").unwrap().run_json(
+            &json!({"pkgmatch": {"matches": ["^bash$"]}}),
+            &Context::default(),
+        );
+        assert_eq!(
+            r.statistics["execruntime"].as_str().map(|s| !s.is_empty()),
+            Some(true)
+        );
+        let lines = lookup("pkg").unwrap().pretty(&r, false);
+        let pkg = &r.elements["packages"][0];
+        assert_eq!(
+            lines[0],
+            format!(
+                "pkgmatch name=bash version={} type=dpkg arch={}",
+                pkg["version"].as_str().unwrap(),
+                pkg["arch"].as_str().unwrap()
+            )
+        );
+        assert!(lines.last().unwrap().starts_with("Statistics: runtime "));
+        assert_eq!(lookup("pkg").unwrap().pretty(&r, true).len(), 1);
     }
 
     #[test]

@@ -388,6 +388,9 @@ pub(crate) fn sntp(server: &str, timeout: Duration) -> Result<Sntp, String> {
 /// A test SNTP server on loopback whose clock is `skew` seconds ahead of ours. Returns its
 /// address; it answers until the process ends.
 #[cfg(any(test, feature = "test-modules"))]
+// Public through `testing::sntp_server` with `test-modules`; only the crate's own tests use it
+// without.
+#[cfg_attr(not(feature = "test-modules"), allow(unreachable_pub))]
 pub fn spawn_test_server(skew: f64) -> std::net::SocketAddr {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a loopback UDP port");
     let addr = socket.local_addr().expect("its address");

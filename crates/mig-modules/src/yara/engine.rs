@@ -3,7 +3,7 @@
 #[cfg(feature = "yara")]
 pub(crate) use with_yara::*;
 #[cfg(not(feature = "yara"))]
-pub use without_yara::*;
+pub(crate) use without_yara::*;
 
 #[cfg(feature = "yara")]
 mod with_yara {
@@ -94,20 +94,20 @@ mod without_yara {
     use std::time::Duration;
 
     /// Nothing to hold: there is no engine.
-    pub struct Rules;
+    pub(crate) struct Rules;
 
     const NO_ENGINE: &str =
         "this build has no YARA engine (mig-modules was built without the `yara` feature)";
 
-    pub fn compile(_source: &str) -> Result<Rules, String> {
+    pub(crate) fn compile(_source: &str) -> Result<Rules, String> {
         Err(NO_ENGINE.into())
     }
 
-    pub fn scan_file(_: &Rules, _: &Path, _: Duration) -> Result<Vec<String>, String> {
+    pub(crate) fn scan_file(_: &Rules, _: &Path, _: Duration) -> Result<Vec<String>, String> {
         Err(NO_ENGINE.into())
     }
 
-    pub fn scan_process(_: &Rules, _: u32, _: Duration) -> Result<Vec<String>, String> {
+    pub(crate) fn scan_process(_: &Rules, _: u32, _: Duration) -> Result<Vec<String>, String> {
         Err(NO_ENGINE.into())
     }
 }
