@@ -387,8 +387,9 @@ mod tests {
         round_trips::<crate::memory::Memory>(
             json!({"searches": {"s1": {"names": ["^/nonexistent-binary$"]}}}),
         );
+        let ntp = crate::timedrift::spawn_test_server(0.0);
         round_trips::<crate::timedrift::Timedrift>(
-            json!({"drift": "1s", "servers": ["127.0.0.1:9"]}),
+            json!({"drift": "1s", "servers": [ntp.to_string()]}),
         );
     }
 

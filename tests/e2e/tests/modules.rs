@@ -103,7 +103,7 @@ fn every_module_answers_through_the_platform_and_locally() {
         ),
         (
             vec!["timedrift", "-drift", "5s", "-server", &ntp, "-show", "all"],
-            "within the acceptable drift",
+            "local time is within acceptable drift from NTP servers",
         ),
         (
             vec!["scribe", "-path", scribe_path.to_str().unwrap(), "-onlytrue"],

@@ -45,8 +45,8 @@ fn parse_drift(s: &str) -> Result<Duration, ModuleError> {
 
 /// Checked parameters.
 pub(crate) struct Plan {
-    allowed: Duration,
-    drift: String,
+    /// The acceptable drift; `None` (no `drift` given): report the local time only, as MIG.
+    allowed: Option<Duration>,
     servers: Vec<String>,
 }
 
@@ -107,16 +107,36 @@ impl Module for Timedrift {
     const FLAGS: &'static [Flag] = FLAGS;
 
     fn validate(p: &Params) -> Result<Plan, ModuleError> {
+        let allowed = if p.drift.is_empty() {
+            None
+        } else {
+            Some(parse_drift(&p.drift)?)
+        };
         Ok(Plan {
-            allowed: parse_drift(&p.drift)?,
-            drift: p.drift.clone(),
+            allowed,
             servers: p.servers.clone(),
         })
     }
 
     fn run(p: &Plan, ctx: &Context) -> Result<Report<Elements, Statistics>, ModuleError> {
         let start = Instant::now();
-        let allowed = p.allowed;
+        let Some(allowed) = p.allowed else {
+            // MIG: without a drift, the answer is the local time (found), no server is asked.
+            return Ok(Report {
+                foundanything: true,
+                elements: Elements {
+                    hascheckeddrift: false,
+                    iswithindrift: false,
+                    drifts: Vec::new(),
+                    localtime: mig_core::GoTime::now().to_rfc3339(),
+                },
+                statistics: Statistics {
+                    exectime: gofmt::duration(start.elapsed()),
+                    ntpstats: Vec::new(),
+                },
+                errors: Vec::new(),
+            });
+        };
         let mut errors = Vec::new();
         let servers = if p.servers.is_empty() {
             configured_servers(&mut errors)
@@ -138,10 +158,11 @@ impl Module for Timedrift {
                     let off = Duration::from_secs_f64(r.offset.abs());
                     if off > allowed {
                         within = false;
+                        // MIG's words; the offset is the server's clock minus ours.
+                        let side = if r.offset > 0.0 { "behind" } else { "ahead of" };
                         drifts.push(format!(
-                            "local time is off by {} from {server} (allowed: {})",
-                            gofmt::duration(off),
-                            p.drift
+                            "Local time is {side} ntp host {server} by {}",
+                            gofmt::duration(off)
                         ));
                     }
                     let time = chrono::DateTime::<chrono::Utc>::from(r.server_time);
@@ -150,7 +171,8 @@ impl Module for Timedrift {
                         reachable: true,
                         time: Some(mig_core::GoTime(time).to_rfc3339()),
                         latency: Some(gofmt::duration(r.delay)),
-                        drift: Some(signed_duration(r.offset)),
+                        // MIG's sign: our clock minus the server's (negative: we are behind).
+                        drift: Some(signed_duration(-r.offset)),
                     });
                 }
                 Err(e) => {
@@ -167,6 +189,13 @@ impl Module for Timedrift {
         }
         if servers.is_empty() {
             errors.push("no time server configured or given".into());
+        }
+        if !checked {
+            // Nothing to compare with: a failed run, not a clock said to be right.
+            return Err(ModuleError::Failed(format!(
+                "no time server answered: {}",
+                errors.join("; ")
+            )));
         }
         Ok(Report {
             foundanything: checked && !within,
@@ -193,31 +222,50 @@ impl Module for Timedrift {
         })
     }
 
+    /// MIG's lines: the local time, the verdict and the drifts; then errors and statistics.
     fn pretty(report: &Report<Elements, Statistics>, found_only: bool) -> Vec<String> {
         let e = &report.elements;
-        let mut lines = e.drifts.clone();
-        if !found_only {
-            if e.hascheckeddrift && e.iswithindrift {
-                lines.push(format!(
-                    "local time {} is within the acceptable drift",
-                    e.localtime
-                ));
-            } else if !e.hascheckeddrift {
-                lines.push("drift could not be checked: no time server answered".into());
+        let mut lines = vec![format!("local time is {}", e.localtime)];
+        if e.hascheckeddrift {
+            if e.iswithindrift {
+                lines.push("local time is within acceptable drift from NTP servers".into());
+            } else {
+                lines.push("local time is out of sync from NTP servers".into());
+                lines.extend(e.drifts.iter().cloned());
             }
-            let unknown = String::new();
-            for s in report.statistics.ntpstats.iter().filter(|s| s.reachable) {
-                lines.push(format!(
-                    "{} time {} latency {} drift {}",
-                    s.host,
-                    s.time.as_ref().unwrap_or(&unknown),
-                    s.latency.as_ref().unwrap_or(&unknown),
-                    s.drift.as_ref().unwrap_or(&unknown)
-                ));
-            }
-            lines.extend(report.errors.iter().cloned());
         }
+        if found_only {
+            return lines;
+        }
+        lines.extend(report.errors.iter().map(|e| format!("error: {e}")));
+        lines.push(format!(
+            "stat: execution time was {}",
+            report.statistics.exectime
+        ));
+        let unknown = String::new();
+        for s in &report.statistics.ntpstats {
+            lines.push(if s.reachable {
+                format!(
+                    "stat: {} responded in {} with time {}. local time drifts by {}",
+                    s.host,
+                    s.latency.as_ref().unwrap_or(&unknown),
+                    s.time.as_deref().map(go_time).unwrap_or_default(),
+                    s.drift.as_ref().unwrap_or(&unknown)
+                )
+            } else {
+                format!("stat: {} was unreachable", s.host)
+            });
+        }
+        lines.push("timedrift module has succeeded".into());
         lines
+    }
+}
+
+/// An RFC 3339 time as Go's `Time.UTC().String()` prints it, as MIG's printer does.
+fn go_time(rfc3339: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) => gofmt::time(std::time::SystemTime::from(t)),
+        Err(_) => rfc3339.to_string(),
     }
 }
 
@@ -441,16 +489,55 @@ mod tests {
         );
         assert!(r.foundanything, "{r:?}");
         assert_eq!(r.elements["iswithindrift"], false);
-        assert!(r.elements["drifts"][0]
-            .as_str()
-            .unwrap()
-            .contains(&ahead.to_string()));
+        // The server is 10 s ahead: our clock is behind, and MIG's drift is negative.
+        let said = r.elements["drifts"][0].as_str().unwrap();
+        assert!(
+            said.starts_with(&format!("Local time is behind ntp host {ahead} by ")),
+            "{said}"
+        );
         assert_eq!(r.statistics["ntpstats"].as_array().unwrap().len(), 2);
         let drift = r.statistics["ntpstats"][1]["drift"].as_str().unwrap();
         assert!(
-            drift.starts_with("9.") || drift.starts_with("10."),
+            drift.starts_with("-9.") || drift.starts_with("-10."),
             "{drift}"
         );
+        let lines = m.pretty(&r, false);
+        assert_eq!(lines[1], "local time is out of sync from NTP servers");
+        assert_eq!(lines[2], said);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("stat: {ahead} responded in "))
+                    && l.contains(" +0000 UTC. local time drifts by -")),
+            "{lines:?}"
+        );
+        assert_eq!(lines.last().unwrap(), "timedrift module has succeeded");
+        // A server behind us: we are ahead.
+        let behind = spawn_test_server(-10.0);
+        let r = m.run_json(
+            &json!({"drift": "2s", "servers": [behind.to_string()]}),
+            &Context::default(),
+        );
+        let said = r.elements["drifts"][0].as_str().unwrap();
+        assert!(
+            said.starts_with("Local time is ahead of ntp host "),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn without_a_drift_the_local_time_is_the_answer_as_in_mig() {
+        let r = lookup("timedrift")
+            .unwrap()
+            .run_json(&json!({}), &Context::default());
+        assert!(r.success && r.foundanything, "{r:?}");
+        assert_eq!(r.elements["hascheckeddrift"], false);
+        assert!(r.elements["localtime"].as_str().unwrap().contains('T'));
+        assert_eq!(r.statistics["ntpstats"], json!([]));
+        let lines = lookup("timedrift").unwrap().pretty(&r, true);
+        assert!(lines[0].starts_with("local time is "), "{lines:?}");
+        // And `mig timedrift` without -drift is accepted.
+        assert!(Timedrift::parse_flags(&[]).is_ok());
     }
 
     #[test]
@@ -462,16 +549,21 @@ mod tests {
             &json!({"drift": "1s", "servers": [addr.to_string()]}),
             &Context::default(),
         );
-        assert!(r.success);
-        assert_eq!(r.elements["hascheckeddrift"], false);
-        assert!(!r.errors.is_empty());
+        // No answer: a failed run naming why, not a clock said to be right.
+        assert!(!r.success, "{r:?}");
+        assert!(
+            r.errors[0].starts_with("no time server answered: ")
+                && r.errors[0].contains(&addr.to_string()),
+            "{:?}",
+            r.errors
+        );
     }
 
     #[test]
     fn drift_must_be_a_duration() {
         assert!(parse_drift("5s").is_ok());
         assert_eq!(parse_drift("500ms").unwrap(), Duration::from_millis(500));
-        for bad in ["", "5", "five", "5y"] {
+        for bad in ["5", "five", "5y"] {
             assert!(parse_drift(bad).is_err(), "{bad}");
         }
     }
