@@ -40,6 +40,31 @@ pub struct Package {
     pub install_time: i64,
     /// RPM: the SHA-1 of the package header, in hex.
     pub sha1: String,
+    /// dpkg's `Multi-Arch` (`same`, `foreign`, `allowed`); empty when not declared.
+    pub multi_arch: String,
+}
+
+impl Package {
+    /// The name as `dpkg -l` and `dpkg-query -f '${binary:Package}'` write it (and MIG reports
+    /// it): qualified with its architecture (`libssl3:amd64`) when the package is `Multi-Arch:
+    /// same` or built for another architecture than dpkg's own (`native`); the name alone
+    /// otherwise, and for other package managers.
+    pub fn binary_name(&self, native: Option<&str>) -> String {
+        let foreign = native.is_some_and(|n| self.arch != n && self.arch != "all");
+        if self.kind == "dpkg" && self.arch != "all" && (self.multi_arch == "same" || foreign) {
+            format!("{}:{}", self.name, self.arch)
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
+/// dpkg's own architecture: the one its `dpkg` package is built for.
+pub fn dpkg_native_arch(packages: &[Package]) -> Option<&str> {
+    packages
+        .iter()
+        .find(|p| p.kind == "dpkg" && p.name == "dpkg")
+        .map(|p| p.arch.as_str())
 }
 
 /// dpkg's status file, which lists the installed packages.
@@ -131,6 +156,7 @@ pub fn parse_dpkg_status(text: &str) -> Vec<Package> {
                 "Section" => p.section = value,
                 "Priority" => p.priority = value,
                 "Description" => p.summary = value,
+                "Multi-Arch" => p.multi_arch = value,
                 _ => {}
             }
         }
@@ -278,6 +304,19 @@ pub fn parse_rpm_header(blob: &[u8]) -> Option<Package> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dpkg_names_are_arch_qualified_as_dpkg_l_writes_them() {
+        let text = "Package: dpkg\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.21\n\nPackage: libssl3\nStatus: install ok installed\nMulti-Arch: same\nArchitecture: amd64\nVersion: 3.0\n\nPackage: tzdata\nStatus: install ok installed\nMulti-Arch: foreign\nArchitecture: all\nVersion: 2024a\n\nPackage: libfoo\nStatus: install ok installed\nArchitecture: i386\nVersion: 1\n\nPackage: bash\nStatus: install ok installed\nArchitecture: amd64\nVersion: 5.2\n";
+        let pkgs = parse_dpkg_status(text);
+        let native = dpkg_native_arch(&pkgs);
+        assert_eq!(native, Some("amd64"));
+        let names: Vec<String> = pkgs.iter().map(|p| p.binary_name(native)).collect();
+        assert_eq!(
+            names,
+            vec!["dpkg", "libssl3:amd64", "tzdata", "libfoo:i386", "bash"]
+        );
+    }
 
     #[test]
     fn dpkg_paragraphs() {

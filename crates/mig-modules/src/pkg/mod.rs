@@ -123,16 +123,19 @@ impl Module for Pkg {
     fn run(c: &Compiled, _ctx: &Context) -> Result<Report<Elements, Statistics>, ModuleError> {
         let start = Instant::now();
         let (installed, errors) = packages::installed();
+        // Names as MIG reports and matches them: dpkg's arch-qualified `libssl3:amd64`.
+        let native = packages::dpkg_native_arch(&installed);
         let mut found: Vec<PackageInfo> = installed
             .iter()
-            .filter(|pk| c.names.iter().any(|r| r.is_match(&pk.name)))
-            .filter(|pk| {
+            .map(|pk| (pk.binary_name(native), pk))
+            .filter(|(name, _)| c.names.iter().any(|r| r.is_match(name)))
+            .filter(|(_, pk)| {
                 c.version
                     .as_ref()
                     .is_none_or(|(r, neg)| r.is_match(&pk.version) != *neg)
             })
-            .map(|pk| PackageInfo {
-                name: pk.name.clone(),
+            .map(|(name, pk)| PackageInfo {
+                name,
                 version: pk.version.clone(),
                 kind: pk.kind.to_string(),
                 arch: pk.arch.clone(),
@@ -216,6 +219,42 @@ mod tests {
         let v = pkgs[0]["version"].as_str().unwrap().to_string();
         let r = lookup("pkg").unwrap().run_json(&json!({"pkgmatch": {"matches": ["^bash$"]}, "vermatch": format!("!^{}$", regex::escape(&v))}), &Context::default());
         assert!(!r.foundanything);
+    }
+
+    #[test]
+    fn dpkg_names_are_those_dpkg_l_shows_as_mig_reports_them() {
+        let out = std::process::Command::new("dpkg-query")
+            .args(["-W", "-f", "${db:Status-Status} ${binary:Package}\\n"])
+            .output()
+            .expect("dpkg-query");
+        let mut want: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("installed "))
+            .map(str::to_string)
+            .collect();
+        want.sort();
+        let r = lookup("pkg").unwrap().run_json(
+            &json!({"pkgmatch": {"matches": ["."]}}),
+            &Context::default(),
+        );
+        let mut got: Vec<String> = r.elements["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["type"] == "dpkg")
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect();
+        got.sort();
+        assert_eq!(got, want);
+        // So `^libc6$` means what it means on MIG: nothing on a multiarch system.
+        let qualified = want
+            .iter()
+            .any(|n| n == "libc6:amd64" || n.starts_with("libc6:"));
+        let r = lookup("pkg").unwrap().run_json(
+            &json!({"pkgmatch": {"matches": ["^libc6$"]}}),
+            &Context::default(),
+        );
+        assert_eq!(r.foundanything, !qualified, "{:?}", r.elements);
     }
 
     #[test]
