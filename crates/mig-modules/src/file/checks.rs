@@ -65,8 +65,14 @@ impl Matcher {
                     return Err("expected a hexadecimal hash".into());
                 }
                 let algo = algo_for_check(kind, hex.len()).ok_or_else(|| {
+                    // MIG took such a value and never matched it: say what it is instead.
+                    let is = match hex.len() {
+                        32 => " (32 hex digits is an MD5: use md5; MIG accepted it here and never matched it)",
+                        40 => " (40 hex digits is a SHA-1: use sha1; MIG accepted it here and never matched it)",
+                        _ => "",
+                    };
                     format!(
-                        "a {} hash has {} hex digits, not {}",
+                        "a {} hash has {} hex digits, not {}{is}",
                         kind.mismatch_name(),
                         lengths(kind),
                         hex.len()
@@ -238,7 +244,13 @@ mod tests {
         assert!(Matcher::compile(CheckKind::Sha2, &"a".repeat(64)).is_ok());
         assert!(Matcher::compile(CheckKind::Sha2, &"a".repeat(96)).is_ok());
         assert!(Matcher::compile(CheckKind::Sha2, &"A".repeat(128)).is_ok());
-        assert!(Matcher::compile(CheckKind::Sha2, &"a".repeat(40)).is_err());
+        let Err(e) = Matcher::compile(CheckKind::Sha2, &"a".repeat(40)) else {
+            panic!("a SHA-1 taken as a SHA-2")
+        };
+        assert!(
+            e.contains("is a SHA-1: use sha1; MIG accepted it here and never matched it"),
+            "{e}"
+        );
         assert!(Matcher::compile(CheckKind::Sha3, &"a".repeat(56)).is_ok());
         assert!(Matcher::compile(CheckKind::Md5, "xyz").is_err());
     }

@@ -57,6 +57,8 @@ pub(crate) const FLAGS: &[Flag] = &[
     Flag::bool("returnsha256", "add the SHA-256 of matched files"),
     Flag::bool("decompress", "search inside gzip files"),
     Flag::bool("remotefs", "also search network filesystems (NFS, SMB…)"),
+    // MIG's debug switch for its module; accepted so MIG command lines run, and ignored.
+    Flag::bool("verbose", "accepted for MIG's command lines; does nothing"),
 ];
 
 pub(crate) fn parse(args: &[String]) -> Result<Params, ModuleError> {
@@ -66,12 +68,17 @@ pub(crate) fn parse(args: &[String]) -> Result<Params, ModuleError> {
             "unexpected argument {extra:?} (flags start with -)"
         )));
     }
-    let int = |name: &str, default: i64| -> Result<f64, ModuleError> {
-        let v = p.int(name)?.unwrap_or(default);
-        if v < 0 {
-            return Err(ModuleError::Flag(format!("-{name} must not be negative")));
+    // MIG's flags are float64s and it compares them as MIG's code does: a fractional
+    // maxdepth or maxerrors counts whole levels and errors (1.5 is 1), a fractional
+    // matchlimit lets through every count below it (1.5 is 2).
+    let count = |name: &str, default: f64, round: fn(f64) -> f64| -> Result<f64, ModuleError> {
+        let v = p.number(name, default)?;
+        if !(v >= 0.0 && v.is_finite()) {
+            return Err(ModuleError::Flag(format!(
+                "-{name} must be a number of at least 0"
+            )));
         }
-        Ok(v as f64)
+        Ok(round(v))
     };
     let matchany = p.bool("matchany").unwrap_or(false);
     let mismatch = p.all("mismatch");
@@ -88,13 +95,13 @@ pub(crate) fn parse(args: &[String]) -> Result<Params, ModuleError> {
         sha2: p.all("sha2"),
         sha3: p.all("sha3"),
         options: Options {
-            maxdepth: int("maxdepth", 1000)?,
-            maxerrors: int("maxerrors", 30)?,
+            maxdepth: count("maxdepth", 1000.0, f64::floor)?,
+            maxerrors: count("maxerrors", 30.0, f64::floor)?,
             remotefs: p.bool("remotefs").unwrap_or(false),
             matchall: !matchany && p.bool("matchall").unwrap_or(true),
             macroal: p.bool("macroal").unwrap_or(false),
             mismatch: (!mismatch.is_empty()).then_some(mismatch),
-            matchlimit: int("matchlimit", 1000)?,
+            matchlimit: count("matchlimit", 1000.0, f64::ceil)?,
             returnsha256: p.bool("returnsha256").unwrap_or(false),
             decompress: p.bool("decompress").unwrap_or(false),
         },
@@ -148,6 +155,28 @@ mod tests {
         assert_eq!(s.options.mismatch, Some(vec!["name".to_string()]));
         assert_eq!(s.options.maxdepth, 2.0);
         assert!(parse(&args(&["-maxdepth", "-1"])).is_err());
+    }
+
+    #[test]
+    fn migs_float_flags_and_verbose_are_accepted_as_mig_reads_them() {
+        let p = parse(&args(&[
+            "-path",
+            "/etc",
+            "-name",
+            "x",
+            "-maxdepth",
+            "1.5",
+            "-maxerrors",
+            "2.9",
+            "-matchlimit",
+            "1.5",
+            "-verbose",
+        ]))
+        .unwrap();
+        let o = &p.searches["s1"].options;
+        assert_eq!((o.maxdepth, o.maxerrors, o.matchlimit), (1.0, 2.0, 2.0));
+        let e = parse(&args(&["-path", "/etc", "-maxdepth", "deep"])).unwrap_err();
+        assert!(e.to_string().contains("-maxdepth"), "{e}");
         assert!(parse(&args(&["-path", "/", "stray"])).is_err());
     }
 }

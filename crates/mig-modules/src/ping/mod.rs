@@ -138,7 +138,13 @@ fn check(p: &Params) -> Result<Plan, ModuleError> {
             ),
         ));
     }
-    if !(p.count >= 1.0 && p.count <= 100.0 && p.count.fract() == 0.0) {
+    // MIG: a count of 0 is the default, 3.
+    let count = if p.count == 0.0 {
+        default_count()
+    } else {
+        p.count
+    };
+    if !(count >= 1.0 && count <= 100.0 && count.fract() == 0.0) {
         return Err(ModuleError::invalid(
             "count",
             format!("{} is not between 1 and 100", p.count),
@@ -154,7 +160,7 @@ fn check(p: &Params) -> Result<Plan, ModuleError> {
         destination: p.destination.clone(),
         port: p.destinationport as u16,
         protocol,
-        count: p.count as u16,
+        count: count as u16,
         timeout: Duration::from_secs_f64(p.timeout),
     })
 }
@@ -546,12 +552,21 @@ mod tests {
                 json!({"destination": "x", "protocol": "tcp"}),
                 "destinationport",
             ),
-            (json!({"destination": "x", "count": 0}), "count"),
+            (json!({"destination": "x", "count": 101}), "count"),
+            (json!({"destination": "x", "count": 0.5}), "count"),
             (json!({"destination": "x", "timeout": 100}), "timeout"),
         ] {
             let r = run(p);
             assert!(r.errors[0].contains(want), "{want}: {:?}", r.errors);
         }
+        // MIG: a count of 0 is its default, 3.
+        let ping = lookup("ping").unwrap();
+        assert!(ping
+            .check_json(&json!({"destination": "127.0.0.1", "count": 0}))
+            .is_ok());
+        let plan = check(&serde_json::from_value(json!({"destination": "x", "count": 0})).unwrap())
+            .unwrap();
+        assert_eq!(plan.count, 3);
         let p = Ping::parse_flags(&[
             "-d".into(),
             "10.0.0.1".into(),
