@@ -144,7 +144,7 @@ fn check(p: &Params) -> Result<Plan, ModuleError> {
     } else {
         p.count
     };
-    if !(count >= 1.0 && count <= 100.0 && count.fract() == 0.0) {
+    if !((1.0..=100.0).contains(&count) && count.fract() == 0.0) {
         return Err(ModuleError::invalid(
             "count",
             format!("{} is not between 1 and 100", p.count),
