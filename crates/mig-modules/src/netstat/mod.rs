@@ -72,13 +72,23 @@ pub(crate) struct Element {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     /// The local address.
     pub localaddr: String,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    // Whole numbers, written as Go writes a float64 (`22`, not `22.0`).
+    #[serde(
+        default,
+        skip_serializing_if = "is_zero",
+        serialize_with = "mig_core::gojson::float64::serialize"
+    )]
     /// The local port.
     pub localport: f64,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     /// The remote (or neighbour) address.
     pub remoteaddr: String,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    // Whole numbers, written as Go writes a float64 (`22`, not `22.0`).
+    #[serde(
+        default,
+        skip_serializing_if = "is_zero",
+        serialize_with = "mig_core::gojson::float64::serialize"
+    )]
     /// The remote port.
     pub remoteport: f64,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -87,7 +97,12 @@ pub(crate) struct Element {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     /// `tcp`, `udp`, `tcp6`… for connections and listeners.
     pub protocol: String,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    // Whole numbers, written as Go writes a float64 (`22`, not `22.0`).
+    #[serde(
+        default,
+        skip_serializing_if = "is_zero",
+        serialize_with = "mig_core::gojson::float64::serialize"
+    )]
     /// The process owning the socket.
     pub pid: f64,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -97,6 +112,12 @@ pub(crate) struct Element {
 
 fn is_zero(v: &f64) -> bool {
     *v == 0.0
+}
+
+/// Whether a MAC address is one: not empty and not all zeros (loopback's `00:00:00:00:00:00`).
+fn has_hardware_address(mac: &str) -> bool {
+    mac.split(':')
+        .any(|octet| octet.trim_start_matches('0') != "")
 }
 
 const FLAGS: &[Flag] = &[
@@ -422,9 +443,11 @@ fn local_macs(c: &Compiled, hits: &mut Hits) -> std::io::Result<()> {
     let addrs = net::local_addresses(&Namespace::own())?;
     for (query, re) in &c.localmac {
         let found = answers(hits, "localmac", query);
+        // Go (and so MIG) sees no hardware address on an interface whose address is all
+        // zeros (loopback): it is not a MAC to match.
         for i in ifaces
             .iter()
-            .filter(|i| !i.mac.is_empty() && re.is_match(&i.mac))
+            .filter(|i| has_hardware_address(&i.mac) && re.is_match(&i.mac))
         {
             let mut with_address = addrs.iter().filter(|a| a.interface == i.name).peekable();
             if with_address.peek().is_none() {
@@ -579,6 +602,13 @@ mod tests {
         assert_eq!(hit["localaddr"], "127.0.0.1");
         assert_eq!(hit["pid"], std::process::id() as f64);
         assert_eq!(hit["protocol"], "tcp");
+        // Ports and pids are written as Go writes whole float64s.
+        let text = serde_json::to_string(hit).unwrap();
+        assert!(text.contains(&format!("\"localport\":{port},")), "{text}");
+        assert!(
+            text.contains(&format!("\"pid\":{},", std::process::id())),
+            "{text}"
+        );
     }
 
     #[test]
@@ -608,12 +638,14 @@ mod tests {
             r.elements["localip"]["127.0.0.1"][0]["localaddr"],
             "127.0.0.1"
         );
-        assert!(
-            r.elements["localmac"]["^00:00:00:00:00:00$"]
-                .as_array()
-                .is_some_and(|a| !a.is_empty()),
+        // As in MIG (Go sees no hardware address there), loopback's zeros are not a MAC.
+        assert_eq!(
+            r.elements["localmac"]["^00:00:00:00:00:00$"],
+            json!([]),
             "loopback's MAC"
         );
+        assert!(!has_hardware_address("00:00:00:00:00:00") && !has_hardware_address(""));
+        assert!(has_hardware_address("02:42:ac:11:00:02"));
         for k in ["neighbormac", "neighborip", "connectedip", "listeningport"] {
             assert!(r.elements[k].is_object(), "{k} is always present");
         }
