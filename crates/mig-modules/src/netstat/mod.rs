@@ -117,7 +117,7 @@ fn is_zero(v: &f64) -> bool {
 /// Whether a MAC address is one: not empty and not all zeros (loopback's `00:00:00:00:00:00`).
 fn has_hardware_address(mac: &str) -> bool {
     mac.split(':')
-        .any(|octet| octet.trim_start_matches('0') != "")
+        .any(|octet| !octet.trim_start_matches('0').is_empty())
 }
 
 const FLAGS: &[Flag] = &[
