@@ -304,6 +304,12 @@ fn rabbitmq_setup_script_confines_each_agent_to_its_own_queue() {
         // exchange, which schedulers publish commands through).
         for exchange in ["toagents", ""] {
             let channel = conn.create_channel().await.unwrap();
+            // With publisher confirms, the broker's refusal (it closes the channel) reaches
+            // the publication's confirmation instead of racing the next call on the channel.
+            channel
+                .confirm_select(lapin::options::ConfirmSelectOptions::default())
+                .await
+                .unwrap();
             let published = channel
                 .basic_publish(
                     exchange.into(),
