@@ -706,3 +706,36 @@ fn deadline_stops_with_partial_results() {
         r.errors
     );
 }
+
+#[test]
+fn content_regexes_read_invalid_utf8_as_go_does() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    // Latin-1, a binary with invalid bytes between ASCII, UTF-16LE, and compiled Python.
+    write(&p.join("latin1.conf"), b"secret=caf\xe9 xyz\n");
+    write(&p.join("blob.bin"), b"abc\xff\xfe\x00\x81def\n");
+    write(
+        &p.join("utf16.txt"),
+        b"s\x00e\x00c\x00r\x00e\x00t\x00\n\x00",
+    );
+    write(
+        &p.join("mod.pyc"),
+        b"\x55\x0d\x0d\x0a\x00\x00\x00\x00\xe3\x00\x00\x00\xda\x08print",
+    );
+    let found = |content: &str, macroal: bool| {
+        let r = run(search(
+            p,
+            json!({"contents": [content], "options": {"matchall": true, "macroal": macroal}}),
+        ));
+        files(&r, "s1", p)
+    };
+    assert_eq!(found("secret=.*xyz", false), vec!["/latin1.conf"]);
+    assert_eq!(found("^secret=caf[^a-z] xyz$", false), vec!["/latin1.conf"]);
+    assert_eq!(found("^abc.*def$", false), vec!["/blob.bin"]);
+    assert_eq!(found("s.e.c.r.e.t", false), vec!["/utf16.txt"]);
+    // macroal: every line of every file matches `^.*$`, binary ones included.
+    assert_eq!(
+        found("^.*$", true),
+        vec!["/blob.bin", "/latin1.conf", "/mod.pyc", "/utf16.txt"]
+    );
+}

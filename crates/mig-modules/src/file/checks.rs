@@ -93,7 +93,7 @@ impl Matcher {
         now: SystemTime,
     ) -> bool {
         match self {
-            Matcher::Name { re, negate } => re.is_match(name) != *negate,
+            Matcher::Name { re, negate } => re.is_match(&go_runes(name)) != *negate,
             Matcher::Size { min, max } => size >= *min && size <= *max,
             Matcher::Mode(re) => re.is_match(mode),
             Matcher::Mtime { newer, age } => {
@@ -114,6 +114,40 @@ pub(crate) fn bytes_regex(pattern: &str) -> Result<BytesRegex, String> {
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
         .map_err(|e| e.to_string())
+}
+
+/// Bytes as Go's regexp sees them: valid UTF-8 as is, each byte of an invalid sequence as one
+/// U+FFFD, which `.` and negated classes match (Rust's Unicode regexes never match an invalid
+/// byte, so `secret=.*xyz` would miss a Latin-1 or binary file MIG finds). Borrowed when
+/// already valid, which is the common case and costs one validation pass.
+pub(crate) fn go_runes(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
+    let mut rest = bytes;
+    let mut out: Option<Vec<u8>> = None;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(_) => {
+                return match out {
+                    None => std::borrow::Cow::Borrowed(bytes),
+                    Some(mut v) => {
+                        v.extend_from_slice(rest);
+                        std::borrow::Cow::Owned(v)
+                    }
+                };
+            }
+            Err(e) => {
+                let v = out.get_or_insert_with(|| Vec::with_capacity(bytes.len() + 16));
+                let valid = e.valid_up_to();
+                v.extend_from_slice(&rest[..valid]);
+                // Go decodes an invalid sequence one byte at a time: one U+FFFD per byte.
+                let bad = e.error_len().unwrap_or(rest.len() - valid);
+                for _ in 0..bad {
+                    v.extend_from_slice(REPLACEMENT);
+                }
+                rest = &rest[valid + bad..];
+            }
+        }
+    }
 }
 
 /// MIG's `!` prefix inverts name and content checks.
@@ -237,6 +271,22 @@ mod tests {
         let t = SystemTime::now();
         assert!(!m.matches_metadata(b"passwd", 0, "", t, t));
         assert!(m.matches_metadata(b"shadow", 0, "", t, t));
+    }
+
+    #[test]
+    fn invalid_utf8_reads_as_go_reads_it() {
+        assert_eq!(&*go_runes(b"plain"), b"plain");
+        assert!(matches!(go_runes(b"plain"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(
+            String::from_utf8(go_runes(b"a\xe9b\xe2\x82c\xff").into_owned()).unwrap(),
+            "a\u{FFFD}b\u{FFFD}\u{FFFD}c\u{FFFD}"
+        );
+        let name = Matcher::compile(CheckKind::Name, "^caf.$").unwrap();
+        let now = SystemTime::now();
+        assert!(
+            name.matches_metadata(b"caf\xe9", 0, "", now, now),
+            "Latin-1 é is one rune"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! does not match, the search resumes on the next line. Patterns with absolute anchors
 //! (`\A`, `\z`) are evaluated line by line.
 
-use super::checks::bytes_regex;
+use super::checks::{bytes_regex, go_runes};
 use memchr::{memchr, memchr_iter, memrchr};
 use regex::bytes::Regex;
 
@@ -68,6 +68,9 @@ impl ContentPattern {
         if state.decided || block.is_empty() {
             return;
         }
+        // Lines as Go's regexp reads them (invalid bytes are U+FFFD); line ends are ASCII and
+        // stay where they are.
+        let block = &*go_runes(block);
         state.saw_line = true;
         if macroal {
             // Every line must satisfy the check: there is no way around looking at each.
