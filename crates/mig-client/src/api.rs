@@ -10,11 +10,15 @@ use serde_json::Value;
 use std::io::BufRead;
 use std::time::Duration;
 
+/// How the client proves who it is to the API.
 pub enum Auth {
+    /// A fresh signed token per request (MIG's `X-PGPAUTHORIZATION`), from the investigator's key.
     Token(Box<dyn Signer>),
+    /// An API key (`mig_<id>_<secret>`), for automation.
     ApiKey(String),
 }
 
+/// A blocking client of the server's REST API.
 pub struct Client {
     base: String,
     http: reqwest::blocking::Client,
@@ -24,15 +28,21 @@ pub struct Client {
 /// An event of an action's result stream.
 #[derive(Debug)]
 pub enum StreamEvent {
+    /// A command reached a final status, with its results.
     Command(Box<Command>),
+    /// The action's status and command counters changed.
     Counters {
+        /// The action's status.
         status: String,
+        /// Its commands, counted by status.
         counters: mig_core::Counters,
     },
+    /// The action reached a final status (the status), and the stream ended.
     Done(String),
 }
 
 impl Client {
+    /// A client of the API `config` names, authenticating with `auth`.
     pub fn new(config: &Config, auth: Auth) -> anyhow::Result<Client> {
         if config.api.is_empty() {
             anyhow::bail!("api: no API URL configured");
@@ -102,6 +112,7 @@ impl Client {
             .with_context(|| format!("unexpected answer from the API ({status})"))
     }
 
+    /// GET `path` with `query`, decoded from JSON.
     pub fn get<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -110,14 +121,17 @@ impl Client {
         self.send(self.request(reqwest::Method::GET, path)?.query(query))
     }
 
+    /// POST `body` as JSON to `path`, the answer decoded from JSON.
     pub fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> anyhow::Result<T> {
         self.send(self.request(reqwest::Method::POST, path)?.json(body))
     }
 
+    /// DELETE `path`, the answer decoded from JSON.
     pub fn delete<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.send(self.request(reqwest::Method::DELETE, path)?)
     }
 
+    /// Posts a signed action; the server's copy (with its ID) comes back.
     pub fn create_action(&self, action: &Action) -> anyhow::Result<Action> {
         self.send(
             self.request(reqwest::Method::POST, "/api/v1/actions")?
@@ -125,14 +139,17 @@ impl Client {
         )
     }
 
+    /// The action with this ID.
     pub fn action(&self, id: u64) -> anyhow::Result<Action> {
         self.get(&format!("/api/v1/actions/{id}"), &[])
     }
 
+    /// Cancels the action with this ID.
     pub fn cancel(&self, id: u64) -> anyhow::Result<Value> {
         self.post(&format!("/api/v1/actions/{id}/cancel"), &Value::Null)
     }
 
+    /// Actions matching `query` (the API's filters), newest first, following pages.
     pub fn actions(&self, query: &[(&str, String)]) -> anyhow::Result<Vec<Action>> {
         self.list("/api/v1/actions", "actions", query, None)
     }
@@ -197,6 +214,7 @@ impl Client {
         )
     }
 
+    /// How many agents `target` selects, with a sample of five.
     pub fn preview(&self, target: &str) -> anyhow::Result<(i64, Vec<Agent>)> {
         let v: Value = self.post(
             "/api/v1/target/preview",
@@ -208,6 +226,7 @@ impl Client {
         ))
     }
 
+    /// Agents matching `query` (the API's filters), following pages.
     pub fn agents(&self, query: &[(&str, String)]) -> anyhow::Result<Vec<Agent>> {
         self.list("/api/v1/agents", "agents", query, None)
     }

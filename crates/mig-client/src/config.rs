@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
+/// The client's configuration (`client.toml`; docs/cli.md lists the keys).
 pub struct Config {
     /// The API's base URL, e.g. `https://mig.example.com:8443`.
     pub api: String,
@@ -14,6 +15,7 @@ pub struct Config {
     pub ca: Option<PathBuf>,
     /// An API key (`mig_<id>_<secret>`) instead of signed tokens, for automation.
     pub api_key: Option<String>,
+    /// How actions are signed.
     pub signing: Signing,
     /// Target macros: `-t linux` means the macro's text.
     pub macros: BTreeMap<String, String>,
@@ -26,6 +28,7 @@ pub struct Config {
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
+/// The investigator's signing key: a key file, or a GnuPG key.
 pub struct Signing {
     /// An armored secret key file.
     pub key_file: Option<PathBuf>,
@@ -33,6 +36,7 @@ pub struct Signing {
     pub passphrase_env: Option<String>,
     /// Or a GnuPG key (id, fingerprint or user ID), signed through `gpg`.
     pub gpg_key: Option<String>,
+    /// GnuPG's home directory (default: gpg's own, `~/.gnupg`).
     pub gpg_home: Option<PathBuf>,
 }
 
@@ -47,6 +51,7 @@ pub fn path(explicit: Option<&Path>) -> PathBuf {
     home().join(".config/mig/client.toml")
 }
 
+/// The user's home directory (`$HOME`, else `/`).
 pub fn home() -> PathBuf {
     std::env::var_os("HOME")
         .map(PathBuf::from)
@@ -63,6 +68,7 @@ impl Config {
         }
     }
 
+    /// Reads the configuration at `path`; the error says where it was looked for and how to make one.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path).with_context(|| {
             format!(

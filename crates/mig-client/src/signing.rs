@@ -4,6 +4,7 @@ use crate::config::Config;
 use anyhow::Context;
 use mig_pgp::{GpgSigner, KeySigner, Signer};
 
+/// The signer the configuration names: a key file (with its passphrase from the environment) or GnuPG.
 pub fn signer(config: &Config) -> anyhow::Result<Box<dyn Signer>> {
     let s = &config.signing;
     if let Some(key) = &s.gpg_key {
