@@ -202,7 +202,10 @@ impl Compiled {
             && p.connectedip.is_empty()
             && p.listeningport.is_empty()
         {
-            return Err(ModuleError::Request("expected at least one of localmac, localip, neighbormac, neighborip, connectedip, listeningport".into()));
+            // MIG accepted a netstat that asks nothing (`-namespaces` alone) and found nothing.
+            return Err(ModuleError::Request(
+                "expected at least one of localmac, localip, neighbormac, neighborip, connectedip, listeningport (namespaces alone asks nothing: MIG accepted it and found nothing)".into(),
+            ));
         }
         let macs =
             |field: &str, v: &[String]| -> Result<Vec<(String, regex::Regex)>, ModuleError> {
