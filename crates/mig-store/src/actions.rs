@@ -1,7 +1,7 @@
 //! Actions: creation, the scheduler's lifecycle transitions, counters and searches.
 
-use crate::agents::{bind_all, AgentRef};
-use crate::filter::{Clauses, Where};
+use crate::agents::AgentRef;
+use crate::filter::{Listing, Where};
 use crate::render::Param;
 use crate::{get_i64, get_str, id_param, sql_param_list, Result, Store, StoreError};
 use mig_core::action::status;
@@ -222,14 +222,15 @@ impl Store {
         w.param(f.investigator.map(|i| Param::Int(i as i64)), |ph| {
             format!("id IN (SELECT actionid FROM signatures WHERE investigatorid = {ph})")
         });
-        let Clauses {
-            filter,
-            page,
-            params,
-        } = w.finish(f.limit, f.offset, 10_000);
-        let sql = format!("SELECT {ACTION_COLUMNS} FROM actions{filter} ORDER BY id DESC {page}");
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &params)
-            .fetch_all(&self.pool)
+        let rows = self
+            .listing_rows(Listing {
+                select: &format!("{ACTION_COLUMNS} FROM actions"),
+                filter: w,
+                order_by: "id DESC",
+                limit: f.limit,
+                offset: f.offset,
+                max_limit: 10_000,
+            })
             .await?;
         let mut out = rows
             .iter()

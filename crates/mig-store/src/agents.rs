@@ -1,6 +1,6 @@
 //! Agents: registration from heartbeats, status upkeep, listing and target resolution.
 
-use crate::filter::{Clauses, Where};
+use crate::filter::{Listing, Where};
 use crate::render::{render, Param};
 use crate::{get_i64, get_str, id_param, Result, Store, StoreError};
 use mig_core::agent::status;
@@ -313,14 +313,15 @@ impl Store {
         if let Some(t) = &f.target {
             w.target(t, self.dialect, now_ms);
         }
-        let Clauses {
-            filter,
-            page,
-            params,
-        } = w.finish(f.limit, f.offset, 100_000);
-        let sql = format!("SELECT {AGENT_COLUMNS} FROM agents{filter} ORDER BY agents.heartbeattime DESC, agents.id {page}");
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &params)
-            .fetch_all(&self.pool)
+        let rows = self
+            .listing_rows(Listing {
+                select: &format!("{AGENT_COLUMNS} FROM agents"),
+                filter: w,
+                order_by: "agents.heartbeattime DESC, agents.id",
+                limit: f.limit,
+                offset: f.offset,
+                max_limit: 100_000,
+            })
             .await?;
         rows.iter().map(agent_from_row).collect()
     }

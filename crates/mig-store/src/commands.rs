@@ -1,8 +1,7 @@
 //! Commands: storing agents' results (idempotently, in batches) and reading them back.
 
 use crate::actions::ms_to_time;
-use crate::agents::bind_all;
-use crate::filter::{Clauses, Where};
+use crate::filter::{Listing, Where};
 use crate::render::Param;
 use crate::{get_i64, get_opt_str, get_str, id_param, Result, Store, StoreError};
 use mig_core::command::status as cmd;
@@ -176,17 +175,17 @@ impl Store {
         w.param(f.done_since.map(Param::Int), |ph| {
             format!("c.doneat >= {ph} AND c.doneat > 0")
         });
-        let Clauses {
-            filter,
-            page,
-            params,
-        } = w.finish(f.limit, f.offset, 100_000);
-        let sql = format!(
-            "SELECT {COMMAND_COLUMNS} FROM commands c JOIN agents a ON a.id = c.agentid JOIN actions x ON x.id = c.actionid\
-             {filter} ORDER BY c.id {page}"
-        );
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &params)
-            .fetch_all(&self.pool)
+        let rows = self
+            .listing_rows(Listing {
+                select: &format!(
+                    "{COMMAND_COLUMNS} FROM commands c JOIN agents a ON a.id = c.agentid JOIN actions x ON x.id = c.actionid"
+                ),
+                filter: w,
+                order_by: "c.id",
+                limit: f.limit,
+                offset: f.offset,
+                max_limit: 100_000,
+            })
             .await?;
         rows.iter().map(command_from_row).collect()
     }

@@ -2,9 +2,12 @@
 //! are narrowed by some of the same things (a status, a name pattern, a time range) and paged
 //! the same way; only the columns differ.
 
+use crate::agents::bind_all;
 use crate::render::{Binder, Param};
-use crate::Dialect;
+use crate::{Dialect, Result, Store};
 use mig_core::target::Target;
+use sqlx::any::AnyRow;
+use sqlx::AssertSqlSafe;
 
 /// A listing's conditions and their bound parameters, being built. Only the SQL's structure
 /// is dynamic: every value is a parameter.
@@ -20,6 +23,36 @@ pub(crate) struct Clauses {
     pub(crate) filter: String,
     pub(crate) page: String,
     pub(crate) params: Vec<Param>,
+}
+
+/// One page of a listing: what to select and from where, how it is narrowed and ordered.
+pub(crate) struct Listing<'a> {
+    /// `columns FROM tables`.
+    pub(crate) select: &'a str,
+    /// The conditions.
+    pub(crate) filter: Where,
+    /// The `ORDER BY` list.
+    pub(crate) order_by: &'a str,
+    /// The page asked for, and the largest page allowed.
+    pub(crate) limit: i64,
+    pub(crate) offset: i64,
+    pub(crate) max_limit: i64,
+}
+
+impl Store {
+    /// The rows of one page of a listing.
+    pub(crate) async fn listing_rows(&self, l: Listing<'_>) -> Result<Vec<AnyRow>> {
+        let Clauses {
+            filter,
+            page,
+            params,
+        } = l.filter.finish(l.limit, l.offset, l.max_limit);
+        // Dynamic only in structure: every value is a bound parameter.
+        let sql = format!("SELECT {}{filter} ORDER BY {} {page}", l.select, l.order_by);
+        Ok(bind_all(sqlx::query(AssertSqlSafe(sql)), &params)
+            .fetch_all(&self.pool)
+            .await?)
+    }
 }
 
 impl Where {
