@@ -113,9 +113,14 @@ fn check_sqlite_file(url: &str) -> Result<()> {
         n => u64::from(n),
     };
     // The page count in the header is valid when its "version valid for" matches the change
-    // counter (SQLite's file format, section 1.3.7).
+    // counter (SQLite's file format, section 1.3.7). With a write-ahead log beside it, the
+    // file may rightly be shorter (a checkpoint interrupted by a crash: the log still holds
+    // the pages, and SQLite's recovery writes them back): only the log can tell.
     let pages = u64::from(be32(28));
-    if be32(92) == be32(24) && pages > 0 && size < pages * page_size {
+    let mut wal = path.clone().into_os_string();
+    wal.push("-wal");
+    let has_wal = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+    if be32(92) == be32(24) && pages > 0 && size < pages * page_size && !has_wal {
         return refuse(format!(
             "truncated: its header says {} bytes, the file has {size}",
             pages * page_size
@@ -292,5 +297,12 @@ mod tests {
                 "the file was left alone"
             );
         }
+        // Shorter than its header says, but with a write-ahead log beside it (a checkpoint a
+        // crash interrupted): the log holds the pages, so the file is not called truncated.
+        std::fs::write(&path, &whole[..whole.len() - 4096]).unwrap();
+        std::fs::write(path.with_extension("db-wal"), b"a log").unwrap();
+        assert!(super::check_sqlite_file(&url).is_ok());
+        let _ = std::fs::remove_file(path.with_extension("db-wal"));
+        assert!(super::check_sqlite_file(&url).is_err());
     }
 }

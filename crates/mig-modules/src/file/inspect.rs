@@ -334,6 +334,11 @@ fn scan(
     if buf.len() < BLOCK {
         buf.resize(BLOCK, 0);
     }
+    if runs.is_empty() {
+        // Hashes only: no lines to find, so no buffer growing on long binary "lines" and no
+        // copying of partial lines; just blocks through the hashers.
+        return hash_only(reader, &mut buf[..BLOCK], hasher, ctx);
+    }
     let mut len = 0;
     loop {
         if len == buf.len() && buf.len() < MAX_BUFFER {
@@ -376,6 +381,36 @@ fn scan(
             return Ok(());
         }
         if ctx.check().is_err() {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "the module ran out of time",
+            ));
+        }
+    }
+}
+
+/// Reads to the end, feeding every block to the hashers.
+fn hash_only(
+    mut reader: impl Read,
+    buf: &mut [u8],
+    mut hasher: Option<&mut MultiHasher>,
+    ctx: &Context,
+) -> io::Result<()> {
+    // Checked between blocks; not every block, since a check reads the clock.
+    const BLOCKS_PER_CHECK: usize = 16;
+    let mut blocks = 0usize;
+    loop {
+        let n = match reader.read(buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if let Some(h) = hasher.as_deref_mut() {
+            h.update(&buf[..n]);
+        }
+        blocks += 1;
+        if blocks.is_multiple_of(BLOCKS_PER_CHECK) && ctx.check().is_err() {
             return Err(io::Error::new(
                 io::ErrorKind::Interrupted,
                 "the module ran out of time",
