@@ -121,33 +121,19 @@ pub(crate) fn bytes_regex(pattern: &str) -> Result<BytesRegex, String> {
 /// byte, so `secret=.*xyz` would miss a Latin-1 or binary file MIG finds). Borrowed when
 /// already valid, which is the common case and costs one validation pass.
 pub(crate) fn go_runes(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
-    let mut rest = bytes;
-    let mut out: Option<Vec<u8>> = None;
-    loop {
-        match std::str::from_utf8(rest) {
-            Ok(_) => {
-                return match out {
-                    None => std::borrow::Cow::Borrowed(bytes),
-                    Some(mut v) => {
-                        v.extend_from_slice(rest);
-                        std::borrow::Cow::Owned(v)
-                    }
-                };
-            }
-            Err(e) => {
-                let v = out.get_or_insert_with(|| Vec::with_capacity(bytes.len() + 16));
-                let valid = e.valid_up_to();
-                v.extend_from_slice(&rest[..valid]);
-                // Go decodes an invalid sequence one byte at a time: one U+FFFD per byte.
-                let bad = e.error_len().unwrap_or(rest.len() - valid);
-                for _ in 0..bad {
-                    v.extend_from_slice(REPLACEMENT);
-                }
-                rest = &rest[valid + bad..];
-            }
+    if std::str::from_utf8(bytes).is_ok() {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    const REPLACEMENT: &str = "\u{FFFD}";
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 2);
+    for chunk in bytes.utf8_chunks() {
+        out.extend_from_slice(chunk.valid().as_bytes());
+        // Go decodes an invalid sequence one byte at a time: one U+FFFD per byte.
+        for _ in chunk.invalid() {
+            out.extend_from_slice(REPLACEMENT.as_bytes());
         }
     }
+    std::borrow::Cow::Owned(out)
 }
 
 /// MIG's `!` prefix inverts name and content checks.

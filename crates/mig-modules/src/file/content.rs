@@ -23,6 +23,13 @@ pub(crate) struct ContentPattern {
     pub negate: bool,
     /// The pattern uses `\A` or `\z`, which mean "line start/end" only when run per line.
     per_line: bool,
+    /// The pattern can match U+FFFD, which is what Go's regexp reads a byte that is not UTF-8
+    /// as (`.`, negated classes): only then can such a byte change the answer.
+    sees_invalid_bytes: bool,
+    /// Byte strings one of which starts every match (the pattern's literal prefixes), when it
+    /// has them: a block without any cannot match however its bytes are read, and is not
+    /// read again Go's way.
+    prefixes: Option<Regex>,
 }
 
 /// Progress of one content check over one file.
@@ -55,12 +62,23 @@ impl ContentPattern {
             line,
             negate,
             per_line: has_absolute_anchor(pattern),
+            sees_invalid_bytes: can_match_replacement_char(pattern),
+            prefixes: prefix_filter(pattern),
         })
+    }
+
+    /// Does one line (without its terminator) match, read as Go reads it?
+    fn line_matches(&self, line: &[u8]) -> bool {
+        let line = strip_cr(line);
+        self.line.is_match(line)
+            || self.sees_invalid_bytes
+                && std::str::from_utf8(line).is_err()
+                && self.line.is_match(&go_runes(line))
     }
 
     /// Does one line (without its terminator) satisfy the check?
     fn line_ok(&self, line: &[u8]) -> bool {
-        self.line.is_match(strip_cr(line)) != self.negate
+        self.line_matches(line) != self.negate
     }
 
     /// Scans a block of complete lines (the last one may lack its `\n` at end of file).
@@ -68,9 +86,6 @@ impl ContentPattern {
         if state.decided || block.is_empty() {
             return;
         }
-        // Lines as Go's regexp reads them (invalid bytes are U+FFFD); line ends are ASCII and
-        // stay where they are.
-        let block = &*go_runes(block);
         state.saw_line = true;
         if macroal {
             // Every line must satisfy the check: there is no way around looking at each.
@@ -84,9 +99,16 @@ impl ContentPattern {
             return;
         }
         let found = if self.per_line {
-            lines(block).any(|l| self.line.is_match(strip_cr(l)))
+            lines(block).any(|l| self.line_matches(l))
         } else {
+            // Read as is first: a match there is a match in Go's reading too (the valid text
+            // is the same). Only a block with bytes that are not UTF-8, for a pattern that can
+            // match what Go reads them as, is read again Go's way (line ends stay in place).
             self.find_in_block(block)
+                || self.sees_invalid_bytes
+                    && self.prefixes.as_ref().is_none_or(|p| p.is_match(block))
+                    && std::str::from_utf8(block).is_err()
+                    && self.find_in_block(&go_runes(block))
         };
         if found {
             state.found = true;
@@ -155,6 +177,50 @@ fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
+/// Can the pattern match U+FFFD anywhere (a `.`, a negated class, `\W`…)? A pattern that
+/// cannot (literals, `[a-z]`, `\d`) never sees a byte that is not UTF-8 differently from Go.
+/// When the pattern cannot be parsed here, it is assumed it can.
+fn can_match_replacement_char(pattern: &str) -> bool {
+    use regex_syntax::hir::{Class, Hir, HirKind};
+    fn walk(h: &Hir) -> bool {
+        match h.kind() {
+            HirKind::Class(Class::Unicode(c)) => c
+                .ranges()
+                .iter()
+                .any(|r| r.start() <= '\u{FFFD}' && '\u{FFFD}' <= r.end()),
+            HirKind::Class(Class::Bytes(c)) => c.ranges().iter().any(|r| r.end() >= 0x80),
+            HirKind::Literal(_) | HirKind::Empty | HirKind::Look(_) => false,
+            HirKind::Repetition(r) => walk(&r.sub),
+            HirKind::Capture(c) => walk(&c.sub),
+            HirKind::Concat(hs) | HirKind::Alternation(hs) => hs.iter().any(walk),
+        }
+    }
+    regex_syntax::Parser::new()
+        .parse(pattern)
+        .map_or(true, |hir| walk(&hir))
+}
+
+/// A regex for the pattern's literal prefixes (every match starts with one), over raw bytes;
+/// `None` when the pattern has no such finite set, or a prefix holds U+FFFD itself.
+fn prefix_filter(pattern: &str) -> Option<Regex> {
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let seq = regex_syntax::hir::literal::Extractor::new().extract(&hir);
+    let literals = seq.literals()?;
+    let replacement = "\u{FFFD}".as_bytes();
+    if literals.is_empty()
+        || literals
+            .iter()
+            .any(|l| l.as_bytes().is_empty() || l.as_bytes().windows(3).any(|w| w == replacement))
+    {
+        return None;
+    }
+    let alternatives: Vec<String> = literals
+        .iter()
+        .map(|l| l.as_bytes().iter().map(|b| format!("\\x{b:02x}")).collect())
+        .collect();
+    Regex::new(&format!("(?-u:{})", alternatives.join("|"))).ok()
+}
+
 /// Does the pattern contain an unescaped `\A` or `\z`?
 fn has_absolute_anchor(pattern: &str) -> bool {
     let bytes = pattern.as_bytes();
@@ -175,6 +241,51 @@ fn has_absolute_anchor(pattern: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefixes_rule_out_blocks_that_cannot_match() {
+        let p = prefix_filter("(?i)copyright.*free").unwrap();
+        assert!(p.is_match(b"xx CopyRight \xff free"));
+        assert!(!p.is_match(b"\xff\xfe nothing here \x00"));
+        assert!(prefix_filter(".*x").is_none(), "no finite prefix set");
+        // The filter only skips a second reading: a match Go's reading finds is still found.
+        assert!(check_bytes("(?i)copyright.*free", b"Copyright \xe9 free\n"));
+        assert!(!check_bytes("(?i)copyright.*free", b"\xe9 nothing\n"));
+    }
+
+    fn check_bytes(pattern: &str, text: &[u8]) -> bool {
+        let c = ContentPattern::new(pattern, false).unwrap();
+        let mut st = ContentState::new();
+        c.scan(text, &mut st, false);
+        c.result(&st, false)
+    }
+
+    #[test]
+    fn only_patterns_that_can_match_a_replacement_char_look_again() {
+        for p in [
+            ".",
+            "a.*b",
+            "[^a]",
+            r"\W",
+            r"\S",
+            r"\p{So}",
+            "(?s:.)",
+            "x|.",
+            "(?-u:\\xff)",
+        ] {
+            assert!(can_match_replacement_char(p), "{p}");
+        }
+        for p in [
+            "abc",
+            "[a-z]+",
+            r"\d{3}",
+            r"^secret=\w+$",
+            "(?i)copyright",
+            "é",
+        ] {
+            assert!(!can_match_replacement_char(p), "{p}");
+        }
+    }
 
     fn check(pattern: &str, text: &str) -> bool {
         check_with(pattern, text, false)
