@@ -22,13 +22,13 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
 # One file known to be there, so the sha2 search has something to find (and must still hash
 # every other file to be sure).
-target=$(find "$hash_root" -maxdepth 1 -type f | head -n 1)
+target=$(find "$hash_root" -maxdepth 1 -type f -print -quit)
 hash=$(sha256sum "$target" | cut -d' ' -f1)
 printf '{"class":"parameters","parameters":{"searches":{"s1":{"paths":["%s"],"contents":["%s"],"options":{"matchall":true}}}}}\n' \
   "$content_root" "${pattern//\\/\\\\}" > "$work/content.json"
 printf '{"class":"parameters","parameters":{"searches":{"s1":{"paths":["%s"],"sha2":["%s"],"options":{"matchall":true}}}}}\n' \
   "$hash_root" "$hash" > "$work/sha2.json"
-md5_target=$(find "$md5_root" -maxdepth 1 -type f | head -n 1)
+md5_target=$(find "$md5_root" -maxdepth 1 -type f -print -quit)
 md5=$(md5sum "$md5_target" | cut -d' ' -f1)
 printf '{"class":"parameters","parameters":{"searches":{"s1":{"paths":["%s"],"md5":["%s"],"options":{"matchall":true}}}}}\n' \
   "$md5_root" "$md5" > "$work/md5.json"
@@ -40,7 +40,7 @@ mig_cmd() { [ -n "$mig" ] && printf '%s\0%s\0' -n "MIG (Go) module" && printf "s
 echo "== tree: $(find "$content_root" -type f | wc -l) files in $content_root, $(find "$hash_root" -type f | wc -l) files in $hash_root; $(nproc) cores"
 echo "== content search: /$pattern/ over $content_root (files with a matching line)"
 mapfile -d '' mig_content < <(mig_cmd "$work/content.json" || true)
-hyperfine -N --warmup 2 --runs 10 --export-markdown "$work/content.md" \
+hyperfine -N --warmup 1 --runs 5 --export-markdown "$work/content.md" \
   -n "mig file module" "sh -c '$agent -m file < $work/content.json > /dev/null'" \
   -n "ripgrep -l -a" "rg -l -a --no-ignore --hidden --no-messages -j$(nproc) '$pattern' $content_root" \
   "${mig_content[@]}"
@@ -65,7 +65,7 @@ cat "$work/md5.md"
 
 echo "== name search /$name_pattern/ over $name_root"
 mapfile -d '' mig_name < <(mig_cmd "$work/name.json" || true)
-hyperfine -N --warmup 2 --runs 10 --export-markdown "$work/name.md" \
+hyperfine -N --warmup 1 --runs 5 --export-markdown "$work/name.md" \
   -n "mig file module" "sh -c '$agent -m file < $work/name.json > /dev/null'" \
   -n "find -regextype posix-extended -regex" "sh -c 'find $name_root -regextype posix-extended -regex \".*/lib[^/]*\\.so\\.[0-9]+\" > /dev/null 2>&1 || true'" \
   "${mig_name[@]}"
