@@ -82,6 +82,28 @@ impl Tmux {
 
 impl Tmux {
     /// Waits until `n` lines of the screen satisfy `line`.
+    /// Waits until the console shows an empty prompt as its last line: typing earlier could
+    /// be dropped when the line editor takes the terminal back.
+    fn wait_prompt(&self) {
+        let start = std::time::Instant::now();
+        loop {
+            let screen = self.screen();
+            let last = screen
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            if last.starts_with("mig") && last.trim_end().ends_with('>') {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "timed out waiting for a prompt on the console:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn wait_lines(&self, what: &str, n: usize, line: impl Fn(&str) -> bool) {
         let start = std::time::Instant::now();
         while self.screen().lines().filter(|l| line(l)).count() < n {
@@ -164,9 +186,16 @@ fn console_through_a_pseudo_terminal() {
     t.wait_lines("finished actions", 2, |l| {
         l.starts_with("action ") && l.ends_with(" completed")
     });
+    t.wait_prompt();
     t.line("back");
+    t.wait_prompt();
     t.line("history");
-    t.wait("search agent where status=online and name=desk");
+    // The history listing's own line (the commands typed earlier are on the screen already).
+    t.wait_lines("history's own entry", 1, |l| {
+        let words: Vec<&str> = l.split_whitespace().collect();
+        words.len() == 2 && words[0].parse::<u32>().is_ok() && words[1] == "history"
+    });
+    t.wait_prompt();
     t.line("exit");
     t.wait("console exited 0");
     wait_for(
