@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # File module vs ripgrep (content search), vs sha256sum and md5sum (hash searches), vs find
-# (name search), and vs MIG's own Go module when MIG_GO_AGENT names a MIG agent built from
+# (name search), sha1sum and openssl (sha1, sha3), and vs MIG's own Go module when MIG_GO_AGENT names a MIG agent built from
 # source (BENCHMARKS.md says how; MIG's code stays out of this repository): same trees, same
 # run, warm cache. Usage: [MIG_GO_AGENT=/path/mig-agent] bench/file/run.sh [CONTENT_ROOT] [HASH_ROOT] [MD5_ROOT] [NAME_ROOT]
 set -euo pipefail
@@ -13,8 +13,8 @@ pattern='(?i)copyright.*free software'
 name_pattern='^lib.*\.so\.[0-9]+$'
 mig=${MIG_GO_AGENT:-}
 
-for tool in rg hyperfine sha256sum; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install ripgrep hyperfine coreutils" >&2; exit 1; }
+for tool in rg hyperfine sha256sum openssl; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install ripgrep hyperfine coreutils openssl" >&2; exit 1; }
 done
 cargo build --release -q -p mig-agent
 agent=$PWD/target/release/mig-agent
@@ -55,13 +55,29 @@ hyperfine -N --warmup 1 --runs 3 --export-markdown "$work/sha2.md" \
   "${mig_sha2[@]}"
 cat "$work/sha2.md"
 
-echo "== md5 search over $md5_root ($(du -sh "$md5_root" | cut -f1))"
-mapfile -d '' mig_md5 < <(mig_cmd "$work/md5.json" || true)
-hyperfine -N --warmup 1 --runs 5 --export-markdown "$work/md5.md" \
-  -n "mig file module" "sh -c '$agent -m file < $work/md5.json > /dev/null'" \
-  -n "find | xargs -P$(nproc) md5sum" "sh -c 'find $md5_root -type f -print0 | xargs -0 -P$(nproc) -n 500 md5sum > /dev/null 2>&1 || true'" \
-  "${mig_md5[@]}"
-cat "$work/md5.md"
+# A hash search row: the module, MIG's, and the best single tool for the same hash, both over
+# regular files only (`find -type f`, the usual pipeline) and over what the module evaluates
+# (symlinked files too, their targets read under each link's name, as MIG does).
+hash_row() { # name params-file root tool...
+  local name=$1 params=$2 root=$3; shift 3
+  local tool="$*"
+  echo "== $name search over $root ($(du -sh "$root" | cut -f1))"
+  mapfile -d '' mig_row < <(mig_cmd "$params" || true)
+  hyperfine -N --warmup 1 --runs 5 --export-markdown "$work/$name.md" \
+    -n "mig file module" "sh -c '$agent -m file < $params > /dev/null'" \
+    -n "find -type f | xargs -P$(nproc) $tool" "sh -c 'find $root -type f -print0 | xargs -0 -P$(nproc) -n 500 $tool > /dev/null 2>&1 || true'" \
+    -n "find -type f,l | xargs -P$(nproc) $tool" "sh -c 'find $root -type f,l -print0 | xargs -0 -P$(nproc) -n 500 $tool > /dev/null 2>&1 || true'" \
+    "${mig_row[@]}"
+  cat "$work/$name.md"
+}
+digest_params() { # key root hex
+  printf '{"class":"parameters","parameters":{"searches":{"s1":{"paths":["%s"],"%s":["%s"],"options":{"matchall":true}}}}}\n' "$2" "$1" "$3"
+}
+digest_params sha1 "$md5_root" "$(sha1sum "$md5_target" | cut -d' ' -f1)" > "$work/sha1.json"
+digest_params sha3 "$md5_root" "$(openssl dgst -sha3-256 -r "$md5_target" | cut -d' ' -f1)" > "$work/sha3.json"
+hash_row md5 "$work/md5.json" "$md5_root" md5sum
+hash_row sha1 "$work/sha1.json" "$md5_root" sha1sum
+hash_row sha3-256 "$work/sha3.json" "$md5_root" openssl dgst -sha3-256 -r
 
 echo "== name search /$name_pattern/ over $name_root"
 mapfile -d '' mig_name < <(mig_cmd "$work/name.json" || true)
@@ -75,6 +91,8 @@ echo "== result check"
 "$agent" -m file < "$work/sha2.json" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("sha2 hits:", r["statistics"]["totalhits"], "files:", r["statistics"]["filescount"])'
 "$agent" -m file < "$work/content.json" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("content hits:", r["statistics"]["totalhits"])'
 count() { python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["statistics"]["totalhits"], "hits,", r["statistics"]["filescount"], "files")'; }
-echo "md5: ours $("$agent" -m file < "$work/md5.json" | count)${mig:+; MIG $("$mig" -m file < "$work/md5.json" 2>/dev/null | count)}"
+for h in md5 sha1 sha3; do
+  echo "$h: ours $("$agent" -m file < "$work/$h.json" | count)${mig:+; MIG $("$mig" -m file < "$work/$h.json" 2>/dev/null | count)}"
+done
 echo "name: ours $("$agent" -m file < "$work/name.json" | count)${mig:+; MIG $("$mig" -m file < "$work/name.json" 2>/dev/null | count)}; find $(find "$name_root" -regextype posix-extended -regex '.*/lib[^/]*\.so\.[0-9]+' 2>/dev/null | wc -l)"
 echo "ripgrep files: $(rg -l -a --no-ignore --hidden --no-messages "$pattern" "$content_root" | wc -l) (ripgrep skips symlinked files; the module evaluates them under the link's path)"

@@ -48,7 +48,7 @@ add_investigator() {
 
 wait_api() {
     i=0
-    until curl -sk https://127.0.0.1:18443/api/v1/heartbeat >/dev/null 2>&1; do
+    until curl -sk https://127.0.0.1:18443/api/v1/health >/dev/null 2>&1; do
         i=$((i + 1)); [ $i -lt 300 ] || { echo "the API did not start" >&2; exit 1; }
         sleep 0.1
     done

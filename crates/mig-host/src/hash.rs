@@ -62,6 +62,10 @@ impl HashSet {
     pub fn contains(&self, a: HashAlgo) -> bool {
         self.0 & a.bit() != 0
     }
+    /// How many algorithms the set holds.
+    pub fn len(&self) -> usize {
+        self.0.count_ones() as usize
+    }
 }
 
 const ALL: [HashAlgo; 9] = [

@@ -43,6 +43,8 @@ pub(crate) fn command_json(
 /// Filters for searching actions.
 #[derive(Debug, Clone, Default)]
 pub struct ActionFilter {
+    /// Only the action with this ID.
+    pub id: Option<u64>,
     /// Only actions with this status.
     pub status: Option<String>,
     /// LIKE pattern on the name (case-insensitive).
@@ -122,7 +124,11 @@ impl Store {
         })?;
         let mut a = self.readable_action_from_row(&row)?;
         a.counters = self.counters(id).await?;
-        a.investigators = self.action_signers(id).await?;
+        a.investigators = self
+            .signers_of(&[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default();
         Ok(a)
     }
 
@@ -159,23 +165,34 @@ impl Store {
         Ok(a)
     }
 
-    async fn action_signers(&self, id: u64) -> Result<Vec<mig_core::action::InvestigatorRef>> {
-        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
-            "SELECT i.id, i.name, i.pgpfingerprint, i.status FROM signatures s JOIN investigators i ON i.id = s.investigatorid \
-             WHERE s.actionid = $1 ORDER BY i.name",
-        )
-        .bind(id_param(id))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, name, fp, st)| mig_core::action::InvestigatorRef {
-                id: id as u64,
-                name,
-                pgpfingerprint: fp,
-                status: st,
-            })
-            .collect())
+    /// Who signed each of the actions, by name.
+    async fn signers_of(
+        &self,
+        ids: &[u64],
+    ) -> Result<HashMap<u64, Vec<mig_core::action::InvestigatorRef>>> {
+        let mut out: HashMap<u64, Vec<_>> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT s.actionid, i.id, i.name, i.pgpfingerprint, i.status FROM signatures s \
+                 JOIN investigators i ON i.id = s.investigatorid WHERE s.actionid IN ({}) ORDER BY i.name",
+                sql_param_list(chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, (i64, i64, String, String, String)>(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id_param(*id));
+            }
+            for (action, id, name, fp, st) in q.fetch_all(&self.pool).await? {
+                out.entry(action as u64)
+                    .or_default()
+                    .push(mig_core::action::InvestigatorRef {
+                        id: id as u64,
+                        name,
+                        pgpfingerprint: fp,
+                        status: st,
+                    });
+            }
+        }
+        Ok(out)
     }
 
     /// Exact counters, computed from the commands themselves.
@@ -213,9 +230,10 @@ impl Store {
         Ok(out)
     }
 
-    /// The actions the filter selects, newest first, with their counters.
+    /// The actions the filter selects, newest first, with their counters and signers.
     pub async fn list_actions(&self, f: &ActionFilter) -> Result<Vec<Action>> {
         let mut w = Where::default();
+        w.id("id", f.id);
         w.equals("status", f.status.as_deref());
         w.like("name", f.name.as_deref());
         w.between("validfrom", f.after, f.before);
@@ -238,8 +256,10 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         let ids: Vec<u64> = out.iter().map(|a| a.id).collect();
         let mut counters = self.counters_of(&ids).await?;
+        let mut signers = self.signers_of(&ids).await?;
         for a in &mut out {
             a.counters = counters.remove(&a.id).unwrap_or_default();
+            a.investigators = signers.remove(&a.id).unwrap_or_default();
         }
         Ok(out)
     }

@@ -17,6 +17,10 @@ agents.environment, agents.tags, agents.authorized";
 /// Filters for listing agents.
 #[derive(Debug, Clone, Default)]
 pub struct AgentFilter {
+    /// Only the agent with this ID.
+    pub id: Option<u64>,
+    /// A LIKE pattern on the version.
+    pub version: Option<String>,
     /// Only agents with this status.
     pub status: Option<String>,
     /// A LIKE pattern on the name.
@@ -307,8 +311,10 @@ impl Store {
     /// target's `NOW()`.
     pub async fn list_agents(&self, f: &AgentFilter, now_ms: i64) -> Result<Vec<Agent>> {
         let mut w = Where::default();
+        w.id("agents.id", f.id);
         w.equals("agents.status", f.status.as_deref());
         w.like("agents.name", f.name.as_deref());
+        w.like("agents.version", f.version.as_deref());
         w.between("agents.heartbeattime", f.after, f.before);
         if let Some(t) = &f.target {
             w.target(t, self.dialect, now_ms);

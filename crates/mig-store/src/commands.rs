@@ -42,6 +42,8 @@ pub struct StoredResult {
 /// Filters for listing commands.
 #[derive(Debug, Clone, Default)]
 pub struct CommandFilter {
+    /// Only the command with this ID.
+    pub id: Option<u64>,
     /// Only this action's commands.
     pub action_id: Option<u64>,
     /// Only this agent's commands.
@@ -164,6 +166,7 @@ impl Store {
     /// Commands with their results; `action` carries only the action's id and name.
     pub async fn list_commands(&self, f: &CommandFilter) -> Result<Vec<Command>> {
         let mut w = Where::default();
+        w.id("c.id", f.id);
         w.id("c.actionid", f.action_id);
         w.id("c.agentid", f.agent_id);
         match f.found {

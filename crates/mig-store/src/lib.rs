@@ -7,6 +7,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod actions;
+pub mod agent_stats;
 pub mod agents;
 pub mod commands;
 mod error;

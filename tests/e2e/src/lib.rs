@@ -337,7 +337,7 @@ impl Platform {
         self.servers.push((role.to_string(), child));
         let index = self.servers.len() - 1;
         if role != "scheduler" {
-            let url = format!("https://127.0.0.1:{}/api/v1/heartbeat", self.api_port);
+            let url = format!("https://127.0.0.1:{}/api/v1/health", self.api_port);
             let http = self.http();
             let start = Instant::now();
             loop {

@@ -245,7 +245,7 @@ fn top(client: &Client, config: &Config, cmd: &str, rest: &str) -> anyhow::Resul
             }
         }
         "status" => {
-            let v: Value = client.get("/api/v1/dashboard", &[])?;
+            let v: Value = client.get("/api/v1/overview", &[])?;
             for line in status_table(&v) {
                 println!("{line}");
             }
@@ -326,7 +326,7 @@ fn search(client: &Client, rest: &str) -> anyhow::Result<()> {
         };
         query.push((k, v));
     }
-    let v: Value = client.get("/api/v1/search", &query)?;
+    let v: Value = client.get("/api/v1/find", &query)?;
     let results = v["results"].as_array().cloned().unwrap_or_default();
     // Each column: its header, and where its value is in a result (a path of keys).
     let columns: &[(&str, &[&str])] = match kind {

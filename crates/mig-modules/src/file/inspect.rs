@@ -3,7 +3,7 @@
 
 use super::checks::Matcher;
 use super::content::{ContentPattern, ContentState};
-use super::hash::{HashAlgo, HashSet, MultiHasher};
+use super::hash::{FileKey, HashAlgo, HashSet, MultiHasher};
 use super::plan::PlannedSearch;
 use super::walk::{Collector, FileInfo};
 use crate::gofmt;
@@ -255,9 +255,33 @@ impl<'a> Inspector<'a> {
             if !self.runs.is_empty() || !hashes.is_empty() {
                 match File::open(path) {
                     Ok(f) => {
-                        let mut hasher = (!hashes.is_empty()).then(|| MultiHasher::new(hashes));
-                        match scan(f, &mut self.buf, &mut self.runs, hasher.as_mut(), self.ctx) {
-                            Ok(()) => digests = hasher.map(MultiHasher::finish).unwrap_or_default(),
+                        // Read for its hashes alone, a file already hashed under another
+                        // path (a link to it) is not read again.
+                        let key = match self.runs.is_empty() {
+                            true => f.metadata().ok().map(|m| FileKey::of(&m)),
+                            false => None,
+                        };
+                        let cached = key.and_then(|k| self.collector.digests.get(&k, hashes));
+                        let mut hasher = (!hashes.is_empty() && cached.is_none())
+                            .then(|| MultiHasher::new(hashes));
+                        let outcome = match cached {
+                            Some(known) => {
+                                digests = known;
+                                Ok(())
+                            }
+                            None => {
+                                scan(f, &mut self.buf, &mut self.runs, hasher.as_mut(), self.ctx)
+                            }
+                        };
+                        match outcome {
+                            Ok(()) => {
+                                if let Some(h) = hasher {
+                                    digests = h.finish();
+                                    if let Some(k) = key {
+                                        self.collector.digests.put(k, &digests);
+                                    }
+                                }
+                            }
                             Err(e) => {
                                 readable = false;
                                 self.collector.open_failed(format!(

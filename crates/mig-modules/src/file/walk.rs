@@ -1,6 +1,7 @@
 //! Walking the roots: each directory tree once, in parallel, never following symlinked
 //! directories, never entering pseudo filesystems (/proc, /sys…) or remote ones unless asked.
 
+use super::hash::DigestCache;
 use super::inspect::{Entry, Inspector};
 use super::plan::{clean, has_glob, PlannedSearch};
 use crate::gofmt::os_error as go_error;
@@ -44,6 +45,9 @@ pub(crate) struct Collector {
     total: AtomicUsize,
     max_total: usize,
     truncated: AtomicBool,
+    /// Digests of the files hashed so far, so that a file reached under several paths is
+    /// read once.
+    pub(crate) digests: DigestCache,
 }
 
 /// The walk's outcome.
@@ -74,6 +78,7 @@ impl Collector {
             total: AtomicUsize::new(0),
             max_total,
             truncated: AtomicBool::new(false),
+            digests: DigestCache::default(),
         }
     }
 

@@ -30,8 +30,19 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Action>)> {
     caller.require(permission::INVESTIGATOR)?;
-    let mut action = Action::from_json(&body)
+    let action = Action::from_json(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid action: {e}")))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(submit(&app, &caller, action).await?),
+    ))
+}
+
+/// Checks a signed action as the agents will (and more: its size, its target, who signed it),
+/// stores it for the scheduler and returns it as stored. Shared by this API and MIG's
+/// `POST /api/v1/action/create/`.
+pub async fn submit(app: &App, caller: &Caller, mut action: Action) -> ApiResult<Action> {
+    caller.require(permission::INVESTIGATOR)?;
     let now = GoTime::now();
     action
         .validate(now)
@@ -99,10 +110,7 @@ pub async fn create(
         action.name,
         caller.name
     );
-    Ok((
-        StatusCode::CREATED,
-        Json(app.store.get_action(action.id).await?),
-    ))
+    Ok(app.store.get_action(action.id).await?)
 }
 
 pub async fn get(State(app): State<Arc<App>>, Path(id): Path<u64>) -> ApiResult<Json<Action>> {

@@ -1,5 +1,6 @@
 //! Who is calling: MIG's `X-PGPAUTHORIZATION` token (refusing any nonce seen before) or an
-//! API key (`Authorization: Bearer mig_<id>_<secret>`), and what they may do.
+//! API key (`Authorization: Bearer mig_<id>_<secret>`, or MIG's `X-MIGAPIKEY` header), and
+//! what they may do.
 
 use super::error::ApiError;
 use crate::app::{now_ms, App, Metrics};
@@ -34,6 +35,8 @@ impl Caller {
 }
 
 pub const TOKEN_HEADER: &str = "x-pgpauthorization";
+/// MIG's API key header.
+pub const MIG_API_KEY_HEADER: &str = "x-migapikey";
 
 pub async fn authenticate(
     State(app): State<Arc<App>>,
@@ -53,6 +56,14 @@ async fn identify(app: &App, headers: &HeaderMap) -> Result<Caller, ApiError> {
             .map_err(|_| ApiError::unauthorized("X-PGPAUTHORIZATION is not valid text"))?;
         return from_token(app, token).await;
     }
+    // MIG's clients send an API key in their own header (`[gpg] useapikeyauth` in MIG's
+    // client configuration); it takes the keys this server issues.
+    if let Some(key) = headers.get(MIG_API_KEY_HEADER) {
+        let key = key
+            .to_str()
+            .map_err(|_| ApiError::unauthorized("X-MIGAPIKEY is not valid text"))?;
+        return from_api_key(app, key.trim()).await;
+    }
     if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION) {
         let auth = auth
             .to_str()
@@ -63,7 +74,7 @@ async fn identify(app: &App, headers: &HeaderMap) -> Result<Caller, ApiError> {
         return from_api_key(app, key.trim()).await;
     }
     Err(ApiError::unauthorized(
-        "authentication required: send an X-PGPAUTHORIZATION token or an Authorization: Bearer API key",
+        "authentication required: send an X-PGPAUTHORIZATION token, or an API key as Authorization: Bearer or X-MIGAPIKEY",
     ))
 }
 

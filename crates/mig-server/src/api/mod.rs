@@ -6,6 +6,7 @@ pub mod auth;
 mod error;
 mod investigators;
 mod listing;
+mod mig;
 mod misc;
 mod params;
 
@@ -54,17 +55,18 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/v1/apikeys/{id}",
             delete(investigators::revoke_api_key),
         )
-        .route("/api/v1/search", get(misc::search))
-        .route("/api/v1/dashboard", get(misc::dashboard))
+        .route("/api/v1/find", get(misc::search))
+        .route("/api/v1/overview", get(misc::dashboard))
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
             auth::authenticate,
         ));
     Router::new()
-        .route("/api/v1/heartbeat", get(misc::heartbeat))
+        .route("/api/v1/health", get(misc::heartbeat))
         .route("/api/v1/openapi.json", get(misc::openapi))
         .route("/metrics", get(misc::metrics))
         .merge(authenticated)
+        .merge(mig::router(app.clone()))
         .fallback(|| async { ApiError::not_found("no such endpoint (see /api/v1/openapi.json)") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(error::json_errors))
@@ -85,7 +87,14 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, tls: Option<Arc<rustls:
                 continue;
             }
         };
-        let service = TowerToHyperService::new(router.clone());
+        // MIG's /ip answers with the caller's address.
+        let router = router.clone();
+        let service = TowerToHyperService::new(tower::service_fn(
+            move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(mig::PeerAddr(peer));
+                tower::ServiceExt::oneshot(router.clone(), request)
+            },
+        ));
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
