@@ -511,3 +511,155 @@ fn check_text(e: &Exchange, answer: &Answer, subs: &Substitutions, failures: &mu
         failures.push(format!("{what}: {:?} (MIG: {:?})", answer.text, e.answer));
     }
 }
+
+/// MIG's routes refuse what ours refuse, in MIG's form: malformed IDs and forms, an action
+/// no investigator signed, a read-only investigator's upload, a replayed token.
+#[test]
+fn mig_api_refuses_hostile_requests_in_migs_form() {
+    let p = Platform::start();
+    let http = p.http();
+    let reader = p.investigator("Reader");
+    p.add_investigator(&reader, "readonly");
+    let token = |inv: &Investigator| {
+        mig_pgp::token::make_token(
+            &KeySigner::from_file(&inv.key_file, None).unwrap(),
+            chrono::Utc::now(),
+        )
+        .unwrap()
+    };
+    let get = |path: &str, t: &str| {
+        let r = http
+            .get(p.api_url(path))
+            .header("X-PGPAUTHORIZATION", t)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), json(&r.text().unwrap()))
+    };
+    let message = |v: &Value| {
+        v["collection"]["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+
+    for (path, status, says) in [
+        (
+            "/api/v1/action?actionid=abc",
+            400,
+            "Wrong parameters 'actionid'",
+        ),
+        ("/api/v1/action?actionid=-1", 400, "Invalid Action ID '-1'"),
+        (
+            "/api/v1/action?actionid=1e300",
+            400,
+            "Invalid Action ID '1e300'",
+        ),
+        (
+            "/api/v1/action?actionid=NaN",
+            400,
+            "Invalid Action ID 'NaN'",
+        ),
+        (
+            "/api/v1/action",
+            400,
+            "Wrong parameters 'actionid': missing",
+        ),
+        (
+            "/api/v1/command?commandid=12.5",
+            400,
+            "Invalid Command ID '12.5'",
+        ),
+        (
+            "/api/v1/search?type=agent&target=id%3D1%3BDROP%20TABLE%20agents",
+            400,
+            "",
+        ),
+        (
+            "/api/v1/search?type=action&threatfamily=x",
+            400,
+            "cannot filter on threatfamily",
+        ),
+        (
+            "/api/v1/search?type=command&limit=1e400",
+            400,
+            "invalid limit parameter",
+        ),
+        ("/api/v1/loader", 404, "is not served by this server"),
+    ] {
+        let (got, body) = get(path, &token(&p.admin));
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(message(&body).contains(says), "{path}: {body}");
+        assert!(
+            body["collection"]["error"]["code"].as_str().is_some(),
+            "{path}: {body}"
+        );
+    }
+
+    // A token is good once, on MIG's routes as on ours.
+    let t = token(&p.admin);
+    assert_eq!(get("/api/v1/dashboard", &t).0, 200);
+    let (status, body) = get("/api/v1/dashboard", &t);
+    assert_eq!(status, 401, "{body}");
+    assert!(message(&body).contains("already used"), "{body}");
+
+    let post = |inv: &Investigator, body: String| {
+        let r = http
+            .post(p.api_url("/api/v1/action/create/"))
+            .header("X-PGPAUTHORIZATION", token(inv))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), json(&r.text().unwrap()))
+    };
+    let form = |action: &mig_core::Action| {
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("action", &serde_json::to_string(action).unwrap())
+            .finish()
+    };
+    let (status, body) = post(&p.admin, "nothing=here".into());
+    assert_eq!(status, 400, "{body}");
+    assert!(message(&body).contains("no 'action' field"), "{body}");
+    let (status, body) = post(&p.admin, "action=%7B%22name%22%3A".into());
+    assert_eq!(status, 400, "{body}");
+    assert!(message(&body).contains("invalid action"), "{body}");
+
+    let op = mig_core::Operation::new(
+        "file",
+        json!({"searches": {"s1": {"paths": ["/etc"], "names": ["^passwd$"]}}}),
+    );
+    let mut action = mig_client::build::action(
+        "hostile",
+        "status='online'",
+        vec![op],
+        Duration::from_secs(60),
+        false,
+    );
+    // Unsigned.
+    let (status, body) = post(&p.admin, form(&action));
+    assert_eq!(status, 400, "{body}");
+    // Signed by a key the server does not know.
+    let stranger = p.investigator("Stranger");
+    let mut by_stranger = action.clone();
+    mig_client::build::sign(
+        &mut by_stranger,
+        &KeySigner::from_file(&stranger.key_file, None).unwrap(),
+    )
+    .unwrap();
+    let (status, body) = post(&p.admin, form(&by_stranger));
+    assert_eq!(status, 400, "{body}");
+    // Signed and sent by a read-only investigator.
+    mig_client::build::sign(
+        &mut action,
+        &KeySigner::from_file(&reader.key_file, None).unwrap(),
+    )
+    .unwrap();
+    let (status, body) = post(&reader, form(&action));
+    assert_eq!(status, 403, "{body}");
+    assert!(message(&body).contains("readonly"), "{body}");
+    let (status, body) = get(
+        "/api/v1/search?type=action&actionname=hostile",
+        &token(&p.admin),
+    );
+    assert_eq!(status, 404, "nothing was stored: {body}");
+}
