@@ -586,6 +586,82 @@ async fn duplicate_agents_are_reported() {
     }
 }
 
+/// What MIG's API asks of the store: its agent statistics, agents by ID and version, actions
+/// by ID with their signers.
+#[tokio::test]
+async fn mig_api_statistics_and_filters() {
+    for (backend, store, _dir) in stores().await {
+        let mut a = heartbeat("web", "linux", "amd64", &[]);
+        let first = store.register_heartbeat(&a, "k1", now()).await.unwrap();
+        a.queueloc = "linux.web.second".into();
+        a.version = "2.0".into();
+        store.register_heartbeat(&a, "k2", now()).await.unwrap();
+        store
+            .register_heartbeat(&heartbeat("db", "linux", "amd64", &[]), "k3", now())
+            .await
+            .unwrap();
+        let s = store.agents_stats(now()).await.unwrap();
+        assert_eq!(
+            (s.onlineagents, s.onlineendpoints, s.multiagentsendpoints),
+            (3, 2, 1),
+            "{backend}: {s:?}"
+        );
+        assert_eq!(s.newendpoints, 2, "{backend}: both hosts started just now");
+        assert_eq!(s.onlineagentsbyversion.len(), 2, "{backend}");
+
+        let by = |f: AgentFilter| {
+            let store = store.clone();
+            async move {
+                store
+                    .list_agents(&AgentFilter { limit: 10, ..f }, now())
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|a| a.queueloc)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            by(AgentFilter {
+                id: Some(first.id),
+                ..Default::default()
+            })
+            .await,
+            vec![heartbeat("web", "linux", "amd64", &[]).queueloc],
+            "{backend}"
+        );
+        assert_eq!(
+            by(AgentFilter {
+                version: Some("2.%".into()),
+                ..Default::default()
+            })
+            .await,
+            vec!["linux.web.second".to_string()],
+            "{backend}"
+        );
+
+        let inv = store
+            .create_investigator("Signer", "key", "FP01", "investigator", now())
+            .await
+            .unwrap();
+        let act = action("os='linux'", now(), now() + 60_000);
+        store
+            .insert_action(&act, &[(inv.id, "sig".into())], inv.id, now())
+            .await
+            .unwrap();
+        let listed = store
+            .list_actions(&mig_store::actions::ActionFilter {
+                id: Some(act.id),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1, "{backend}");
+        assert_eq!(listed[0].investigators[0].name, "Signer", "{backend}");
+    }
+}
+
 #[tokio::test]
 async fn the_claimer_launches_at_once() {
     for (backend, store, _dir) in stores().await {
