@@ -77,8 +77,9 @@ impl Engine {
             (DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false),
             (DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, false),
             (DbConfig::SQLITE_DBCONFIG_ENABLE_VIEW, false),
-            // "double-quoted strings" are identifiers only, as in standard SQL.
-            (DbConfig::SQLITE_DBCONFIG_DQS_DML, false),
+            // As in osquery's SQLite, a double-quoted word that names no column is a string
+            // (`WHERE address != "0.0.0.0"`): real packs are written that way.
+            (DbConfig::SQLITE_DBCONFIG_DQS_DML, true),
             (DbConfig::SQLITE_DBCONFIG_DQS_DDL, false),
         ] {
             setup(conn.set_db_config(option, on).map(|_| ()))?;

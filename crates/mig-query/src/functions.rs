@@ -58,9 +58,20 @@ fn regex_arg(ctx: &Context<'_>, i: usize, name: &'static str) -> Result<Arc<Rege
         let pattern = v
             .as_str()
             .map_err(|_| user_error(format!("{name}: the pattern must be text")))?;
-        regex::RegexBuilder::new(pattern)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
+        let build = |unicode: bool| {
+            regex::RegexBuilder::new(pattern)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .unicode(unicode)
+                .build()
+        };
+        // osquery's engine (std::regex) knows ASCII classes only: `(\w{40,})` is small there
+        // and huge with Unicode's \w. Too big with Unicode classes, a pattern is compiled
+        // with ASCII ones, as osquery would run it.
+        build(true)
+            .or_else(|e| match e {
+                regex::Error::CompiledTooBig(_) => build(false).map_err(|_| e),
+                other => Err(other),
+            })
             .map_err(|e| user_error(format!("{name}: invalid regex {pattern:?}: {e}")))
     })
 }
@@ -290,6 +301,14 @@ mod tests {
             text("hello")
         );
         assert_eq!(eval("SELECT regex_match('abc', 'z', 0)"), Value::Null);
+        // Too big with Unicode classes: osquery's ASCII classes.
+        let key = "k".repeat(45);
+        assert_eq!(
+            eval(&format!(
+                "SELECT regex_match('key={key};', '(\\w{{40,}})', 1)"
+            )),
+            text(&key)
+        );
         assert_eq!(eval("SELECT regex_split('a1b22c', '[0-9]+', 2)"), text("c"));
         assert_eq!(
             eval("SELECT inet_aton('1.0.1.5')"),

@@ -1,6 +1,7 @@
 //! Which paths the `file` and `hash` tables visit, from the WHERE clause: exact paths,
 //! directories (their entries, one level), or osquery's LIKE patterns, where `%` matches
-//! within one path component and a final `/%%` matches everything below.
+//! within one path component and a trailing `%%` matches everything below (`/usr/lib/%%`, or
+//! `/usr/lib%%`: /usr/lib, /usr/lib64 and all below them); a `%%` anywhere else is a `%`.
 //!
 //! Expansion streams: a recursive pattern over /usr yields its first path at once and never
 //! holds the whole tree. Recursion never follows a symbolic link to a directory, so a link
@@ -38,12 +39,20 @@ impl Pattern {
         let mut parts = Vec::new();
         let mut recursive = false;
         for (n, c) in comps.iter().enumerate() {
-            if c.contains("%%") {
-                if *c != "%%" || n + 1 != comps.len() {
-                    return Err(format!("LIKE pattern {like:?}: %% (everything below) must be the last component, as in /usr/lib/%%"));
+            let last = n + 1 == comps.len();
+            // osquery's reading: a trailing `%%` recurses; anywhere else it is a `%`.
+            let c = match c.strip_suffix("%%") {
+                Some(head) if last => {
+                    recursive = true;
+                    if head.is_empty() {
+                        continue;
+                    }
+                    format!("{}%", head.replace("%%", "%"))
                 }
-                recursive = true;
-            } else if c.contains(['%', '_']) {
+                _ => c.replace("%%", "%"),
+            };
+            let c = c.as_str();
+            if c.contains(['%', '_']) {
                 parts.push(Part::Glob(c.to_string()));
             } else if parts.is_empty() {
                 base.push(c);
@@ -180,7 +189,11 @@ impl Iterator for Expand {
                                 }
                                 // One level through a glob may follow a link: it cannot loop.
                                 if child.is_dir() {
-                                    self.steps.push(Step::Visit(child, k + 1));
+                                    self.steps.push(Step::Visit(child.clone(), k + 1));
+                                }
+                                // `/usr/lib%%`: /usr/lib64 itself matches, and what is below.
+                                if last {
+                                    return Some(child);
                                 }
                             }
                         }
@@ -330,16 +343,22 @@ mod tests {
         );
         let deep = expand(&format!("{root}/a/_/%/z.txt"));
         assert_eq!(deep, [format!("{root}/a/b/c/z.txt")].into_iter().collect());
+        // osquery's `%%` elsewhere than at the end is a `%`; `b%%` recurses from what b%
+        // matches, which is listed too (it matches the LIKE pattern itself).
+        assert_eq!(
+            expand(&format!("{root}/a/%%/y.conf")),
+            expand(&format!("{root}/a/%/y.conf"))
+        );
+        let below_b = expand(&format!("{root}/a/b%%"));
+        assert_eq!(below_b.len(), 5, "{below_b:?}");
+        assert!(below_b.contains(&format!("{root}/a/b")));
+        assert!(below_b.contains(&format!("{root}/a/b/c/z.txt")));
         assert!(expand(&format!("{root}/nope/%%")).is_empty());
     }
 
     #[test]
     fn bad_patterns_are_explained() {
         assert!(Pattern::parse("etc/%").unwrap_err().contains("absolute"));
-        assert!(Pattern::parse("/usr/%%/bin")
-            .unwrap_err()
-            .contains("last component"));
-        assert!(Pattern::parse("/usr/lib%%").unwrap_err().contains("%%"));
     }
 
     #[test]

@@ -34,6 +34,21 @@ fn selects_from_a_table_and_counts() {
 }
 
 #[test]
+fn double_quoted_strings_are_strings_unless_they_name_a_column() {
+    // As osquery's SQLite reads them: the most common form in real packs.
+    assert_eq!(
+        rows(r#"SELECT name FROM processes WHERE pid = 1 AND name != "no such process""#).len(),
+        1
+    );
+    assert_eq!(rows(r#"SELECT "a" || 'b'"#), vec![vec![json!("ab")]]);
+    // A double-quoted column name is still the column.
+    assert_eq!(
+        rows(r#"SELECT "pid" FROM processes WHERE pid = 1"#),
+        vec![vec![json!(1)]]
+    );
+}
+
+#[test]
 fn a_table_without_its_required_constraint_is_refused_before_anything_runs() {
     let m = lookup("query").unwrap();
     for t in all_tables().iter().filter(|t| !t.required.is_empty()) {
