@@ -26,6 +26,11 @@
 ///
 /// It expands to the struct, `COLUMNS` (the table's `columns`, in declaration order) and
 /// `From<Struct> for Row` (its values, in the same order).
+///
+/// An optional `absent { name: kind = "…", }` block after the struct declares the columns
+/// osquery has on Linux without a value here (its other platforms' columns, which osquery
+/// itself leaves empty on Linux, and the namespace inputs): hidden, always NULL, and not
+/// fields of the struct.
 macro_rules! table_row {
     // The Rust type of a column kind.
     (@type text) => { String };
@@ -47,6 +52,9 @@ macro_rules! table_row {
         $vis:vis struct $row:ident {
             $($field:ident : $kind:ident $(<$inner:ident>)? = $about:literal),* $(,)?
         }
+        $(absent {
+            $($absent:ident : $absent_kind:ident = $absent_about:literal),* $(,)?
+        })?
     ) => {
         $(#[$meta])*
         // Each field's doc is osquery's description, plain text: `argv[0]` is not a link.
@@ -60,18 +68,33 @@ macro_rules! table_row {
 
         impl $row {
             /// The table's columns, in the order of the struct's fields.
-            $vis const COLUMNS: &'static [$crate::schema::Column] = &[$(
-                $crate::row::table_row!(
-                    @column $kind $(<$inner>)?,
-                    $crate::row::column_name(stringify!($field)),
-                    $about
-                )
-            ),*];
+            $vis const COLUMNS: &'static [$crate::schema::Column] = &[
+                $(
+                    $crate::row::table_row!(
+                        @column $kind $(<$inner>)?,
+                        $crate::row::column_name(stringify!($field)),
+                        $about
+                    ),
+                )*
+                $($(
+                    $crate::schema::$absent_kind(
+                        $crate::row::column_name(stringify!($absent)),
+                        $absent_about
+                    )
+                    .hidden(),
+                )*)?
+            ];
         }
 
         impl From<$row> for $crate::schema::Row {
             fn from(row: $row) -> Self {
-                vec![$(::rusqlite::types::Value::from(row.$field)),*]
+                vec![
+                    $(::rusqlite::types::Value::from(row.$field),)*
+                    $($({
+                        let _absent = stringify!($absent);
+                        ::rusqlite::types::Value::Null
+                    },)*)?
+                ]
             }
         }
     };

@@ -43,6 +43,18 @@ pub struct Column {
     pub kind: ColType,
     /// osquery's one-line description of the column.
     pub about: &'static str,
+    /// Hidden, as osquery declares it: `SELECT *` leaves it out; naming it reads it.
+    pub hidden: bool,
+}
+
+impl Column {
+    /// The same column, hidden.
+    pub const fn hidden(self) -> Column {
+        Column {
+            hidden: true,
+            ..self
+        }
+    }
 }
 
 /// A TEXT column, as `table_row!` declares it (see crate::row).
@@ -51,6 +63,7 @@ pub const fn text(name: &'static str, about: &'static str) -> Column {
         name,
         kind: ColType::Text,
         about,
+        hidden: false,
     }
 }
 /// An INTEGER column, as `table_row!` declares it (see crate::row).
@@ -59,6 +72,7 @@ pub const fn integer(name: &'static str, about: &'static str) -> Column {
         name,
         kind: ColType::Integer,
         about,
+        hidden: false,
     }
 }
 /// A BIGINT column, as `table_row!` declares it (see crate::row).
@@ -67,6 +81,7 @@ pub const fn bigint(name: &'static str, about: &'static str) -> Column {
         name,
         kind: ColType::Bigint,
         about,
+        hidden: false,
     }
 }
 /// A DOUBLE column, as `table_row!` declares it (see crate::row).
@@ -75,6 +90,7 @@ pub const fn double(name: &'static str, about: &'static str) -> Column {
         name,
         kind: ColType::Double,
         about,
+        hidden: false,
     }
 }
 
@@ -185,7 +201,10 @@ impl Table {
         let cols: Vec<String> = self
             .columns
             .iter()
-            .map(|c| format!("\"{}\" {}", c.name, c.kind.sql()))
+            .map(|c| {
+                let hidden = if c.hidden { " HIDDEN" } else { "" };
+                format!("\"{}\" {}{hidden}", c.name, c.kind.sql())
+            })
             .collect();
         format!("CREATE TABLE \"{}\"({})", self.name, cols.join(", "))
     }

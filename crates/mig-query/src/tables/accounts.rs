@@ -17,6 +17,12 @@ table_row! {
         shell: text = "User's configured default shell",
         uuid: text = "User's UUID (Apple) or SID (Windows)",
     }
+    absent {
+        pid_with_namespace: integer = "Pids that contain a namespace",
+        include_remote: integer = "1 to include remote (LDAP/AD) accounts (default 0). Warning: without any uid/username filtering it may list whole LDAP directories",
+        type: text = "Whether the account is roaming (domain), local, or a system profile",
+        is_hidden: integer = "IsHidden attribute set in OpenDirectory",
+    }
 }
 
 pub(crate) static USERS: Table = Table {
@@ -67,6 +73,12 @@ table_row! {
         gid: bigint = "Unsigned int64 group ID",
         gid_signed: bigint = "A signed int64 version of gid",
         groupname: text = "Canonical local group name",
+    }
+    absent {
+        pid_with_namespace: integer = "Pids that contain a namespace",
+        group_sid: text = "Unique group ID",
+        comment: text = "Remarks or comments associated with the group",
+        is_hidden: integer = "IsHidden attribute set in OpenDirectory",
     }
 }
 

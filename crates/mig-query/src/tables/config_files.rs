@@ -40,6 +40,9 @@ table_row! {
         command: text = "Raw command string",
         path: text = "File parsed",
     }
+    absent {
+        pid_with_namespace: integer = "Pids that contain a namespace",
+    }
 }
 
 pub(crate) static CRONTAB: Table = Table {

@@ -111,6 +111,24 @@ table_row! {
         hard_links: integer = "Number of hard links",
         symlink: integer = "1 if the path is a symlink, otherwise 0",
         r#type: text = "File status",
+        symlink_target_path: text = "Full path of the file's target if it's a symlink",
+    }
+    absent {
+        pid_with_namespace: integer = "Pids that contain a namespace",
+        mount_namespace_id: text = "Mount namespace id",
+        attributes: text = "File attrib string. See: https://ss64.com/nt/attrib.html",
+        volume_serial: text = "Volume serial number",
+        file_id: text = "file ID",
+        file_version: text = "File version",
+        product_version: text = "File product version",
+        original_filename: text = "(Executable files only) Original filename",
+        shortcut_target_path: text = "Full path to the file the shortcut points to",
+        shortcut_target_type: text = "Display name for the target type",
+        shortcut_target_location: text = "Folder name where the shortcut target resides",
+        shortcut_start_in: text = "Full path to the working directory to use when executing the shortcut target",
+        shortcut_run: text = "Window mode the target of the shortcut should be run in",
+        shortcut_comment: text = "Comment on the shortcut",
+        bsd_flags: text = "The BSD file flags (chflags). Possible values: NODUMP, UF_IMMUTABLE, UF_APPEND, OPAQUE, HIDDEN, ARCHIVED, SF_IMMUTABLE, SF_APPEND",
     }
 }
 
@@ -138,6 +156,13 @@ fn file_row(f: Found) -> Option<FileRow> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| f.path.clone());
+    // Where a link leads, every link on the way resolved (osquery: its canonical path).
+    let symlink_target_path = match is_link {
+        true => std::fs::canonicalize(&f.path)
+            .map(|t| t.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        false => String::new(),
+    };
     Some(FileRow {
         path: f.path,
         directory: f.directory,
@@ -156,6 +181,7 @@ fn file_row(f: Found) -> Option<FileRow> {
         hard_links: saturate(m.nlink()),
         symlink: i64::from(is_link),
         r#type: type_name(&m).to_string(),
+        symlink_target_path,
     })
 }
 
@@ -179,6 +205,10 @@ table_row! {
         md5: text = "MD5 hash of provided filesystem data",
         sha1: text = "SHA1 hash of provided filesystem data",
         sha256: text = "SHA256 hash of provided filesystem data",
+    }
+    absent {
+        pid_with_namespace: integer = "Pids that contain a namespace",
+        mount_namespace_id: text = "Mount namespace id",
     }
 }
 
@@ -284,6 +314,9 @@ table_row! {
         username: text = "Binary owner username",
         groupname: text = "Binary owner group",
         permissions: text = "Binary permissions",
+    }
+    absent {
+        pid_with_namespace: integer = "Pids that contain a namespace",
     }
 }
 

@@ -14,6 +14,10 @@ table_row! {
         time: bigint = "Time entry was made",
         pid: integer = "Process (or thread) ID",
     }
+    absent {
+        sid: text = "The user's unique security identifier",
+        registry_hive: text = "HKEY_USERS registry hive",
+    }
 }
 
 pub(crate) static LOGGED_IN_USERS: Table = Table {

@@ -39,6 +39,9 @@ table_row! {
         point_to_point: text = "PtP address for the interface",
         r#type: text = "Type of address. One of dhcp, manual, auto, other",
     }
+    absent {
+        friendly_name: text = "The friendly display name of the interface.",
+    }
 }
 
 pub(crate) static INTERFACE_ADDRESSES: Table = Table {
@@ -113,6 +116,25 @@ table_row! {
         link_speed: bigint = "Interface speed in Mb/s",
         pci_slot: text = "PCI slot number",
     }
+    absent {
+        friendly_name: text = "The friendly display name of the interface.",
+        description: text = "Short description of the object a one-line string.",
+        manufacturer: text = "Name of the network adapter's manufacturer.",
+        connection_id: text = "Name of the network connection as it appears in the Network Connections Control Panel program.",
+        connection_status: text = "State of the network adapter connection to the network.",
+        enabled: integer = "Indicates whether the adapter is enabled or not.",
+        physical_adapter: integer = "Indicates whether the adapter is a physical or a logical adapter.",
+        speed: integer = "Estimate of the current bandwidth in bits per second.",
+        service: text = "The name of the service the network adapter uses.",
+        dhcp_enabled: integer = "If TRUE, the dynamic host configuration protocol (DHCP) server automatically assigns an IP address to the computer system when establishing a network connection.",
+        dhcp_lease_expires: text = "Expiration date and time for a leased IP address that was assigned to the computer by the dynamic host configuration protocol (DHCP) server.",
+        dhcp_lease_obtained: text = "Date and time the lease was obtained for the IP address assigned to the computer by the dynamic host configuration protocol (DHCP) server.",
+        dhcp_server: text = "IP address of the dynamic host configuration protocol (DHCP) server.",
+        dns_domain: text = "Organization name followed by a period and an extension that indicates the type of organization, such as 'microsoft.com'.",
+        dns_domain_suffix_search_order: text = "Array of DNS domain suffixes to be appended to the end of host names during name resolution.",
+        dns_host_name: text = "Host name used to identify the local computer for authentication by some utilities.",
+        dns_server_search_order: text = "Array of server IP addresses to be used in querying for DNS servers.",
+    }
 }
 
 pub(crate) static INTERFACE_DETAILS: Table = Table {
@@ -174,7 +196,7 @@ table_row! {
     /// One route.
     struct RouteRow {
         destination: text = "Destination IP address",
-        netmask: text = "Netmask length",
+        netmask: integer = "Netmask length",
         gateway: text = "Route gateway",
         source: text = "Route source",
         flags: integer = "Flags to describe route",
@@ -218,7 +240,7 @@ fn parse_ipv4_routes(text: &str) -> Vec<RouteRow> {
             let mask = addr(f[7])?;
             Some(RouteRow {
                 destination: addr(f[1])?.to_string(),
-                netmask: u32::from(mask).count_ones().to_string(),
+                netmask: i64::from(u32::from(mask).count_ones()),
                 gateway: addr(f[2])?.to_string(),
                 source: String::new(),
                 flags,
@@ -253,7 +275,7 @@ fn parse_ipv6_routes(text: &str) -> Vec<RouteRow> {
             let source = addr(f[2])?;
             Some(RouteRow {
                 destination: addr(f[0])?.to_string(),
-                netmask: i64::from_str_radix(f[1], 16).ok()?.to_string(),
+                netmask: i64::from_str_radix(f[1], 16).ok()?,
                 gateway: addr(f[4])?.to_string(),
                 source: if source.is_unspecified() {
                     String::new()
@@ -328,6 +350,9 @@ table_row! {
         address: text = "IP address mapping",
         hostnames: text = "Raw hosts mapping",
     }
+    absent {
+        pid_with_namespace: integer = "Pids that contain a namespace",
+    }
 }
 
 pub(crate) static ETC_HOSTS: Table = Table {
@@ -372,6 +397,9 @@ table_row! {
         address: text = "Resolver IP/IPv6 address",
         netmask: text = "Address (sortlist) netmask length",
         options: bigint = "Resolver options",
+    }
+    absent {
+        pid_with_namespace: integer = "Pids that contain a namespace",
     }
 }
 
@@ -488,10 +516,10 @@ mod tests {
         assert_eq!(r[0].gateway, "192.0.2.1");
         assert_eq!(r[0].metric, 100);
         assert_eq!(r[0].r#type, "gateway");
-        assert_eq!(r[1].netmask, "24");
+        assert_eq!(r[1].netmask, 24);
         let r6 = parse_ipv6_routes("fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n");
         assert_eq!(r6[0].destination, "fe80::");
-        assert_eq!(r6[0].netmask, "64");
+        assert_eq!(r6[0].netmask, 64);
         assert_eq!(r6[0].metric, 256);
         assert_eq!(r6[0].interface, "eth0");
     }

@@ -21,6 +21,10 @@ table_row! {
         priority: text = "Package priority",
         admindir: text = "libdpkg admindir. Defaults to /var/lib/dpkg",
     }
+    absent {
+        pid_with_namespace: integer = "Pids that contain a namespace",
+        mount_namespace_id: text = "Mount namespace id",
+    }
 }
 
 pub(crate) static DEB_PACKAGES: Table = Table {
@@ -87,6 +91,10 @@ table_row! {
         vendor: text = "Package vendor",
         package_group: text = "Package group",
     }
+    absent {
+        pid_with_namespace: integer = "Pids that contain a namespace",
+        mount_namespace_id: text = "Mount namespace id",
+    }
 }
 
 pub(crate) static RPM_PACKAGES: Table = Table {
@@ -137,6 +145,9 @@ table_row! {
         maintainer: text = "Repository maintainer",
         components: text = "Repository components",
         architectures: text = "Repository architectures",
+    }
+    absent {
+        pid_with_namespace: integer = "Pids that contain a namespace",
     }
 }
 

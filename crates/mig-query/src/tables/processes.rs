@@ -91,6 +91,20 @@ table_row! {
         nice: integer = "Process nice level (-20 to 20, default 0)",
         cgroup_path: text = "The full hierarchical path of the process's control group",
     }
+    absent {
+        elevated_token: integer = "Process uses elevated token yes=1, no=0",
+        secure_process: integer = "Process is secure (IUM) yes=1, no=0",
+        protection_type: text = "The protection type of the process",
+        virtual_process: integer = "Process is virtual (e.g. System, Registry, vmmem) yes=1, no=0",
+        elapsed_time: bigint = "Elapsed time in seconds this process has been running.",
+        handle_count: bigint = "Total number of handles that the process has open. This number is the sum of the handles currently opened by each thread in the process.",
+        percent_processor_time: bigint = "Returns elapsed time that all of the threads of this process used the processor to execute instructions in 100 nanoseconds ticks.",
+        upid: bigint = "A 64bit pid that is never reused. Returns -1 if we couldn't gather them from the system.",
+        uppid: bigint = "The 64bit parent pid that is never reused. Returns -1 if we couldn't gather them from the system.",
+        cpu_type: integer = "Indicates the specific processor designed for installation.",
+        cpu_subtype: integer = "Indicates the specific processor on which an entry may be used.",
+        translated: integer = "Indicates whether the process is running under the Rosetta Translation Environment, yes=1, no=0, error=-1.",
+    }
 }
 
 pub(crate) static PROCESSES: Table = Table {

@@ -109,6 +109,13 @@ table_row! {
         codename: text = "OS version codename",
         arch: text = "OS Architecture",
     }
+    absent {
+        pid_with_namespace: integer = "Pids that contain a namespace",
+        mount_namespace_id: text = "Mount namespace id",
+        extra: text = "Optional extra release specification",
+        install_date: bigint = "The install date of the OS.",
+        revision: integer = "Update Build Revision, refers to the specific revision number of a Windows update",
+    }
 }
 
 pub(crate) static OS_VERSION: Table = Table {

@@ -149,6 +149,9 @@ table_row! {
         comment: text = "Optional comment",
         key_file: text = "Path to the authorized_keys file",
     }
+    absent {
+        pid_with_namespace: integer = "Pids that contain a namespace",
+    }
 }
 
 pub(crate) static AUTHORIZED_KEYS: Table = Table {

@@ -1,0 +1,95 @@
+//! Every table holds to osquery's table spec (tests/data/osquery-linux-tables.json, recorded
+//! from osquery's specs; see its README): the same name, every column osquery has on Linux
+//! with osquery's type, in osquery's order, and no column osquery does not have.
+
+use mig_query::schema::ColType;
+use serde_json::Value;
+
+fn spec() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/osquery-linux-tables.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Columns of ours that osquery does not have, and why.
+const EXTENSIONS: &[(&str, &str, &str)] = &[(
+    "iptables",
+    "source",
+    "rules are read from the saved rules files (osquery asks the kernel through libiptc): which file",
+)];
+
+fn osquery_type(kind: ColType) -> &'static str {
+    match kind {
+        ColType::Text => "TEXT",
+        ColType::Integer => "INTEGER",
+        ColType::Bigint => "BIGINT",
+        ColType::UnsignedBigint => "UNSIGNED_BIGINT",
+        ColType::Double => "DOUBLE",
+    }
+}
+
+#[test]
+fn every_table_has_osquerys_columns_and_types() {
+    let spec = spec();
+    let mut differences = Vec::new();
+    for table in mig_query::all_tables() {
+        let Some(s) = spec["tables"].get(table.name) else {
+            differences.push(format!("{}: not an osquery Linux table", table.name));
+            continue;
+        };
+        // osquery's columns on Linux, then the other platforms' (which osquery declares
+        // hidden and leaves empty on Linux).
+        let expected: Vec<(&str, &str)> = s["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(s["other_platform_columns"].as_array().unwrap())
+            .map(|c| (c["name"].as_str().unwrap(), c["type"].as_str().unwrap()))
+            .collect();
+        let ours: Vec<(&str, &str)> = table
+            .columns
+            .iter()
+            .map(|c| (c.name, osquery_type(c.kind)))
+            .collect();
+        for (name, kind) in &expected {
+            match ours.iter().find(|(n, _)| n == name) {
+                None => differences.push(format!("{}.{name}: missing ({kind})", table.name)),
+                Some((_, k)) if k != kind => {
+                    differences.push(format!("{}.{name}: {k}, osquery has {kind}", table.name))
+                }
+                Some(_) => {}
+            }
+        }
+        for (name, _) in &ours {
+            let extension = EXTENSIONS
+                .iter()
+                .any(|(t, c, _)| *t == table.name && c == name);
+            if !extension && !expected.iter().any(|(n, _)| n == name) {
+                differences.push(format!("{}.{name}: not an osquery column", table.name));
+            }
+        }
+        let order = |cols: &[(&str, &str)]| -> Vec<String> {
+            cols.iter()
+                .filter(|(n, _)| {
+                    expected.iter().any(|(e, _)| e == n) && ours.iter().any(|(o, _)| o == n)
+                })
+                .map(|(n, _)| n.to_string())
+                .collect()
+        };
+        if order(&expected) != order(&ours) {
+            differences.push(format!(
+                "{}: columns in another order than osquery's: {:?}",
+                table.name,
+                order(&ours)
+            ));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "{} differences from osquery's specs:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+}
