@@ -313,7 +313,24 @@ pub fn local_addresses(ns: &Namespace) -> std::io::Result<Vec<LocalAddr>> {
     let mut out = Vec::new();
     let fib = crate::read_table(&ns.net_dir.join("fib_trie"))?;
     let routes = ipv4_routes(&ns.net_dir)?;
+    // Networks of the local table ("/8 host LOCAL" under 127.0.0.0): the loopback network is
+    // there and not in the main table that /proc/net/route shows.
+    let mut local_nets: Vec<(u32, u32)> = Vec::new();
     let mut last_ip: Option<Ipv4Addr> = None;
+    for line in fib.lines() {
+        let t = line.trim_start_matches([' ', '|', '-', '+']).trim();
+        if let (Some(ip), Some(len)) = (last_ip, t.strip_suffix(" host LOCAL")) {
+            let bits = len.trim_start_matches('/').parse::<u32>().unwrap_or(32);
+            if bits < 32 {
+                let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+                local_nets.push((u32::from(ip) & mask, mask));
+            }
+        }
+        if let Ok(ip) = t.parse::<Ipv4Addr>() {
+            last_ip = Some(ip);
+        }
+    }
+    last_ip = None;
     for line in fib.lines() {
         let t = line.trim_start_matches([' ', '|', '-', '+']).trim();
         if let Ok(ip) = t.parse::<Ipv4Addr>() {
@@ -325,14 +342,24 @@ pub fn local_addresses(ns: &Namespace) -> std::io::Result<Vec<LocalAddr>> {
                     .filter(|(net, mask, _)| u32::from(ip) & mask == *net)
                     .max_by_key(|(_, mask, _)| mask.count_ones())
                     .map(|(_, mask, name)| (mask.count_ones() as u8, name.clone()));
-                let (prefix, interface) = iface.unwrap_or((
-                    32,
-                    if ip.is_loopback() {
-                        "lo".into()
-                    } else {
-                        String::new()
-                    },
-                ));
+                let local_prefix = || {
+                    local_nets
+                        .iter()
+                        .filter(|(net, mask)| u32::from(ip) & mask == *net)
+                        .map(|(_, mask)| mask.count_ones() as u8)
+                        .max()
+                        .unwrap_or(32)
+                };
+                let (prefix, interface) = iface.unwrap_or_else(|| {
+                    (
+                        local_prefix(),
+                        if ip.is_loopback() {
+                            "lo".into()
+                        } else {
+                            String::new()
+                        },
+                    )
+                });
                 let a = LocalAddr {
                     interface,
                     addr: IpAddr::V4(ip),
@@ -606,10 +633,13 @@ mod tests {
     #[test]
     fn this_machine_has_loopback() {
         let addrs = local_addresses(&Namespace::own()).unwrap();
+        // 127.0.0.1/8 on lo, as `ip addr` shows it: the /8 is in the local routing table.
         assert!(
             addrs
                 .iter()
-                .any(|a| a.addr == IpAddr::V4(Ipv4Addr::LOCALHOST)),
+                .any(|a| a.addr == IpAddr::V4(Ipv4Addr::LOCALHOST)
+                    && a.prefix == 8
+                    && a.interface == "lo"),
             "{addrs:?}"
         );
         assert!(interfaces().unwrap().iter().any(|i| i.name == "lo"));

@@ -193,6 +193,41 @@ fn listening_ports_match_ss() {
     drop(listener);
 }
 
+/// A listener no process holds (its only descriptor is in flight in a Unix socket's queue,
+/// as SCM_RIGHTS leaves it when the sender closed it): osquery lists it with pid -1, and so
+/// must this, or the one listener on all interfaces can be the one a query misses.
+#[test]
+fn a_listener_no_process_holds_is_listed_with_pid_minus_one() {
+    let script = "import socket,sys,time\n\
+l=socket.socket(); l.bind(('127.0.0.1',0)); l.listen()\n\
+a,b=socket.socketpair(socket.AF_UNIX)\n\
+socket.send_fds(a,[b'x'],[l.fileno()])\n\
+port=l.getsockname()[1]; l.close(); print(port, flush=True)\n\
+time.sleep(60)\n";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    let rows = query(&format!(
+        "SELECT pid, fd, address FROM listening_ports WHERE port = {port} AND protocol = 6"
+    ));
+    let owned_by_nobody = query(&format!(
+        "SELECT port FROM listening_ports WHERE pid = -1 AND port = {port}"
+    ));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(rows, vec![vec![json!(-1), json!(-1), json!("127.0.0.1")]]);
+    assert_eq!(owned_by_nobody, vec![vec![json!(port)]]);
+}
+
 #[test]
 fn open_sockets_and_files_of_this_process() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -442,6 +477,30 @@ fn network_tables_match_proc_and_etc() {
         .map(|r| s(&r[0]))
         .collect();
     assert!(addrs.contains("127.0.0.1"), "{addrs:?}");
+    // IPv4 addresses with their interface and mask, as `ip addr` lists them (the loopback's
+    // /8 included: it lives in the local routing table, not the main one).
+    let ip = std::process::Command::new("ip")
+        .args(["-o", "-4", "addr", "show"])
+        .output()
+        .expect("ip (iproute2)");
+    let want: BTreeSet<String> = String::from_utf8_lossy(&ip.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let at = f.iter().position(|w| *w == "inet")?;
+            Some(format!("{} {}", f[1], f.get(at + 1)?))
+        })
+        .collect();
+    let ours: BTreeSet<String> = query(
+        "SELECT interface, address, mask FROM interface_addresses WHERE address NOT LIKE '%:%'",
+    )
+    .iter()
+    .map(|r| {
+        let mask: std::net::Ipv4Addr = s(&r[2]).parse().unwrap();
+        format!("{} {}/{}", s(&r[0]), s(&r[1]), u32::from(mask).count_ones())
+    })
+    .collect();
+    assert_eq!(ours, want);
     let ifaces: BTreeSet<String> = query("SELECT interface FROM interface_details")
         .iter()
         .map(|r| s(&r[0]))

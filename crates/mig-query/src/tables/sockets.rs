@@ -6,18 +6,21 @@ use super::super::schema::*;
 use super::processes::{all_shown, per_process, shown};
 use mig_host::net::{self, Namespace, Proto, Socket};
 use mig_host::{process, unix};
+use std::cell::RefCell;
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 const AF_UNIX: i64 = 1;
 const AF_INET: i64 = 2;
 const AF_INET6: i64 = 10;
 
-/// One socket held by one process.
+/// One socket held by one process; `pid` and `fd` are -1 for a socket no process holds (as
+/// osquery lists them: a listener whose owner cannot be seen is still a listener).
 struct Held {
-    pid: u32,
-    fd: u64,
+    pid: i64,
+    fd: i64,
     inode: u64,
     namespace: String,
     kind: Kind,
@@ -28,19 +31,49 @@ enum Kind {
     Unix(unix::UnixSocket),
 }
 
-/// The socket tables of one network namespace, by inode.
+/// The socket tables of one network namespace, by inode, and the inodes a process holds.
 struct Tables {
     ip: HashMap<u64, Socket>,
     unix: HashMap<u64, unix::UnixSocket>,
+    held: HashSet<u64>,
 }
 
-/// Every socket descriptor of the processes the scan visits, namespace tables read once each.
+/// Every socket descriptor of the processes the scan visits, namespace tables read once each;
+/// then, unless the scan asks for given processes only, the sockets of those namespaces no
+/// process was seen to hold.
 fn held<R: Into<Row> + 'static>(
     q: &Constraints,
-    mut each: impl FnMut(Held) -> Option<R> + 'static,
+    each: impl FnMut(Held) -> Option<R> + 'static,
 ) -> Result<Box<dyn Rows>, String> {
-    let mut by_namespace: HashMap<String, Tables> = HashMap::new();
-    per_process(q, move |pid| {
+    let namespaces: Rc<RefCell<HashMap<String, Tables>>> = Rc::default();
+    let each = Rc::new(RefCell::new(each));
+    let (seen, emit) = (namespaces.clone(), each.clone());
+    let wanted = q.ints("pid");
+    let unowned_wanted = wanted.as_ref().is_none_or(|pids| pids.contains(&-1));
+    // Which sockets nobody holds is known only once every process was looked at: a scan
+    // for pid -1 visits them all, and keeps the rows of the pids asked for.
+    let visit_all;
+    let scan = match &wanted {
+        Some(pids) if pids.contains(&-1) => {
+            let pid_column = q.table.column_index("pid");
+            visit_all = Constraints {
+                table: q.table,
+                eq: q
+                    .eq
+                    .iter()
+                    .filter(|(c, _)| Some(*c) != pid_column)
+                    .cloned()
+                    .collect(),
+                like: q.like.clone(),
+                used: q.used,
+                budget: q.budget.clone(),
+            };
+            &visit_all
+        }
+        _ => q,
+    };
+    let mut owned = per_process(scan, move |pid| {
+        let mut by_namespace = seen.borrow_mut();
         let fds: Vec<(u64, u64)> = all_shown(process::fds(pid))?
             .into_iter()
             .filter_map(|f| Some((f.fd, process::socket_inode(&f.target)?)))
@@ -72,6 +105,7 @@ fn held<R: Into<Row> + 'static>(
                 new.insert(Tables {
                     ip: ip.into_iter().map(|s| (s.inode, s)).collect(),
                     unix,
+                    held: HashSet::new(),
                 })
             }
         };
@@ -83,17 +117,66 @@ fn held<R: Into<Row> + 'static>(
                 // Netlink, packet and other sockets: not network endpoints.
                 (None, None) => continue,
             };
+            tables.held.insert(inode);
+            if wanted
+                .as_ref()
+                .is_some_and(|pids| !pids.contains(&i64::from(pid)))
+            {
+                continue;
+            }
             let h = Held {
-                pid,
-                fd,
+                pid: i64::from(pid),
+                fd: saturate(fd),
                 inode,
                 namespace: namespace.clone(),
                 kind,
             };
-            rows.extend(each(h));
+            rows.extend((emit.borrow_mut())(h));
         }
         Ok(rows)
-    })
+    })?;
+    let mut unowned: Option<std::vec::IntoIter<R>> = None;
+    Ok(Box::new(FnRows(move || {
+        if let Some(row) = owned.next_row()? {
+            return Ok(Some(row));
+        }
+        if !unowned_wanted {
+            return Ok(None);
+        }
+        let rest = unowned.get_or_insert_with(|| {
+            let mut out = Vec::new();
+            let mut by_namespace = namespaces.borrow_mut();
+            let mut emit = each.borrow_mut();
+            for (namespace, tables) in by_namespace.iter_mut() {
+                let mut nobodys: Vec<(u64, Kind)> = tables
+                    .ip
+                    .iter()
+                    // TIME_WAIT and other sockets without an inode belong to nobody to ask.
+                    .filter(|(inode, _)| **inode != 0 && !tables.held.contains(inode))
+                    .map(|(inode, s)| (*inode, Kind::Ip(s.clone())))
+                    .chain(
+                        tables
+                            .unix
+                            .iter()
+                            .filter(|(inode, _)| !tables.held.contains(inode))
+                            .map(|(inode, s)| (*inode, Kind::Unix(s.clone()))),
+                    )
+                    .collect();
+                nobodys.sort_by_key(|(inode, _)| *inode);
+                for (inode, kind) in nobodys {
+                    out.extend(emit(Held {
+                        pid: -1,
+                        fd: -1,
+                        inode,
+                        namespace: namespace.clone(),
+                        kind,
+                    }));
+                }
+            }
+            out.into_iter()
+        });
+        Ok(rest.next().map(Into::into))
+    })))
 }
 
 fn family(s: &Socket) -> i64 {
@@ -145,7 +228,7 @@ pub(crate) static PROCESS_OPEN_SOCKETS: Table = Table {
 
 fn gen_open_sockets(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     held(q, |h| {
-        let (pid, fd, socket) = (i64::from(h.pid), saturate(h.fd), saturate(h.inode));
+        let (pid, fd, socket) = (h.pid, h.fd, saturate(h.inode));
         Some(match h.kind {
             Kind::Ip(s) => OpenSocketRow {
                 pid,
@@ -216,7 +299,7 @@ pub(crate) static LISTENING_PORTS: Table = Table {
 
 fn gen_listening(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     held(q, |h| {
-        let (pid, fd, socket) = (i64::from(h.pid), saturate(h.fd), saturate(h.inode));
+        let (pid, fd, socket) = (h.pid, h.fd, saturate(h.inode));
         Some(match h.kind {
             Kind::Ip(s) if s.is_listening() => ListeningRow {
                 pid,
