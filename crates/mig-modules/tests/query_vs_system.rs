@@ -535,3 +535,126 @@ fn network_tables_match_proc_and_etc() {
         assert_eq!(ours.first().map(|r| s(&r[0])), default_gw);
     }
 }
+
+#[test]
+fn system_controls_match_sysctl() {
+    // Stable parameters only: counters and random values change between two reads.
+    let Some(text) = tool("sysctl", &["-a"]) else {
+        return;
+    };
+    let theirs: std::collections::BTreeMap<String, String> = text
+        .lines()
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(k, v)| {
+            (
+                k.trim().to_string(),
+                v.split_whitespace().collect::<Vec<_>>().join(" "),
+            )
+        })
+        .collect();
+    let ours: std::collections::BTreeMap<String, String> =
+        query("SELECT name, current_value FROM system_controls")
+            .iter()
+            .map(|r| {
+                (
+                    s(&r[0]),
+                    s(&r[1]).split_whitespace().collect::<Vec<_>>().join(" "),
+                )
+            })
+            .collect();
+    for name in [
+        "kernel.ostype",
+        "kernel.osrelease",
+        "kernel.pid_max",
+        "net.ipv4.ip_forward",
+        "vm.overcommit_memory",
+        "fs.file-max",
+    ] {
+        assert_eq!(ours.get(name), theirs.get(name), "{name}");
+    }
+    // Every parameter sysctl lists is a row here (sysctl leaves out what it cannot read).
+    let missing: Vec<&String> = theirs.keys().filter(|k| !ours.contains_key(*k)).collect();
+    assert!(
+        missing.is_empty(),
+        "sysctl shows, system_controls does not: {missing:?}"
+    );
+    // A name constraint reads that one parameter.
+    let one =
+        query("SELECT subsystem, current_value FROM system_controls WHERE name = 'kernel.ostype'");
+    assert_eq!(one, vec![vec![json!("kernel"), json!("Linux")]]);
+}
+
+#[test]
+fn shadow_matches_getent_without_hashes() {
+    let Some(text) = tool("getent", &["shadow"]) else {
+        return;
+    };
+    let theirs: BTreeSet<(String, String)> = text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            Some((f.first()?.to_string(), f.get(2)?.to_string()))
+        })
+        .collect();
+    let ours: BTreeSet<(String, String)> = query("SELECT username, last_change FROM shadow")
+        .iter()
+        .map(|r| {
+            let change = s(&r[1]);
+            (
+                s(&r[0]),
+                if change == "-1" {
+                    String::new()
+                } else {
+                    change
+                },
+            )
+        })
+        .collect();
+    assert_eq!(ours, theirs);
+    // No column holds a hash.
+    let root = query("SELECT * FROM shadow WHERE username = 'root'");
+    assert!(
+        root.iter().flatten().all(|v| !s(v).contains('$')),
+        "{root:?}"
+    );
+}
+
+#[test]
+fn time_memory_load_and_environment_match_the_kernel() {
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let t = query("SELECT unix_time, timezone, iso_8601 FROM time");
+    let unix = t[0][0].as_i64().unwrap();
+    assert!((unix - before).abs() <= 2, "{t:?}");
+    assert_eq!(t[0][1], json!("UTC"));
+    let total_kb: i64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert_eq!(
+        query("SELECT memory_total FROM memory_info"),
+        vec![vec![json!(total_kb * 1024)]]
+    );
+    assert_eq!(
+        query("SELECT period FROM load_average"),
+        vec![vec![json!("1m")], vec![json!("5m")], vec![json!("15m")]]
+    );
+    // A child with a known environment.
+    let mut child = Command::new("sleep")
+        .arg("30")
+        .env_clear()
+        .env("MIG_QUERY_TEST", "a=b c")
+        .spawn()
+        .unwrap();
+    let rows = query(&format!(
+        "SELECT key, value FROM process_envs WHERE pid = {}",
+        child.id()
+    ));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(rows, vec![vec![json!("MIG_QUERY_TEST"), json!("a=b c")]]);
+}

@@ -3,6 +3,7 @@
 mod accounts;
 mod config_files;
 mod files;
+mod host_state;
 mod iptables;
 mod logins;
 mod network;
@@ -50,6 +51,12 @@ static ALL: &[&Table] = &[
     &files::HASH,
     &files::SUID_BIN,
     &iptables::IPTABLES,
+    &host_state::TIME,
+    &host_state::LOAD_AVERAGE,
+    &host_state::MEMORY_INFO,
+    &host_state::SYSTEM_CONTROLS,
+    &host_state::SHADOW,
+    &host_state::PROCESS_ENVS,
 ];
 
 // Every table's index, required and like lists name its own columns, checked as the crate
