@@ -658,3 +658,35 @@ fn time_memory_load_and_environment_match_the_kernel() {
     let _ = child.wait();
     assert_eq!(rows, vec![vec![json!("MIG_QUERY_TEST"), json!("a=b c")]]);
 }
+
+#[test]
+fn python_packages_match_importlib_metadata() {
+    let site = "/usr/lib/python3/dist-packages";
+    if !std::path::Path::new(site).is_dir() {
+        eprintln!("skipped: no {site}");
+        return;
+    }
+    let script = format!(
+        "import importlib.metadata as m\nfor d in m.distributions(path=['{site}']):\n    print(d.metadata['Name'] + ' ' + d.version)\n"
+    );
+    let Some(text) = tool("python3", &["-c", &script]) else {
+        return;
+    };
+    let theirs: BTreeSet<String> = text.lines().map(str::to_string).collect();
+    let ours: BTreeSet<String> = query(&format!(
+        "SELECT name, version FROM python_packages WHERE directory = '{site}'"
+    ))
+    .iter()
+    .map(|r| format!("{} {}", s(&r[0]), s(&r[1])))
+    .collect();
+    assert_eq!(ours, theirs);
+    // Without a directory, the system sites are read, as uid 0.
+    let all = query(&format!(
+        "SELECT count(*) FROM python_packages WHERE directory = '{site}' AND uid = 0"
+    ));
+    assert_eq!(
+        all[0][0],
+        json!(text.lines().count()),
+        "one row per distribution"
+    );
+}

@@ -5,6 +5,7 @@ mod config_files;
 mod files;
 mod host_state;
 mod iptables;
+mod language_packages;
 mod logins;
 mod network;
 mod packages;
@@ -57,6 +58,7 @@ static ALL: &[&Table] = &[
     &host_state::SYSTEM_CONTROLS,
     &host_state::SHADOW,
     &host_state::PROCESS_ENVS,
+    &language_packages::PYTHON_PACKAGES,
 ];
 
 // Every table's index, required and like lists name its own columns, checked as the crate
