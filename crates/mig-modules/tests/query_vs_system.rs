@@ -690,3 +690,54 @@ fn python_packages_match_importlib_metadata() {
         "one row per distribution"
     );
 }
+
+#[test]
+fn file_lines_and_parse_json_read_files_as_fleet_does() {
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap();
+    let ours: Vec<String> = query("SELECT line FROM file_lines WHERE path = '/etc/hosts'")
+        .iter()
+        .map(|r| s(&r[0]))
+        .collect();
+    assert_eq!(ours, hosts.lines().map(str::to_string).collect::<Vec<_>>());
+
+    let d = tempfile::tempdir().unwrap();
+    let doc = d.path().join("daemon.json");
+    std::fs::write(&doc, r#"{"log-driver": "json-file", "log-opts": {"max-size": "10m"}, "hosts": ["unix://", "tcp://0.0.0.0:2375"], "debug": false}"#).unwrap();
+    // What Python's json makes of it, flattened the same way.
+    let script = format!(
+        "import json\ndef f(v,p):\n    if isinstance(v,dict) and v:\n        [f(x,p+[k]) for k,x in v.items()]\n    elif isinstance(v,list) and v:\n        [f(x,p+[str(i)]) for i,x in enumerate(v)]\n    else:\n        print('/'.join(p)+'='+(json.dumps(v) if isinstance(v,bool) else str(v)))\nf(json.load(open('{}')),[])\n",
+        doc.display()
+    );
+    let Some(text) = tool("python3", &["-c", &script]) else {
+        return;
+    };
+    let theirs: BTreeSet<String> = text.lines().map(str::to_string).collect();
+    let ours: BTreeSet<String> = query(&format!(
+        "SELECT fullkey, value FROM parse_json WHERE path = '{}'",
+        doc.display()
+    ))
+    .iter()
+    .map(|r| format!("{}={}", s(&r[0]), s(&r[1])))
+    .collect();
+    assert_eq!(ours, theirs);
+    // A pattern, as osquery's: both files' lines, each under its own path.
+    std::fs::write(d.path().join("two.txt"), "x\ny\n").unwrap();
+    let counted = query(&format!(
+        "SELECT path, count(*) FROM file_lines WHERE path LIKE '{}/%' GROUP BY path",
+        d.path().display()
+    ));
+    assert_eq!(counted.len(), 2, "{counted:?}");
+    // Not JSON: the error names the file.
+    let bad = d.path().join("bad.json");
+    std::fs::write(&bad, "{").unwrap();
+    let r = lookup("query").unwrap().run_json(
+        &json!({"sql": format!("SELECT * FROM parse_json WHERE path = '{}'", bad.display())}),
+        &Context::default(),
+    );
+    assert!(!r.success);
+    assert!(
+        format!("{:?}", r.errors).contains("bad.json: not JSON"),
+        "{:?}",
+        r.errors
+    );
+}

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod config_files;
+mod file_contents;
 mod files;
 mod host_state;
 mod iptables;
@@ -59,6 +60,8 @@ static ALL: &[&Table] = &[
     &host_state::SHADOW,
     &host_state::PROCESS_ENVS,
     &language_packages::PYTHON_PACKAGES,
+    &file_contents::FILE_LINES,
+    &file_contents::PARSE_JSON,
 ];
 
 // Every table's index, required and like lists name its own columns, checked as the crate
