@@ -741,3 +741,225 @@ fn file_lines_and_parse_json_read_files_as_fleet_does() {
         r.errors
     );
 }
+
+/// A tool's standard output; `None`, said, when it is not installed or fails (lsusb fails
+/// on a machine without USB, blkid when it finds nothing).
+fn optional_tool(cmd: &str, args: &[&str]) -> Option<String> {
+    match Command::new(cmd).args(args).output() {
+        Ok(o) if o.status.success() => Some(String::from_utf8_lossy(&o.stdout).into_owned()),
+        Ok(o) => {
+            eprintln!(
+                "skipped: {cmd} {args:?} failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            None
+        }
+        Err(_) => {
+            eprintln!("skipped: {cmd} is not installed");
+            None
+        }
+    }
+}
+
+/// `KEY="value"` pairs of one line of `lsblk -P` or `blkid -o full` output.
+fn pairs(line: &str) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    let mut rest = line.trim();
+    while let Some((key, after)) = rest.split_once("=\"") {
+        let Some((value, tail)) = after.split_once('"') else {
+            break;
+        };
+        out.insert(key.trim().to_string(), value.to_string());
+        rest = tail;
+    }
+    out
+}
+
+#[test]
+fn block_devices_match_lsblk_and_sysfs() {
+    let rows = query("SELECT name, parent, size, block_size, uuid, type FROM block_devices");
+    let ours: std::collections::HashMap<String, Vec<Value>> =
+        rows.iter().map(|r| (s(&r[0]), r.clone())).collect();
+    // Every entry of /sys/class/block is a row.
+    let sysfs = std::fs::read_dir("/sys/class/block")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(rows.len(), sysfs, "{rows:?}");
+    let Some(lsblk) = tool("lsblk", &["-b", "-P", "-o", "KNAME,NAME,SIZE,TYPE"]) else {
+        return;
+    };
+    let mut seen = 0;
+    for line in lsblk.lines() {
+        let f = pairs(line);
+        let name = format!("/dev/{}", f["KNAME"]);
+        let row = ours
+            .get(&name)
+            .unwrap_or_else(|| panic!("lsblk shows {name}, block_devices does not: {rows:?}"));
+        // sysfs sizes are in 512-byte sectors; lsblk's in bytes.
+        assert_eq!(
+            row[2].as_i64().map(|n| n * 512),
+            f["SIZE"].parse::<i64>().ok(),
+            "{name}: {row:?} vs {line}"
+        );
+        match f["TYPE"].as_str() {
+            "disk" | "loop" => assert_eq!(s(&row[1]), "", "{name} has no parent: {row:?}"),
+            "part" => assert!(!s(&row[1]).is_empty(), "{name} is a partition: {row:?}"),
+            _ => {}
+        }
+        seen += 1;
+        // The name is pushed down: one row, the same.
+        let one = query(&format!(
+            "SELECT name, parent, size, block_size, uuid, type FROM block_devices WHERE name = '{name}'"
+        ));
+        assert_eq!(one, vec![row.clone()]);
+    }
+    assert!(seen > 0 || sysfs == 0, "lsblk listed nothing: {lsblk}");
+    // Disks' logical block size, from sysfs.
+    for (name, row) in &ours {
+        let dev = name.trim_start_matches("/dev/");
+        if let Ok(bs) =
+            std::fs::read_to_string(format!("/sys/block/{dev}/queue/logical_block_size"))
+        {
+            assert_eq!(row[3].as_i64(), bs.trim().parse().ok(), "{name}: {row:?}");
+        }
+    }
+    // Filesystems blkid can probe (as root, with the device nodes present): the same UUID and
+    // type where both say one.
+    let Some(blkid) = optional_tool("blkid", &["-o", "full"]) else {
+        return;
+    };
+    if blkid.trim().is_empty() {
+        eprintln!("skipped: blkid probed nothing (not root, or no device nodes)");
+    }
+    for line in blkid.lines() {
+        let Some((dev, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let f = pairs(rest);
+        let Some(row) = ours.get(dev) else {
+            continue;
+        };
+        for (col, key) in [(4, "UUID"), (5, "TYPE")] {
+            if let Some(theirs) = f.get(key) {
+                if !s(&row[col]).is_empty() {
+                    assert_eq!(&s(&row[col]), theirs, "{dev} {key}: {row:?} vs {line}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn pci_devices_match_sysfs_and_lspci() {
+    let rows = query(
+        "SELECT pci_slot, vendor_id, model_id, pci_class_id, pci_subclass_id, driver, \
+         subsystem_vendor_id, subsystem_model_id, vendor FROM pci_devices",
+    );
+    let sysfs = std::fs::read_dir("/sys/bus/pci/devices")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(rows.len(), sysfs, "{rows:?}");
+    // `lspci -D -k -n`: `0000:00:02.0 0180: 1af4:1042 (rev 01)`, then indented Subsystem and
+    // Kernel driver lines.
+    let Some(lspci) = tool("lspci", &["-D", "-k", "-n"]) else {
+        return;
+    };
+    let mut theirs: Vec<[String; 8]> = Vec::new();
+    for line in lspci.lines() {
+        if let Some(detail) = line.strip_prefix('\t') {
+            let Some(last) = theirs.last_mut() else {
+                continue;
+            };
+            if let Some(ids) = detail.strip_prefix("Subsystem: ") {
+                let (v, m) = ids.trim().split_once(':').unwrap();
+                last[6] = format!("0x{v}");
+                last[7] = format!("0x{m}");
+            } else if let Some(driver) = detail.strip_prefix("Kernel driver in use: ") {
+                last[5] = driver.trim().to_string();
+            }
+            continue;
+        }
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let class = f[1].trim_end_matches(':');
+        let (v, m) = f[2].split_once(':').unwrap();
+        theirs.push([
+            f[0].to_string(),
+            format!("0x{v}"),
+            format!("0x{m}"),
+            format!("0x{}", &class[..2]),
+            format!("0x{}", &class[2..4]),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    let ours: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| std::array::from_fn(|i| s(&r[i])))
+        .map(|mut r: [String; 8]| {
+            // lspci leaves out a zero subsystem.
+            if r[6] == "0x0000" && r[7] == "0x0000" {
+                r[6].clear();
+                r[7].clear();
+            }
+            r
+        })
+        .collect();
+    assert_eq!(ours, theirs);
+    // Vendor names, where lspci has one from the same pci.ids (else it says `Vendor xxxx`).
+    if let Some(named) = tool("lspci", &["-D", "-mm"]) {
+        for (line, row) in named.lines().zip(&rows) {
+            let quoted: Vec<&str> = line.split('"').skip(1).step_by(2).collect();
+            let vendor = quoted.get(1).copied().unwrap_or_default();
+            if !s(&row[8]).is_empty() && !vendor.starts_with("Vendor ") {
+                assert_eq!(s(&row[8]), vendor, "{line}");
+            }
+        }
+    }
+}
+
+#[test]
+fn usb_devices_match_sysfs_and_lsusb() {
+    let rows = query("SELECT usb_address, usb_port, vendor_id, model_id FROM usb_devices");
+    // Devices have a bus number; interfaces do not.
+    let sysfs = std::fs::read_dir("/sys/bus/usb/devices")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().join("busnum").exists())
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(rows.len(), sysfs, "{rows:?}");
+    if sysfs == 0 {
+        eprintln!("note: no USB devices on this machine");
+    }
+    // `Bus 001 Device 002: ID 0781:5567 SanDisk Corp. Cruzer Blade`
+    let Some(lsusb) = optional_tool("lsusb", &[]) else {
+        return;
+    };
+    let theirs: BTreeSet<(i64, i64, String, String)> = lsusb
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (v, m) = f.get(5)?.split_once(':')?;
+            Some((
+                f.get(1)?.parse().ok()?,
+                f.get(3)?.trim_end_matches(':').parse().ok()?,
+                v.to_string(),
+                m.to_string(),
+            ))
+        })
+        .collect();
+    let ours: BTreeSet<(i64, i64, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_i64().unwrap(),
+                r[1].as_i64().unwrap(),
+                s(&r[2]),
+                s(&r[3]),
+            )
+        })
+        .collect();
+    assert_eq!(ours, theirs);
+}

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod config_files;
+mod devices;
 mod file_contents;
 mod files;
 mod host_state;
@@ -62,6 +63,9 @@ static ALL: &[&Table] = &[
     &language_packages::PYTHON_PACKAGES,
     &file_contents::FILE_LINES,
     &file_contents::PARSE_JSON,
+    &devices::BLOCK_DEVICES,
+    &devices::PCI_DEVICES,
+    &devices::USB_DEVICES,
 ];
 
 // Every table's index, required and like lists name its own columns, checked as the crate
