@@ -212,6 +212,22 @@ fn domain(resolv_conf: &Path) -> io::Result<Option<String>> {
     }))
 }
 
+/// The local time zone's abbreviation at Unix time `t` (`UTC`, `CET`, `EDT`), as
+/// `strftime("%Z")` gives it; `None` when the C library cannot tell.
+pub fn local_timezone(t: i64) -> Option<String> {
+    let t: libc::time_t = t;
+    // SAFETY: tm is plain old data: all zeroes is a valid value.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: localtime_r reads `t` and fills `tm`, which we own; it is reentrant.
+    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() || tm.tm_zone.is_null() {
+        return None;
+    }
+    // SAFETY: tm_zone points to a NUL-terminated string owned by the C library, valid at
+    // least until the next tzset; it is copied at once.
+    let zone = unsafe { CStr::from_ptr(tm.tm_zone) };
+    Some(zone.to_string_lossy().into_owned()).filter(|z| !z.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,20 +290,4 @@ mod tests {
         let err = os_release_from(&[&missing]).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
     }
-}
-
-/// The local time zone's abbreviation at Unix time `t` (`UTC`, `CET`, `EDT`), as
-/// `strftime("%Z")` gives it; `None` when the C library cannot tell.
-pub fn local_timezone(t: i64) -> Option<String> {
-    let t: libc::time_t = t;
-    // SAFETY: tm is plain old data: all zeroes is a valid value.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: localtime_r reads `t` and fills `tm`, which we own; it is reentrant.
-    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() || tm.tm_zone.is_null() {
-        return None;
-    }
-    // SAFETY: tm_zone points to a NUL-terminated string owned by the C library, valid at
-    // least until the next tzset; it is copied at once.
-    let zone = unsafe { CStr::from_ptr(tm.tm_zone) };
-    Some(zone.to_string_lossy().into_owned()).filter(|z| !z.is_empty())
 }
