@@ -963,3 +963,30 @@ fn usb_devices_match_sysfs_and_lsusb() {
         .collect();
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn ssh_configs_osquery_info_and_registry() {
+    // Every option line of the system's ssh_config, lowercased, under its block.
+    let system = "/etc/ssh/ssh_config";
+    if let Ok(text) = std::fs::read_to_string(system) {
+        let options: Vec<String> = text
+            .lines()
+            .map(|l| l.trim().to_lowercase())
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .filter(|l| !l.starts_with("host ") && !l.starts_with("match "))
+            .collect();
+        let ours: Vec<String> = query(&format!(
+            "SELECT option FROM ssh_configs WHERE uid = 0 AND ssh_config_file = '{system}'"
+        ))
+        .iter()
+        .map(|r| s(&r[0]))
+        .collect();
+        assert_eq!(ours, options);
+    }
+    // The process answering is this one (the module runs in-process here).
+    let info = query("SELECT pid, version, build_platform FROM osquery_info");
+    assert_eq!(info[0][0], json!(std::process::id()));
+    assert_eq!(info[0][2], json!("linux"));
+    let tables = query("SELECT count(*) FROM osquery_registry WHERE registry = 'table'");
+    assert_eq!(tables[0][0], json!(mig_query::all_tables().len()));
+}

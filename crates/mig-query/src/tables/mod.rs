@@ -1,6 +1,7 @@
 //! Every table, by name. osquery's names, columns and types; see docs/modules/query.md.
 
 mod accounts;
+mod client_configs;
 mod config_files;
 mod devices;
 mod file_contents;
@@ -12,6 +13,7 @@ mod logins;
 mod network;
 mod packages;
 mod processes;
+mod self_info;
 mod sockets;
 mod system;
 mod systemd;
@@ -66,6 +68,10 @@ static ALL: &[&Table] = &[
     &devices::BLOCK_DEVICES,
     &devices::PCI_DEVICES,
     &devices::USB_DEVICES,
+    &self_info::OSQUERY_INFO,
+    &self_info::OSQUERY_REGISTRY,
+    &client_configs::SSH_CONFIGS,
+    &client_configs::YUM_SOURCES,
 ];
 
 // Every table's index, required and like lists name its own columns, checked as the crate
