@@ -990,3 +990,74 @@ fn ssh_configs_osquery_info_and_registry() {
     let tables = query("SELECT count(*) FROM osquery_registry WHERE registry = 'table'");
     assert_eq!(tables[0][0], json!(mig_query::all_tables().len()));
 }
+
+#[test]
+fn kernel_state_matches_getent_sysctl_and_the_shell() {
+    let online = tool("getconf", &["_NPROCESSORS_CONF"]).unwrap_or_default();
+    if let Ok(n) = online.trim().parse::<usize>() {
+        assert_eq!(query("SELECT core FROM cpu_time").len(), n);
+    }
+    // This process's limits, as its child shell sees them (inherited).
+    if let Some(sh) = tool("sh", &["-c", "ulimit -Sn; ulimit -Hn"]) {
+        let l: Vec<&str> = sh.lines().collect();
+        assert_eq!(
+            query("SELECT soft_limit, hard_limit FROM ulimit_info WHERE type = 'nofile'"),
+            vec![vec![json!(l[0]), json!(l[1])]]
+        );
+    }
+    // pid 1's namespaces, as its /proc links name them.
+    let link = |k: &str| {
+        std::fs::read_link(format!("/proc/1/ns/{k}"))
+            .map(|l| {
+                let l = l.to_string_lossy().into_owned();
+                l[l.find('[').unwrap() + 1..l.len() - 1].to_string()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        query("SELECT net_namespace, mnt_namespace FROM process_namespaces WHERE pid = 1"),
+        vec![vec![json!(link("net")), json!(link("mnt"))]]
+    );
+    // /etc/services and /etc/protocols, as the C library reads them.
+    if let Some(text) = tool("getent", &["services"]) {
+        let theirs: BTreeSet<String> = text
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                Some(format!("{} {}", f.first()?, f.get(1)?))
+            })
+            .collect();
+        let ours: BTreeSet<String> = query("SELECT name, port, protocol FROM etc_services")
+            .iter()
+            .map(|r| format!("{} {}/{}", s(&r[0]), s(&r[1]), s(&r[2])))
+            .collect();
+        assert_eq!(ours, theirs);
+    }
+    if let Some(text) = tool("getent", &["protocols"]) {
+        let theirs: BTreeSet<String> = text
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                Some(format!("{} {}", f.first()?, f.get(1)?))
+            })
+            .collect();
+        let ours: BTreeSet<String> = query("SELECT name, number FROM etc_protocols")
+            .iter()
+            .map(|r| format!("{} {}", s(&r[0]), s(&r[1])))
+            .collect();
+        assert_eq!(ours, theirs);
+    }
+    // IPv6 settings, as sysctl reads them.
+    if let Some(fwd) = tool("sysctl", &["-n", "net.ipv6.conf.lo.forwarding"]) {
+        assert_eq!(
+            query("SELECT forwarding_enabled FROM interface_ipv6 WHERE interface = 'lo'"),
+            vec![vec![json!(fwd.trim().parse::<i64>().unwrap())]]
+        );
+    }
+    // Every key /proc/keys shows this process.
+    let keys = std::fs::read_to_string("/proc/keys").unwrap_or_default();
+    assert_eq!(
+        query("SELECT count(*) FROM kernel_keys")[0][0],
+        json!(keys.lines().count())
+    );
+}

@@ -8,6 +8,7 @@ mod file_contents;
 mod files;
 mod host_state;
 mod iptables;
+mod kernel_state;
 mod language_packages;
 mod logins;
 mod network;
@@ -72,6 +73,13 @@ static ALL: &[&Table] = &[
     &self_info::OSQUERY_REGISTRY,
     &client_configs::SSH_CONFIGS,
     &client_configs::YUM_SOURCES,
+    &kernel_state::CPU_TIME,
+    &kernel_state::KERNEL_KEYS,
+    &kernel_state::INTERFACE_IPV6,
+    &kernel_state::ULIMIT_INFO,
+    &kernel_state::PROCESS_NAMESPACES,
+    &kernel_state::ETC_PROTOCOLS,
+    &kernel_state::ETC_SERVICES,
 ];
 
 // Every table's index, required and like lists name its own columns, checked as the crate
