@@ -1061,3 +1061,27 @@ fn kernel_state_matches_getent_sysctl_and_the_shell() {
         json!(keys.lines().count())
     );
 }
+
+#[test]
+fn known_hosts_are_every_users_known_hosts_lines() {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let mut want = BTreeSet::new();
+    let mut homes = BTreeSet::new();
+    for l in passwd.lines() {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() < 7 || !homes.insert(f[5].to_string()) {
+            continue;
+        }
+        let path = format!("{}/.ssh/known_hosts", f[5]);
+        for line in std::fs::read_to_string(&path).unwrap_or_default().lines() {
+            if !line.is_empty() && !line.starts_with('#') {
+                want.insert(format!("{} {path} {line}", f[2]));
+            }
+        }
+    }
+    let ours: BTreeSet<String> = query("SELECT uid, key_file, key FROM known_hosts")
+        .iter()
+        .map(|r| format!("{} {} {}", s(&r[0]), s(&r[1]), s(&r[2])))
+        .collect();
+    assert_eq!(ours, want);
+}

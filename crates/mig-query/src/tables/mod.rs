@@ -80,6 +80,7 @@ static ALL: &[&Table] = &[
     &kernel_state::PROCESS_NAMESPACES,
     &kernel_state::ETC_PROTOCOLS,
     &kernel_state::ETC_SERVICES,
+    &user_files::KNOWN_HOSTS,
 ];
 
 // Every table's index, required and like lists name its own columns, checked as the crate

@@ -223,6 +223,43 @@ fn gen_authorized_keys(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     })))
 }
 
+table_row! {
+    /// One line of a user's known_hosts.
+    struct KnownHostRow {
+        uid: bigint = "The local user that owns the known_hosts file",
+        key: text = "parsed authorized keys line",
+        key_file: text = "Path to known_hosts file",
+    }
+}
+
+pub(crate) static KNOWN_HOSTS: Table = Table {
+    name: "known_hosts",
+    about: "A line-delimited known_hosts table: each user's ~/.ssh/known_hosts.",
+    columns: KnownHostRow::COLUMNS,
+    index: &["uid"],
+    required: &[],
+    like: &[],
+    generate: gen_known_hosts,
+    example: "SELECT uid, key FROM known_hosts WHERE key LIKE '%ssh-rsa%'",
+};
+
+fn gen_known_hosts(q: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let mut lines = Lines::of_users(q, &[".ssh/known_hosts"])?;
+    Ok(Box::new(FnRows(move || loop {
+        let Some((uid, file, line)) = lines.next_line() else {
+            return Ok(None);
+        };
+        // Every line but blanks and comments, as it is (hashed host names included).
+        if !line.is_empty() && !line.starts_with('#') {
+            return Ok(Some(KnownHostRow {
+                uid: uid.into(),
+                key: line,
+                key_file: file,
+            }));
+        }
+    })))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
