@@ -1085,3 +1085,37 @@ fn known_hosts_are_every_users_known_hosts_lines() {
         .collect();
     assert_eq!(ours, want);
 }
+
+#[test]
+fn shared_memory_matches_ipcs() {
+    // A segment of our own, made and removed with util-linux's tools.
+    let Some(made) = tool("ipcmk", &["-M", "4096"]) else {
+        return;
+    };
+    let id: i64 = made
+        .split_whitespace()
+        .last()
+        .and_then(|w| w.parse().ok())
+        .expect("ipcmk prints the new segment's id");
+    let rows = query(&format!(
+        "SELECT size, attached, permissions, owner_uid FROM shared_memory WHERE shmid = {id}"
+    ));
+    let listed = tool("ipcs", &["-m"]).unwrap_or_default();
+    let _ = Command::new("ipcrm").args(["-m", &id.to_string()]).output();
+    let uid = tool("id", &["-u"]).unwrap_or_default();
+    assert_eq!(
+        rows,
+        vec![vec![
+            json!(4096),
+            json!(0),
+            json!("0644"),
+            json!(uid.trim().parse::<i64>().unwrap())
+        ]]
+    );
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(&id.to_string())),
+        "{listed}"
+    );
+}

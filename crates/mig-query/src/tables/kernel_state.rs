@@ -1,5 +1,5 @@
 //! Kernel state from /proc and /etc: cpu_time, kernel_keys, interface_ipv6, ulimit_info,
-//! process_namespaces, etc_protocols, etc_services.
+//! process_namespaces, shared_memory, etc_protocols, etc_services.
 
 use super::super::row::table_row;
 use super::super::schema::*;
@@ -401,6 +401,77 @@ fn parse_services(text: &str) -> Vec<ServiceRow> {
         .collect()
 }
 
+table_row! {
+    /// One System V shared memory segment.
+    struct SharedMemoryRow {
+        shmid: integer = "Shared memory segment ID",
+        owner_uid: bigint = "User ID of owning process",
+        creator_uid: bigint = "User ID of creator process",
+        pid: bigint = "Process ID to last use the segment",
+        creator_pid: bigint = "Process ID that created the segment",
+        atime: bigint = "Attached time",
+        dtime: bigint = "Detached time",
+        ctime: bigint = "Changed time",
+        permissions: text = "Memory segment permissions",
+        size: bigint = "Size in bytes",
+        attached: integer = "Number of attached processes",
+        status: text = "Destination/attach status",
+        locked: integer = "1 if segment is locked else 0",
+    }
+}
+
+pub(crate) static SHARED_MEMORY: Table = Table {
+    name: "shared_memory",
+    about: "OS shared memory regions (System V segments, /proc/sysvipc/shm).",
+    columns: SharedMemoryRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_shared_memory,
+    example: "SELECT shmid, owner_uid, size, attached FROM shared_memory",
+};
+
+fn gen_shared_memory(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    Ok(VecRows::boxed(parse_shm(&optional_text(
+        "/proc/sysvipc/shm",
+    )?)))
+}
+
+/// The kernel's flags in a segment's mode: marked for destruction, locked in memory.
+const SHM_DEST: u32 = 0o1000;
+const SHM_LOCKED: u32 = 0o2000;
+
+/// `key shmid perms size cpid lpid nattch uid gid cuid cgid atime dtime ctime …`, perms in
+/// octal; the permissions column is osquery's four octal digits of the mode.
+fn parse_shm(text: &str) -> Vec<SharedMemoryRow> {
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 14 {
+                return None;
+            }
+            let n = |i: usize| f[i].parse::<i64>().unwrap_or(-1);
+            let mode = u32::from_str_radix(f[2], 8).ok()?;
+            Some(SharedMemoryRow {
+                shmid: n(1),
+                owner_uid: n(7),
+                creator_uid: n(9),
+                pid: n(5),
+                creator_pid: n(4),
+                atime: n(11),
+                dtime: n(12),
+                ctime: n(13),
+                permissions: format!("{:04o}", mode & 0o7777),
+                size: n(3),
+                attached: n(6),
+                status: if mode & SHM_DEST != 0 { "dest" } else { "" }.into(),
+                locked: i64::from(mode & SHM_LOCKED != 0),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,6 +507,21 @@ mod tests {
                 ("cpu", "unlimited", "unlimited"),
                 ("nofile", "1024", "524288")
             ]
+        );
+    }
+
+    #[test]
+    fn shm_segments() {
+        let rows = parse_shm("       key      shmid perms   size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime   rss  swap\n    729204          4   1600     56  2277 30233      5   101   104   102   104 1796657516 1796657517 1796653057  4096  0\n");
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!(
+            (r.shmid, r.owner_uid, r.creator_uid, r.size, r.attached),
+            (4, 101, 102, 56, 5)
+        );
+        assert_eq!(
+            (r.permissions.as_str(), r.status.as_str(), r.locked),
+            ("1600", "dest", 0)
         );
     }
 

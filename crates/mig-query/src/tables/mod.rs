@@ -81,6 +81,7 @@ static ALL: &[&Table] = &[
     &kernel_state::ETC_PROTOCOLS,
     &kernel_state::ETC_SERVICES,
     &user_files::KNOWN_HOSTS,
+    &kernel_state::SHARED_MEMORY,
 ];
 
 // Every table's index, required and like lists name its own columns, checked as the crate
