@@ -1119,3 +1119,16 @@ fn shared_memory_matches_ipcs() {
         "{listed}"
     );
 }
+
+#[test]
+fn deb_package_files_match_dpkg_l() {
+    let Some(text) = tool("dpkg", &["-L", "bash"]) else {
+        return;
+    };
+    let theirs: Vec<String> = text.lines().map(str::to_string).collect();
+    let ours: Vec<String> = query("SELECT path FROM deb_package_files WHERE package = 'bash'")
+        .iter()
+        .map(|r| s(&r[0]))
+        .collect();
+    assert_eq!(ours, theirs);
+}

@@ -82,6 +82,7 @@ static ALL: &[&Table] = &[
     &kernel_state::ETC_SERVICES,
     &user_files::KNOWN_HOSTS,
     &kernel_state::SHARED_MEMORY,
+    &packages::DEB_PACKAGE_FILES,
 ];
 
 // Every table's index, required and like lists name its own columns, checked as the crate

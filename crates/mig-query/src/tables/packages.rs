@@ -77,6 +77,78 @@ fn gen_deb(_: &Constraints) -> Result<Box<dyn Rows>, String> {
 }
 
 table_row! {
+    /// One file of an installed Debian package.
+    struct DebFileRow {
+        package: text = "DEB package name",
+        path: text = "File path within the package",
+        admindir: text = "libdpkg admindir. Defaults to /var/lib/dpkg",
+    }
+}
+
+pub(crate) static DEB_PACKAGE_FILES: Table = Table {
+    name: "deb_package_files",
+    about: "Installed files from DEB packages that are currently installed on the system (dpkg's info/*.list, as `dpkg -L` lists them).",
+    columns: DebFileRow::COLUMNS,
+    index: &["package"],
+    required: &[],
+    like: &[],
+    generate: gen_deb_files,
+    example: "SELECT path FROM deb_package_files WHERE package = 'openssh-server'",
+};
+
+fn gen_deb_files(q: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let admindir = Path::new(packages::DPKG_STATUS)
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let info = Path::new(&admindir).join("info");
+    let wanted = q.texts("package");
+    let mut lists: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(&info)
+        .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| {
+            let stem = p.file_name()?.to_str()?.strip_suffix(".list")?;
+            // `libc6:amd64.list` is package libc6 (of one architecture).
+            let package = stem
+                .split_once(':')
+                .map_or(stem, |(name, _)| name)
+                .to_string();
+            Some((package, p))
+        })
+        .filter(|(package, _)| wanted.as_ref().is_none_or(|w| w.contains(package)))
+        .collect();
+    lists.sort();
+    let mut lists = lists.into_iter();
+    let mut current: Option<(String, std::vec::IntoIter<String>)> = None;
+    let budget = q.budget.clone();
+    Ok(Box::new(FnRows(move || loop {
+        if let Some((package, paths)) = current.as_mut() {
+            if let Some(path) = paths.next() {
+                return Ok(Some(DebFileRow {
+                    package: package.clone(),
+                    path,
+                    admindir: admindir.clone(),
+                }));
+            }
+        }
+        budget.check().map_err(|s| s.to_string())?;
+        let Some((package, list)) = lists.next() else {
+            return Ok(None);
+        };
+        let text = mig_host::optional(&list, |p| std::fs::read(p))
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        let paths: Vec<String> = String::from_utf8_lossy(&text)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        current = Some((package, paths.into_iter()));
+    })))
+}
+
+table_row! {
     /// One installed RPM package.
     struct RpmRow {
         name: text = "RPM package name",
