@@ -1,10 +1,11 @@
-//! python_packages: the Python distributions installed system-wide and in users' homes, read
-//! from their `*.dist-info/METADATA` and `*.egg-info/PKG-INFO`.
+//! python_packages and npm_packages: the Python distributions and Node packages installed
+//! system-wide and in users' homes, read from their own metadata files.
 
 use super::super::paths::{Expand, Pattern};
 use super::super::row::table_row;
 use super::super::schema::*;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 table_row! {
@@ -170,9 +171,184 @@ fn metadata_field(text: &str, key: &str) -> Option<String> {
         })
 }
 
+table_row! {
+    /// One installed Node package.
+    struct NpmPackageRow {
+        name: text = "Package display name",
+        version: text = "Package-supplied version",
+        description: text = "Package-supplied description",
+        author: text = "Package-supplied author",
+        license: text = "License under which package is launched",
+        homepage: text = "Package supplied homepage",
+        path: text = "Path at which this module resides",
+        directory: text = "Directory where node_modules are located",
+        depth: integer = "Nesting depth of the package (0 = direct dependency)",
+    }
+    absent {
+        max_depth: integer = "Maximum depth to search for nested packages (default 100, -1 = unlimited)",
+        pid_with_namespace: integer = "Pids that contain a namespace",
+        mount_namespace_id: text = "Mount namespace id",
+    }
+}
+
+pub(crate) static NPM_PACKAGES: Table = Table {
+    name: "npm_packages",
+    about: "Node packages installed in a system: the global node_modules of /usr/lib, /usr/local/lib and each user's npm, nvm, asdf, fnm, mise and Volta installations, nested dependencies included (100 levels deep).",
+    columns: NpmPackageRow::COLUMNS,
+    index: &["directory"],
+    required: &[],
+    like: &[],
+    generate: gen_npm_packages,
+    example: "SELECT name, version, path FROM npm_packages WHERE name = 'event-stream'",
+};
+
+/// Where global node_modules live (osquery's Linux list; `%`: any user, any version).
+const NODE_SITES: &[&str] = &[
+    "/usr/local/lib",
+    "/usr/lib",
+    "/home/%/.npm-global/lib",
+    "/home/%/.nvm/versions/node/%/lib",
+    "/home/%/.asdf/installs/nodejs/%/lib",
+    "/home/%/.local/share/fnm/node-versions/%/installation/lib",
+    "/home/%/.local/share/mise/installs/node/%/lib",
+    "/home/%/.volta/tools/image/node/%/lib",
+];
+
+/// How deep nested node_modules are followed (osquery's default).
+const NPM_MAX_DEPTH: i64 = 100;
+
+fn gen_npm_packages(q: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let sites: Vec<String> = match q.texts("directory") {
+        Some(dirs) => dirs,
+        None => NODE_SITES.iter().flat_map(|p| expand(p)).collect(),
+    };
+    let mut rows = Vec::new();
+    for site in sites {
+        q.check()?;
+        node_site(Path::new(&site), &mut rows);
+    }
+    Ok(VecRows::boxed(rows))
+}
+
+/// Every package of `site`'s node_modules (`name` and `@scope/name`), and theirs below, each
+/// directory once (a link loop cannot make it go round).
+fn node_site(site: &Path, out: &mut Vec<NpmPackageRow>) {
+    let mut visited: HashSet<(u64, u64)> = HashSet::new();
+    let mut todo = vec![(site.to_path_buf(), 0i64)];
+    while let Some((dir, depth)) = todo.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&dir) else {
+            continue;
+        };
+        if !visited.insert((meta.dev(), meta.ino())) {
+            continue;
+        }
+        for package in packages_in(&dir.join("node_modules")) {
+            let manifest = package.join("package.json");
+            let text = std::fs::read(&manifest).unwrap_or_default();
+            let json: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
+            out.push(npm_row(&json, &manifest, site, depth));
+            if depth < NPM_MAX_DEPTH && package.join("node_modules").is_dir() {
+                todo.push((package, depth + 1));
+            }
+        }
+    }
+}
+
+/// The package directories of a node_modules directory that have a package.json.
+fn packages_in(modules: &Path) -> Vec<PathBuf> {
+    let list = |d: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .map(|e| e.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let mut out = Vec::new();
+    for entry in list(modules) {
+        let is_scope = entry
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('@'));
+        if is_scope {
+            out.extend(
+                list(&entry)
+                    .into_iter()
+                    .filter(|p| p.join("package.json").is_file()),
+            );
+        } else if entry.join("package.json").is_file() {
+            out.push(entry);
+        }
+    }
+    out
+}
+
+/// A package.json as osquery reads it: text fields only, `author` as a string or its
+/// `name`, `license` as a string or the deprecated form's `url`.
+fn npm_row(json: &serde_json::Value, manifest: &Path, site: &Path, depth: i64) -> NpmPackageRow {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let author = match &json["author"] {
+        serde_json::Value::String(s) => s.clone(),
+        other => text(&other["name"]),
+    };
+    let license = match &json["license"] {
+        serde_json::Value::String(s) => s.clone(),
+        other => text(&other["url"]),
+    };
+    NpmPackageRow {
+        name: text(&json["name"]),
+        version: text(&json["version"]),
+        description: text(&json["description"]),
+        author,
+        license,
+        homepage: text(&json["homepage"]),
+        path: manifest.to_string_lossy().into_owned(),
+        directory: site.to_string_lossy().into_owned(),
+        depth,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_packages_scoped_nested_and_looped() {
+        let d = tempfile::tempdir().unwrap();
+        let m = d.path().join("node_modules");
+        let pkg = |dir: &Path, json: &str| {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join("package.json"), json).unwrap();
+        };
+        pkg(
+            &m.join("left-pad"),
+            r#"{"name": "left-pad", "version": "1.3.0", "author": {"name": "azer"}, "license": {"type": "MIT", "url": "http://x/MIT"}}"#,
+        );
+        pkg(
+            &m.join("@babel/core"),
+            r#"{"name": "@babel/core", "version": "7.0.0", "author": "Sebastian", "license": "MIT"}"#,
+        );
+        pkg(
+            &m.join("left-pad/node_modules/inner"),
+            r#"{"name": "inner", "version": "0.1.0"}"#,
+        );
+        // A loop back to the top must not be followed for ever.
+        std::os::unix::fs::symlink(d.path(), m.join("left-pad/node_modules/loop")).unwrap();
+        std::fs::create_dir(m.join("not-a-package")).unwrap();
+        let mut rows = Vec::new();
+        node_site(d.path(), &mut rows);
+        let mut got: Vec<(String, i64, String, String)> = rows
+            .iter()
+            .map(|r| (r.name.clone(), r.depth, r.author.clone(), r.license.clone()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("@babel/core".into(), 0, "Sebastian".into(), "MIT".into()),
+                ("inner".into(), 1, "".into(), "".into()),
+                ("left-pad".into(), 0, "azer".into(), "http://x/MIT".into()),
+            ]
+        );
+    }
 
     #[test]
     fn dist_info_and_egg_info() {

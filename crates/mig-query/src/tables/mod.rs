@@ -64,6 +64,7 @@ static ALL: &[&Table] = &[
     &host_state::SHADOW,
     &host_state::PROCESS_ENVS,
     &language_packages::PYTHON_PACKAGES,
+    &language_packages::NPM_PACKAGES,
     &file_contents::FILE_LINES,
     &file_contents::PARSE_JSON,
     &devices::BLOCK_DEVICES,
