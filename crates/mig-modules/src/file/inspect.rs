@@ -17,10 +17,6 @@ use std::time::SystemTime;
 
 /// Blocks start at this size and grow (for long lines) up to [`MAX_BUFFER`].
 const BLOCK: usize = 256 * 1024;
-/// A content scan reads this much at a time: most files that match do so near their start,
-/// and a scan stops at its first match, so a smaller first read is that much less copied out
-/// of the page cache (ripgrep reads 64 KiB at a time too). Hashes read whole blocks.
-const CONTENT_READ: usize = 64 * 1024;
 /// Lines longer than this are searched in pieces of this size.
 const MAX_BUFFER: usize = 8 * 1024 * 1024;
 
@@ -376,8 +372,7 @@ fn scan(
         let n = if len == buf.len() {
             0 // Still full at the cap: search what we have.
         } else {
-            let end = (len + CONTENT_READ).min(buf.len());
-            match reader.read(&mut buf[len..end]) {
+            match reader.read(&mut buf[len..]) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
