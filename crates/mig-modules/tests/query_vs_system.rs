@@ -1132,3 +1132,38 @@ fn deb_package_files_match_dpkg_l() {
         .collect();
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn acpi_tables_match_md5sum() {
+    let dir = std::path::Path::new("/sys/firmware/acpi/tables");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        eprintln!("skipped: no ACPI tables");
+        return;
+    };
+    let files: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path().to_string_lossy().into_owned())
+        .collect();
+    let mut args: Vec<&str> = files.iter().map(String::as_str).collect();
+    args.sort();
+    let Some(text) = tool("md5sum", &args) else {
+        return;
+    };
+    let theirs: BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| {
+            let (sum, path) = l.split_once("  ")?;
+            Some(format!("{} {sum}", path.rsplit('/').next()?))
+        })
+        .collect();
+    let ours: BTreeSet<String> = query("SELECT name, md5 FROM acpi_tables")
+        .iter()
+        .filter(|r| !s(&r[1]).is_empty())
+        .map(|r| format!("{} {}", s(&r[0]), s(&r[1])))
+        .collect();
+    assert!(!theirs.is_empty());
+    for t in &theirs {
+        assert!(ours.contains(t), "md5sum: {t}, acpi_tables: {ours:?}");
+    }
+}

@@ -6,6 +6,7 @@ mod config_files;
 mod devices;
 mod file_contents;
 mod files;
+mod firmware;
 mod host_state;
 mod iptables;
 mod kernel_state;
@@ -84,6 +85,11 @@ static ALL: &[&Table] = &[
     &user_files::KNOWN_HOSTS,
     &kernel_state::SHARED_MEMORY,
     &packages::DEB_PACKAGE_FILES,
+    &firmware::ACPI_TABLES,
+    &firmware::SMBIOS_TABLES,
+    &firmware::OEM_STRINGS,
+    &firmware::SECUREBOOT,
+    &firmware::MD_PERSONALITIES,
 ];
 
 // Every table's index, required and like lists name its own columns, checked as the crate

@@ -1,0 +1,432 @@
+//! Firmware and the kernel's view of it: acpi_tables, smbios_tables, oem_strings, secureboot,
+//! md_personalities.
+
+use super::super::row::table_row;
+use super::super::schema::*;
+use md5::{Digest, Md5};
+use std::path::{Path, PathBuf};
+
+fn md5_hex(bytes: &[u8]) -> String {
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+table_row! {
+    /// One ACPI table.
+    struct AcpiRow {
+        name: text = "ACPI table name",
+        size: integer = "Size of compiled table data",
+        md5: text = "MD5 hash of table content",
+    }
+}
+
+pub(crate) static ACPI_TABLES: Table = Table {
+    name: "acpi_tables",
+    about: "Firmware ACPI functional table common metadata and content (/sys/firmware/acpi/tables; root may read them).",
+    columns: AcpiRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_acpi_tables,
+    example: "SELECT name, size, md5 FROM acpi_tables",
+};
+
+const ACPI_TABLES_DIR: &str = "/sys/firmware/acpi/tables";
+
+fn gen_acpi_tables(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let mut files = Vec::new();
+    acpi_files(Path::new(ACPI_TABLES_DIR), &mut files);
+    files.sort();
+    let rows: Vec<AcpiRow> = files
+        .into_iter()
+        .map(|f| {
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            // An unreadable table (not root) has osquery's size -1 and no hash.
+            match std::fs::read(&f) {
+                Ok(content) => AcpiRow {
+                    name,
+                    size: content.len() as i64,
+                    md5: md5_hex(&content),
+                },
+                Err(_) => AcpiRow {
+                    name,
+                    size: -1,
+                    md5: String::new(),
+                },
+            }
+        })
+        .collect();
+    Ok(VecRows::boxed(rows))
+}
+
+/// The tables below `dir`, in its "category" subdirectories too (`dynamic/`, `data/`).
+fn acpi_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        match e.file_type() {
+            Ok(t) if t.is_dir() => acpi_files(&e.path(), out),
+            Ok(t) if t.is_file() => out.push(e.path()),
+            _ => {}
+        }
+    }
+}
+
+table_row! {
+    /// One SMBIOS structure.
+    struct SmbiosRow {
+        number: integer = "Table entry number",
+        r#type: integer = "Table entry type",
+        description: text = "Table entry description",
+        handle: integer = "Table entry handle",
+        header_size: integer = "Header size in bytes",
+        size: integer = "Table entry size in bytes",
+        md5: text = "MD5 hash of table entry",
+    }
+}
+
+pub(crate) static SMBIOS_TABLES: Table = Table {
+    name: "smbios_tables",
+    about: "BIOS (DMI) structure common details and content (/sys/firmware/dmi/tables/DMI; root may read it).",
+    columns: SmbiosRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_smbios_tables,
+    example: "SELECT number, type, description, size FROM smbios_tables",
+};
+
+const DMI_TABLE: &str = "/sys/firmware/dmi/tables/DMI";
+
+/// The DMI table, or nothing (no DMI, as on many ARM boards and some virtual machines; or
+/// not root).
+fn dmi_table() -> Vec<u8> {
+    std::fs::read(DMI_TABLE).unwrap_or_default()
+}
+
+fn gen_smbios_tables(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let table = dmi_table();
+    let rows: Vec<SmbiosRow> = structures(&table)
+        .enumerate()
+        .map(|(number, s)| SmbiosRow {
+            number: number as i64,
+            r#type: i64::from(s.kind),
+            description: smbios_type_name(s.kind).into(),
+            handle: i64::from(s.handle),
+            header_size: i64::from(s.header_len),
+            size: s.bytes.len() as i64,
+            md5: md5_hex(s.bytes),
+        })
+        .collect();
+    Ok(VecRows::boxed(rows))
+}
+
+/// One structure of an SMBIOS table: its formatted part, then its strings.
+struct Structure<'t> {
+    kind: u8,
+    header_len: u8,
+    handle: u16,
+    /// The whole structure, strings and the double NUL included.
+    bytes: &'t [u8],
+}
+
+impl Structure<'_> {
+    /// String number `n` (1-based, as the formatted part refers to them).
+    fn string(&self, n: u8) -> Option<String> {
+        if n == 0 {
+            return None;
+        }
+        let strings = &self.bytes[usize::from(self.header_len)..];
+        strings
+            .split(|b| *b == 0)
+            .nth(usize::from(n) - 1)
+            .filter(|s| !s.is_empty())
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+    }
+}
+
+/// The structures of an SMBIOS table, up to End-of-Table (type 127) or a structure that does
+/// not fit (a damaged table stops there).
+fn structures(table: &[u8]) -> impl Iterator<Item = Structure<'_>> {
+    let mut at = 0usize;
+    std::iter::from_fn(move || {
+        let header = table.get(at..at + 4)?;
+        let (kind, header_len) = (header[0], header[1]);
+        if header_len < 4 {
+            return None;
+        }
+        let strings_at = at + usize::from(header_len);
+        // The strings end with two NULs (a structure without strings has just the two).
+        let rest = table.get(strings_at..)?;
+        let end = rest.windows(2).position(|w| w == [0, 0])? + 2;
+        let s = Structure {
+            kind,
+            header_len,
+            handle: u16::from_le_bytes([header[2], header[3]]),
+            bytes: &table[at..strings_at + end],
+        };
+        at = strings_at + end;
+        if kind == 127 {
+            // End-of-Table is listed, and is the last.
+            at = table.len();
+        }
+        Some(s)
+    })
+}
+
+/// osquery's names for the SMBIOS structure types.
+fn smbios_type_name(kind: u8) -> &'static str {
+    const NAMES: &[&str] = &[
+        "BIOS Information",
+        "System Information",
+        "Base Board or Module Information",
+        "System Enclosure or Chassis",
+        "Processor Information",
+        "Memory Controller Information",
+        "Memory Module Information",
+        "Cache Information",
+        "Port Connector Information",
+        "System Slots",
+        "On Board Devices Information",
+        "OEM Strings",
+        "System Configuration Options",
+        "BIOS Language Information",
+        "Group Associations",
+        "System Event Log",
+        "Physical Memory Array",
+        "Memory Device",
+        "32-bit Memory Error Information",
+        "Memory Array Mapped Address",
+        "Memory Device Mapped Address",
+        "Built-in Pointing Device",
+        "Portable Battery",
+        "System Reset",
+        "Hardware Security",
+        "System Power Controls",
+        "Voltage Probe",
+        "Cooling Device",
+        "Temperature Probe",
+        "Electrical Current Probe",
+        "Out-of-Band Remote Access",
+        "Boot Integrity Services",
+        "System Boot Information",
+        "64-bit Memory Error Information",
+        "Management Device",
+        "Management Device Component",
+        "Management Device Threshold Data",
+        "Memory Channel",
+        "IPMI Device Information",
+        "System Power Supply",
+        "Additional Information",
+        "Onboard Devices Extended Info",
+    ];
+    match kind {
+        126 => "Inactive",
+        127 => "End-of-Table",
+        130 => "Memory SPD Data",
+        k => NAMES.get(usize::from(k)).copied().unwrap_or("Unknown"),
+    }
+}
+
+table_row! {
+    /// One OEM string (SMBIOS type 11).
+    struct OemStringRow {
+        handle: text = "Handle, or instance number, associated with the Type 11 structure",
+        number: integer = "The string index of the structure",
+        value: text = "The value of the OEM string",
+    }
+}
+
+pub(crate) static OEM_STRINGS: Table = Table {
+    name: "oem_strings",
+    about: "OEM defined strings retrieved from SMBIOS (type 11 structures of /sys/firmware/dmi/tables/DMI).",
+    columns: OemStringRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_oem_strings,
+    example: "SELECT handle, number, value FROM oem_strings",
+};
+
+fn gen_oem_strings(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    Ok(VecRows::boxed(oem_strings(&dmi_table())))
+}
+
+fn oem_strings(table: &[u8]) -> Vec<OemStringRow> {
+    let mut rows = Vec::new();
+    for s in structures(table).filter(|s| s.kind == 11) {
+        // Byte 4 of the formatted part: how many strings.
+        let count = s.bytes.get(4).copied().unwrap_or(0);
+        for n in 1..=count {
+            rows.push(OemStringRow {
+                handle: format!("0x{:04X}", s.handle),
+                number: i64::from(n),
+                value: s.string(n).unwrap_or_default(),
+            });
+        }
+    }
+    rows
+}
+
+table_row! {
+    /// Secure boot's state.
+    struct SecureBootRow {
+        secure_boot: integer = "Whether secure boot is enabled",
+        setup_mode: integer = "Whether setup mode is enabled",
+    }
+    absent {
+        secure_mode: integer = "(Intel) Secure mode: 0 disabled, 1 full security, 2 medium security",
+        description: text = "(Apple Silicon) Human-readable description: 'Full Security', 'Reduced Security', or 'Permissive Security'",
+        kernel_extensions: integer = "(Apple Silicon) Allow user management of kernel extensions from identified developers (1 if allowed)",
+        mdm_operations: integer = "(Apple Silicon) Allow remote (MDM) management of kernel extensions and automatic software updates (1 if allowed)",
+    }
+}
+
+pub(crate) static SECUREBOOT: Table = Table {
+    name: "secureboot",
+    about: "Secure Boot UEFI Settings (the SecureBoot and SetupMode EFI variables); no row on a machine that did not boot with UEFI.",
+    columns: SecureBootRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_secureboot,
+    example: "SELECT secure_boot, setup_mode FROM secureboot",
+};
+
+const EFI_VARS: &str = "/sys/firmware/efi/efivars";
+const EFI_GLOBAL_GUID: &str = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
+
+fn gen_secureboot(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    if !Path::new("/sys/firmware/efi").is_dir() {
+        return Ok(VecRows::boxed(Vec::<SecureBootRow>::new()));
+    }
+    let var = |name: &str| {
+        efi_bool(&std::fs::read(format!("{EFI_VARS}/{name}-{EFI_GLOBAL_GUID}")).unwrap_or_default())
+    };
+    Ok(VecRows::boxed(vec![SecureBootRow {
+        secure_boot: var("SecureBoot"),
+        setup_mode: var("SetupMode"),
+    }]))
+}
+
+/// A boolean EFI variable as efivarfs shows it: four bytes of attributes, then the value.
+/// 0 or 1, and -1 when it is missing or holds something else (osquery's reading).
+fn efi_bool(raw: &[u8]) -> i64 {
+    match raw.get(4) {
+        Some(0) if raw.len() == 5 => 0,
+        Some(1) if raw.len() == 5 => 1,
+        _ => -1,
+    }
+}
+
+table_row! {
+    /// One RAID personality the kernel supports.
+    struct MdPersonalityRow {
+        name: text = "Name of personality supported by kernel",
+    }
+}
+
+pub(crate) static MD_PERSONALITIES: Table = Table {
+    name: "md_personalities",
+    about:
+        "Software RAID setting supported by the kernel (the Personalities line of /proc/mdstat).",
+    columns: MdPersonalityRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_md_personalities,
+    example: "SELECT name FROM md_personalities",
+};
+
+fn gen_md_personalities(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let text = mig_host::optional("/proc/mdstat", |p| std::fs::read_to_string(p))
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    Ok(VecRows::boxed(md_personalities(&text)))
+}
+
+/// `Personalities : [raid1] [raid6]` → raid1, raid6.
+fn md_personalities(text: &str) -> Vec<MdPersonalityRow> {
+    let Some(line) = text
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("Personalities :"))
+    else {
+        return Vec::new();
+    };
+    line.split_whitespace()
+        .filter(|p| p.len() > 2)
+        .map(|p| MdPersonalityRow {
+            name: p[1..p.len() - 1].to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A structure: type, formatted part (after the 4-byte header), strings.
+    fn structure(kind: u8, handle: u16, formatted: &[u8], strings: &[&str]) -> Vec<u8> {
+        let mut s = vec![kind, 4 + formatted.len() as u8];
+        s.extend(handle.to_le_bytes());
+        s.extend(formatted);
+        for st in strings {
+            s.extend(st.as_bytes());
+            s.push(0);
+        }
+        if strings.is_empty() {
+            s.push(0);
+        }
+        s.push(0);
+        s
+    }
+
+    #[test]
+    fn smbios_structures_and_oem_strings() {
+        let mut table = structure(0, 0, &[1, 2, 0, 0], &["Vendor", "1.0"]);
+        table.extend(structure(11, 0x0b00, &[2], &["first", "second"]));
+        table.extend(structure(127, 0xfeff, &[], &[]));
+        table.extend([0xff; 8]); // past End-of-Table: not read
+        let all: Vec<(u8, u16, usize)> = structures(&table)
+            .map(|s| (s.kind, s.handle, s.bytes.len()))
+            .collect();
+        assert_eq!(
+            all,
+            [
+                (0, 0, 8 + 7 + 4 + 1),
+                (11, 0x0b00, 5 + 6 + 7 + 1),
+                (127, 0xfeff, 6)
+            ]
+        );
+        assert_eq!(smbios_type_name(0), "BIOS Information");
+        assert_eq!(smbios_type_name(200), "Unknown");
+        let oem = oem_strings(&table);
+        let got: Vec<(&str, i64, &str)> = oem
+            .iter()
+            .map(|o| (o.handle.as_str(), o.number, o.value.as_str()))
+            .collect();
+        assert_eq!(got, [("0x0B00", 1, "first"), ("0x0B00", 2, "second")]);
+        // A damaged table stops where it stops making sense.
+        assert_eq!(structures(&table[..6]).count(), 0);
+    }
+
+    #[test]
+    fn efi_variables_and_md_personalities() {
+        assert_eq!(efi_bool(&[6, 0, 0, 0, 1]), 1);
+        assert_eq!(efi_bool(&[6, 0, 0, 0, 0]), 0);
+        assert_eq!(efi_bool(&[]), -1);
+        let p = md_personalities(
+            "Personalities : [raid1] [raid6] [raid5] \nmd0 : active raid1 sdb1[1] sda1[0]\n",
+        );
+        let names: Vec<&str> = p.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["raid1", "raid6", "raid5"]);
+        assert!(md_personalities("").is_empty());
+    }
+}
