@@ -1,5 +1,5 @@
-//! Firmware and the kernel's view of it: acpi_tables, smbios_tables, oem_strings, secureboot,
-//! md_personalities.
+//! Firmware and the kernel's view of it: acpi_tables, smbios_tables, platform_info,
+//! oem_strings, secureboot, md_personalities.
 
 use super::super::row::table_row;
 use super::super::schema::*;
@@ -235,6 +235,65 @@ fn smbios_type_name(kind: u8) -> &'static str {
 }
 
 table_row! {
+    /// The platform's firmware (SMBIOS type 0).
+    struct PlatformRow {
+        vendor: text = "Platform code vendor",
+        version: text = "Platform code version",
+        date: text = "Self-reported platform code update date",
+        revision: text = "BIOS major and minor revision",
+        extra: text = "Platform-specific additional information",
+        firmware_type: text = "The type of firmware (uefi, bios, iboot, openfirmware, unknown).",
+        address: text = "Relative address of firmware mapping",
+        size: text = "Size in bytes of firmware",
+        volume_size: integer = "(Optional) size of firmware volume",
+    }
+}
+
+pub(crate) static PLATFORM_INFO: Table = Table {
+    name: "platform_info",
+    about:
+        "Information about EFI/UEFI/ROM and platform/boot (the SMBIOS BIOS Information structure).",
+    columns: PlatformRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_platform_info,
+    example: "SELECT vendor, version, date, firmware_type FROM platform_info",
+};
+
+fn gen_platform_info(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let firmware = if Path::new("/sys/firmware/efi").is_dir() {
+        "uefi"
+    } else {
+        "bios"
+    };
+    Ok(VecRows::boxed(platform_info(&dmi_table(), firmware)))
+}
+
+/// The BIOS Information structures, read as osquery reads them.
+fn platform_info(table: &[u8], firmware_type: &str) -> Vec<PlatformRow> {
+    structures(table)
+        .filter(|s| s.kind == 0 && s.header_len > 0x15)
+        .map(|s| {
+            let b = |i: usize| s.bytes[i];
+            let text = |i: usize| s.string(b(i)).unwrap_or_default();
+            PlatformRow {
+                vendor: text(0x04),
+                version: text(0x05),
+                date: text(0x08),
+                revision: format!("{}.{}", b(0x14), b(0x15)),
+                extra: String::new(),
+                firmware_type: firmware_type.into(),
+                // The load address as a WORD, the size as a count of 64 KiB blocks.
+                address: format!("0x{:04x}", u16::from_le_bytes([b(0x06), b(0x07)])),
+                size: ((usize::from(b(0x09)) + 1) * 64 * 1024).to_string(),
+                volume_size: 0,
+            }
+        })
+        .collect()
+}
+
+table_row! {
     /// One OEM string (SMBIOS type 11).
     struct OemStringRow {
         handle: text = "Handle, or instance number, associated with the Type 11 structure",
@@ -415,6 +474,34 @@ mod tests {
         assert_eq!(got, [("0x0B00", 1, "first"), ("0x0B00", 2, "second")]);
         // A damaged table stops where it stops making sense.
         assert_eq!(structures(&table[..6]).count(), 0);
+    }
+
+    #[test]
+    fn platform_info_from_bios_information() {
+        // Type 0: vendor 1, version 2, segment 0xE800, release date 3, ROM size 0x0F (1 MiB),
+        // characteristics…, BIOS release 2.7 at 0x14.
+        let mut formatted = vec![1, 2, 0x00, 0xE8, 3, 0x0F];
+        formatted.extend([0u8; 8]); // characteristics
+        formatted.extend([0, 0, 2, 7, 0xff, 0xff]);
+        let table = structure(0, 0, &formatted, &["SeaBIOS", "1.16.2", "04/01/2014"]);
+        let p = platform_info(&table, "bios");
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            (
+                p[0].vendor.as_str(),
+                p[0].version.as_str(),
+                p[0].date.as_str()
+            ),
+            ("SeaBIOS", "1.16.2", "04/01/2014")
+        );
+        assert_eq!(
+            (
+                p[0].address.as_str(),
+                p[0].size.as_str(),
+                p[0].revision.as_str()
+            ),
+            ("0xe800", "1048576", "2.7")
+        );
     }
 
     #[test]

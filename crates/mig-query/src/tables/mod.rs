@@ -87,6 +87,7 @@ static ALL: &[&Table] = &[
     &packages::DEB_PACKAGE_FILES,
     &firmware::ACPI_TABLES,
     &firmware::SMBIOS_TABLES,
+    &firmware::PLATFORM_INFO,
     &firmware::OEM_STRINGS,
     &firmware::SECUREBOOT,
     &firmware::MD_PERSONALITIES,
