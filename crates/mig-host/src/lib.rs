@@ -18,6 +18,7 @@ pub mod system;
 pub mod unix;
 pub mod users;
 pub mod utmp;
+pub mod xattr;
 
 use std::io;
 use std::path::Path;

@@ -1167,3 +1167,43 @@ fn acpi_tables_match_md5sum() {
         assert!(ours.contains(t), "md5sum: {t}, acpi_tables: {ours:?}");
     }
 }
+
+#[test]
+fn extended_attributes_match_pythons_getxattr() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("tagged");
+    std::fs::write(&f, "x").unwrap();
+    let script = format!(
+        "import os\np='{}'\nos.setxattr(p,'user.mig',b'hello world\\0')\nos.setxattr(p,'user.raw',b'\\x01\\x02')\nfor k in os.listxattr(p):\n    print(k, os.getxattr(p,k).hex())\n",
+        f.display()
+    );
+    let out = Command::new("python3").args(["-c", &script]).output();
+    let Some(out) = out.ok().filter(|o| o.status.success()) else {
+        eprintln!("skipped: this filesystem takes no user extended attributes");
+        return;
+    };
+    let theirs: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(
+        theirs.contains("user.mig 68656c6c6f20776f726c6400"),
+        "{theirs:?}"
+    );
+    let rows = query(&format!(
+        "SELECT key, value, base64 FROM extended_attributes WHERE path = '{}'",
+        f.display()
+    ));
+    let ours: BTreeSet<String> = rows
+        .iter()
+        .map(|r| format!("{} {} {}", s(&r[0]), s(&r[1]), s(&r[2])))
+        .collect();
+    let want: BTreeSet<String> = [
+        "user.mig hello world 0".to_string(),
+        "user.raw AQI= 1".to_string(),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(ours, want);
+    assert_eq!(theirs.len(), rows.len());
+}

@@ -4,6 +4,7 @@
 use super::super::paths::{normalize_dir, Expand, Found, Pattern, Source};
 use super::super::row::{saturate, table_row};
 use super::super::schema::*;
+use base64::Engine;
 use mig_host::hash::{HashAlgo, HashSet, MultiHasher};
 use mig_host::users;
 use std::io::Read;
@@ -61,6 +62,68 @@ impl Selection {
                 .is_none_or(|d| d.contains(&normalize_dir(&f.directory)))
                 && self.paths.as_ref().is_none_or(|p| p.contains(&f.path))
         })
+    }
+}
+
+table_row! {
+    /// One extended attribute of a file.
+    struct XattrRow {
+        path: text = "Absolute file path",
+        directory: text = "Directory of file(s)",
+        key: text = "Name of the value generated from the extended attribute",
+        value: text = "The parsed information from the attribute",
+        base64: integer = "1 if the value is base64 encoded else 0",
+    }
+}
+
+pub(crate) static EXTENDED_ATTRIBUTES: Table = Table {
+    name: "extended_attributes",
+    about: "Returns the extended attributes for files (similar to Windows ADS). Needs a path or a directory, as the file table; `security.capability` is given as its raw value, base64.",
+    columns: XattrRow::COLUMNS,
+    index: &["path", "directory"],
+    required: &["path", "directory"],
+    like: &["path", "directory"],
+    generate: gen_xattrs,
+    example: "SELECT path, key, value FROM extended_attributes WHERE directory = '/usr/bin'",
+};
+
+fn gen_xattrs(q: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let mut sel = Selection::new(q)?;
+    let mut pending = Vec::new().into_iter();
+    Ok(Box::new(FnRows(move || loop {
+        if let Some(row) = pending.next() {
+            return Ok(Some(row));
+        }
+        let Some(f) = sel.next() else {
+            return Ok(None);
+        };
+        // A file that vanished or cannot be read has no attributes to show, as in osquery.
+        let attrs = mig_host::xattr::xattrs(Path::new(&f.path)).unwrap_or_default();
+        pending = attrs
+            .into_iter()
+            .map(|(key, value)| {
+                let (value, base64) = xattr_value(&value);
+                XattrRow {
+                    path: f.path.clone(),
+                    directory: f.directory.clone(),
+                    key,
+                    value,
+                    base64,
+                }
+            })
+            .collect::<Vec<_>>()
+            .into_iter();
+    })))
+}
+
+/// osquery's rule: a value is text when it ends with its NUL and all before is printable
+/// ASCII; anything else (an empty value included) is base64.
+fn xattr_value(raw: &[u8]) -> (String, i64) {
+    match raw.split_last() {
+        Some((0, text)) if text.iter().all(|b| (0x20..0x7f).contains(b)) => {
+            (String::from_utf8_lossy(text).into_owned(), 0)
+        }
+        _ => (base64::engine::general_purpose::STANDARD.encode(raw), 1),
     }
 }
 

@@ -91,6 +91,7 @@ static ALL: &[&Table] = &[
     &firmware::OEM_STRINGS,
     &firmware::SECUREBOOT,
     &firmware::MD_PERSONALITIES,
+    &files::EXTENDED_ATTRIBUTES,
 ];
 
 // Every table's index, required and like lists name its own columns, checked as the crate
