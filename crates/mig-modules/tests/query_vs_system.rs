@@ -1207,3 +1207,45 @@ fn extended_attributes_match_pythons_getxattr() {
     assert_eq!(ours, want);
     assert_eq!(theirs.len(), rows.len());
 }
+
+#[test]
+fn process_open_pipes_pairs_a_pipeline() {
+    let mut writer = Command::new("sleep")
+        .arg("30")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = Command::new("sleep")
+        .arg("30")
+        .stdin(std::process::Stdio::from(writer.stdout.take().unwrap()))
+        .spawn()
+        .unwrap();
+    let inode = std::fs::read_link(format!("/proc/{}/fd/1", writer.id()))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let rows = query(&format!(
+        "SELECT fd, mode, inode, type, partner_pid, partner_fd, partner_mode FROM process_open_pipes WHERE pid = {} AND fd = 1",
+        writer.id()
+    ));
+    for c in [&mut writer, &mut reader] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    assert_eq!(
+        rows,
+        vec![vec![
+            json!(1),
+            json!("w"),
+            json!(inode
+                .trim_start_matches("pipe:[")
+                .trim_end_matches(']')
+                .parse::<i64>()
+                .unwrap()),
+            json!("anonymous"),
+            json!(reader.id()),
+            json!(0),
+            json!("r"),
+        ]]
+    );
+}

@@ -1,5 +1,5 @@
 //! Kernel state from /proc and /etc: cpu_time, kernel_keys, interface_ipv6, ulimit_info,
-//! process_namespaces, shared_memory, etc_protocols, etc_services.
+//! process_namespaces, process_open_pipes, shared_memory, etc_protocols, etc_services.
 
 use super::super::row::table_row;
 use super::super::schema::*;
@@ -302,6 +302,129 @@ fn gen_process_namespaces(q: &Constraints) -> Result<Box<dyn Rows>, String> {
 }
 
 table_row! {
+    /// One end of a pipe a process holds, with an end of the same pipe another holds.
+    struct PipeRow {
+        pid: bigint = "Process ID",
+        fd: bigint = "File descriptor",
+        mode: text = "Pipe open mode (r/w)",
+        inode: bigint = "Pipe inode number",
+        r#type: text = "Pipe Type: named vs unnamed/anonymous",
+        partner_pid: Option<bigint> = "Process ID of partner process sharing a particular pipe",
+        partner_fd: Option<bigint> = "File descriptor of shared pipe at partner's end",
+        partner_mode: Option<text> = "Mode of shared pipe at partner's end",
+    }
+}
+
+pub(crate) static PROCESS_OPEN_PIPES: Table = Table {
+    name: "process_open_pipes",
+    about: "Pipes and partner processes for each process: one row per reader/writer pair (an end nobody else holds has no partner).",
+    columns: PipeRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_process_open_pipes,
+    example: "SELECT pid, fd, mode, partner_pid, partner_mode FROM process_open_pipes WHERE type = 'named'",
+};
+
+/// One pipe end.
+#[derive(Clone)]
+struct PipeEnd {
+    pid: i64,
+    fd: i64,
+    mode: String,
+    inode: u64,
+    kind: &'static str,
+}
+
+fn gen_process_open_pipes(q: &Constraints) -> Result<Box<dyn Rows>, String> {
+    // Partners are known only once every process was looked at.
+    let mut ends: Vec<PipeEnd> = Vec::new();
+    for pid in mig_host::net::pids().map_err(|e| e.to_string())? {
+        q.check()?;
+        for f in super::processes::all_shown(mig_host::process::fds(pid))? {
+            if let Some(end) = pipe_end(pid, &f) {
+                ends.push(end);
+            }
+        }
+    }
+    Ok(VecRows::boxed(pair_pipe_ends(&ends)))
+}
+
+/// A descriptor that is a pipe: `pipe:[N]`, or a path to a FIFO.
+fn pipe_end(pid: u32, f: &mig_host::process::Fd) -> Option<PipeEnd> {
+    let (inode, kind) = if let Some(n) = f.target.strip_prefix("pipe:[") {
+        (n.strip_suffix(']')?.parse().ok()?, "anonymous")
+    } else if f.target.starts_with('/') {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let m = std::fs::metadata(&f.target).ok()?;
+        if !m.file_type().is_fifo() {
+            return None;
+        }
+        (m.ino(), "named")
+    } else {
+        return None;
+    };
+    Some(PipeEnd {
+        pid: i64::from(pid),
+        fd: i64::try_from(f.fd).ok()?,
+        mode: fd_mode(pid, f.fd),
+        inode,
+        kind,
+    })
+}
+
+/// How a descriptor was opened, from its /proc link's permission bits (`r`, `w`, `rw`).
+fn fd_mode(pid: u32, fd: u64) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(m) = std::fs::symlink_metadata(format!("/proc/{pid}/fd/{fd}")) else {
+        return "-".into();
+    };
+    let mode = m.permissions().mode();
+    let mut s = String::new();
+    if mode & 0o444 != 0 {
+        s.push('r');
+    }
+    if mode & 0o222 != 0 {
+        s.push('w');
+    }
+    s
+}
+
+/// osquery's rows: each end with each other end of its pipe that reads where it writes (or
+/// either is `rw`); an end alone on its pipe is one row without a partner.
+fn pair_pipe_ends(ends: &[PipeEnd]) -> Vec<PipeRow> {
+    let mut by_inode: std::collections::HashMap<u64, Vec<&PipeEnd>> = Default::default();
+    for e in ends {
+        by_inode.entry(e.inode).or_default().push(e);
+    }
+    let row = |e: &PipeEnd, partner: Option<&PipeEnd>| PipeRow {
+        pid: e.pid,
+        fd: e.fd,
+        mode: e.mode.clone(),
+        inode: e.inode as i64,
+        r#type: e.kind.into(),
+        partner_pid: partner.map(|p| p.pid),
+        partner_fd: partner.map(|p| p.fd),
+        partner_mode: partner.map(|p| p.mode.clone()),
+    };
+    let mut rows = Vec::new();
+    for e in ends {
+        let same_pipe = &by_inode[&e.inode];
+        if same_pipe.len() == 1 {
+            rows.push(row(e, None));
+            continue;
+        }
+        for p in same_pipe {
+            let itself = p.pid == e.pid && p.fd == e.fd;
+            if !itself && (p.mode != e.mode || e.mode == "rw") {
+                rows.push(row(e, Some(p)));
+            }
+        }
+    }
+    rows
+}
+
+table_row! {
     /// One line of /etc/protocols.
     struct ProtocolRow {
         name: text = "Protocol name",
@@ -506,6 +629,36 @@ mod tests {
             [
                 ("cpu", "unlimited", "unlimited"),
                 ("nofile", "1024", "524288")
+            ]
+        );
+    }
+
+    #[test]
+    fn pipe_ends_pair_readers_with_writers() {
+        let end = |pid, fd, mode: &str, inode| PipeEnd {
+            pid,
+            fd,
+            mode: mode.into(),
+            inode,
+            kind: "anonymous",
+        };
+        let ends = [
+            end(10, 1, "w", 5),
+            end(11, 0, "r", 5),
+            end(12, 0, "r", 5),
+            end(13, 3, "r", 9),
+        ];
+        let rows = pair_pipe_ends(&ends);
+        let got: Vec<(i64, Option<i64>)> = rows.iter().map(|r| (r.pid, r.partner_pid)).collect();
+        // The writer with each reader, each reader with the writer; the lone end alone.
+        assert_eq!(
+            got,
+            [
+                (10, Some(11)),
+                (10, Some(12)),
+                (11, Some(10)),
+                (12, Some(10)),
+                (13, None)
             ]
         );
     }

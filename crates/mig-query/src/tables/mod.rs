@@ -92,6 +92,7 @@ static ALL: &[&Table] = &[
     &firmware::SECUREBOOT,
     &firmware::MD_PERSONALITIES,
     &files::EXTENDED_ATTRIBUTES,
+    &kernel_state::PROCESS_OPEN_PIPES,
 ];
 
 // Every table's index, required and like lists name its own columns, checked as the crate
