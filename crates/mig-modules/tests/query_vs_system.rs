@@ -1249,3 +1249,26 @@ fn process_open_pipes_pairs_a_pipeline() {
         ]]
     );
 }
+
+#[test]
+fn startup_items_list_init_scripts_and_units() {
+    let mut scripts: Vec<String> = std::fs::read_dir("/etc/init.d")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    scripts.sort();
+    let ours: Vec<String> =
+        query("SELECT name FROM startup_items WHERE source = '/etc/init.d/' ORDER BY name")
+            .iter()
+            .map(|r| s(&r[0]))
+            .collect();
+    assert_eq!(ours, scripts);
+    assert_eq!(
+        query("SELECT count(*) FROM startup_items WHERE type = 'systemd unit'"),
+        query("SELECT count(*) FROM systemd_units")
+    );
+}

@@ -93,6 +93,7 @@ static ALL: &[&Table] = &[
     &firmware::MD_PERSONALITIES,
     &files::EXTENDED_ATTRIBUTES,
     &kernel_state::PROCESS_OPEN_PIPES,
+    &systemd::STARTUP_ITEMS,
 ];
 
 // Every table's index, required and like lists name its own columns, checked as the crate

@@ -151,13 +151,30 @@ fn running(unit: &str) -> bool {
 }
 
 fn gen_units(q: &Constraints) -> Result<Box<dyn Rows>, String> {
-    let only = q.texts("id");
+    let mut units = units(q.texts("id"));
+    Ok(Box::new(FnRows(move || Ok(units.next()))))
+}
+
+/// A unit, as startup_items lists it: (id, active or inactive, unit file, configured user).
+pub(crate) fn startup_units() -> Vec<(String, String, String, String)> {
+    units(None)
+        .map(|u| {
+            let state = if u.active_state.is_empty() {
+                "inactive".to_string()
+            } else {
+                u.active_state
+            };
+            (u.id, state, u.fragment_path, u.user)
+        })
+        .collect()
+}
+
+/// The units defined on this machine (or those named), one at a time.
+fn units(only: Option<Vec<String>>) -> impl Iterator<Item = UnitRow> {
     let booted = Path::new("/run/systemd/system").is_dir();
     let mut units = unit_files(only.as_deref()).into_iter();
-    Ok(Box::new(FnRows(move || {
-        let Some((name, path)) = units.next() else {
-            return Ok(None);
-        };
+    std::iter::from_fn(move || {
+        let (name, path) = units.next()?;
         let target = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         let masked = target == Path::new("/dev/null");
         let fields = if masked {
@@ -181,7 +198,7 @@ fn gen_units(q: &Constraints) -> Result<Box<dyn Rows>, String> {
         } else {
             ("", "")
         };
-        Ok(Some(UnitRow {
+        Some(UnitRow {
             id: name.clone(),
             description: get("Unit.Description"),
             load_state: if masked { "masked" } else { "loaded" }.to_string(),
@@ -200,13 +217,129 @@ fn gen_units(q: &Constraints) -> Result<Box<dyn Rows>, String> {
             },
             user: get("Service.User"),
             source_path: String::new(),
-        }))
-    })))
+        })
+    })
+}
+
+table_row! {
+    /// One thing started at boot or login.
+    struct StartupRow {
+        name: text = "Name of startup item",
+        path: text = "Path of startup item",
+        args: text = "Arguments provided to startup executable",
+        r#type: text = "Type of startup item. On macOS this can be app, agent (LaunchAgent), daemon (LaunchDaemon), login item, or user item.",
+        source: text = "Directory containing startup item (on macOS, the subsystem providing it)",
+        status: text = "Startup status. On Linux: enabled or disabled. On macOS: Combination of enabled, allowed, notified, and hidden. Apple does not seem to document these status values, but allowed seems to indicate whether it is enabled in System Settings.",
+        username: text = "The user associated with the startup item",
+    }
+}
+
+pub(crate) static STARTUP_ITEMS: Table = Table {
+    name: "startup_items",
+    about: "Applications and binaries set as user/login startup items: systemd units, /etc/init.d scripts, XDG autostart entries (/etc/xdg/autostart, ~/.config/autostart) and ~/.config/autostart-scripts.",
+    columns: StartupRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_startup_items,
+    example: "SELECT name, path, type, status FROM startup_items WHERE type = 'Startup Item'",
+};
+
+fn gen_startup_items(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let mut rows = Vec::new();
+    let mut dirs: Vec<(String, String)> = vec![("/etc/init.d/".into(), String::new())];
+    let mut xdg: Vec<(String, String)> = vec![("/etc/xdg/autostart/".into(), String::new())];
+    let mut seen = std::collections::BTreeSet::new();
+    for u in mig_host::users::users().map_err(|e| e.to_string())? {
+        if !u.home.starts_with('/') || u.home == "/" || !seen.insert(u.home.clone()) {
+            continue;
+        }
+        let home = u.home.trim_end_matches('/');
+        xdg.push((format!("{home}/.config/autostart/"), u.name.clone()));
+        dirs.push((format!("{home}/.config/autostart-scripts/"), u.name.clone()));
+    }
+    for (dir, user) in &xdg {
+        for file in sorted_files(dir) {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            let (name, exec) = desktop_entry(&text);
+            rows.push(startup_row(name, exec, dir, user));
+        }
+    }
+    for (dir, user) in &dirs {
+        for file in sorted_files(dir) {
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            rows.push(startup_row(
+                name,
+                file.to_string_lossy().into_owned(),
+                dir,
+                user,
+            ));
+        }
+    }
+    for (id, state, fragment, user) in startup_units() {
+        rows.push(StartupRow {
+            name: id,
+            path: fragment,
+            args: String::new(),
+            r#type: "systemd unit".into(),
+            source: String::new(),
+            status: state,
+            username: user,
+        });
+    }
+    Ok(VecRows::boxed(rows))
+}
+
+fn startup_row(name: String, path: String, dir: &str, user: &str) -> StartupRow {
+    StartupRow {
+        name,
+        path,
+        args: String::new(),
+        r#type: "Startup Item".into(),
+        source: dir.to_string(),
+        status: "enabled".into(),
+        username: user.to_string(),
+    }
+}
+
+fn sorted_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// A .desktop file's `Name=` and `Exec=` (the first of each, as osquery reads them).
+fn desktop_entry(text: &str) -> (String, String) {
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_default()
+            .to_string()
+    };
+    (field("Name="), field("Exec="))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn desktop_entries() {
+        assert_eq!(
+            desktop_entry("[Desktop Entry]\nType=Application\nName=Tracker\nName[fr]=Pisteur\nExec=/usr/bin/tracker --daemon\n"),
+            ("Tracker".to_string(), "/usr/bin/tracker --daemon".to_string())
+        );
+    }
 
     #[test]
     fn unit_files_and_names() {
