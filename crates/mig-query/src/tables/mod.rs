@@ -1,6 +1,7 @@
 //! Every table, by name. osquery's names, columns and types; see docs/modules/query.md.
 
 mod accounts;
+mod browsers;
 mod client_configs;
 mod config_files;
 mod devices;
@@ -94,6 +95,7 @@ static ALL: &[&Table] = &[
     &files::EXTENDED_ATTRIBUTES,
     &kernel_state::PROCESS_OPEN_PIPES,
     &systemd::STARTUP_ITEMS,
+    &browsers::FIREFOX_ADDONS,
 ];
 
 // Every table's index, required and like lists name its own columns, checked as the crate

@@ -1,0 +1,185 @@
+//! firefox_addons: the add-ons of every Firefox profile of every user, from the profile's
+//! extensions.json.
+
+use super::super::row::table_row;
+use super::super::schema::*;
+use serde_json::Value as Json;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+table_row! {
+    /// One add-on of one Firefox profile.
+    struct FirefoxAddonRow {
+        uid: bigint = "The local user that owns the addon",
+        name: text = "Addon display name",
+        identifier: text = "Addon identifier",
+        creator: text = "Addon-supported creator string",
+        r#type: text = "Extension, addon, webapp",
+        version: text = "Addon-supplied version string",
+        description: text = "Addon-supplied description string",
+        source_url: text = "URL that installed the addon",
+        visible: Option<integer> = "1 If the addon is shown in browser else 0",
+        active: Option<integer> = "1 If the addon is active else 0",
+        disabled: integer = "1 If the addon is application-disabled else 0",
+        autoupdate: Option<integer> = "1 If the addon applies background updates else 0",
+        location: text = "Global, profile location",
+        path: text = "Path to plugin bundle",
+    }
+}
+
+pub(crate) static FIREFOX_ADDONS: Table = Table {
+    name: "firefox_addons",
+    about: "Firefox browser extensions, webapps, and addons: each user's profiles under ~/.mozilla/firefox, ~/snap/firefox/common/.mozilla/firefox and ~/.config/mozilla/firefox.",
+    columns: FirefoxAddonRow::COLUMNS,
+    index: &["uid"],
+    required: &[],
+    like: &[],
+    generate: gen_firefox_addons,
+    example: "SELECT uid, name, identifier, version, active FROM firefox_addons WHERE type = 'extension'",
+};
+
+/// Where profiles live below a home (osquery's list).
+const FIREFOX_DIRS: &[&str] = &[
+    ".mozilla/firefox",
+    "snap/firefox/common/.mozilla/firefox",
+    ".config/mozilla/firefox",
+];
+
+fn gen_firefox_addons(q: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let wanted = q.ints("uid");
+    let mut rows = Vec::new();
+    let mut homes = BTreeSet::new();
+    for user in mig_host::users::users().map_err(|e| e.to_string())? {
+        let uid = i64::from(user.uid);
+        if wanted.as_ref().is_some_and(|w| !w.contains(&uid))
+            || !user.home.starts_with('/')
+            || !homes.insert(user.home.clone())
+        {
+            continue;
+        }
+        for dir in FIREFOX_DIRS {
+            for profile in profiles(&Path::new(&user.home).join(dir)) {
+                q.check()?;
+                let text = std::fs::read(profile.join("extensions.json")).unwrap_or_default();
+                let Ok(doc) = serde_json::from_slice::<Json>(&text) else {
+                    continue;
+                };
+                rows.extend(addons(&doc, uid));
+            }
+        }
+    }
+    Ok(VecRows::boxed(rows))
+}
+
+/// The profile directories of a Firefox directory (not its crash reports and pings).
+fn profiles(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.retain(|p| {
+        let name = p.to_string_lossy();
+        !name.ends_with("Crash Reports") && !name.ends_with("Pending Pings")
+    });
+    found.sort();
+    found
+}
+
+/// A JSON value as osquery turns one into text: booleans as 1 and 0, `null` as "null".
+fn json_text(v: &Json) -> String {
+    match v {
+        Json::Bool(b) => i64::from(*b).to_string(),
+        Json::String(s) => s.clone(),
+        Json::Null => "null".into(),
+        other => other.to_string(),
+    }
+}
+
+fn json_int(v: &Json) -> Option<i64> {
+    match v {
+        Json::Bool(b) => Some(i64::from(*b)),
+        Json::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
+
+/// The `addons` of an extensions.json.
+fn addons(doc: &Json, uid: i64) -> Vec<FirefoxAddonRow> {
+    let Some(list) = doc["addons"].as_array() else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter(|a| a.is_object())
+        .map(|a| {
+            let text = |v: &Json| {
+                if v.is_null() {
+                    String::new()
+                } else {
+                    json_text(v)
+                }
+            };
+            let flag = |k: &str| a[k].as_bool().unwrap_or(false);
+            FirefoxAddonRow {
+                uid,
+                name: text(&a["defaultLocale"]["name"]),
+                identifier: text(&a["id"]),
+                creator: text(&a["defaultLocale"]["creator"]),
+                r#type: text(&a["type"]),
+                version: text(&a["version"]),
+                description: text(&a["defaultLocale"]["description"]),
+                // Present but null is written as osquery writes it.
+                source_url: a.get("sourceURI").map(json_text).unwrap_or_default(),
+                visible: json_int(&a["visible"]),
+                active: json_int(&a["active"]),
+                disabled: i64::from(
+                    flag("softDisable") || flag("appDisabled") || flag("userDisabled"),
+                ),
+                autoupdate: json_int(&a["applyBackgroundUpdates"]),
+                location: text(&a["location"]),
+                path: text(&a["path"]),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_json_as_osquery_reads_it() {
+        let doc: Json = serde_json::from_str(
+            r#"{"schemaVersion": 35, "addons": [
+                {"id": "uBlock0@raymondhill.net", "type": "extension", "version": "1.55.0",
+                 "defaultLocale": {"name": "uBlock Origin", "creator": "Raymond Hill", "description": "An efficient blocker."},
+                 "sourceURI": "https://addons.mozilla.org/x.xpi", "visible": true, "active": true,
+                 "userDisabled": false, "applyBackgroundUpdates": 1, "location": "app-profile",
+                 "path": "/home/a/.mozilla/firefox/p/extensions/uBlock0@raymondhill.net.xpi"},
+                {"id": "off@example", "type": "theme", "sourceURI": null, "active": false, "userDisabled": true},
+                "not an object"
+            ]}"#,
+        )
+        .unwrap();
+        let rows = addons(&doc, 1000);
+        assert_eq!(rows.len(), 2);
+        let a = &rows[0];
+        assert_eq!(
+            (a.name.as_str(), a.creator.as_str(), a.version.as_str()),
+            ("uBlock Origin", "Raymond Hill", "1.55.0")
+        );
+        assert_eq!(
+            (a.visible, a.active, a.disabled, a.autoupdate),
+            (Some(1), Some(1), 0, Some(1))
+        );
+        let b = &rows[1];
+        assert_eq!(
+            (b.source_url.as_str(), b.active, b.disabled, b.visible),
+            ("null", Some(0), 1, None)
+        );
+        assert!(addons(&serde_json::json!({"addons": 5}), 0).is_empty());
+    }
+}
