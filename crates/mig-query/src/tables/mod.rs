@@ -13,6 +13,7 @@ mod iptables;
 mod kernel_state;
 mod language_packages;
 mod logins;
+mod lsm;
 mod network;
 mod packages;
 mod processes;
@@ -96,6 +97,7 @@ static ALL: &[&Table] = &[
     &kernel_state::PROCESS_OPEN_PIPES,
     &systemd::STARTUP_ITEMS,
     &browsers::FIREFOX_ADDONS,
+    &lsm::APPARMOR_PROFILES,
 ];
 
 // Every table's index, required and like lists name its own columns, checked as the crate
