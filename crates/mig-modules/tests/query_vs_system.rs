@@ -1272,3 +1272,43 @@ fn startup_items_list_init_scripts_and_units() {
         query("SELECT count(*) FROM systemd_units")
     );
 }
+
+#[test]
+fn cpuid_agrees_with_proc_cpuinfo() {
+    if !cfg!(target_arch = "x86_64") {
+        return;
+    }
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap();
+    let field = |k: &str| {
+        cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix(k)?.trim_start().strip_prefix(':'))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let flags: BTreeSet<String> = field("flags")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let value = |f: &str| {
+        query(&format!("SELECT value FROM cpuid WHERE feature = '{f}'"))
+            .first()
+            .map(|r| s(&r[0]))
+            .unwrap_or_default()
+    };
+    assert_eq!(value("vendor"), field("vendor_id"));
+    assert_eq!(value("product_name").trim(), field("model name"));
+    // osquery's names and the kernel's, for bits the kernel does not hide.
+    for (ours, kernel) in [
+        ("sse", "sse"),
+        ("sse2", "sse2"),
+        ("sse4.2", "sse4_2"),
+        ("aes", "aes"),
+        ("avx", "avx"),
+        ("avx2", "avx2"),
+        ("lm", "lm"),
+    ] {
+        let expected = if flags.contains(kernel) { "1" } else { "0" };
+        assert_eq!(value(ours), expected, "{ours}");
+    }
+}

@@ -4,6 +4,7 @@ mod accounts;
 mod browsers;
 mod client_configs;
 mod config_files;
+mod cpuid;
 mod devices;
 mod file_contents;
 mod files;
@@ -98,6 +99,7 @@ static ALL: &[&Table] = &[
     &systemd::STARTUP_ITEMS,
     &browsers::FIREFOX_ADDONS,
     &lsm::APPARMOR_PROFILES,
+    &cpuid::CPUID,
 ];
 
 // Every table's index, required and like lists name its own columns, checked as the crate
