@@ -27,8 +27,11 @@ pub(crate) static CPUID: Table = Table {
     example: "SELECT feature, value FROM cpuid WHERE feature IN ('vendor', 'avx2', 'hypervisor')",
 };
 
-/// osquery's feature bits: (leaf, [(name, register, bit)]).
-const FEATURES: &[(u32, &[(&str, &str, u32)])] = &[
+/// A feature: its name, the register holding it, its bit.
+type FeatureBit = (&'static str, &'static str, u32);
+
+/// osquery's feature bits, by CPUID leaf.
+const FEATURES: &[(u32, &[FeatureBit])] = &[
     (
         1,
         &[
