@@ -1,4 +1,5 @@
-//! Linux security modules: apparmor_profiles, from AppArmor's securityfs.
+//! Linux security modules: apparmor_profiles (AppArmor's securityfs) and selinux_settings
+//! (selinuxfs).
 
 use super::super::row::table_row;
 use super::super::schema::*;
@@ -87,9 +88,166 @@ fn apparmor_profiles(root: &Path) -> Vec<ApparmorRow> {
     rows
 }
 
+table_row! {
+    /// One SELinux setting.
+    struct SelinuxRow {
+        scope: text = "Where the key is located inside the SELinuxFS mount point.",
+        key: text = "Key or class name.",
+        value: text = "Active value.",
+    }
+}
+
+pub(crate) static SELINUX_SETTINGS: Table = Table {
+    name: "selinux_settings",
+    about: "Track active SELinux settings (selinuxfs: the root keys, booleans, policy capabilities, initial contexts and classes); none where SELinux is off.",
+    columns: SelinuxRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_selinux_settings,
+    example: "SELECT key, value FROM selinux_settings WHERE scope = '' AND key = 'enforce'",
+};
+
+fn gen_selinux_settings(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let root = mig_host::mounts::mounts()?
+        .into_iter()
+        .find(|m| m.fstype == "selinuxfs")
+        .map(|m| m.path);
+    Ok(VecRows::boxed(root.map_or_else(Vec::new, |r| {
+        selinux_settings(Path::new(&r))
+    })))
+}
+
+/// The settings below a selinuxfs mount, in osquery's order and form.
+fn selinux_settings(root: &Path) -> Vec<SelinuxRow> {
+    const ROOT_KEYS: &[&str] = &[
+        "checkreqprot",
+        "deny_unknown",
+        "enforce",
+        "mls",
+        "policyvers",
+        "reject_unknown",
+    ];
+    const SCOPES: &[&str] = &["booleans", "policy_capabilities", "initial_contexts"];
+    let row = |scope: &str, key: &str, value: String| SelinuxRow {
+        scope: scope.into(),
+        key: key.into(),
+        value,
+    };
+    let read = |p: &Path| {
+        std::fs::read(p)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    let mut rows: Vec<SelinuxRow> = ROOT_KEYS
+        .iter()
+        .map(|k| row("", k, read(&root.join(k))))
+        .collect();
+    for scope in SCOPES {
+        for file in files_below(&root.join(scope)) {
+            let key = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let raw = read(&file);
+            let value = if *scope == "booleans" {
+                // `current pending`: osquery shows the settled ones.
+                match raw.as_str() {
+                    "0 0" => "off".to_string(),
+                    "1 1" => "on".to_string(),
+                    _ => continue,
+                }
+            } else {
+                raw
+            };
+            rows.push(row(scope, &key, value));
+        }
+    }
+    // class/<class>/perms/<perm> is key `<class>/perms`, value `<perm>` (the index files aside).
+    let classes = root.join("class");
+    for file in files_below(&classes) {
+        let (Some(parent), Some(name)) = (file.parent(), file.file_name()) else {
+            continue;
+        };
+        let name = name.to_string_lossy();
+        if name == "index" {
+            continue;
+        }
+        let key = parent
+            .strip_prefix(&classes)
+            .map(|k| k.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        rows.push(row("class", &key, name.into_owned()));
+    }
+    rows
+}
+
+/// Every file below `dir`, sorted, without following links.
+fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => todo.push(e.path()),
+                Ok(t) if t.is_file() => out.push(e.path()),
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn selinuxfs_as_osquery_reads_it() {
+        let d = tempfile::tempdir().unwrap();
+        let put = |p: &str, v: &str| {
+            let p = d.path().join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, v).unwrap();
+        };
+        put("enforce", "1");
+        put("policyvers", "33");
+        put("booleans/httpd_can_network_connect", "0 0");
+        put("booleans/ssh_sysadm_login", "1 1");
+        put("booleans/pending", "0 1");
+        put("policy_capabilities/network_peer_controls", "1");
+        put("class/file/index", "7");
+        put("class/file/perms/read", "1");
+        let rows = selinux_settings(d.path());
+        let got: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|r| (r.scope.as_str(), r.key.as_str(), r.value.as_str()))
+            .collect();
+        assert_eq!(
+            &got[..6],
+            [
+                ("", "checkreqprot", ""),
+                ("", "deny_unknown", ""),
+                ("", "enforce", "1"),
+                ("", "mls", ""),
+                ("", "policyvers", "33"),
+                ("", "reject_unknown", ""),
+            ]
+        );
+        assert_eq!(
+            &got[6..],
+            [
+                ("booleans", "httpd_can_network_connect", "off"),
+                ("booleans", "ssh_sysadm_login", "on"),
+                ("policy_capabilities", "network_peer_controls", "1"),
+                ("class", "file/perms", "read"),
+            ]
+        );
+    }
 
     #[test]
     fn profiles_and_subprofiles() {

@@ -99,6 +99,7 @@ static ALL: &[&Table] = &[
     &systemd::STARTUP_ITEMS,
     &browsers::FIREFOX_ADDONS,
     &lsm::APPARMOR_PROFILES,
+    &lsm::SELINUX_SETTINGS,
     &cpuid::CPUID,
 ];
 
