@@ -88,6 +88,7 @@ static ALL: &[&Table] = &[
     &user_files::KNOWN_HOSTS,
     &kernel_state::SHARED_MEMORY,
     &packages::DEB_PACKAGE_FILES,
+    &packages::PORTAGE_PACKAGES,
     &firmware::ACPI_TABLES,
     &firmware::SMBIOS_TABLES,
     &firmware::PLATFORM_INFO,

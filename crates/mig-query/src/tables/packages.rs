@@ -149,6 +149,113 @@ fn gen_deb_files(q: &Constraints) -> Result<Box<dyn Rows>, String> {
 }
 
 table_row! {
+    /// One installed Gentoo package.
+    struct PortageRow {
+        package: text = "Package name",
+        version: text = "The version which are affected by the use flags, empty means all",
+        slot: text = "The slot used by package",
+        build_time: Option<bigint> = "Unix time when package was built",
+        repository: text = "From which repository the ebuild was used",
+        eapi: Option<bigint> = "The eapi for the ebuild",
+        size: Option<bigint> = "The size of the package",
+        world: integer = "If package is in the world file",
+    }
+}
+
+pub(crate) static PORTAGE_PACKAGES: Table = Table {
+    name: "portage_packages",
+    about:
+        "List of currently installed packages on Gentoo (Portage's /var/db/pkg); empty elsewhere.",
+    columns: PortageRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_portage_packages,
+    example: "SELECT package, version, world FROM portage_packages WHERE package LIKE 'dev-libs/%'",
+};
+
+const PORTAGE_DB: &str = "/var/db/pkg";
+const PORTAGE_WORLD: &str = "/var/lib/portage/world";
+
+fn gen_portage_packages(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let world = std::fs::read_to_string(PORTAGE_WORLD).unwrap_or_default();
+    Ok(VecRows::boxed(portage_packages(
+        Path::new(PORTAGE_DB),
+        &world,
+    )))
+}
+
+/// `category/name-version` directories, with their SLOT, BUILD_TIME, repository, EAPI and
+/// SIZE files, and whether the world file names the package.
+fn portage_packages(db: &Path, world: &str) -> Vec<PortageRow> {
+    let world: std::collections::BTreeSet<&str> = world
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| !w.starts_with('#'))
+        .collect();
+    let dirs = |d: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .map(|e| {
+                e.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let mut rows = Vec::new();
+    for category in dirs(db) {
+        let cat = category
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for pkg in dirs(&category) {
+            let full = pkg
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let (name, version) = split_gentoo_version(&full);
+            let read = |f: &str| {
+                std::fs::read_to_string(pkg.join(f))
+                    .map(|t| t.trim().to_string())
+                    .unwrap_or_default()
+            };
+            let number = |f: &str| read(f).parse::<i64>().ok();
+            let package = format!("{cat}/{name}");
+            rows.push(PortageRow {
+                world: i64::from(world.contains(package.as_str())),
+                package,
+                version: version.to_string(),
+                slot: read("SLOT"),
+                build_time: number("BUILD_TIME"),
+                repository: read("repository"),
+                eapi: number("EAPI"),
+                size: number("SIZE"),
+            });
+        }
+    }
+    rows
+}
+
+/// `openssl-3.0.13-r1` → (`openssl`, `3.0.13-r1`): the version starts at the first `-`
+/// followed by a digit that leaves only version parts after it.
+fn split_gentoo_version(full: &str) -> (&str, &str) {
+    let mut at = None;
+    for (i, _) in full.match_indices('-') {
+        if full[i + 1..].starts_with(|c: char| c.is_ascii_digit()) {
+            at = Some(i);
+            break;
+        }
+    }
+    match at {
+        Some(i) => (&full[..i], &full[i + 1..]),
+        None => (full, ""),
+    }
+}
+
+table_row! {
     /// One installed RPM package.
     struct RpmRow {
         name: text = "RPM package name",
@@ -381,6 +488,35 @@ fn gen_apt_sources(_: &Constraints) -> Result<Box<dyn Rows>, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn gentoo_packages() {
+        assert_eq!(
+            split_gentoo_version("openssl-3.0.13-r1"),
+            ("openssl", "3.0.13-r1")
+        );
+        assert_eq!(split_gentoo_version("gtk+-3.24.41"), ("gtk+", "3.24.41"));
+        assert_eq!(split_gentoo_version("font-misc-1.0"), ("font-misc", "1.0"));
+        let d = tempfile::tempdir().unwrap();
+        let pkg = d.path().join("dev-libs/openssl-3.0.13-r1");
+        std::fs::create_dir_all(&pkg).unwrap();
+        std::fs::write(pkg.join("SLOT"), "0/3\n").unwrap();
+        std::fs::write(pkg.join("BUILD_TIME"), "1700000000\n").unwrap();
+        std::fs::write(pkg.join("repository"), "gentoo\n").unwrap();
+        std::fs::write(pkg.join("EAPI"), "8\n").unwrap();
+        let rows = portage_packages(d.path(), "# world\ndev-libs/openssl\n");
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!(
+            (r.package.as_str(), r.version.as_str(), r.slot.as_str()),
+            ("dev-libs/openssl", "3.0.13-r1", "0/3")
+        );
+        assert_eq!(
+            (r.build_time, r.eapi, r.size, r.world),
+            (Some(1_700_000_000), Some(8), None, 1)
+        );
+        assert!(portage_packages(&d.path().join("none"), "").is_empty());
+    }
+
     use super::*;
 
     #[test]
