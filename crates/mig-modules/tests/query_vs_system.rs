@@ -1312,3 +1312,17 @@ fn cpuid_agrees_with_proc_cpuinfo() {
         assert_eq!(value(ours), expected, "{ours}");
     }
 }
+
+#[test]
+fn memory_map_is_proc_iomem() {
+    let iomem = std::fs::read_to_string("/proc/iomem").unwrap_or_default();
+    let names: Vec<String> = iomem
+        .lines()
+        .filter_map(|l| l.split_once(" : ").map(|(_, n)| n.to_string()))
+        .collect();
+    let ours: Vec<String> = query("SELECT name FROM memory_map")
+        .iter()
+        .map(|r| s(&r[0]))
+        .collect();
+    assert_eq!(ours, names);
+}

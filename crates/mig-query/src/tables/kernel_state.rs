@@ -1,5 +1,6 @@
 //! Kernel state from /proc and /etc: cpu_time, kernel_keys, interface_ipv6, ulimit_info,
-//! process_namespaces, process_open_pipes, shared_memory, etc_protocols, etc_services.
+//! process_namespaces, process_open_pipes, shared_memory, memory_map, etc_protocols,
+//! etc_services.
 
 use super::super::row::table_row;
 use super::super::schema::*;
@@ -425,6 +426,45 @@ fn pair_pipe_ends(ends: &[PipeEnd]) -> Vec<PipeRow> {
 }
 
 table_row! {
+    /// One region of physical memory.
+    struct MemoryMapRow {
+        name: text = "Region name",
+        start: text = "Start address of memory region",
+        end: text = "End address of memory region",
+    }
+}
+
+pub(crate) static MEMORY_MAP: Table = Table {
+    name: "memory_map",
+    about: "OS memory region map (/proc/iomem; its addresses read as zero unless root reads them).",
+    columns: MemoryMapRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_memory_map,
+    example: "SELECT name, start, end FROM memory_map WHERE name = 'System RAM'",
+};
+
+fn gen_memory_map(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    Ok(VecRows::boxed(parse_iomem(&optional_text("/proc/iomem")?)))
+}
+
+/// `  00001000-0009fbff : System RAM`, nested regions indented.
+fn parse_iomem(text: &str) -> Vec<MemoryMapRow> {
+    text.lines()
+        .filter_map(|l| {
+            let (range, name) = l.trim().split_once(" : ")?;
+            let (start, end) = range.split_once('-')?;
+            Some(MemoryMapRow {
+                name: name.to_string(),
+                start: format!("0x{start}"),
+                end: format!("0x{end}"),
+            })
+        })
+        .collect()
+}
+
+table_row! {
     /// One line of /etc/protocols.
     struct ProtocolRow {
         name: text = "Protocol name",
@@ -659,6 +699,23 @@ mod tests {
                 (11, Some(10)),
                 (12, Some(10)),
                 (13, None)
+            ]
+        );
+    }
+
+    #[test]
+    fn iomem_regions() {
+        let m =
+            parse_iomem("00000000-00000fff : Reserved\n  000f0000-000fffff : System ROM\nbroken\n");
+        let got: Vec<(&str, &str, &str)> = m
+            .iter()
+            .map(|r| (r.name.as_str(), r.start.as_str(), r.end.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Reserved", "0x00000000", "0x00000fff"),
+                ("System ROM", "0x000f0000", "0x000fffff")
             ]
         );
     }

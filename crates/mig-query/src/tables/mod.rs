@@ -87,6 +87,7 @@ static ALL: &[&Table] = &[
     &kernel_state::ETC_SERVICES,
     &user_files::KNOWN_HOSTS,
     &kernel_state::SHARED_MEMORY,
+    &kernel_state::MEMORY_MAP,
     &packages::DEB_PACKAGE_FILES,
     &packages::PORTAGE_PACKAGES,
     &firmware::ACPI_TABLES,
