@@ -1,5 +1,5 @@
-//! firefox_addons: the add-ons of every Firefox profile of every user, from the profile's
-//! extensions.json.
+//! Extensions of users' applications: firefox_addons (every Firefox profile's
+//! extensions.json) and vscode_extensions (VS Code and its forks' extensions.json).
 
 use super::super::row::table_row;
 use super::super::schema::*;
@@ -146,9 +146,134 @@ fn addons(doc: &Json, uid: i64) -> Vec<FirefoxAddonRow> {
         .collect()
 }
 
+table_row! {
+    /// One extension of a VS Code edition.
+    struct VscodeRow {
+        name: text = "Extension Name",
+        uuid: text = "Extension UUID",
+        version: text = "Extension version",
+        path: text = "Extension path",
+        publisher: text = "Publisher Name",
+        publisher_id: text = "Publisher ID",
+        installed_at: Option<bigint> = "Installed Timestamp",
+        prerelease: Option<integer> = "Pre release version",
+        uid: bigint = "The local user that owns the plugin",
+        vscode_edition: text = "The VSCode edition (vscode, vscode_insiders, vscodium, vscodium_insiders, cursor, windsurf, trae)",
+    }
+}
+
+pub(crate) static VSCODE_EXTENSIONS: Table = Table {
+    name: "vscode_extensions",
+    about: "Lists all vscode extensions: each user's VS Code, Insiders, VSCodium, Cursor, Windsurf and Trae installations (their extensions/extensions.json), server installs included.",
+    columns: VscodeRow::COLUMNS,
+    index: &["uid"],
+    required: &[],
+    like: &[],
+    generate: gen_vscode_extensions,
+    example: "SELECT name, version, publisher, vscode_edition FROM vscode_extensions",
+};
+
+/// Configuration directories below a home, and the edition each is (osquery's list).
+const VSCODE_DIRS: &[(&str, &str)] = &[
+    (".vscode-server", "vscode"),
+    (".vscode", "vscode"),
+    (".vscode-server-insiders", "vscode_insiders"),
+    (".vscode-insiders", "vscode_insiders"),
+    (".vscode-oss", "vscodium"),
+    (".vscodium-server", "vscodium"),
+    (".vscodium-insiders", "vscodium_insiders"),
+    (".vscodium-server-insiders", "vscodium_insiders"),
+    (".cursor", "cursor"),
+    (".cursor-server", "cursor"),
+    (".windsurf", "windsurf"),
+    (".windsurf-server", "windsurf"),
+    (".devin", "windsurf"),
+    (".trae", "trae"),
+    (".trae-server", "trae"),
+];
+
+fn gen_vscode_extensions(q: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let wanted = q.ints("uid");
+    let mut rows = Vec::new();
+    let mut homes = BTreeSet::new();
+    for user in mig_host::users::users().map_err(|e| e.to_string())? {
+        let uid = i64::from(user.uid);
+        if wanted.as_ref().is_some_and(|w| !w.contains(&uid))
+            || !user.home.starts_with('/')
+            || !homes.insert(user.home.clone())
+        {
+            continue;
+        }
+        for (dir, edition) in VSCODE_DIRS {
+            let file = Path::new(&user.home)
+                .join(dir)
+                .join("extensions/extensions.json");
+            let Ok(text) = std::fs::read(&file) else {
+                continue;
+            };
+            if let Ok(doc) = serde_json::from_slice::<Json>(&text) {
+                rows.extend(vscode_extensions(&doc, uid, edition));
+            }
+        }
+    }
+    Ok(VecRows::boxed(rows))
+}
+
+/// The entries of an extensions.json that have an identifier, metadata and location.
+fn vscode_extensions(doc: &Json, uid: i64, edition: &str) -> Vec<VscodeRow> {
+    let Some(list) = doc.as_array() else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter(|e| {
+            e["identifier"].is_object() && e["metadata"].is_object() && e["location"].is_object()
+        })
+        .map(|e| {
+            let text = |v: &Json| v.as_str().unwrap_or_default().to_string();
+            let meta = &e["metadata"];
+            VscodeRow {
+                name: text(&e["identifier"]["id"]),
+                uuid: text(&meta["id"]),
+                version: text(&e["version"]),
+                path: text(&e["location"]["path"]),
+                publisher: text(&meta["publisherDisplayName"]),
+                publisher_id: text(&meta["publisherId"]),
+                installed_at: meta["installedTimestamp"].as_i64(),
+                prerelease: meta["isPreReleaseVersion"].as_bool().map(i64::from),
+                uid,
+                vscode_edition: edition.to_string(),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vscode_extensions_json() {
+        let doc: Json = serde_json::from_str(
+            r#"[{"identifier": {"id": "ms-python.python", "uuid": "x"}, "version": "2024.2.1",
+                 "location": {"$mid": 1, "path": "/home/a/.vscode/extensions/ms-python.python-2024.2.1", "scheme": "file"},
+                 "metadata": {"id": "f1f59ae4", "publisherDisplayName": "Microsoft", "publisherId": "998b010b",
+                              "installedTimestamp": 1708000000000, "isPreReleaseVersion": false}},
+                {"identifier": {"id": "no.metadata"}, "version": "1"}]"#,
+        )
+        .unwrap();
+        let rows = vscode_extensions(&doc, 1000, "vscode");
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!(
+            (r.name.as_str(), r.version.as_str(), r.publisher.as_str()),
+            ("ms-python.python", "2024.2.1", "Microsoft")
+        );
+        assert_eq!(
+            (r.installed_at, r.prerelease, r.uid),
+            (Some(1_708_000_000_000), Some(0), 1000)
+        );
+        assert!(r.path.ends_with("ms-python.python-2024.2.1"));
+    }
 
     #[test]
     fn extensions_json_as_osquery_reads_it() {

@@ -100,6 +100,7 @@ static ALL: &[&Table] = &[
     &kernel_state::PROCESS_OPEN_PIPES,
     &systemd::STARTUP_ITEMS,
     &browsers::FIREFOX_ADDONS,
+    &browsers::VSCODE_EXTENSIONS,
     &lsm::APPARMOR_PROFILES,
     &lsm::SELINUX_SETTINGS,
     &cpuid::CPUID,
