@@ -76,6 +76,7 @@ static ALL: &[&Table] = &[
     &devices::USB_DEVICES,
     &self_info::OSQUERY_INFO,
     &self_info::OSQUERY_REGISTRY,
+    &self_info::OSQUERY_EXTENSIONS,
     &client_configs::SSH_CONFIGS,
     &client_configs::YUM_SOURCES,
     &kernel_state::CPU_TIME,

@@ -1,4 +1,5 @@
-//! osquery_info and osquery_registry, answered with this engine's own facts: a query that
+//! osquery_info, osquery_registry and osquery_extensions, answered with this engine's own
+//! facts: a query that
 //! checks an osquery agent's health (its version, how long it has run, which tables it has)
 //! gets the truth about the process answering it.
 
@@ -107,6 +108,40 @@ fn gen_osquery_registry(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     let mut rows = vec![plugin("sql", "sql", 1)];
     rows.extend(super::all().iter().map(|t| plugin("table", t.name, 0)));
     Ok(VecRows::boxed(rows))
+}
+
+table_row! {
+    /// One extension: here only the core.
+    struct ExtensionRow {
+        uuid: bigint = "The transient ID assigned for communication",
+        name: text = "Extension's name",
+        version: text = "Extension's version",
+        sdk_version: text = "osquery SDK version used to build the extension",
+        path: text = "Path of the extension's Thrift connection or library path",
+        r#type: text = "SDK extension type: core, extension, or module",
+    }
+}
+
+pub(crate) static OSQUERY_EXTENSIONS: Table = Table {
+    name: "osquery_extensions",
+    about: "List of active osquery extensions: the core only (this engine takes no extensions; Fleet's file_lines and parse_json are built in).",
+    columns: ExtensionRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_osquery_extensions,
+    example: "SELECT name, version, type FROM osquery_extensions",
+};
+
+fn gen_osquery_extensions(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    Ok(VecRows::boxed(vec![ExtensionRow {
+        uuid: 0,
+        name: "core".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        sdk_version: "0.0.0".into(),
+        path: String::new(),
+        r#type: "core".into(),
+    }]))
 }
 
 #[cfg(test)]
