@@ -1,5 +1,5 @@
 //! Firmware and the kernel's view of it: acpi_tables, smbios_tables, platform_info,
-//! oem_strings, secureboot, md_personalities.
+//! memory_devices, oem_strings, secureboot, md_personalities.
 
 use super::super::row::table_row;
 use super::super::schema::*;
@@ -294,6 +294,174 @@ fn platform_info(table: &[u8], firmware_type: &str) -> Vec<PlatformRow> {
 }
 
 table_row! {
+    /// One memory device (SMBIOS type 17).
+    struct MemoryDeviceRow {
+        handle: text = "Handle, or instance number, associated with the structure in SMBIOS",
+        array_handle: text = "The memory array that the device is attached to",
+        form_factor: text = "Implementation form factor for this memory device",
+        total_width: Option<integer> = "Total width, in bits, of this memory device, including any check or error-correction bits",
+        data_width: Option<integer> = "Data width, in bits, of this memory device",
+        size: Option<integer> = "Size of memory device in Megabyte",
+        set: Option<integer> = "Identifies if memory device is one of a set of devices.  A value of 0 indicates no set affiliation.",
+        device_locator: text = "String number of the string that identifies the physically-labeled socket or board position where the memory device is located",
+        bank_locator: text = "String number of the string that identifies the physically-labeled bank where the memory device is located",
+        memory_type: text = "Type of memory used",
+        memory_type_details: text = "Additional details for memory device",
+        max_speed: Option<integer> = "Max speed of memory device in megatransfers per second (MT/s)",
+        configured_clock_speed: Option<integer> = "Configured speed of memory device in megatransfers per second (MT/s)",
+        manufacturer: text = "Manufacturer ID string",
+        serial_number: text = "Serial number of memory device",
+        asset_tag: text = "Manufacturer specific asset tag of memory device",
+        part_number: text = "Manufacturer specific serial number of memory device",
+        min_voltage: Option<integer> = "Minimum operating voltage of device in millivolts",
+        max_voltage: Option<integer> = "Maximum operating voltage of device in millivolts",
+        configured_voltage: Option<integer> = "Configured operating voltage of device in millivolts",
+    }
+}
+
+pub(crate) static MEMORY_DEVICES: Table = Table {
+    name: "memory_devices",
+    about: "Physical memory device (type 17) information retrieved from SMBIOS.",
+    columns: MemoryDeviceRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_memory_devices,
+    example: "SELECT device_locator, size, memory_type, manufacturer FROM memory_devices",
+};
+
+fn gen_memory_devices(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    Ok(VecRows::boxed(memory_devices(&dmi_table())))
+}
+
+/// osquery's names for SMBIOS memory form factors, types and type-detail bits.
+const FORM_FACTORS: &[&str] = &[
+    "",
+    "Other",
+    "Unknown",
+    "SIMM",
+    "SIP",
+    "Chip",
+    "DIP",
+    "ZIP",
+    "Proprietary Card",
+    "DIMM",
+    "TSOP",
+    "Row of chips",
+    "RIMM",
+    "SODIMM",
+    "SRIMM",
+    "FB-DIMM",
+];
+const MEMORY_TYPES: &[&str] = &[
+    "",
+    "Other",
+    "Unknown",
+    "DRAM",
+    "EDRAM",
+    "VRAM",
+    "SRAM",
+    "RAM",
+    "ROM",
+    "FLASH",
+    "EEPROM",
+    "FEPROM",
+    "EPROM",
+    "CDRAM",
+    "3DRAM",
+    "SDRAM",
+    "SGRAM",
+    "RDRAM",
+    "DDR",
+    "DDR2",
+    "DDR2 FB-DIMM",
+    "RESERVED",
+    "RESERVED",
+    "RESERVED",
+    "DDR3",
+    "FBD2",
+    "DDR4",
+    "LPDDR",
+    "LPDDR2",
+    "LPDDR3",
+    "LPDDR4",
+];
+const TYPE_DETAILS: &[&str] = &[
+    "Reserved",
+    "Other",
+    "Unknown",
+    "Fast-paged",
+    "Static column",
+    "Pseudo-static",
+    "RAMBUS",
+    "Synchronous",
+    "CMOS",
+    "EDO",
+    "Window DRAM",
+    "Cache DRAM",
+    "Non-volatile",
+    "Registered (Buffered)",
+    "Unbuffered (Unregistered)",
+    "LRDIMM",
+];
+
+fn memory_devices(table: &[u8]) -> Vec<MemoryDeviceRow> {
+    structures(table)
+        .filter(|s| s.kind == 17 && usize::from(s.header_len) >= 0x28)
+        .map(|s| {
+            let byte = |i: usize| s.bytes[i];
+            let word = |i: usize| u16::from_le_bytes([s.bytes[i], s.bytes[i + 1]]);
+            let dword = |i: usize| {
+                u32::from_le_bytes([s.bytes[i], s.bytes[i + 1], s.bytes[i + 2], s.bytes[i + 3]])
+            };
+            let known = |w: u16, unknown: &[u16]| (!unknown.contains(&w)).then_some(i64::from(w));
+            let name = |names: &[&str], i: u8| {
+                names
+                    .get(usize::from(i))
+                    .copied()
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let details = word(0x13);
+            let size = match word(0x0C) {
+                0xFFFF => None,
+                // Larger than 32 GiB: the extended size, in MiB.
+                0x7FFF => Some(i64::from(dword(0x1C))),
+                w => Some(i64::from(w)),
+            };
+            MemoryDeviceRow {
+                handle: format!("0x{:04x}", word(0x02)),
+                array_handle: format!("0x{:04x}", word(0x04)),
+                form_factor: name(FORM_FACTORS, byte(0x0E)),
+                total_width: known(word(0x08), &[0xFFFF]),
+                data_width: known(word(0x0A), &[0xFFFF]),
+                size,
+                set: (byte(0x0F) != 0xFF).then_some(i64::from(byte(0x0F))),
+                device_locator: s.string(byte(0x10)).unwrap_or_default(),
+                bank_locator: s.string(byte(0x11)).unwrap_or_default(),
+                memory_type: name(MEMORY_TYPES, byte(0x12)),
+                memory_type_details: TYPE_DETAILS
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| details & (1 << i) != 0)
+                    .map(|(_, n)| *n)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                max_speed: known(word(0x15), &[0, 0xFFFF]),
+                configured_clock_speed: known(word(0x20), &[0, 0xFFFF]),
+                manufacturer: s.string(byte(0x17)).unwrap_or_default(),
+                serial_number: s.string(byte(0x18)).unwrap_or_default(),
+                asset_tag: s.string(byte(0x19)).unwrap_or_default(),
+                part_number: s.string(byte(0x1A)).unwrap_or_default(),
+                min_voltage: known(word(0x22), &[0]),
+                max_voltage: known(word(0x24), &[0]),
+                configured_voltage: known(word(0x26), &[0]),
+            }
+        })
+        .collect()
+}
+
+table_row! {
     /// One OEM string (SMBIOS type 11).
     struct OemStringRow {
         handle: text = "Handle, or instance number, associated with the Type 11 structure",
@@ -502,6 +670,65 @@ mod tests {
             ),
             ("0xe800", "1048576", "2.7")
         );
+    }
+
+    #[test]
+    fn memory_device_fields() {
+        // Type 17 formatted part, offsets 0x04..0x28.
+        let mut f = vec![0u8; 0x28 - 4];
+        let mut put =
+            |off: usize, bytes: &[u8]| f[off - 4..off - 4 + bytes.len()].copy_from_slice(bytes);
+        put(0x04, &0x1000u16.to_le_bytes()); // array handle
+        put(0x08, &72u16.to_le_bytes()); // total width
+        put(0x0A, &64u16.to_le_bytes()); // data width
+        put(0x0C, &16384u16.to_le_bytes()); // 16 GiB
+        put(0x0E, &[0x09, 0xFF, 1, 2, 0x1A]); // DIMM, no set, locators 1 and 2, DDR4
+        put(0x13, &((1u16 << 7) | (1 << 13)).to_le_bytes()); // Synchronous, Registered
+        put(0x15, &3200u16.to_le_bytes());
+        put(0x17, &[3, 0, 0, 4]); // manufacturer, part number
+        put(0x20, &2933u16.to_le_bytes());
+        put(0x22, &1200u16.to_le_bytes());
+        let table = structure(
+            17,
+            0x1100,
+            &f,
+            &["DIMM 0", "BANK 0", "Samsung", "M393A2K43"],
+        );
+        let d = memory_devices(&table);
+        assert_eq!(d.len(), 1);
+        let m = &d[0];
+        assert_eq!(
+            (m.handle.as_str(), m.array_handle.as_str()),
+            ("0x1100", "0x1000")
+        );
+        assert_eq!(
+            (m.form_factor.as_str(), m.memory_type.as_str()),
+            ("DIMM", "DDR4")
+        );
+        assert_eq!(m.memory_type_details, "Synchronous Registered (Buffered)");
+        assert_eq!(
+            (m.total_width, m.data_width, m.size, m.set),
+            (Some(72), Some(64), Some(16384), None)
+        );
+        assert_eq!(
+            (
+                m.max_speed,
+                m.configured_clock_speed,
+                m.min_voltage,
+                m.max_voltage
+            ),
+            (Some(3200), Some(2933), Some(1200), None)
+        );
+        assert_eq!(
+            (
+                m.device_locator.as_str(),
+                m.bank_locator.as_str(),
+                m.manufacturer.as_str(),
+                m.part_number.as_str()
+            ),
+            ("DIMM 0", "BANK 0", "Samsung", "M393A2K43")
+        );
+        assert_eq!(m.serial_number, "");
     }
 
     #[test]
