@@ -1,5 +1,5 @@
 //! Firmware and the kernel's view of it: acpi_tables, smbios_tables, platform_info,
-//! memory_devices, oem_strings, secureboot, md_personalities.
+//! memory_arrays, memory_devices, oem_strings, secureboot, md_personalities.
 
 use super::super::row::table_row;
 use super::super::schema::*;
@@ -288,6 +288,117 @@ fn platform_info(table: &[u8], firmware_type: &str) -> Vec<PlatformRow> {
                 address: format!("0x{:04x}", u16::from_le_bytes([b(0x06), b(0x07)])),
                 size: ((usize::from(b(0x09)) + 1) * 64 * 1024).to_string(),
                 volume_size: 0,
+            }
+        })
+        .collect()
+}
+
+table_row! {
+    /// One physical memory array (SMBIOS type 16).
+    struct MemoryArrayRow {
+        handle: text = "Handle, or instance number, associated with the array",
+        location: text = "Physical location of the memory array",
+        r#use: text = "Function for which the array is used",
+        memory_error_correction: text = "Primary hardware error correction or detection method supported",
+        max_capacity: integer = "Maximum capacity of array in gigabytes",
+        memory_error_info_handle: text = "Handle, or instance number, associated with any error that was detected for the array",
+        number_memory_devices: integer = "Number of memory devices on array",
+    }
+}
+
+pub(crate) static MEMORY_ARRAYS: Table = Table {
+    name: "memory_arrays",
+    about: "Data associated for physical memory arrays present on a system (SMBIOS type 16).",
+    columns: MemoryArrayRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_memory_arrays,
+    example: "SELECT handle, max_capacity, number_memory_devices, memory_error_correction FROM memory_arrays",
+};
+
+fn gen_memory_arrays(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    Ok(VecRows::boxed(memory_arrays(&dmi_table())))
+}
+
+fn memory_arrays(table: &[u8]) -> Vec<MemoryArrayRow> {
+    const LOCATIONS: &[&str] = &[
+        "",
+        "Other",
+        "Unknown",
+        "System board or motherboard",
+        "ISA add-on card",
+        "EISA add-on card",
+        "PCI add-on card",
+        "MCA add-on card",
+        "PCMCIA add-on card",
+        "Proprietary add-on card",
+        "NuBus",
+    ];
+    const PC98: &[&str] = &[
+        "PC-98/C20 add-on card",
+        "PC-98/C24 add-on card",
+        "PC-98/E add-on card",
+        "PC-98/Local bus add-on card",
+    ];
+    const USES: &[&str] = &[
+        "",
+        "Other",
+        "Unknown",
+        "System memory",
+        "Video memory",
+        "Flash memory",
+        "Non-volatile RAM",
+        "Cache memory",
+    ];
+    const ECC: &[&str] = &[
+        "",
+        "Other",
+        "Unknown",
+        "none",
+        "Parity",
+        "Single-bit ECC",
+        "Multi-bit ECC",
+        "CRC",
+    ];
+    structures(table)
+        .filter(|s| s.kind == 16 && usize::from(s.header_len) >= 0x0F)
+        .map(|s| {
+            let b = &s.bytes;
+            let word = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+            let name = |names: &[&str], i: u8| {
+                names
+                    .get(usize::from(i))
+                    .copied()
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let location = match b[0x04] {
+                l @ 0xA0..=0xA3 => PC98[usize::from(l - 0xA0)].to_string(),
+                l => name(LOCATIONS, l),
+            };
+            // In KiB, or (0x8000_0000) the extended capacity in bytes: as GiB.
+            let cap = u32::from_le_bytes([b[7], b[8], b[9], b[10]]);
+            let max_capacity = if cap >= 0x8000_0000 {
+                b.get(0x0F..0x17)
+                    .map(|q| u64::from_le_bytes(q.try_into().unwrap_or([0; 8])) / (1 << 30))
+                    .unwrap_or(0) as i64
+            } else {
+                i64::from(cap / (1 << 20))
+            };
+            let err = word(0x0B);
+            MemoryArrayRow {
+                handle: format!("0x{:04x}", word(0x02)),
+                location,
+                r#use: name(USES, b[0x05]),
+                memory_error_correction: name(ECC, b[0x06]),
+                max_capacity,
+                memory_error_info_handle: if err == 0xFFFE || err == 0xFFFF {
+                    String::new()
+                } else {
+                    format!("0x{err:04x}")
+                },
+                number_memory_devices: i64::from(word(0x0D)),
             }
         })
         .collect()
@@ -669,6 +780,38 @@ mod tests {
                 p[0].revision.as_str()
             ),
             ("0xe800", "1048576", "2.7")
+        );
+    }
+
+    #[test]
+    fn memory_array_fields() {
+        // Location: motherboard, use: system memory, ECC: multi-bit, 256 GiB (in KiB),
+        // no error handle, 8 devices.
+        let mut f = vec![0x03, 0x03, 0x06];
+        f.extend((256u32 << 20).to_le_bytes());
+        f.extend(0xFFFEu16.to_le_bytes());
+        f.extend(8u16.to_le_bytes());
+        let a = memory_arrays(&structure(16, 0x1000, &f, &[]));
+        assert_eq!(a.len(), 1);
+        assert_eq!(
+            (
+                a[0].location.as_str(),
+                a[0].r#use.as_str(),
+                a[0].memory_error_correction.as_str()
+            ),
+            (
+                "System board or motherboard",
+                "System memory",
+                "Multi-bit ECC"
+            )
+        );
+        assert_eq!(
+            (
+                a[0].max_capacity,
+                a[0].number_memory_devices,
+                a[0].memory_error_info_handle.as_str()
+            ),
+            (256, 8, "")
         );
     }
 

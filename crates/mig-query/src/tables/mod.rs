@@ -94,6 +94,7 @@ static ALL: &[&Table] = &[
     &firmware::ACPI_TABLES,
     &firmware::SMBIOS_TABLES,
     &firmware::PLATFORM_INFO,
+    &firmware::MEMORY_ARRAYS,
     &firmware::MEMORY_DEVICES,
     &firmware::OEM_STRINGS,
     &firmware::SECUREBOOT,
