@@ -1,5 +1,6 @@
 //! Firmware and the kernel's view of it: acpi_tables, smbios_tables, platform_info,
-//! memory_arrays, memory_devices, oem_strings, secureboot, md_personalities.
+//! memory_arrays, memory_devices, their mapped addresses, oem_strings, secureboot,
+//! md_personalities.
 
 use super::super::row::table_row;
 use super::super::schema::*;
@@ -573,6 +574,119 @@ fn memory_devices(table: &[u8]) -> Vec<MemoryDeviceRow> {
 }
 
 table_row! {
+    /// One range of addresses mapped to a memory array (SMBIOS type 19).
+    struct ArrayMapRow {
+        handle: text = "Handle, or instance number, associated with the structure",
+        memory_array_handle: text = "Handle of the memory array associated with this structure",
+        starting_address: text = "Physical stating address, in kilobytes, of a range of memory mapped to physical memory array",
+        ending_address: text = "Physical ending address of last kilobyte of a range of memory mapped to physical memory array",
+        partition_width: integer = "Number of memory devices that form a single row of memory for the address partition of this structure",
+    }
+}
+
+pub(crate) static MEMORY_ARRAY_MAPPED_ADDRESSES: Table = Table {
+    name: "memory_array_mapped_addresses",
+    about: "Data associated for address mapping of physical memory arrays (SMBIOS type 19).",
+    columns: ArrayMapRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_array_maps,
+    example: "SELECT memory_array_handle, starting_address, ending_address FROM memory_array_mapped_addresses",
+};
+
+table_row! {
+    /// One range of addresses mapped to a memory device (SMBIOS type 20).
+    struct DeviceMapRow {
+        handle: text = "Handle, or instance number, associated with the structure",
+        memory_device_handle: text = "Handle of the memory device structure associated with this structure",
+        memory_array_mapped_address_handle: text = "Handle of the memory array mapped address to which this device range is mapped to",
+        starting_address: text = "Physical stating address, in kilobytes, of a range of memory mapped to physical memory array",
+        ending_address: text = "Physical ending address of last kilobyte of a range of memory mapped to physical memory array",
+        partition_row_position: integer = "Identifies the position of the referenced memory device in a row of the address partition",
+        interleave_position: integer = "The position of the device in a interleave, i.e. 0 indicates non-interleave, 1 indicates 1st interleave, 2 indicates 2nd interleave, etc.",
+        interleave_data_depth: integer = "The max number of consecutive rows from memory device that are accessed in a single interleave transfer; 0 indicates device is non-interleave",
+    }
+}
+
+pub(crate) static MEMORY_DEVICE_MAPPED_ADDRESSES: Table = Table {
+    name: "memory_device_mapped_addresses",
+    about: "Data associated for address mapping of physical memory devices (SMBIOS type 20).",
+    columns: DeviceMapRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_device_maps,
+    example: "SELECT memory_device_handle, starting_address, ending_address FROM memory_device_mapped_addresses",
+};
+
+/// A mapped range: 32-bit KiB addresses, or (0xFFFFFFFF) the 64-bit extended ones at
+/// `extended` and `extended + 8`, as osquery writes them (8 or 12 hex digits).
+fn mapped_range(b: &[u8], extended: usize) -> (String, String) {
+    let dword = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let qword = |i: usize| {
+        b.get(i..i + 8)
+            .and_then(|q| q.try_into().ok())
+            .map(u64::from_le_bytes)
+            .unwrap_or(0)
+    };
+    match dword(0x04) {
+        0xFFFF_FFFF => (
+            format!("0x{:012x}", qword(extended)),
+            format!("0x{:012x}", qword(extended + 8)),
+        ),
+        start => (format!("0x{start:08x}"), format!("0x{:08x}", dword(0x08))),
+    }
+}
+
+fn word_hex(b: &[u8], i: usize) -> String {
+    format!("0x{:04x}", u16::from_le_bytes([b[i], b[i + 1]]))
+}
+
+fn gen_array_maps(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    Ok(VecRows::boxed(array_maps(&dmi_table())))
+}
+
+fn array_maps(table: &[u8]) -> Vec<ArrayMapRow> {
+    structures(table)
+        .filter(|s| s.kind == 19 && usize::from(s.header_len) >= 0x0F)
+        .map(|s| {
+            let (starting_address, ending_address) = mapped_range(s.bytes, 0x0F);
+            ArrayMapRow {
+                handle: word_hex(s.bytes, 0x02),
+                memory_array_handle: word_hex(s.bytes, 0x0C),
+                starting_address,
+                ending_address,
+                partition_width: i64::from(s.bytes[0x0E]),
+            }
+        })
+        .collect()
+}
+
+fn gen_device_maps(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    Ok(VecRows::boxed(device_maps(&dmi_table())))
+}
+
+fn device_maps(table: &[u8]) -> Vec<DeviceMapRow> {
+    structures(table)
+        .filter(|s| s.kind == 20 && usize::from(s.header_len) >= 0x13)
+        .map(|s| {
+            let (starting_address, ending_address) = mapped_range(s.bytes, 0x13);
+            DeviceMapRow {
+                handle: word_hex(s.bytes, 0x02),
+                memory_device_handle: word_hex(s.bytes, 0x0C),
+                memory_array_mapped_address_handle: word_hex(s.bytes, 0x0E),
+                starting_address,
+                ending_address,
+                partition_row_position: i64::from(s.bytes[0x10]),
+                interleave_position: i64::from(s.bytes[0x11]),
+                interleave_data_depth: i64::from(s.bytes[0x12]),
+            }
+        })
+        .collect()
+}
+
+table_row! {
     /// One OEM string (SMBIOS type 11).
     struct OemStringRow {
         handle: text = "Handle, or instance number, associated with the Type 11 structure",
@@ -780,6 +894,47 @@ mod tests {
                 p[0].revision.as_str()
             ),
             ("0xe800", "1048576", "2.7")
+        );
+    }
+
+    #[test]
+    fn mapped_addresses() {
+        // Type 19: 0..16 GiB (in KiB), array 0x1000, width 2.
+        let mut f = Vec::new();
+        f.extend(0u32.to_le_bytes());
+        f.extend(0x00FF_FFFFu32.to_le_bytes());
+        f.extend(0x1000u16.to_le_bytes());
+        f.push(2);
+        let a = array_maps(&structure(19, 0x1300, &f, &[]));
+        assert_eq!(
+            (a[0].starting_address.as_str(), a[0].ending_address.as_str()),
+            ("0x00000000", "0x00ffffff")
+        );
+        assert_eq!(
+            (a[0].memory_array_handle.as_str(), a[0].partition_width),
+            ("0x1000", 2)
+        );
+        // Type 20 with the extended (64-bit) addresses.
+        let mut f = Vec::new();
+        f.extend(0xFFFF_FFFFu32.to_le_bytes());
+        f.extend(0xFFFF_FFFFu32.to_le_bytes());
+        f.extend(0x1100u16.to_le_bytes());
+        f.extend(0x1300u16.to_le_bytes());
+        f.extend([1, 0, 0]);
+        f.extend((1u64 << 32).to_le_bytes());
+        f.extend((1u64 << 33).to_le_bytes());
+        let d = device_maps(&structure(20, 0x1400, &f, &[]));
+        assert_eq!(
+            (d[0].starting_address.as_str(), d[0].ending_address.as_str()),
+            ("0x000100000000", "0x000200000000")
+        );
+        assert_eq!(
+            (
+                d[0].memory_device_handle.as_str(),
+                d[0].memory_array_mapped_address_handle.as_str(),
+                d[0].partition_row_position
+            ),
+            ("0x1100", "0x1300", 1)
         );
     }
 

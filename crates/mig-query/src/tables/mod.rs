@@ -96,6 +96,8 @@ static ALL: &[&Table] = &[
     &firmware::PLATFORM_INFO,
     &firmware::MEMORY_ARRAYS,
     &firmware::MEMORY_DEVICES,
+    &firmware::MEMORY_ARRAY_MAPPED_ADDRESSES,
+    &firmware::MEMORY_DEVICE_MAPPED_ADDRESSES,
     &firmware::OEM_STRINGS,
     &firmware::SECUREBOOT,
     &firmware::MD_PERSONALITIES,
