@@ -687,6 +687,93 @@ fn device_maps(table: &[u8]) -> Vec<DeviceMapRow> {
 }
 
 table_row! {
+    /// The last error of a memory array or device (SMBIOS type 18).
+    struct MemErrRow {
+        handle: text = "Handle, or instance number, associated with the structure",
+        error_type: text = "type of error associated with current error status for array or device",
+        error_granularity: text = "Granularity to which the error can be resolved",
+        error_operation: text = "Memory access operation that caused the error",
+        vendor_syndrome: text = "Vendor specific ECC syndrome or CRC data associated with the erroneous access",
+        memory_array_error_address: text = "32 bit physical address of the error based on the addressing of the bus to which the memory array is connected",
+        device_error_address: text = "32 bit physical address of the error relative to the start of the failing memory address, in bytes",
+        error_resolution: text = "Range, in bytes, within which this error can be determined, when an error address is given",
+    }
+}
+
+pub(crate) static MEMORY_ERROR_INFO: Table = Table {
+    name: "memory_error_info",
+    about: "Data associated with errors of a physical memory array (SMBIOS type 18).",
+    columns: MemErrRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_memory_errors,
+    example:
+        "SELECT handle, error_type, error_operation FROM memory_error_info WHERE error_type != 'OK'",
+};
+
+fn gen_memory_errors(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    Ok(VecRows::boxed(memory_errors(&dmi_table())))
+}
+
+fn memory_errors(table: &[u8]) -> Vec<MemErrRow> {
+    const TYPES: &[&str] = &[
+        "",
+        "Other",
+        "Unknown",
+        "OK",
+        "Bad read",
+        "Parity error",
+        "Single-bit error",
+        "Double-bit error",
+        "Multi-bit error",
+        "Nibble error",
+        "Checksum error",
+        "CRC error",
+        "Corrected single-bit error",
+        "Corrected error",
+        "Uncorrectable error",
+    ];
+    const GRANULARITY: &[&str] = &[
+        "",
+        "Other",
+        "Unknown",
+        "Device level",
+        "Memory partition level",
+    ];
+    const OPERATIONS: &[&str] = &["", "Other", "Unknown", "Read", "Write", "Partial write"];
+    structures(table)
+        .filter(|s| s.kind == 18 && usize::from(s.header_len) >= 0x17)
+        .map(|s| {
+            let b = s.bytes;
+            let name = |names: &[&str], i: u8| {
+                names
+                    .get(usize::from(i))
+                    .copied()
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let dword = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+            // A value the firmware marks as unknown is left empty.
+            let hex = |i: usize, unknown: u32| match dword(i) {
+                v if v == unknown => String::new(),
+                v => format!("0x{v:08x}"),
+            };
+            MemErrRow {
+                handle: word_hex(b, 0x02),
+                error_type: name(TYPES, b[0x04]),
+                error_granularity: name(GRANULARITY, b[0x05]),
+                error_operation: name(OPERATIONS, b[0x06]),
+                vendor_syndrome: hex(0x07, 0),
+                memory_array_error_address: hex(0x0B, 0x8000_0000),
+                device_error_address: hex(0x0F, 0x8000_0000),
+                error_resolution: hex(0x13, 0x8000_0000),
+            }
+        })
+        .collect()
+}
+
+table_row! {
     /// One OEM string (SMBIOS type 11).
     struct OemStringRow {
         handle: text = "Handle, or instance number, associated with the Type 11 structure",
@@ -894,6 +981,32 @@ mod tests {
                 p[0].revision.as_str()
             ),
             ("0xe800", "1048576", "2.7")
+        );
+    }
+
+    #[test]
+    fn memory_error_fields() {
+        let mut f = vec![0x03, 0x03, 0x03];
+        f.extend(0u32.to_le_bytes());
+        f.extend(0x8000_0000u32.to_le_bytes());
+        f.extend(0x1234u32.to_le_bytes());
+        f.extend(0x8000_0000u32.to_le_bytes());
+        let e = memory_errors(&structure(18, 0x1800, &f, &[]));
+        assert_eq!(
+            (
+                e[0].error_type.as_str(),
+                e[0].error_granularity.as_str(),
+                e[0].error_operation.as_str()
+            ),
+            ("OK", "Device level", "Read")
+        );
+        assert_eq!(
+            (
+                e[0].vendor_syndrome.as_str(),
+                e[0].memory_array_error_address.as_str(),
+                e[0].device_error_address.as_str()
+            ),
+            ("", "", "0x00001234")
         );
     }
 

@@ -98,6 +98,7 @@ static ALL: &[&Table] = &[
     &firmware::MEMORY_DEVICES,
     &firmware::MEMORY_ARRAY_MAPPED_ADDRESSES,
     &firmware::MEMORY_DEVICE_MAPPED_ADDRESSES,
+    &firmware::MEMORY_ERROR_INFO,
     &firmware::OEM_STRINGS,
     &firmware::SECUREBOOT,
     &firmware::MD_PERSONALITIES,
