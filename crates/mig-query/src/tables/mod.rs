@@ -91,6 +91,7 @@ static ALL: &[&Table] = &[
     &kernel_state::MEMORY_MAP,
     &packages::DEB_PACKAGE_FILES,
     &packages::PORTAGE_PACKAGES,
+    &packages::PORTAGE_USE,
     &firmware::ACPI_TABLES,
     &firmware::SMBIOS_TABLES,
     &firmware::PLATFORM_INFO,

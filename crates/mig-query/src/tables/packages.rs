@@ -193,6 +193,31 @@ fn portage_packages(db: &Path, world: &str) -> Vec<PortageRow> {
         .filter_map(|l| l.split_whitespace().next())
         .filter(|w| !w.starts_with('#'))
         .collect();
+    installed_ebuilds(db)
+        .into_iter()
+        .map(|(package, version, pkg)| {
+            let read = |f: &str| {
+                std::fs::read_to_string(pkg.join(f))
+                    .map(|t| t.trim().to_string())
+                    .unwrap_or_default()
+            };
+            let number = |f: &str| read(f).parse::<i64>().ok();
+            PortageRow {
+                world: i64::from(world.contains(package.as_str())),
+                package,
+                version,
+                slot: read("SLOT"),
+                build_time: number("BUILD_TIME"),
+                repository: read("repository"),
+                eapi: number("EAPI"),
+                size: number("SIZE"),
+            }
+        })
+        .collect()
+}
+
+/// Portage's installed packages: (`category/name`, version, its directory).
+fn installed_ebuilds(db: &Path) -> Vec<(String, String, PathBuf)> {
     let dirs = |d: &Path| -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = std::fs::read_dir(d)
             .map(|e| {
@@ -205,38 +230,62 @@ fn portage_packages(db: &Path, world: &str) -> Vec<PortageRow> {
         v.sort();
         v
     };
-    let mut rows = Vec::new();
-    for category in dirs(db) {
-        let cat = category
-            .file_name()
+    let base = |p: &Path| {
+        p.file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for category in dirs(db) {
+        let cat = base(&category);
         for pkg in dirs(&category) {
-            let full = pkg
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let full = base(&pkg);
             let (name, version) = split_gentoo_version(&full);
-            let read = |f: &str| {
-                std::fs::read_to_string(pkg.join(f))
-                    .map(|t| t.trim().to_string())
-                    .unwrap_or_default()
-            };
-            let number = |f: &str| read(f).parse::<i64>().ok();
-            let package = format!("{cat}/{name}");
-            rows.push(PortageRow {
-                world: i64::from(world.contains(package.as_str())),
-                package,
-                version: version.to_string(),
-                slot: read("SLOT"),
-                build_time: number("BUILD_TIME"),
-                repository: read("repository"),
-                eapi: number("EAPI"),
-                size: number("SIZE"),
-            });
+            out.push((format!("{cat}/{name}"), version.to_string(), pkg));
         }
     }
-    rows
+    out
+}
+
+table_row! {
+    /// One USE flag an installed Gentoo package was built with.
+    struct PortageUseRow {
+        package: text = "Package name",
+        version: text = "The version of the installed package",
+        r#use: text = "USE flag which has been enabled for package",
+    }
+}
+
+pub(crate) static PORTAGE_USE: Table = Table {
+    name: "portage_use",
+    about: "List of enabled portage USE values for specific package (each installed package's USE file); empty off Gentoo.",
+    columns: PortageUseRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_portage_use,
+    example: "SELECT package, use FROM portage_use WHERE use = 'ssl'",
+};
+
+fn gen_portage_use(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    Ok(VecRows::boxed(portage_use(Path::new(PORTAGE_DB))))
+}
+
+fn portage_use(db: &Path) -> Vec<PortageUseRow> {
+    installed_ebuilds(db)
+        .into_iter()
+        .flat_map(|(package, version, dir)| {
+            let flags = std::fs::read_to_string(dir.join("USE")).unwrap_or_default();
+            flags
+                .split_whitespace()
+                .map(|flag| PortageUseRow {
+                    package: package.clone(),
+                    version: version.clone(),
+                    r#use: flag.to_string(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// `openssl-3.0.13-r1` → (`openssl`, `3.0.13-r1`): the version starts at the first `-`
@@ -515,6 +564,9 @@ mod tests {
             (Some(1_700_000_000), Some(8), None, 1)
         );
         assert!(portage_packages(&d.path().join("none"), "").is_empty());
+        std::fs::write(pkg.join("USE"), "abi_x86_64 amd64 asm ssl\n").unwrap();
+        let flags: Vec<String> = portage_use(d.path()).into_iter().map(|u| u.r#use).collect();
+        assert_eq!(flags, ["abi_x86_64", "amd64", "asm", "ssl"]);
     }
 
     use super::*;
