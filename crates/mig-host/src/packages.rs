@@ -200,6 +200,17 @@ pub fn parse_apk_installed(text: &str) -> Vec<Package> {
 
 /// RPM ≥ 4.16 keeps one header blob per package in the `Packages` table of a SQLite file.
 pub fn read_rpmdb(path: &Path) -> Result<Vec<Package>, String> {
+    rpmdb_headers(path, parse_rpm_header)
+}
+
+/// Every installed package's name and files, from the same database.
+pub fn read_rpmdb_files(path: &Path) -> Result<Vec<(String, Vec<RpmFile>)>, String> {
+    rpmdb_headers(path, parse_rpm_files)
+}
+
+/// Each package header of an RPM database, read with `parse`; a header it cannot read is an
+/// error naming the database.
+fn rpmdb_headers<T>(path: &Path, parse: fn(&[u8]) -> Option<T>) -> Result<Vec<T>, String> {
     let db = rusqlite::Connection::open_with_flags(
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -214,7 +225,7 @@ pub fn read_rpmdb(path: &Path) -> Result<Vec<Package>, String> {
     let mut out = Vec::new();
     for blob in rows {
         let blob = blob.map_err(|e| format!("{}: {e}", path.display()))?;
-        match parse_rpm_header(&blob) {
+        match parse(&blob) {
             Some(p) => out.push(p),
             None => return Err(format!("{}: a package header is corrupt", path.display())),
         }
@@ -235,8 +246,17 @@ const RPMTAG_SOURCERPM: u32 = 1044;
 const RPMTAG_INSTALLTIME: u32 = 1008;
 const RPMTAG_SHA1HEADER: u32 = 269;
 
+/// One index entry of an RPM header: its tag, type, where its data starts and how many
+/// values it holds.
+struct HeaderEntry {
+    tag: u32,
+    kind: u32,
+    offset: usize,
+    count: u32,
+}
+
 /// An RPM header: `il`, `dl`, `il` index entries (tag, type, offset, count), then the data.
-pub fn parse_rpm_header(blob: &[u8]) -> Option<Package> {
+fn header_entries(blob: &[u8]) -> Option<(Vec<HeaderEntry>, &[u8])> {
     let blob = blob
         .strip_prefix(&[0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0][..])
         .unwrap_or(blob);
@@ -248,15 +268,134 @@ pub fn parse_rpm_header(blob: &[u8]) -> Option<Package> {
     let dl = be(4)? as usize;
     let data_start = 8usize.checked_add(il.checked_mul(16)?)?;
     let data = blob.get(data_start..data_start.checked_add(dl)?)?;
+    let entries = (0..il)
+        .map(|i| {
+            let e = 8 + i * 16;
+            Some(HeaderEntry {
+                tag: be(e)?,
+                kind: be(e + 4)?,
+                offset: be(e + 8)? as usize,
+                count: be(e + 12)?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((entries, data))
+}
+
+/// A file of an installed RPM package, as its header lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpmFile {
+    /// The file's path.
+    pub path: String,
+    /// Its owner's and group's names.
+    pub username: String,
+    /// The file's group.
+    pub groupname: String,
+    /// Its mode (type and permission bits).
+    pub mode: u16,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256 digest, when the package lists SHA-256 digests (older ones list MD5).
+    pub sha256: String,
+}
+
+const RPMTAG_FILESIZES: u32 = 1028;
+const RPMTAG_FILEMODES: u32 = 1030;
+const RPMTAG_FILEDIGESTS: u32 = 1035;
+const RPMTAG_FILEUSERNAME: u32 = 1039;
+const RPMTAG_FILEGROUPNAME: u32 = 1040;
+const RPMTAG_DIRINDEXES: u32 = 1116;
+const RPMTAG_BASENAMES: u32 = 1117;
+const RPMTAG_DIRNAMES: u32 = 1118;
+const RPMTAG_LONGFILESIZES: u32 = 5008;
+const RPMTAG_FILEDIGESTALGO: u32 = 5011;
+/// PGPHASHALGO_SHA256, in RPMTAG_FILEDIGESTALGO.
+const DIGEST_SHA256: u32 = 8;
+
+/// A package's name and files, from its header.
+pub fn parse_rpm_files(blob: &[u8]) -> Option<(String, Vec<RpmFile>)> {
+    let (entries, data) = header_entries(blob)?;
+    let strings = |e: &HeaderEntry| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut at = e.offset;
+        for _ in 0..e.count {
+            let Some(s) = data.get(at..) else { break };
+            let Some(end) = s.iter().position(|b| *b == 0) else {
+                break;
+            };
+            out.push(String::from_utf8_lossy(&s[..end]).into_owned());
+            at += end + 1;
+        }
+        out
+    };
+    let ints = |e: &HeaderEntry, width: usize| -> Vec<u64> {
+        (0..e.count as usize)
+            .map_while(|i| {
+                let b = data.get(e.offset + i * width..e.offset + (i + 1) * width)?;
+                Some(b.iter().fold(0u64, |n, byte| (n << 8) | u64::from(*byte)))
+            })
+            .collect()
+    };
+    let find = |tag: u32| entries.iter().find(|e| e.tag == tag);
+    let name = find(RPMTAG_NAME).map(strings)?.into_iter().next()?;
+    let basenames = find(RPMTAG_BASENAMES).map(strings).unwrap_or_default();
+    let dirnames = find(RPMTAG_DIRNAMES).map(strings).unwrap_or_default();
+    let dirindexes = find(RPMTAG_DIRINDEXES)
+        .map(|e| ints(e, 4))
+        .unwrap_or_default();
+    let users = find(RPMTAG_FILEUSERNAME).map(strings).unwrap_or_default();
+    let groups = find(RPMTAG_FILEGROUPNAME).map(strings).unwrap_or_default();
+    let modes = find(RPMTAG_FILEMODES)
+        .map(|e| ints(e, 2))
+        .unwrap_or_default();
+    let sizes = match find(RPMTAG_LONGFILESIZES) {
+        Some(e) => ints(e, 8),
+        None => find(RPMTAG_FILESIZES)
+            .map(|e| ints(e, 4))
+            .unwrap_or_default(),
+    };
+    let sha256 = find(RPMTAG_FILEDIGESTALGO)
+        .and_then(|e| ints(e, 4).first().copied())
+        .is_some_and(|a| a == u64::from(DIGEST_SHA256));
+    let digests = find(RPMTAG_FILEDIGESTS).map(strings).unwrap_or_default();
+    let text = |v: &[String], i: usize| v.get(i).cloned().unwrap_or_default();
+    let files = basenames
+        .iter()
+        .enumerate()
+        .map(|(i, base)| {
+            let dir = dirindexes
+                .get(i)
+                .and_then(|d| dirnames.get(*d as usize))
+                .cloned()
+                .unwrap_or_default();
+            RpmFile {
+                path: format!("{dir}{base}"),
+                username: text(&users, i),
+                groupname: text(&groups, i),
+                mode: modes.get(i).copied().unwrap_or(0) as u16,
+                size: sizes.get(i).copied().unwrap_or(0),
+                sha256: if sha256 {
+                    text(&digests, i)
+                } else {
+                    String::new()
+                },
+            }
+        })
+        .collect();
+    Some((name, files))
+}
+
+/// An RPM header: `il`, `dl`, `il` index entries (tag, type, offset, count), then the data.
+pub fn parse_rpm_header(blob: &[u8]) -> Option<Package> {
+    let (entries, data) = header_entries(blob)?;
     let mut p = Package {
         kind: "rpm",
         status: "installed".into(),
         ..Default::default()
     };
     let (mut version, mut release, mut epoch) = (String::new(), String::new(), None);
-    for i in 0..il {
-        let e = 8 + i * 16;
-        let (tag, kind, offset, count) = (be(e)?, be(e + 4)?, be(e + 8)? as usize, be(e + 12)?);
+    for e in &entries {
+        let (tag, kind, offset, count) = (e.tag, e.kind, e.offset, e.count);
         let string = || -> Option<String> {
             let s = data.get(offset..)?;
             let end = s.iter().position(|b| *b == 0)?;
@@ -342,6 +481,71 @@ mod tests {
         assert_eq!(
             (p[0].name.as_str(), p[0].version.as_str(), p[0].kind),
             ("musl", "1.2.4-r2", "apk")
+        );
+    }
+
+    #[test]
+    fn rpm_header_files() {
+        // NAME, BASENAMES, DIRNAMES, DIRINDEXES, FILEMODES, FILESIZES, digests (SHA-256).
+        let mut data = Vec::new();
+        let mut index: Vec<(u32, u32, u32, u32)> = Vec::new();
+        let mut strings = |data: &mut Vec<u8>, tag: u32, kind: u32, values: &[&str]| {
+            index.push((tag, kind, data.len() as u32, values.len() as u32));
+            for v in values {
+                data.extend_from_slice(v.as_bytes());
+                data.push(0);
+            }
+        };
+        strings(&mut data, RPMTAG_NAME, 6, &["bash"]);
+        strings(&mut data, RPMTAG_BASENAMES, 8, &["bash", "bashrc"]);
+        strings(&mut data, RPMTAG_DIRNAMES, 8, &["/usr/bin/", "/etc/"]);
+        strings(&mut data, RPMTAG_FILEUSERNAME, 8, &["root", "root"]);
+        strings(&mut data, RPMTAG_FILEGROUPNAME, 8, &["root", "wheel"]);
+        strings(&mut data, RPMTAG_FILEDIGESTS, 8, &["aa", "bb"]);
+        while data.len() % 4 != 0 {
+            data.push(0);
+        }
+        let mut ints = |data: &mut Vec<u8>, tag: u32, kind: u32, width: usize, values: &[u64]| {
+            index.push((tag, kind, data.len() as u32, values.len() as u32));
+            for v in values {
+                data.extend_from_slice(&v.to_be_bytes()[8 - width..]);
+            }
+        };
+        ints(&mut data, RPMTAG_DIRINDEXES, 4, 4, &[0, 1]);
+        ints(&mut data, RPMTAG_FILESIZES, 4, 4, &[1_234_567, 42]);
+        ints(&mut data, RPMTAG_FILEDIGESTALGO, 4, 4, &[8]);
+        ints(&mut data, RPMTAG_FILEMODES, 3, 2, &[0o100755, 0o100644]);
+        let mut blob = Vec::new();
+        blob.extend_from_slice(&(index.len() as u32).to_be_bytes());
+        blob.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        for (t, k, o, c) in &index {
+            for v in [t, k, o, c] {
+                blob.extend_from_slice(&v.to_be_bytes());
+            }
+        }
+        blob.extend_from_slice(&data);
+        let (name, files) = parse_rpm_files(&blob).unwrap();
+        assert_eq!(name, "bash");
+        assert_eq!(
+            files,
+            [
+                RpmFile {
+                    path: "/usr/bin/bash".into(),
+                    username: "root".into(),
+                    groupname: "root".into(),
+                    mode: 0o100755,
+                    size: 1_234_567,
+                    sha256: "aa".into(),
+                },
+                RpmFile {
+                    path: "/etc/bashrc".into(),
+                    username: "root".into(),
+                    groupname: "wheel".into(),
+                    mode: 0o100644,
+                    size: 42,
+                    sha256: "bb".into(),
+                },
+            ]
         );
     }
 

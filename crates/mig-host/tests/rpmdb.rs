@@ -1,6 +1,6 @@
 //! The RPM database reader on a database made by Debian's real `rpm` tool (`apt install rpm`).
 
-use mig_host::packages::read_rpmdb;
+use mig_host::packages::{read_rpmdb, read_rpmdb_files};
 use std::process::Command;
 
 #[test]
@@ -9,7 +9,7 @@ fn reads_a_database_written_by_rpm() {
     let dir = d.path();
     std::fs::write(
         dir.join("t.spec"),
-        "Name: migtest\nVersion: 1.2.3\nRelease: 4\nEpoch: 2\nSummary: test package\nLicense: MIT\nBuildArch: noarch\n%description\ntest\n%files\n",
+        "Name: migtest\nVersion: 1.2.3\nRelease: 4\nEpoch: 2\nSummary: test package\nLicense: MIT\nBuildArch: noarch\n%description\ntest\n%install\nmkdir -p %{buildroot}/etc/migtest\necho hello > %{buildroot}/etc/migtest/a.conf\n%files\n%attr(0640,root,root) /etc/migtest/a.conf\n",
     )
     .unwrap();
     let top = format!("_topdir {}", dir.join("top").display());
@@ -55,6 +55,30 @@ fn reads_a_database_written_by_rpm() {
         ("migtest", "2:1.2.3-4", "noarch", "rpm")
     );
     assert_eq!(p.summary, "test package");
+
+    // The package's files, as `rpm -q` lists them from the same database.
+    let files = read_rpmdb_files(&db.join("rpmdb.sqlite")).unwrap();
+    assert_eq!(files.len(), 1);
+    let (name, files) = &files[0];
+    assert_eq!(name, "migtest");
+    let listed = Command::new("rpm")
+        .args(["--dbpath", db.to_str().unwrap(), "-q", "--qf"])
+        .arg("[%{FILENAMES} %{FILEMODES:octal} %{FILESIZES} %{FILEDIGESTS} %{FILEUSERNAME}\\n]")
+        .arg("migtest")
+        .output()
+        .unwrap();
+    let theirs = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let ours: String = files
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {:o} {} {} {}\n",
+                f.path, f.mode, f.size, f.sha256, f.username
+            )
+        })
+        .collect();
+    assert_eq!(ours, theirs);
+    assert!(ours.starts_with("/etc/migtest/a.conf 100640 6 "), "{ours}");
 
     // Not an RPM database: a clear error, not a panic.
     std::fs::write(dir.join("junk.sqlite"), b"not sqlite at all").unwrap();

@@ -92,6 +92,7 @@ static ALL: &[&Table] = &[
     &packages::DEB_PACKAGE_FILES,
     &packages::PORTAGE_PACKAGES,
     &packages::PORTAGE_USE,
+    &packages::RPM_PACKAGE_FILES,
     &firmware::ACPI_TABLES,
     &firmware::SMBIOS_TABLES,
     &firmware::PLATFORM_INFO,

@@ -149,6 +149,53 @@ fn gen_deb_files(q: &Constraints) -> Result<Box<dyn Rows>, String> {
 }
 
 table_row! {
+    /// One file of an installed RPM package.
+    struct RpmFileRow {
+        package: text = "RPM package name",
+        path: text = "File path within the package",
+        username: text = "File default username from info DB",
+        groupname: text = "File default groupname from info DB",
+        mode: text = "File permissions mode from info DB",
+        size: bigint = "Expected file size in bytes from RPM info DB",
+        sha256: text = "SHA256 file digest from RPM info DB",
+    }
+}
+
+pub(crate) static RPM_PACKAGE_FILES: Table = Table {
+    name: "rpm_package_files",
+    about: "RPM packages that are currently installed on the host system, with their files (RPM 4.16+ SQLite database).",
+    columns: RpmFileRow::COLUMNS,
+    index: &["package"],
+    required: &[],
+    like: &[],
+    generate: gen_rpm_files,
+    example: "SELECT path, mode, sha256 FROM rpm_package_files WHERE package = 'openssh-server'",
+};
+
+fn gen_rpm_files(q: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let Some(db) = packages::RPMDB_PATHS.iter().find(|p| Path::new(p).exists()) else {
+        return Ok(VecRows::boxed(Vec::<RpmFileRow>::new()));
+    };
+    let wanted = q.texts("package");
+    let rows: Vec<RpmFileRow> = packages::read_rpmdb_files(Path::new(db))?
+        .into_iter()
+        .filter(|(name, _)| wanted.as_ref().is_none_or(|w| w.contains(name)))
+        .flat_map(|(name, files)| {
+            files.into_iter().map(move |f| RpmFileRow {
+                package: name.clone(),
+                path: f.path,
+                username: f.username,
+                groupname: f.groupname,
+                mode: format!("{:04o}", f.mode & 0o7777),
+                size: saturate(f.size),
+                sha256: f.sha256,
+            })
+        })
+        .collect();
+    Ok(VecRows::boxed(rows))
+}
+
+table_row! {
     /// One installed Gentoo package.
     struct PortageRow {
         package: text = "Package name",
