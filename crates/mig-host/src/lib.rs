@@ -6,6 +6,7 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod der;
 pub mod elf;
 pub mod hash;
 pub mod mounts;

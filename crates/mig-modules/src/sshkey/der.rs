@@ -2,42 +2,7 @@
 //! DSA, SEC1 EC and PKCS#8 keys, and OpenSSH's own format. Every read is bounds-checked:
 //! malformed input gives `None`, never a panic.
 
-/// A DER element: (tag, contents), and the offset after it.
-fn tlv(buf: &[u8], off: usize) -> Option<(u8, &[u8], usize)> {
-    let tag = *buf.get(off)?;
-    let first = *buf.get(off + 1)? as usize;
-    let (len, start) = if first < 0x80 {
-        (first, off + 2)
-    } else {
-        let n = first & 0x7f;
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let mut len = 0usize;
-        for i in 0..n {
-            len = (len << 8) | *buf.get(off + 2 + i)? as usize;
-        }
-        (len, off + 2 + n)
-    };
-    let end = start.checked_add(len)?;
-    Some((tag, buf.get(start..end)?, end))
-}
-
-/// The elements inside a SEQUENCE.
-fn sequence(buf: &[u8]) -> Option<Vec<(u8, &[u8])>> {
-    let (tag, body, _) = tlv(buf, 0)?;
-    if tag != 0x30 {
-        return None;
-    }
-    let mut items = Vec::new();
-    let mut off = 0;
-    while off < body.len() {
-        let (t, v, next) = tlv(body, off)?;
-        items.push((t, v));
-        off = next;
-    }
-    Some(items)
-}
+use mig_host::der::{sequence, tlv};
 
 fn push_string(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(&(s.len() as u32).to_be_bytes());

@@ -12,6 +12,7 @@ mod der;
 use crate::flags::{self, Flag};
 use crate::{gofmt, Context, Module, ModuleError, Report};
 use base64::Engine;
+use mig_host::der::pem_block;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use std::path::Path;
@@ -456,33 +457,6 @@ fn public_line(line: &str) -> Option<(String, Vec<u8>, String)> {
         return None;
     }
     Some((words[i].clone(), blob, words[i + 2..].join(" ")))
-}
-
-struct PemBlock {
-    body: Vec<u8>,
-    encrypted: bool,
-}
-
-/// The PEM block of `label` that `text` starts with.
-fn pem_block(text: &str, label: &str) -> Option<PemBlock> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let start = text.strip_prefix(&begin).map(|_| begin.len())?;
-    let stop = text[start..].find(&end)? + start;
-    let inner = &text[start..stop];
-    let mut encrypted = false;
-    let mut b64 = String::new();
-    for line in inner.lines() {
-        let line = line.trim();
-        if line.contains(':') {
-            // PEM headers: "Proc-Type: 4,ENCRYPTED", "DEK-Info: …".
-            encrypted |= line.contains("ENCRYPTED");
-            continue;
-        }
-        b64.push_str(line);
-    }
-    let body = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-    Some(PemBlock { body, encrypted })
 }
 
 #[cfg(test)]
