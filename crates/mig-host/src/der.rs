@@ -1,5 +1,5 @@
-//! Just enough DER and PEM to look inside key files: DER elements and sequences, and the PEM
-//! block a file starts with. Every read is bounds-checked: malformed input gives `None`,
+//! Just enough DER, PEM and SSH wire format to look inside key files: DER elements and
+//! sequences, the PEM block a file starts with, SSH strings. Every read is bounds-checked: malformed input gives `None`,
 //! never a panic.
 
 use base64::Engine;
@@ -39,6 +39,14 @@ pub fn sequence(buf: &[u8]) -> Option<Vec<(u8, &[u8])>> {
         off = next;
     }
     Some(items)
+}
+
+/// An SSH wire-format string at `off` (a 32-bit big-endian length, then the bytes): (bytes,
+/// offset after).
+pub fn ssh_string(buf: &[u8], off: usize) -> Option<(&[u8], usize)> {
+    let len = u32::from_be_bytes(buf.get(off..off + 4)?.try_into().ok()?) as usize;
+    let end = (off + 4).checked_add(len)?;
+    Some((buf.get(off + 4..end)?, end))
 }
 
 /// The significant bits of a DER INTEGER's contents (a key's modulus, say).

@@ -1326,3 +1326,145 @@ fn memory_map_is_proc_iomem() {
         .collect();
     assert_eq!(ours, names);
 }
+
+#[test]
+fn user_ssh_keys_read_keys_made_by_ssh_keygen_and_openssl() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n).to_string_lossy().into_owned();
+    let run = |cmd: &str, args: &[&str]| -> bool {
+        Command::new(cmd)
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let made = [
+        run(
+            "ssh-keygen",
+            &[
+                "-q",
+                "-t",
+                "rsa",
+                "-b",
+                "2048",
+                "-m",
+                "PEM",
+                "-N",
+                "",
+                "-f",
+                &p("rsa_pem"),
+            ],
+        ),
+        run(
+            "ssh-keygen",
+            &["-q", "-t", "ed25519", "-N", "", "-f", &p("ed25519")],
+        ),
+        run(
+            "ssh-keygen",
+            &[
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "secret",
+                "-f",
+                &p("ed25519_locked"),
+            ],
+        ),
+        run(
+            "openssl",
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:3072",
+                "-out",
+                &p("rsa_pkcs8"),
+            ],
+        ),
+        run(
+            "openssl",
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-384",
+                "-out",
+                &p("ec_pkcs8"),
+            ],
+        ),
+        run(
+            "openssl",
+            &[
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+                &p("ec_sec1"),
+            ],
+        ),
+        run(
+            "openssl",
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-aes-128-cbc",
+                "-pass",
+                "pass:x",
+                "-out",
+                &p("rsa_locked"),
+            ],
+        ),
+    ];
+    if made.iter().any(|m| !m) {
+        eprintln!("skipped: ssh-keygen or openssl missing");
+        return;
+    }
+    let names = [
+        "rsa_pem",
+        "ed25519",
+        "ed25519_locked",
+        "rsa_pkcs8",
+        "ec_pkcs8",
+        "ec_sec1",
+        "rsa_locked",
+        "rsa_pem.pub",
+    ];
+    let list: Vec<String> = names.iter().map(|n| format!("'{}'", p(n))).collect();
+    let rows = query(&format!(
+        "SELECT path, encrypted, key_type, key_group_name, key_length, key_security_bits FROM user_ssh_keys WHERE path IN ({}) ORDER BY path",
+        list.join(", ")
+    ));
+    let got: BTreeSet<String> = rows
+        .iter()
+        .map(|r| {
+            let name = s(&r[0]).rsplit('/').next().unwrap().to_string();
+            format!(
+                "{name} {} {} {} {} {}",
+                s(&r[1]),
+                s(&r[2]),
+                s(&r[3]),
+                s(&r[4]),
+                s(&r[5])
+            )
+        })
+        .collect();
+    // A public key is no private key: no row for rsa_pem.pub.
+    let want: BTreeSet<String> = [
+        "ec_pkcs8 0 ec secp384r1 384 192",
+        "ec_sec1 0 ec prime256v1 256 128",
+        "ed25519 0   -1 -1",
+        "ed25519_locked 1   -1 -1",
+        "rsa_locked 1   -1 -1",
+        "rsa_pem 0 rsa  2048 112",
+        "rsa_pkcs8 0 rsa  3072 128",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(got, want);
+}

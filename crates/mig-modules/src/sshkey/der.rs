@@ -2,18 +2,12 @@
 //! DSA, SEC1 EC and PKCS#8 keys, and OpenSSH's own format. Every read is bounds-checked:
 //! malformed input gives `None`, never a panic.
 
+pub(crate) use mig_host::der::ssh_string;
 use mig_host::der::{sequence, tlv};
 
 fn push_string(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(&(s.len() as u32).to_be_bytes());
     out.extend_from_slice(s);
-}
-
-/// An SSH string at `off`: (bytes, offset after).
-pub(crate) fn ssh_string(buf: &[u8], off: usize) -> Option<(&[u8], usize)> {
-    let len = u32::from_be_bytes(buf.get(off..off + 4)?.try_into().ok()?) as usize;
-    let end = (off + 4).checked_add(len)?;
-    Some((buf.get(off + 4..end)?, end))
 }
 
 fn integers<'a>(items: &[(u8, &'a [u8])], n: usize) -> Option<Vec<&'a [u8]>> {

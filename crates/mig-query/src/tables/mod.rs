@@ -87,6 +87,7 @@ static ALL: &[&Table] = &[
     &kernel_state::ETC_PROTOCOLS,
     &kernel_state::ETC_SERVICES,
     &user_files::KNOWN_HOSTS,
+    &user_files::USER_SSH_KEYS,
     &kernel_state::SHARED_MEMORY,
     &kernel_state::MEMORY_MAP,
     &packages::DEB_PACKAGE_FILES,

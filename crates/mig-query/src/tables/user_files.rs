@@ -4,8 +4,9 @@
 use super::super::row::table_row;
 use super::super::schema::*;
 use super::accounts::selected_users;
+use mig_host::users;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Lines of files, each with the uid of its owner, one line at a time.
 struct Lines {
@@ -258,6 +259,247 @@ fn gen_known_hosts(q: &Constraints) -> Result<Box<dyn Rows>, String> {
             }));
         }
     })))
+}
+
+table_row! {
+    /// One private key in a user's ~/.ssh.
+    struct UserSshKeyRow {
+        uid: bigint = "The local user that owns the key file",
+        path: text = "Path to key file",
+        encrypted: integer = "1 if key is encrypted, 0 otherwise",
+        key_type: text = "The type of the private key. One of [rsa, dsa, dh, ec, hmac, cmac], or the empty string.",
+        key_group_name: text = "The group of the private key. Supported for a subset of key_types implemented by OpenSSL",
+        key_length: integer = "The cryptographic length of the cryptosystem to which the private key belongs, in bits. Definition of cryptographic length is specific to cryptosystem. -1 if unavailable",
+        key_security_bits: integer = "The number of bits of security the private key provides. -1 if unavailable",
+    }
+    absent {
+        pid_with_namespace: integer = "Pids that contain a namespace",
+    }
+}
+
+pub(crate) static USER_SSH_KEYS: Table = Table {
+    name: "user_ssh_keys",
+    about: "Returns the private keys in the users ~/.ssh directory and whether or not they are encrypted (or the files a `path` constraint names).",
+    columns: UserSshKeyRow::COLUMNS,
+    index: &["uid", "path"],
+    required: &[],
+    like: &[],
+    generate: gen_user_ssh_keys,
+    example: "SELECT uid, path, key_type, key_length FROM user_ssh_keys WHERE encrypted = 0",
+};
+
+fn gen_user_ssh_keys(q: &Constraints) -> Result<Box<dyn Rows>, String> {
+    use std::os::unix::fs::MetadataExt;
+    // (owner, file): the files named, or every file of every user's ~/.ssh.
+    let mut files: Vec<(i64, std::path::PathBuf)> = Vec::new();
+    if let Some(paths) = q.texts("path") {
+        for p in paths {
+            if let Ok(m) = std::fs::metadata(&p) {
+                files.push((i64::from(m.uid()), p.into()));
+            }
+        }
+    } else {
+        let wanted = q.ints("uid");
+        let mut homes = std::collections::BTreeSet::new();
+        for u in users::users().map_err(|e| e.to_string())? {
+            let uid = i64::from(u.uid);
+            if wanted.as_ref().is_some_and(|w| !w.contains(&uid)) || !homes.insert(u.home.clone()) {
+                continue;
+            }
+            let mut found: Vec<_> = std::fs::read_dir(Path::new(&u.home).join(".ssh"))
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.is_file())
+                        .collect()
+                })
+                .unwrap_or_default();
+            found.sort();
+            files.extend(found.into_iter().map(|p| (uid, p)));
+        }
+    }
+    let rows: Vec<UserSshKeyRow> = files
+        .into_iter()
+        .filter_map(|(uid, path)| {
+            // Only private keys are rows; a key file larger than any key is not one.
+            let meta = std::fs::metadata(&path).ok()?;
+            if meta.len() > 1 << 20 {
+                return None;
+            }
+            let text = std::fs::read_to_string(&path).ok()?;
+            let key = private_key_facts(&text)?;
+            Some(UserSshKeyRow {
+                uid,
+                path: path.to_string_lossy().into_owned(),
+                encrypted: i64::from(key.encrypted),
+                key_type: key.kind.into(),
+                key_group_name: key.group.into(),
+                key_length: key.bits,
+                key_security_bits: key.security_bits,
+            })
+        })
+        .collect();
+    Ok(VecRows::boxed(rows))
+}
+
+/// What osquery (through OpenSSL) tells of a private key.
+#[derive(Debug, PartialEq, Eq)]
+struct KeyFacts {
+    encrypted: bool,
+    /// OpenSSL's family: rsa, dsa, ec; empty for the others (Ed25519) and for keys OpenSSL
+    /// cannot open (encrypted ones, OpenSSH's format).
+    kind: &'static str,
+    group: &'static str,
+    bits: i64,
+    security_bits: i64,
+}
+
+/// A private key file's facts; `None` when the text is no private key.
+fn private_key_facts(text: &str) -> Option<KeyFacts> {
+    use mig_host::der::pem_block;
+    let text = text.trim_start();
+    let opaque = |encrypted| KeyFacts {
+        encrypted,
+        kind: "",
+        group: "",
+        bits: -1,
+        security_bits: -1,
+    };
+    if let Some(block) = pem_block(text, "OPENSSH PRIVATE KEY") {
+        // openssh-key-v1\0, then the cipher name: "none" unless encrypted.
+        let cipher = block
+            .body
+            .strip_prefix(b"openssh-key-v1\0".as_slice())
+            .and_then(|rest| mig_host::der::ssh_string(rest, 0));
+        return Some(opaque(cipher.is_none_or(|(c, _)| c != b"none")));
+    }
+    if pem_block(text, "ENCRYPTED PRIVATE KEY").is_some() {
+        return Some(opaque(true));
+    }
+    for (label, read) in [
+        (
+            "RSA PRIVATE KEY",
+            pkcs1_rsa as fn(&[u8]) -> Option<KeyFacts>,
+        ),
+        ("DSA PRIVATE KEY", dsa),
+        ("EC PRIVATE KEY", sec1_ec),
+        ("PRIVATE KEY", pkcs8),
+    ] {
+        if let Some(block) = pem_block(text, label) {
+            if block.encrypted {
+                return Some(opaque(true));
+            }
+            return read(&block.body);
+        }
+    }
+    None
+}
+
+/// OpenSSL's security bits of a finite-field key of `l` bits (RSA modulus, DSA prime).
+fn ff_security_bits(l: u32) -> i64 {
+    match l {
+        15360.. => 256,
+        7680.. => 192,
+        3072.. => 128,
+        2048.. => 112,
+        1024.. => 80,
+        _ => 0,
+    }
+}
+
+fn pkcs1_rsa(der: &[u8]) -> Option<KeyFacts> {
+    let items = mig_host::der::sequence(der)?;
+    let n = items.get(1).filter(|(t, _)| *t == 0x02)?.1;
+    let bits = mig_host::der::integer_bits(n);
+    Some(KeyFacts {
+        encrypted: false,
+        kind: "rsa",
+        group: "",
+        bits: i64::from(bits),
+        security_bits: ff_security_bits(bits),
+    })
+}
+
+fn dsa(der: &[u8]) -> Option<KeyFacts> {
+    let items = mig_host::der::sequence(der)?;
+    let (p, q) = (items.get(1)?.1, items.get(2)?.1);
+    let (l, n) = (
+        mig_host::der::integer_bits(p),
+        mig_host::der::integer_bits(q),
+    );
+    let security = if n < 160 {
+        0
+    } else {
+        ff_security_bits(l).min(i64::from(n / 2))
+    };
+    Some(KeyFacts {
+        encrypted: false,
+        kind: "dsa",
+        group: "",
+        bits: i64::from(l),
+        security_bits: security,
+    })
+}
+
+/// A named curve, as OpenSSL names it: (group, bits, security bits).
+fn curve(oid: &[u8]) -> Option<(&'static str, i64, i64)> {
+    Some(match oid {
+        [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07] => ("prime256v1", 256, 128),
+        [0x2b, 0x81, 0x04, 0x00, 0x22] => ("secp384r1", 384, 192),
+        [0x2b, 0x81, 0x04, 0x00, 0x23] => ("secp521r1", 521, 256),
+        [0x2b, 0x81, 0x04, 0x00, 0x0a] => ("secp256k1", 256, 128),
+        _ => return None,
+    })
+}
+
+fn ec_facts(curve_oid: &[u8]) -> KeyFacts {
+    let (group, bits, security) = curve(curve_oid).unwrap_or(("", -1, -1));
+    KeyFacts {
+        encrypted: false,
+        kind: "ec",
+        group,
+        bits,
+        security_bits: security,
+    }
+}
+
+/// SEC1: { version, key, [0] curve, [1] public key }.
+fn sec1_ec(der: &[u8]) -> Option<KeyFacts> {
+    let items = mig_host::der::sequence(der)?;
+    let params = items.iter().find(|(t, _)| *t == 0xa0)?.1;
+    let (tag, oid, _) = mig_host::der::tlv(params, 0)?;
+    (tag == 0x06).then(|| ec_facts(oid))
+}
+
+/// PKCS#8: { version, { algorithm, parameters }, key }.
+fn pkcs8(der: &[u8]) -> Option<KeyFacts> {
+    let items = mig_host::der::sequence(der)?;
+    let algorithm = items.get(1).filter(|(t, _)| *t == 0x30)?.1;
+    let (_, oid, next) = mig_host::der::tlv(algorithm, 0)?;
+    let key = items.get(2).filter(|(t, _)| *t == 0x04)?.1;
+    match oid {
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01] => pkcs1_rsa(key),
+        [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01] => {
+            let (_, curve_oid, _) = mig_host::der::tlv(algorithm, next)?;
+            Some(ec_facts(curve_oid))
+        }
+        // Ed25519 and Ed448: OpenSSL knows their sizes, not a family osquery names.
+        [0x2b, 0x65, 0x70] => Some(KeyFacts {
+            encrypted: false,
+            kind: "",
+            group: "",
+            bits: 253,
+            security_bits: 128,
+        }),
+        [0x2b, 0x65, 0x71] => Some(KeyFacts {
+            encrypted: false,
+            kind: "",
+            group: "",
+            bits: 456,
+            security_bits: 224,
+        }),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
