@@ -228,6 +228,16 @@ fn parent_of(path: &str) -> String {
     }
 }
 
+/// The entries of `dir` that `keep` accepts, sorted; none when it cannot be read (a missing
+/// or unreadable directory has nothing to list).
+pub(crate) fn sorted_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| keep(p)).collect())
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
 /// `/etc/` and `/etc` are the same directory.
 pub(crate) fn normalize_dir(d: &str) -> String {
     let t = d.trim_end_matches('/');

@@ -48,6 +48,17 @@ pub(crate) fn selected_users(q: &Constraints) -> Result<Vec<User>, String> {
         .collect())
 }
 
+/// The accounts a scan visits for their home's files (those a `uid` constraint names, or
+/// all), each home once: several accounts share / or /nonexistent. A home that is not an
+/// absolute path, or is /, holds no user's files.
+pub(crate) fn user_homes(q: &Constraints) -> Result<Vec<User>, String> {
+    let mut seen = std::collections::BTreeSet::new();
+    Ok(selected_users(q)?
+        .into_iter()
+        .filter(|u| u.home.starts_with('/') && u.home != "/" && seen.insert(u.home.clone()))
+        .collect())
+}
+
 fn gen_users(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     Ok(VecRows::boxed(
         selected_users(q)?

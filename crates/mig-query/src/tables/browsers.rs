@@ -1,10 +1,11 @@
 //! Extensions of users' applications: firefox_addons (every Firefox profile's
 //! extensions.json) and vscode_extensions (VS Code and its forks' extensions.json).
 
+use super::super::paths::sorted_entries;
 use super::super::row::table_row;
 use super::super::schema::*;
+use super::accounts::user_homes;
 use serde_json::Value as Json;
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 table_row! {
@@ -46,17 +47,9 @@ const FIREFOX_DIRS: &[&str] = &[
 ];
 
 fn gen_firefox_addons(q: &Constraints) -> Result<Box<dyn Rows>, String> {
-    let wanted = q.ints("uid");
     let mut rows = Vec::new();
-    let mut homes = BTreeSet::new();
-    for user in mig_host::users::users().map_err(|e| e.to_string())? {
+    for user in user_homes(q)? {
         let uid = i64::from(user.uid);
-        if wanted.as_ref().is_some_and(|w| !w.contains(&uid))
-            || !user.home.starts_with('/')
-            || !homes.insert(user.home.clone())
-        {
-            continue;
-        }
         for dir in FIREFOX_DIRS {
             for profile in profiles(&Path::new(&user.home).join(dir)) {
                 q.check()?;
@@ -73,20 +66,10 @@ fn gen_firefox_addons(q: &Constraints) -> Result<Box<dyn Rows>, String> {
 
 /// The profile directories of a Firefox directory (not its crash reports and pings).
 fn profiles(dir: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_dir())
-                .collect()
-        })
-        .unwrap_or_default();
-    found.retain(|p| {
+    sorted_entries(dir, |p| {
         let name = p.to_string_lossy();
-        !name.ends_with("Crash Reports") && !name.ends_with("Pending Pings")
-    });
-    found.sort();
-    found
+        p.is_dir() && !name.ends_with("Crash Reports") && !name.ends_with("Pending Pings")
+    })
 }
 
 /// A JSON value as osquery turns one into text: booleans as 1 and 0, `null` as "null".
@@ -193,17 +176,9 @@ const VSCODE_DIRS: &[(&str, &str)] = &[
 ];
 
 fn gen_vscode_extensions(q: &Constraints) -> Result<Box<dyn Rows>, String> {
-    let wanted = q.ints("uid");
     let mut rows = Vec::new();
-    let mut homes = BTreeSet::new();
-    for user in mig_host::users::users().map_err(|e| e.to_string())? {
+    for user in user_homes(q)? {
         let uid = i64::from(user.uid);
-        if wanted.as_ref().is_some_and(|w| !w.contains(&uid))
-            || !user.home.starts_with('/')
-            || !homes.insert(user.home.clone())
-        {
-            continue;
-        }
         for (dir, edition) in VSCODE_DIRS {
             let file = Path::new(&user.home)
                 .join(dir)

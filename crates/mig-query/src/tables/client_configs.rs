@@ -1,8 +1,9 @@
 //! ssh_configs and yum_sources: clients' configuration files, parsed as osquery parses them.
 
+use super::super::paths::sorted_entries;
 use super::super::row::table_row;
 use super::super::schema::*;
-use std::collections::BTreeSet;
+use super::accounts::user_homes;
 use std::path::Path;
 
 table_row! {
@@ -31,16 +32,8 @@ const SYSTEM_SSH_CONFIG: &str = "/etc/ssh/ssh_config";
 fn gen_ssh_configs(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     let wanted = q.ints("uid");
     let mut rows = Vec::new();
-    let users = mig_host::users::users().map_err(|e| e.to_string())?;
-    let mut homes = BTreeSet::new();
-    for user in users {
+    for user in user_homes(q)? {
         let uid = i64::from(user.uid);
-        if wanted.as_ref().is_some_and(|w| !w.contains(&uid))
-            || !user.home.starts_with('/')
-            || !homes.insert(user.home.clone())
-        {
-            continue;
-        }
         let path = Path::new(&user.home).join(".ssh/config");
         rows.extend(parse_ssh_config(&read(&path), uid, &path.to_string_lossy()));
     }
@@ -115,12 +108,9 @@ const YUM_REPOS_DIR: &str = "/etc/yum.repos.d";
 fn gen_yum_sources(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     let (mut rows, reposdir) = parse_yum_ini(&read(Path::new(YUM_CONF)), YUM_CONF);
     let dir = reposdir.unwrap_or_else(|| YUM_REPOS_DIR.to_string());
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.retain(|p: &std::path::PathBuf| p.extension().is_some_and(|x| x == "repo"));
-    files.sort();
-    for f in files {
+    for f in sorted_entries(Path::new(&dir), |p| {
+        p.extension().is_some_and(|x| x == "repo")
+    }) {
         rows.extend(parse_yum_ini(&read(&f), &f.to_string_lossy()).0);
     }
     Ok(VecRows::boxed(rows))

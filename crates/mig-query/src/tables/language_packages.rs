@@ -1,10 +1,11 @@
 //! python_packages and npm_packages: the Python distributions and Node packages installed
 //! system-wide and in users' homes, read from their own metadata files.
 
-use super::super::paths::{Expand, Pattern};
+use super::super::paths::{sorted_entries, Expand, Pattern};
 use super::super::row::table_row;
 use super::super::schema::*;
-use std::collections::{BTreeSet, HashSet};
+use super::accounts::user_homes;
+use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -84,17 +85,8 @@ fn gen_python_packages(q: &Constraints) -> Result<Box<dyn Rows>, String> {
                 sites.extend(expand(pattern).into_iter().map(|d| (d, 0)));
             }
         }
-        let users = mig_host::users::users().map_err(|e| e.to_string())?;
-        let mut homes_seen = BTreeSet::new();
-        for user in users {
+        for user in user_homes(q)? {
             let uid = i64::from(user.uid);
-            if wanted_uids.as_ref().is_some_and(|u| !u.contains(&uid))
-                || !user.home.starts_with('/')
-                || user.home == "/"
-                || !homes_seen.insert(user.home.clone())
-            {
-                continue;
-            }
             for suffix in USER_SITES {
                 let pattern = format!("{}/{suffix}", user.home.trim_end_matches('/'));
                 sites.extend(expand(&pattern).into_iter().map(|d| (d, uid)));
@@ -124,16 +116,7 @@ fn expand(pattern: &str) -> Vec<String> {
 
 /// The distributions of one site directory.
 fn site_packages(site: &Path, uid: i64) -> Vec<PythonPackageRow> {
-    let Ok(entries) = std::fs::read_dir(site) else {
-        return Vec::new();
-    };
-    let mut dists: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dists.sort();
-    dists
+    sorted_entries(site, Path::is_dir)
         .into_iter()
         .filter_map(|dist| {
             let name = dist.file_name()?.to_string_lossy().into_owned();
@@ -256,13 +239,7 @@ fn node_site(site: &Path, out: &mut Vec<NpmPackageRow>) {
 
 /// The package directories of a node_modules directory that have a package.json.
 fn packages_in(modules: &Path) -> Vec<PathBuf> {
-    let list = |d: &Path| -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
-            .map(|e| e.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        v.sort();
-        v
-    };
+    let list = |d: &Path| sorted_entries(d, |_| true);
     let mut out = Vec::new();
     for entry in list(modules) {
         let is_scope = entry

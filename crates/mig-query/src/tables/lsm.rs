@@ -1,6 +1,7 @@
 //! Linux security modules: apparmor_profiles (AppArmor's securityfs) and selinux_settings
 //! (selinuxfs).
 
+use super::super::paths::sorted_entries;
 use super::super::row::table_row;
 use super::super::schema::*;
 use std::path::{Path, PathBuf};
@@ -39,18 +40,7 @@ fn gen_apparmor_profiles(_: &Constraints) -> Result<Box<dyn Rows>, String> {
 /// Every profile below `root`, each subprofile's path its parent's and its own name joined
 /// by `//`, as aa-status names them.
 fn apparmor_profiles(root: &Path) -> Vec<ApparmorRow> {
-    let dirs = |d: &Path| -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
-            .map(|e| {
-                e.flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.is_dir())
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
-    };
+    let dirs = |d: &Path| sorted_entries(d, Path::is_dir);
     let mut rows = Vec::new();
     let mut todo: Vec<(String, PathBuf)> =
         dirs(root).into_iter().map(|d| (String::new(), d)).collect();

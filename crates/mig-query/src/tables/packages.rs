@@ -1,6 +1,7 @@
 //! deb_packages, rpm_packages, apt_sources: the package managers' own databases and
 //! configuration, read without running them.
 
+use super::super::paths::sorted_entries;
 use super::super::row::{saturate, table_row};
 use super::super::schema::*;
 use mig_host::packages::{self, Package};
@@ -265,18 +266,7 @@ fn portage_packages(db: &Path, world: &str) -> Vec<PortageRow> {
 
 /// Portage's installed packages: (`category/name`, version, its directory).
 fn installed_ebuilds(db: &Path) -> Vec<(String, String, PathBuf)> {
-    let dirs = |d: &Path| -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
-            .map(|e| {
-                e.flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.is_dir())
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
-    };
+    let dirs = |d: &Path| sorted_entries(d, Path::is_dir);
     let base = |p: &Path| {
         p.file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -5,8 +5,10 @@
 //! enablement; `active_state`/`sub_state` are `active`/`running` when the unit's cgroup holds
 //! processes, and empty when that cannot be told from files (see docs/compat.md).
 
+use super::super::paths::sorted_entries;
 use super::super::row::table_row;
 use super::super::schema::*;
+use super::accounts::user_homes;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -245,28 +247,24 @@ pub(crate) static STARTUP_ITEMS: Table = Table {
     example: "SELECT name, path, type, status FROM startup_items WHERE type = 'Startup Item'",
 };
 
-fn gen_startup_items(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+fn gen_startup_items(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     let mut rows = Vec::new();
     let mut dirs: Vec<(String, String)> = vec![("/etc/init.d/".into(), String::new())];
     let mut xdg: Vec<(String, String)> = vec![("/etc/xdg/autostart/".into(), String::new())];
-    let mut seen = std::collections::BTreeSet::new();
-    for u in mig_host::users::users().map_err(|e| e.to_string())? {
-        if !u.home.starts_with('/') || u.home == "/" || !seen.insert(u.home.clone()) {
-            continue;
-        }
+    for u in user_homes(q)? {
         let home = u.home.trim_end_matches('/');
         xdg.push((format!("{home}/.config/autostart/"), u.name.clone()));
         dirs.push((format!("{home}/.config/autostart-scripts/"), u.name.clone()));
     }
     for (dir, user) in &xdg {
-        for file in sorted_files(dir) {
+        for file in sorted_entries(Path::new(dir), Path::is_file) {
             let text = std::fs::read_to_string(&file).unwrap_or_default();
             let (name, exec) = desktop_entry(&text);
             rows.push(startup_row(name, exec, dir, user));
         }
     }
     for (dir, user) in &dirs {
-        for file in sorted_files(dir) {
+        for file in sorted_entries(Path::new(dir), Path::is_file) {
             let name = file
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -303,19 +301,6 @@ fn startup_row(name: String, path: String, dir: &str, user: &str) -> StartupRow 
         status: "enabled".into(),
         username: user.to_string(),
     }
-}
-
-fn sorted_files(dir: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
 }
 
 /// A .desktop file's `Name=` and `Exec=` (the first of each, as osquery reads them).

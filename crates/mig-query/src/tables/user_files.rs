@@ -3,8 +3,7 @@
 
 use super::super::row::table_row;
 use super::super::schema::*;
-use super::accounts::selected_users;
-use mig_host::users;
+use super::accounts::{selected_users, user_homes};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
@@ -299,13 +298,8 @@ fn gen_user_ssh_keys(q: &Constraints) -> Result<Box<dyn Rows>, String> {
             }
         }
     } else {
-        let wanted = q.ints("uid");
-        let mut homes = std::collections::BTreeSet::new();
-        for u in users::users().map_err(|e| e.to_string())? {
+        for u in user_homes(q)? {
             let uid = i64::from(u.uid);
-            if wanted.as_ref().is_some_and(|w| !w.contains(&uid)) || !homes.insert(u.home.clone()) {
-                continue;
-            }
             let mut found: Vec<_> = std::fs::read_dir(Path::new(&u.home).join(".ssh"))
                 .map(|d| {
                     d.flatten()
