@@ -22,7 +22,7 @@ pub fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() {
+        if b[i] == b'\\' && i + 4 <= b.len() {
             let oct = &b[i + 1..i + 4];
             if oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
                 let v = oct
@@ -115,6 +115,12 @@ mod tests {
         assert_eq!(m[0].options, "rw,relatime");
         assert_eq!(unescape("a\\134b"), "a\\b");
         assert_eq!(unescape("end\\"), "end\\");
+    }
+
+    #[test]
+    fn an_escape_at_the_very_end_is_decoded() {
+        assert_eq!(unescape(r"/mnt/trailing\040"), "/mnt/trailing ");
+        assert_eq!(unescape(r"a\9b\04"), r"a\9b\04");
     }
 
     #[test]

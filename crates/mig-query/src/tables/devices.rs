@@ -90,30 +90,6 @@ fn unhex(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The kernel's octal escapes in /proc/mounts and /proc/swaps (`\040` for a space) decoded.
-fn unoctal(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let byte = (b[i] == b'\\')
-            .then(|| s.get(i + 1..i + 4))
-            .flatten()
-            .and_then(|o| u8::from_str_radix(o, 8).ok());
-        match byte {
-            Some(v) => {
-                out.push(v);
-                i += 4;
-            }
-            None => {
-                out.push(b[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 table_row! {
     /// One block device: a disk, a partition, a loop, RAM or device-mapper device.
     struct BlockDeviceRow {
@@ -331,7 +307,7 @@ fn mounted_types(mounts: &Path, swaps: &Path) -> HashMap<String, String> {
         };
         if device.starts_with('/') && fstype != "fuseblk" {
             types
-                .entry(device_name(Path::new(&unoctal(device))))
+                .entry(device_name(Path::new(&mig_host::mounts::unescape(device))))
                 .or_insert_with(|| fstype.to_string());
         }
     });
@@ -339,7 +315,7 @@ fn mounted_types(mounts: &Path, swaps: &Path) -> HashMap<String, String> {
         let mut f = line.split_whitespace();
         if let (Some(file), Some("partition")) = (f.next(), f.next()) {
             types
-                .entry(device_name(Path::new(&unoctal(file))))
+                .entry(device_name(Path::new(&mig_host::mounts::unescape(file))))
                 .or_insert_with(|| "swap".to_string());
         }
     });
@@ -918,8 +894,11 @@ mod tests {
     fn escapes_and_attributes() {
         assert_eq!(unhex(r"My\x20Disk"), "My Disk");
         assert_eq!(unhex(r"a\xZZb\x"), r"a\xZZb\x");
-        assert_eq!(unoctal(r"/mnt/my\040disk"), "/mnt/my disk");
-        assert_eq!(unoctal(r"a\9b"), r"a\9b");
+        assert_eq!(
+            mig_host::mounts::unescape(r"/mnt/my\040disk"),
+            "/mnt/my disk"
+        );
+        assert_eq!(mig_host::mounts::unescape(r"a\9b"), r"a\9b");
         assert_eq!(udev_safe("  AB 12\t34 x/y "), "AB_12_34_x_y");
         let d = tempfile::tempdir().unwrap();
         put(d.path(), "a", "  ATA \n");
