@@ -205,6 +205,7 @@ fn handle(entry: &str, settings: &mut Settings, out: &mut impl Write) -> anyhow:
 }
 
 fn query(sql: &str, settings: &Settings) -> Result<Vec<String>, String> {
+    mig_modules::query::register_engines();
     let budget = Arc::new(Budget::new(Parent::unlimited(), Some(settings.timeout)));
     let output: Output = Engine::open(budget)?.run(sql, settings.maxrows)?;
     let rows: Vec<Vec<serde_json::Value>> = output

@@ -9,6 +9,7 @@
 pub mod der;
 pub mod elf;
 pub mod hash;
+pub mod magic;
 pub mod mounts;
 pub mod net;
 pub mod netlink;

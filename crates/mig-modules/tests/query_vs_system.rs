@@ -1468,3 +1468,47 @@ fn user_ssh_keys_read_keys_made_by_ssh_keygen_and_openssl() {
     .collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn magic_matches_the_file_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("run");
+    std::fs::write(&script, "#!/bin/sh\nexec true\n").unwrap();
+    let gz = dir.path().join("x.gz");
+    std::fs::write(
+        &gz,
+        [
+            0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ],
+    )
+    .unwrap();
+    for path in [
+        "/bin/ls",
+        "/etc/passwd",
+        script.to_str().unwrap(),
+        gz.to_str().unwrap(),
+    ] {
+        let Some(description) = tool("file", &["-b", path]) else {
+            return;
+        };
+        let mime = tool("file", &["-b", "--mime-type", path]).unwrap();
+        let encoding = tool("file", &["-b", "--mime-encoding", path]).unwrap();
+        let rows = query(&format!(
+            "SELECT data, mime_type, mime_encoding, path FROM magic WHERE path = '{path}'"
+        ));
+        assert_eq!(rows.len(), 1, "{path}");
+        assert_eq!(s(&rows[0][0]), description.trim_end(), "{path}");
+        assert_eq!(s(&rows[0][1]), mime.trim_end(), "{path}");
+        assert_eq!(s(&rows[0][2]), encoding.trim_end(), "{path}");
+    }
+    // A database that is not there is an error that names it.
+    let r = lookup("query").unwrap().run_json(
+        &json!({"sql": "SELECT data FROM magic WHERE path = '/bin/ls' AND magic_db_files = '/nonexistent.mgc'"}),
+        &Context::default(),
+    );
+    assert!(
+        !r.success && r.errors[0].contains("/nonexistent.mgc"),
+        "{:?}",
+        r.errors
+    );
+}

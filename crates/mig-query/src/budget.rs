@@ -116,6 +116,17 @@ impl Budget {
         }
     }
 
+    /// The time left before the nearer of the query's and the run's deadlines; `None` when
+    /// neither has one. A scan that cannot be interrupted (a YARA scan) is given this long.
+    pub fn remaining(&self) -> Option<Duration> {
+        let now = Instant::now();
+        [self.deadline, self.parent.deadline]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|d| d.saturating_duration_since(now))
+    }
+
     /// Why the query stopped, once it has.
     pub fn stopped(&self) -> Option<StopReason> {
         match self.stopped.load(Ordering::Relaxed) {

@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex};
 /// The largest SQL text accepted.
 pub const MAX_SQL: usize = 1 << 20;
 /// The largest string or blob a query may build (`randomblob(1e10)` must not take the host).
-const MAX_VALUE_LENGTH: i32 = 64 << 20;
+pub(crate) const MAX_VALUE_LENGTH: i32 = 64 << 20;
 /// SQLite's memory, for sorting and grouping, across the whole process.
-const HEAP_LIMIT: i64 = 512 << 20;
+pub(crate) const HEAP_LIMIT: i64 = 512 << 20;
 /// How many virtual machine instructions between two looks at the clock.
 const PROGRESS_STEPS: i32 = 1000;
 

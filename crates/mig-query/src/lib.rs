@@ -16,5 +16,6 @@ pub mod schema;
 mod tables;
 pub mod version;
 mod vtab;
+pub mod yara;
 
 pub use tables::{all as all_tables, lookup as lookup_table};

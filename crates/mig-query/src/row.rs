@@ -18,7 +18,8 @@
 /// }
 /// ```
 ///
-/// Each field is `name: kind = "osquery's description"`. The kind is the column's type, and
+/// Each field is `name: kind = "osquery's description"`, after `#[hidden]` for a column
+/// osquery hides from `SELECT *`. The kind is the column's type, and
 /// also the helper of [`crate::schema`] that declares it: `text` is a `String`, `integer`
 /// and `bigint` are `i64`, `double` is `f64`; `Option<kind>` is a column that may be NULL.
 /// A column named like a Rust keyword is written as a raw identifier (`r#type`), and keeps
@@ -47,10 +48,14 @@ macro_rules! table_row {
         $crate::schema::$kind($name, $about)
     };
 
+    // A column marked `#[hidden]`: left out of `SELECT *`, as osquery hides it.
+    (@flag $column:expr) => { $column };
+    (@flag $column:expr, hidden) => { $column.hidden() };
+
     (
         $(#[$meta:meta])*
         $vis:vis struct $row:ident {
-            $($field:ident : $kind:ident $(<$inner:ident>)? = $about:literal),* $(,)?
+            $($(#[$flag:ident])? $field:ident : $kind:ident $(<$inner:ident>)? = $about:literal),* $(,)?
         }
         $(absent {
             $($absent:ident : $absent_kind:ident = $absent_about:literal),* $(,)?
@@ -71,9 +76,13 @@ macro_rules! table_row {
             $vis const COLUMNS: &'static [$crate::schema::Column] = &[
                 $(
                     $crate::row::table_row!(
-                        @column $kind $(<$inner>)?,
-                        $crate::row::column_name(stringify!($field)),
-                        $about
+                        @flag
+                        $crate::row::table_row!(
+                            @column $kind $(<$inner>)?,
+                            $crate::row::column_name(stringify!($field)),
+                            $about
+                        )
+                        $(, $flag)?
                     ),
                 )*
                 $($(
@@ -136,6 +145,8 @@ mod tests {
             size: bigint = "A size",
             ratio: double = "A ratio",
             epoch: Option<integer> = "Unknown on some rows",
+            #[hidden]
+            secret: text = "Hidden from SELECT *",
         }
     }
 
@@ -153,14 +164,18 @@ mod tests {
                 ("size", ColType::Bigint, "A size"),
                 ("ratio", ColType::Double, "A ratio"),
                 ("epoch", ColType::Integer, "Unknown on some rows"),
+                ("secret", ColType::Text, "Hidden from SELECT *"),
             ]
         );
+        let hidden: Vec<bool> = Sample::COLUMNS.iter().map(|c| c.hidden).collect();
+        assert_eq!(hidden, [false, false, false, false, false, true]);
         let row = Row::from(Sample {
             epoch: None,
             ratio: 0.5,
             size: saturate(u64::MAX),
             r#type: -1,
             name: "x".into(),
+            secret: "s".into(),
         });
         assert_eq!(
             row,
@@ -170,6 +185,7 @@ mod tests {
                 Value::Integer(i64::MAX),
                 Value::Real(0.5),
                 Value::Null,
+                Value::Text("s".into()),
             ]
         );
         let with_epoch = Row::from(Sample {
@@ -178,6 +194,7 @@ mod tests {
             size: 0,
             ratio: 0.0,
             epoch: Some(2),
+            secret: String::new(),
         });
         assert_eq!(with_epoch[4], Value::Integer(2));
     }

@@ -89,6 +89,13 @@ pub fn parse_timeout(s: &str) -> Result<Duration, ModuleError> {
     Ok(d)
 }
 
+/// Gives the SQL engine what mig-modules builds for it: the YARA engine of the yara tables.
+/// Called before any query runs here, and by other programs that open the engine (the
+/// agent's shell).
+pub fn register_engines() {
+    crate::yara::engine::register_for_queries();
+}
+
 /// A query ready to run: its SQL (known to prepare) and caps.
 pub struct Plan {
     sql: String,
@@ -184,6 +191,7 @@ impl Module for Query {
 
     fn run(p: &Plan, ctx: &Context) -> Result<Report<Elements, ExecTime>, ModuleError> {
         let start = Instant::now();
+        register_engines();
         let budget = Arc::new(Budget::new(ctx.query_parent(), Some(p.timeout)));
         let output = Engine::open(budget)
             .and_then(|e| e.run(&p.sql, p.maxrows))

@@ -95,6 +95,17 @@ fn a_table_without_its_required_constraint_is_refused_before_anything_runs() {
 #[test]
 fn every_table_answers_select_star_with_its_own_columns() {
     for t in all_tables() {
+        let r = run(t.example);
+        // Without the `yara` feature the yara tables can only say there is no engine.
+        let no_engine =
+            !cfg!(feature = "yara") && r.errors.iter().any(|e| e.contains("no YARA engine"));
+        assert!(
+            r.success || no_engine,
+            "{}: example {:?}: {:?}",
+            t.name,
+            t.example,
+            r.errors
+        );
         if !t.required.is_empty() {
             continue;
         }
@@ -108,12 +119,6 @@ fn every_table_answers_select_star_with_its_own_columns() {
             .map(|c| c.name)
             .collect();
         assert_eq!(r.elements["columns"], json!(names), "{}", t.name);
-        let r = run(t.example);
-        assert!(
-            r.success,
-            "{}: example {:?}: {:?}",
-            t.name, t.example, r.errors
-        );
     }
 }
 

@@ -8,6 +8,7 @@ pub(crate) use without_yara::*;
 #[cfg(feature = "yara")]
 mod with_yara {
     use crate::os::procmem::{self, WalkOptions};
+    use mig_query::yara::{CompiledRules, RuleMatch};
     use std::ops::ControlFlow;
     use std::path::Path;
     use std::time::Duration;
@@ -29,10 +30,22 @@ mod with_yara {
         Ok(compiler.build())
     }
 
-    fn rule_names(results: &yara_x::ScanResults) -> Vec<String> {
+    /// The matching rules, with their tags and each match of their strings.
+    fn rule_matches(results: &yara_x::ScanResults) -> Vec<RuleMatch> {
         results
             .matching_rules()
-            .map(|r| r.identifier().to_string())
+            .map(|r| RuleMatch {
+                rule: r.identifier().to_string(),
+                tags: r.tags().map(|t| t.identifier().to_string()).collect(),
+                strings: r
+                    .patterns()
+                    .flat_map(|p| {
+                        let id = p.identifier();
+                        p.matches()
+                            .map(move |m| (id.to_string(), m.range().start as u64))
+                    })
+                    .collect(),
+            })
             .collect()
     }
 
@@ -40,7 +53,7 @@ mod with_yara {
         rules: &Rules,
         path: &Path,
         timeout: Duration,
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<RuleMatch>, String> {
         let size = std::fs::metadata(path)
             .map_err(|e| crate::gofmt::os_error(&e))?
             .len();
@@ -53,7 +66,7 @@ mod with_yara {
         let mut scanner = yara_x::Scanner::new(rules);
         scanner.set_timeout(timeout);
         let results = scanner.scan_file(path).map_err(|e| e.to_string())?;
-        Ok(rule_names(&results))
+        Ok(rule_matches(&results))
     }
 
     /// The process's readable memory, one region window at a time (windows overlap where
@@ -62,7 +75,7 @@ mod with_yara {
         rules: &Rules,
         pid: u32,
         timeout: Duration,
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<RuleMatch>, String> {
         let regions = procmem::regions(pid).map_err(|e| crate::gofmt::os_error(&e))?;
         let mut scanner = yara_x::blocks::Scanner::new(rules);
         scanner.set_timeout(timeout);
@@ -84,12 +97,38 @@ mod with_yara {
             return Err(e);
         }
         let results = scanner.finish().map_err(|e| e.to_string())?;
-        Ok(rule_names(&results))
+        Ok(rule_matches(&results))
+    }
+
+    /// The engine the query module's yara tables scan with: this one.
+    pub(crate) struct QueryEngine;
+
+    impl mig_query::yara::Engine for QueryEngine {
+        fn compile(&self, source: &str) -> Result<Box<dyn CompiledRules>, String> {
+            Ok(Box::new(QueryRules(compile(source)?)))
+        }
+    }
+
+    struct QueryRules(Rules);
+
+    impl CompiledRules for QueryRules {
+        fn scan_file(&self, path: &Path, timeout: Duration) -> Result<Vec<RuleMatch>, String> {
+            scan_file(&self.0, path, timeout)
+        }
+        fn scan_process(&self, pid: u32, timeout: Duration) -> Result<Vec<RuleMatch>, String> {
+            scan_process(&self.0, pid, timeout)
+        }
+    }
+
+    /// Gives the query module's yara tables this engine.
+    pub(crate) fn register_for_queries() {
+        mig_query::yara::register(&QueryEngine);
     }
 }
 
 #[cfg(not(feature = "yara"))]
 mod without_yara {
+    use mig_query::yara::RuleMatch;
     use std::path::Path;
     use std::time::Duration;
 
@@ -103,11 +142,14 @@ mod without_yara {
         Err(NO_ENGINE.into())
     }
 
-    pub(crate) fn scan_file(_: &Rules, _: &Path, _: Duration) -> Result<Vec<String>, String> {
+    pub(crate) fn scan_file(_: &Rules, _: &Path, _: Duration) -> Result<Vec<RuleMatch>, String> {
         Err(NO_ENGINE.into())
     }
 
-    pub(crate) fn scan_process(_: &Rules, _: u32, _: Duration) -> Result<Vec<String>, String> {
+    pub(crate) fn scan_process(_: &Rules, _: u32, _: Duration) -> Result<Vec<RuleMatch>, String> {
         Err(NO_ENGINE.into())
     }
+
+    /// No engine to give: the yara tables say the build has none.
+    pub(crate) fn register_for_queries() {}
 }

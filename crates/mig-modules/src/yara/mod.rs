@@ -5,7 +5,7 @@
 //! The engine (yara-x) is behind the `yara` cargo feature; a build without it still knows the
 //! module's parameters and says plainly that it cannot scan.
 
-mod engine;
+pub(crate) mod engine;
 
 use crate::flags::{self, Flag};
 use crate::os::procmem;
@@ -335,9 +335,9 @@ impl Run<'_> {
             self.scanned_files += 1;
             match engine::scan_file(rules, &path, self.object_timeout()) {
                 Ok(hits) if hits.is_empty() => {}
-                Ok(matched_rules) => self.matches.push(YaraMatch {
+                Ok(hits) => self.matches.push(YaraMatch {
                     object: path.to_string_lossy().into_owned(),
-                    matched_rules,
+                    matched_rules: hits.into_iter().map(|m| m.rule).collect(),
                     pid: None,
                 }),
                 Err(e) => self.errors.push(format!("{}: {e}", path.display())),
@@ -384,9 +384,9 @@ impl Run<'_> {
             self.scanned_processes += 1;
             match engine::scan_process(rules, pid, self.object_timeout()) {
                 Ok(hits) if hits.is_empty() => {}
-                Ok(matched_rules) => self.matches.push(YaraMatch {
+                Ok(hits) => self.matches.push(YaraMatch {
                     object: name,
-                    matched_rules,
+                    matched_rules: hits.into_iter().map(|m| m.rule).collect(),
                     pid: Some(pid),
                 }),
                 Err(e) => self.errors.push(format!("pid {pid} ({name}): {e}")),

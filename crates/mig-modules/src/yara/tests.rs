@@ -198,3 +198,80 @@ fn errors_are_capped_for_every_module() {
     assert_eq!(r.errors.len(), 3, "{r:?}");
     assert_eq!(r.errors[2], "3 errors were not returned");
 }
+
+/// The query module's yara tables scan with this module's engine: the same rules give the
+/// same matches, with osquery's columns.
+#[test]
+fn the_query_modules_yara_tables_use_this_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let hit = dir.path().join("hit.txt");
+    let miss = dir.path().join("miss.txt");
+    std::fs::write(&hit, "xx EVIL_MARKER yy EVIL_MARKER").unwrap();
+    std::fs::write(&miss, "nothing here").unwrap();
+    let rules = dir.path().join("rules.yar");
+    std::fs::write(
+        &rules,
+        "rule marker : tagged bad { strings: $m = \"EVIL_MARKER\" condition: $m }",
+    )
+    .unwrap();
+    let query = |sql: String| {
+        let r = crate::lookup("query")
+            .unwrap()
+            .run_json(&serde_json::json!({ "sql": sql }), &Context::default());
+        assert!(r.success, "{sql}: {:?}", r.errors);
+        r.elements["rows"].clone()
+    };
+    for table in ["yara_file", "yara"] {
+        let rows = query(format!(
+            "SELECT path, matches, count, strings, tags, sigfile FROM {table} WHERE path LIKE '{}/%.txt' AND sigfile = '{}' ORDER BY path",
+            dir.path().display(),
+            rules.display()
+        ));
+        assert_eq!(
+            rows,
+            serde_json::json!([
+                [
+                    hit.to_str().unwrap(),
+                    "marker",
+                    1,
+                    "$m:3,$m:12",
+                    "tagged,bad",
+                    rules.to_str().unwrap()
+                ],
+                [
+                    miss.to_str().unwrap(),
+                    "",
+                    0,
+                    "",
+                    "",
+                    rules.to_str().unwrap()
+                ],
+            ])
+        );
+    }
+    // This process's memory holds the marker (as a literal of this test).
+    let rows = query(format!(
+        "SELECT pid, matches FROM yara_process WHERE pid = {} AND sigrule = 'rule m {{ strings: $a = \"EVIL_MARKER\" condition: $a }}'",
+        std::process::id()
+    ));
+    assert_eq!(rows, serde_json::json!([[std::process::id(), "m"]]));
+    // Rules that do not compile, and rules from nowhere, are errors that say so.
+    let r = crate::lookup("query").unwrap().run_json(
+        &serde_json::json!({"sql": "SELECT * FROM yara_file WHERE path = '/etc/hostname' AND sigrule = 'rule {'"}),
+        &Context::default(),
+    );
+    assert!(
+        !r.success && r.errors[0].contains("sigrule"),
+        "{:?}",
+        r.errors
+    );
+    let r = crate::lookup("query").unwrap().run_json(
+        &serde_json::json!({"sql": "SELECT * FROM yara_file WHERE path = '/etc/hostname'"}),
+        &Context::default(),
+    );
+    assert!(
+        !r.success && r.errors[0].contains("needs rules"),
+        "{:?}",
+        r.errors
+    );
+}

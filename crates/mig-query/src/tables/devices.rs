@@ -118,21 +118,21 @@ pub(crate) static BLOCK_DEVICES: Table = Table {
 };
 
 /// Where block devices are read from: the system's, or a test's fixture.
-struct BlockSources {
+pub(super) struct BlockSources {
     /// sysfs's `class/block`: one symbolic link per block device.
-    class_block: PathBuf,
+    pub(super) class_block: PathBuf,
     /// udev's database (`b<major>:<minor>` files with `E:ID_FS_*=` lines).
-    udev_data: PathBuf,
+    pub(super) udev_data: PathBuf,
     /// `/dev/disk`, with its `by-uuid` and `by-label` links.
-    dev_disk: PathBuf,
+    pub(super) dev_disk: PathBuf,
     /// The mounted filesystems, /proc/mounts' format.
-    mounts: PathBuf,
+    pub(super) mounts: PathBuf,
     /// The swap areas in use, /proc/swaps' format.
-    swaps: PathBuf,
+    pub(super) swaps: PathBuf,
 }
 
 impl BlockSources {
-    fn system() -> BlockSources {
+    pub(super) fn system() -> BlockSources {
         BlockSources {
             class_block: "/sys/class/block".into(),
             udev_data: "/run/udev/data".into(),
@@ -353,6 +353,26 @@ fn block_device_rows(src: &BlockSources, names: Option<&[String]>) -> Vec<BlockD
                 r#type: fs.kind,
                 label: fs.label,
             }
+        })
+        .collect()
+}
+
+/// A block device's name (`/dev/sda1`), parent and filesystem UUID, as block_devices gives
+/// them: what tables about disks (disk_encryption) start from.
+pub(super) struct BlockIdentity {
+    pub(super) name: String,
+    pub(super) parent: String,
+    pub(super) uuid: String,
+}
+
+/// [`BlockIdentity`] of every block device (or of those in `names`), sorted by name.
+pub(super) fn block_identities(src: &BlockSources, names: Option<&[String]>) -> Vec<BlockIdentity> {
+    block_device_rows(src, names)
+        .into_iter()
+        .map(|r| BlockIdentity {
+            name: r.name,
+            parent: r.parent,
+            uuid: r.uuid,
         })
         .collect()
 }

@@ -14,7 +14,7 @@ const MAX_BYTES: u64 = 32 << 20;
 
 /// The files a `path` constraint names: `=`/`IN`, or a LIKE pattern (`%` within a component,
 /// a trailing `%%` below), as the `file` table reads them.
-fn files(q: &Constraints) -> Result<Source, String> {
+pub(super) fn files(q: &Constraints) -> Result<Source, String> {
     if let Some(paths) = q.texts("path") {
         return Ok(Source::exact(paths));
     }

@@ -2,10 +2,12 @@
 
 mod accounts;
 mod browsers;
+mod chrome;
 mod client_configs;
 mod config_files;
 mod cpuid;
 mod devices;
+mod disk_encryption;
 mod file_contents;
 mod files;
 mod firmware;
@@ -15,6 +17,7 @@ mod kernel_state;
 mod language_packages;
 mod logins;
 mod lsm;
+mod magic;
 mod network;
 mod packages;
 mod processes;
@@ -23,6 +26,7 @@ mod sockets;
 mod system;
 mod systemd;
 mod user_files;
+mod yara;
 
 use super::schema::Table;
 
@@ -113,6 +117,17 @@ static ALL: &[&Table] = &[
     &lsm::APPARMOR_PROFILES,
     &lsm::SELINUX_SETTINGS,
     &cpuid::CPUID,
+    &chrome::CHROME_EXTENSIONS,
+    &self_info::OSQUERY_FLAGS,
+    &self_info::OSQUERY_SCHEDULE,
+    &self_info::OSQUERY_PACKS,
+    &self_info::OSQUERY_EVENTS,
+    &magic::MAGIC,
+    &disk_encryption::DISK_ENCRYPTION,
+    &yara::YARA_FILE,
+    &yara::YARA,
+    &yara::YARA_PROCESS,
+    &chrome::CHROME_EXTENSION_CONTENT_SCRIPTS,
 ];
 
 // Every table's index, required and like lists name its own columns, checked as the crate
