@@ -7,6 +7,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod der;
+pub mod docker;
 pub mod elf;
 pub mod hash;
 pub mod magic;

@@ -1512,3 +1512,244 @@ fn magic_matches_the_file_command() {
         r.errors
     );
 }
+
+/// Runs `docker args…`; its trimmed output.
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A container this test starts (from an image it imports from busybox), removed at the end
+/// even when an assertion fails.
+struct DockerFixture {
+    container: String,
+    image: String,
+    volume: String,
+}
+
+impl Drop for DockerFixture {
+    fn drop(&mut self) {
+        let quiet = |args: &[&str]| {
+            let _ = Command::new("docker").args(args).output();
+        };
+        quiet(&["rm", "-f", &self.container]);
+        quiet(&["rmi", "-f", &self.image]);
+        quiet(&["volume", "rm", "-f", &self.volume]);
+    }
+}
+
+#[test]
+fn docker_tables_match_the_docker_cli() {
+    let daemon = Command::new("docker")
+        .args(["info", "-f", "{{.ServerVersion}}"])
+        .output();
+    if !daemon.is_ok_and(|o| o.status.success()) || !std::path::Path::new("/bin/busybox").exists() {
+        eprintln!("skipped: no Docker daemon (or no /bin/busybox to build an image from)");
+        // With no daemon every table is empty, not an error.
+        if Command::new("docker")
+            .arg("info")
+            .output()
+            .map_or(true, |o| !o.status.success())
+        {
+            assert!(query("SELECT * FROM docker_containers").is_empty());
+            assert!(query("SELECT * FROM docker_version").is_empty());
+        }
+        return;
+    }
+    let tag = format!("mig-test-{}", std::process::id());
+    let fx = DockerFixture {
+        container: tag.clone(),
+        image: format!("migtest/{tag}:1"),
+        volume: format!("{tag}-v"),
+    };
+    let rootfs = tempfile::tempdir().unwrap();
+    std::fs::create_dir(rootfs.path().join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", rootfs.path().join("bin/busybox")).unwrap();
+    for link in ["sh", "sleep"] {
+        std::os::unix::fs::symlink("busybox", rootfs.path().join("bin").join(link)).unwrap();
+    }
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(rootfs.path())
+        .args(["-cf", "-", "."])
+        .output()
+        .unwrap();
+    let mut import = Command::new("docker")
+        .args(["import", "-c", "LABEL team=ir", "-", &fx.image])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut import.stdin.take().unwrap(), &tar.stdout).unwrap();
+    assert!(import.wait().unwrap().success());
+    docker(&["volume", "create", &fx.volume]);
+    let id = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &fx.container,
+        "-e",
+        "SECRET_TOKEN=abc",
+        "-l",
+        "role=probe",
+        "-v",
+        "/tmp:/hosttmp:ro",
+        &fx.image,
+        "/bin/sleep",
+        "600",
+    ]);
+
+    // Containers, by id and name, with inspect's details.
+    let rows = query(&format!(
+        "SELECT id, name, state, privileged, readonly_rootfs, env_variables, pid, image FROM docker_containers WHERE id = '{id}'"
+    ));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(s(&rows[0][1]), format!("/{}", fx.container));
+    assert_eq!(s(&rows[0][2]), "running");
+    assert_eq!(
+        (rows[0][3].clone(), rows[0][4].clone()),
+        (json!(0), json!(0))
+    );
+    assert!(s(&rows[0][5]).contains("SECRET_TOKEN=abc"));
+    assert_eq!(
+        s(&rows[0][6]),
+        docker(&["inspect", "-f", "{{.State.Pid}}", &id])
+    );
+    assert_eq!(s(&rows[0][7]), fx.image);
+    let ours: BTreeSet<String> = query("SELECT id FROM docker_containers")
+        .iter()
+        .map(|r| s(&r[0]))
+        .collect();
+    let theirs: BTreeSet<String> = docker(&["ps", "-aq", "--no-trunc"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(ours, theirs);
+    // A prefix finds the container and is what the row shows.
+    let short = &id[..12];
+    let rows = query(&format!(
+        "SELECT id FROM docker_containers WHERE id = '{short}'"
+    ));
+    assert_eq!(rows, vec![vec![json!(short)]]);
+
+    // Its processes are what `docker top` lists.
+    let pids: BTreeSet<String> = query(&format!(
+        "SELECT pid FROM docker_container_processes WHERE id = '{id}'"
+    ))
+    .iter()
+    .map(|r| s(&r[0]))
+    .collect();
+    let top: BTreeSet<String> = docker(&["top", &id, "-o", "pid"])
+        .lines()
+        .skip(1)
+        .map(|l| l.trim().to_string())
+        .collect();
+    assert_eq!(pids, top);
+    let rows = query(&format!(
+        "SELECT cmdline, uid FROM docker_container_processes WHERE id = '{id}'"
+    ));
+    assert_eq!(
+        (s(&rows[0][0]), s(&rows[0][1])),
+        ("/bin/sleep 600".into(), "0".into())
+    );
+
+    // Mounts, environment, labels.
+    let rows = query(&format!(
+        "SELECT type, source, destination, rw FROM docker_container_mounts WHERE id = '{id}'"
+    ));
+    assert_eq!(
+        rows,
+        vec![vec![
+            json!("bind"),
+            json!("/tmp"),
+            json!("/hosttmp"),
+            json!(0)
+        ]]
+    );
+    let rows = query(&format!(
+        "SELECT value FROM docker_container_envs WHERE id = '{id}' AND key = 'SECRET_TOKEN'"
+    ));
+    assert_eq!(rows, vec![vec![json!("abc")]]);
+    let rows = query(&format!(
+        "SELECT value FROM docker_container_labels WHERE id = '{id}' AND key = 'role'"
+    ));
+    assert_eq!(rows, vec![vec![json!("probe")]]);
+
+    // Images, their history and labels.
+    let image_id = docker(&["inspect", "-f", "{{.Id}}", &fx.image]);
+    let image_id = image_id.trim_start_matches("sha256:");
+    let rows = query(&format!(
+        "SELECT tags, size_bytes FROM docker_images WHERE id = '{image_id}'"
+    ));
+    assert_eq!(s(&rows[0][0]), fx.image);
+    assert_eq!(
+        s(&rows[0][1]),
+        docker(&["inspect", "-f", "{{.Size}}", &fx.image])
+    );
+    let ours: BTreeSet<String> = query("SELECT id FROM docker_images")
+        .iter()
+        .map(|r| s(&r[0]))
+        .collect();
+    let theirs: BTreeSet<String> = docker(&["images", "-aq", "--no-trunc"])
+        .lines()
+        .map(|l| l.trim_start_matches("sha256:").to_string())
+        .collect();
+    assert_eq!(ours, theirs);
+    let history = query(&format!(
+        "SELECT created_by, comment FROM docker_image_history WHERE id = '{image_id}'"
+    ));
+    let theirs = docker(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.Comment}}",
+        &fx.image,
+    ]);
+    assert_eq!(history.len(), theirs.lines().count());
+    assert_eq!(s(&history[0][1]), theirs.lines().next().unwrap());
+    let rows = query(&format!(
+        "SELECT value FROM docker_image_labels WHERE id = '{image_id}' AND key = 'team'"
+    ));
+    assert_eq!(rows, vec![vec![json!("ir")]]);
+
+    // The daemon, its networks and volumes.
+    let rows = query("SELECT version, api_version FROM docker_version");
+    assert_eq!(
+        s(&rows[0][0]),
+        docker(&["version", "-f", "{{.Server.Version}}"])
+    );
+    assert_eq!(
+        s(&rows[0][1]),
+        docker(&["version", "-f", "{{.Server.APIVersion}}"])
+    );
+    let rows = query("SELECT containers, images, storage_driver, root_dir FROM docker_info");
+    assert_eq!(s(&rows[0][0]), docker(&["info", "-f", "{{.Containers}}"]));
+    assert_eq!(s(&rows[0][2]), docker(&["info", "-f", "{{.Driver}}"]));
+    assert_eq!(
+        s(&rows[0][3]),
+        docker(&["info", "-f", "{{.DockerRootDir}}"])
+    );
+    let ours: BTreeSet<String> = query("SELECT name FROM docker_networks")
+        .iter()
+        .map(|r| s(&r[0]))
+        .collect();
+    let theirs: BTreeSet<String> = docker(&["network", "ls", "--format", "{{.Name}}"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(ours, theirs);
+    let rows = query(&format!(
+        "SELECT driver, mount_point FROM docker_volumes WHERE name = '{}'",
+        fx.volume
+    ));
+    assert_eq!(s(&rows[0][0]), "local");
+    assert_eq!(
+        s(&rows[0][1]),
+        docker(&["volume", "inspect", "-f", "{{.Mountpoint}}", &fx.volume])
+    );
+}

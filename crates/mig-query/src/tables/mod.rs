@@ -8,6 +8,7 @@ mod config_files;
 mod cpuid;
 mod devices;
 mod disk_encryption;
+mod docker;
 mod file_contents;
 mod files;
 mod firmware;
@@ -127,6 +128,18 @@ static ALL: &[&Table] = &[
     &yara::YARA_FILE,
     &yara::YARA,
     &yara::YARA_PROCESS,
+    &docker::DOCKER_CONTAINERS,
+    &docker::DOCKER_CONTAINER_PROCESSES,
+    &docker::DOCKER_CONTAINER_MOUNTS,
+    &docker::DOCKER_CONTAINER_ENVS,
+    &docker::DOCKER_CONTAINER_LABELS,
+    &docker::DOCKER_IMAGES,
+    &docker::DOCKER_IMAGE_HISTORY,
+    &docker::DOCKER_IMAGE_LABELS,
+    &docker::DOCKER_VERSION,
+    &docker::DOCKER_INFO,
+    &docker::DOCKER_NETWORKS,
+    &docker::DOCKER_VOLUMES,
     &chrome::CHROME_EXTENSION_CONTENT_SCRIPTS,
 ];
 

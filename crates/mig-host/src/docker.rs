@@ -1,0 +1,139 @@
+//! The Docker Engine API, read-only: `GET` requests over the daemon's Unix socket, as osquery's
+//! docker tables make them (HTTP/1.0, one request per connection, so the answer is the bytes
+//! up to the end of the stream, never chunked).
+
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+/// Where the daemon listens unless told otherwise (osquery's `--docker_socket` default).
+pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+
+/// The largest answer read: a daemon's container and image lists stay far below it.
+const MAX_RESPONSE: u64 = 64 << 20;
+
+/// Why a request got no answer.
+#[derive(Debug)]
+pub enum DockerError {
+    /// No daemon listens on the socket (it does not exist, or refuses connections): there is
+    /// nothing to report, not an error.
+    NotRunning,
+    /// The daemon answered something else than 200, or the connection failed midway.
+    Failed(String),
+}
+
+impl std::fmt::Display for DockerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DockerError::NotRunning => f.write_str("no Docker daemon is running"),
+            DockerError::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+/// `GET uri` (a path with its query string, `/containers/json?all=1`) on the daemon at
+/// `socket`: the body of a 200 answer.
+pub fn get(socket: &Path, uri: &str, timeout: Duration) -> Result<Vec<u8>, DockerError> {
+    if uri.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Err(DockerError::Failed(format!(
+            "refused to send the request path {uri:?}: it has spaces or control characters"
+        )));
+    }
+    let mut stream = UnixStream::connect(socket).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => DockerError::NotRunning,
+        _ => DockerError::Failed(format!(
+            "cannot connect to {}: {}",
+            socket.display(),
+            crate::error_text(&e)
+        )),
+    })?;
+    let failed = |e: io::Error| {
+        DockerError::Failed(format!(
+            "GET {uri} on {}: {}",
+            socket.display(),
+            crate::error_text(&e)
+        ))
+    };
+    stream.set_read_timeout(Some(timeout)).map_err(failed)?;
+    stream.set_write_timeout(Some(timeout)).map_err(failed)?;
+    write!(
+        stream,
+        "GET {uri} HTTP/1.0\r\nHost: docker\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(failed)?;
+    let mut answer = Vec::new();
+    stream
+        .take(MAX_RESPONSE + 1)
+        .read_to_end(&mut answer)
+        .map_err(failed)?;
+    if answer.len() as u64 > MAX_RESPONSE {
+        return Err(DockerError::Failed(format!(
+            "GET {uri}: the answer is larger than {} MiB",
+            MAX_RESPONSE >> 20
+        )));
+    }
+    body(&answer).map_err(|why| DockerError::Failed(format!("GET {uri}: {why}")))
+}
+
+/// The body of an HTTP/1.x answer whose status is 200.
+fn body(answer: &[u8]) -> Result<Vec<u8>, String> {
+    let end = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("the answer has no end of headers")?;
+    let head = String::from_utf8_lossy(&answer[..end]);
+    let status = head.lines().next().unwrap_or_default();
+    let mut parts = status.split_whitespace();
+    match (parts.next(), parts.next()) {
+        (Some(v), Some("200")) if v.starts_with("HTTP/1.") => Ok(answer[end + 4..].to_vec()),
+        _ => {
+            // The daemon explains a refusal in its body ({"message": "…"}).
+            let detail = String::from_utf8_lossy(&answer[end + 4..]);
+            Err(format!("{status}: {}", detail.trim()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixListener;
+
+    #[test]
+    fn a_missing_socket_means_no_daemon() {
+        let d = tempfile::tempdir().unwrap();
+        let r = get(
+            &d.path().join("docker.sock"),
+            "/version",
+            Duration::from_secs(1),
+        );
+        assert!(matches!(r, Err(DockerError::NotRunning)), "{r:?}");
+    }
+
+    #[test]
+    fn answers_are_read_to_the_end_and_refusals_quoted() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("docker.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            for answer in [
+                "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{\"Version\":\"1\"}",
+                "HTTP/1.1 404 Not Found\r\n\r\n{\"message\":\"No such image: x\"}",
+            ] {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut request = [0u8; 1024];
+                let n = s.read(&mut request).unwrap();
+                assert!(request[..n].starts_with(b"GET /"));
+                s.write_all(answer.as_bytes()).unwrap();
+            }
+        });
+        let t = Duration::from_secs(5);
+        assert_eq!(get(&path, "/version", t).unwrap(), b"{\"Version\":\"1\"}");
+        let e = get(&path, "/images/x/history", t).unwrap_err().to_string();
+        assert!(e.contains("404") && e.contains("No such image"), "{e}");
+        server.join().unwrap();
+        let e = get(&path, "/x y", t).unwrap_err().to_string();
+        assert!(e.contains("spaces"), "{e}");
+    }
+}
