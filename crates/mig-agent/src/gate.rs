@@ -238,8 +238,10 @@ pub const QUERY_TABLE_PERMISSION: &str = "query:";
 /// Per-table permissions of the query module: an ACL may name `query:<table>` with its own
 /// minimum weight (so that `shell_history` needs two signers while `processes` needs one).
 /// They come on top of the `query` module's own permission, which `verify_action` checked;
-/// a table without such a permission needs nothing more. The tables are those the SQL
-/// statement reads, found by preparing it (nothing runs). Returns the grants, for the audit.
+/// a table without such a permission needs nothing more — except a table that reaches past
+/// the host (the Docker daemon, the network), which runs only where the ACL names it. The
+/// tables are those the SQL statement reads, found by preparing it (nothing runs). Returns
+/// the grants, for the audit.
 pub fn query_table_grants(
     acl: &Acl,
     signers: &[String],
@@ -249,29 +251,48 @@ pub fn query_table_grants(
         .permissions()
         .keys()
         .any(|k| k.starts_with(QUERY_TABLE_PERMISSION));
-    if !has_table_permissions {
-        return Ok(Vec::new());
-    }
     let mut grants = Vec::new();
     for (i, op) in operations.iter().enumerate() {
         if op.module != "query" {
             continue;
         }
-        // If the tables cannot be listed the query could not run either; refusing keeps a
-        // permission from being skipped by a statement we failed to read.
-        let tables = mig_modules::query::tables_read(&op.parameters).map_err(|e| {
-            format!("operations[{i}]: the tables this query reads cannot be told, so their ACL permissions cannot be checked: {e}")
-        })?;
+        let tables = match mig_modules::query::tables_read(&op.parameters) {
+            Ok(tables) => tables,
+            // A statement that cannot be read cannot run either (and so reaches nothing);
+            // but where tables have permissions, refusing keeps one from being skipped by a
+            // statement we failed to read.
+            Err(_) if !has_table_permissions => continue,
+            Err(e) => return Err(format!("operations[{i}]: the tables this query reads cannot be told, so their ACL permissions cannot be checked: {e}")),
+        };
         for table in tables {
             let name = format!("{QUERY_TABLE_PERMISSION}{table}");
-            if let Some(result) = acl.check_exact(&name, signers) {
-                let grant = result
-                    .map_err(|e| format!("operations[{i}]: the query reads table {table}: {e}"))?;
-                grants.push(grant);
+            match acl.check_exact(&name, signers) {
+                Some(result) => {
+                    grants.push(result.map_err(|e| {
+                        format!("operations[{i}]: the query reads table {table}: {e}")
+                    })?)
+                }
+                None => {
+                    if let Some(reach) = reach_past_host(&table) {
+                        return Err(format!(
+                            "operations[{i}]: the query reads table {table}, which {reach}: it runs only where the ACL grants it by name, with a '{name}' permission"
+                        ));
+                    }
+                }
             }
         }
     }
     Ok(grants)
+}
+
+/// What a table reaches past the host, in words; `None` for tables that read the host only.
+fn reach_past_host(table: &str) -> Option<&'static str> {
+    use mig_modules::query::schema::Reach;
+    match mig_modules::query::lookup_table(table)?.reach {
+        Reach::Host => None,
+        Reach::DockerDaemon => Some("talks to the Docker daemon"),
+        Reach::Network => Some("reaches other machines over the network"),
+    }
 }
 
 #[cfg(test)]
@@ -476,5 +497,53 @@ mod tests {
         assert!(query_table_grants(&plain, &one, &query("SELEC *"))
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn tables_that_reach_past_the_host_run_only_where_the_acl_names_them() {
+        let one = [BOB.to_string()];
+        let plain = Acl::from_json(
+            json!({"default": {"minimumweight": 1, "investigators": {"Bob": {"fingerprint": BOB, "weight": 1}}}})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+        // Not named: refused, however the table is reached.
+        for sql in [
+            "SELECT * FROM docker_containers",
+            "SELECT pid FROM processes WHERE pid IN (SELECT pid FROM docker_containers)",
+            "WITH c AS (SELECT id FROM docker_containers) SELECT * FROM docker_container_envs JOIN c USING (id)",
+        ] {
+            let err = query_table_grants(&plain, &one, &query(sql)).unwrap_err();
+            assert!(
+                err.contains("talks to the Docker daemon") && err.contains("'query:docker_"),
+                "{sql}: {err}"
+            );
+        }
+        // Named, with the weight the permission asks: allowed, and recorded.
+        let named = Acl::from_json(
+            json!({
+                "default": {"minimumweight": 1, "investigators": {"Bob": {"fingerprint": BOB, "weight": 1}}},
+                "query:docker_containers": {"minimumweight": 2, "investigators": {
+                    "Bob": {"fingerprint": BOB, "weight": 1},
+                    "John": {"fingerprint": JOHN, "weight": 1}}}
+            })
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+        let two = [BOB.to_string(), JOHN.to_string()];
+        let sql = "SELECT id, name FROM docker_containers";
+        assert!(query_table_grants(&named, &one, &query(sql))
+            .unwrap_err()
+            .contains("ACL weight 1 < 2"));
+        let grants = query_table_grants(&named, &two, &query(sql)).unwrap();
+        assert_eq!(grants[0].permission, "query:docker_containers");
+        // Host tables are not concerned.
+        assert!(
+            query_table_grants(&plain, &one, &query("SELECT * FROM processes"))
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -234,6 +234,9 @@ pub fn rules(needs: SandboxNeeds, own_pid: u32) -> Result<Rules, String> {
     if needs.netlink {
         families.push(libc::AF_NETLINK as u64);
     }
+    if needs.unix_sockets {
+        families.push(libc::AF_UNIX as u64);
+    }
     if !families.is_empty() {
         rules.insert(libc::SYS_socket, any_of(0, Dword, &families)?);
         for call in SOCKET_CALLS {

@@ -70,3 +70,30 @@ fn caps_and_refusals_are_reported() {
     let r = run(json!({"sql": "ATTACH DATABASE '/tmp/x' AS x"}));
     assert_eq!(r["success"], false, "{r}");
 }
+
+/// The docker tables reach the daemon from inside the sandbox (which opens Unix sockets for
+/// them), and magic and yara_file work there too.
+#[test]
+fn docker_magic_and_yara_tables_answer_in_the_sandbox() {
+    let server = std::process::Command::new("docker")
+        .args(["version", "-f", "{{.Server.Version}}"])
+        .output();
+    match server {
+        Ok(o) if o.status.success() => {
+            let version = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            let r = run(json!({"sql": "SELECT version FROM docker_version"}));
+            assert_eq!(r["elements"]["rows"], json!([[version]]), "{r}");
+        }
+        _ => {
+            eprintln!("skipped the daemon's part: no Docker daemon");
+            let r = run(json!({"sql": "SELECT * FROM docker_containers"}));
+            assert_eq!(r["success"], true, "{r}");
+        }
+    }
+    let r = run(json!({"sql": "SELECT mime_type FROM magic WHERE path = '/etc/passwd'"}));
+    assert_eq!(r["elements"]["rows"], json!([["text/plain"]]), "{r}");
+    let r = run(
+        json!({"sql": "SELECT count FROM yara_file WHERE path = '/etc/passwd' AND sigrule = 'rule r { strings: $a = \"root\" condition: $a }'"}),
+    );
+    assert_eq!(r["elements"]["rows"], json!([[1]]), "{r}");
+}

@@ -58,6 +58,9 @@ fn granted(needs: SandboxNeeds) -> Vec<&'static str> {
     if needs.netlink {
         g.push("socket AF_NETLINK");
     }
+    if needs.unix_sockets {
+        g.push("socket AF_UNIX");
+    }
     if needs.modifies_system {
         g.extend(["kill", "unlink"]);
     }
@@ -177,4 +180,44 @@ fn the_allow_list_refuses_what_it_does_not_name_and_grants_each_class_its_own() 
             .starts_with("denied"),
         "{netstat}"
     );
+}
+
+#[test]
+fn a_query_gets_unix_sockets_only_when_it_reads_the_docker_tables() {
+    // The exploited module in the sandbox the query module would get for each statement.
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("secret");
+    std::fs::write(&target, "original").unwrap();
+    let (handle, handle_type) = file_handle(&target);
+    let params = json!({"target": target, "dir": dir.path(), "victim": std::process::id(),
+        "handle": handle, "handle_type": handle_type});
+    for (sql, unix) in [
+        ("SELECT * FROM processes", false),
+        ("SELECT id FROM docker_containers", true),
+        (
+            "SELECT 1 WHERE EXISTS (SELECT 1 FROM docker_images) AND 1 IN (SELECT pid FROM processes)",
+            true,
+        ),
+    ] {
+        let query = json!({"sql": sql}).to_string();
+        let out = common::run_module(
+            "testescape",
+            &params,
+            &[
+                ("MIG_TEST_SANDBOX_OF", "query"),
+                ("MIG_TEST_SANDBOX_PARAMS", &query),
+            ],
+        );
+        let r = common::result("query", &out);
+        let outcomes = &r["elements"];
+        let unix_outcome = outcomes["socket AF_UNIX"].as_str().unwrap();
+        assert_eq!(unix_outcome == "allowed", unix, "{sql}: {outcomes}");
+        for refused in ["socket AF_INET", "socket AF_INET6", "socket AF_PACKET"] {
+            assert!(
+                outcomes[refused].as_str().unwrap().starts_with("denied"),
+                "{sql}: {refused}: {outcomes}"
+            );
+        }
+        assert_eq!(outcomes["socket AF_NETLINK"], "allowed", "{sql}: {outcomes}");
+    }
 }

@@ -26,6 +26,8 @@ pub struct SandboxNeeds {
     /// Reads other processes' /proc entries and memory (memory, yara, netstat's socket
     /// owners, query's process tables, agentdestroy).
     pub ptrace: bool,
+    /// Opens Unix sockets to local daemons (query's docker tables, which the ACL must name).
+    pub unix_sockets: bool,
 }
 
 impl SandboxNeeds {
@@ -35,6 +37,7 @@ impl SandboxNeeds {
         netlink: false,
         modifies_system: false,
         ptrace: false,
+        unix_sockets: false,
     };
 }
 
@@ -195,6 +198,12 @@ pub trait Module: Send + Sync + 'static {
     fn mask(report: &mut Report<Self::Elements, Self::Statistics>) {
         mask_errors(&mut report.errors);
     }
+
+    /// What the process running `plan` may do: [`Module::SANDBOX`], unless a plan needs more
+    /// (a query that reads the docker tables opens the daemon's socket).
+    fn sandbox(_plan: &Self::Plan) -> SandboxNeeds {
+        Self::SANDBOX
+    }
 }
 
 /// Replaces every error text with a placeholder, keeping their number.
@@ -222,8 +231,11 @@ pub trait DynModule: Send + Sync {
     fn name(&self) -> &'static str;
     /// [`Module::ABOUT`].
     fn about(&self) -> &'static str;
-    /// [`Module::SANDBOX`].
+    /// [`Module::SANDBOX`]: what the module's process may do whatever its parameters.
     fn sandbox(&self) -> SandboxNeeds;
+    /// [`Module::sandbox`] for these parameters; [`Module::SANDBOX`] when they do not decode
+    /// (the run then fails on them anyway).
+    fn sandbox_for(&self, params: &Value) -> SandboxNeeds;
     /// Decodes, validates and runs; invalid parameters give `success: false` with the reason.
     fn run_json(&self, params: &Value, ctx: &Context) -> ModuleResult;
     /// Decodes and validates parameters without running.
@@ -281,6 +293,9 @@ impl<M: Module> DynModule for Erased<M> {
     }
     fn sandbox(&self) -> SandboxNeeds {
         M::SANDBOX
+    }
+    fn sandbox_for(&self, params: &Value) -> SandboxNeeds {
+        Self::decode(params).map_or(M::SANDBOX, |plan| M::sandbox(&plan))
     }
     fn run_json(&self, params: &Value, ctx: &Context) -> ModuleResult {
         let run = Self::decode(params).and_then(|plan| M::run(&plan, ctx));

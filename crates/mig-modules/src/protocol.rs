@@ -38,21 +38,30 @@ pub fn parameters_message(parameters: &Value, compressed: bool) -> String {
     msg.to_string()
 }
 
-/// Reads the parameters message, runs `module`, and writes the result (JSON, or MIG's human
-/// form when `pretty`). Returns the process exit status.
+/// Reads the parameters message, calls `confine` with the sandbox they need, runs `module`,
+/// and writes the result (JSON, or MIG's human form when `pretty`). Returns the process exit
+/// status.
 pub fn run_module(
     module: &str,
     input: impl BufRead,
     mut output: impl Write,
     pretty: bool,
     ctx: &Context,
+    confine: impl FnOnce(crate::SandboxNeeds),
 ) -> i32 {
     let Some(m) = lookup(module) else {
         let r = ModuleResult::failure(format!("unknown module {module:?}"));
         write_result(&mut output, &r, None);
         return EXIT_UNKNOWN_MODULE;
     };
-    let result = match read_parameters(input) {
+    // The sandbox is chosen from the parameters (a query that reads the docker tables needs
+    // the daemon's socket), so it closes once they are read and before anything runs.
+    let params = read_parameters(input);
+    confine(match &params {
+        Ok(p) => m.sandbox_for(p),
+        Err(_) => m.sandbox(),
+    });
+    let result = match params {
         Ok(params) => match catch_unwind(AssertUnwindSafe(|| m.run_json(&params, ctx))) {
             Ok(r) => r,
             Err(panic) => {

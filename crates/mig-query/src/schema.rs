@@ -137,6 +137,19 @@ where
 /// Makes the rows of one scan, given what the WHERE clause pinned down.
 pub type Generator = fn(&Constraints) -> Result<Box<dyn Rows>, String>;
 
+/// What a table's generator talks to, past the host's files and kernel. A table that reaches
+/// further needs more from the module's sandbox, and runs only where the ACL names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Files, /proc, /sys and netlink: what every table reads.
+    Host,
+    /// The Docker daemon, over its Unix socket (which could start a container: the module
+    /// only sends GET requests, and the sandbox lets it open Unix sockets only for these).
+    DockerDaemon,
+    /// Other machines, over the network.
+    Network,
+}
+
 /// An osquery table: its schema, what its generator can push down, and the generator.
 pub struct Table {
     /// osquery's table name, which is also the virtual table's name in SQL.
@@ -155,6 +168,8 @@ pub struct Table {
     pub like: &'static [&'static str],
     /// Makes the rows of a scan.
     pub generate: Generator,
+    /// What the generator talks to.
+    pub reach: Reach,
     /// A query that shows the table at work, for the documentation and `.schema`.
     pub example: &'static str,
 }

@@ -10,6 +10,7 @@ use crate::{gofmt, Context, ExecTime, Module, ModuleError, Report, SandboxNeeds}
 use budget::Budget;
 use engine::Engine;
 use rusqlite::types::Value as SqlValue;
+use schema::Reach;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -96,11 +97,36 @@ pub fn register_engines() {
     crate::yara::engine::register_for_queries();
 }
 
-/// A query ready to run: its SQL (known to prepare) and caps.
+/// A query ready to run: its SQL (known to prepare), caps, and the sandbox its tables need.
 pub struct Plan {
     sql: String,
     maxrows: usize,
     timeout: Duration,
+    sandbox: SandboxNeeds,
+}
+
+/// What the query module's process may do for any query. Tables read other processes' /proc
+/// entries (exe, cwd, fd, maps), which landlock would hide: the sandbox keeps the filesystem
+/// read-only with seccomp instead.
+const QUERY_SANDBOX: SandboxNeeds = SandboxNeeds {
+    netlink: true,
+    ptrace: true,
+    ..SandboxNeeds::READ_ONLY
+};
+
+/// The sandbox a query reading `tables` needs: the module's own, plus Unix sockets for the
+/// docker tables and the network for tables that reach other machines.
+fn sandbox_for_tables(tables: &[String]) -> SandboxNeeds {
+    let reaches = |r: Reach| {
+        tables
+            .iter()
+            .any(|t| lookup_table(t).is_some_and(|t| t.reach == r))
+    };
+    SandboxNeeds {
+        unix_sockets: reaches(Reach::DockerDaemon),
+        network: reaches(Reach::Network),
+        ..QUERY_SANDBOX
+    }
 }
 
 /// Checks the parameters, including that the SQL prepares (so that a typo is reported by
@@ -114,11 +140,12 @@ fn check(p: &Params) -> Result<Plan, ModuleError> {
         ));
     }
     let timeout = parse_timeout(&p.timeout)?;
-    Engine::tables_read(&p.sql).map_err(|e| ModuleError::invalid("sql", e))?;
+    let tables = Engine::tables_read(&p.sql).map_err(|e| ModuleError::invalid("sql", e))?;
     Ok(Plan {
         sql: p.sql.clone(),
         maxrows: usize::try_from(p.maxrows).unwrap_or(usize::MAX),
         timeout,
+        sandbox: sandbox_for_tables(&tables),
     })
 }
 
@@ -172,13 +199,7 @@ impl Module for Query {
     const NAME: &'static str = "query";
     const ABOUT: &'static str =
         "osquery-compatible SQL over the operating system: mig query \"SELECT …\"";
-    // Tables read other processes' /proc entries (exe, cwd, fd, maps), which landlock would
-    // hide: the sandbox keeps the filesystem read-only with seccomp instead.
-    const SANDBOX: SandboxNeeds = SandboxNeeds {
-        netlink: true,
-        ptrace: true,
-        ..SandboxNeeds::READ_ONLY
-    };
+    const SANDBOX: SandboxNeeds = QUERY_SANDBOX;
     type Params = Params;
     type Plan = Plan;
     type Elements = Elements;
@@ -187,6 +208,10 @@ impl Module for Query {
 
     fn validate(p: &Params) -> Result<Plan, ModuleError> {
         check(p)
+    }
+
+    fn sandbox(plan: &Plan) -> SandboxNeeds {
+        plan.sandbox
     }
 
     fn run(p: &Plan, ctx: &Context) -> Result<Report<Elements, ExecTime>, ModuleError> {

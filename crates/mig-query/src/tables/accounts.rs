@@ -33,6 +33,7 @@ pub(crate) static USERS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_users,
+    reach: Reach::Host,
     example: "SELECT uid, username, shell FROM users WHERE uid = 0",
 };
 
@@ -101,6 +102,7 @@ pub(crate) static GROUPS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_groups,
+    reach: Reach::Host,
     example: "SELECT * FROM groups WHERE gid = 0",
 };
 
@@ -136,6 +138,7 @@ pub(crate) static USER_GROUPS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_user_groups,
+    reach: Reach::Host,
     example: "SELECT u.username, g.groupname FROM users u JOIN user_groups USING (uid) JOIN groups g USING (gid) WHERE u.uid = 0",
 };
 

@@ -36,6 +36,7 @@ pub(crate) static FIREFOX_ADDONS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_firefox_addons,
+    reach: Reach::Host,
     example: "SELECT uid, name, identifier, version, active FROM firefox_addons WHERE type = 'extension'",
 };
 
@@ -153,6 +154,7 @@ pub(crate) static VSCODE_EXTENSIONS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_vscode_extensions,
+    reach: Reach::Host,
     example: "SELECT name, version, publisher, vscode_edition FROM vscode_extensions",
 };
 

@@ -98,6 +98,7 @@ pub(crate) static CHROME_EXTENSIONS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_chrome_extensions,
+    reach: Reach::Host,
     example: "SELECT browser_type, name, identifier, version, permissions FROM chrome_extensions WHERE state = '1'",
 };
 
@@ -124,6 +125,7 @@ pub(crate) static CHROME_EXTENSION_CONTENT_SCRIPTS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_content_scripts,
+    reach: Reach::Host,
     example: "SELECT identifier, script, match FROM chrome_extension_content_scripts WHERE match = '<all_urls>'",
 };
 

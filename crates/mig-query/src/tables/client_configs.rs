@@ -24,6 +24,7 @@ pub(crate) static SSH_CONFIGS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_ssh_configs,
+    reach: Reach::Host,
     example: "SELECT uid, block, option FROM ssh_configs WHERE option LIKE 'forwardagent%'",
 };
 
@@ -99,6 +100,7 @@ pub(crate) static YUM_SOURCES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_yum_sources,
+    reach: Reach::Host,
     example: "SELECT name, baseurl, gpgcheck FROM yum_sources WHERE enabled = '1'",
 };
 

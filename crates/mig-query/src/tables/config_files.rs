@@ -53,6 +53,7 @@ pub(crate) static CRONTAB: Table = Table {
     required: &[],
     like: &[],
     generate: gen_crontab,
+    reach: Reach::Host,
     example: "SELECT command, path FROM crontab WHERE event = '@reboot'",
 };
 
@@ -140,6 +141,7 @@ pub(crate) static SUDOERS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_sudoers,
+    reach: Reach::Host,
     example: "SELECT header, rule_details FROM sudoers WHERE header NOT IN ('Defaults', '#includedir', '@includedir')",
 };
 

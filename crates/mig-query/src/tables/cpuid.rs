@@ -24,6 +24,7 @@ pub(crate) static CPUID: Table = Table {
     required: &[],
     like: &[],
     generate: gen_cpuid,
+    reach: Reach::Host,
     example: "SELECT feature, value FROM cpuid WHERE feature IN ('vendor', 'avx2', 'hypervisor')",
 };
 

@@ -114,6 +114,7 @@ pub(crate) static BLOCK_DEVICES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_block_devices,
+    reach: Reach::Host,
     example: "SELECT name, parent, model, size, block_size, type, uuid FROM block_devices",
 };
 
@@ -581,6 +582,7 @@ pub(crate) static PCI_DEVICES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_pci_devices,
+    reach: Reach::Host,
     example:
         "SELECT pci_slot, pci_class, driver, vendor, model, vendor_id, model_id FROM pci_devices",
 };
@@ -771,6 +773,7 @@ pub(crate) static USB_DEVICES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_usb_devices,
+    reach: Reach::Host,
     example: "SELECT usb_address, usb_port, vendor_id, model_id, vendor, model FROM usb_devices WHERE class != '9'",
 };
 

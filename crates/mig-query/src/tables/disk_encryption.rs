@@ -45,6 +45,7 @@ pub(crate) static DISK_ENCRYPTION: Table = Table {
     required: &[],
     like: &[],
     generate: gen_disk_encryption,
+    reach: Reach::Host,
     example: "SELECT name, encrypted, type FROM disk_encryption WHERE encrypted = 1",
 };
 

@@ -149,6 +149,7 @@ pub(crate) static DOCKER_CONTAINERS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_containers,
+    reach: Reach::DockerDaemon,
     example: "SELECT id, name, image, state, privileged FROM docker_containers",
 };
 
@@ -246,6 +247,7 @@ pub(crate) static DOCKER_CONTAINER_PROCESSES: Table = Table {
     required: &["id"],
     like: &[],
     generate: gen_container_processes,
+    reach: Reach::DockerDaemon,
     example: "SELECT c.name, p.pid, p.user, p.cmdline FROM docker_containers c JOIN docker_container_processes p USING (id) WHERE c.state = 'running'",
 };
 
@@ -336,6 +338,7 @@ pub(crate) static DOCKER_CONTAINER_MOUNTS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_container_mounts,
+    reach: Reach::DockerDaemon,
     example: "SELECT id, source, destination, rw FROM docker_container_mounts WHERE type = 'bind'",
 };
 
@@ -376,6 +379,7 @@ pub(crate) static DOCKER_CONTAINER_ENVS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_container_envs,
+    reach: Reach::DockerDaemon,
     example:
         "SELECT id, key FROM docker_container_envs WHERE key LIKE '%TOKEN%' OR key LIKE '%SECRET%'",
 };
@@ -417,6 +421,7 @@ pub(crate) static DOCKER_CONTAINER_LABELS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_container_labels,
+    reach: Reach::DockerDaemon,
     example: "SELECT id, key, value FROM docker_container_labels",
 };
 
@@ -458,6 +463,7 @@ pub(crate) static DOCKER_IMAGES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_images,
+    reach: Reach::DockerDaemon,
     example: "SELECT id, tags, size_bytes FROM docker_images ORDER BY created DESC",
 };
 
@@ -495,6 +501,7 @@ pub(crate) static DOCKER_IMAGE_HISTORY: Table = Table {
     required: &[],
     like: &[],
     generate: gen_image_history,
+    reach: Reach::DockerDaemon,
     example: "SELECT id, created_by, size FROM docker_image_history",
 };
 
@@ -540,6 +547,7 @@ pub(crate) static DOCKER_IMAGE_LABELS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_image_labels,
+    reach: Reach::DockerDaemon,
     example: "SELECT id, key, value FROM docker_image_labels",
 };
 
@@ -584,6 +592,7 @@ pub(crate) static DOCKER_VERSION: Table = Table {
     required: &[],
     like: &[],
     generate: gen_version,
+    reach: Reach::DockerDaemon,
     example: "SELECT version, api_version FROM docker_version",
 };
 
@@ -651,6 +660,7 @@ pub(crate) static DOCKER_INFO: Table = Table {
     required: &[],
     like: &[],
     generate: gen_info,
+    reach: Reach::DockerDaemon,
     example: "SELECT server_version, containers_running, storage_driver, root_dir FROM docker_info",
 };
 
@@ -717,6 +727,7 @@ pub(crate) static DOCKER_NETWORKS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_networks,
+    reach: Reach::DockerDaemon,
     example: "SELECT name, driver, subnet FROM docker_networks",
 };
 
@@ -769,6 +780,7 @@ pub(crate) static DOCKER_VOLUMES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_volumes,
+    reach: Reach::DockerDaemon,
     example: "SELECT name, driver, mount_point FROM docker_volumes",
 };
 

@@ -41,6 +41,7 @@ pub(crate) static FILE_LINES: Table = Table {
     required: &["path"],
     like: &["path"],
     generate: gen_file_lines,
+    reach: Reach::Host,
     example: "SELECT line FROM file_lines WHERE path = '/etc/hosts'",
 };
 
@@ -103,6 +104,7 @@ pub(crate) static PARSE_JSON: Table = Table {
     required: &["path"],
     like: &["path"],
     generate: gen_parse_json,
+    reach: Reach::Host,
     example: "SELECT fullkey, value FROM parse_json WHERE path = '/etc/docker/daemon.json'",
 };
 

@@ -84,6 +84,7 @@ pub(crate) static EXTENDED_ATTRIBUTES: Table = Table {
     required: &["path", "directory"],
     like: &["path", "directory"],
     generate: gen_xattrs,
+    reach: Reach::Host,
     example: "SELECT path, key, value FROM extended_attributes WHERE directory = '/usr/bin'",
 };
 
@@ -203,6 +204,7 @@ pub(crate) static FILE: Table = Table {
     required: &["path", "directory"],
     like: &["path", "directory"],
     generate: gen_file,
+    reach: Reach::Host,
     example: "SELECT path, size, mtime FROM file WHERE path LIKE '/etc/%.conf'",
 };
 
@@ -283,6 +285,7 @@ pub(crate) static HASH: Table = Table {
     required: &["path", "directory"],
     like: &["path", "directory"],
     generate: gen_hash,
+    reach: Reach::Host,
     example: "SELECT path, sha256 FROM hash WHERE path = '/etc/passwd'",
 };
 
@@ -391,6 +394,7 @@ pub(crate) static SUID_BIN: Table = Table {
     required: &[],
     like: &[],
     generate: gen_suid,
+    reach: Reach::Host,
     example: "SELECT path, username, permissions FROM suid_bin WHERE username = 'root'",
 };
 

@@ -31,6 +31,7 @@ pub(crate) static ACPI_TABLES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_acpi_tables,
+    reach: Reach::Host,
     example: "SELECT name, size, md5 FROM acpi_tables",
 };
 
@@ -100,6 +101,7 @@ pub(crate) static SMBIOS_TABLES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_smbios_tables,
+    reach: Reach::Host,
     example: "SELECT number, type, description, size FROM smbios_tables",
 };
 
@@ -259,6 +261,7 @@ pub(crate) static PLATFORM_INFO: Table = Table {
     required: &[],
     like: &[],
     generate: gen_platform_info,
+    reach: Reach::Host,
     example: "SELECT vendor, version, date, firmware_type FROM platform_info",
 };
 
@@ -315,6 +318,7 @@ pub(crate) static MEMORY_ARRAYS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_memory_arrays,
+    reach: Reach::Host,
     example: "SELECT handle, max_capacity, number_memory_devices, memory_error_correction FROM memory_arrays",
 };
 
@@ -439,6 +443,7 @@ pub(crate) static MEMORY_DEVICES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_memory_devices,
+    reach: Reach::Host,
     example: "SELECT device_locator, size, memory_type, manufacturer FROM memory_devices",
 };
 
@@ -592,6 +597,7 @@ pub(crate) static MEMORY_ARRAY_MAPPED_ADDRESSES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_array_maps,
+    reach: Reach::Host,
     example: "SELECT memory_array_handle, starting_address, ending_address FROM memory_array_mapped_addresses",
 };
 
@@ -617,6 +623,7 @@ pub(crate) static MEMORY_DEVICE_MAPPED_ADDRESSES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_device_maps,
+    reach: Reach::Host,
     example: "SELECT memory_device_handle, starting_address, ending_address FROM memory_device_mapped_addresses",
 };
 
@@ -708,6 +715,7 @@ pub(crate) static MEMORY_ERROR_INFO: Table = Table {
     required: &[],
     like: &[],
     generate: gen_memory_errors,
+    reach: Reach::Host,
     example:
         "SELECT handle, error_type, error_operation FROM memory_error_info WHERE error_type != 'OK'",
 };
@@ -790,6 +798,7 @@ pub(crate) static OEM_STRINGS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_oem_strings,
+    reach: Reach::Host,
     example: "SELECT handle, number, value FROM oem_strings",
 };
 
@@ -835,6 +844,7 @@ pub(crate) static SECUREBOOT: Table = Table {
     required: &[],
     like: &[],
     generate: gen_secureboot,
+    reach: Reach::Host,
     example: "SELECT secure_boot, setup_mode FROM secureboot",
 };
 
@@ -880,6 +890,7 @@ pub(crate) static MD_PERSONALITIES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_md_personalities,
+    reach: Reach::Host,
     example: "SELECT name FROM md_personalities",
 };
 

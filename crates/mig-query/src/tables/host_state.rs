@@ -39,6 +39,7 @@ pub(crate) static TIME: Table = Table {
     required: &[],
     like: &[],
     generate: gen_time,
+    reach: Reach::Host,
     example: "SELECT unix_time, iso_8601, local_timezone FROM time",
 };
 
@@ -84,6 +85,7 @@ pub(crate) static LOAD_AVERAGE: Table = Table {
     required: &[],
     like: &[],
     generate: gen_load_average,
+    reach: Reach::Host,
     example: "SELECT period, average FROM load_average",
 };
 
@@ -132,6 +134,7 @@ pub(crate) static MEMORY_INFO: Table = Table {
     required: &[],
     like: &[],
     generate: gen_memory_info,
+    reach: Reach::Host,
     example: "SELECT memory_total, memory_available, swap_free FROM memory_info",
 };
 
@@ -190,6 +193,7 @@ pub(crate) static SYSTEM_CONTROLS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_system_controls,
+    reach: Reach::Host,
     example: "SELECT name, current_value, config_value FROM system_controls WHERE name = 'net.ipv4.ip_forward'",
 };
 
@@ -330,6 +334,7 @@ pub(crate) static SHADOW: Table = Table {
     required: &[],
     like: &[],
     generate: gen_shadow,
+    reach: Reach::Host,
     example: "SELECT username, password_status, hash_alg FROM shadow WHERE password_status = 'active'",
 };
 
@@ -408,6 +413,7 @@ pub(crate) static PROCESS_ENVS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_process_envs,
+    reach: Reach::Host,
     example: "SELECT pid, key, value FROM process_envs WHERE key = 'LD_PRELOAD'",
 };
 

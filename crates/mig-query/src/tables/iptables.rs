@@ -52,6 +52,7 @@ pub(crate) static IPTABLES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_iptables,
+    reach: Reach::Host,
     example: "SELECT chain, target, protocol, dst_port, src_ip FROM iptables WHERE filter_name = 'filter'",
 };
 

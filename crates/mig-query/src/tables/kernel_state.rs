@@ -44,6 +44,7 @@ pub(crate) static CPU_TIME: Table = Table {
     required: &[],
     like: &[],
     generate: gen_cpu_time,
+    reach: Reach::Host,
     example: "SELECT core, user, system, idle FROM cpu_time",
 };
 
@@ -101,6 +102,7 @@ pub(crate) static KERNEL_KEYS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_kernel_keys,
+    reach: Reach::Host,
     example: "SELECT serial_number, type, description FROM kernel_keys",
 };
 
@@ -150,6 +152,7 @@ pub(crate) static INTERFACE_IPV6: Table = Table {
     required: &[],
     like: &[],
     generate: gen_interface_ipv6,
+    reach: Reach::Host,
     example: "SELECT interface, forwarding_enabled, rtadv_accept FROM interface_ipv6",
 };
 
@@ -202,6 +205,7 @@ pub(crate) static ULIMIT_INFO: Table = Table {
     required: &[],
     like: &[],
     generate: gen_ulimit_info,
+    reach: Reach::Host,
     example: "SELECT type, soft_limit, hard_limit FROM ulimit_info WHERE type = 'nofile'",
 };
 
@@ -272,6 +276,7 @@ pub(crate) static PROCESS_NAMESPACES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_process_namespaces,
+    reach: Reach::Host,
     example: "SELECT pid, net_namespace, mnt_namespace FROM process_namespaces WHERE pid = 1",
 };
 
@@ -324,6 +329,7 @@ pub(crate) static PROCESS_OPEN_PIPES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_process_open_pipes,
+    reach: Reach::Host,
     example: "SELECT pid, fd, mode, partner_pid, partner_mode FROM process_open_pipes WHERE type = 'named'",
 };
 
@@ -442,6 +448,7 @@ pub(crate) static MEMORY_MAP: Table = Table {
     required: &[],
     like: &[],
     generate: gen_memory_map,
+    reach: Reach::Host,
     example: "SELECT name, start, end FROM memory_map WHERE name = 'System RAM'",
 };
 
@@ -482,6 +489,7 @@ pub(crate) static ETC_PROTOCOLS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_etc_protocols,
+    reach: Reach::Host,
     example: "SELECT name, number FROM etc_protocols WHERE name = 'tcp'",
 };
 
@@ -538,6 +546,7 @@ pub(crate) static ETC_SERVICES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_etc_services,
+    reach: Reach::Host,
     example: "SELECT name, port, protocol FROM etc_services WHERE port = 22",
 };
 
@@ -591,6 +600,7 @@ pub(crate) static SHARED_MEMORY: Table = Table {
     required: &[],
     like: &[],
     generate: gen_shared_memory,
+    reach: Reach::Host,
     example: "SELECT shmid, owner_uid, size, attached FROM shared_memory",
 };
 

@@ -34,6 +34,7 @@ pub(crate) static PYTHON_PACKAGES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_python_packages,
+    reach: Reach::Host,
     example: "SELECT name, version, directory FROM python_packages WHERE name = 'requests'",
 };
 
@@ -182,6 +183,7 @@ pub(crate) static NPM_PACKAGES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_npm_packages,
+    reach: Reach::Host,
     example: "SELECT name, version, path FROM npm_packages WHERE name = 'event-stream'",
 };
 

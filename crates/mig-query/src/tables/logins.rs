@@ -28,6 +28,7 @@ pub(crate) static LOGGED_IN_USERS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_logged_in,
+    reach: Reach::Host,
     example: "SELECT user, tty, host, time FROM logged_in_users WHERE type = 'user'",
 };
 
@@ -70,6 +71,7 @@ pub(crate) static LAST: Table = Table {
     required: &[],
     like: &[],
     generate: gen_last,
+    reach: Reach::Host,
     example: "SELECT username, tty, host, datetime(time, 'unixepoch') FROM last WHERE type = 7",
 };
 

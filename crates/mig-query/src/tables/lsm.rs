@@ -26,6 +26,7 @@ pub(crate) static APPARMOR_PROFILES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_apparmor_profiles,
+    reach: Reach::Host,
     example: "SELECT path, mode FROM apparmor_profiles WHERE mode = 'complain'",
 };
 
@@ -95,6 +96,7 @@ pub(crate) static SELINUX_SETTINGS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_selinux_settings,
+    reach: Reach::Host,
     example: "SELECT key, value FROM selinux_settings WHERE scope = '' AND key = 'enforce'",
 };
 

@@ -29,6 +29,7 @@ pub(crate) static MAGIC: Table = Table {
     required: &["path"],
     like: &["path"],
     generate: gen_magic,
+    reach: Reach::Host,
     example: "SELECT path, data, mime_type FROM magic WHERE path = '/bin/ls'",
 };
 

@@ -52,6 +52,7 @@ pub(crate) static INTERFACE_ADDRESSES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_addresses,
+    reach: Reach::Host,
     example: "SELECT interface, address, mask FROM interface_addresses WHERE interface != 'lo'",
 };
 
@@ -145,6 +146,7 @@ pub(crate) static INTERFACE_DETAILS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_details,
+    reach: Reach::Host,
     example: "SELECT interface, mac, mtu, ibytes, obytes FROM interface_details",
 };
 
@@ -216,6 +218,7 @@ pub(crate) static ROUTES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_routes,
+    reach: Reach::Host,
     example: "SELECT destination, netmask, gateway, interface FROM routes WHERE destination = '0.0.0.0'",
 };
 
@@ -326,6 +329,7 @@ pub(crate) static ARP_CACHE: Table = Table {
     required: &[],
     like: &[],
     generate: gen_arp,
+    reach: Reach::Host,
     example: "SELECT address, mac, interface FROM arp_cache",
 };
 
@@ -363,6 +367,7 @@ pub(crate) static ETC_HOSTS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_hosts,
+    reach: Reach::Host,
     example: "SELECT * FROM etc_hosts WHERE address NOT IN ('127.0.0.1', '::1')",
 };
 
@@ -411,6 +416,7 @@ pub(crate) static DNS_RESOLVERS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_resolvers,
+    reach: Reach::Host,
     example: "SELECT address FROM dns_resolvers WHERE type = 'nameserver'",
 };
 

@@ -36,6 +36,7 @@ pub(crate) static DEB_PACKAGES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_deb,
+    reach: Reach::Host,
     example: "SELECT name, version FROM deb_packages WHERE name LIKE 'openssl%' AND version_compare(version, '3.0.11', 'DPKG') < 0",
 };
 
@@ -94,6 +95,7 @@ pub(crate) static DEB_PACKAGE_FILES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_deb_files,
+    reach: Reach::Host,
     example: "SELECT path FROM deb_package_files WHERE package = 'openssh-server'",
 };
 
@@ -170,6 +172,7 @@ pub(crate) static RPM_PACKAGE_FILES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_rpm_files,
+    reach: Reach::Host,
     example: "SELECT path, mode, sha256 FROM rpm_package_files WHERE package = 'openssh-server'",
 };
 
@@ -219,6 +222,7 @@ pub(crate) static PORTAGE_PACKAGES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_portage_packages,
+    reach: Reach::Host,
     example: "SELECT package, version, world FROM portage_packages WHERE package LIKE 'dev-libs/%'",
 };
 
@@ -301,6 +305,7 @@ pub(crate) static PORTAGE_USE: Table = Table {
     required: &[],
     like: &[],
     generate: gen_portage_use,
+    reach: Reach::Host,
     example: "SELECT package, use FROM portage_use WHERE use = 'ssl'",
 };
 
@@ -371,6 +376,7 @@ pub(crate) static RPM_PACKAGES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_rpm,
+    reach: Reach::Host,
     example: "SELECT name, version, release FROM rpm_packages WHERE name = 'openssl'",
 };
 
@@ -424,6 +430,7 @@ pub(crate) static APT_SOURCES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_apt_sources,
+    reach: Reach::Host,
     example: "SELECT base_uri, release, components FROM apt_sources",
 };
 

@@ -115,6 +115,7 @@ pub(crate) static PROCESSES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_processes,
+    reach: Reach::Host,
     example: "SELECT pid, name, path FROM processes WHERE pid = 1",
 };
 
@@ -208,6 +209,7 @@ pub(crate) static PROCESS_OPEN_FILES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_open_files,
+    reach: Reach::Host,
     example: "SELECT * FROM process_open_files WHERE pid = 1",
 };
 
@@ -249,6 +251,7 @@ pub(crate) static PROCESS_MEMORY_MAP: Table = Table {
     required: &[],
     like: &[],
     generate: gen_memory_map,
+    reach: Reach::Host,
     example: "SELECT * FROM process_memory_map WHERE pid = 1",
 };
 

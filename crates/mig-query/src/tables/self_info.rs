@@ -33,6 +33,7 @@ pub(crate) static OSQUERY_INFO: Table = Table {
     required: &[],
     like: &[],
     generate: gen_osquery_info,
+    reach: Reach::Host,
     example: "SELECT version, pid, start_time FROM osquery_info",
 };
 
@@ -94,6 +95,7 @@ pub(crate) static OSQUERY_REGISTRY: Table = Table {
     required: &[],
     like: &[],
     generate: gen_osquery_registry,
+    reach: Reach::Host,
     example: "SELECT name FROM osquery_registry WHERE registry = 'table' AND name LIKE 'docker%'",
 };
 
@@ -130,6 +132,7 @@ pub(crate) static OSQUERY_EXTENSIONS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_osquery_extensions,
+    reach: Reach::Host,
     example: "SELECT name, version, type FROM osquery_extensions",
 };
 
@@ -164,6 +167,7 @@ pub(crate) static OSQUERY_FLAGS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_osquery_flags,
+    reach: Reach::Host,
     example: "SELECT name, value FROM osquery_flags",
 };
 
@@ -226,6 +230,7 @@ pub(crate) static OSQUERY_SCHEDULE: Table = Table {
     required: &[],
     like: &[],
     generate: gen_nothing_scheduled,
+    reach: Reach::Host,
     example: "SELECT name, interval, executions FROM osquery_schedule",
 };
 
@@ -250,6 +255,7 @@ pub(crate) static OSQUERY_PACKS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_nothing_scheduled,
+    reach: Reach::Host,
     example: "SELECT name, active FROM osquery_packs",
 };
 
@@ -274,6 +280,7 @@ pub(crate) static OSQUERY_EVENTS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_nothing_scheduled,
+    reach: Reach::Host,
     example: "SELECT name, type, events, active FROM osquery_events",
 };
 

@@ -222,6 +222,7 @@ pub(crate) static PROCESS_OPEN_SOCKETS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_open_sockets,
+    reach: Reach::Host,
     example:
         "SELECT pid, remote_address, remote_port FROM process_open_sockets WHERE remote_port != 0",
 };
@@ -294,6 +295,7 @@ pub(crate) static LISTENING_PORTS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_listening,
+    reach: Reach::Host,
     example: "SELECT DISTINCT p.name, l.port, l.address FROM listening_ports l JOIN processes p USING (pid) WHERE l.port != 0",
 };
 

@@ -22,6 +22,7 @@ pub(crate) static KERNEL_INFO: Table = Table {
     required: &[],
     like: &[],
     generate: gen_kernel_info,
+    reach: Reach::Host,
     example: "SELECT version, path FROM kernel_info",
 };
 
@@ -66,6 +67,7 @@ pub(crate) static KERNEL_MODULES: Table = Table {
     required: &[],
     like: &[],
     generate: gen_kernel_modules,
+    reach: Reach::Host,
     example: "SELECT name, size, used_by FROM kernel_modules WHERE status = 'Live'",
 };
 
@@ -126,6 +128,7 @@ pub(crate) static OS_VERSION: Table = Table {
     required: &[],
     like: &[],
     generate: gen_os_version,
+    reach: Reach::Host,
     example: "SELECT name, version, codename FROM os_version",
 };
 
@@ -194,6 +197,7 @@ pub(crate) static SYSTEM_INFO: Table = Table {
     required: &[],
     like: &[],
     generate: gen_system_info,
+    reach: Reach::Host,
     example: "SELECT hostname, cpu_brand, physical_memory FROM system_info",
 };
 
@@ -255,6 +259,7 @@ pub(crate) static UPTIME: Table = Table {
     required: &[],
     like: &[],
     generate: gen_uptime,
+    reach: Reach::Host,
     example: "SELECT days, hours, total_seconds FROM uptime",
 };
 
@@ -294,6 +299,7 @@ pub(crate) static MOUNTS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_mounts,
+    reach: Reach::Host,
     example: "SELECT path, type, blocks_size * blocks_available AS bytes_free FROM mounts WHERE type = 'ext4'",
 };
 

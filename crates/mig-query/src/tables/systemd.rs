@@ -64,6 +64,7 @@ pub(crate) static SYSTEMD_UNITS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_units,
+    reach: Reach::Host,
     example:
         "SELECT id, description, unit_file_state, user FROM systemd_units WHERE id LIKE '%.service'",
 };
@@ -244,6 +245,7 @@ pub(crate) static STARTUP_ITEMS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_startup_items,
+    reach: Reach::Host,
     example: "SELECT name, path, type, status FROM startup_items WHERE type = 'Startup Item'",
 };
 

@@ -91,6 +91,7 @@ pub(crate) static SHELL_HISTORY: Table = Table {
     required: &[],
     like: &[],
     generate: gen_history,
+    reach: Reach::Host,
     example: "SELECT u.username, h.command FROM users u JOIN shell_history h USING (uid) WHERE h.command LIKE '%curl%'",
 };
 
@@ -162,6 +163,7 @@ pub(crate) static AUTHORIZED_KEYS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_authorized_keys,
+    reach: Reach::Host,
     example:
         "SELECT u.username, k.algorithm, k.comment FROM users u JOIN authorized_keys k USING (uid)",
 };
@@ -240,6 +242,7 @@ pub(crate) static KNOWN_HOSTS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_known_hosts,
+    reach: Reach::Host,
     example: "SELECT uid, key FROM known_hosts WHERE key LIKE '%ssh-rsa%'",
 };
 
@@ -284,6 +287,7 @@ pub(crate) static USER_SSH_KEYS: Table = Table {
     required: &[],
     like: &[],
     generate: gen_user_ssh_keys,
+    reach: Reach::Host,
     example: "SELECT uid, path, key_type, key_length FROM user_ssh_keys WHERE encrypted = 0",
 };
 

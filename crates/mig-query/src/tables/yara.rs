@@ -65,6 +65,7 @@ pub(crate) static YARA_FILE: Table = Table {
     required: &["path"],
     like: &["path"],
     generate: gen_yara_file,
+    reach: Reach::Host,
     example: "SELECT path, matches, strings FROM yara_file WHERE path LIKE '/etc/%' AND sigrule = 'rule root_entry { strings: $a = \"root:\" condition: $a }'",
 };
 
@@ -82,6 +83,7 @@ pub(crate) static YARA_PROCESS: Table = Table {
     required: &["pid"],
     like: &[],
     generate: gen_yara_process,
+    reach: Reach::Host,
     example: "SELECT pid, matches FROM yara_process WHERE pid IN (SELECT pid FROM processes WHERE name = 'sshd') AND sigrule = 'rule ssh { strings: $a = \"OpenSSH\" condition: $a }'",
 };
 
