@@ -183,7 +183,7 @@ fn the_allow_list_refuses_what_it_does_not_name_and_grants_each_class_its_own() 
 }
 
 #[test]
-fn a_query_gets_unix_sockets_only_when_it_reads_the_docker_tables() {
+fn a_query_gets_unix_or_network_sockets_only_when_it_reads_tables_that_need_them() {
     // The exploited module in the sandbox the query module would get for each statement.
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("secret");
@@ -191,13 +191,15 @@ fn a_query_gets_unix_sockets_only_when_it_reads_the_docker_tables() {
     let (handle, handle_type) = file_handle(&target);
     let params = json!({"target": target, "dir": dir.path(), "victim": std::process::id(),
         "handle": handle, "handle_type": handle_type});
-    for (sql, unix) in [
-        ("SELECT * FROM processes", false),
-        ("SELECT id FROM docker_containers", true),
+    for (sql, unix, inet) in [
+        ("SELECT * FROM processes", false, false),
+        ("SELECT id FROM docker_containers", true, false),
         (
             "SELECT 1 WHERE EXISTS (SELECT 1 FROM docker_images) AND 1 IN (SELECT pid FROM processes)",
             true,
+            false,
         ),
+        ("SELECT * FROM curl WHERE url = 'http://127.0.0.1/'", false, true),
     ] {
         let query = json!({"sql": sql}).to_string();
         let out = common::run_module(
@@ -210,14 +212,21 @@ fn a_query_gets_unix_sockets_only_when_it_reads_the_docker_tables() {
         );
         let r = common::result("query", &out);
         let outcomes = &r["elements"];
-        let unix_outcome = outcomes["socket AF_UNIX"].as_str().unwrap();
-        assert_eq!(unix_outcome == "allowed", unix, "{sql}: {outcomes}");
-        for refused in ["socket AF_INET", "socket AF_INET6", "socket AF_PACKET"] {
-            assert!(
-                outcomes[refused].as_str().unwrap().starts_with("denied"),
-                "{sql}: {refused}: {outcomes}"
-            );
+        for (family, granted) in [
+            ("socket AF_UNIX", unix),
+            ("socket AF_INET", inet),
+            ("socket AF_INET6", inet),
+        ] {
+            let outcome = outcomes[family].as_str().unwrap();
+            assert_eq!(outcome == "allowed", granted, "{sql}: {family}: {outcomes}");
         }
+        assert!(
+            outcomes["socket AF_PACKET"]
+                .as_str()
+                .unwrap()
+                .starts_with("denied"),
+            "{sql}: {outcomes}"
+        );
         assert_eq!(outcomes["socket AF_NETLINK"], "allowed", "{sql}: {outcomes}");
     }
 }

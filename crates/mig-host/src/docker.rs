@@ -19,7 +19,10 @@ pub enum DockerError {
     /// No daemon listens on the socket (it does not exist, or refuses connections): there is
     /// nothing to report, not an error.
     NotRunning,
-    /// The daemon answered something else than 200, or the connection failed midway.
+    /// The daemon refused the request: its status (404: no such object; 409: not running)
+    /// and explanation.
+    Refused(u16, String),
+    /// The connection failed, or the answer was not HTTP.
     Failed(String),
 }
 
@@ -27,6 +30,7 @@ impl std::fmt::Display for DockerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DockerError::NotRunning => f.write_str("no Docker daemon is running"),
+            DockerError::Refused(status, why) => write!(f, "status {status}: {why}"),
             DockerError::Failed(why) => f.write_str(why),
         }
     }
@@ -57,11 +61,11 @@ pub fn get(socket: &Path, uri: &str, timeout: Duration) -> Result<Vec<u8>, Docke
     };
     stream.set_read_timeout(Some(timeout)).map_err(failed)?;
     stream.set_write_timeout(Some(timeout)).map_err(failed)?;
-    write!(
-        stream,
+    // One write: the request arrives whole.
+    let request = format!(
         "GET {uri} HTTP/1.0\r\nHost: docker\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(failed)?;
+    );
+    stream.write_all(request.as_bytes()).map_err(failed)?;
     let mut answer = Vec::new();
     stream
         .take(MAX_RESPONSE + 1)
@@ -73,26 +77,13 @@ pub fn get(socket: &Path, uri: &str, timeout: Duration) -> Result<Vec<u8>, Docke
             MAX_RESPONSE >> 20
         )));
     }
-    body(&answer).map_err(|why| DockerError::Failed(format!("GET {uri}: {why}")))
-}
-
-/// The body of an HTTP/1.x answer whose status is 200.
-fn body(answer: &[u8]) -> Result<Vec<u8>, String> {
-    let end = answer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("the answer has no end of headers")?;
-    let head = String::from_utf8_lossy(&answer[..end]);
-    let status = head.lines().next().unwrap_or_default();
-    let mut parts = status.split_whitespace();
-    match (parts.next(), parts.next()) {
-        (Some(v), Some("200")) if v.starts_with("HTTP/1.") => Ok(answer[end + 4..].to_vec()),
-        _ => {
-            // The daemon explains a refusal in its body ({"message": "…"}).
-            let detail = String::from_utf8_lossy(&answer[end + 4..]);
-            Err(format!("{status}: {}", detail.trim()))
-        }
+    let r = crate::http::parse_response(&answer)
+        .map_err(|why| DockerError::Failed(format!("GET {uri}: {why}")))?;
+    if r.status != 200 {
+        let why = String::from_utf8_lossy(&r.body).trim().to_string();
+        return Err(DockerError::Refused(r.status, format!("GET {uri}: {why}")));
     }
+    Ok(r.body)
 }
 
 #[cfg(test)]
@@ -122,16 +113,22 @@ mod tests {
                 "HTTP/1.1 404 Not Found\r\n\r\n{\"message\":\"No such image: x\"}",
             ] {
                 let (mut s, _) = listener.accept().unwrap();
-                let mut request = [0u8; 1024];
-                let n = s.read(&mut request).unwrap();
-                assert!(request[..n].starts_with(b"GET /"));
+                let mut request = Vec::new();
+                let mut byte = [0u8; 1];
+                while !request.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap() == 1 {
+                    request.push(byte[0]);
+                }
+                assert!(request.starts_with(b"GET /"));
                 s.write_all(answer.as_bytes()).unwrap();
             }
         });
         let t = Duration::from_secs(5);
         assert_eq!(get(&path, "/version", t).unwrap(), b"{\"Version\":\"1\"}");
         let e = get(&path, "/images/x/history", t).unwrap_err().to_string();
-        assert!(e.contains("404") && e.contains("No such image"), "{e}");
+        assert!(
+            e.contains("status 404") && e.contains("No such image"),
+            "{e}"
+        );
         server.join().unwrap();
         let e = get(&path, "/x y", t).unwrap_err().to_string();
         assert!(e.contains("spaces"), "{e}");

@@ -10,6 +10,7 @@ pub mod der;
 pub mod docker;
 pub mod elf;
 pub mod hash;
+pub mod http;
 pub mod magic;
 pub mod mounts;
 pub mod net;

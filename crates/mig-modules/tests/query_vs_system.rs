@@ -1753,3 +1753,236 @@ fn docker_tables_match_the_docker_cli() {
         docker(&["volume", "inspect", "-f", "{{.Mountpoint}}", &fx.volume])
     );
 }
+
+#[test]
+fn curl_answers_as_the_curl_tool_does() {
+    if tool("curl", &["--version"]).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "hello from the test\n").unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(up, "the test's HTTP server did not start");
+    for path in ["/hello.txt", "/missing"] {
+        let url = format!("{base}{path}");
+        let body = tool("curl", &["-s", &url]).unwrap();
+        let code = tool(
+            "curl",
+            &["-s", "-o", "/dev/null", "-w", "%{http_code}", &url],
+        )
+        .unwrap();
+        let rows = query(&format!(
+            "SELECT response_code, bytes, result, method, user_agent FROM curl WHERE url = '{url}'"
+        ));
+        assert_eq!(s(&rows[0][0]), code, "{url}");
+        assert_eq!(s(&rows[0][1]), body.len().to_string(), "{url}");
+        assert_eq!(s(&rows[0][2]), body, "{url}");
+        assert_eq!(
+            (s(&rows[0][3]), s(&rows[0][4])),
+            ("GET".into(), "osquery".into())
+        );
+    }
+    let rows = query(&format!(
+        "SELECT user_agent, response_code FROM curl WHERE url = '{base}/hello.txt' AND user_agent = 'probe/2'"
+    ));
+    assert_eq!(
+        (s(&rows[0][0]), s(&rows[0][1])),
+        ("probe/2".into(), "200".into())
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    // Nothing listens any more: the row is there, its answer NULL (curl fails too).
+    let rows = query(&format!(
+        "SELECT response_code, result FROM curl WHERE url = '{base}/'"
+    ));
+    assert_eq!(rows, vec![vec![Value::Null, Value::Null]]);
+    assert!(Command::new("curl")
+        .args(["-s", &base])
+        .status()
+        .map_or(true, |s| !s.success()));
+}
+
+/// `openssl x509 -noout -ext …`: each extension's lines, joined with `;` as osquery joins them,
+/// by the header OpenSSL prints.
+fn openssl_extensions(cert: &std::path::Path) -> std::collections::HashMap<String, String> {
+    let text = tool(
+        "openssl",
+        &[
+            "x509", "-noout", "-in", cert.to_str().unwrap(), "-ext",
+            "subjectKeyIdentifier,authorityKeyIdentifier,basicConstraints,subjectAltName,extendedKeyUsage,keyUsage,certificatePolicies,authorityInfoAccess",
+        ],
+    )
+    .unwrap();
+    let mut found = std::collections::HashMap::new();
+    let mut current: Option<(String, Vec<String>)> = None;
+    for line in text.lines() {
+        if !line.starts_with(' ') {
+            if let Some((k, v)) = current.take() {
+                found.insert(k, v.join(";"));
+            }
+            let header = line
+                .trim_end()
+                .trim_end_matches(" critical")
+                .trim_end_matches(':');
+            current = Some((header.to_string(), Vec::new()));
+        } else if let Some((_, v)) = current.as_mut() {
+            v.push(line.trim().to_string());
+        }
+    }
+    if let Some((k, v)) = current {
+        found.insert(k, v.join(";"));
+    }
+    found
+}
+
+#[test]
+fn curl_certificate_matches_openssl() {
+    if tool("openssl", &["version"]).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("k.pem"), dir.path().join("c.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30"])
+        .args(["-subj", "/C=US/O=Mig Test Org/OU=IR Team/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1,email:ir@example.com"])
+        .args(["-addext", "extendedKeyUsage=serverAuth,clientAuth"])
+        .args(["-addext", "keyUsage=digitalSignature,keyEncipherment"])
+        .args(["-addext", "certificatePolicies=2.23.140.1.2.1"])
+        .args(["-addext", "authorityInfoAccess=OCSP;URI:http://ocsp.example/,caIssuers;URI:http://ca.example/ca.crt"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut server = Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept", &port.to_string()])
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let rows = query(&format!(
+        "SELECT common_name, organization, organization_unit, issuer_common_name, serial_number, \
+         valid_from, valid_to, sha256_fingerprint, sha1_fingerprint, version, signature_algorithm, \
+         subject_key_identifier, authority_key_identifier, key_usage, extended_key_usage, policies, \
+         subject_alternative_names, info_access, basic_constraint, has_expired, pem, signature \
+         FROM curl_certificate WHERE hostname = '127.0.0.1:{port}' AND dump_certificate = 1"
+    ));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(rows.len(), 1);
+    let r: Vec<String> = rows[0].iter().map(s).collect();
+    let x509 = |flag: &str| {
+        let out = tool(
+            "openssl",
+            &["x509", "-noout", "-in", cert.to_str().unwrap(), flag],
+        )
+        .unwrap();
+        out.trim().split_once('=').unwrap().1.to_string()
+    };
+    let fingerprint = |flag: &str| {
+        let out = tool(
+            "openssl",
+            &[
+                "x509",
+                "-noout",
+                "-fingerprint",
+                flag,
+                "-in",
+                cert.to_str().unwrap(),
+            ],
+        )
+        .unwrap();
+        out.trim()
+            .split_once('=')
+            .unwrap()
+            .1
+            .replace(':', "")
+            .to_lowercase()
+    };
+    assert_eq!(
+        &r[..4],
+        ["localhost", "Mig Test Org", "IR Team", "localhost"]
+    );
+    assert_eq!(r[4], x509("-serial"));
+    assert_eq!(r[5], x509("-startdate"));
+    assert_eq!(r[6], x509("-enddate"));
+    assert_eq!(r[7], fingerprint("-sha256"));
+    assert_eq!(r[8], fingerprint("-sha1"));
+    assert_eq!((r[9].as_str(), r[10].as_str()), ("3", "RSA-SHA256"));
+    let ext = openssl_extensions(&cert);
+    for (i, header) in [
+        (11, "X509v3 Subject Key Identifier"),
+        (12, "X509v3 Authority Key Identifier"),
+        (13, "X509v3 Key Usage"),
+        (14, "X509v3 Extended Key Usage"),
+        (15, "X509v3 Certificate Policies"),
+        (16, "X509v3 Subject Alternative Name"),
+        (17, "Authority Information Access"),
+        (18, "X509v3 Basic Constraints"),
+    ] {
+        assert_eq!(r[i], ext[header], "{header}");
+    }
+    assert_eq!(r[19], "0");
+    assert_eq!(r[20], std::fs::read_to_string(&cert).unwrap());
+    let text = tool(
+        "openssl",
+        &["x509", "-noout", "-text", "-in", cert.to_str().unwrap()],
+    )
+    .unwrap();
+    let signature: String = text
+        .split("Signature Value:")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(r[21], signature);
+    // Nothing listens any more: no row.
+    let rows = query(&format!(
+        "SELECT common_name FROM curl_certificate WHERE hostname = '127.0.0.1:{port}' AND timeout = 2"
+    ));
+    assert!(rows.is_empty());
+}

@@ -18,8 +18,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// `ps` columns for a container's processes (osquery's list, in its order).
 const PS_COLUMNS: &str = "pid,state,uid,gid,euid,egid,suid,sgid,rss,vsz,etime,ppid,pgrp,nlwp,nice,user,time,pcpu,pmem,comm,cmd";
 
-/// The daemon's answer to `GET uri` as JSON; `None` when no daemon runs.
-fn api(q: &Constraints, uri: &str) -> Result<Option<Json>, String> {
+/// The daemon's answer to `GET uri` as JSON; `None` when no daemon runs, or when it answers
+/// one of the `absent` statuses (404: the object is gone; 409: the container is not running).
+fn api_or(q: &Constraints, uri: &str, absent: &[u16]) -> Result<Option<Json>, String> {
     q.check()?;
     let table = q.table.name;
     match docker::get(Path::new(docker::DEFAULT_SOCKET), uri, REQUEST_TIMEOUT) {
@@ -27,8 +28,13 @@ fn api(q: &Constraints, uri: &str) -> Result<Option<Json>, String> {
             .map(Some)
             .map_err(|e| format!("{table}: the Docker daemon's answer to {uri} is not JSON: {e}")),
         Err(DockerError::NotRunning) => Ok(None),
+        Err(DockerError::Refused(status, _)) if absent.contains(&status) => Ok(None),
         Err(e) => Err(format!("{table}: {e}")),
     }
+}
+
+fn api(q: &Constraints, uri: &str) -> Result<Option<Json>, String> {
+    api_or(q, uri, &[])
 }
 
 /// An identifier the way osquery gives one: without the `sha256:` prefix.
@@ -96,11 +102,7 @@ fn containers(q: &Constraints) -> Result<Vec<(String, Json)>, String> {
 
 /// `docker inspect` of one container; `Null` when it is gone meanwhile.
 fn inspect(q: &Constraints, id: &str) -> Result<Json, String> {
-    match api(q, &format!("/containers/{id}/json")) {
-        Ok(v) => Ok(v.unwrap_or(Json::Null)),
-        Err(e) if e.contains(" 404") => Ok(Json::Null),
-        Err(e) => Err(e),
-    }
+    Ok(api_or(q, &format!("/containers/{id}/json"), &[404])?.unwrap_or(Json::Null))
 }
 
 /// Every image, by its ID without `sha256:`.
@@ -256,12 +258,9 @@ fn gen_container_processes(q: &Constraints) -> Result<Box<dyn Rows>, String> {
     let mut rows = Vec::new();
     for id in ids {
         let uri = format!("/containers/{id}/top?ps_args=axwwo%20{PS_COLUMNS}");
-        let top = match api(q, &uri) {
-            Ok(Some(top)) => top,
-            Ok(None) => return Ok(VecRows::boxed(rows)),
-            // Not running, or no such container: no processes.
-            Err(e) if e.contains(" 404") || e.contains(" 409") => continue,
-            Err(e) => return Err(e),
+        // No daemon, no such container, or not running: no processes.
+        let Some(top) = api_or(q, &uri, &[404, 409])? else {
+            continue;
         };
         for p in top["Processes"].as_array().into_iter().flatten() {
             let Some(f) = p.as_array().filter(|f| f.len() == 21) else {
@@ -513,7 +512,9 @@ fn gen_image_history(q: &Constraints) -> Result<Box<dyn Rows>, String> {
             continue;
         };
         let full = short_id(&image["Id"]);
-        let Some(Json::Array(layers)) = api(q, &format!("/images/{full}/history"))? else {
+        // An image removed meanwhile has no history.
+        let Some(Json::Array(layers)) = api_or(q, &format!("/images/{full}/history"), &[404])?
+        else {
             continue;
         };
         for layer in layers {

@@ -117,12 +117,17 @@ fn expand(pattern: &str) -> Vec<String> {
 
 /// The distributions of one site directory.
 fn site_packages(site: &Path, uid: i64) -> Vec<PythonPackageRow> {
-    sorted_entries(site, Path::is_dir)
+    // A distutils install's .egg-info may be a single file, its PKG-INFO (Debian ships
+    // some): Python lists it, and so does this (osquery reads directories only).
+    let is_egg_file = |p: &Path| p.is_file() && p.to_string_lossy().ends_with(".egg-info");
+    sorted_entries(site, |p| p.is_dir() || is_egg_file(p))
         .into_iter()
         .filter_map(|dist| {
             let name = dist.file_name()?.to_string_lossy().into_owned();
-            let info = if name.ends_with(".dist-info") {
+            let info = if name.ends_with(".dist-info") && dist.is_dir() {
                 dist.join("METADATA")
+            } else if is_egg_file(&dist) {
+                dist.clone()
             } else if name.ends_with(".egg-info") {
                 dist.join("PKG-INFO")
             } else {
@@ -339,6 +344,11 @@ mod tests {
             "Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\nSummary: Python HTTP: for humans.\nAuthor: Kenneth Reitz\nLicense: Apache 2.0\n\nLicense: not a header\n",
         )
         .unwrap();
+        std::fs::write(
+            d.path().join("crit-3.17.1-py3.11.egg-info"),
+            "Metadata-Version: 2.1\nName: crit\nVersion: 3.17.1\n",
+        )
+        .unwrap();
         let egg = d.path().join("six-1.16.0.egg-info");
         std::fs::create_dir(&egg).unwrap();
         std::fs::write(egg.join("PKG-INFO"), "Name: six\nVersion: 1.16.0\n").unwrap();
@@ -358,11 +368,12 @@ mod tests {
         assert_eq!(
             got,
             [
+                ("crit", "3.17.1", "", 1000),
                 ("requests", "2.31.0", "Python HTTP: for humans.", 1000),
                 ("six", "1.16.0", "", 1000)
             ]
         );
-        assert_eq!(rows[0].license, "Apache 2.0");
-        assert_eq!(rows[0].path, dist.to_string_lossy());
+        assert_eq!(rows[1].license, "Apache 2.0");
+        assert_eq!(rows[1].path, dist.to_string_lossy());
     }
 }

@@ -6,6 +6,8 @@ mod chrome;
 mod client_configs;
 mod config_files;
 mod cpuid;
+mod curl;
+mod curl_certificate;
 mod devices;
 mod disk_encryption;
 mod docker;
@@ -140,6 +142,8 @@ static ALL: &[&Table] = &[
     &docker::DOCKER_INFO,
     &docker::DOCKER_NETWORKS,
     &docker::DOCKER_VOLUMES,
+    &curl::CURL,
+    &curl_certificate::CURL_CERTIFICATE,
     &chrome::CHROME_EXTENSION_CONTENT_SCRIPTS,
 ];
 
