@@ -1,5 +1,5 @@
 //! Firmware and the kernel's view of it: acpi_tables, smbios_tables, platform_info,
-//! memory_arrays, memory_devices, their mapped addresses, oem_strings, secureboot,
+//! memory_arrays, memory_devices, their mapped addresses, cpu_info, oem_strings, secureboot,
 //! md_personalities.
 
 use super::super::row::table_row;
@@ -579,6 +579,121 @@ fn memory_devices(table: &[u8]) -> Vec<MemoryDeviceRow> {
 }
 
 table_row! {
+    /// One processor (SMBIOS type 4).
+    struct CpuInfoRow {
+        device_id: text = "The DeviceID of the CPU.",
+        model: text = "The model of the CPU.",
+        manufacturer: text = "The manufacturer of the CPU.",
+        processor_type: text = "The processor type, such as Central, Math, or Video.",
+        cpu_status: integer = "The current operating status of the CPU.",
+        number_of_cores: text = "The number of cores of the CPU.",
+        logical_processors: integer = "The number of logical processors of the CPU.",
+        address_width: text = "The width of the CPU address bus.",
+        current_clock_speed: integer = "The current frequency of the CPU.",
+        max_clock_speed: integer = "The maximum possible frequency of the CPU.",
+        socket_designation: text = "The assigned socket on the board for the given CPU.",
+    }
+    absent {
+        availability: text = "The availability and status of the CPU.",
+        load_percentage: integer = "The current percentage of utilization of the CPU.",
+        number_of_efficiency_cores: integer = "The number of efficiency cores of the CPU. Only available on Apple Silicon",
+        number_of_performance_cores: integer = "The number of performance cores of the CPU. Only available on Apple Silicon",
+    }
+}
+
+pub(crate) static CPU_INFO: Table = Table {
+    name: "cpu_info",
+    about: "Retrieve cpu hardware info of the machine: the SMBIOS processor structures (/sys/firmware/dmi/tables/DMI; root may read it), as osquery reads them on Linux.",
+    columns: CpuInfoRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_cpu_info,
+    reach: Reach::Host,
+    example: "SELECT device_id, model, number_of_cores, logical_processors, max_clock_speed FROM cpu_info",
+};
+
+fn gen_cpu_info(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    Ok(VecRows::boxed(cpu_info(&dmi_table())))
+}
+
+/// osquery's device name prefix per SMBIOS processor type (3: central, 4: math, 5: DSP,
+/// 6: video).
+fn processor_kind(kind: u8) -> Option<&'static str> {
+    match kind {
+        3 => Some("CPU"),
+        4 => Some("MATH"),
+        5 => Some("DSP"),
+        6 => Some("GPU"),
+        _ => None,
+    }
+}
+
+fn cpu_info(table: &[u8]) -> Vec<CpuInfoRow> {
+    let mut next_id = 0;
+    structures(table)
+        // osquery reads up to offset 0x2f: shorter structures are skipped.
+        .filter(|s| s.kind == 4 && s.bytes.len() >= 0x30 && s.header_len >= 0x1a)
+        .map(|s| {
+            let byte = |i: usize| s.bytes[i];
+            let word = |i: usize| u16::from_le_bytes([s.bytes[i], s.bytes[i + 1]]);
+            // SMBIOS 2.5 added the core counts; older tables are told from this machine.
+            let (cores, logical, width) = if s.header_len >= 0x28 {
+                let wide = word(0x26) & (1 << 2) != 0;
+                (
+                    i64::from(byte(0x23)),
+                    i64::from(byte(0x25)),
+                    if wide { "64" } else { "32" },
+                )
+            } else {
+                let logical = std::thread::available_parallelism().map_or(1, |n| n.get());
+                (
+                    logical as i64,
+                    logical as i64,
+                    if cfg!(target_pointer_width = "64") {
+                        "64"
+                    } else {
+                        "32"
+                    },
+                )
+            };
+            let device_id = match processor_kind(byte(0x05)) {
+                Some(prefix) => {
+                    next_id += 1;
+                    format!("{prefix}{}", next_id - 1)
+                }
+                None => String::new(),
+            };
+            CpuInfoRow {
+                device_id,
+                model: s
+                    .string(byte(0x10))
+                    .unwrap_or_default()
+                    .trim_end()
+                    .to_string(),
+                manufacturer: s
+                    .string(byte(0x07))
+                    .unwrap_or_default()
+                    .trim_end()
+                    .to_string(),
+                processor_type: byte(0x05).to_string(),
+                cpu_status: i64::from(byte(0x18)),
+                number_of_cores: cores.to_string(),
+                logical_processors: logical,
+                address_width: width.into(),
+                current_clock_speed: i64::from(word(0x16)),
+                max_clock_speed: i64::from(word(0x14)),
+                socket_designation: s
+                    .string(byte(0x04))
+                    .unwrap_or_default()
+                    .trim_end()
+                    .to_string(),
+            }
+        })
+        .collect()
+}
+
+table_row! {
     /// One range of addresses mapped to a memory array (SMBIOS type 19).
     struct ArrayMapRow {
         handle: text = "Handle, or instance number, associated with the structure",
@@ -936,6 +1051,58 @@ mod tests {
         }
         s.push(0);
         s
+    }
+
+    #[test]
+    fn cpu_info_from_processor_structures() {
+        // Type 4, SMBIOS 3.x layout (formatted part 0x30 long with the header).
+        let mut f = vec![0u8; 0x30 - 4];
+        let at = |f: &mut Vec<u8>, offset: usize, v: &[u8]| {
+            f[offset - 4..offset - 4 + v.len()].copy_from_slice(v);
+        };
+        at(&mut f, 0x04, &[1]); // socket designation: string 1
+        at(&mut f, 0x05, &[3]); // central processor
+        at(&mut f, 0x07, &[2]); // manufacturer: string 2
+        at(&mut f, 0x10, &[3]); // version (model): string 3
+        at(&mut f, 0x14, &4000u16.to_le_bytes());
+        at(&mut f, 0x16, &2400u16.to_le_bytes());
+        at(&mut f, 0x18, &[0x41]); // populated, enabled
+        at(&mut f, 0x23, &[8]);
+        at(&mut f, 0x25, &[16]);
+        at(&mut f, 0x26, &4u16.to_le_bytes()); // 64-bit capable
+        let mut table = structure(
+            4,
+            0x0400,
+            &f,
+            &["CPU 0", "GenuineIntel", "Intel(R) Xeon(R)  "],
+        );
+        let mut other = f.clone();
+        other[0x05 - 4] = 99; // not a known type: no device_id
+        table.extend(structure(4, 0x0401, &other, &["CPU 1", "x", "y"]));
+        table.extend(structure(127, 0xfeff, &[], &[]));
+        let rows = cpu_info(&table);
+        assert_eq!(rows.len(), 2);
+        let r = &rows[0];
+        assert_eq!(
+            (
+                r.device_id.as_str(),
+                r.model.as_str(),
+                r.manufacturer.as_str()
+            ),
+            ("CPU0", "Intel(R) Xeon(R)", "GenuineIntel")
+        );
+        assert_eq!(
+            (
+                r.processor_type.as_str(),
+                r.cpu_status,
+                r.number_of_cores.as_str()
+            ),
+            ("3", 0x41, "8")
+        );
+        assert_eq!((r.logical_processors, r.address_width.as_str()), (16, "64"));
+        assert_eq!((r.current_clock_speed, r.max_clock_speed), (2400, 4000));
+        assert_eq!(r.socket_designation, "CPU 0");
+        assert_eq!(rows[1].device_id, "");
     }
 
     #[test]

@@ -109,6 +109,7 @@ static ALL: &[&Table] = &[
     &firmware::MEMORY_ARRAY_MAPPED_ADDRESSES,
     &firmware::MEMORY_DEVICE_MAPPED_ADDRESSES,
     &firmware::MEMORY_ERROR_INFO,
+    &firmware::CPU_INFO,
     &firmware::OEM_STRINGS,
     &firmware::SECUREBOOT,
     &firmware::MD_PERSONALITIES,
