@@ -55,14 +55,26 @@ impl ContentState {
 
 impl ContentPattern {
     pub(crate) fn new(pattern: &str, negate: bool) -> Result<ContentPattern, String> {
-        let line = bytes_regex(pattern)?;
-        let block = bytes_regex(&format!("(?mR:{pattern})"))?;
+        // `.*` and `.+` are compiled to match any byte but `\n` as well, which is exactly what
+        // Go reads them as (its U+FFFD for an invalid byte is not `\n`): a pattern whose only
+        // way to match U+FFFD is there needs no second, Go-way reading of binary blocks.
+        let (line, block, sees_invalid_bytes) =
+            match (widened(pattern), widened(&format!("(?mR:{pattern})"))) {
+                (Some((line, rest_sees)), Some((block, _))) => {
+                    (bytes_regex(&line)?, bytes_regex(&block)?, rest_sees)
+                }
+                _ => (
+                    bytes_regex(pattern)?,
+                    bytes_regex(&format!("(?mR:{pattern})"))?,
+                    can_match_replacement_char(pattern),
+                ),
+            };
         Ok(ContentPattern {
             block,
             line,
             negate,
             per_line: has_absolute_anchor(pattern),
-            sees_invalid_bytes: can_match_replacement_char(pattern),
+            sees_invalid_bytes,
             prefixes: prefix_filter(pattern),
         })
     }
@@ -175,6 +187,91 @@ fn lines(block: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// Go's scanner drops the `\r` of a `\r\n` line ending.
 fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// The pattern with each unbounded repetition of `.` (or any class of every non-ASCII
+/// character: `[^x]*`, `(?s:.)+`) turned into a repetition of the same ASCII bytes and every
+/// byte from 0x80: under `*` and `+`, "any run of characters but `\n`" read Go's way (an
+/// invalid byte is one U+FFFD) and "any run of bytes but `\n`" are the same runs. Returns the
+/// rewritten pattern, and whether what is left can still match U+FFFD (then binary blocks
+/// must still be read Go's way too); `None` when the pattern cannot be parsed here.
+fn widened(pattern: &str) -> Option<(String, bool)> {
+    use regex_syntax::hir::{Class, ClassBytes, ClassBytesRange, Hir, HirKind, Repetition};
+    fn every_non_ascii(h: &Hir) -> Option<Vec<ClassBytesRange>> {
+        let HirKind::Class(Class::Unicode(c)) = h.kind() else {
+            return None;
+        };
+        // From 0x80 to the last scalar value without a gap (surrogates are not chars).
+        let mut next = 0x80u32;
+        for r in c.ranges() {
+            let (start, end) = (u32::from(r.start()), u32::from(r.end()));
+            if end < next {
+                continue;
+            }
+            if start > next && !(next == 0xD800 && start == 0xE000) {
+                return None;
+            }
+            next = end + 1;
+            if next == 0xD800 {
+                next = 0xE000;
+            }
+        }
+        if next <= 0x10FFFF {
+            return None;
+        }
+        let mut bytes: Vec<ClassBytesRange> = c
+            .ranges()
+            .iter()
+            .filter(|r| u32::from(r.start()) < 0x80)
+            .map(|r| ClassBytesRange::new(r.start() as u8, (u32::from(r.end()).min(0x7F)) as u8))
+            .collect();
+        bytes.push(ClassBytesRange::new(0x80, 0xFF));
+        Some(bytes)
+    }
+    fn widen(h: &Hir, sees: &mut bool) -> Hir {
+        match h.kind() {
+            HirKind::Repetition(r) if r.max.is_none() && r.min <= 1 => {
+                match every_non_ascii(&r.sub) {
+                    Some(bytes) => Hir::repetition(Repetition {
+                        sub: Box::new(Hir::class(Class::Bytes(ClassBytes::new(bytes)))),
+                        ..r.clone()
+                    }),
+                    None => Hir::repetition(Repetition {
+                        sub: Box::new(widen(&r.sub, sees)),
+                        ..r.clone()
+                    }),
+                }
+            }
+            HirKind::Repetition(r) => Hir::repetition(Repetition {
+                sub: Box::new(widen(&r.sub, sees)),
+                ..r.clone()
+            }),
+            HirKind::Capture(c) => Hir::capture(regex_syntax::hir::Capture {
+                sub: Box::new(widen(&c.sub, sees)),
+                ..c.clone()
+            }),
+            HirKind::Concat(hs) => Hir::concat(hs.iter().map(|h| widen(h, sees)).collect()),
+            HirKind::Alternation(hs) => {
+                Hir::alternation(hs.iter().map(|h| widen(h, sees)).collect())
+            }
+            HirKind::Class(Class::Unicode(c)) => {
+                *sees |= c
+                    .ranges()
+                    .iter()
+                    .any(|r| r.start() <= '\u{FFFD}' && '\u{FFFD}' <= r.end());
+                h.clone()
+            }
+            HirKind::Class(Class::Bytes(c)) => {
+                *sees |= c.ranges().iter().any(|r| r.end() >= 0x80);
+                h.clone()
+            }
+            HirKind::Literal(_) | HirKind::Empty | HirKind::Look(_) => h.clone(),
+        }
+    }
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let mut sees = false;
+    let out = widen(&hir, &mut sees);
+    Some((out.to_string(), sees))
 }
 
 /// Can the pattern match U+FFFD anywhere (a `.`, a negated class, `\W`…)? A pattern that
@@ -312,6 +409,68 @@ mod tests {
         lines
             .iter()
             .any(|l| re.is_match(l.trim_end_matches('\r').as_bytes()))
+    }
+
+    /// Go's reading of a file, line by line: each invalid byte is one U+FFFD.
+    fn go_reference(pattern: &str, text: &[u8]) -> bool {
+        let re = regex::bytes::Regex::new(pattern).unwrap();
+        let mut lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
+        if text.ends_with(b"\n") || text.is_empty() {
+            lines.pop();
+        }
+        lines
+            .iter()
+            .any(|l| re.is_match(&go_runes(l.strip_suffix(b"\r").unwrap_or(l))))
+    }
+
+    #[test]
+    fn widened_patterns_read_binary_as_go_does() {
+        let texts: [&[u8]; 6] = [
+            b"Copyright \xa9 1999 Free Software\n",
+            b"copyright\xff\xfe\x00free software\nx\n",
+            b"caf\xe9\nabc\n",
+            b"a\xc3\xa9b\n",
+            b"a\xe9\xe9b\n\xff\n",
+            b"plain ascii\nno match\n",
+        ];
+        let patterns = [
+            "(?i)copyright.*free software",
+            "^a.*b$",
+            "^a.+b$",
+            "^a..b$",
+            "^a.b$",
+            "caf.",
+            "^[^x]*$",
+            r"\xff",
+            "^.*$",
+            "a(?s:.)*b",
+            "[^a-z]+b",
+            "^[^é]*$",
+            r"^\W*$",
+        ];
+        for t in texts {
+            for p in patterns {
+                assert_eq!(
+                    check_bytes(p, t),
+                    go_reference(p, t),
+                    "pattern {p:?} on {:?}",
+                    String::from_utf8_lossy(t)
+                );
+            }
+        }
+        // `.*` alone needs no Go-way reading; a single `.` still does.
+        assert!(!widened("(?i)copyright.*free").unwrap().1);
+        assert!(widened("a.b").unwrap().1);
+        assert!(!widened("^[^x]*$").unwrap().1);
+        assert!(
+            !widened("[^a-z]+b").unwrap().1,
+            "[^a-z] has every non-ASCII character"
+        );
+        assert!(
+            widened("[^é]*x").unwrap().1,
+            "[^é] lacks é: read Go's way too"
+        );
+        assert!(widened(r"\W*x").unwrap().1);
     }
 
     #[test]
