@@ -49,6 +49,16 @@ fn file_handle(path: &Path) -> (String, i32) {
     (hex, kind)
 }
 
+/// The exploited module's parameters: a file to attack in `dir`, its handle, and this test
+/// process as the victim to signal.
+fn attack_params(dir: &Path) -> Value {
+    let target = dir.join("secret");
+    std::fs::write(&target, "original").unwrap();
+    let (handle, handle_type) = file_handle(&target);
+    json!({"target": target, "dir": dir, "victim": std::process::id(),
+        "handle": handle, "handle_type": handle_type})
+}
+
 /// What a module's class is granted, among the attempts.
 fn granted(needs: SandboxNeeds) -> Vec<&'static str> {
     let mut g = Vec::new();
@@ -149,11 +159,7 @@ fn the_allow_list_refuses_what_it_does_not_name_and_grants_each_class_its_own() 
     // The exploited module in the sandbox of a class that may use the network: its sockets
     // open; the same in a reading module's sandbox: refused.
     let dir = tempfile::tempdir().unwrap();
-    let target = dir.path().join("secret");
-    std::fs::write(&target, "original").unwrap();
-    let (handle, handle_type) = file_handle(&target);
-    let params = json!({"target": target, "dir": dir.path(), "victim": std::process::id(),
-        "handle": handle, "handle_type": handle_type});
+    let params = attack_params(dir.path());
     let ping = escape("ping", params.clone());
     assert_eq!(ping["socket AF_INET"], "allowed", "{ping}");
     assert!(
@@ -186,11 +192,7 @@ fn the_allow_list_refuses_what_it_does_not_name_and_grants_each_class_its_own() 
 fn a_query_gets_unix_or_network_sockets_only_when_it_reads_tables_that_need_them() {
     // The exploited module in the sandbox the query module would get for each statement.
     let dir = tempfile::tempdir().unwrap();
-    let target = dir.path().join("secret");
-    std::fs::write(&target, "original").unwrap();
-    let (handle, handle_type) = file_handle(&target);
-    let params = json!({"target": target, "dir": dir.path(), "victim": std::process::id(),
-        "handle": handle, "handle_type": handle_type});
+    let params = attack_params(dir.path());
     for (sql, unix, inet) in [
         ("SELECT * FROM processes", false, false),
         ("SELECT id FROM docker_containers", true, false),

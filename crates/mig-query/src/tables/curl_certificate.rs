@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 use x509_parser::der_parser::ber::BerObjectContent;
 use x509_parser::der_parser::der::parse_der_sequence;
-use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::extensions::{AccessDescription, GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
 
 /// osquery's handshake timeout when the query gives none, in seconds.
@@ -287,6 +287,15 @@ fn general_name(n: &GeneralName<'_>) -> String {
     }
 }
 
+/// General names as OpenSSL lists them: `DNS:a, IP Address:1.2.3.4`.
+fn name_list(names: &[GeneralName<'_>]) -> String {
+    names
+        .iter()
+        .map(general_name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A name as OpenSSL's one-line form writes it in extensions (`/C=US/O=Example/CN=x`).
 fn openssl_dn(name: &X509Name<'_>) -> String {
     name.iter_attributes()
@@ -301,6 +310,21 @@ fn openssl_dn(name: &X509Name<'_>) -> String {
                 other => other.to_string(),
             };
             format!("/{key}={}", a.as_str().unwrap_or_default())
+        })
+        .collect()
+}
+
+/// Access descriptions (authority and subject information access), one line each:
+/// `OCSP - URI:http://…`.
+fn access_lines(descriptions: &[AccessDescription<'_>]) -> Vec<String> {
+    descriptions
+        .iter()
+        .map(|d| {
+            format!(
+                "{} - {}",
+                access_method(&d.access_method.to_id_string()),
+                general_name(&d.access_location)
+            )
         })
         .collect()
 }
@@ -360,18 +384,8 @@ fn extension_text(parsed: &ParsedExtension<'_>, raw: &[u8]) -> String {
             .map(|o| purpose_name(o))
             .collect::<Vec<_>>()
             .join(", ")],
-        ParsedExtension::SubjectAlternativeName(san) => vec![san
-            .general_names
-            .iter()
-            .map(general_name)
-            .collect::<Vec<_>>()
-            .join(", ")],
-        ParsedExtension::IssuerAlternativeName(ian) => vec![ian
-            .general_names
-            .iter()
-            .map(general_name)
-            .collect::<Vec<_>>()
-            .join(", ")],
+        ParsedExtension::SubjectAlternativeName(san) => vec![name_list(&san.general_names)],
+        ParsedExtension::IssuerAlternativeName(ian) => vec![name_list(&ian.general_names)],
         ParsedExtension::BasicConstraints(bc) => {
             let mut line = format!("CA:{}", if bc.ca { "TRUE" } else { "FALSE" });
             if let Some(len) = bc.path_len_constraint {
@@ -383,28 +397,8 @@ fn extension_text(parsed: &ParsedExtension<'_>, raw: &[u8]) -> String {
             .iter()
             .map(|p| format!("Policy: {}", p.policy_id.to_id_string()))
             .collect(),
-        ParsedExtension::AuthorityInfoAccess(aia) => aia
-            .accessdescs
-            .iter()
-            .map(|d| {
-                format!(
-                    "{} - {}",
-                    access_method(&d.access_method.to_id_string()),
-                    general_name(&d.access_location)
-                )
-            })
-            .collect(),
-        ParsedExtension::SubjectInfoAccess(sia) => sia
-            .accessdescs
-            .iter()
-            .map(|d| {
-                format!(
-                    "{} - {}",
-                    access_method(&d.access_method.to_id_string()),
-                    general_name(&d.access_location)
-                )
-            })
-            .collect(),
+        ParsedExtension::AuthorityInfoAccess(aia) => access_lines(&aia.accessdescs),
+        ParsedExtension::SubjectInfoAccess(sia) => access_lines(&sia.accessdescs),
         // Rare in server certificates: their DER, as OpenSSL prints what it cannot decode.
         _ => vec![hex(raw, ":").to_ascii_uppercase()],
     };
