@@ -18,6 +18,7 @@ mod gate;
 mod hostinfo;
 mod identity;
 mod inflight;
+mod install;
 mod local;
 mod module_mode;
 mod outbox;
@@ -70,6 +71,32 @@ enum Command {
     /// Print this agent's queueloc and public key (creating them on first use), e.g. to
     /// provision its own RabbitMQ user.
     Identity,
+    /// Install this binary as a service: /usr/local/sbin/mig-agent, a systemd unit (or a SysV
+    /// init script), /etc/mig and the state directory; with --config, that file as
+    /// /etc/mig/agent.toml. Enables and starts the service unless --root or --no-start.
+    Install {
+        /// Install below this directory instead of / (starts nothing).
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        /// How the service starts at boot.
+        #[arg(long, value_enum, default_value = "auto")]
+        init: install::Init,
+        /// Check-in mode: a systemd timer runs the agent every 10 minutes.
+        #[arg(long)]
+        checkin: bool,
+        /// Write the files but do not enable or start the service.
+        #[arg(long)]
+        no_start: bool,
+    },
+    /// Stop the service and remove what `install` made (listed in its manifest).
+    Uninstall {
+        /// The directory the agent was installed below.
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        /// Also remove the agent's state (its identity) and /etc/mig.
+        #[arg(long)]
+        purge: bool,
+    },
 }
 
 fn config_path(cli: &Option<PathBuf>) -> PathBuf {
@@ -104,6 +131,35 @@ fn main() -> ExitCode {
     if let Some(Command::Shell { statement }) = &cli.command {
         return match shell::run(statement.clone()) {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("mig-agent: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    if let Some(done) = match &cli.command {
+        Some(Command::Install {
+            root,
+            init,
+            checkin,
+            no_start,
+        }) => Some(install::install(&install::InstallOptions {
+            root: root.clone(),
+            config: cli.config.clone(),
+            init: *init,
+            checkin: *checkin,
+            no_start: *no_start,
+        })),
+        Some(Command::Uninstall { root, purge }) => Some(install::uninstall(root, *purge)),
+        _ => None,
+    } {
+        return match done {
+            Ok(lines) => {
+                for line in lines {
+                    println!("{line}");
+                }
+                ExitCode::SUCCESS
+            }
             Err(e) => {
                 eprintln!("mig-agent: {e:#}");
                 ExitCode::from(2)
