@@ -1587,7 +1587,7 @@ fn docker_tables_match_the_docker_cli() {
         .unwrap();
     std::io::Write::write_all(&mut import.stdin.take().unwrap(), &tar.stdout).unwrap();
     assert!(import.wait().unwrap().success());
-    docker(&["volume", "create", &fx.volume]);
+    docker(&["volume", "create", "--label", "team=ir", &fx.volume]);
     let id = docker(&[
         "run",
         "-d",
@@ -1742,6 +1742,48 @@ fn docker_tables_match_the_docker_cli() {
         .lines()
         .map(str::to_string)
         .collect();
+    assert_eq!(ours, theirs);
+    let rows = query(&format!(
+        "SELECT key, value FROM docker_volume_labels WHERE name = '{}'",
+        fx.volume
+    ));
+    assert_eq!(rows, vec![vec![json!("team"), json!("ir")]]);
+    // Networks the container is on, and its ports, as inspect and `docker port` give them.
+    let ours: BTreeSet<String> = query(&format!(
+        "SELECT name FROM docker_container_networks WHERE id = '{id}'"
+    ))
+    .iter()
+    .map(|r| s(&r[0]))
+    .collect();
+    let theirs: BTreeSet<String> = docker(&[
+        "inspect",
+        "-f",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}\n{{end}}",
+        &id,
+    ])
+    .lines()
+    .map(str::to_string)
+    .collect();
+    assert_eq!(ours, theirs);
+    let ports = query(&format!(
+        "SELECT type, port, host_port FROM docker_container_ports WHERE id = '{id}'"
+    ));
+    assert_eq!(ports.len(), docker(&["port", &id]).lines().count());
+    let ours: BTreeSet<String> = query("SELECT id, key, value FROM docker_network_labels")
+        .iter()
+        .map(|r| format!("{} {}={}", s(&r[0]), s(&r[1]), s(&r[2])))
+        .collect();
+    let mut theirs = BTreeSet::new();
+    for network in docker(&["network", "ls", "-q", "--no-trunc"]).lines() {
+        let labels = docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range $k, $v := .Labels}}{{$k}}={{$v}}\n{{end}}",
+            network,
+        ]);
+        theirs.extend(labels.lines().map(|l| format!("{network} {l}")));
+    }
     assert_eq!(ours, theirs);
     let rows = query(&format!(
         "SELECT driver, mount_point FROM docker_volumes WHERE name = '{}'",

@@ -1,5 +1,6 @@
-//! The Docker family: containers, their processes, mounts, environment and labels; images,
-//! their history and labels; the daemon's version and info; networks and volumes. Read from
+//! The Docker family: containers, their processes, mounts, networks, ports, environment and
+//! labels; images, their history and labels; the daemon's version and info; networks and
+//! volumes and their labels. Read from
 //! the Docker Engine API over the daemon's socket with GET requests only, as osquery reads
 //! them; with no daemon every table is empty.
 //!
@@ -445,6 +446,97 @@ fn gen_container_labels(q: &Constraints) -> Result<Box<dyn Rows>, String> {
 }
 
 table_row! {
+    /// One network a container is attached to.
+    struct ContainerNetworkRow {
+        id: text = "Container ID",
+        name: text = "Network name",
+        network_id: text = "Network ID",
+        endpoint_id: text = "Endpoint ID",
+        gateway: text = "Gateway",
+        ip_address: text = "IP address",
+        ip_prefix_len: integer = "IP subnet prefix length",
+        ipv6_gateway: text = "IPv6 gateway",
+        ipv6_address: text = "IPv6 address",
+        ipv6_prefix_len: integer = "IPv6 subnet prefix length",
+        mac_address: text = "MAC address",
+    }
+}
+
+pub(crate) static DOCKER_CONTAINER_NETWORKS: Table = Table {
+    name: "docker_container_networks",
+    about: "Docker container networks: each network every container is attached to, with its addresses.",
+    columns: ContainerNetworkRow::COLUMNS,
+    index: &["id", "name"],
+    required: &[],
+    like: &[],
+    generate: gen_container_networks,
+    reach: Reach::DockerDaemon,
+    example: "SELECT id, name, ip_address, gateway FROM docker_container_networks",
+};
+
+fn gen_container_networks(q: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let mut rows = Vec::new();
+    for (id, c) in containers(q)? {
+        let networks = c["NetworkSettings"]["Networks"].as_object().cloned();
+        for (name, n) in networks.into_iter().flatten() {
+            rows.push(ContainerNetworkRow {
+                id: id.clone(),
+                name,
+                network_id: text(&n["NetworkID"]),
+                endpoint_id: text(&n["EndpointID"]),
+                gateway: text(&n["Gateway"]),
+                ip_address: text(&n["IPAddress"]),
+                ip_prefix_len: int(&n["IPPrefixLen"]),
+                ipv6_gateway: text(&n["IPv6Gateway"]),
+                ipv6_address: text(&n["GlobalIPv6Address"]),
+                ipv6_prefix_len: int(&n["GlobalIPv6PrefixLen"]),
+                mac_address: text(&n["MacAddress"]),
+            });
+        }
+    }
+    Ok(VecRows::boxed(rows))
+}
+
+table_row! {
+    /// One published port of a container.
+    struct ContainerPortRow {
+        id: text = "Container ID",
+        r#type: text = "Protocol (tcp, udp)",
+        port: integer = "Port inside the container",
+        host_ip: text = "Host IP address on which public port is listening",
+        host_port: integer = "Host port",
+    }
+}
+
+pub(crate) static DOCKER_CONTAINER_PORTS: Table = Table {
+    name: "docker_container_ports",
+    about: "Docker container ports: each exposed port of every container, and where the host publishes it.",
+    columns: ContainerPortRow::COLUMNS,
+    index: &["id"],
+    required: &[],
+    like: &[],
+    generate: gen_container_ports,
+    reach: Reach::DockerDaemon,
+    example: "SELECT id, type, port, host_ip, host_port FROM docker_container_ports WHERE host_port != 0",
+};
+
+fn gen_container_ports(q: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let mut rows = Vec::new();
+    for (id, c) in containers(q)? {
+        for p in c["Ports"].as_array().into_iter().flatten() {
+            rows.push(ContainerPortRow {
+                id: id.clone(),
+                r#type: text(&p["Type"]),
+                port: int(&p["PrivatePort"]),
+                host_ip: text(&p["IP"]),
+                host_port: int(&p["PublicPort"]),
+            });
+        }
+    }
+    Ok(VecRows::boxed(rows))
+}
+
+table_row! {
     /// One image.
     struct ImageRow {
         id: text = "Image ID",
@@ -764,6 +856,93 @@ fn gen_networks(q: &Constraints) -> Result<Box<dyn Rows>, String> {
 }
 
 table_row! {
+    /// One label of a network.
+    struct NetworkLabelRow {
+        id: text = "Network ID",
+        key: text = "Label key",
+        value: text = "Optional label value",
+    }
+}
+
+pub(crate) static DOCKER_NETWORK_LABELS: Table = Table {
+    name: "docker_network_labels",
+    about: "Docker network labels.",
+    columns: NetworkLabelRow::COLUMNS,
+    index: &["id"],
+    required: &[],
+    like: &[],
+    generate: gen_network_labels,
+    reach: Reach::DockerDaemon,
+    example: "SELECT id, key, value FROM docker_network_labels",
+};
+
+fn gen_network_labels(q: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let ids = Ids::new(q);
+    let Some(Json::Array(list)) = api(q, "/networks")? else {
+        return Ok(VecRows::boxed(Vec::<NetworkLabelRow>::new()));
+    };
+    let mut rows = Vec::new();
+    for n in &list {
+        let Some(id) = ids.admit(&short_id(&n["Id"])) else {
+            continue;
+        };
+        for (key, value) in labels(&n["Labels"]) {
+            rows.push(NetworkLabelRow {
+                id: id.clone(),
+                key,
+                value,
+            });
+        }
+    }
+    Ok(VecRows::boxed(rows))
+}
+
+table_row! {
+    /// One label of a volume.
+    struct VolumeLabelRow {
+        name: text = "Volume name",
+        key: text = "Label key",
+        value: text = "Optional label value",
+    }
+}
+
+pub(crate) static DOCKER_VOLUME_LABELS: Table = Table {
+    name: "docker_volume_labels",
+    about: "Docker volume labels.",
+    columns: VolumeLabelRow::COLUMNS,
+    index: &["name", "key"],
+    required: &[],
+    like: &[],
+    generate: gen_volume_labels,
+    reach: Reach::DockerDaemon,
+    example: "SELECT name, key, value FROM docker_volume_labels",
+};
+
+fn gen_volume_labels(q: &Constraints) -> Result<Box<dyn Rows>, String> {
+    let mut rows = Vec::new();
+    for v in volumes(q)? {
+        for (key, value) in labels(&v["Labels"]) {
+            rows.push(VolumeLabelRow {
+                name: text(&v["Name"]),
+                key,
+                value,
+            });
+        }
+    }
+    Ok(VecRows::boxed(rows))
+}
+
+/// Every volume the daemon knows.
+fn volumes(q: &Constraints) -> Result<Vec<Json>, String> {
+    Ok(api(q, "/volumes")?
+        .and_then(|mut doc| match doc["Volumes"].take() {
+            Json::Array(list) => Some(list),
+            _ => None,
+        })
+        .unwrap_or_default())
+}
+
+table_row! {
     /// One volume.
     struct VolumeRow {
         name: text = "Volume name",
@@ -786,13 +965,8 @@ pub(crate) static DOCKER_VOLUMES: Table = Table {
 };
 
 fn gen_volumes(q: &Constraints) -> Result<Box<dyn Rows>, String> {
-    let Some(doc) = api(q, "/volumes")? else {
-        return Ok(VecRows::boxed(Vec::<VolumeRow>::new()));
-    };
-    let rows = doc["Volumes"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let rows = volumes(q)?
+        .iter()
         .map(|v| VolumeRow {
             name: text(&v["Name"]),
             driver: text(&v["Driver"]),
