@@ -133,4 +133,35 @@ mod tests {
         let e = get(&path, "/x y", t).unwrap_err().to_string();
         assert!(e.contains("spaces"), "{e}");
     }
+
+    /// A socket that never answers is cut at the timeout; one that floods is cut at the cap.
+    #[test]
+    fn hostile_sockets_are_bounded() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("silent.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let hold = std::thread::spawn(move || {
+            let (s, _) = listener.accept().unwrap();
+            std::thread::sleep(Duration::from_secs(3));
+            drop(s);
+        });
+        let start = std::time::Instant::now();
+        let e = get(&path, "/version", Duration::from_millis(500)).unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(3), "{e}");
+        assert!(matches!(e, DockerError::Failed(_)), "{e}");
+        hold.join().unwrap();
+
+        let path = d.path().join("flood.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\n");
+            let chunk = vec![b'['; 1 << 20];
+            while s.write_all(&chunk).is_ok() {}
+        });
+        let e = get(&path, "/containers/json", Duration::from_secs(30))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("larger than"), "{e}");
+    }
 }

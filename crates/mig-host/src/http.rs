@@ -349,4 +349,53 @@ mod tests {
             .unwrap_err()
             .contains("line break"));
     }
+
+    /// A server that answers too much, one that never answers, and one that does not speak
+    /// TLS: each a clear error, within the bounds given.
+    #[test]
+    fn hostile_servers_are_bounded() {
+        let flood = TcpListener::bind("127.0.0.1:0").unwrap();
+        let flood_port = flood.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut s, _) = flood.accept().unwrap();
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\n\r\n");
+            let chunk = vec![b'x'; 64 << 10];
+            while s.write_all(&chunk).is_ok() {}
+        });
+        let e = get(
+            &format!("http://127.0.0.1:{flood_port}/"),
+            "t",
+            Duration::from_secs(5),
+            1 << 20,
+        )
+        .unwrap_err();
+        assert!(e.contains("larger than"), "{e}");
+
+        let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+        let silent_port = silent.local_addr().unwrap().port();
+        let hold = std::thread::spawn(move || {
+            let (s, _) = silent.accept().unwrap();
+            std::thread::sleep(Duration::from_secs(3));
+            drop(s);
+        });
+        let start = std::time::Instant::now();
+        let e = get(
+            &format!("http://127.0.0.1:{silent_port}/"),
+            "t",
+            Duration::from_millis(500),
+            1 << 20,
+        )
+        .unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(3), "{e}");
+        hold.join().unwrap();
+
+        let plain = TcpListener::bind("127.0.0.1:0").unwrap();
+        let plain_port = plain.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut s, _) = plain.accept().unwrap();
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\nnot TLS");
+        });
+        let e = peer_certificate("127.0.0.1", plain_port, Duration::from_secs(5)).unwrap_err();
+        assert!(e.contains("TLS handshake"), "{e}");
+    }
 }
