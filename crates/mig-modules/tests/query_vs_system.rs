@@ -1658,6 +1658,18 @@ fn docker_tables_match_the_docker_cli() {
         ("/bin/sleep 600".into(), "0".into())
     );
 
+    // What the container changed in its filesystem, as `docker diff` lists it.
+    docker(&["exec", &id, "/bin/sh", "-c", "echo x > /made-here"]);
+    let ours: BTreeSet<String> = query(&format!(
+        "SELECT change_type, path FROM docker_container_fs_changes WHERE id = '{id}'"
+    ))
+    .iter()
+    .map(|r| format!("{} {}", s(&r[0]), s(&r[1])))
+    .collect();
+    let theirs: BTreeSet<String> = docker(&["diff", &id]).lines().map(str::to_string).collect();
+    assert!(ours.contains("A /made-here"), "{ours:?}");
+    assert_eq!(ours, theirs);
+
     // Mounts, environment, labels.
     let rows = query(&format!(
         "SELECT type, source, destination, rw FROM docker_container_mounts WHERE id = '{id}'"

@@ -347,6 +347,121 @@ fn split_gentoo_version(full: &str) -> (&str, &str) {
 }
 
 table_row! {
+    /// One package a Portage keyword, mask or unmask file names.
+    struct PortageKeywordRow {
+        package: text = "Package name",
+        version: text = "The version which are affected by the use flags, empty means all",
+        keyword: text = "The keyword applied to the package",
+        mask: integer = "If the package is masked",
+        unmask: integer = "If the package is unmasked",
+    }
+}
+
+pub(crate) static PORTAGE_KEYWORDS: Table = Table {
+    name: "portage_keywords",
+    about: "A summary about portage configurations like keywords, mask and unmask: /etc/portage/package.keywords and package.accept_keywords, package.mask and package.unmask (files, or directories of files); empty off Gentoo.",
+    columns: PortageKeywordRow::COLUMNS,
+    index: &[],
+    required: &[],
+    like: &[],
+    generate: gen_portage_keywords,
+    reach: Reach::Host,
+    example: "SELECT package, version, keyword, mask, unmask FROM portage_keywords",
+};
+
+const PORTAGE_ETC: &str = "/etc/portage";
+
+fn gen_portage_keywords(_: &Constraints) -> Result<Box<dyn Rows>, String> {
+    Ok(VecRows::boxed(portage_keywords(Path::new(PORTAGE_ETC))))
+}
+
+/// A Portage configuration file's text, or a directory's files' in name order (Portage takes
+/// either); empty when absent.
+fn portage_config(path: &Path) -> String {
+    if path.is_dir() {
+        sorted_entries(path, Path::is_file)
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap_or_default() + "\n")
+            .collect()
+    } else {
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+}
+
+/// An atom (`>=dev-lang/rust-1.70.0`) as osquery splits it: the package, and the version
+/// with its operator (a lone leading `=` dropped, as osquery drops it).
+fn split_atom(atom: &str) -> (String, String) {
+    let atom = atom.strip_suffix('/').unwrap_or(atom);
+    let body = atom.trim_start_matches(['>', '<', '=']);
+    let ops = &atom[..atom.len() - body.len()];
+    let ops = if ops == "=" { "" } else { ops };
+    let (category, name) = body.split_once('/').unwrap_or(("", body));
+    let (name, version) = split_gentoo_version(name);
+    let package = if category.is_empty() {
+        name.to_string()
+    } else {
+        format!("{category}/{name}")
+    };
+    if version.is_empty() {
+        (package, String::new())
+    } else {
+        (package, format!("{ops}{version}"))
+    }
+}
+
+fn portage_keywords(etc: &Path) -> Vec<PortageKeywordRow> {
+    let mut rows: Vec<PortageKeywordRow> = Vec::new();
+    let mut by_atom: std::collections::HashMap<String, usize> = Default::default();
+    let keywords = portage_config(&etc.join("package.keywords"))
+        + "\n"
+        + &portage_config(&etc.join("package.accept_keywords"));
+    let entries = |text: &str| -> Vec<(String, String)> {
+        text.lines()
+            .filter_map(|l| {
+                let mut words = l.split_whitespace();
+                let atom = words.next().filter(|w| !w.starts_with('#'))?;
+                Some((atom.to_string(), words.collect::<Vec<_>>().join(" ")))
+            })
+            .collect()
+    };
+    for (atom, keyword) in entries(&keywords) {
+        if keyword.starts_with('#') {
+            continue;
+        }
+        let (package, version) = split_atom(&atom);
+        by_atom.insert(atom, rows.len());
+        rows.push(PortageKeywordRow {
+            package,
+            version,
+            keyword,
+            mask: 0,
+            unmask: 0,
+        });
+    }
+    for (file, masking) in [("package.mask", true), ("package.unmask", false)] {
+        for (atom, _) in entries(&portage_config(&etc.join(file))) {
+            let i = *by_atom.entry(atom.clone()).or_insert_with(|| {
+                let (package, version) = split_atom(&atom);
+                rows.push(PortageKeywordRow {
+                    package,
+                    version,
+                    keyword: String::new(),
+                    mask: 0,
+                    unmask: 0,
+                });
+                rows.len() - 1
+            });
+            if masking {
+                rows[i].mask = 1;
+            } else {
+                rows[i].unmask = 1;
+            }
+        }
+    }
+    rows
+}
+
+table_row! {
     /// One installed RPM package.
     struct RpmRow {
         name: text = "RPM package name",
@@ -629,5 +744,42 @@ mod tests {
             release_file("http://deb.debian.org/debian/", "bookworm"),
             "deb.debian.org_debian_dists_bookworm"
         );
+    }
+
+    #[test]
+    fn portage_keywords_masks_and_unmasks() {
+        let etc = tempfile::tempdir().unwrap();
+        let e = etc.path();
+        std::fs::write(
+            e.join("package.keywords"),
+            "# comment\n=dev-lang/rust-1.70.0 ~amd64\n>=app-misc/foo-2.1-r1 ~amd64 ~x86\nsys-apps/bar #disabled\n",
+        )
+        .unwrap();
+        std::fs::create_dir(e.join("package.accept_keywords")).unwrap();
+        std::fs::write(e.join("package.accept_keywords/extra"), "net-misc/baz **\n").unwrap();
+        std::fs::write(
+            e.join("package.mask"),
+            "=dev-lang/rust-1.70.0\n<www-client/firefox-100\n",
+        )
+        .unwrap();
+        std::fs::write(e.join("package.unmask"), "<www-client/firefox-100\n").unwrap();
+        // `sys-apps/bar #disabled`: a commented-out keyword drops the line, as in osquery.
+        let rows: Vec<(String, String, String, i64, i64)> = portage_keywords(e)
+            .into_iter()
+            .map(|r| (r.package, r.version, r.keyword, r.mask, r.unmask))
+            .collect();
+        let row = |p: &str, v: &str, k: &str, m: i64, u: i64| {
+            (p.to_string(), v.to_string(), k.to_string(), m, u)
+        };
+        assert_eq!(
+            rows,
+            [
+                row("dev-lang/rust", "1.70.0", "~amd64", 1, 0),
+                row("app-misc/foo", ">=2.1-r1", "~amd64 ~x86", 0, 0),
+                row("net-misc/baz", "", "**", 0, 0),
+                row("www-client/firefox", "<100", "", 1, 1),
+            ]
+        );
+        assert!(portage_keywords(&e.join("nowhere")).is_empty());
     }
 }
