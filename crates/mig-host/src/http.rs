@@ -138,9 +138,12 @@ pub fn peer_certificate(host: &str, port: u16, timeout: Duration) -> Result<Vec<
         rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
     let mut stream = stream;
     while connection.is_handshaking() {
-        connection
-            .complete_io(&mut stream)
-            .map_err(|e| format!("TLS handshake with {host}:{port}: {}", tls_text(&e)))?;
+        connection.complete_io(&mut stream).map_err(|e| {
+            format!(
+                "TLS handshake with {host}:{port}: {}",
+                crate::error_text(&e)
+            )
+        })?;
     }
     connection
         .peer_certificates()
@@ -204,13 +207,13 @@ fn exchange(stream: &mut impl ReadWrite, request: &str, max_bytes: u64) -> Resul
     stream
         .write_all(request.as_bytes())
         .and_then(|_| stream.flush())
-        .map_err(|e| tls_text(&e))?;
+        .map_err(|e| crate::error_text(&e))?;
     let mut answer = Vec::new();
     match stream.take(max_bytes + 1).read_to_end(&mut answer) {
         Ok(_) => {}
         // A server that closes without TLS's close_notify has still sent its answer.
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && !answer.is_empty() => {}
-        Err(e) => return Err(tls_text(&e)),
+        Err(e) => return Err(crate::error_text(&e)),
     }
     if answer.len() as u64 > max_bytes {
         return Err(format!(
@@ -222,10 +225,6 @@ fn exchange(stream: &mut impl ReadWrite, request: &str, max_bytes: u64) -> Resul
 
 trait ReadWrite: Read + Write {}
 impl<T: Read + Write> ReadWrite for T {}
-
-fn tls_text(e: &io::Error) -> String {
-    crate::error_text(e)
-}
 
 /// An HTTP/1.x answer split into status, headers and body (chunked transfer decoded).
 pub fn parse_response(answer: &[u8]) -> Result<Response, String> {

@@ -75,7 +75,8 @@ impl ContentPattern {
             negate,
             per_line: has_absolute_anchor(pattern),
             sees_invalid_bytes,
-            prefixes: prefix_filter(pattern),
+            // Only a pattern read Go's way too needs the filter that skips that reading.
+            prefixes: sees_invalid_bytes.then(|| prefix_filter(pattern)).flatten(),
         })
     }
 
@@ -471,6 +472,43 @@ mod tests {
             "[^é] lacks é: read Go's way too"
         );
         assert!(widened(r"\W*x").unwrap().1);
+    }
+
+    /// What the real MIG (9e7e4f5, Go 1.19, `mig-agent -m file` with `matchall`) found for
+    /// each pattern among these six files, recorded on 2026-12-07: the widened patterns and
+    /// the Go-way re-reading must give the same answers.
+    #[test]
+    fn binary_and_latin1_files_as_the_real_mig_found_them() {
+        let files: [(&str, &[u8]); 6] = [
+            ("latin1", b"Copyright \xa9 1999 Free Software\n"),
+            ("binary", b"copyright\xff\xfe\x00free software\nx\n"),
+            ("utf8", b"a\xc3\xa9b\n"),
+            ("twobytes", b"a\xe9\xe9b\n\xff\n"),
+            ("plain", b"plain ascii\nno match\n"),
+            ("cafe", b"caf\xe9\nabc\n"),
+        ];
+        let all = "binary cafe latin1 plain twobytes utf8";
+        let recorded = [
+            ("(?i)copyright.*free software", "binary latin1"),
+            ("^a.*b$", "twobytes utf8"),
+            ("^a.+b$", "twobytes utf8"),
+            ("^a..b$", "twobytes"),
+            ("^a.b$", "utf8"),
+            ("caf.", "cafe"),
+            ("^[^x]*$", all),
+            ("^.*$", all),
+            ("[^a-z]+b", "twobytes utf8"),
+            ("^[^é]*$", "binary cafe latin1 plain twobytes"),
+        ];
+        for (pattern, mig_found) in recorded {
+            let mut found: Vec<&str> = files
+                .iter()
+                .filter(|(_, text)| check_bytes(pattern, text))
+                .map(|(name, _)| *name)
+                .collect();
+            found.sort_unstable();
+            assert_eq!(found.join(" "), mig_found, "{pattern}");
+        }
     }
 
     #[test]
