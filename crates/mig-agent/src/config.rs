@@ -56,6 +56,10 @@ pub struct Config {
     pub relay_silence: String,
     /// Check-in mode: exit after this long with nothing new.
     pub checkin_idle: String,
+    /// An upgraded agent must stay connected to the relay this long before the upgrade
+    /// counts as done; until then (and twice as long at most) the old agent rolls back if
+    /// the new one exits or cannot connect.
+    pub upgrade_probation: String,
 }
 
 impl Default for Config {
@@ -84,6 +88,7 @@ impl Default for Config {
             reconnect_max: "300s".into(),
             relay_silence: "100s".into(),
             checkin_idle: "10s".into(),
+            upgrade_probation: "60s".into(),
         }
     }
 }
@@ -105,6 +110,7 @@ impl Config {
             (&c.reconnect_max, "reconnect_max"),
             (&c.relay_silence, "relay_silence"),
             (&c.checkin_idle, "checkin_idle"),
+            (&c.upgrade_probation, "upgrade_probation"),
         ] {
             duration(v, k)?;
         }
@@ -136,6 +142,10 @@ impl Config {
 
     pub fn relay_silence(&self) -> Duration {
         duration(&self.relay_silence, "relay_silence").unwrap_or(Duration::from_secs(100))
+    }
+
+    pub fn upgrade_probation(&self) -> Duration {
+        duration(&self.upgrade_probation, "upgrade_probation").unwrap_or(Duration::from_secs(60))
     }
 
     pub fn module_timeout(&self) -> Duration {

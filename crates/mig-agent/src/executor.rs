@@ -47,6 +47,17 @@ impl Outcome {
     }
 }
 
+/// What the agent hands one module process besides its parameters: a file it writes to (the
+/// upgrade's download; a confined process could not open one), as file descriptor
+/// [`HANDOFF_FD`], and environment variables.
+pub struct Handoff {
+    pub file: std::fs::File,
+    pub env: Vec<(&'static str, std::ffi::OsString)>,
+}
+
+/// The descriptor number a [`Handoff`]'s file gets in the module process.
+pub const HANDOFF_FD: i32 = 3;
+
 /// Module processes at once by default: one per core.
 pub fn default_slots() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -97,6 +108,20 @@ impl Executor {
         budget: usize,
         spawned: &(dyn Fn(u32) + Sync),
     ) -> Outcome {
+        self.run_with(module, params, limit, budget, spawned, None)
+            .await
+    }
+
+    /// [`Executor::run`], handing the module process `handoff` (the caller keeps its file).
+    pub async fn run_with(
+        &self,
+        module: &str,
+        params: &Value,
+        limit: Duration,
+        budget: usize,
+        spawned: &(dyn Fn(u32) + Sync),
+        handoff: Option<&Handoff>,
+    ) -> Outcome {
         if mig_modules::lookup(module).is_none() {
             return Outcome::failed(format!("module {module:?} is not available on this agent"));
         }
@@ -120,9 +145,21 @@ impl Executor {
             cmd.env(ENV_CGROUP, p);
         }
         let agent = std::process::id() as libc::pid_t;
+        let handoff_fd = handoff.as_ref().map(|h| {
+            use std::os::fd::AsRawFd;
+            for (k, v) in &h.env {
+                cmd.env(k, v);
+            }
+            h.file.as_raw_fd()
+        });
         // SAFETY: between fork and exec the closure only makes async-signal-safe syscalls.
         unsafe {
-            cmd.pre_exec(move || die_with_parent(agent));
+            cmd.pre_exec(move || {
+                if let Some(fd) = handoff_fd {
+                    hand_over_fd(fd)?;
+                }
+                die_with_parent(agent)
+            });
         }
         let mut child = match cmd.spawn() {
             Ok(c) => c,
@@ -205,6 +242,22 @@ impl Executor {
             )),
         }
     }
+}
+
+/// In the module child, before exec: the handed-off file becomes descriptor [`HANDOFF_FD`],
+/// kept open across exec (every other descriptor of the agent is close-on-exec).
+fn hand_over_fd(fd: i32) -> std::io::Result<()> {
+    // SAFETY: dup2 and fcntl are async-signal-safe and take no pointers.
+    unsafe {
+        if fd == HANDOFF_FD {
+            if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        } else if libc::dup2(fd, HANDOFF_FD) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// In the module child, before exec: die when the agent does (whatever kills the agent, its

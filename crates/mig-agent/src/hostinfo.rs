@@ -2,8 +2,6 @@
 
 use mig_core::{Agent, AgentEnv, GoTime};
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
 pub fn hostname() -> String {
     match mig_host::system::read_trimmed("/proc/sys/kernel/hostname") {
         Ok(name) if !name.is_empty() => name,
@@ -98,7 +96,7 @@ impl Host {
             queueloc: queueloc.to_string(),
             mode: mode.clone(),
             os: os().to_string(),
-            version: VERSION.to_string(),
+            version: crate::version::current().to_string(),
             pid: std::process::id() as i64,
             starttime: self.start,
             heartbeatts: GoTime::now(),

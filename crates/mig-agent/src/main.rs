@@ -15,6 +15,7 @@ mod config;
 mod executor;
 mod footprint;
 mod gate;
+mod handover;
 mod hostinfo;
 mod identity;
 mod inflight;
@@ -27,6 +28,8 @@ mod sandbox;
 mod seccomp;
 mod shell;
 mod trust;
+mod upgrade;
+mod version;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -57,6 +60,9 @@ struct Cli {
     /// Check-in mode: connect, run queued commands, send results, exit when idle.
     #[arg(long)]
     checkin: bool,
+    /// Set by an upgrading agent on the new agent it starts: the old agent's pid.
+    #[arg(long, hide = true, value_name = "PID")]
+    upgraded_from: Option<u32>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -99,35 +105,21 @@ enum Command {
     },
 }
 
+/// The command line, with `--version` saying what the version section says.
+fn parse_cli() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().version(version::current()).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 fn config_path(cli: &Option<PathBuf>) -> PathBuf {
     cli.clone()
         .or_else(|| std::env::var_os("MIG_AGENT_CONFIG").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("/etc/mig/agent.toml"))
 }
 
-/// This build's version as `mig-agent --version` prints it, in an ELF section of its own:
-/// another agent's agentdestroy reads it from this binary without running it.
-const VERSION_TEXT: &str = concat!("mig-agent ", env!("CARGO_PKG_VERSION"), "\0");
-
-#[used]
-#[link_section = ".mig_agent_version"]
-static VERSION_SECTION: [u8; VERSION_TEXT.len()] = bytes_of(VERSION_TEXT);
-
-const fn bytes_of<const N: usize>(text: &str) -> [u8; N] {
-    let bytes = text.as_bytes();
-    let mut out = [0u8; N];
-    let mut i = 0;
-    while i < N {
-        out[i] = bytes[i];
-        i += 1;
-    }
-    out
-}
-
 fn main() -> ExitCode {
-    // A reference from the entry point keeps the linker from collecting the section.
-    std::hint::black_box(&VERSION_SECTION);
-    let cli = Cli::parse();
+    let cli = parse_cli();
     if let Some(Command::Shell { statement }) = &cli.command {
         return match shell::run(statement.clone()) {
             Ok(()) => ExitCode::SUCCESS,
@@ -195,7 +187,16 @@ fn main() -> ExitCode {
             mig_core::agent::AgentMode::Daemon
         };
         rt.block_on(async {
-            let runtime = runtime::Runtime::new(config, mode)?;
+            let launch = runtime::Launch {
+                args: vec![
+                    "--config".into(),
+                    path.clone().into(),
+                    "--log-format".into(),
+                    cli.log_format.clone().into(),
+                ],
+                upgraded_from: cli.upgraded_from,
+            };
+            let runtime = runtime::Runtime::new(config, mode, launch)?;
             runtime.recover_unfinished();
             if checkin {
                 runtime.run_checkin().await

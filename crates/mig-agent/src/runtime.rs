@@ -31,7 +31,7 @@ enum Relay {
 }
 
 /// Something for the relay.
-enum Outgoing {
+pub(crate) enum Outgoing {
     Result { id: u64, json: String },
     Heartbeat(Box<mig_core::Agent>),
 }
@@ -47,17 +47,31 @@ pub struct Runtime {
     pub audit: AuditLog,
     /// `daemon` or `checkin`.
     pub mode: AgentMode,
+    /// How this process was started, to start a new version the same way.
+    pub launch: Launch,
     /// What to send on the current connection, if any. Commands that finish after their
     /// connection was lost send their results on the next one.
     sender: Mutex<Option<mpsc::UnboundedSender<Outgoing>>>,
     running: AtomicUsize,
     last_activity: Mutex<Instant>,
     /// Connections that got past their handshake, since start.
-    sessions: AtomicUsize,
+    pub(crate) sessions: AtomicUsize,
+    /// True while a new version of the agent holds the relay connection (an upgrade): this
+    /// process stays off the relay (both share one identity).
+    pub(crate) handed_over: tokio::sync::watch::Sender<bool>,
+}
+
+/// How the agent process was started.
+#[derive(Clone, Debug, Default)]
+pub struct Launch {
+    /// The arguments that start another agent on the same configuration.
+    pub args: Vec<std::ffi::OsString>,
+    /// Set in an agent started by an upgrade: the old agent's pid.
+    pub upgraded_from: Option<u32>,
 }
 
 impl Runtime {
-    pub fn new(config: Config, mode: AgentMode) -> anyhow::Result<Arc<Runtime>> {
+    pub fn new(config: Config, mode: AgentMode, launch: Launch) -> anyhow::Result<Arc<Runtime>> {
         let (host, identity) = host_and_identity(&config)?;
         let (keyring, acl) = crate::trust::load(&config)?;
         let cgroup_procs = crate::sandbox::cpu_cgroup(config.module_cpu_percent);
@@ -86,10 +100,12 @@ impl Runtime {
             identity,
             mode,
             config,
+            launch,
             sender: Mutex::new(None),
             running: AtomicUsize::new(0),
             last_activity: Mutex::new(Instant::now()),
             sessions: AtomicUsize::new(0),
+            handed_over: tokio::sync::watch::Sender::new(false),
         }))
     }
 
@@ -128,7 +144,7 @@ impl Runtime {
         *self.last_activity.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
     }
 
-    fn send(&self, message: Outgoing) {
+    pub(crate) fn send(&self, message: Outgoing) {
         if let Some(tx) = self
             .sender
             .lock()
@@ -148,7 +164,7 @@ impl Runtime {
         }
     }
 
-    fn detach(&self) {
+    pub(crate) fn detach(&self) {
         *self.sender.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
@@ -169,6 +185,14 @@ impl Runtime {
     }
 
     /// Runs a command in the background; its result goes to the current connection.
+    /// Is a relay connection up?
+    pub(crate) fn is_connected(&self) -> bool {
+        self.sender
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
     fn spawn_command(self: &Arc<Self>, command: serde_json::Value) {
         self.touch();
         let rt = self.clone();
@@ -297,10 +321,23 @@ impl Runtime {
             "agent {} starting (queueloc {})",
             self.host.name, self.identity.queueloc
         );
+        if let Some(old) = self.launch.upgraded_from {
+            self.clone().spawn_probation(old);
+        }
+        let mut handed_over = self.handed_over.subscribe();
         loop {
+            // While a new version holds the connection, stay off the relay.
+            let _ = handed_over.wait_for(|h| !*h).await;
             let established = self.sessions.load(Ordering::SeqCst);
-            if let Err(e) = self.clone().session(&settings, None).await {
-                warn!("relay: {e:#}");
+            tokio::select! {
+                r = self.clone().session(&settings, None) => if let Err(e) = r {
+                    warn!("relay: {e:#}");
+                },
+                _ = handed_over.wait_for(|h| *h) => {
+                    self.detach();
+                    info!("relay connection handed over to the new agent");
+                    continue;
+                }
             }
             // A connection that got past its handshake worked: whatever ended it, the next
             // attempt starts from the shortest wait again.
@@ -366,7 +403,8 @@ impl Runtime {
             }
             sender.close().await;
         });
-        let beat = self.heartbeat_task();
+        // Aborted however the session ends, a handover dropping it included.
+        let beat = AbortOnDrop(self.heartbeat_task());
         // No frame at all (the server pings every 30 s by default) for this long: the
         // connection is dead even if TCP has not noticed. Any frame, a ping included, counts.
         let silence = self.config.relay_silence();
@@ -412,7 +450,7 @@ impl Runtime {
             }
         };
         self.detach();
-        beat.abort();
+        drop(beat);
         drop(tx);
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         outcome
@@ -455,7 +493,8 @@ impl Runtime {
                 anyhow::Ok(())
             })
         };
-        let beat = self.heartbeat_task();
+        // Aborted however the session ends, a handover dropping it included.
+        let beat = AbortOnDrop(self.heartbeat_task());
         let outcome = loop {
             let wait = checkin.map_or(Duration::from_secs(3600), |(idle, _)| idle);
             let next = tokio::select! {
@@ -483,7 +522,7 @@ impl Runtime {
             }
         };
         self.detach();
-        beat.abort();
+        drop(beat);
         drop(tx);
         if !writer.is_finished() {
             let _ = tokio::time::timeout(Duration::from_secs(5), &mut writer).await;
@@ -512,7 +551,7 @@ impl Runtime {
 
     /// Everything that happens to one command. Returns the result to send (also kept in the
     /// outbox until acknowledged), or None when there is nothing to send.
-    pub async fn process(&self, raw: serde_json::Value) -> Option<String> {
+    pub async fn process(self: &Arc<Self>, raw: serde_json::Value) -> Option<String> {
         let id = command_id(&raw);
         if id != 0 {
             if let Some(previous) = self.outbox.get(id) {
@@ -560,6 +599,21 @@ impl Runtime {
                     status::FAILED,
                     vec![ModuleResult::failure(format!("refused by the agent: {reason}")); n],
                 )
+            }
+            Decision::Run { action, verified }
+                if action.operations.iter().any(|o| o.module == "upgrade") =>
+            {
+                match self
+                    .begin_upgrade(&command, &action, &verified.signers, started)
+                    .await
+                {
+                    // The new agent sends the result, or this one does after a rollback.
+                    None => {
+                        self.inflight.end(command.id);
+                        return None;
+                    }
+                    Some(failed) => failed,
+                }
             }
             Decision::Run { action, verified } => {
                 self.run_verified(&command, &action, &verified.signers, started)
@@ -635,7 +689,7 @@ impl Runtime {
     /// Keeps a result in the outbox until the relay acknowledges it. A result larger than the
     /// relay takes would never leave (and would be retried forever): its results are replaced
     /// by failures that say so.
-    fn keep(&self, mut result: Command) -> String {
+    pub(crate) fn keep(&self, mut result: Command) -> String {
         let mut json = serde_json::to_string(&result).unwrap_or_default();
         if json.len() > self.executor.max_message {
             let size = json.len();
@@ -741,7 +795,11 @@ impl Runtime {
 }
 
 /// The audit entry of a command, without operations, results, reason or status yet.
-fn audit_entry(command: &Command, outcome: &str, signers: &[mig_pgp::Verified]) -> audit::Entry {
+pub(crate) fn audit_entry(
+    command: &Command,
+    outcome: &str,
+    signers: &[mig_pgp::Verified],
+) -> audit::Entry {
     audit::Entry {
         time: GoTime::now().to_rfc3339(),
         command: command.id,

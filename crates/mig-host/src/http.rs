@@ -26,6 +26,18 @@ pub fn get(
     timeout: Duration,
     max_bytes: u64,
 ) -> Result<Response, String> {
+    get_trusting(url, user_agent, timeout, max_bytes, &[])
+}
+
+/// [`get`], where HTTPS also trusts the certificate authorities in `extra_roots_pem` (a
+/// deployment's own CA, as the agent's upgrade downloads use it) besides the system's.
+pub fn get_trusting(
+    url: &str,
+    user_agent: &str,
+    timeout: Duration,
+    max_bytes: u64,
+    extra_roots_pem: &[u8],
+) -> Result<Response, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("invalid URL {url:?}: {e}"))?;
     let tls = match parsed.scheme() {
         "http" => false,
@@ -65,7 +77,8 @@ pub fn get(
         .to_string();
     let stream = connect(&bare_host, port, timeout).map_err(|e| format!("{url}: {e}"))?;
     let answer = if tls {
-        let mut tls = tls_stream(&bare_host, stream).map_err(|e| format!("{url}: {e}"))?;
+        let mut tls =
+            tls_stream(&bare_host, stream, extra_roots_pem).map_err(|e| format!("{url}: {e}"))?;
         exchange(&mut tls, &request, max_bytes)
     } else {
         let mut plain = stream;
@@ -99,11 +112,19 @@ fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String
 fn tls_stream(
     host: &str,
     stream: TcpStream,
+    extra_roots_pem: &[u8],
 ) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, String> {
+    use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
     for cert in found.certs {
         let _ = roots.add(cert);
+    }
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(extra_roots_pem) {
+        let cert = cert.map_err(|e| format!("the extra certificate authorities: {e}"))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("the extra certificate authorities: {e}"))?;
     }
     if roots.is_empty() {
         return Err("no certificate authorities found on this system".into());

@@ -270,7 +270,8 @@ impl<M: Module> Erased<M> {
         Erased(std::marker::PhantomData)
     }
 
-    fn decode(params: &Value) -> Result<M::Plan, ModuleError> {
+    /// Decodes and validates parameters into `M`'s plan, errors naming the parameter.
+    pub fn decode(params: &Value) -> Result<M::Plan, ModuleError> {
         let p: M::Params = serde_path_to_error::deserialize(params).map_err(|e| {
             let path = e.path().to_string();
             let reason = e.inner().to_string();

@@ -9,6 +9,7 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod agent_binary;
 mod agentdestroy;
 pub mod context;
 mod contract;
@@ -31,6 +32,7 @@ mod sshkey;
 #[cfg(feature = "test-modules")]
 pub mod testing;
 mod timedrift;
+pub mod upgrade;
 mod yara;
 
 pub use context::{Context, Limits, Stop};
@@ -51,6 +53,7 @@ static QUERY: Erased<query::Query> = Erased::new();
 static SCRIBE: Erased<scribe::Scribe> = Erased::new();
 static MEMORY: Erased<memory::Memory> = Erased::new();
 static YARA: Erased<yara::Yara> = Erased::new();
+static UPGRADE: Erased<upgrade::Upgrade> = Erased::new();
 #[cfg(feature = "test-modules")]
 static TEST_HANG: Erased<testing::Hang> = Erased::new();
 #[cfg(feature = "test-modules")]
@@ -78,6 +81,7 @@ pub fn registry() -> &'static [&'static dyn DynModule] {
         &SCRIBE,
         &MEMORY,
         &YARA,
+        &UPGRADE,
         #[cfg(feature = "test-modules")]
         &TEST_HANG,
         #[cfg(feature = "test-modules")]

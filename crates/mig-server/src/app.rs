@@ -26,6 +26,9 @@ pub struct App {
     pub metrics: Metrics,
     pub acl: Option<Acl>,
     pub token_window: Duration,
+    /// The scheduler's own key (scheduler processes only): it signs agentdestroy actions that
+    /// retire old agents after an upgrade.
+    pub scheduler_key: std::sync::OnceLock<Arc<crate::retire::SchedulerKey>>,
     /// Registrations of agents never seen before, rate-limited.
     new_agents: crate::admission::NewAgents,
     keys: RwLock<KeyCache>,
@@ -84,6 +87,7 @@ impl App {
             metrics: Metrics::default(),
             acl,
             token_window,
+            scheduler_key: std::sync::OnceLock::new(),
             new_agents,
             keys: RwLock::new(KeyCache {
                 loaded: None,

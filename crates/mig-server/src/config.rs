@@ -70,6 +70,9 @@ pub struct Scheduler {
     pub result_batch: usize,
     /// …collected for at most this long.
     pub result_batch_wait: String,
+    /// The scheduler's own OpenPGP key, which signs the agentdestroy actions that retire old
+    /// agents after an upgrade; empty = `<data_dir>/scheduler.key.asc`, made on first start.
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -140,6 +143,7 @@ impl Default for Scheduler {
             lease: "30s".into(),
             result_batch: 1000,
             result_batch_wait: "20ms".into(),
+            key: None,
         }
     }
 }

@@ -9,6 +9,7 @@ mod config;
 mod dev;
 mod init;
 mod relay;
+mod retire;
 mod scheduler;
 mod whitelist;
 
@@ -202,6 +203,8 @@ pub async fn start(config: Config, api: bool, sched: bool) -> anyhow::Result<()>
         tasks.spawn(api::serve(listener, app.clone(), tls));
     }
     if sched {
+        let key = retire::load_or_create(&app).await?;
+        let _ = app.scheduler_key.set(Arc::new(key));
         let results = relay::start_result_writer(&app)?;
         if let Some(settings) = amqp::settings(&app) {
             tasks.spawn(amqp::run(app.clone(), settings, results.clone()));

@@ -245,6 +245,7 @@ async fn write_results(
                     let _ = acker.ack(all_before).await;
                 }
                 if !stored.is_empty() {
+                    crate::retire::after_results(&app, &results, &stored);
                     app.wake_scheduler.notify_one();
                 }
             }

@@ -64,6 +64,8 @@ pub struct AgentProc {
     pub dir: PathBuf,
     pub config: PathBuf,
     pub child: Option<Child>,
+    /// The binary it runs: the workspace's, unless a test gave it a copy of its own.
+    pub exe: PathBuf,
 }
 
 impl AgentProc {
@@ -86,7 +88,7 @@ impl AgentProc {
             .open(self.dir.join("agent.log"))
             .unwrap();
         self.child = Some(
-            Command::new(bin("mig-agent"))
+            Command::new(&self.exe)
                 .arg("--config")
                 .arg(&self.config)
                 .env("RUST_LOG", "info")
@@ -140,6 +142,26 @@ impl AgentProc {
         std::fs::read_to_string(self.dir.join("agent.log")).unwrap_or_default()
     }
 
+    /// The processes running a binary from this agent's directory (an upgraded agent runs
+    /// one the test did not start), by pid, with their executable.
+    pub fn processes(&self) -> Vec<(u32, PathBuf)> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(exe) = std::fs::read_link(entry.path().join("exe")) else {
+                continue;
+            };
+            let text = exe.to_string_lossy();
+            let exe = PathBuf::from(text.strip_suffix(" (deleted)").unwrap_or(&text));
+            if exe.starts_with(&self.dir) {
+                found.push((pid, exe));
+            }
+        }
+        found
+    }
+
     pub fn audit(&self) -> String {
         std::fs::read_to_string(self.dir.join("audit.log")).unwrap_or_default()
     }
@@ -148,6 +170,10 @@ impl AgentProc {
 impl Drop for AgentProc {
     fn drop(&mut self) {
         self.stop();
+        // Agents the test did not start itself (an upgrade's new agent) go too.
+        for (pid, _) in self.processes() {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
     }
 }
 
@@ -474,6 +500,7 @@ impl Platform {
             dir,
             config: config_path,
             child: None,
+            exe: bin("mig-agent"),
         }
     }
 

@@ -139,10 +139,6 @@ impl Module for AgentDestroy {
     }
 }
 
-/// The ELF section where a mig-agent binary carries its version (`mig-agent --version`'s
-/// words): read from the running image, never by running it.
-pub(crate) const VERSION_SECTION: &str = ".mig_agent_version";
-
 /// (killed, removed binary, the process's version).
 fn destroy(p: &Plan) -> Result<(bool, String, String), String> {
     let pid = p.pid;
@@ -241,20 +237,7 @@ fn identify_agent(pid: u32) -> Result<OtherAgent, String> {
             meta.mode() & 0o7777
         ));
     }
-    let version = crate::os::elf::section(&image, VERSION_SECTION)
-        .map_err(|e| format!("process {pid} is not a mig-agent: {}: {e}", exe.display()))?
-        .ok_or_else(|| {
-            format!(
-                "process {pid} is not a mig-agent: {} has no {VERSION_SECTION} section",
-                exe.display()
-            )
-        })?;
-    let text = String::from_utf8_lossy(&version);
-    let version = text
-        .trim_end_matches('\0')
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("")
-        .to_string();
+    let version = crate::agent_binary::version_of(&image)
+        .map_err(|e| format!("process {pid} is not a mig-agent: {}: {e}", exe.display()))?;
     Ok(OtherAgent { exe, version })
 }

@@ -1,6 +1,6 @@
 //! The REST API (`/api/v1`, JSON), served over HTTPS.
 
-mod actions;
+pub(crate) mod actions;
 mod agents;
 pub mod auth;
 mod error;
@@ -9,6 +9,7 @@ mod listing;
 mod mig;
 mod misc;
 mod params;
+mod releases;
 
 use crate::app::App;
 use axum::extract::DefaultBodyLimit;
@@ -65,6 +66,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/health", get(misc::heartbeat))
         .route("/api/v1/openapi.json", get(misc::openapi))
         .route("/metrics", get(misc::metrics))
+        .route("/releases/{*path}", get(releases::get))
         .merge(authenticated)
         .merge(mig::router(app.clone()))
         .fallback(|| async { ApiError::not_found("no such endpoint (see /api/v1/openapi.json)") })
