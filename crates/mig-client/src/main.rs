@@ -84,6 +84,11 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let args: Vec<String> = std::env::args().collect();
+    // `mig upgrade --release …` rolls a release out; MIG's `mig upgrade -to_version …` is the
+    // module's own command line.
+    if args.get(1).is_some_and(|a| a == "upgrade") && cli::upgrade::wanted(&args[2..]) {
+        return finish(cli::upgrade::run(&args[2..]));
+    }
     // MIG's `mig <module> …` does not fit clap: modules take Go-style flags.
     if let Some(module) = args.get(1).and_then(|a| mig_modules::lookup(a)) {
         return finish(cli::module::run(module, &args[2..]));

@@ -433,3 +433,116 @@ fn a_broken_new_agent_is_rolled_back() {
         );
     }
 }
+
+/// `mig upgrade` from a release folder: the plan signed by two investigators, a canary wave,
+/// then the rest; `mig upgrade status` shows the fleet on the new version.
+#[test]
+fn mig_upgrade_rolls_a_release_out_in_waves() {
+    let p = Platform::start();
+    let second = p.investigator("Second Signer");
+    p.add_investigator(&second, "investigator");
+    let sched = scheduler(&p);
+    let acl = upgrade_acl(&p.admin, &second, &sched);
+    let trusted = [&p.admin, &second, &sched];
+    let hosts: Vec<AgentProc> = (1..=3)
+        .map(|i| host(&p, &format!("wave-{i}"), &trusted, acl.clone()))
+        .collect();
+    for h in &hosts {
+        p.wait_online(&h.name);
+    }
+    // The release folder, copied under the server's releases folder as operators do.
+    let release = p.dir.path().join("server/releases/r7.1");
+    agent_of_version(NEW, &release.join("mig-agent-linux-amd64"));
+    let plan = p.dir.path().join("plan.json");
+    let plan_arg = plan.display().to_string();
+    let release_arg = release.display().to_string();
+    let out = p.mig(
+        &p.admin,
+        &[
+            "upgrade",
+            "--release",
+            &release_arg,
+            "-t",
+            "name LIKE 'wave-%'",
+            "--canary",
+            "34%",
+            "--save",
+            &plan_arg,
+        ],
+    );
+    assert!(out.status.success(), "{}", mig_e2e::stderr(&out));
+    let saved: Value = serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
+    assert_eq!(saved["waves"].as_array().unwrap().len(), 2, "{saved}");
+    assert_eq!(saved["waves"][0]["agents"].as_array().unwrap().len(), 2);
+    // Signed once: the agents' ACL asks two for upgrade, so the second investigator signs.
+    let out = p.mig(&second, &["upgrade", "--plan", &plan_arg, "--sign"]);
+    assert!(out.status.success(), "{}", mig_e2e::stderr(&out));
+    let out = p.mig(&p.admin, &["upgrade", "--plan", &plan_arg]);
+    let text = mig_e2e::stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}\n{}\n{}",
+        mig_e2e::stderr(&out),
+        p.server_log()
+    );
+    assert!(
+        text.contains("wave canary: every agent runs 7.1.0"),
+        "{text}"
+    );
+    assert!(text.contains("wave rest: every agent runs 7.1.0"), "{text}");
+    let out = p.mig(&p.admin, &["upgrade", "status", "-t", "name LIKE 'wave-%'"]);
+    let text = mig_e2e::stdout(&out);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(NEW) && l.split_whitespace().nth(1) == Some("3")),
+        "{text}"
+    );
+}
+
+/// A rollout stops at a canary wave that fails: the rest of the fleet is not touched.
+#[test]
+fn a_failed_canary_stops_the_rollout() {
+    let p = Platform::start();
+    let sched = scheduler(&p);
+    let second = p.investigator("Second Signer");
+    let acl = upgrade_acl(&p.admin, &second, &sched);
+    let hosts: Vec<AgentProc> = (1..=2)
+        .map(|i| host(&p, &format!("halt-{i}"), &[&p.admin, &sched], acl.clone()))
+        .collect();
+    for h in &hosts {
+        p.wait_online(&h.name);
+    }
+    let release = p.dir.path().join("server/releases/r7.1");
+    agent_of_version(NEW, &release.join("mig-agent-linux-amd64"));
+    let release_arg = release.display().to_string();
+    // One signature where the agents' ACL asks two: the canary refuses.
+    let out = p.mig(
+        &p.admin,
+        &[
+            "upgrade",
+            "--release",
+            &release_arg,
+            "-t",
+            "name LIKE 'halt-%'",
+            "--canary",
+            "50%",
+        ],
+    );
+    let text = mig_e2e::stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}{}",
+        mig_e2e::stderr(&out)
+    );
+    assert!(text.contains("wave canary is not healthy"), "{text}");
+    assert!(text.contains("refused by the agent"), "{text}");
+    let launched = p.api(&p.admin).actions(&[]).unwrap();
+    assert!(
+        launched.iter().all(|a| !a.name.contains("(rest)")),
+        "{launched:?}"
+    );
+    for h in &hosts {
+        assert_eq!(agent_row(&p, &h.name).version, OLD);
+    }
+}

@@ -6,3 +6,4 @@ pub mod console;
 pub mod follow;
 pub mod module;
 pub mod output;
+pub mod upgrade;
