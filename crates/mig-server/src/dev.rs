@@ -126,9 +126,17 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
     let investigators = (1..=opts.investigators.max(1))
         .map(|n| investigator(&l, n, api_port, &mut report))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    write_acl(&l, &investigators, &mut report)?;
-
     let config = Config::load(&config_path)?;
+    // The scheduler's key goes in the agents' keyring, trusted for agentdestroy only: the
+    // upgrade protocol retires old agents with it.
+    let scheduler = crate::retire::ensure_key(&config)?;
+    report.write_if_missing(
+        l.p("keyring/mig-scheduler.asc"),
+        scheduler.public_key_armored()?.as_bytes(),
+        false,
+    )?;
+    write_acl(&l, &investigators, &scheduler, &mut report)?;
+
     let store = mig_store::Store::connect(&config.database_url()).await?;
     for (i, inv) in investigators.iter().enumerate() {
         if store
@@ -304,11 +312,13 @@ fn investigator(
     })
 }
 
-/// An ACL trusting every dev investigator with weight 1, one signature needed, written once:
-/// afterwards it is the operator's (docs/acl.md shows how to require two).
+/// An ACL trusting every dev investigator with weight 1, one signature needed, and the
+/// scheduler's key for agentdestroy alone; written once: afterwards it is the operator's
+/// (docs/acl.md shows how to require two).
 fn write_acl(
     l: &Layout,
     investigators: &[DevInvestigator],
+    scheduler: &KeySigner,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let members: serde_json::Map<String, serde_json::Value> = investigators
@@ -320,7 +330,12 @@ fn write_acl(
             )
         })
         .collect();
-    let acl = serde_json::json!({"default": {"minimumweight": 1, "investigators": members}});
+    let acl = serde_json::json!({
+        "default": {"minimumweight": 1, "investigators": members},
+        "agentdestroy": {"minimumweight": 1, "investigators": {
+            crate::retire::SCHEDULER_NAME: {"fingerprint": scheduler.fingerprint(), "weight": 1}
+        }},
+    });
     report.write_if_missing(l.p("acl.json"), &serde_json::to_vec_pretty(&acl)?, false)
 }
 

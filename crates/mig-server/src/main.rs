@@ -64,6 +64,9 @@ enum Command {
     /// Manage investigators from the server's machine (to create the first admin).
     #[command(subcommand)]
     Investigator(InvestigatorCommand),
+    /// The scheduler's public key (made if missing) and the ACL entry agents need to let it
+    /// retire old agents after an upgrade, and nothing else (docs/upgrade.md).
+    SchedulerKey,
     /// Create a data directory: certificates (CA, server, agent bundle) and server.toml.
     Init {
         #[arg(long)]
@@ -153,6 +156,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let path = config_path(&cli.config);
     let config = Config::load(&path)?;
+    if let Command::SchedulerKey = command {
+        let signer = retire::ensure_key(&config)?;
+        let (_, public) = retire::key_paths(&config);
+        let entry = serde_json::json!({"agentdestroy": {"minimumweight": 1, "investigators": {
+            retire::SCHEDULER_NAME: {"fingerprint": mig_pgp::Signer::fingerprint(&signer), "weight": 1}
+        }}});
+        println!(
+            "public key: {}
+fingerprint: {}
+
+Add the key to the agents' keyring and this entry to their ACL (never to \"default\"):\n{}",
+            public.display(),
+            mig_pgp::Signer::fingerprint(&signer),
+            serde_json::to_string_pretty(&entry)?
+        );
+        return Ok(());
+    }
     if let Command::Investigator(cmd) = command {
         return investigator(&config, cmd).await;
     }

@@ -45,28 +45,8 @@ pub fn key_paths(app_config: &crate::config::Config) -> (PathBuf, PathBuf) {
 /// Loads the scheduler's key, creating it on first start, and registers it as an
 /// investigator (so its actions go through the same checks as anyone's).
 pub async fn load_or_create(app: &App) -> anyhow::Result<SchedulerKey> {
-    let (key_path, public_path) = key_paths(&app.config);
-    if !key_path.exists() {
-        let key = generate_key(
-            &format!(
-                "{SCHEDULER_NAME} <scheduler@{}>",
-                crate::scheduler::hostname()
-            ),
-            KeyAlgorithm::Ed25519,
-            false,
-        )?;
-        write_private(&key_path, armored_secret(&key)?.as_bytes())?;
-        info!(
-            "created the scheduler's key {} (agents trust it for agentdestroy only: docs/upgrade.md)",
-            key_path.display()
-        );
-    }
-    let signer = KeySigner::from_file(&key_path, None)?;
+    let signer = ensure_key(&app.config)?;
     let public = signer.public_key_armored()?;
-    if std::fs::read_to_string(&public_path).ok().as_deref() != Some(public.as_str()) {
-        std::fs::write(&public_path, &public)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", public_path.display()))?;
-    }
     let fingerprint = signer.fingerprint().to_string();
     let investigator = match app.store.investigator_by_fingerprint(&fingerprint).await? {
         Some(i) => i,
@@ -94,6 +74,33 @@ pub async fn load_or_create(app: &App) -> anyhow::Result<SchedulerKey> {
             permission: investigator.permission,
         },
     })
+}
+
+/// The scheduler's key, made on first use with its public half beside it.
+pub fn ensure_key(config: &crate::config::Config) -> anyhow::Result<KeySigner> {
+    let (key_path, public_path) = key_paths(config);
+    if !key_path.exists() {
+        let key = generate_key(
+            &format!(
+                "{SCHEDULER_NAME} <scheduler@{}>",
+                crate::scheduler::hostname()
+            ),
+            KeyAlgorithm::Ed25519,
+            false,
+        )?;
+        write_private(&key_path, armored_secret(&key)?.as_bytes())?;
+        info!(
+            "created the scheduler's key {} (agents trust it for agentdestroy only: docs/upgrade.md)",
+            key_path.display()
+        );
+    }
+    let signer = KeySigner::from_file(&key_path, None)?;
+    let public = signer.public_key_armored()?;
+    if std::fs::read_to_string(&public_path).ok().as_deref() != Some(public.as_str()) {
+        std::fs::write(&public_path, &public)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", public_path.display()))?;
+    }
+    Ok(signer)
 }
 
 fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
