@@ -462,6 +462,10 @@ mod tests {
             if m.name().starts_with("test") {
                 continue;
             }
+            // A record of named parameters, or (upgrade) a map whose values have one shape.
+            if schema["additionalProperties"].is_object() {
+                continue;
+            }
             let props = schema["properties"]
                 .as_object()
                 .unwrap_or_else(|| panic!("{}: no properties in {schema}", m.name()));
