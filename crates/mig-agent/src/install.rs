@@ -249,6 +249,21 @@ pub fn uninstall(root: &Path, purge: bool) -> anyhow::Result<Vec<String>> {
             }
         }
     }
+    // Upgrades install versions beside the binary (`mig-agent-<version>`, and `mig-agent`
+    // becomes a link to one): they are the agent's too.
+    let binary = under(root, BINARY);
+    if let (Some(dir), Some(name)) = (binary.parent(), binary.file_name()) {
+        let prefix = format!("{}-", name.to_string_lossy());
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if file.starts_with(&prefix) {
+                let path = entry.path();
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("cannot remove {}", path.display()))?;
+                removed.push(format!("removed    {}", path.display()));
+            }
+        }
+    }
     // Files first, then directories deepest first, each only if still there; a directory
     // that now holds something else (the agent's state, an operator's file) stays.
     for entry in entries.iter().rev() {
@@ -343,6 +358,23 @@ mod tests {
             "{removed:?}"
         );
         assert_eq!(tree(r), before, "only the given config file is left");
+    }
+
+    #[test]
+    fn uninstall_removes_what_upgrades_installed_beside_the_binary() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        let before = tree(r);
+        install(&options(r)).unwrap();
+        // An upgrade's layout: the first binary kept under its version, the new one beside
+        // it, and the installed name a link to the new one.
+        let bin = under(r, BINARY);
+        let dir = bin.parent().unwrap();
+        std::fs::rename(&bin, dir.join("mig-agent-0.1.0")).unwrap();
+        std::fs::write(dir.join("mig-agent-0.2.0"), "new").unwrap();
+        std::os::unix::fs::symlink("mig-agent-0.2.0", &bin).unwrap();
+        uninstall(r, false).unwrap();
+        assert_eq!(tree(r), before);
     }
 
     #[test]
