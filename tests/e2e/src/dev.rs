@@ -20,12 +20,17 @@ impl Dev {
     /// taken between picking it and binding it (other tests run alongside): then dev exits at
     /// once, and it is started again on other ports.
     pub fn start(dir: &Path, extra: &[&str]) -> Dev {
+        Dev::start_from(&bin("mig-server"), dir, extra)
+    }
+
+    /// The same with another `mig-server` binary: an installed one (tests/packages.rs).
+    pub fn start_from(server: &Path, dir: &Path, extra: &[&str]) -> Dev {
         for _ in 0..2 {
-            if let Ok(dev) = Dev::try_start(dir, (free_port(), free_port()), extra) {
+            if let Ok(dev) = Dev::try_start(server, dir, (free_port(), free_port()), extra) {
                 return dev;
             }
         }
-        Dev::start_on(dir, (free_port(), free_port()), extra)
+        Dev::retry_start(server, dir, (free_port(), free_port()), extra)
     }
 
     /// The same on given ports (a restart keeps the agents' and clients' configurations).
@@ -33,9 +38,13 @@ impl Dev {
     /// a start that fails is tried again, a few times, before the test fails with what dev
     /// said.
     pub fn start_on(dir: &Path, ports: (u16, u16), extra: &[&str]) -> Dev {
+        Dev::retry_start(&bin("mig-server"), dir, ports, extra)
+    }
+
+    fn retry_start(server: &Path, dir: &Path, ports: (u16, u16), extra: &[&str]) -> Dev {
         let mut said = String::new();
         for _ in 0..5 {
-            match Dev::try_start(dir, ports, extra) {
+            match Dev::try_start(server, dir, ports, extra) {
                 Ok(dev) => return dev,
                 Err(why) => said = why,
             }
@@ -44,8 +53,13 @@ impl Dev {
         panic!("dev exited early: {said}")
     }
 
-    fn try_start(dir: &Path, ports: (u16, u16), extra: &[&str]) -> Result<Dev, String> {
-        let mut child = Command::new(bin("mig-server"))
+    fn try_start(
+        server: &Path,
+        dir: &Path,
+        ports: (u16, u16),
+        extra: &[&str],
+    ) -> Result<Dev, String> {
+        let mut child = Command::new(server)
             .args(["dev", "--data-dir"])
             .arg(dir)
             .args(["--api-listen", &format!("127.0.0.1:{}", ports.0)])
