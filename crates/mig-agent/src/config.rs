@@ -60,6 +60,9 @@ pub struct Config {
     /// counts as done; until then (and twice as long at most) the old agent rolls back if
     /// the new one exits or cannot connect.
     pub upgrade_probation: String,
+    /// Release keys (a file or a folder of armored keys): when set, an upgrade installs only a
+    /// binary listed, with its checksum, in a release manifest one of them signed.
+    pub release_keyring: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -89,6 +92,7 @@ impl Default for Config {
             relay_silence: "100s".into(),
             checkin_idle: "10s".into(),
             upgrade_probation: "60s".into(),
+            release_keyring: None,
         }
     }
 }

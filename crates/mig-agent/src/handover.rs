@@ -108,7 +108,8 @@ impl Runtime {
 
         // The download, in the upgrade module's sandboxed process.
         let staging = layout.open_staging()?;
-        let handoff = layout.handoff(staging, &self.config.ca);
+        let release_keyring = self.config.release_keyring.clone();
+        let handoff = layout.handoff(staging, &self.config.ca, release_keyring.is_some());
         let left = (action.expireafter.0 - chrono::Utc::now())
             .to_std()
             .unwrap_or(Duration::ZERO);
@@ -131,6 +132,14 @@ impl Runtime {
         }
         let statistics: mig_modules::upgrade::Statistics =
             serde_json::from_value(outcome.result.statistics.clone()).unwrap_or_default();
+        if let Some(keyring) = &release_keyring {
+            let elements: mig_modules::upgrade::Elements =
+                serde_json::from_value(outcome.result.elements.clone()).unwrap_or_default();
+            if let Err(e) = upgrade::check_release(keyring, &instruction, &elements) {
+                let _ = std::fs::remove_file(&layout.staging);
+                return Err(e);
+            }
+        }
         layout.verify_and_install(&instruction)?;
 
         let record = Record {

@@ -104,6 +104,7 @@ impl Record {
                 oldversion: self.old_version.clone(),
                 newversion: self.new_version.clone(),
                 binary: self.new_binary.display().to_string(),
+                ..Default::default()
             })
             .unwrap_or_default(),
             statistics: serde_json::to_value(Statistics {
@@ -272,18 +273,20 @@ impl Layout {
             })
     }
 
-    /// The handoff for the upgrade module: the staging file as its output, and the CA.
-    pub fn handoff(&self, file: std::fs::File, ca: &Path) -> Handoff {
-        Handoff {
-            file,
-            env: vec![
-                (
-                    mig_modules::upgrade::OUTPUT_FD_ENV,
-                    HANDOFF_FD.to_string().into(),
-                ),
-                (mig_modules::upgrade::CA_ENV, ca.as_os_str().to_owned()),
-            ],
+    /// The handoff for the upgrade module: the staging file as its output, the CA, and
+    /// whether to fetch the release manifest.
+    pub fn handoff(&self, file: std::fs::File, ca: &Path, manifest: bool) -> Handoff {
+        let mut env = vec![
+            (
+                mig_modules::upgrade::OUTPUT_FD_ENV,
+                HANDOFF_FD.to_string().into(),
+            ),
+            (mig_modules::upgrade::CA_ENV, ca.as_os_str().to_owned()),
+        ];
+        if manifest {
+            env.push((mig_modules::upgrade::MANIFEST_ENV, "1".into()));
         }
+        Handoff { file, env }
     }
 
     /// Checks the downloaded file again, here in the agent (the module process is not
@@ -381,6 +384,38 @@ impl Layout {
                 ))
             })
     }
+}
+
+/// With a release keyring: the binary must be in a manifest signed by one of its keys, under
+/// the file name of its location, with the signed checksum and version.
+pub fn check_release(
+    keyring_path: &Path,
+    instruction: &Instruction,
+    elements: &Elements,
+) -> Result<(), Refused> {
+    let refuse = |why: String| refused(format!("the release manifest: {why}"));
+    let keyring = mig_pgp::Keyring::load(keyring_path).map_err(|e| refuse(e.to_string()))?;
+    if elements.manifest.is_empty() {
+        return Err(refuse("none was fetched".into()));
+    }
+    let (manifest, signer) = mig_pgp::release::verify_manifest(
+        elements.manifest.as_bytes(),
+        &elements.manifest_signature,
+        &keyring,
+        chrono::Utc::now().timestamp(),
+    )
+    .map_err(|e| refuse(e.to_string()))?;
+    let name = instruction.location.rsplit('/').next().unwrap_or_default();
+    manifest
+        .artifact(name, &instruction.checksum)
+        .map_err(|e| refuse(format!("{e} (signed by {})", signer.fingerprint)))?;
+    if manifest.version != instruction.to_version {
+        return Err(refuse(format!(
+            "it is release {}, the action installs {}",
+            manifest.version, instruction.to_version
+        )));
+    }
+    Ok(())
 }
 
 /// Puts the previous binary back under `mig-agent` and removes the new one (A's rollback).

@@ -56,6 +56,9 @@ enum Command {
     Config(ConfigCommand),
     /// An interactive shell: search, inspect, create and launch actions.
     Console,
+    /// Release manifests: write one for a folder, or verify a signed release.
+    #[command(subcommand)]
+    Release(cli::release::ReleaseCommand),
     /// The modules this client knows; with --schema, the JSON Schema of one module's
     /// parameters (what an action's `parameters` for it may hold).
     Modules {
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
                 .and_then(cli::console::run)
         }
         Command::Modules { schema } => cli::module::list(schema.as_deref()),
+        Command::Release(cmd) => cli::release::run(cmd),
     };
     finish(result)
 }

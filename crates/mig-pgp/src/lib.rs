@@ -5,6 +5,7 @@
 //!   key policy rPGP leaves to callers: may-sign flags, expiry, revocation, weak hashes.
 //! * [`Signer`]: signing from a secret key file ([`KeySigner`]) or through `gpg` ([`GpgSigner`]).
 //! * [`token`]: MIG's `X-PGPAUTHORIZATION` API token.
+//! * [`release`]: signed release manifests.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
@@ -14,6 +15,7 @@ pub mod armor;
 pub mod error;
 pub mod keygen;
 pub mod keyring;
+pub mod release;
 pub mod sign;
 pub mod token;
 pub mod verify;

@@ -110,7 +110,18 @@ fn result_of(p: &Platform, id: u64, agent: &str) -> (String, mig_core::ModuleRes
 
 /// A host: an agent running its own copy of version `OLD` from `<dir>/bin/mig-agent`.
 fn host(p: &Platform, name: &str, trusted: &[&Investigator], acl: Value) -> AgentProc {
-    let mut a = p.agent_stopped(name, trusted, acl, PROBATION);
+    host_with(p, name, trusted, acl, "")
+}
+
+/// The same, with more agent configuration.
+fn host_with(
+    p: &Platform,
+    name: &str,
+    trusted: &[&Investigator],
+    acl: Value,
+    extra: &str,
+) -> AgentProc {
+    let mut a = p.agent_stopped(name, trusted, acl, &format!("{PROBATION}{extra}"));
     a.exe = a.dir.join("bin/mig-agent");
     agent_of_version(OLD, &a.exe);
     a.start();
@@ -545,4 +556,95 @@ fn a_failed_canary_stops_the_rollout() {
     for h in &hosts {
         assert_eq!(agent_row(&p, &h.name).version, OLD);
     }
+}
+
+/// Signs `dir`'s manifest (listing `names`) with `signer`.
+fn sign_manifest(dir: &Path, names: &[&str], signer: &KeySigner) {
+    use mig_pgp::release::{Manifest, MANIFEST, SIGNATURE};
+    use mig_pgp::Signer;
+    let _ = std::fs::remove_file(dir.join(MANIFEST));
+    let _ = std::fs::remove_file(dir.join(SIGNATURE));
+    let mut m = Manifest::of_folder(dir, NEW, "").unwrap();
+    m.artifacts.retain(|a| names.contains(&a.name.as_str()));
+    let text = serde_json::to_vec_pretty(&m).unwrap();
+    std::fs::write(dir.join(MANIFEST), &text).unwrap();
+    std::fs::write(dir.join(SIGNATURE), signer.sign(&text).unwrap()).unwrap();
+}
+
+/// An agent given a release keyring installs an upgrade only if the binary is in a manifest
+/// signed by a release key, beside the investigators' signed checksum: two independent keys.
+#[test]
+fn an_agent_with_a_release_keyring_needs_the_signed_manifest() {
+    use mig_pgp::keygen::{generate_key, KeyAlgorithm};
+    let p = Platform::start();
+    let second = p.investigator("Second Signer");
+    p.add_investigator(&second, "investigator");
+    let sched = scheduler(&p);
+    let new_key = |name: &str| {
+        let key = generate_key(
+            &format!("{name} <{name}@example.com>"),
+            KeyAlgorithm::Ed25519,
+            false,
+        )
+        .unwrap();
+        KeySigner::new(key, None).unwrap()
+    };
+    let release_key = new_key("release");
+    let intruder = new_key("intruder");
+    let keyring = p.dir.path().join("release-keyring.asc");
+    std::fs::write(&keyring, release_key.public_key_armored().unwrap()).unwrap();
+    let h = host_with(
+        &p,
+        "guarded",
+        &[&p.admin, &second, &sched],
+        upgrade_acl(&p.admin, &second, &sched),
+        &format!("release_keyring = {:?}\n", keyring.display().to_string()),
+    );
+    p.wait_online("guarded");
+    let built = p.dir.path().join("build/new");
+    agent_of_version(NEW, &built);
+    let (url, sum) = release(&p, NEW, &built);
+    let folder = p.dir.path().join(format!("server/releases/{NEW}"));
+    std::fs::write(folder.join("mig_7.1.0_amd64.deb"), b"a package").unwrap();
+    let both = [&p.admin, &second];
+    let upgrade = || {
+        let id = launch(
+            &p,
+            &both,
+            "name='guarded'",
+            "upgrade",
+            instruction(NEW, &url, &sum),
+        );
+        p.wait_action(id, Duration::from_secs(120));
+        result_of(&p, id, "guarded")
+    };
+    for (what, names, signer, want) in [
+        (
+            "binary missing from the manifest",
+            vec!["mig_7.1.0_amd64.deb"],
+            &release_key,
+            "the release manifest: mig-agent-linux-amd64 is not in the signed manifest",
+        ),
+        (
+            "manifest signed by another key",
+            vec!["mig-agent-linux-amd64", "mig_7.1.0_amd64.deb"],
+            &intruder,
+            "the release manifest: the manifest's signature is not accepted: unknown signer",
+        ),
+    ] {
+        sign_manifest(&folder, &names, signer);
+        let (st, r) = upgrade();
+        assert_eq!(st, "failed", "{what}: {r:?}");
+        assert!(r.errors.iter().any(|e| e.contains(want)), "{what}: {r:?}");
+        assert_eq!(h.processes(), vec![(h.pid(), h.exe.clone())], "{what}");
+        assert_eq!(agent_row(&p, "guarded").version, OLD, "{what}");
+    }
+    sign_manifest(
+        &folder,
+        &["mig-agent-linux-amd64", "mig_7.1.0_amd64.deb"],
+        &release_key,
+    );
+    let (st, r) = upgrade();
+    assert_eq!(st, "success", "{r:?}\n{}", h.log());
+    assert_eq!(r.elements["newversion"], NEW);
 }

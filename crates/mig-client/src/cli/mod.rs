@@ -6,4 +6,5 @@ pub mod console;
 pub mod follow;
 pub mod module;
 pub mod output;
+pub mod release;
 pub mod upgrade;

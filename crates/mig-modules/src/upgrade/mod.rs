@@ -25,6 +25,12 @@ use std::time::{Duration, Instant};
 pub const OUTPUT_FD_ENV: &str = "MIG_UPGRADE_OUTPUT_FD";
 /// A PEM file of certificate authorities the download also trusts (the deployment's CA).
 pub const CA_ENV: &str = "MIG_UPGRADE_CA";
+/// Set (to 1) when the agent requires a signed release manifest: the module then also
+/// fetches `MANIFEST.json` and `MANIFEST.json.asc` from the binary's folder, for the agent to
+/// verify.
+pub const MANIFEST_ENV: &str = "MIG_UPGRADE_MANIFEST";
+/// The largest manifest or signature fetched.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 /// The largest binary downloaded.
 pub const MAX_BINARY_BYTES: u64 = 256 << 20;
 /// Connecting, and each read of the download, must not take longer.
@@ -94,6 +100,13 @@ pub struct Elements {
     /// Where the new binary was installed.
     #[serde(default)]
     pub binary: String,
+    /// The release manifest next to the binary, when the agent asked for it (for the agent
+    /// to check; not in the upgrade's result).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub manifest: String,
+    /// Its detached signature.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub manifest_signature: String,
 }
 
 /// MIG's upgrade statistics.
@@ -260,10 +273,17 @@ impl Module for Upgrade {
         };
         let start = Instant::now();
         let (size, version) = download(instruction, &ca, &mut output)?;
+        let (manifest, manifest_signature) = if std::env::var_os(MANIFEST_ENV).is_some() {
+            fetch_manifest(&instruction.location, &ca)?
+        } else {
+            Default::default()
+        };
         Ok(Report {
             foundanything: true,
             elements: Elements {
                 newversion: version,
+                manifest,
+                manifest_signature,
                 ..Default::default()
             },
             statistics: Statistics {
@@ -369,6 +389,34 @@ fn download(
         )));
     }
     Ok((body.len() as u64, version))
+}
+
+/// `MANIFEST.json` and its signature from the folder of `location`.
+fn fetch_manifest(location: &str, ca: &[u8]) -> Result<(String, String), ModuleError> {
+    let base = location
+        .rsplit_once('/')
+        .map(|(dir, _)| dir)
+        .unwrap_or(location);
+    let fetch = |name: &str| -> Result<String, ModuleError> {
+        let url = format!("{base}/{name}");
+        let response = crate::os::http::get_trusting(
+            &url,
+            "mig-agent-upgrade",
+            NETWORK_TIMEOUT,
+            MAX_MANIFEST_BYTES,
+            ca,
+        )
+        .map_err(|e| ModuleError::Failed(format!("the release manifest: {e}")))?;
+        if response.status != 200 {
+            return Err(ModuleError::Failed(format!(
+                "the release manifest: {url} answered HTTP {}",
+                response.status
+            )));
+        }
+        String::from_utf8(response.body)
+            .map_err(|_| ModuleError::Failed(format!("the release manifest: {url} is not text")))
+    };
+    Ok((fetch("MANIFEST.json")?, fetch("MANIFEST.json.asc")?))
 }
 
 fn sha256(data: &[u8]) -> Vec<u8> {

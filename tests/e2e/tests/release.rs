@@ -1,0 +1,150 @@
+//! release/sign and release/verify with real GnuPG and a throwaway release key: a signed folder
+//! verifies; a tampered artifact, a manifest signed by an unknown key, and an artifact that does
+//! not rebuild to the same bytes are each refused with the reason.
+
+use mig_e2e::bin;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A GnuPG home with one new Ed25519 key; returns (home, fingerprint).
+fn gpg_key(dir: &Path, name: &str) -> (PathBuf, String) {
+    let home = dir.join(format!("gnupg-{name}"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let out = Command::new("gpg")
+        .env("GNUPGHOME", &home)
+        .args(["--batch", "--passphrase", "", "--quick-gen-key"])
+        .arg(format!("{name} <{name}@example.com>"))
+        .args(["ed25519", "sign", "1d"])
+        .output()
+        .expect("gpg");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("gpg")
+        .env("GNUPGHOME", &home)
+        .args(["--batch", "--with-colons", "--list-secret-keys"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let fpr = text
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .map(|l| l.trim_matches(':').to_string())
+        .unwrap();
+    (home, fpr)
+}
+
+fn export(home: &Path, fpr: &str, to: &Path) {
+    let out = Command::new("gpg")
+        .env("GNUPGHOME", home)
+        .args(["--batch", "--armor", "--export", fpr])
+        .output()
+        .unwrap();
+    std::fs::write(to, out.stdout).unwrap();
+}
+
+fn script(name: &str, home: &Path, args: &[&str]) -> Output {
+    Command::new(repo().join("release").join(name))
+        .args(args)
+        .env("GNUPGHOME", home)
+        .env("MIG", bin("mig"))
+        .output()
+        .unwrap()
+}
+
+fn release_folder(dir: &Path, name: &str) -> PathBuf {
+    let r = dir.join(name);
+    std::fs::create_dir_all(&r).unwrap();
+    std::fs::write(r.join("mig-agent-linux-amd64"), b"agent bytes").unwrap();
+    std::fs::write(r.join("mig_1.0.0_amd64.deb"), b"package bytes").unwrap();
+    r
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn a_release_signed_with_gpg_verifies_and_tampering_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, fpr) = gpg_key(tmp.path(), "release");
+    let keyring = tmp.path().join("release.asc");
+    export(&home, &fpr, &keyring);
+    let r = release_folder(tmp.path(), "r1");
+    let rs = r.display().to_string();
+    let ks = keyring.display().to_string();
+
+    let out = script(
+        "sign",
+        &home,
+        &[&rs, "--key", &fpr, "--version", "1.0.0", "--commit", "abc"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = script("verify", &home, &[&rs, &ks]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("release 1.0.0 (2 files) signed by release"),
+        "{}",
+        text(&out)
+    );
+
+    // A tampered artifact.
+    std::fs::write(r.join("mig-agent-linux-amd64"), b"evil bytes").unwrap();
+    let out = script("verify", &home, &[&rs, &ks]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("mig-agent-linux-amd64: its SHA-256 is"),
+        "{}",
+        text(&out)
+    );
+
+    // A manifest signed by a key the release keyring does not hold.
+    let (other_home, other_fpr) = gpg_key(tmp.path(), "intruder");
+    let r2 = release_folder(tmp.path(), "r2");
+    let r2s = r2.display().to_string();
+    let out = script(
+        "sign",
+        &other_home,
+        &[&r2s, "--key", &other_fpr, "--version", "1.0.0"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = script("verify", &home, &[&r2s, &ks]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("unknown signer"), "{}", text(&out));
+
+    // The signing side rebuilds: an artifact that does not rebuild to the same bytes stops it.
+    let r3 = release_folder(tmp.path(), "r3");
+    let rebuilt = release_folder(tmp.path(), "r3-rebuilt");
+    std::fs::write(rebuilt.join("mig_1.0.0_amd64.deb"), b"other package bytes").unwrap();
+    let out = script(
+        "sign",
+        &home,
+        &[
+            &r3.display().to_string(),
+            "--key",
+            &fpr,
+            "--version",
+            "1.0.0",
+            "--rebuilt",
+            &rebuilt.display().to_string(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("mig_1.0.0_amd64.deb does not rebuild to the same bytes"),
+        "{}",
+        text(&out)
+    );
+    assert!(!r3.join("MANIFEST.json.asc").exists());
+}
