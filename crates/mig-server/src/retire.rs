@@ -51,7 +51,7 @@ pub async fn load_or_create(app: &App) -> anyhow::Result<SchedulerKey> {
     let investigator = match app.store.investigator_by_fingerprint(&fingerprint).await? {
         Some(i) => i,
         None => {
-            let i = app
+            let created = app
                 .store
                 .create_investigator(
                     SCHEDULER_NAME,
@@ -60,9 +60,17 @@ pub async fn load_or_create(app: &App) -> anyhow::Result<SchedulerKey> {
                     permission::INVESTIGATOR,
                     now_ms(),
                 )
-                .await?;
+                .await;
             app.invalidate_keys();
-            i
+            match created {
+                Ok(i) => i,
+                // Another scheduler process sharing the key registered it a moment ago.
+                Err(e) => app
+                    .store
+                    .investigator_by_fingerprint(&fingerprint)
+                    .await?
+                    .ok_or(e)?,
+            }
         }
     };
     Ok(SchedulerKey {
@@ -80,6 +88,8 @@ pub async fn load_or_create(app: &App) -> anyhow::Result<SchedulerKey> {
 pub fn ensure_key(config: &crate::config::Config) -> anyhow::Result<KeySigner> {
     let (key_path, public_path) = key_paths(config);
     if !key_path.exists() {
+        // Several scheduler processes may share a data directory and start together: the
+        // first writes the key (create_new), the others read it.
         let key = generate_key(
             &format!(
                 "{SCHEDULER_NAME} <scheduler@{}>",
@@ -88,7 +98,12 @@ pub fn ensure_key(config: &crate::config::Config) -> anyhow::Result<KeySigner> {
             KeyAlgorithm::Ed25519,
             false,
         )?;
-        write_private(&key_path, armored_secret(&key)?.as_bytes())?;
+        match write_private(&key_path, armored_secret(&key)?.as_bytes()) {
+            Err(e) if key_path.exists() => {
+                tracing::debug!("another process made the scheduler's key first: {e:#}")
+            }
+            other => other?,
+        }
         info!(
             "created the scheduler's key {} (agents trust it for agentdestroy only: docs/upgrade.md)",
             key_path.display()
@@ -103,20 +118,26 @@ pub fn ensure_key(config: &crate::config::Config) -> anyhow::Result<KeySigner> {
     Ok(signer)
 }
 
+/// Writes a private file whole under its final name, or not at all: written aside, then
+/// linked into place (which fails if the name exists), so a process reading it never sees it
+/// half written.
 fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut f = std::fs::OpenOptions::new()
+    let aside = path.with_extension(format!("tmp{}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
         .write(true)
-        .create_new(true)
+        .create(true)
+        .truncate(true)
         .mode(0o600)
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-    f.write_all(data)?;
-    Ok(())
+        .open(&aside)
+        .and_then(|mut f| f.write_all(data).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::hard_link(&aside, path));
+    let _ = std::fs::remove_file(&aside);
+    written.map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))
 }
 
 /// What a stored result may call for.
