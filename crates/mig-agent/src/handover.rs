@@ -166,6 +166,9 @@ impl Runtime {
             let _ = upgrade::restore(&record);
             return Err(e);
         }
+        // The command is not this process's to report any more: the new agent must not find
+        // it unfinished when it starts (it would report it interrupted).
+        self.inflight.end(command.id);
         // Off the relay before the new agent connects with the same identity.
         self.handed_over.send_replace(true);
         self.detach();

@@ -148,3 +148,31 @@ fn a_release_signed_with_gpg_verifies_and_tampering_is_refused() {
     );
     assert!(!r3.join("MANIFEST.json.asc").exists());
 }
+
+/// release/sbom: a CycloneDX document of the binaries' runtime crates, the same bytes twice.
+#[test]
+fn the_sbom_lists_the_runtime_crates_and_is_deterministic() {
+    let run = || {
+        let out = Command::new(repo().join("release/sbom")).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        out.stdout
+    };
+    let first = run();
+    assert_eq!(first, run(), "two runs differ");
+    let bom: serde_json::Value = serde_json::from_slice(&first).unwrap();
+    assert_eq!(bom["bomFormat"], "CycloneDX");
+    let components = bom["components"].as_array().unwrap();
+    let named = |n: &str| components.iter().find(|c| c["name"] == n);
+    for root in ["mig-agent", "mig-server", "mig-client"] {
+        assert_eq!(named(root).unwrap()["type"], "application", "{root}");
+    }
+    // A runtime dependency with the registry's checksum, and no test-only crate.
+    let rustls = named("rustls").expect("rustls");
+    assert!(rustls["purl"]
+        .as_str()
+        .unwrap()
+        .starts_with("pkg:cargo/rustls@"));
+    assert_eq!(rustls["hashes"][0]["alg"], "SHA-256");
+    assert!(named("tempfile").is_none(), "a dev-dependency is listed");
+    assert!(named("mig-e2e").is_none());
+}
