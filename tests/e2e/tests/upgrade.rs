@@ -648,3 +648,49 @@ fn an_agent_with_a_release_keyring_needs_the_signed_manifest() {
     assert_eq!(st, "success", "{r:?}\n{}", h.log());
     assert_eq!(r.elements["newversion"], NEW);
 }
+
+/// An old agent the scheduler cannot retire (here the agent's ACL does not trust the
+/// scheduler's key) lingers: the server does not guess further, and `mig upgrade status`
+/// shows investigators which one and why.
+#[test]
+fn an_old_agent_the_scheduler_cannot_retire_is_shown() {
+    let p = Platform::start();
+    let second = p.investigator("Second Signer");
+    p.add_investigator(&second, "investigator");
+    let sched = scheduler(&p);
+    let mut acl = upgrade_acl(&p.admin, &second, &sched);
+    acl.as_object_mut().unwrap().remove("agentdestroy");
+    let h = host(&p, "stuck", &[&p.admin, &second], acl);
+    p.wait_online("stuck");
+    let old_pid = h.pid();
+    let built = p.dir.path().join("build/new");
+    agent_of_version(NEW, &built);
+    let (url, sum) = release(&p, NEW, &built);
+    let id = launch(
+        &p,
+        &[&p.admin, &second],
+        "name='stuck'",
+        "upgrade",
+        instruction(NEW, &url, &sum),
+    );
+    p.wait_action(id, Duration::from_secs(120));
+    assert_eq!(result_of(&p, id, "stuck").0, "success");
+    let retire = wait_for("the retire action", Duration::from_secs(30), || {
+        let found = p
+            .api(&p.admin)
+            .actions(&[("name", "retire old agent%".into())])
+            .ok()?;
+        found.into_iter().next()
+    });
+    let retire = p.wait_action(retire.id, Duration::from_secs(60));
+    assert_eq!(retire.counters.success, 0, "{retire:?}");
+    // Both processes are still there: the old one idle, off the relay.
+    let pids: Vec<u32> = h.processes().into_iter().map(|(pid, _)| pid).collect();
+    assert!(pids.contains(&old_pid) && pids.len() == 2, "{pids:?}");
+    let out = p.mig(&p.admin, &["upgrade", "status", "-t", "name='stuck'"]);
+    let text = mig_e2e::stdout(&out);
+    assert!(
+        text.contains("old agent still running on stuck") && text.contains("refused by the agent"),
+        "{text}"
+    );
+}

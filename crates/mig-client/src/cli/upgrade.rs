@@ -3,7 +3,8 @@
 //! ```text
 //! mig upgrade --release DIR [--url URL] [-t TARGET] [--canary 5%] [-e 1h] [--allow-downgrade] [--save PLAN]
 //! mig upgrade --plan PLAN [--sign]        another investigator signs a saved plan, or it is run
-//! mig upgrade status [-t TARGET]          which agents run which version
+//! mig upgrade status [-t TARGET]          which agents run which version, and old agent
+//!                                         processes the scheduler could not retire
 //! ```
 //!
 //! The release folder holds `mig-agent-<os>-<arch>` binaries (Go's names: linux-amd64); their
@@ -391,6 +392,30 @@ fn status(config: &Config, target: &str) -> anyhow::Result<u8> {
         .collect();
     for line in columns(&["VERSION", "AGENTS", "SOME OF THEM"], &rows) {
         println!("{line}");
+    }
+    // Old agent processes the scheduler could not retire after their upgrade.
+    let retirements = client.actions(&[("name", "retire old agent%".to_string())])?;
+    for action in retirements
+        .iter()
+        .filter(|a| a.status.is_finished() && a.counters.success == 0)
+    {
+        for c in client.commands(action.id, None)? {
+            let why = c
+                .results
+                .first()
+                .map(|r| {
+                    if r.errors.is_empty() {
+                        format!("it runs version {}", r.elements["version"])
+                    } else {
+                        r.errors.join("; ")
+                    }
+                })
+                .unwrap_or_else(|| c.status.to_string());
+            println!(
+                "old agent still running on {} ({}): {why} (action {})",
+                c.agent.name, action.name, action.id
+            );
+        }
     }
     Ok(if agents.is_empty() {
         exit::NOT_FOUND
