@@ -499,6 +499,28 @@ mod tests {
         }
     }
 
+    /// An upgrade from 1.0 to 2.0 in probation, of a binary that was plain `mig-agent`.
+    fn probation_record() -> Record {
+        Record {
+            command: 1,
+            action: 2,
+            action_name: "x".into(),
+            old_pid: 1,
+            old_version: "1.0".into(),
+            new_version: "2.0".into(),
+            link: PathBuf::new(),
+            previous: PathBuf::new(),
+            link_was_file: true,
+            new_binary: PathBuf::new(),
+            new_pid: 0,
+            probation_ms: 1000,
+            downloadtime: String::new(),
+            downloadsize: 0.0,
+            state: State::Probation,
+            reason: String::new(),
+        }
+    }
+
     #[test]
     fn same_and_older_versions_are_refused_unless_allowed() {
         assert!(check_version(&instruction("0.2.0", false), "0.1.0").is_ok());
@@ -524,22 +546,10 @@ mod tests {
         );
         assert_eq!(std::fs::read(&layout.previous).unwrap(), b"old");
         let record = Record {
-            command: 1,
-            action: 2,
-            action_name: "x".into(),
-            old_pid: 1,
-            old_version: "1.0".into(),
-            new_version: "2.0".into(),
             link: layout.link.clone(),
             previous: layout.previous.clone(),
-            link_was_file: true,
             new_binary: layout.new_binary.clone(),
-            new_pid: 0,
-            probation_ms: 1000,
-            downloadtime: String::new(),
-            downloadsize: 0.0,
-            state: State::Probation,
-            reason: String::new(),
+            ..probation_record()
         };
         restore(&record).unwrap();
         assert!(!std::fs::symlink_metadata(&layout.link)
@@ -570,24 +580,7 @@ mod tests {
     #[test]
     fn only_one_of_success_and_rollback_happens() {
         let dir = tempfile::tempdir().unwrap();
-        let record = Record {
-            command: 1,
-            action: 2,
-            action_name: "x".into(),
-            old_pid: 1,
-            old_version: "1.0".into(),
-            new_version: "2.0".into(),
-            link: PathBuf::new(),
-            previous: PathBuf::new(),
-            link_was_file: true,
-            new_binary: PathBuf::new(),
-            new_pid: 0,
-            probation_ms: 1000,
-            downloadtime: String::new(),
-            downloadsize: 0.0,
-            state: State::Probation,
-            reason: String::new(),
-        };
+        let record = probation_record();
         record.save(dir.path()).unwrap();
         assert!(transition(dir.path(), State::Probation, State::Succeeded, "").unwrap());
         assert!(!transition(dir.path(), State::Probation, State::RolledBack, "late").unwrap());

@@ -163,8 +163,14 @@ pub fn after_results(app: &Arc<App>, results: &[IncomingResult], stored: &[Store
     let Some(key) = app.scheduler_key.get().cloned() else {
         return;
     };
-    for s in stored {
-        let Some(r) = results.iter().find(|r| r.command_id == s.command_id) else {
+    // Results shaped like an upgrade's or an agentdestroy's are rare: look only at those
+    // (a batch holds up to a thousand results; this runs on every batch).
+    let candidates = results.iter().filter(|r| match r.results.as_slice() {
+        [one] => one.elements.get("oldpid").is_some() || one.elements.get("killed").is_some(),
+        _ => false,
+    });
+    for r in candidates {
+        let Some(s) = stored.iter().find(|s| s.command_id == r.command_id) else {
             continue;
         };
         let follow = match r.results.as_slice() {
@@ -183,7 +189,9 @@ pub fn after_results(app: &Arc<App>, results: &[IncomingResult], stored: &[Store
                     new_version: e["newversion"].as_str().unwrap_or_default().to_string(),
                 }
             }
-            [one] if one.elements.get("killed").is_some() || !one.success => Follow::Check {
+            // An agentdestroy that ran (a refused one shows in `mig upgrade status`; following
+            // every failed result would cost a database read each).
+            [one] if one.elements.get("killed").is_some() => Follow::Check {
                 agent_id: r.agent_id,
                 result: one.clone(),
             },

@@ -78,6 +78,30 @@ fn upgrade_acl(admin: &Investigator, second: &Investigator, sched: &Investigator
     })
 }
 
+/// The platform with a second investigator (the `upgrade` ACL asks two signatures) and the
+/// scheduler's key: (platform, second signer, scheduler).
+fn with_signers(p: Platform) -> (Platform, Investigator, Investigator) {
+    let second = p.investigator("Second Signer");
+    p.add_investigator(&second, "investigator");
+    let sched = scheduler(&p);
+    (p, second, sched)
+}
+
+/// A host trusting both investigators and the scheduler, under [`upgrade_acl`].
+fn trusting_host(
+    p: &Platform,
+    second: &Investigator,
+    sched: &Investigator,
+    name: &str,
+) -> AgentProc {
+    host(
+        p,
+        name,
+        &[&p.admin, second, sched],
+        upgrade_acl(&p.admin, second, sched),
+    )
+}
+
 /// Signs an action of one operation by every signer and launches it.
 fn launch(
     p: &Platform,
@@ -152,10 +176,7 @@ fn agent_row(p: &Platform, name: &str) -> mig_core::Agent {
 /// Three hosts go from OLD to NEW: all report NEW, one agent process each, the old binaries
 /// removed, the audit logs tell the story, and the scheduler's key could not do more.
 fn upgrade_three_hosts(opts: ServerOptions) {
-    let p = Platform::start_with(opts);
-    let second = p.investigator("Second Signer");
-    p.add_investigator(&second, "investigator");
-    let sched = scheduler(&p);
+    let (p, second, sched) = with_signers(Platform::start_with(opts));
     let acl = upgrade_acl(&p.admin, &second, &sched);
     let trusted = [&p.admin, &second, &sched];
     let hosts: Vec<AgentProc> = (1..=3)
@@ -262,16 +283,8 @@ fn three_agents_upgrade_over_rabbitmq() {
 /// Each bad upgrade is refused with its reason, and the agent goes on as it was.
 #[test]
 fn bad_upgrades_are_refused_and_leave_the_agent_untouched() {
-    let p = Platform::start();
-    let second = p.investigator("Second Signer");
-    p.add_investigator(&second, "investigator");
-    let sched = scheduler(&p);
-    let h = host(
-        &p,
-        "steady",
-        &[&p.admin, &second, &sched],
-        upgrade_acl(&p.admin, &second, &sched),
-    );
+    let (p, second, sched) = with_signers(Platform::start());
+    let h = trusting_host(&p, &second, &sched, "steady");
     p.wait_online("steady");
     let pid = h.pid();
     let before = sha256(&h.exe);
@@ -384,16 +397,8 @@ fn broken_agent(version: &str, behaviour: &str, dest: &Path) {
 /// old agent takes its place back and says why.
 #[test]
 fn a_broken_new_agent_is_rolled_back() {
-    let p = Platform::start();
-    let second = p.investigator("Second Signer");
-    p.add_investigator(&second, "investigator");
-    let sched = scheduler(&p);
-    let h = host(
-        &p,
-        "phoenix",
-        &[&p.admin, &second, &sched],
-        upgrade_acl(&p.admin, &second, &sched),
-    );
+    let (p, second, sched) = with_signers(Platform::start());
+    let h = trusting_host(&p, &second, &sched, "phoenix");
     p.wait_online("phoenix");
     let pid = h.pid();
     let before = sha256(&h.exe);
@@ -449,10 +454,7 @@ fn a_broken_new_agent_is_rolled_back() {
 /// then the rest; `mig upgrade status` shows the fleet on the new version.
 #[test]
 fn mig_upgrade_rolls_a_release_out_in_waves() {
-    let p = Platform::start();
-    let second = p.investigator("Second Signer");
-    p.add_investigator(&second, "investigator");
-    let sched = scheduler(&p);
+    let (p, second, sched) = with_signers(Platform::start());
     let acl = upgrade_acl(&p.admin, &second, &sched);
     let trusted = [&p.admin, &second, &sched];
     let hosts: Vec<AgentProc> = (1..=3)
@@ -576,10 +578,7 @@ fn sign_manifest(dir: &Path, names: &[&str], signer: &KeySigner) {
 #[test]
 fn an_agent_with_a_release_keyring_needs_the_signed_manifest() {
     use mig_pgp::keygen::{generate_key, KeyAlgorithm};
-    let p = Platform::start();
-    let second = p.investigator("Second Signer");
-    p.add_investigator(&second, "investigator");
-    let sched = scheduler(&p);
+    let (p, second, sched) = with_signers(Platform::start());
     let new_key = |name: &str| {
         let key = generate_key(
             &format!("{name} <{name}@example.com>"),
@@ -654,10 +653,7 @@ fn an_agent_with_a_release_keyring_needs_the_signed_manifest() {
 /// shows investigators which one and why.
 #[test]
 fn an_old_agent_the_scheduler_cannot_retire_is_shown() {
-    let p = Platform::start();
-    let second = p.investigator("Second Signer");
-    p.add_investigator(&second, "investigator");
-    let sched = scheduler(&p);
+    let (p, second, sched) = with_signers(Platform::start());
     let mut acl = upgrade_acl(&p.admin, &second, &sched);
     acl.as_object_mut().unwrap().remove("agentdestroy");
     let h = host(&p, "stuck", &[&p.admin, &second], acl);
