@@ -42,6 +42,17 @@ pub enum Decision {
     AlreadySeen,
 }
 
+/// Why [`Gate::verify`] refused an action.
+#[derive(Debug)]
+pub struct Refused {
+    /// `invalid`, `signature`, `acl`… (the audit log's kinds).
+    pub kind: &'static str,
+    /// What was wrong, for the investigator.
+    pub reason: String,
+    /// The signers whose signatures verified, when the refusal came after that.
+    pub signers: Vec<mig_pgp::Verified>,
+}
+
 /// Signatures already acted on. Each verified signature is remembered by what it means
 /// (the signed text, the signer, and the signature's own hashed metadata: see
 /// [`mig_pgp::Verified::meaning`]), never by how it was encoded: the same signature
@@ -132,54 +143,87 @@ impl Gate {
         self.trust.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn check(&self, command: &Command, now: GoTime) -> Decision {
-        let action = &command.action;
+    /// Everything but the replay check: the action is valid and inside its window, its
+    /// signatures verify, and the signers weigh enough for every module — for a schedule,
+    /// for every module it runs too. Returns the action with its parameters decompressed.
+    /// A held schedule is checked again with this before every run, so a key removed from
+    /// the keyring or the ACL stops the schedules it signed.
+    pub fn verify(
+        &self,
+        action: &Action,
+        now: GoTime,
+    ) -> Result<(Action, VerifiedAction), Refused> {
         let trust = self.trust();
-        let verified = match verify_action(
+        let mut verified = verify_action(
             action,
             &trust.keyring,
             Some(&trust.acl),
             now,
             Window::Enforce,
-        ) {
-            Ok(v) => v,
-            Err(e) => {
-                let (kind, reason) = (e.kind(), e.to_string());
-                let signers = match e {
-                    mig_pgp::Refusal::Acl { signers, .. } => signers,
-                    _ => Vec::new(),
-                };
-                return Decision::Refuse {
-                    kind,
-                    reason,
-                    signers,
-                };
+        )
+        .map_err(|e| {
+            let (kind, reason) = (e.kind(), e.to_string());
+            let signers = match e {
+                mig_pgp::Refusal::Acl { signers, .. } => signers,
+                _ => Vec::new(),
+            };
+            Refused {
+                kind,
+                reason,
+                signers,
             }
-        };
+        })?;
         let mut decompressed = action.clone();
         if let Err(e) = decompressed.decompress_operations() {
-            return Decision::Refuse {
+            return Err(Refused {
                 kind: "invalid",
                 reason: format!("invalid action: {e}"),
                 signers: verified.signers,
-            };
+            });
         }
-        let mut verified = verified;
         let fingerprints: Vec<String> = verified
             .signers
             .iter()
             .map(|s| s.fingerprint.clone())
             .collect();
-        match query_table_grants(&trust.acl, &fingerprints, &decompressed.operations) {
+        let grants = query_table_grants(&trust.acl, &fingerprints, &decompressed.operations)
+            .and_then(|mut grants| {
+                grants.extend(schedule_grants(
+                    &trust.acl,
+                    &fingerprints,
+                    &decompressed.operations,
+                )?);
+                Ok(grants)
+            });
+        match grants {
             Ok(grants) => verified.grants.extend(grants),
             Err(reason) => {
-                return Decision::Refuse {
+                return Err(Refused {
                     kind: "acl",
                     reason,
                     signers: verified.signers,
-                }
+                })
             }
         }
+        Ok((decompressed, verified))
+    }
+
+    pub fn check(&self, command: &Command, now: GoTime) -> Decision {
+        let action = &command.action;
+        let (decompressed, verified) = match self.verify(action, now) {
+            Ok(v) => v,
+            Err(Refused {
+                kind,
+                reason,
+                signers,
+            }) => {
+                return Decision::Refuse {
+                    kind,
+                    reason,
+                    signers,
+                }
+            }
+        };
         let keys = replay_keys(action, &verified.signers);
         {
             let mut memory = self.replay.lock().unwrap_or_else(|p| p.into_inner());
@@ -282,6 +326,46 @@ pub fn query_table_grants(
             }
         }
     }
+    Ok(grants)
+}
+
+/// A schedule runs other modules at every interval: the signers must weigh enough for each of
+/// them (and for the tables their queries read) as if they were signed one by one, on top of
+/// the `schedule` permission `verify_action` checked. A schedule action holds its schedule
+/// operation and nothing else. Returns the grants, for the audit.
+pub fn schedule_grants(
+    acl: &Acl,
+    signers: &[String],
+    operations: &[mig_core::Operation],
+) -> Result<Vec<mig_core::Grant>, String> {
+    use mig_core::schedule::SCHEDULE_MODULE;
+    if !operations.iter().any(|o| o.module == SCHEDULE_MODULE) {
+        return Ok(Vec::new());
+    }
+    if operations.len() != 1 {
+        return Err(format!(
+            "a schedule action holds one {SCHEDULE_MODULE} operation and nothing else ({} operations)",
+            operations.len()
+        ));
+    }
+    let plan = mig_modules::schedule::check_json(&operations[0].parameters)
+        .map_err(|e| format!("operations[0] (schedule): {e}"))?;
+    let inner: Vec<mig_core::Operation> = plan
+        .params
+        .operations
+        .iter()
+        .map(|o| mig_core::Operation::new(&o.module, o.parameters.clone()))
+        .collect();
+    let mut grants = Vec::new();
+    for op in &inner {
+        grants.push(
+            acl.check_module(&op.module, signers)
+                .map_err(|e| format!("the schedule runs module {}: {e}", op.module))?,
+        );
+    }
+    grants.extend(
+        query_table_grants(acl, signers, &inner).map_err(|e| format!("the schedule's {e}"))?,
+    );
     Ok(grants)
 }
 

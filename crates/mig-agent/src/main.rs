@@ -25,6 +25,7 @@ mod module_mode;
 mod outbox;
 mod runtime;
 mod sandbox;
+mod schedules;
 mod seccomp;
 mod shell;
 mod trust;

@@ -13,8 +13,13 @@ pub struct Outbox {
 }
 
 impl Outbox {
+    /// The commands' results: `<state_dir>/outbox`.
     pub fn open(state_dir: &Path, max_bytes: u64, max_message: usize) -> std::io::Result<Outbox> {
-        let dir = state_dir.join("outbox");
+        Outbox::open_in(state_dir.join("outbox"), max_bytes, max_message)
+    }
+
+    /// An outbox in `dir` (the schedules' runs have their own, `<state_dir>/runs`).
+    pub fn open_in(dir: PathBuf, max_bytes: u64, max_message: usize) -> std::io::Result<Outbox> {
         std::fs::create_dir_all(&dir)?;
         let outbox = Outbox {
             dir,
@@ -26,7 +31,8 @@ impl Outbox {
             let size = std::fs::metadata(outbox.path(id)).map_or(0, |m| m.len());
             if size > max_message as u64 {
                 tracing::warn!(
-                    "outbox: the result of command {id} ({size} bytes) is more than the relay takes: dropped"
+                    "{}: message {id} ({size} bytes) is more than the relay takes: dropped",
+                    outbox.dir.display()
                 );
                 outbox.remove(id);
             }

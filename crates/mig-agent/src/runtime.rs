@@ -15,9 +15,11 @@ use mig_core::command::status;
 use mig_core::redact::url_password;
 use mig_core::{Command, GoTime, ModuleResult};
 use mig_relay::amqp::agent::{connect_agent, AgentPublisher};
-use mig_relay::amqp::{AmqpSettings, SignedMessage, HEARTBEATS_KEY, RESULTS_KEY};
+use mig_relay::amqp::{
+    AmqpSettings, SignedMessage, HEARTBEATS_KEY, RESULTS_KEY, RUNS_KEY, RUN_KIND,
+};
 use mig_relay::builtin::client::{connect, ClientSettings, Incoming};
-use mig_relay::protocol::{result_frame, AgentMessage, ServerMessage};
+use mig_relay::protocol::{result_frame, run_frame, AgentMessage, ServerMessage};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,7 +34,15 @@ enum Relay {
 
 /// Something for the relay.
 pub(crate) enum Outgoing {
-    Result { id: u64, json: String },
+    Result {
+        id: u64,
+        json: String,
+    },
+    /// A scheduled run (its ID is the agent's).
+    Run {
+        id: u64,
+        json: String,
+    },
     Heartbeat(Box<mig_core::Agent>),
 }
 
@@ -43,6 +53,10 @@ pub struct Runtime {
     pub gate: Gate,
     pub executor: Executor,
     pub outbox: Outbox,
+    /// Scheduled runs waiting for the server's acknowledgement.
+    pub runs: Outbox,
+    /// The signed schedules this agent holds.
+    pub schedules: crate::schedules::Schedules,
     pub inflight: InFlight,
     pub audit: AuditLog,
     /// `daemon` or `checkin`.
@@ -93,6 +107,12 @@ impl Runtime {
                 config.outbox_max_bytes,
                 config.max_message_bytes,
             )?,
+            runs: Outbox::open_in(
+                config.state_dir.join("runs"),
+                config.outbox_max_bytes,
+                config.max_message_bytes,
+            )?,
+            schedules: crate::schedules::Schedules::open(&config.state_dir)?,
             inflight: InFlight::open(&config.state_dir)?,
             audit: AuditLog::new(&config.audit_log),
             executor,
@@ -161,6 +181,9 @@ impl Runtime {
         *self.sender.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx.clone());
         for (id, json) in self.outbox.all() {
             let _ = tx.send(Outgoing::Result { id, json });
+        }
+        for (id, json) in self.runs.all() {
+            let _ = tx.send(Outgoing::Run { id, json });
         }
     }
 
@@ -324,6 +347,7 @@ impl Runtime {
         if let Some(old) = self.launch.upgraded_from {
             self.clone().spawn_probation(old);
         }
+        self.resume_schedules();
         let mut handed_over = self.handed_over.subscribe();
         loop {
             // While a new version holds the connection, stay off the relay.
@@ -392,6 +416,7 @@ impl Runtime {
             while let Some(message) = rx.recv().await {
                 let frame = match message {
                     Outgoing::Result { json, .. } => result_frame(&json),
+                    Outgoing::Run { json, .. } => run_frame(&json),
                     Outgoing::Heartbeat(agent) => {
                         serde_json::to_string(&AgentMessage::Heartbeat { agent })
                             .unwrap_or_default()
@@ -445,6 +470,7 @@ impl Runtime {
                     self.outbox.remove(command_id);
                     self.touch();
                 }
+                ServerMessage::RunAck { id } => self.runs.remove(id),
                 ServerMessage::Error { message } => warn!("relay says: {message}"),
                 other => warn!("unexpected message from the relay: {other:?}"),
             }
@@ -484,6 +510,12 @@ impl Runtime {
                             publisher.publish(RESULTS_KEY, &signed, true).await?;
                             rt.outbox.remove(id);
                             rt.touch();
+                        }
+                        Outgoing::Run { id, json } => {
+                            let signed =
+                                SignedMessage::sign(rt.identity.key(), RUN_KIND, &queueloc, json);
+                            publisher.publish(RUNS_KEY, &signed, true).await?;
+                            rt.runs.remove(id);
                         }
                         Outgoing::Heartbeat(agent) => {
                             rt.publish_heartbeat(&publisher, &agent).await?
@@ -614,6 +646,18 @@ impl Runtime {
                     }
                     Some(failed) => failed,
                 }
+            }
+            Decision::Run { action, verified }
+                if action.operations.first().map(|o| o.module.as_str())
+                    == Some(mig_core::schedule::SCHEDULE_MODULE) =>
+            {
+                self.register_schedule(&command, &command.action, &action, &verified.signers)
+            }
+            Decision::Run { action, verified }
+                if action.operations.len() == 1
+                    && action.operations[0].module == mig_core::schedule::UNSCHEDULE_MODULE =>
+            {
+                self.cancel_schedule(&command, &action, &verified.signers)
             }
             Decision::Run { action, verified } => {
                 self.run_verified(&command, &action, &verified.signers, started)

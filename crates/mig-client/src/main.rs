@@ -4,6 +4,7 @@
 //! mig <module> [global options] [module options]   MIG's commands (mig file -path /etc …)
 //! mig action create|sign|verify|launch|show|cancel|list
 //! mig agents [-t target]
+//! mig schedule list|runs|cancel        (mig schedule -interval 60s <module> … creates one)
 //! mig config import-migrc
 //! mig console
 //! mig modules [--schema <module>]
@@ -91,6 +92,10 @@ fn main() -> ExitCode {
     // module's own command line.
     if args.get(1).is_some_and(|a| a == "upgrade") && cli::upgrade::wanted(&args[2..]) {
         return finish(cli::upgrade::run(&args[2..]));
+    }
+    // `mig schedule list|runs|cancel`; `mig schedule -interval …` is the module's own.
+    if args.get(1).is_some_and(|a| a == "schedule") && cli::schedule::wanted(&args[2..]) {
+        return finish(cli::schedule::run(&args[2..]));
     }
     // MIG's `mig <module> …` does not fit clap: modules take Go-style flags.
     if let Some(module) = args.get(1).and_then(|a| mig_modules::lookup(a)) {

@@ -16,6 +16,7 @@ pub mod gotime;
 pub mod id;
 pub mod module_result;
 pub mod redact;
+pub mod schedule;
 #[cfg(feature = "target")]
 pub mod target;
 pub mod words;
@@ -27,3 +28,4 @@ pub use command::Command;
 pub use error::{FieldError, ParseError};
 pub use gotime::GoTime;
 pub use module_result::ModuleResult;
+pub use schedule::{RowChanges, ScheduledRun};

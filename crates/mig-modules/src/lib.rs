@@ -27,6 +27,7 @@ mod ping;
 mod pkg;
 pub mod protocol;
 pub mod query;
+pub mod schedule;
 mod scribe;
 mod sshkey;
 #[cfg(feature = "test-modules")]
@@ -54,6 +55,8 @@ static SCRIBE: Erased<scribe::Scribe> = Erased::new();
 static MEMORY: Erased<memory::Memory> = Erased::new();
 static YARA: Erased<yara::Yara> = Erased::new();
 static UPGRADE: Erased<upgrade::Upgrade> = Erased::new();
+static SCHEDULE: Erased<schedule::Schedule> = Erased::new();
+static UNSCHEDULE: Erased<schedule::Unschedule> = Erased::new();
 #[cfg(feature = "test-modules")]
 static TEST_HANG: Erased<testing::Hang> = Erased::new();
 #[cfg(feature = "test-modules")]
@@ -82,6 +85,8 @@ pub fn registry() -> &'static [&'static dyn DynModule] {
         &MEMORY,
         &YARA,
         &UPGRADE,
+        &SCHEDULE,
+        &UNSCHEDULE,
         #[cfg(feature = "test-modules")]
         &TEST_HANG,
         #[cfg(feature = "test-modules")]

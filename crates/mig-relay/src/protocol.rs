@@ -8,6 +8,8 @@
 //! agent  → server  {"type":"heartbeat","agent":{heartbeat}}
 //! agent  → server  {"type":"result","command":{MIG command with results}}
 //! server → agent   {"type":"ack","command_id":N}        (the result is stored)
+//! agent  → server  {"type":"run","run":{scheduled run}}  (a signed schedule ran)
+//! server → agent   {"type":"runack","id":N}             (the run is stored)
 //! server → agent   {"type":"error","message":"…"}       (then the server closes)
 //! ```
 //!
@@ -18,12 +20,18 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use mig_core::{Agent, Command};
+use mig_core::{Agent, Command, ScheduledRun};
 
 /// A result frame around a command's JSON.
 pub fn result_frame(command_json: &str) -> String {
     format!(r#"{{"type":"result","command":{command_json}}}"#)
 }
+
+/// A run frame around a scheduled run's JSON.
+pub fn run_frame(run_json: &str) -> String {
+    format!(r#"{{"type":"run","run":{run_json}}}"#)
+}
+
 use serde::{Deserialize, Serialize};
 
 /// Default cap on one message, either way (a command with large parameters, or a result).
@@ -52,6 +60,11 @@ pub enum AgentMessage {
         /// The command, with its status and results filled in.
         command: Box<Command>,
     },
+    /// One run of a signed schedule the agent holds.
+    Run {
+        /// What ran, and its results.
+        run: Box<ScheduledRun>,
+    },
 }
 
 /// What the server sends an agent.
@@ -78,6 +91,11 @@ pub enum ServerMessage {
     Ack {
         /// The command the result was for.
         command_id: u64,
+    },
+    /// A scheduled run is stored: the agent may forget it.
+    RunAck {
+        /// The run's ID (the agent's).
+        id: u64,
     },
     /// The agent is refused; the server closes the connection after it.
     Error {
@@ -184,6 +202,13 @@ mod tests {
     fn messages_have_a_type_tag() {
         let m: ServerMessage = serde_json::from_str(r#"{"type":"ack","command_id":5}"#).unwrap();
         assert!(matches!(m, ServerMessage::Ack { command_id: 5 }));
+        let m: ServerMessage = serde_json::from_str(r#"{"type":"runack","id":9}"#).unwrap();
+        assert!(matches!(m, ServerMessage::RunAck { id: 9 }));
+        let frame = run_frame(
+            r#"{"id":2,"schedule":5,"seq":1,"ranat":"2026-01-01T00:00:00Z","status":"success"}"#,
+        );
+        let m: AgentMessage = serde_json::from_str(&frame).unwrap();
+        assert!(matches!(m, AgentMessage::Run { run } if run.schedule == 5));
         let frame = command_frame(r#"{"id":1}"#);
         let m: ServerMessage = serde_json::from_str(&frame).unwrap();
         assert!(matches!(m, ServerMessage::Command { command } if command["id"] == 1));

@@ -8,9 +8,11 @@ use crate::config::duration;
 use crate::relay::{incoming, Ack, PendingResult};
 use futures_util::StreamExt;
 use lapin::options::BasicAckOptions;
-use mig_core::{Agent, Command};
+use mig_core::{Agent, Command, ScheduledRun};
 use mig_relay::amqp::scheduler::{connect_scheduler, SchedulerLink};
-use mig_relay::amqp::{AmqpSettings, SignedMessage, HEARTBEATS_KEY, RESULTS_KEY};
+use mig_relay::amqp::{
+    AmqpSettings, SignedMessage, HEARTBEATS_KEY, RESULTS_KEY, RUNS_KEY, RUN_KIND,
+};
 use mig_store::actions::Envelope;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -57,6 +59,7 @@ pub async fn run(app: Arc<App>, settings: AmqpSettings, results: mpsc::Sender<Pe
                     r = dispatch(app.clone(), link.clone(), launched) => r,
                     r = consume_results(app.clone(), link.clone(), results.clone(), identities.clone()) => r,
                     r = consume_heartbeats(app.clone(), link.clone()) => r,
+                    r = consume_runs(app.clone(), link.clone(), identities.clone()) => r,
                 };
                 app.amqp_outbox.close();
                 if let Err(e) = outcome {
@@ -312,6 +315,50 @@ async fn consume_results(
         }
     }
     anyhow::bail!("the results consumer ended")
+}
+
+/// Scheduled runs: each stored (once) as it comes, then acknowledged; one the database did
+/// not take goes back to the queue.
+async fn consume_runs(
+    app: Arc<App>,
+    link: Arc<SchedulerLink>,
+    identities: Arc<Mutex<Identities>>,
+) -> anyhow::Result<()> {
+    let mut consumer = link.consume(RUNS_KEY, 100, "mig-scheduler-runs").await?;
+    while let Some(delivery) = consumer.next().await {
+        let delivery = delivery?;
+        let parsed = serde_json::from_slice::<SignedMessage>(&delivery.data)
+            .map_err(|e| e.to_string())
+            .and_then(|m| m.verify(RUN_KIND).map(|_| m))
+            .and_then(|m| {
+                let run: ScheduledRun = serde_json::from_str(&m.body)
+                    .map_err(|e| format!("unreadable run from {}: {e}", m.queueloc))?;
+                Ok((m, run))
+            });
+        let (message, run) = match parsed {
+            Ok(p) => p,
+            Err(e) => {
+                warn!("scheduled run dropped: {e}");
+                delivery.acker.ack(BasicAckOptions::default()).await?;
+                continue;
+            }
+        };
+        let done = match sender(&app, &identities, &message).await? {
+            Some(agent_id) => crate::relay::store_run(&app, agent_id, &run).await,
+            None => true,
+        };
+        if done {
+            delivery.acker.ack(BasicAckOptions::default()).await?;
+        } else {
+            let requeue = lapin::options::BasicNackOptions {
+                requeue: true,
+                ..Default::default()
+            };
+            delivery.acker.nack(requeue).await?;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    anyhow::bail!("the runs consumer ended")
 }
 
 async fn consume_heartbeats(app: Arc<App>, link: Arc<SchedulerLink>) -> anyhow::Result<()> {

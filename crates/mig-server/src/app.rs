@@ -21,6 +21,8 @@ pub struct App {
     pub wake_scheduler: Notify,
     /// Wakes the AMQP publisher when commands were queued here.
     pub wake_dispatch: Notify,
+    /// Wakes the exporters when a scheduled run was stored here.
+    pub wake_exporters: Notify,
     /// Launched commands on their way to this process's AMQP publisher.
     pub amqp_outbox: crate::amqp::Outbox,
     pub metrics: Metrics,
@@ -29,6 +31,8 @@ pub struct App {
     /// The scheduler's own key (scheduler processes only): it signs agentdestroy actions that
     /// retire old agents after an upgrade.
     pub scheduler_key: std::sync::OnceLock<Arc<crate::retire::SchedulerKey>>,
+    /// The exporters running in this process, and their counters.
+    pub export_stats: std::sync::OnceLock<Vec<Arc<crate::export::SinkStats>>>,
     /// Registrations of agents never seen before, rate-limited.
     new_agents: crate::admission::NewAgents,
     keys: RwLock<KeyCache>,
@@ -42,6 +46,9 @@ pub struct Metrics {
     pub commands_sent: AtomicU64,
     pub heartbeats: AtomicU64,
     pub relay_refused: AtomicU64,
+    /// Scheduled runs stored, and dropped (for a schedule never sent to their agent).
+    pub runs_stored: AtomicU64,
+    pub runs_refused: AtomicU64,
     pub api_requests: AtomicU64,
 }
 
@@ -83,11 +90,13 @@ impl App {
             hub: Hub::default(),
             wake_scheduler: Notify::new(),
             wake_dispatch: Notify::new(),
+            wake_exporters: Notify::new(),
             amqp_outbox: Default::default(),
             metrics: Metrics::default(),
             acl,
             token_window,
             scheduler_key: std::sync::OnceLock::new(),
+            export_stats: std::sync::OnceLock::new(),
             new_agents,
             keys: RwLock::new(KeyCache {
                 loaded: None,

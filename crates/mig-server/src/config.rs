@@ -17,6 +17,88 @@ pub struct Config {
     /// A copy of the agents' ACL: when set, the API refuses actions the agents would refuse
     /// (a courtesy; agents check anyway).
     pub acl: Option<PathBuf>,
+    /// Where scheduled runs are shipped (`[[export]]` tables; none by default).
+    pub export: Vec<Export>,
+}
+
+/// The kinds of exporters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportKind {
+    /// RFC 5424 over TCP or TLS.
+    Syslog,
+    /// JSON lines appended to a file, rotated by size.
+    Jsonl,
+    /// Elasticsearch/OpenSearch `_bulk` over HTTP(S).
+    Http,
+}
+
+impl ExportKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportKind::Syslog => "syslog",
+            ExportKind::Jsonl => "jsonl",
+            ExportKind::Http => "http",
+        }
+    }
+}
+
+/// One exporter (docs/monitoring.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Export {
+    /// Names the exporter's cursor: renaming it starts over from the first run.
+    pub name: String,
+    pub kind: ExportKind,
+    /// syslog: `host:port` of the receiver.
+    #[serde(default)]
+    pub address: String,
+    /// syslog: TLS (RFC 5425).
+    #[serde(default)]
+    pub tls: bool,
+    /// syslog and http: a CA (PEM) to trust besides the system's.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// jsonl: the file.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// jsonl: the file is rotated once it reaches this size.
+    #[serde(default = "default_rotate_bytes")]
+    pub rotate_bytes: u64,
+    /// jsonl: rotated files kept.
+    #[serde(default = "default_keep")]
+    pub keep: usize,
+    /// http: the `_bulk` URL.
+    #[serde(default)]
+    pub url: String,
+    /// http: the index the events go to.
+    #[serde(default = "default_index")]
+    pub index: String,
+    /// http: the Authorization header (`ApiKey …`, `Basic …`).
+    #[serde(default)]
+    pub authorization: String,
+    /// Events per delivery, at most (a run with more rows goes whole).
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// The longest wait between retries of a failed delivery.
+    #[serde(default = "default_retry_max")]
+    pub retry_max: String,
+}
+
+fn default_rotate_bytes() -> u64 {
+    100 << 20
+}
+fn default_keep() -> usize {
+    5
+}
+fn default_index() -> String {
+    "mig".into()
+}
+fn default_batch() -> usize {
+    500
+}
+fn default_retry_max() -> String {
+    "60s".into()
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -103,6 +185,7 @@ impl Default for Config {
             scheduler: Scheduler::default(),
             agents: Agents::default(),
             acl: None,
+            export: Vec::new(),
         }
     }
 }
@@ -189,6 +272,32 @@ impl Config {
         )?;
         duration(&self.agents.heartbeat_period, "agents.heartbeat_period")?;
         duration(&self.agents.offline_after, "agents.offline_after")?;
+        let mut names = std::collections::HashSet::new();
+        for e in &self.export {
+            if e.name.is_empty() || !names.insert(e.name.as_str()) {
+                anyhow::bail!(
+                    "export: every exporter needs a name of its own ({:?})",
+                    e.name
+                );
+            }
+            let missing = match e.kind {
+                ExportKind::Syslog if e.address.is_empty() => Some("address"),
+                ExportKind::Jsonl if e.path.is_none() => Some("path"),
+                ExportKind::Http if e.url.is_empty() => Some("url"),
+                _ => None,
+            };
+            if let Some(key) = missing {
+                anyhow::bail!(
+                    "export {}: a {} exporter needs `{key}`",
+                    e.name,
+                    e.kind.name()
+                );
+            }
+            if e.batch == 0 {
+                anyhow::bail!("export {}: batch must be at least 1", e.name);
+            }
+            duration(&e.retry_max, &format!("export {}: retry_max", e.name))?;
+        }
         for w in &self.agents.whitelist {
             if let Some(re) = w.strip_prefix("re:") {
                 crate::whitelist::compile(re)

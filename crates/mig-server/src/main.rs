@@ -7,6 +7,7 @@ mod api;
 mod app;
 mod config;
 mod dev;
+mod export;
 mod init;
 mod relay;
 mod retire;
@@ -264,6 +265,7 @@ pub async fn start(config: Config, api: bool, sched: bool) -> anyhow::Result<()>
         }
         let scheduler = scheduler::Scheduler::new(app.clone())?;
         tasks.spawn(scheduler.run());
+        let _ = app.export_stats.set(export::start(&app)?);
     }
     match tasks.join_next().await {
         Some(Err(e)) => Err(anyhow::anyhow!("a server task failed: {e}")),

@@ -4,9 +4,10 @@
 use crate::admission::check_heartbeat;
 use crate::app::{now_ms, App, Metrics};
 use crate::whitelist::Whitelist;
-use mig_core::{Agent, Command};
+use mig_core::{Agent, Command, ScheduledRun};
 use mig_relay::builtin::server::Backend;
 use mig_store::commands::IncomingResult;
+use mig_store::schedules::RunStored;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -150,6 +151,13 @@ impl Backend for RelayBackend {
         }
     }
 
+    async fn run(&self, agent_id: u64, run: ScheduledRun) {
+        if store_run(&self.app, agent_id, &run).await {
+            let frame = format!(r#"{{"type":"runack","id":{}}}"#, run.id);
+            self.app.hub.send(agent_id, frame);
+        }
+    }
+
     async fn pending(&self, agent_id: u64) -> Vec<String> {
         match self.app.store.pending_for_agent(agent_id, now_ms()).await {
             Ok(envelopes) => envelopes.into_iter().map(|e| e.payload).collect(),
@@ -157,6 +165,35 @@ impl Backend for RelayBackend {
                 warn!("cannot read the queue of agent {agent_id}: {e}");
                 Vec::new()
             }
+        }
+    }
+}
+
+/// Stores a scheduled run from `agent_id` (whichever relay brought it) and wakes the
+/// exporters. Returns whether the agent may forget the run: stored now or before, or refused
+/// for good (a schedule it was never sent); false when the database failed (it sends it again).
+pub async fn store_run(app: &App, agent_id: u64, run: &ScheduledRun) -> bool {
+    match app.store.store_run(agent_id, run).await {
+        Ok(RunStored::New(_)) => {
+            Metrics::add(&app.metrics.runs_stored, 1);
+            app.wake_exporters.notify_waiters();
+            true
+        }
+        Ok(RunStored::Duplicate) => true,
+        Ok(RunStored::NotSent) => {
+            Metrics::add(&app.metrics.runs_refused, 1);
+            warn!(
+                "run {} of schedule {} from agent {agent_id} dropped: that schedule was never sent to it",
+                run.seq, run.schedule
+            );
+            true
+        }
+        Err(e) => {
+            warn!(
+                "run {} of schedule {} from agent {agent_id} not stored: {e}",
+                run.seq, run.schedule
+            );
+            false
         }
     }
 }

@@ -18,6 +18,7 @@ mod nodelay;
 pub mod notify;
 pub mod queue;
 pub mod render;
+pub mod schedules;
 
 pub use error::StoreError;
 /// The store's results.
@@ -216,6 +217,8 @@ impl Store {
     /// Removes every row (tests and benchmarks only).
     pub async fn truncate_all(&self) -> Result<()> {
         for table in [
+            "schedule_runs",
+            "export_cursors",
             "relay_queue",
             "commands",
             "signatures",

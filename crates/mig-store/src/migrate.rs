@@ -6,6 +6,7 @@ use crate::{Result, Store, StoreError};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_action_reason.sql")),
+    (3, include_str!("../migrations/0003_schedules.sql")),
 ];
 
 /// Applies the migrations the database has not had yet.

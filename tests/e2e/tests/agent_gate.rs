@@ -30,6 +30,10 @@ impl Backend for HostileRelay {
         );
         self.results.lock().unwrap().push(command);
     }
+    async fn run(&self, agent_id: u64, run: mig_core::ScheduledRun) {
+        self.hub
+            .send(agent_id, format!(r#"{{"type":"runack","id":{}}}"#, run.id));
+    }
     async fn pending(&self, _: u64) -> Vec<String> {
         self.commands.clone()
     }

@@ -53,9 +53,34 @@ struct Built {
     debs: BTreeMap<&'static str, PathBuf>,
 }
 
+/// Who runs a build: the test's own user, or (when the test runs as root) `nobody` with
+/// another umask and home, as a second builder on another machine would be.
+#[derive(Clone, Copy, PartialEq)]
+enum Builder {
+    Me,
+    Nobody,
+}
+
+/// Is this test running as root?
+fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self").map(|m| m.uid()).ok() == Some(0)
+}
+
 /// Runs deploy/deb/build on the binaries in `bin_dir`, into `out`.
-fn build(bin_dir: &Path, out: &Path, epoch: Option<i64>) -> Built {
-    let mut command = Command::new("bash");
+fn build(bin_dir: &Path, out: &Path, epoch: Option<i64>, builder: Builder) -> Built {
+    let mut command = match builder {
+        Builder::Me => Command::new("bash"),
+        Builder::Nobody => {
+            std::fs::create_dir_all(out).unwrap();
+            std::os::unix::fs::chown(out, Some(65534), Some(65534)).unwrap();
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .args(["bash", "-c", r#"umask 077; exec bash "$0" "$@""#])
+                .env("HOME", "/nonexistent")
+                .env("USER", "nobody");
+            c
+        }
+    };
     command
         .arg(repo().join("deploy/deb/build"))
         .arg("--bin-dir")
@@ -381,8 +406,16 @@ fn debian_packages_build_reproducibly_and_install() {
     }
 
     // Built twice, at once (xz on ~100 MB debug binaries takes minutes; two builds use both
-    // cores): one with the last commit's time (the default), one with that time given; the
+    // cores): one with the last commit's time (the default), one with that time given and,
+    // when the test runs as root, by another user (nobody, umask 077, another home); the
     // bytes must be the same.
+    let second_builder = if running_as_root() {
+        // nobody must reach the binaries (the temporary folder is private to its owner).
+        std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        Builder::Nobody
+    } else {
+        Builder::Me
+    };
     let git = |args: &[&str]| {
         Command::new("git")
             .arg("-C")
@@ -399,10 +432,15 @@ fn debian_packages_build_reproducibly_and_install() {
         let first = s.spawn(|| {
             // Outside a git checkout the script needs the time given.
             let epoch = last_commit.is_none().then_some(1_700_000_000);
-            build(&bin_dir, &work.path().join("first"), epoch)
+            build(&bin_dir, &work.path().join("first"), epoch, Builder::Me)
         });
         let epoch = last_commit.unwrap_or(1_700_000_000);
-        let second = build(&bin_dir, &work.path().join("second"), Some(epoch));
+        let second = build(
+            &bin_dir,
+            &work.path().join("second"),
+            Some(epoch),
+            second_builder,
+        );
         (first.join().unwrap(), second)
     });
     if last_commit.is_some() {

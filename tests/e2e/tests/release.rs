@@ -176,3 +176,58 @@ fn the_sbom_lists_the_runtime_crates_and_is_deterministic() {
     assert!(named("tempfile").is_none(), "a dev-dependency is listed");
     assert!(named("mig-e2e").is_none());
 }
+
+/// release/dependencies reads the dependency list cargo-auditable embeds (`.dep-v0`: zlib of
+/// JSON), as `cargo audit bin` does, and refuses a binary without one, or with one that does
+/// not decode, naming why: release/build runs it on every binary it ships.
+#[test]
+fn a_release_binary_without_its_dependency_list_is_caught() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let list = serde_json::json!({"packages": [
+        {"name": "mig-agent", "version": "1.0.0", "source": "local", "root": true},
+        {"name": "rustls", "version": "0.23.1", "source": "crates.io"},
+    ]});
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(list.to_string().as_bytes()).unwrap();
+    let section = tmp.path().join("dep-v0");
+    std::fs::write(&section, z.finish().unwrap()).unwrap();
+    let garbage = tmp.path().join("garbage");
+    std::fs::write(&garbage, b"not zlib").unwrap();
+    let with_section = |data: &Path, name: &str| {
+        let out = tmp.path().join(name);
+        let made = Command::new("objcopy")
+            .arg(format!("--add-section=.dep-v0={}", data.display()))
+            .arg(bin("mig"))
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{}", text(&made));
+        out
+    };
+    let read = |binary: &Path| {
+        Command::new(repo().join("release/dependencies"))
+            .arg(binary)
+            .output()
+            .unwrap()
+    };
+
+    let listed = read(&with_section(&section, "auditable"));
+    assert!(listed.status.success(), "{}", text(&listed));
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout),
+        "mig-agent 1.0.0 root\nrustls 0.23.1 \n"
+    );
+
+    // A test build is not built with cargo auditable: no section.
+    let none = read(&bin("mig"));
+    assert!(!none.status.success());
+    assert!(
+        text(&none).contains("no .dep-v0 section"),
+        "{}",
+        text(&none)
+    );
+    let bad = read(&with_section(&garbage, "garbled"));
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("does not decode"), "{}", text(&bad));
+}

@@ -7,4 +7,5 @@ pub mod follow;
 pub mod module;
 pub mod output;
 pub mod release;
+pub mod schedule;
 pub mod upgrade;

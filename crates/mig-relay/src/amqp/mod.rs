@@ -29,6 +29,10 @@ pub const EXCHANGE_SCHEDULERS: &str = "toschedulers";
 pub const RESULTS_KEY: &str = "mig.agt.results";
 /// The routing key of heartbeats, and the name of the schedulers' shared queue for them.
 pub const HEARTBEATS_KEY: &str = "mig.agt.heartbeats";
+/// The routing key of scheduled runs, and the name of the schedulers' shared queue for them.
+pub const RUNS_KEY: &str = "mig.agt.runs";
+/// The kind a scheduled run is signed as (results are `result`, heartbeats `heartbeat`).
+pub const RUN_KIND: &str = "run";
 
 /// An agent's queue: `mig.agt.<queueloc>`.
 pub fn agent_queue(queueloc: &str) -> String {
@@ -109,9 +113,10 @@ pub async fn declare_topology(channel: &Channel) -> Result<(), AmqpError> {
     Ok(())
 }
 
-/// The schedulers' queues: results and heartbeats, shared by every scheduler process.
+/// The schedulers' queues: results, heartbeats and scheduled runs, shared by every scheduler
+/// process.
 pub async fn declare_scheduler_queues(channel: &Channel) -> Result<(), AmqpError> {
-    for key in [RESULTS_KEY, HEARTBEATS_KEY] {
+    for key in [RESULTS_KEY, HEARTBEATS_KEY, RUNS_KEY] {
         channel
             .queue_declare(
                 key.into(),

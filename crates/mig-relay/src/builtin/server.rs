@@ -5,7 +5,7 @@
 use crate::protocol::{verify_hello, AgentMessage, ServerMessage};
 use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
-use mig_core::{Agent, Command};
+use mig_core::{Agent, Command, ScheduledRun};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -56,6 +56,8 @@ pub trait Backend: Send + Sync + 'static {
     fn heartbeat(&self, agent_id: u64, agent: Agent) -> impl Future<Output = ()> + Send;
     /// A result: store it, then acknowledge it through the hub.
     fn result(&self, agent_id: u64, command: Command) -> impl Future<Output = ()> + Send;
+    /// A scheduled run: store it, then acknowledge it through the hub (`runack`).
+    fn run(&self, agent_id: u64, run: ScheduledRun) -> impl Future<Output = ()> + Send;
     /// Commands waiting for the agent, as command JSON.
     fn pending(&self, agent_id: u64) -> impl Future<Output = Vec<String>> + Send;
 }
@@ -263,6 +265,7 @@ async fn handle<B: Backend>(
             Message::Text(text) => match serde_json::from_str::<AgentMessage>(&text) {
                 Ok(AgentMessage::Heartbeat { agent }) => backend.heartbeat(agent_id, *agent).await,
                 Ok(AgentMessage::Result { command }) => backend.result(agent_id, *command).await,
+                Ok(AgentMessage::Run { run }) => backend.run(agent_id, *run).await,
                 Ok(AgentMessage::Hello { .. }) => {
                     warn!("relay: agent {queueloc} sent a second hello; ignored")
                 }

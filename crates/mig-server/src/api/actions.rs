@@ -38,6 +38,37 @@ pub async fn create(
     ))
 }
 
+/// A schedule runs other modules: the agents' ACL must let the signers run each of them too
+/// (the agents check this again, with the modules' own parameter checks).
+fn check_scheduled_modules(
+    acl: &mig_core::Acl,
+    action: &Action,
+    verified: &mig_pgp::VerifiedAction,
+) -> ApiResult<()> {
+    let mut decompressed = action.clone();
+    if decompressed.decompress_operations().is_err() {
+        return Ok(());
+    }
+    let fingerprints: Vec<String> = verified
+        .signers
+        .iter()
+        .map(|s| s.fingerprint.clone())
+        .collect();
+    for op in &decompressed.operations {
+        if op.module != mig_core::schedule::SCHEDULE_MODULE {
+            continue;
+        }
+        for module in mig_core::schedule::inner_modules(&op.parameters) {
+            acl.check_module(&module, &fingerprints).map_err(|e| {
+                ApiError::forbidden(format!(
+                    "the agents' ACL would refuse this schedule: it runs module {module}: {e}"
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Checks a signed action as the agents will (and more: its size, its target, who signed it),
 /// stores it for the scheduler and returns it as stored. Shared by this API and MIG's
 /// `POST /api/v1/action/create/`.
@@ -63,6 +94,9 @@ pub async fn submit(app: &App, caller: &Caller, mut action: Action) -> ApiResult
             }
             other => ApiError::bad_request(format!("action refused: {other}")),
         })?;
+    if let Some(acl) = &app.acl {
+        check_scheduled_modules(acl, &action, &verified)?;
+    }
     let mut signers = Vec::new();
     for (s, sig) in verified.signers.iter().zip(&action.pgpsignatures) {
         let inv = by_fp.get(&s.fingerprint).ok_or_else(|| {

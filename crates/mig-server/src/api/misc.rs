@@ -208,12 +208,63 @@ pub async fn metrics(State(app): State<Arc<App>>) -> ApiResult<impl IntoResponse
             "Authenticated API requests.",
             &m.api_requests,
         ),
+        (
+            "mig_schedule_runs_stored_total",
+            "Scheduled runs stored.",
+            &m.runs_stored,
+        ),
+        (
+            "mig_schedule_runs_refused_total",
+            "Scheduled runs dropped: their schedule was never sent to their agent.",
+            &m.runs_refused,
+        ),
     ];
     for (name, help, c) in counters {
         out.push_str(&format!(
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
             c.load(Ordering::Relaxed)
         ));
+    }
+    let sinks = app
+        .export_stats
+        .get()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for (name, help, read) in [
+        (
+            "mig_export_events_total",
+            "Events an exporter delivered.",
+            (|s: &crate::export::SinkStats| s.exported.load(Ordering::Relaxed))
+                as fn(&crate::export::SinkStats) -> u64,
+        ),
+        (
+            "mig_export_failures_total",
+            "Deliveries an exporter failed (and retried).",
+            |s| s.failures.load(Ordering::Relaxed),
+        ),
+        (
+            "mig_export_cursor",
+            "The last scheduled run an exporter delivered.",
+            |s| s.cursor.load(Ordering::Relaxed),
+        ),
+    ] {
+        if sinks.is_empty() {
+            break;
+        }
+        let kind = if name.ends_with("_total") {
+            "counter"
+        } else {
+            "gauge"
+        };
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for s in sinks {
+            out.push_str(&format!(
+                "{name}{{sink=\"{}\",kind=\"{}\"}} {}\n",
+                s.name,
+                s.kind,
+                read(s)
+            ));
+        }
     }
     out.push_str(&format!(
         "# HELP mig_relay_connections Agents connected to this process.\n# TYPE mig_relay_connections gauge\nmig_relay_connections {}\n",

@@ -10,6 +10,7 @@ mod mig;
 mod misc;
 mod params;
 mod releases;
+pub(crate) mod schedules;
 
 use crate::app::App;
 use axum::extract::DefaultBodyLimit;
@@ -56,6 +57,8 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/v1/apikeys/{id}",
             delete(investigators::revoke_api_key),
         )
+        .route("/api/v1/schedules", get(schedules::list))
+        .route("/api/v1/schedules/{id}/runs", get(schedules::runs))
         .route("/api/v1/find", get(misc::search))
         .route("/api/v1/overview", get(misc::dashboard))
         .route_layer(axum::middleware::from_fn_with_state(
