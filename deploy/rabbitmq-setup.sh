@@ -51,12 +51,12 @@ init)
     pw=$(password "${2:-}")
     user mig-scheduler "$pw"
     # Schedulers declare the exchanges and their shared queues, publish commands straight
-    # to agents' queues (through the default exchange, `amq.default`), and consume results
-    # and heartbeats. They never read agents' queues.
+    # to agents' queues (through the default exchange, `amq.default`), and consume results,
+    # heartbeats and scheduled runs. They never read agents' queues.
     ctl set_permissions -p "$vhost" mig-scheduler \
-        '^(toagents|toschedulers|mig\.agt\.(results|heartbeats))$' \
-        '^(amq\.default|toagents|mig\.agt\.(results|heartbeats))$' \
-        '^(toschedulers|mig\.agt\.(results|heartbeats))$'
+        '^(toagents|toschedulers|mig\.agt\.(results|heartbeats|runs))$' \
+        '^(amq\.default|toagents|mig\.agt\.(results|heartbeats|runs))$' \
+        '^(toschedulers|mig\.agt\.(results|heartbeats|runs))$'
     echo "scheduler: amqps://mig-scheduler:$pw@$host:5671/$vhost   (relay.amqp_url in server.toml)"
     ;;
 agent)
@@ -65,12 +65,13 @@ agent)
     pw=$(password "${3:-}")
     user "$2" "$pw"
     # Its own queue only: declare it, bind it to `toagents`, consume it; publish to
-    # `toschedulers` (results and heartbeats, signed with the agent's key) and nowhere else.
+    # `toschedulers` (results, heartbeats and scheduled runs, signed with the agent's key) and
+    # nowhere else.
     ctl set_permissions -p "$vhost" "$2" \
         "^mig\\.agt\\.$q\$" \
         "^(toschedulers|mig\\.agt\\.$q)\$" \
         "^(toagents|mig\\.agt\\.$q)\$"
-    ctl set_topic_permissions -p "$vhost" "$2" toschedulers '^mig\.agt\.(results|heartbeats)$' '^$'
+    ctl set_topic_permissions -p "$vhost" "$2" toschedulers '^mig\.agt\.(results|heartbeats|runs)$' '^$'
     ctl set_topic_permissions -p "$vhost" "$2" toagents '^$' "^mig\\.agt\\.$q\$"
     echo "agent: amqps://$2:$pw@$host:5671/$vhost   (relay in agent.toml)"
     ;;

@@ -49,6 +49,8 @@ pub struct Config {
     pub audit_log: PathBuf,
     /// Unsent results kept on disk at most (the oldest are dropped beyond).
     pub outbox_max_bytes: u64,
+    /// Events each event table's buffer holds at most, while a schedule asks for them.
+    pub event_buffer: usize,
     /// Longest wait between reconnection attempts.
     pub reconnect_max: String,
     /// The built-in relay's connection is taken for dead after this long without any frame
@@ -88,6 +90,7 @@ impl Default for Config {
             state_dir: PathBuf::from("/var/lib/mig-agent"),
             audit_log: PathBuf::from("/var/log/mig-agent/audit.log"),
             outbox_max_bytes: 64 << 20,
+            event_buffer: 10_000,
             reconnect_max: "300s".into(),
             relay_silence: "100s".into(),
             checkin_idle: "10s".into(),

@@ -79,8 +79,21 @@ impl Executor {
         expires: chrono::DateTime<chrono::Utc>,
         spawned: &(dyn Fn(u32) + Sync),
     ) -> Vec<Outcome> {
+        let none: Vec<Option<Handoff>> = operations.iter().map(|_| None).collect();
+        self.run_all_with(operations, expires, spawned, &none).await
+    }
+
+    /// [`Executor::run_all`], handing operation N's process `handoffs[N]` if there is one
+    /// (the events a query reads).
+    pub async fn run_all_with(
+        &self,
+        operations: &[Operation],
+        expires: chrono::DateTime<chrono::Utc>,
+        spawned: &(dyn Fn(u32) + Sync),
+        handoffs: &[Option<Handoff>],
+    ) -> Vec<Outcome> {
         let budget = self.result_budget(operations.len());
-        let runs = operations.iter().map(|op| async move {
+        let runs = operations.iter().enumerate().map(|(i, op)| async move {
             // The semaphore is never closed: a permit always comes.
             let _slot = self.slots.acquire().await.ok();
             let left = (expires - chrono::Utc::now())
@@ -92,27 +105,16 @@ impl Executor {
                     op.module
                 ));
             }
-            self.run(&op.module, &op.parameters, left, budget, spawned)
+            let handoff = handoffs.get(i).and_then(Option::as_ref);
+            self.run_with(&op.module, &op.parameters, left, budget, spawned, handoff)
                 .await
         });
         futures_util::future::join_all(runs).await
     }
 
     /// Runs `module` on `params` for at most `limit` (the smaller of the module timeout and
-    /// the time left before the action expires), its result cut to `budget` bytes.
-    pub async fn run(
-        &self,
-        module: &str,
-        params: &Value,
-        limit: Duration,
-        budget: usize,
-        spawned: &(dyn Fn(u32) + Sync),
-    ) -> Outcome {
-        self.run_with(module, params, limit, budget, spawned, None)
-            .await
-    }
-
-    /// [`Executor::run`], handing the module process `handoff` (the caller keeps its file).
+    /// the time left before the action expires), its result cut to `budget` bytes, handing
+    /// the module process `handoff` if given (the caller keeps its file).
     pub async fn run_with(
         &self,
         module: &str,

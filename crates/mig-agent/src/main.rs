@@ -12,6 +12,7 @@
 
 mod audit;
 mod config;
+mod events;
 mod executor;
 mod footprint;
 mod gate;

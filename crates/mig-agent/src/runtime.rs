@@ -57,6 +57,8 @@ pub struct Runtime {
     pub runs: Outbox,
     /// The signed schedules this agent holds.
     pub schedules: crate::schedules::Schedules,
+    /// Events collected while schedules ask for them.
+    pub events: crate::events::EventHub,
     pub inflight: InFlight,
     pub audit: AuditLog,
     /// `daemon` or `checkin`.
@@ -113,6 +115,7 @@ impl Runtime {
                 config.max_message_bytes,
             )?,
             schedules: crate::schedules::Schedules::open(&config.state_dir)?,
+            events: crate::events::EventHub::new(config.event_buffer),
             inflight: InFlight::open(&config.state_dir)?,
             audit: AuditLog::new(&config.audit_log),
             executor,
@@ -812,9 +815,33 @@ impl Runtime {
         command: u64,
     ) -> (&'static str, Vec<ModuleResult>) {
         let spawned = |pid: u32| self.inflight.child(command, pid);
+        // A query of an event table gets every event buffered now.
+        let handoffs: Vec<Option<crate::executor::Handoff>> = action
+            .operations
+            .iter()
+            .map(|op| {
+                let tables = mig_core::events::snapshot_tables(
+                    &(op.module == "query")
+                        .then(|| {
+                            mig_modules::query::tables_read(&op.parameters).unwrap_or_default()
+                        })
+                        .unwrap_or_default(),
+                );
+                if tables.is_empty() {
+                    return None;
+                }
+                let snapshot = self.events.snapshot_since(&tables, &mut Default::default());
+                crate::events::handoff(&snapshot).ok()
+            })
+            .collect();
         let outcomes = self
             .executor
-            .run_all(&action.operations, action.expireafter.0, &spawned)
+            .run_all_with(
+                &action.operations,
+                action.expireafter.0,
+                &spawned,
+                &handoffs,
+            )
             .await;
         let status = outcomes
             .iter()

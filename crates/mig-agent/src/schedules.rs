@@ -22,10 +22,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::{info, warn};
 
+/// An alerting schedule waits this long after the first new event before it runs, so that a
+/// burst of events makes one run.
+const ALERT_GATHER: Duration = Duration::from_millis(100);
+
 /// The schedules this agent holds, and their running tasks.
 pub struct Schedules {
     dir: PathBuf,
     tasks: Mutex<HashMap<u64, tokio::task::AbortHandle>>,
+    /// The plans of the schedules running, for what they ask the event collectors.
+    plans: Mutex<HashMap<u64, Plan>>,
     /// The last run message ID given: IDs increase across restarts (they start from the
     /// clock, in microseconds).
     last_run_id: AtomicU64,
@@ -49,6 +55,7 @@ impl Schedules {
         Ok(Schedules {
             dir,
             tasks: Mutex::new(HashMap::new()),
+            plans: Mutex::new(HashMap::new()),
             last_run_id: AtomicU64::new(0),
         })
     }
@@ -112,8 +119,27 @@ impl Schedules {
         std::fs::rename(&tmp, &path)
     }
 
+    /// What the running schedules ask the event collectors for.
+    fn wants(&self) -> crate::events::Wants {
+        use mig_core::events::PROCESS_EVENTS;
+        let plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        let mut wants = crate::events::Wants::default();
+        for plan in plans.values() {
+            wants.process |= plan.reads(PROCESS_EVENTS);
+            wants
+                .file_paths
+                .extend(plan.params.file_paths.iter().map(PathBuf::from));
+            wants.file_hashes |= plan.params.file_hashes;
+        }
+        wants
+    }
+
     /// Forgets a schedule: its task stops, its files go. Returns whether it was held.
     fn forget(&self, id: u64) -> bool {
+        self.plans
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
         if let Some(task) = self
             .tasks
             .lock()
@@ -226,6 +252,7 @@ impl Runtime {
             }
         };
         let cancelled = self.schedules.forget(params.schedule);
+        self.events.want(self.schedules.wants());
         let mut entry = crate::runtime::audit_entry(command, "unscheduled", signers);
         entry.reason = if cancelled {
             format!("schedule {} cancelled", params.schedule)
@@ -274,6 +301,7 @@ impl Runtime {
     fn end_schedule(&self, action: &Action, reason: &str) {
         info!("schedule {} '{}' ended: {reason}", action.id, action.name);
         self.schedules.forget(action.id);
+        self.events.want(self.schedules.wants());
         let command = Command {
             action: action.clone(),
             ..Default::default()
@@ -285,6 +313,12 @@ impl Runtime {
 
     fn start_schedule(self: &Arc<Self>, signed: Action, plan: Plan) {
         let id = signed.id;
+        self.schedules
+            .plans
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, plan.clone());
+        self.events.want(self.schedules.wants());
         let rt = self.clone();
         let task = tokio::spawn(async move { rt.schedule_loop(signed, plan).await });
         if let Some(old) = self
@@ -299,14 +333,29 @@ impl Runtime {
     }
 
     /// Runs a schedule at every interval until it ends. The first run is at once (after the
-    /// splay); a run longer than the interval delays the next one, never overlaps it.
+    /// splay); a run longer than the interval delays the next, never overlaps it. An alerting
+    /// schedule also runs as soon as events arrive (a moment after, to take a burst together)
+    /// and sends such a run only when it found something.
     async fn schedule_loop(self: Arc<Self>, signed: Action, plan: Plan) {
         let mut state = self.schedules.load_state(signed.id);
+        // Events from the registration on: what came before belongs to no run of this one.
+        let mut cursors = self.events.cursors_now();
+        let mut arrived = self.events.subscribe();
         let mut next = tokio::time::Instant::now();
         loop {
             let splay = plan.splay.mul_f64(rand::random::<f64>());
-            tokio::time::sleep_until(next + splay).await;
-            next = tokio::time::Instant::now() + plan.interval;
+            let due = next + splay;
+            let alert = tokio::select! {
+                _ = tokio::time::sleep_until(due) => false,
+                Ok(()) = arrived.changed(), if plan.params.alert => {
+                    tokio::time::sleep(ALERT_GATHER).await;
+                    true
+                }
+            };
+            arrived.borrow_and_update();
+            if !alert {
+                next = tokio::time::Instant::now() + plan.interval;
+            }
             let now = GoTime::now();
             if now.0 >= signed.expireafter.0 {
                 self.end_schedule(&signed, "expired");
@@ -321,9 +370,18 @@ impl Runtime {
                     return;
                 }
             };
-            let run = self
-                .run_schedule_once(&action, &plan, &mut state, now)
+            let mut run = self
+                .run_schedule_once(&action, &plan, &mut state, &mut cursors, now)
                 .await;
+            if alert {
+                if !run.results.iter().any(|r| r.foundanything) {
+                    // Nothing matched: no alert, and the run number is not used up.
+                    state.seq -= 1;
+                    continue;
+                }
+                run.alert = true;
+                info!("schedule {} raised an alert (run {})", signed.id, run.seq);
+            }
             self.schedules.save_state(signed.id, &state);
             self.deliver_run(run);
         }
@@ -336,6 +394,7 @@ impl Runtime {
         action: &Action,
         plan: &Plan,
         state: &mut RunState,
+        cursors: &mut crate::events::Cursors,
         now: GoTime,
     ) -> ScheduledRun {
         let operations: Vec<Operation> = plan
@@ -348,9 +407,23 @@ impl Runtime {
         let bound = chrono::Duration::from_std(plan.interval.max(Duration::from_secs(1)))
             .unwrap_or_default();
         let expires = (now.0 + bound).min(action.expireafter.0);
+        // Each query of an event table gets the events since the previous run.
+        let handoffs: Vec<Option<crate::executor::Handoff>> = plan
+            .event_tables
+            .iter()
+            .map(|tables| {
+                if tables.is_empty() {
+                    return None;
+                }
+                let snapshot = self.events.snapshot_since(tables, cursors);
+                crate::events::handoff(&snapshot)
+                    .map_err(|e| warn!("schedule {}: events not handed over: {e}", action.id))
+                    .ok()
+            })
+            .collect();
         let outcomes = self
             .executor
-            .run_all(&operations, expires, &|_pid| {})
+            .run_all_with(&operations, expires, &|_pid| {}, &handoffs)
             .await;
         state.seq += 1;
         let mut run_status = status::SUCCESS;
@@ -365,7 +438,11 @@ impl Runtime {
                     m.mask(&mut result);
                 }
             }
-            if op.module == "query" && plan.params.differential && result.success {
+            let events = mig_core::events::reads_events(&plan.event_tables[i]);
+            if op.module == "query" && result.success && events {
+                // Every row is an event since the previous run: all of them are new.
+                new_rows(&mut result);
+            } else if op.module == "query" && plan.params.differential && result.success {
                 if let Some(rows) = differential(&mut result, state.rows.remove(&i)) {
                     state.rows.insert(i, rows);
                 }
@@ -380,6 +457,7 @@ impl Runtime {
             ranat: now,
             status: run_status.to_string(),
             results,
+            alert: false,
         }
     }
 
@@ -399,6 +477,25 @@ impl Runtime {
             Ok(()) => self.send(Outgoing::Run { id: run.id, json }),
             Err(e) => warn!("schedule {} run {}: {e}", run.schedule, run.seq),
         }
+    }
+}
+
+/// A query of event tables: its rows, all added (they are the events since the last run).
+fn new_rows(result: &mut ModuleResult) {
+    let Ok(table) = serde_json::from_value::<mig_modules::query::Elements>(result.elements.clone())
+    else {
+        return;
+    };
+    let changes = RowChanges {
+        columns: table.columns,
+        rowcount: table.rows.len(),
+        added: table.rows,
+        removed: Vec::new(),
+        snapshot: false,
+    };
+    result.foundanything = changes.changed();
+    if let Ok(v) = serde_json::to_value(&changes) {
+        result.elements = v;
     }
 }
 

@@ -11,6 +11,7 @@ pub mod action;
 pub mod agent;
 pub mod command;
 pub mod error;
+pub mod events;
 pub mod gojson;
 pub mod gotime;
 pub mod id;

@@ -46,6 +46,10 @@ pub struct ScheduledRun {
     /// are a [`RowChanges`].
     #[serde(default, deserialize_with = "null_as_default")]
     pub results: Vec<ModuleResult>,
+    /// The run was made at once because events arrived (an alerting schedule), and found
+    /// something.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub alert: bool,
 }
 
 /// A differential query's elements: the rows that appeared and disappeared since the
@@ -165,6 +169,7 @@ mod tests {
             ranat: GoTime::now(),
             status: "success".into(),
             results: vec![ModuleResult::failure("x")],
+            alert: true,
         };
         let back: ScheduledRun =
             serde_json::from_str(&serde_json::to_string(&run).unwrap()).unwrap();

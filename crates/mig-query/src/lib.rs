@@ -8,6 +8,7 @@
 
 pub mod budget;
 pub mod engine;
+pub mod events;
 pub mod format;
 mod functions;
 mod paths;

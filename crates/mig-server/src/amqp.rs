@@ -324,6 +324,12 @@ async fn consume_runs(
     link: Arc<SchedulerLink>,
     identities: Arc<Mutex<Identities>>,
 ) -> anyhow::Result<()> {
+    if let Some(why) = &link.runs_unavailable {
+        warn!(
+            "scheduled runs cannot be read from RabbitMQ ({why}): give the scheduler's user access to {RUNS_KEY} (deploy/rabbitmq-setup.sh init does)"
+        );
+        return std::future::pending().await;
+    }
     let mut consumer = link.consume(RUNS_KEY, 100, "mig-scheduler-runs").await?;
     while let Some(delivery) = consumer.next().await {
         let delivery = delivery?;

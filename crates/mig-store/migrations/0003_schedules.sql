@@ -12,6 +12,8 @@ CREATE TABLE schedule_runs (
     results    TEXT NOT NULL,
     added      BIGINT NOT NULL DEFAULT 0,
     removed    BIGINT NOT NULL DEFAULT 0,
+    -- 1: run at once because events arrived, and it found something (an alerting schedule).
+    alert      BIGINT NOT NULL DEFAULT 0,
     storedat   BIGINT NOT NULL,
     UNIQUE (agentid, runid)
 );

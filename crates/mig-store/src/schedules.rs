@@ -44,6 +44,8 @@ pub struct StoredRun {
     pub removed: i64,
     /// When the server stored it, Unix ms.
     pub stored_ms: i64,
+    /// An alert: run at once because events arrived, and found something.
+    pub alert: bool,
 }
 
 /// A schedule as investigators see it: its action, and what its agents sent.
@@ -69,6 +71,8 @@ pub struct ScheduleSummary {
     pub removed: i64,
     /// Whether an unschedule naming it was launched.
     pub cancelled: bool,
+    /// Alerts among the runs.
+    pub alerts: i64,
 }
 
 /// The rows a run's differential queries added and removed.
@@ -83,7 +87,7 @@ fn changes(results: &[ModuleResult]) -> (i64, i64) {
 
 const RUN_COLUMNS: &str =
     "r.id, r.scheduleid, x.name AS schedulename, r.agentid, a.name AS agentname, \
-r.seq, r.ranat, r.status, r.results, r.added, r.removed, r.storedat";
+r.seq, r.ranat, r.status, r.results, r.added, r.removed, r.storedat, r.alert";
 
 fn run_from_row(row: &sqlx::any::AnyRow) -> Result<StoredRun> {
     let results: Vec<ModuleResult> = serde_json::from_str(&get_str(row, "results")?)
@@ -101,6 +105,7 @@ fn run_from_row(row: &sqlx::any::AnyRow) -> Result<StoredRun> {
         added: get_i64(row, "added")?,
         removed: get_i64(row, "removed")?,
         stored_ms: get_i64(row, "storedat")?,
+        alert: get_i64(row, "alert")? != 0,
     })
 }
 
@@ -127,8 +132,8 @@ impl Store {
         };
         let id = mig_core::id::generate();
         let inserted = sqlx::query(
-            "INSERT INTO schedule_runs (id, agentid, runid, scheduleid, seq, ranat, status, results, added, removed, storedat) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (agentid, runid) DO NOTHING",
+            "INSERT INTO schedule_runs (id, agentid, runid, scheduleid, seq, ranat, status, results, added, removed, storedat, alert) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (agentid, runid) DO NOTHING",
         )
         .bind(id_param(id))
         .bind(id_param(agent_id))
@@ -141,6 +146,7 @@ impl Store {
         .bind(added)
         .bind(removed)
         .bind(crate::migrate::now_ms())
+        .bind(i64::from(run.alert))
         .execute(&self.pool)
         .await?;
         Ok(if inserted.rows_affected() == 1 {
@@ -184,7 +190,8 @@ impl Store {
     /// Every schedule action (newest first, at most `limit`), with what its agents sent.
     pub async fn schedule_summaries(&self, limit: i64) -> Result<Vec<ScheduleSummary>> {
         // Schedules are the actions whose first operation is `schedule`; the JSON is read
-        // here rather than in SQL (the same code on SQLite and PostgreSQL).
+        // here rather than in SQL (the same code on SQLite and PostgreSQL). PostgreSQL's SUM
+        // of a BIGINT is a NUMERIC: the sums are cast back.
         let rows = sqlx::query(
             "SELECT id, name, target, expireafter, action_json FROM actions \
              WHERE action_json LIKE '%\"schedule\"%' ORDER BY id DESC LIMIT $1",
@@ -224,7 +231,8 @@ impl Store {
             .await?;
             let totals = sqlx::query(
                 "SELECT COUNT(*) AS runs, COALESCE(MAX(ranat), 0) AS last, \
-                 COALESCE(SUM(added), 0) AS added, COALESCE(SUM(removed), 0) AS removed \
+                 CAST(COALESCE(SUM(added), 0) AS BIGINT) AS added, CAST(COALESCE(SUM(removed), 0) AS BIGINT) AS removed, \
+                 CAST(COALESCE(SUM(alert), 0) AS BIGINT) AS alerts \
                  FROM schedule_runs WHERE scheduleid = $1",
             )
             .bind(id)
@@ -241,6 +249,7 @@ impl Store {
                 added: totals.try_get::<i64, _>("added")?,
                 removed: totals.try_get::<i64, _>("removed")?,
                 cancelled: cancels.contains(&(id as u64)),
+                alerts: totals.try_get::<i64, _>("alerts")?,
             });
         }
         Ok(out)

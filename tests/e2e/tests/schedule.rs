@@ -348,9 +348,11 @@ fn kept_runs(agent: &AgentProc) -> usize {
 
 #[test]
 fn a_schedule_ends_at_its_expiry_and_works_over_rabbitmq() {
+    // The scale-out shape: RabbitMQ and PostgreSQL (when the test machine has them).
     let vhost = Vhost::create();
     let p = Platform::start_with(ServerOptions {
         amqp_url: vhost.as_ref().map(|v| v.url.clone()),
+        database_url: mig_e2e::services::postgres_schema(),
         ..Default::default()
     });
     let host = &agents(&p, &["expiring"])[0];
@@ -381,6 +383,216 @@ fn a_schedule_ends_at_its_expiry_and_works_over_rabbitmq() {
     // A full snapshot each time is not what differential mode sends: one row, then none.
     assert_eq!(r[0]["results"][0]["elements"]["added"], json!([[1]]));
     assert_eq!(r[1]["results"][0]["elements"]["added"], json!([]));
+    let out = p.mig(&p.admin, &["schedule", "list", "--json"]);
+    let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(list[0]["id"], id);
+    assert_eq!(list[0]["status"], "expired");
+    assert_eq!(list[0]["runs"], r.len());
+    assert_eq!(list[0]["added"], 1);
+}
+
+/// The events the agent collects while a schedule asks for them: a process the test starts is
+/// in `process_events` with its start time; a write under a watched directory is in
+/// `file_events`, hashed, and raises an alert at once (the schedule's interval is a minute);
+/// the buffers say what they hold and lost; collection stops with the last schedule asking.
+#[test]
+fn event_tables_see_processes_and_files_and_alerts_come_at_once() {
+    let p = Platform::start();
+    let watched = tempfile::tempdir().unwrap();
+    let host = p.agent(
+        "watcher",
+        &[&p.admin],
+        acl(1, &[&p.admin]),
+        "event_buffer = 200\n",
+    );
+    p.wait_online("watcher");
+    let marker = format!(
+        "{}.{}",
+        3 + std::process::id() % 5,
+        std::process::id() % 1000
+    );
+    let execs = schedule(
+        &p,
+        &p.admin,
+        "name='watcher'",
+        "10m",
+        "2s",
+        &format!("SELECT pid, path, cmdline, parent, uid, time FROM process_events WHERE cmdline = 'sleep {marker}'"),
+    );
+    let out = p.mig(
+        &p.admin,
+        &[
+            "schedule", "-t", "name='watcher'", "-e", "10m", "-interval", "60s", "-alert",
+            "-file-path", &watched.path().display().to_string(), "-file-hashes", "-y",
+            "query", "SELECT target_path, action, sha256 FROM file_events WHERE target_path LIKE '%/sshd_config'",
+        ],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let files = stderr(&out)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("action ")?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+
+    // A process, started now: seen with its own start time, parent and path.
+    let started = chrono::Utc::now().timestamp();
+    let mut sleeper = Command::new("sleep").arg(&marker).spawn().unwrap();
+    let row = wait_for(
+        "the process in process_events",
+        Duration::from_secs(20),
+        || {
+            runs(&p, execs)
+                .iter()
+                .flat_map(|r| {
+                    r["results"][0]["elements"]["added"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .next()
+        },
+    );
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert_eq!(row[0], i64::from(sleeper.id()), "{row}");
+    assert!(row[1].as_str().unwrap().ends_with("/sleep"), "{row}");
+    assert_eq!(
+        row[3],
+        i64::from(std::process::id()),
+        "its parent is the test: {row}"
+    );
+    assert_eq!(row[4], 0);
+    let seen = row[5].as_i64().unwrap();
+    assert!(
+        (seen - started).abs() <= 1,
+        "seen at {seen}, started at {started}"
+    );
+
+    // A write under the watched directory: an alert, long before the next interval.
+    let config = watched.path().join("sshd_config");
+    let written = std::time::Instant::now();
+    std::fs::write(&config, b"PermitRootLogin yes\n").unwrap();
+    let alert = wait_for("the alert", Duration::from_secs(20), || {
+        runs(&p, files).into_iter().find(|r| r["alert"] == true)
+    });
+    eprintln!("alert stored {:.2?} after the write", written.elapsed());
+    let rows = alert["results"][0]["elements"]["added"]
+        .as_array()
+        .cloned()
+        .unwrap();
+    let updated = rows
+        .iter()
+        .find(|r| r[1] == "UPDATED")
+        .unwrap_or_else(|| panic!("{rows:?}"));
+    assert_eq!(updated[0], config.display().to_string());
+    assert_eq!(updated[2], sha256_hex(b"PermitRootLogin yes\n"));
+
+    // The buffers, as a one-off query sees them: both collecting; then the process
+    // collection stops with the schedule that asked for it.
+    let buffers = |p: &Platform| -> BTreeMap<String, (i64, i64)> {
+        let out = p.mig(
+            &p.admin,
+            &[
+                "query",
+                "-t",
+                "name='watcher'",
+                "-o",
+                "ndjson",
+                "SELECT name, events, active FROM mig_event_buffers",
+            ],
+        );
+        let v: Value = serde_json::from_str(stdout(&out).lines().next().unwrap_or("null"))
+            .unwrap_or(Value::Null);
+        v["results"][0]["elements"]["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                (
+                    r[0].as_str().unwrap().to_string(),
+                    (r[1].as_i64().unwrap(), r[2].as_i64().unwrap()),
+                )
+            })
+            .collect()
+    };
+    let b = buffers(&p);
+    assert!(
+        b["process_events"].0 >= 1 && b["process_events"].1 == 1,
+        "{b:?}"
+    );
+    assert!(b["file_events"].0 >= 1 && b["file_events"].1 == 1, "{b:?}");
+    let out = p.mig(&p.admin, &["schedule", "cancel", &execs.to_string(), "-y"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for(
+        "process collection to stop",
+        Duration::from_secs(20),
+        || {
+            host.log()
+                .contains("process_events: collection stopped")
+                .then_some(())
+        },
+    );
+    assert_eq!(buffers(&p)["process_events"].1, 0);
+}
+
+/// A burst larger than the buffer: the oldest unread events go, and the overflow counter says
+/// how many.
+#[test]
+fn a_burst_larger_than_the_buffer_is_counted_as_dropped() {
+    let p = Platform::start();
+    let _host = p.agent(
+        "bursty",
+        &[&p.admin],
+        acl(1, &[&p.admin]),
+        "event_buffer = 100\n",
+    );
+    p.wait_online("bursty");
+    // Collected, and read only once a minute.
+    schedule(
+        &p,
+        &p.admin,
+        "name='bursty'",
+        "10m",
+        "60s",
+        "SELECT pid FROM process_events",
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    for _ in 0..300 {
+        Command::new("true").status().unwrap();
+    }
+    let out = p.mig(
+        &p.admin,
+        &[
+            "query",
+            "-t",
+            "name='bursty'",
+            "-o",
+            "ndjson",
+            "SELECT buffered, events, dropped FROM mig_event_buffers WHERE name = 'process_events'",
+        ],
+    );
+    let v: Value = serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    let row = &v["results"][0]["elements"]["rows"][0];
+    assert_eq!(row[0], 100, "a full buffer: {row}");
+    assert!(row[1].as_i64().unwrap() >= 300, "{row}");
+    assert!(
+        row[2].as_i64().unwrap() >= 200,
+        "the oldest 200 at least were lost: {row}"
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The agent verifies a schedule once, as it verifies any action, and more: the ACL must let

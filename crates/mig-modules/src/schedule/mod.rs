@@ -63,6 +63,17 @@ pub struct Params {
     /// (osquery's differential results); false sends every row every time.
     #[serde(default = "yes")]
     pub differential: bool,
+    /// Absolute paths whose changes (and their directories') `file_events` collects while
+    /// the schedule runs.
+    #[serde(default)]
+    pub file_paths: Vec<String>,
+    /// Hash (MD5, SHA-1, SHA-256) the files created or written under `file_paths`.
+    #[serde(default)]
+    pub file_hashes: bool,
+    /// Run at once when events arrive for the event tables the schedule's queries read, not
+    /// only at the interval, and send what such a run finds as an alert.
+    #[serde(default)]
+    pub alert: bool,
 }
 
 /// A schedule's parameters, checked.
@@ -74,6 +85,19 @@ pub struct Plan {
     pub interval: Duration,
     /// The largest random extra wait.
     pub splay: Duration,
+    /// For each operation, the tables it reads whose rows the agent hands over (the event
+    /// tables `process_events` and `file_events`, and the buffers' tables).
+    pub event_tables: Vec<Vec<String>>,
+}
+
+/// Paths a schedule may watch at most.
+pub const MAX_FILE_PATHS: usize = 64;
+
+impl Plan {
+    /// Does any operation read `table`?
+    pub fn reads(&self, table: &str) -> bool {
+        self.event_tables.iter().flatten().any(|t| t == table)
+    }
 }
 
 /// Checks a schedule's parameters: the interval and splay, and every inner operation with its
@@ -130,11 +154,63 @@ pub fn check(p: &Params) -> Result<Plan, ModuleError> {
             .check_json(&op.parameters)
             .map_err(|e| ModuleError::invalid(format!("{field} ({})", op.module), e.to_string()))?;
     }
-    Ok(Plan {
+    let event_tables: Vec<Vec<String>> = p
+        .operations
+        .iter()
+        .map(|op| {
+            if op.module != "query" {
+                return Vec::new();
+            }
+            mig_core::events::snapshot_tables(
+                &crate::query::tables_read(&op.parameters).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let plan = Plan {
         params: p.clone(),
         interval,
         splay,
-    })
+        event_tables,
+    };
+    if p.file_paths.len() > MAX_FILE_PATHS {
+        return Err(ModuleError::invalid(
+            "file_paths",
+            format!("at most {MAX_FILE_PATHS} paths, got {}", p.file_paths.len()),
+        ));
+    }
+    if let Some(relative) = p.file_paths.iter().find(|f| !f.starts_with('/')) {
+        return Err(ModuleError::invalid(
+            "file_paths",
+            format!("{relative:?} is not an absolute path"),
+        ));
+    }
+    let file_events = mig_core::events::FILE_EVENTS;
+    if !p.file_paths.is_empty() && !plan.reads(file_events) {
+        return Err(ModuleError::invalid(
+            "file_paths",
+            format!(
+                "the paths are watched for queries of {file_events}, and no operation reads it"
+            ),
+        ));
+    }
+    if plan.reads(file_events) && p.file_paths.is_empty() {
+        return Err(ModuleError::invalid(
+            "file_paths",
+            format!("a query of {file_events} needs the paths to watch"),
+        ));
+    }
+    if p.alert
+        && !plan
+            .event_tables
+            .iter()
+            .any(|t| mig_core::events::reads_events(t))
+    {
+        return Err(ModuleError::invalid(
+            "alert",
+            "an alert runs when events arrive: a query must read process_events or file_events",
+        ));
+    }
+    Ok(plan)
 }
 
 /// Decodes and checks a schedule operation's parameters (the agent's gate, and the agent
@@ -204,6 +280,19 @@ const FLAGS: &[Flag] = &[
         "full",
         "send every row of a query at every run, not only the rows added and removed",
     ),
+    Flag::multi(
+        "file-path",
+        "<path>",
+        "watch this path (and the directories under it) for file_events; repeatable",
+    ),
+    Flag::bool(
+        "file-hashes",
+        "hash the files file_events sees created or written",
+    ),
+    Flag::bool(
+        "alert",
+        "run at once when events arrive, and send what the run finds as an alert",
+    ),
 ];
 
 /// The schedule module.
@@ -264,6 +353,9 @@ impl Module for Schedule {
                 parameters,
             }],
             differential: !f.bool("full").unwrap_or(false),
+            file_paths: f.all("file-path"),
+            file_hashes: f.bool("file-hashes").unwrap_or(false),
+            alert: f.bool("alert").unwrap_or(false),
         })
     }
 
@@ -404,6 +496,37 @@ mod tests {
         let e =
             err(json!({"interval": "10s", "operations": [{"module": "nope", "parameters": {}}]}));
         assert!(e.contains("no module called"), "{e}");
+    }
+
+    #[test]
+    fn event_tables_paths_and_alerts_go_together() {
+        let files = |paths: Value, alert: bool| {
+            params(
+                json!({"interval": "60s", "file_paths": paths, "alert": alert,
+                "operations": [{"module": "query", "parameters": {"sql": "SELECT target_path FROM file_events"}}]}),
+            )
+        };
+        let plan = files(json!(["/etc/ssh"]), true).unwrap();
+        assert_eq!(plan.event_tables, vec![vec!["file_events".to_string()]]);
+        assert!(plan.reads("file_events") && !plan.reads("process_events"));
+        assert!(files(json!([]), false)
+            .unwrap_err()
+            .to_string()
+            .contains("needs the paths"));
+        assert!(files(json!(["etc"]), false)
+            .unwrap_err()
+            .to_string()
+            .contains("absolute"));
+        let e = params(json!({"interval": "60s", "alert": true,
+            "operations": [{"module": "query", "parameters": {"sql": "SELECT 1"}}]}))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("alert"), "{e}");
+        let e = params(json!({"interval": "60s", "file_paths": ["/etc"],
+            "operations": [{"module": "query", "parameters": {"sql": "SELECT pid FROM process_events"}}]}))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("no operation reads it"), "{e}");
     }
 
     #[test]

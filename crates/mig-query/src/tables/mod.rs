@@ -11,6 +11,7 @@ mod curl_certificate;
 mod devices;
 mod disk_encryption;
 mod docker;
+mod events;
 mod file_contents;
 mod files;
 mod firmware;
@@ -127,6 +128,9 @@ static ALL: &[&Table] = &[
     &self_info::OSQUERY_SCHEDULE,
     &self_info::OSQUERY_PACKS,
     &self_info::OSQUERY_EVENTS,
+    &events::PROCESS_EVENTS,
+    &events::FILE_EVENTS,
+    &events::MIG_EVENT_BUFFERS,
     &magic::MAGIC,
     &disk_encryption::DISK_ENCRYPTION,
     &yara::YARA_FILE,

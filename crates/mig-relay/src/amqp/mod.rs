@@ -113,30 +113,35 @@ pub async fn declare_topology(channel: &Channel) -> Result<(), AmqpError> {
     Ok(())
 }
 
-/// The schedulers' queues: results, heartbeats and scheduled runs, shared by every scheduler
-/// process.
+/// The schedulers' queues: results and heartbeats, shared by every scheduler process.
 pub async fn declare_scheduler_queues(channel: &Channel) -> Result<(), AmqpError> {
-    for key in [RESULTS_KEY, HEARTBEATS_KEY, RUNS_KEY] {
-        channel
-            .queue_declare(
-                key.into(),
-                QueueDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
-        channel
-            .queue_bind(
-                key.into(),
-                EXCHANGE_SCHEDULERS.into(),
-                key.into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
+    for key in [RESULTS_KEY, HEARTBEATS_KEY] {
+        declare_shared_queue(channel, key).await?;
     }
+    Ok(())
+}
+
+/// A durable queue named `key`, bound to `toschedulers` with that routing key.
+pub async fn declare_shared_queue(channel: &Channel, key: &str) -> Result<(), AmqpError> {
+    channel
+        .queue_declare(
+            key.into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            key.into(),
+            EXCHANGE_SCHEDULERS.into(),
+            key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 //! to one scheduler, and stays in the queue until that scheduler acknowledges it).
 
 use super::{
-    agent_queue, connect, declare_scheduler_queues, declare_topology, AmqpError, AmqpSettings,
+    agent_queue, connect, declare_scheduler_queues, declare_shared_queue, declare_topology,
+    AmqpError, AmqpSettings, RUNS_KEY,
 };
 use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
@@ -27,6 +28,9 @@ pub struct SchedulerLink {
     /// The connection; consumers open their channels on it.
     pub conn: Connection,
     publishers: Vec<Channel>,
+    /// Why the scheduled runs' queue could not be declared (a broker user set up before
+    /// schedules existed has no permission on it), if it could not: everything else works.
+    pub runs_unavailable: Option<String>,
 }
 
 /// Connects a scheduler: declares MIG's exchanges and the schedulers' shared queues, and opens
@@ -40,6 +44,13 @@ pub async fn connect_scheduler(
     declare_topology(&setup).await?;
     declare_scheduler_queues(&setup).await?;
     let _ = setup.close(200, "topology declared".into()).await;
+    // On a channel of its own: a refusal closes the channel it happens on.
+    let runs = conn.create_channel().await?;
+    let runs_unavailable = declare_shared_queue(&runs, RUNS_KEY)
+        .await
+        .err()
+        .map(|e| e.to_string());
+    let _ = runs.close(200, "runs queue declared".into()).await;
     let mut publishers = Vec::with_capacity(PUBLISHING_CHANNELS);
     for _ in 0..PUBLISHING_CHANNELS {
         let publisher = conn.create_channel().await?;
@@ -48,7 +59,11 @@ pub async fn connect_scheduler(
             .await?;
         publishers.push(publisher);
     }
-    Ok(SchedulerLink { conn, publishers })
+    Ok(SchedulerLink {
+        conn,
+        publishers,
+        runs_unavailable,
+    })
 }
 
 impl SchedulerLink {

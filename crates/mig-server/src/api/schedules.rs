@@ -30,6 +30,7 @@ fn summary_json(s: &ScheduleSummary) -> Value {
         "id": s.id, "name": s.name, "target": s.target, "status": status,
         "expireafter": rfc3339(s.expireafter_ms), "agents": s.agents, "runs": s.runs,
         "lastrun": rfc3339(s.last_run_ms), "added": s.added, "removed": s.removed,
+        "alerts": s.alerts,
     })
 }
 
@@ -39,7 +40,7 @@ pub fn run_json(r: &StoredRun) -> Value {
         "id": r.id, "schedule": r.schedule, "name": r.name,
         "agent": {"id": r.agent_id, "name": r.agent_name},
         "seq": r.seq, "ranat": rfc3339(r.ranat_ms), "status": r.status,
-        "added": r.added, "removed": r.removed, "results": r.results,
+        "added": r.added, "removed": r.removed, "alert": r.alert, "results": r.results,
     })
 }
 

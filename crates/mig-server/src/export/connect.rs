@@ -119,16 +119,29 @@ pub fn unacknowledged(tcp: &TcpStream) -> usize {
     }
 }
 
-/// Has the receiver closed its side, or broken the connection? A receiver of logs sends
-/// nothing, so anything readable within a moment is its close (TLS: close_notify, then EOF)
-/// or an error; a session ticket after a TLS handshake is read and ignored.
-pub async fn closed_by_peer(stream: &mut Box<dyn Stream>) -> bool {
+/// What the receiver did with its side of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// Nothing: still there.
+    Open,
+    /// It closed after reading everything it was sent (FIN; TLS: close_notify, then EOF).
+    Closed,
+    /// It reset the connection: it closed with bytes it had not read (a kernel answers a close
+    /// with unread data with a reset), or the connection broke.
+    Reset,
+}
+
+/// What the receiver did, looking without waiting more than a moment. A receiver of logs
+/// sends nothing, so anything readable is its close or an error; a session ticket after a TLS
+/// handshake is read and ignored.
+pub async fn peer(stream: &mut Box<dyn Stream>) -> Peer {
     use tokio::io::AsyncReadExt;
     let mut buf = [0u8; 512];
     loop {
         match tokio::time::timeout(Duration::from_millis(1), stream.read(&mut buf)).await {
-            Err(_) => return false,
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Err(_) => return Peer::Open,
+            Ok(Ok(0)) => return Peer::Closed,
+            Ok(Err(_)) => return Peer::Reset,
             Ok(Ok(_)) => continue,
         }
     }

@@ -46,7 +46,7 @@ pub fn events(run: &StoredRun, modules: &[String]) -> Vec<Event> {
         let module = modules.get(op).map_or("", String::as_str);
         let base = |n: usize, extra: Value| {
             let mut body = json!({
-                "type": "schedule",
+                "type": if run.alert { "alert" } else { "schedule" },
                 "schedule": run.schedule,
                 "name": run.name,
                 "run": run.id,
@@ -127,6 +127,7 @@ mod tests {
             added: 0,
             removed: 0,
             stored_ms: 0,
+            alert: false,
         }
     }
 

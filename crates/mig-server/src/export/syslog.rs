@@ -2,12 +2,13 @@
 //! (RFC 5425), one per event, the event's JSON as the message.
 //!
 //! Syslog over TCP has no acknowledgement. A batch counts as delivered once the receiver's
-//! kernel acknowledged every byte (the socket's send queue is empty) and the receiver has not
-//! closed the connection a moment later; otherwise it is sent again on a new connection. A
-//! receiver that stops with bytes it acknowledged but never read can make the events of one
-//! batch arrive twice: every event carries its `id` to drop them by.
+//! kernel acknowledged every byte (the socket's send queue is empty) and, a moment later, the
+//! receiver either is still there or closed cleanly (a clean close means it read everything:
+//! a receiver closing with unread bytes resets the connection instead). A reset sends the
+//! batch again on a new connection, so a receiver that read part of it before dying gets that
+//! part twice: every event carries its `id` to drop them by.
 
-use super::connect::{closed_by_peer, unacknowledged, Endpoint, Stream};
+use super::connect::{peer, unacknowledged, Endpoint, Peer, Stream};
 use super::event::Event;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -71,7 +72,7 @@ impl Syslog {
         // A connection the receiver closed since the last batch (it restarted) is replaced
         // before anything is written into it.
         if let Some(stream) = self.stream.as_mut() {
-            if closed_by_peer(stream).await {
+            if peer(stream).await != Peer::Open {
                 self.stream = None;
             }
         }
@@ -108,12 +109,17 @@ impl Syslog {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         tokio::time::sleep(SETTLE).await;
-        if closed_by_peer(stream).await {
-            return Err(format!(
-                "{address} closed the connection while taking the batch"
-            ));
+        match peer(stream).await {
+            Peer::Open => Ok(()),
+            // It read the whole batch, then left (a restart): the next batch reconnects.
+            Peer::Closed => {
+                self.stream = None;
+                Ok(())
+            }
+            Peer::Reset => Err(format!(
+                "{address} reset the connection while taking the batch (it had not read all of it)"
+            )),
         }
-        Ok(())
     }
 }
 
