@@ -820,13 +820,12 @@ impl Runtime {
             .operations
             .iter()
             .map(|op| {
-                let tables = mig_core::events::snapshot_tables(
-                    &(op.module == "query")
-                        .then(|| {
-                            mig_modules::query::tables_read(&op.parameters).unwrap_or_default()
-                        })
-                        .unwrap_or_default(),
-                );
+                let read = if op.module == "query" {
+                    mig_modules::query::tables_read(&op.parameters).unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                let tables = mig_core::events::snapshot_tables(&read);
                 if tables.is_empty() {
                     return None;
                 }

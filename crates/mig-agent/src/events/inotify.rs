@@ -153,8 +153,9 @@ pub fn collect(
         return Err(std::io::Error::last_os_error());
     }
     // SAFETY: fd was just returned by inotify_init1 and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut w = Watcher {
-        fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        fd,
         watches: HashMap::new(),
     };
     for root in &roots {
