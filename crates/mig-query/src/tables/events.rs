@@ -15,6 +15,12 @@ table_row! {
         cmdline: text = "Command line arguments (argv)",
         #[hidden]
         cmdline_size: bigint = "Actual size (bytes) of command line arguments",
+        #[hidden]
+        env: Option<text> = "Environment variables delimited by spaces",
+        #[hidden]
+        env_count: Option<bigint> = "Number of environment variables",
+        #[hidden]
+        env_size: Option<bigint> = "Actual size (bytes) of environment list",
         cwd: text = "The process current working directory",
         auid: bigint = "Audit User ID at process start",
         uid: bigint = "User ID at process start",
@@ -27,6 +33,8 @@ table_row! {
         mtime: bigint = "File modification in UNIX time",
         ctime: bigint = "File last metadata change in UNIX time",
         btime: bigint = "File creation in UNIX time",
+        #[hidden]
+        overflows: Option<text> = "List of structures that overflowed",
         parent: bigint = "Process parent's PID, or -1 if cannot be determined.",
         time: bigint = "Time of execution in UNIX time",
         uptime: bigint = "Time of execution in system uptime",
@@ -39,10 +47,7 @@ table_row! {
         syscall: text = "Syscall name: fork, vfork, clone, execve, execveat",
     }
     absent {
-        env: text = "Environment variables delimited by spaces",
-        env_count: bigint = "Number of environment variables",
-        env_size: bigint = "Actual size (bytes) of environment list",
-        overflows: text = "List of structures that overflowed",
+        status: bigint = "OpenBSM Attribute: Status of the process",
     }
 }
 
@@ -68,6 +73,11 @@ fn gen_process_events(_: &Constraints) -> Result<Box<dyn Rows>, String> {
             mode: e.mode.clone(),
             cmdline: e.cmdline.clone(),
             cmdline_size: e.cmdline_size,
+            // The environment is not collected: it holds secrets, and osquery leaves it out
+            // unless asked too.
+            env: None,
+            env_count: None,
+            env_size: None,
             cwd: e.cwd.clone(),
             auid: e.auid,
             uid: e.uid,
@@ -80,6 +90,7 @@ fn gen_process_events(_: &Constraints) -> Result<Box<dyn Rows>, String> {
             mtime: e.mtime,
             ctime: e.ctime,
             btime: e.btime,
+            overflows: None,
             parent: e.parent,
             time: e.time,
             uptime: e.uptime,
