@@ -128,6 +128,40 @@ impl RowChanges {
     }
 }
 
+/// The rows a differential query holds now, rebuilt from its runs in order: a snapshot
+/// replaces them, changes apply to them. What the server answers when asked for a full
+/// snapshot, without asking the agent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Replay {
+    /// The columns of the last run applied.
+    pub columns: Vec<String>,
+    /// The rows now, in the order they appeared.
+    pub rows: Vec<Vec<Value>>,
+    /// Runs applied.
+    pub runs: u64,
+    /// Whether a snapshot was among them: without one, the rows held before the first
+    /// change are unknown.
+    pub from_snapshot: bool,
+}
+
+impl Replay {
+    /// Applies the next run's changes.
+    pub fn apply(&mut self, changes: &RowChanges) {
+        if changes.snapshot {
+            self.rows.clear();
+            self.from_snapshot = true;
+        }
+        for gone in &changes.removed {
+            if let Some(i) = self.rows.iter().position(|r| r == gone) {
+                self.rows.remove(i);
+            }
+        }
+        self.rows.extend(changes.added.iter().cloned());
+        self.columns = changes.columns.clone();
+        self.runs += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +191,21 @@ mod tests {
             rows(json!([[7, "sshd"]])),
             "one of two copies went"
         );
+    }
+
+    #[test]
+    fn a_replay_of_the_changes_is_the_table_now() {
+        let cols = vec!["pid".to_string()];
+        let first = rows(json!([[1], [2], [2]]));
+        let second = rows(json!([[2], [3]]));
+        let mut replay = Replay::default();
+        replay.apply(&RowChanges::between(cols.clone(), None, &first));
+        replay.apply(&RowChanges::between(cols.clone(), Some(&first), &second));
+        let mut now = replay.rows.clone();
+        now.sort_by_key(|r| r[0].as_i64());
+        assert_eq!(now, second);
+        assert!(replay.from_snapshot);
+        assert_eq!(replay.runs, 2);
     }
 
     #[test]

@@ -198,6 +198,22 @@ fn a_schedule_runs_on_two_agents_through_restarts_and_outages_until_cancelled() 
             .then_some(())
         },
     );
+    // A full snapshot on demand, rebuilt by the server from the runs: the process is there,
+    // on both agents, and the tables are complete.
+    let snapshot = |p: &Platform| -> Value {
+        let out = p.mig(
+            &p.admin,
+            &["schedule", "snapshot", &id.to_string(), "--json"],
+        );
+        serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
+    };
+    let now = snapshot(&p);
+    assert_eq!(now["agents"].as_array().unwrap().len(), 2, "{now}");
+    for agent in now["agents"].as_array().unwrap() {
+        let op = &agent["operations"][0];
+        assert_eq!(op["complete"], true, "{agent}");
+        assert_eq!(op["rows"], json!([[pid, name]]), "{agent}");
+    }
     drop(marker);
     wait_for(
         "the stopped process reported as removed",
@@ -209,6 +225,10 @@ fn a_schedule_runs_on_two_agents_through_restarts_and_outages_until_cancelled() 
             .then_some(())
         },
     );
+    let now = snapshot(&p);
+    for agent in now["agents"].as_array().unwrap() {
+        assert_eq!(agent["operations"][0]["rows"], json!([]), "{agent}");
+    }
     // Runs without changes carry no rows: only one run added the row, only one removed it.
     let r = runs(&p, id);
     let adding = r

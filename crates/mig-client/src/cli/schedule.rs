@@ -5,6 +5,7 @@
 //! ```text
 //! mig schedule list [--json]
 //! mig schedule runs ID [--after RUN] [--follow] [--json]
+//! mig schedule snapshot ID [--json]       each agent's queries as full tables now
 //! mig schedule cancel ID [-y]            a signed unschedule for the agents holding it
 //! ```
 
@@ -53,6 +54,13 @@ enum ScheduleCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Each agent's differential queries as full tables now, rebuilt by the server from the
+    /// runs it stored (nothing is asked of the agents).
+    Snapshot {
+        id: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Sign and launch an unschedule for the agents that registered the schedule. It stays
     /// valid as long as the schedule would have run, so agents offline now get it later.
     Cancel {
@@ -66,7 +74,7 @@ enum ScheduleCommand {
 /// Does `mig schedule …` mean one of these commands (not the module's own flags)?
 pub fn wanted(args: &[String]) -> bool {
     args.first()
-        .is_some_and(|a| matches!(a.as_str(), "list" | "runs" | "cancel"))
+        .is_some_and(|a| matches!(a.as_str(), "list" | "runs" | "snapshot" | "cancel"))
 }
 
 pub fn run(args: &[String]) -> anyhow::Result<u8> {
@@ -85,6 +93,7 @@ pub fn run(args: &[String]) -> anyhow::Result<u8> {
             follow,
             json,
         } => runs(&client, id, after, follow, json),
+        ScheduleCommand::Snapshot { id, json } => snapshot(&client, id, json),
         ScheduleCommand::Cancel { id, yes } => cancel(&config, &client, id, yes),
     }
 }
@@ -207,6 +216,61 @@ fn runs(client: &Client, id: u64, mut after: u64, follow: bool, json: bool) -> a
         }
     }
     Ok(if printed == 0 {
+        exit::NOT_FOUND
+    } else {
+        exit::FOUND
+    })
+}
+
+fn snapshot(client: &Client, id: u64, json: bool) -> anyhow::Result<u8> {
+    let answer: Value = client.get(&format!("/api/v1/schedules/{id}/snapshot"), &[])?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+    }
+    let agents = answer["agents"].as_array().cloned().unwrap_or_default();
+    let mut rows_seen = 0;
+    for agent in &agents {
+        for op in agent["operations"].as_array().into_iter().flatten() {
+            let header: Vec<String> = op["columns"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(text)
+                .collect();
+            let rows: Vec<Vec<String>> = op["rows"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| r.as_array().into_iter().flatten().map(text).collect())
+                .collect();
+            rows_seen += rows.len();
+            if json {
+                continue;
+            }
+            let incomplete = if op["complete"] == true {
+                String::new()
+            } else {
+                format!(
+                    " (incomplete: {} run(s) missing, or no snapshot among the runs)",
+                    text(&agent["missing_runs"])
+                )
+            };
+            println!(
+                "{} [{}] after run {}: {} row(s){incomplete}",
+                text(&agent["agent"]["name"]),
+                text(&op["operation"]),
+                text(&agent["lastrun"]),
+                rows.len()
+            );
+            if !header.is_empty() {
+                let header: Vec<&str> = header.iter().map(String::as_str).collect();
+                for line in columns(&header, &rows) {
+                    println!("  {line}");
+                }
+            }
+        }
+    }
+    Ok(if rows_seen == 0 {
         exit::NOT_FOUND
     } else {
         exit::FOUND

@@ -59,6 +59,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/api/v1/schedules", get(schedules::list))
         .route("/api/v1/schedules/{id}/runs", get(schedules::runs))
+        .route("/api/v1/schedules/{id}/snapshot", get(schedules::snapshot))
         .route("/api/v1/find", get(misc::search))
         .route("/api/v1/overview", get(misc::dashboard))
         .route_layer(axum::middleware::from_fn_with_state(

@@ -100,3 +100,72 @@ pub async fn runs(
         "next": next,
     })))
 }
+
+/// GET /api/v1/schedules/{id}/snapshot: every agent's differential queries as full tables,
+/// rebuilt from the runs stored (the first run is a snapshot; each later one applied in
+/// order). An agent whose runs have gaps (runs it sent that never arrived), or none that was a
+/// snapshot, gets `"complete": false`.
+pub async fn snapshot(State(app): State<Arc<App>>, Path(id): Path<u64>) -> ApiResult<Json<Value>> {
+    use mig_core::schedule::{Replay, RowChanges};
+    use std::collections::BTreeMap;
+    let exists = app
+        .store
+        .schedule_summaries(10_000)
+        .await?
+        .iter()
+        .any(|s| s.id == id);
+    if !exists {
+        return Err(ApiError::not_found(format!("schedule {id} not found")));
+    }
+    struct AgentState {
+        name: String,
+        seqs: Vec<u64>,
+        tables: BTreeMap<usize, Replay>,
+    }
+    let mut agents: BTreeMap<u64, AgentState> = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let page = app
+            .store
+            .runs_after(Some(id), after, 1000, i64::MAX)
+            .await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.id;
+        for run in page {
+            let agent = agents.entry(run.agent_id).or_insert_with(|| AgentState {
+                name: run.agent_name.clone(),
+                seqs: Vec::new(),
+                tables: BTreeMap::new(),
+            });
+            agent.seqs.push(run.seq);
+            for (op, result) in run.results.iter().enumerate() {
+                if let Ok(changes) = serde_json::from_value::<RowChanges>(result.elements.clone()) {
+                    agent.tables.entry(op).or_default().apply(&changes);
+                }
+            }
+        }
+    }
+    let agents: Vec<Value> = agents
+        .into_iter()
+        .map(|(agent_id, a)| {
+            let mut seqs = a.seqs;
+            seqs.sort_unstable();
+            seqs.dedup();
+            let last = seqs.last().copied().unwrap_or(0);
+            let missing = last.saturating_sub(seqs.len() as u64);
+            let operations: Vec<Value> = a
+                .tables
+                .into_iter()
+                .map(|(op, r)| {
+                    json!({"operation": op, "columns": r.columns, "rows": r.rows,
+                        "rowcount": r.rows.len(), "complete": r.from_snapshot && missing == 0})
+                })
+                .collect();
+            json!({"agent": {"id": agent_id, "name": a.name}, "lastrun": last,
+                "missing_runs": missing, "operations": operations})
+        })
+        .collect();
+    Ok(Json(json!({"schedule": id, "agents": agents})))
+}
