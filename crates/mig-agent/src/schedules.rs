@@ -25,6 +25,9 @@ use tracing::{info, warn};
 /// An alerting schedule waits this long after the first new event before it runs, so that a
 /// burst of events makes one run.
 const ALERT_GATHER: Duration = Duration::from_millis(100);
+/// Alert runs of one schedule start a second apart at least: a host starting programs
+/// without pause does not make an alerting schedule run without pause.
+const ALERT_GAP: Duration = Duration::from_secs(1);
 
 /// The schedules this agent holds, and their running tasks.
 pub struct Schedules {
@@ -340,20 +343,44 @@ impl Runtime {
         let mut state = self.schedules.load_state(signed.id);
         // Events from the registration on: what came before belongs to no run of this one.
         let mut cursors = self.events.cursors_now();
-        let mut arrived = self.events.subscribe();
+        // An alerting schedule wakes for the event tables its queries read, and no others.
+        let mut arrivals: Vec<tokio::sync::watch::Receiver<u64>> = if plan.params.alert {
+            mig_core::events::EVENT_TABLES
+                .iter()
+                .filter(|t| plan.reads(t))
+                .map(|t| self.events.subscribe(t))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut next = tokio::time::Instant::now();
+        let start = tokio::time::Instant::now();
+        let mut last_alert = start.checked_sub(ALERT_GAP).unwrap_or(start);
         loop {
             let splay = plan.splay.mul_f64(rand::random::<f64>());
             let due = next + splay;
+            let arrived = async {
+                if arrivals.is_empty() {
+                    return std::future::pending().await;
+                }
+                let changes = arrivals.iter_mut().map(|rx| Box::pin(rx.changed()));
+                let _ = futures_util::future::select_all(changes).await;
+            };
             let alert = tokio::select! {
                 _ = tokio::time::sleep_until(due) => false,
-                Ok(()) = arrived.changed(), if plan.params.alert => {
-                    tokio::time::sleep(ALERT_GATHER).await;
+                () = arrived => {
+                    // A burst makes one run, and alert runs are a second apart at least.
+                    let wait = ALERT_GATHER.max(ALERT_GAP.saturating_sub(last_alert.elapsed()));
+                    tokio::time::sleep(wait).await;
                     true
                 }
             };
-            arrived.borrow_and_update();
-            if !alert {
+            for rx in &mut arrivals {
+                rx.borrow_and_update();
+            }
+            if alert {
+                last_alert = tokio::time::Instant::now();
+            } else {
                 next = tokio::time::Instant::now() + plan.interval;
             }
             let now = GoTime::now();

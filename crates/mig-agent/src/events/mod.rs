@@ -38,8 +38,10 @@ impl Collector {
 pub struct EventHub {
     process: Arc<Ring<ProcessEvent>>,
     file: Arc<Ring<FileEvent>>,
-    /// Bumped whenever events arrive (alerting schedules wait on it).
-    arrived: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Bumped whenever process events arrive (alerting schedules wait on it)…
+    process_arrived: Arc<tokio::sync::watch::Sender<u64>>,
+    /// …and file events.
+    file_arrived: Arc<tokio::sync::watch::Sender<u64>>,
     running: Mutex<(Wants, Option<Collector>, Option<Collector>)>,
 }
 
@@ -51,18 +53,23 @@ impl EventHub {
         EventHub {
             process: Arc::new(Ring::new(PROCESS_EVENTS, capacity)),
             file: Arc::new(Ring::new(FILE_EVENTS, capacity)),
-            arrived: Arc::new(tokio::sync::watch::Sender::new(0)),
+            process_arrived: Arc::new(tokio::sync::watch::Sender::new(0)),
+            file_arrived: Arc::new(tokio::sync::watch::Sender::new(0)),
             running: Mutex::new((Wants::default(), None, None)),
         }
     }
 
-    /// Wakes when events arrive.
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.arrived.subscribe()
+    /// Wakes when events of `table` arrive (never, for a table that is not an event table).
+    pub fn subscribe(&self, table: &str) -> tokio::sync::watch::Receiver<u64> {
+        match table {
+            PROCESS_EVENTS => self.process_arrived.subscribe(),
+            FILE_EVENTS => self.file_arrived.subscribe(),
+            _ => tokio::sync::watch::Sender::new(0).subscribe(),
+        }
     }
 
-    fn notifier(&self) -> impl Fn() + Send + 'static {
-        let arrived = self.arrived.clone();
+    fn notifier(arrived: &Arc<tokio::sync::watch::Sender<u64>>) -> impl Fn() + Send + 'static {
+        let arrived = arrived.clone();
         move || arrived.send_modify(|n| *n = n.wrapping_add(1))
     }
 
@@ -82,7 +89,7 @@ impl EventHub {
                 let (ring, stop, notify) = (
                     self.process.clone(),
                     Arc::new(AtomicBool::new(false)),
-                    self.notifier(),
+                    Self::notifier(&self.process_arrived),
                 );
                 let s = stop.clone();
                 let thread = std::thread::spawn(move || {
@@ -106,7 +113,7 @@ impl EventHub {
                 let (ring, stop, notify) = (
                     self.file.clone(),
                     Arc::new(AtomicBool::new(false)),
-                    self.notifier(),
+                    Self::notifier(&self.file_arrived),
                 );
                 let (s, roots, hash) = (
                     stop.clone(),
