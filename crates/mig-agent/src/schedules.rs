@@ -129,6 +129,7 @@ impl Schedules {
         let mut wants = crate::events::Wants::default();
         for plan in plans.values() {
             wants.process |= plan.reads(PROCESS_EVENTS);
+            wants.sockets |= plan.reads(mig_core::events::SOCKET_EVENTS);
             wants
                 .file_paths
                 .extend(plan.params.file_paths.iter().map(PathBuf::from));

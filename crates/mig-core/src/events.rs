@@ -12,14 +12,18 @@ pub const EVENTS_FD_ENV: &str = "MIG_EVENTS_FD";
 pub const PROCESS_EVENTS: &str = "process_events";
 /// See [`PROCESS_EVENTS`].
 pub const FILE_EVENTS: &str = "file_events";
+/// See [`PROCESS_EVENTS`].
+pub const SOCKET_EVENTS: &str = "socket_events";
 /// Tables whose rows are events the agent collects (and queries reading them get only the
 /// events since their schedule's previous run).
-pub const EVENT_TABLES: &[&str] = &[PROCESS_EVENTS, FILE_EVENTS];
+pub const EVENT_TABLES: &[&str] = &[PROCESS_EVENTS, FILE_EVENTS, SOCKET_EVENTS];
 /// Every table whose rows come from what the agent hands over: the event tables, and the
 /// tables about the agent's event buffers.
 pub const SNAPSHOT_TABLES: &[&str] = &[
     PROCESS_EVENTS,
     FILE_EVENTS,
+    SOCKET_EVENTS,
+    SOCKET_EVENTS,
     "mig_event_buffers",
     "osquery_events",
 ];
@@ -100,6 +104,33 @@ pub struct FileEvent {
     pub eid: String,
 }
 
+/// A TCP or UDP socket that appeared or went, as osquery's socket_events has it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[allow(missing_docs)]
+pub struct SocketEvent {
+    /// `bind` (listening), `connect`, `accept`, `close`.
+    pub action: String,
+    pub pid: i64,
+    pub path: String,
+    pub fd: String,
+    pub auid: i64,
+    /// `succeeded`, or `in_progress` for a connection still being made.
+    pub status: String,
+    /// 2 (IPv4) or 10 (IPv6).
+    pub family: i64,
+    /// 6 (TCP) or 17 (UDP).
+    pub protocol: i64,
+    pub local_address: String,
+    pub remote_address: String,
+    pub local_port: i64,
+    pub remote_port: i64,
+    /// Unix seconds.
+    pub time: i64,
+    /// Seconds since boot.
+    pub uptime: i64,
+    pub eid: String,
+}
+
 /// One event buffer of the agent: how full it is, and what it lost.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct BufferStats {
@@ -127,6 +158,9 @@ pub struct EventSnapshot {
     /// file_events rows.
     #[serde(default)]
     pub file_events: Vec<FileEvent>,
+    /// socket_events rows.
+    #[serde(default)]
+    pub socket_events: Vec<SocketEvent>,
     /// Every buffer, active or not.
     #[serde(default)]
     pub buffers: Vec<BufferStats>,

@@ -494,6 +494,47 @@ fn event_tables_see_processes_and_files_and_alerts_come_at_once() {
         "seen at {seen}, started at {started}"
     );
 
+    // A connection the test makes to a listener of its own: both ends, with the test's pid.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sockets = schedule(
+        &p,
+        &p.admin,
+        "name='watcher'",
+        "10m",
+        "2s",
+        &format!("SELECT action, pid, local_port, remote_port, remote_address FROM socket_events WHERE remote_port = {port} OR local_port = {port}"),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let seen = wait_for(
+        "the connection in socket_events",
+        Duration::from_secs(20),
+        || {
+            let rows: Vec<Value> = runs(&p, sockets)
+                .iter()
+                .flat_map(|r| {
+                    r["results"][0]["elements"]["added"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .collect();
+            let has = |action: &str| {
+                rows.iter()
+                    .any(|r| r[0] == action && r[1] == i64::from(std::process::id()))
+            };
+            (has("connect") && has("accept")).then_some(rows)
+        },
+    );
+    let connect = seen.iter().find(|r| r[0] == "connect").unwrap();
+    assert_eq!(
+        (connect[3].as_u64(), connect[4].as_str()),
+        (Some(u64::from(port)), Some("127.0.0.1"))
+    );
+    drop((client, server));
+
     // A write under the watched directory: an alert, long before the next interval.
     let config = watched.path().join("sshd_config");
     let written = std::time::Instant::now();

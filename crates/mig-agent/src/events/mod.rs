@@ -5,8 +5,11 @@
 mod inotify;
 mod proc_connector;
 mod ring;
+mod sockets;
 
-use mig_core::events::{EventSnapshot, FileEvent, ProcessEvent, FILE_EVENTS, PROCESS_EVENTS};
+use mig_core::events::{
+    EventSnapshot, FileEvent, ProcessEvent, SocketEvent, FILE_EVENTS, PROCESS_EVENTS, SOCKET_EVENTS,
+};
 use ring::Ring;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -18,6 +21,7 @@ use tracing::{info, warn};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Wants {
     pub process: bool,
+    pub sockets: bool,
     pub file_paths: BTreeSet<PathBuf>,
     pub file_hashes: bool,
 }
@@ -35,14 +39,73 @@ impl Collector {
     }
 }
 
+/// One event table's buffer, who waits for its events, and its collector when one runs.
+struct Source<T> {
+    ring: Arc<Ring<T>>,
+    /// Bumped whenever events arrive (alerting schedules wait on it).
+    arrived: Arc<tokio::sync::watch::Sender<u64>>,
+    collector: Mutex<Option<Collector>>,
+}
+
+impl<T: Clone + Send + Sync + 'static> Source<T> {
+    fn new(name: &'static str, capacity: usize) -> Source<T> {
+        Source {
+            ring: Arc::new(Ring::new(name, capacity)),
+            arrived: Arc::new(tokio::sync::watch::Sender::new(0)),
+            collector: Mutex::new(None),
+        }
+    }
+
+    /// Stops the collector, if one runs, and empties the buffer.
+    fn stop(&self) {
+        if let Some(c) = self
+            .collector
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            c.stop();
+        }
+        self.ring.set_active(false);
+    }
+
+    /// Starts `collect(ring, stop, notify)` in a thread of its own (after stopping the one
+    /// before); `what` names the source in the log when it fails.
+    fn start<F>(&self, what: &'static str, collect: F)
+    where
+        F: FnOnce(Arc<Ring<T>>, Arc<AtomicBool>, Box<dyn Fn() + Send>) -> std::io::Result<()>
+            + Send
+            + 'static,
+    {
+        self.stop();
+        self.ring.set_active(true);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ring, s, arrived) = (self.ring.clone(), stop.clone(), self.arrived.clone());
+        let notify: Box<dyn Fn() + Send> =
+            Box::new(move || arrived.send_modify(|n| *n = n.wrapping_add(1)));
+        let thread = std::thread::spawn(move || {
+            if let Err(e) = collect(ring, s, notify) {
+                warn!("{what} cannot be used: {e}");
+            }
+        });
+        *self.collector.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(Collector { stop, thread });
+    }
+
+    /// The events after `cursors[name]` (moved past them).
+    fn since(&self, name: &'static str, cursors: &mut Cursors) -> Vec<T> {
+        let after = cursors.get(name).copied().unwrap_or(0);
+        let (events, last) = self.ring.since(after);
+        cursors.insert(name, last);
+        events
+    }
+}
+
 pub struct EventHub {
-    process: Arc<Ring<ProcessEvent>>,
-    file: Arc<Ring<FileEvent>>,
-    /// Bumped whenever process events arrive (alerting schedules wait on it)…
-    process_arrived: Arc<tokio::sync::watch::Sender<u64>>,
-    /// …and file events.
-    file_arrived: Arc<tokio::sync::watch::Sender<u64>>,
-    running: Mutex<(Wants, Option<Collector>, Option<Collector>)>,
+    process: Source<ProcessEvent>,
+    file: Source<FileEvent>,
+    sockets: Source<SocketEvent>,
+    wants: Mutex<Wants>,
 }
 
 /// Where each event table's reader got to.
@@ -51,123 +114,105 @@ pub type Cursors = HashMap<&'static str, u64>;
 impl EventHub {
     pub fn new(capacity: usize) -> EventHub {
         EventHub {
-            process: Arc::new(Ring::new(PROCESS_EVENTS, capacity)),
-            file: Arc::new(Ring::new(FILE_EVENTS, capacity)),
-            process_arrived: Arc::new(tokio::sync::watch::Sender::new(0)),
-            file_arrived: Arc::new(tokio::sync::watch::Sender::new(0)),
-            running: Mutex::new((Wants::default(), None, None)),
+            process: Source::new(PROCESS_EVENTS, capacity),
+            file: Source::new(FILE_EVENTS, capacity),
+            sockets: Source::new(SOCKET_EVENTS, capacity),
+            wants: Mutex::new(Wants::default()),
         }
     }
 
     /// Wakes when events of `table` arrive (never, for a table that is not an event table).
     pub fn subscribe(&self, table: &str) -> tokio::sync::watch::Receiver<u64> {
         match table {
-            PROCESS_EVENTS => self.process_arrived.subscribe(),
-            FILE_EVENTS => self.file_arrived.subscribe(),
+            PROCESS_EVENTS => self.process.arrived.subscribe(),
+            FILE_EVENTS => self.file.arrived.subscribe(),
+            SOCKET_EVENTS => self.sockets.arrived.subscribe(),
             _ => tokio::sync::watch::Sender::new(0).subscribe(),
         }
     }
 
-    fn notifier(arrived: &Arc<tokio::sync::watch::Sender<u64>>) -> impl Fn() + Send + 'static {
-        let arrived = arrived.clone();
-        move || arrived.send_modify(|n| *n = n.wrapping_add(1))
-    }
-
     /// Starts and stops collectors to match what the schedules want now.
     pub fn want(&self, wants: Wants) {
-        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        if running.0 == wants {
+        let mut current = self.wants.lock().unwrap_or_else(|p| p.into_inner());
+        if *current == wants {
             return;
         }
-        if wants.process != running.0.process {
-            if let Some(c) = running.1.take() {
-                c.stop();
+        if wants.process != current.process {
+            if wants.process {
+                self.process.start(
+                    "process_events: the kernel's process connector",
+                    proc_connector::collect,
+                );
+                info!("process_events: collecting (a signed schedule asks for it)");
+            } else {
+                self.process.stop();
                 info!("process_events: collection stopped (no schedule asks for it)");
             }
-            self.process.set_active(wants.process);
-            if wants.process {
-                let (ring, stop, notify) = (
-                    self.process.clone(),
-                    Arc::new(AtomicBool::new(false)),
-                    Self::notifier(&self.process_arrived),
-                );
-                let s = stop.clone();
-                let thread = std::thread::spawn(move || {
-                    if let Err(e) = proc_connector::collect(ring, s, notify) {
-                        warn!("process_events: the kernel's process connector cannot be read: {e}");
-                    }
-                });
-                running.1 = Some(Collector { stop, thread });
-                info!("process_events: collecting (a signed schedule asks for it)");
-            }
         }
-        let file_changed =
-            wants.file_paths != running.0.file_paths || wants.file_hashes != running.0.file_hashes;
-        if file_changed {
-            if let Some(c) = running.2.take() {
-                c.stop();
-            }
-            let active = !wants.file_paths.is_empty();
-            self.file.set_active(active);
-            if active {
-                let (ring, stop, notify) = (
-                    self.file.clone(),
-                    Arc::new(AtomicBool::new(false)),
-                    Self::notifier(&self.file_arrived),
-                );
-                let (s, roots, hash) = (
-                    stop.clone(),
-                    wants.file_paths.iter().cloned().collect::<Vec<_>>(),
-                    wants.file_hashes,
-                );
-                info!("file_events: watching {roots:?}");
-                let thread = std::thread::spawn(move || {
-                    if let Err(e) = inotify::collect(ring, s, roots, hash, notify) {
-                        warn!("file_events: inotify cannot be used: {e}");
-                    }
-                });
-                running.2 = Some(Collector { stop, thread });
+        if wants.sockets != current.sockets {
+            if wants.sockets {
+                self.sockets
+                    .start("socket_events: the socket tables", |r, s, n| {
+                        sockets::collect(r, s, n)
+                    });
+                info!("socket_events: collecting (a signed schedule asks for it)");
             } else {
-                info!("file_events: collection stopped (no schedule watches a path)");
+                self.sockets.stop();
+                info!("socket_events: collection stopped (no schedule asks for it)");
             }
         }
-        running.0 = wants;
+        if wants.file_paths != current.file_paths || wants.file_hashes != current.file_hashes {
+            if wants.file_paths.is_empty() {
+                self.file.stop();
+                info!("file_events: collection stopped (no schedule watches a path)");
+            } else {
+                let roots: Vec<PathBuf> = wants.file_paths.iter().cloned().collect();
+                let hash = wants.file_hashes;
+                info!("file_events: watching {roots:?}");
+                self.file.start("file_events: inotify", move |r, s, n| {
+                    inotify::collect(r, s, roots, hash, n)
+                });
+            }
+        }
+        *current = wants;
     }
 
     /// Where a reader starting now begins: after every event so far.
     pub fn cursors_now(&self) -> Cursors {
         HashMap::from([
-            (PROCESS_EVENTS, self.process.last()),
-            (FILE_EVENTS, self.file.last()),
+            (PROCESS_EVENTS, self.process.ring.last()),
+            (FILE_EVENTS, self.file.ring.last()),
+            (SOCKET_EVENTS, self.sockets.ring.last()),
         ])
     }
 
     /// The events of `tables` after `cursors` (moved past them), and every buffer's state.
     pub fn snapshot_since(&self, tables: &[String], cursors: &mut Cursors) -> EventSnapshot {
+        let reads = |name: &str| tables.iter().any(|t| t == name);
         let mut snapshot = EventSnapshot::default();
-        if tables.iter().any(|t| t == PROCESS_EVENTS) {
-            let after = cursors.get(PROCESS_EVENTS).copied().unwrap_or(0);
-            let (events, last) = self.process.since(after);
-            snapshot.process_events = events;
-            cursors.insert(PROCESS_EVENTS, last);
+        if reads(PROCESS_EVENTS) {
+            snapshot.process_events = self.process.since(PROCESS_EVENTS, cursors);
         }
-        if tables.iter().any(|t| t == FILE_EVENTS) {
-            let after = cursors.get(FILE_EVENTS).copied().unwrap_or(0);
-            let (events, last) = self.file.since(after);
-            snapshot.file_events = events;
-            cursors.insert(FILE_EVENTS, last);
+        if reads(FILE_EVENTS) {
+            snapshot.file_events = self.file.since(FILE_EVENTS, cursors);
         }
-        snapshot.buffers = vec![self.process.stats(), self.file.stats()];
+        if reads(SOCKET_EVENTS) {
+            snapshot.socket_events = self.sockets.since(SOCKET_EVENTS, cursors);
+        }
+        snapshot.buffers = vec![
+            self.process.ring.stats(),
+            self.file.ring.stats(),
+            self.sockets.ring.stats(),
+        ];
         snapshot
     }
 }
 
 impl Drop for EventHub {
     fn drop(&mut self) {
-        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        for c in [running.1.take(), running.2.take()].into_iter().flatten() {
-            c.stop();
-        }
+        self.process.stop();
+        self.file.stop();
+        self.sockets.stop();
     }
 }
 

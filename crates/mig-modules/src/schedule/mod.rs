@@ -207,7 +207,7 @@ pub fn check(p: &Params) -> Result<Plan, ModuleError> {
     {
         return Err(ModuleError::invalid(
             "alert",
-            "an alert runs when events arrive: a query must read process_events or file_events",
+            "an alert runs when events arrive: a query must read process_events, file_events or socket_events",
         ));
     }
     Ok(plan)

@@ -130,6 +130,7 @@ static ALL: &[&Table] = &[
     &self_info::OSQUERY_EVENTS,
     &events::PROCESS_EVENTS,
     &events::FILE_EVENTS,
+    &events::SOCKET_EVENTS,
     &events::MIG_EVENT_BUFFERS,
     &magic::MAGIC,
     &disk_encryption::DISK_ENCRYPTION,

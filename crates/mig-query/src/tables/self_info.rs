@@ -290,6 +290,7 @@ fn gen_events(_: &Constraints) -> Result<Box<dyn Rows>, String> {
     for b in &crate::events::snapshot().buffers {
         let publisher = match b.name.as_str() {
             mig_core::events::PROCESS_EVENTS => "proc_connector",
+            mig_core::events::SOCKET_EVENTS => "socket_tables",
             _ => "inotify",
         };
         let events = i64::try_from(b.events).unwrap_or(i64::MAX);
