@@ -255,7 +255,20 @@ impl Runtime {
                 )
             }
         };
-        let cancelled = self.schedules.forget(params.schedule);
+        // Named by the server's ID and, when the signers gave it, by its content: a server
+        // that gave another schedule this ID on this agent cannot have it cancelled.
+        let held = self.schedules.load_action(params.schedule);
+        let matches = held.as_ref().is_some_and(|a| {
+            params.digest.is_empty()
+                || mig_modules::schedule::digest(a).eq_ignore_ascii_case(&params.digest)
+        });
+        if held.is_some() && !matches {
+            warn!(
+                "unschedule {}: the schedule held under that ID is not the one signed for (digest differs): kept",
+                params.schedule
+            );
+        }
+        let cancelled = matches && self.schedules.forget(params.schedule);
         self.events.want(self.schedules.wants());
         let mut entry = crate::runtime::audit_entry(command, "unscheduled", signers);
         entry.reason = if cancelled {

@@ -719,6 +719,22 @@ fn an_agent_refuses_what_a_schedule_may_not_run() {
     wait_for("a run", Duration::from_secs(20), || {
         (!runs(&p, id).is_empty()).then_some(())
     });
+    // An unschedule naming the ID but another schedule's content (what a server that reused
+    // the ID would get signed) leaves it running.
+    let wrong = p.launch(
+        &bob,
+        "name='guarded'",
+        "unschedule",
+        json!({"schedule": id, "digest": "00".repeat(32)}),
+        Duration::from_secs(600),
+    );
+    assert_eq!(answer(wrong).elements["cancelled"], false);
+    let before = runs(&p, id).len();
+    wait_for(
+        "runs after the refused cancel",
+        Duration::from_secs(20),
+        || (runs(&p, id).len() > before).then_some(()),
+    );
     let cancel = p.launch(
         &bob,
         "name='guarded'",

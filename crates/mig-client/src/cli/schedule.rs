@@ -291,7 +291,7 @@ fn cancel(config: &Config, client: &Client, id: u64, yes: bool) -> anyhow::Resul
         &format!("found({id})"),
         vec![Operation::new(
             mig_core::schedule::UNSCHEDULE_MODULE,
-            json!({"schedule": id}),
+            json!({"schedule": id, "digest": mig_modules::schedule::digest(&schedule)}),
         )],
         valid,
         false,

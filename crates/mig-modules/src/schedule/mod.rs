@@ -395,6 +395,18 @@ impl Module for Schedule {
 pub struct CancelParams {
     /// The schedule to cancel: the ID of the action that created it.
     pub schedule: u64,
+    /// The SHA-256 (hex) of the schedule's signing text ([`digest`]). The ID is the server's;
+    /// with the digest, the agent cancels only the schedule the signers saw, whatever ID a
+    /// server gave it. Optional for MIG-style hand-written actions; `mig schedule cancel`
+    /// always sets it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub digest: String,
+}
+
+/// What names a schedule whatever its ID: the SHA-256 of its action's signing text, in hex.
+pub fn digest(action: &mig_core::Action) -> String {
+    use sha2::Digest;
+    crate::file::hash::hex(&sha2::Sha256::digest(action.signing_text().as_bytes()))
 }
 
 /// What an agent reports for an unschedule.
@@ -409,11 +421,18 @@ pub struct CancelElements {
 /// The unschedule module.
 pub struct Unschedule;
 
-const CANCEL_FLAGS: &[Flag] = &[Flag::value(
-    "schedule",
-    "<action id>",
-    "the schedule to cancel (the ID of the action that created it)",
-)];
+const CANCEL_FLAGS: &[Flag] = &[
+    Flag::value(
+        "schedule",
+        "<action id>",
+        "the schedule to cancel (the ID of the action that created it)",
+    ),
+    Flag::value(
+        "digest",
+        "<sha256>",
+        "the SHA-256 of the schedule's signing text: cancel it only if it is that one",
+    ),
+];
 
 impl Module for Unschedule {
     const NAME: &'static str = UNSCHEDULE_MODULE;
@@ -428,6 +447,13 @@ impl Module for Unschedule {
     fn validate(p: &CancelParams) -> Result<CancelParams, ModuleError> {
         if p.schedule == 0 {
             return Err(ModuleError::invalid("schedule", "expected an action ID"));
+        }
+        let hex = |d: &str| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit());
+        if !p.digest.is_empty() && !hex(&p.digest) {
+            return Err(ModuleError::invalid(
+                "digest",
+                "expected the 64 hex digits of a SHA-256",
+            ));
         }
         Ok(p.clone())
     }
@@ -450,7 +476,10 @@ impl Module for Unschedule {
             .int("schedule")?
             .and_then(|n| u64::try_from(n).ok())
             .ok_or_else(|| ModuleError::Flag("expected -schedule <action id>".into()))?;
-        Ok(CancelParams { schedule })
+        Ok(CancelParams {
+            schedule,
+            digest: f.value("digest").unwrap_or_default().to_string(),
+        })
     }
 
     fn pretty(report: &Report<CancelElements, ExecTime>, found_only: bool) -> Vec<String> {
