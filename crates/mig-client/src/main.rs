@@ -4,7 +4,8 @@
 //! mig <module> [global options] [module options]   MIG's commands (mig file -path /etc …)
 //! mig action create|sign|verify|launch|show|cancel|list
 //! mig agents [-t target]
-//! mig schedule list|runs|cancel        (mig schedule -interval 60s <module> … creates one)
+//! mig schedule [create] -interval 60s <module> …   a signed schedule
+//! mig schedule list|runs|snapshot|cancel
 //! mig config import-migrc
 //! mig console
 //! mig modules [--schema <module>]
@@ -93,9 +94,17 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == "upgrade") && cli::upgrade::wanted(&args[2..]) {
         return finish(cli::upgrade::run(&args[2..]));
     }
-    // `mig schedule list|runs|cancel`; `mig schedule -interval …` is the module's own.
-    if args.get(1).is_some_and(|a| a == "schedule") && cli::schedule::wanted(&args[2..]) {
-        return finish(cli::schedule::run(&args[2..]));
+    // `mig schedule list|runs|snapshot|cancel`; `mig schedule [create] -interval …` is the
+    // module's own command line.
+    if args.get(1).is_some_and(|a| a == "schedule") {
+        if cli::schedule::wanted(&args[2..]) {
+            return finish(cli::schedule::run(&args[2..]));
+        }
+        if args.get(2).is_some_and(|a| a == "create") {
+            if let Some(module) = mig_modules::lookup("schedule") {
+                return finish(cli::module::run(module, &args[3..]));
+            }
+        }
     }
     // MIG's `mig <module> …` does not fit clap: modules take Go-style flags.
     if let Some(module) = args.get(1).and_then(|a| mig_modules::lookup(a)) {
