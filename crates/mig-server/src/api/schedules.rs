@@ -63,6 +63,24 @@ pub async fn list(
     ))
 }
 
+/// 404 unless action `id` exists and is a schedule.
+async fn require_schedule(app: &App, id: u64) -> ApiResult<()> {
+    let not_found = || ApiError::not_found(format!("schedule {id} not found"));
+    let mut action = match app.store.get_action(id).await {
+        Ok(a) => a,
+        Err(mig_store::StoreError::NotFound { .. }) => return Err(not_found()),
+        Err(e) => return Err(e.into()),
+    };
+    let is_schedule = action.decompress_operations().is_ok()
+        && action.operations.first().map(|o| o.module.as_str())
+            == Some(mig_core::schedule::SCHEDULE_MODULE);
+    if is_schedule {
+        Ok(())
+    } else {
+        Err(not_found())
+    }
+}
+
 #[derive(Deserialize)]
 pub struct RunsQuery {
     /// Runs after this run ID (the previous page's `next`).
@@ -76,15 +94,7 @@ pub async fn runs(
     Path(id): Path<u64>,
     Query(q): Query<RunsQuery>,
 ) -> ApiResult<Json<Value>> {
-    let exists = app
-        .store
-        .schedule_summaries(10_000)
-        .await?
-        .iter()
-        .any(|s| s.id == id);
-    if !exists {
-        return Err(ApiError::not_found(format!("schedule {id} not found")));
-    }
+    require_schedule(&app, id).await?;
     let runs = app
         .store
         .runs_after(
@@ -108,15 +118,7 @@ pub async fn runs(
 pub async fn snapshot(State(app): State<Arc<App>>, Path(id): Path<u64>) -> ApiResult<Json<Value>> {
     use mig_core::schedule::{Replay, RowChanges};
     use std::collections::BTreeMap;
-    let exists = app
-        .store
-        .schedule_summaries(10_000)
-        .await?
-        .iter()
-        .any(|s| s.id == id);
-    if !exists {
-        return Err(ApiError::not_found(format!("schedule {id} not found")));
-    }
+    require_schedule(&app, id).await?;
     struct AgentState {
         name: String,
         seqs: Vec<u64>,
