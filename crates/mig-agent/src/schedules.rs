@@ -29,12 +29,16 @@ const ALERT_GATHER: Duration = Duration::from_millis(100);
 /// without pause does not make an alerting schedule run without pause.
 const ALERT_GAP: Duration = Duration::from_secs(1);
 
+/// A schedule running: its task, and its plan (for what it asks the event collectors).
+struct Running {
+    task: tokio::task::AbortHandle,
+    plan: Plan,
+}
+
 /// The schedules this agent holds, and their running tasks.
 pub struct Schedules {
     dir: PathBuf,
-    tasks: Mutex<HashMap<u64, tokio::task::AbortHandle>>,
-    /// The plans of the schedules running, for what they ask the event collectors.
-    plans: Mutex<HashMap<u64, Plan>>,
+    running: Mutex<HashMap<u64, Running>>,
     /// The last run message ID given: IDs increase across restarts (they start from the
     /// clock, in microseconds).
     last_run_id: AtomicU64,
@@ -57,8 +61,7 @@ impl Schedules {
         std::fs::create_dir_all(&dir)?;
         Ok(Schedules {
             dir,
-            tasks: Mutex::new(HashMap::new()),
-            plans: Mutex::new(HashMap::new()),
+            running: Mutex::new(HashMap::new()),
             last_run_id: AtomicU64::new(0),
         })
     }
@@ -125,9 +128,9 @@ impl Schedules {
     /// What the running schedules ask the event collectors for.
     fn wants(&self) -> crate::events::Wants {
         use mig_core::events::PROCESS_EVENTS;
-        let plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         let mut wants = crate::events::Wants::default();
-        for plan in plans.values() {
+        for plan in running.values().map(|r| &r.plan) {
             wants.process |= plan.reads(PROCESS_EVENTS);
             wants.sockets |= plan.reads(mig_core::events::SOCKET_EVENTS);
             wants
@@ -140,17 +143,13 @@ impl Schedules {
 
     /// Forgets a schedule: its task stops, its files go. Returns whether it was held.
     fn forget(&self, id: u64) -> bool {
-        self.plans
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
-        if let Some(task) = self
-            .tasks
+        if let Some(r) = self
+            .running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id)
         {
-            task.abort();
+            r.task.abort();
         }
         let held = std::fs::remove_file(self.action_path(id)).is_ok();
         let _ = std::fs::remove_file(self.state_path(id));
@@ -330,23 +329,23 @@ impl Runtime {
 
     fn start_schedule(self: &Arc<Self>, signed: Action, plan: Plan) {
         let id = signed.id;
-        self.schedules
-            .plans
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, plan.clone());
-        self.events.want(self.schedules.wants());
         let rt = self.clone();
-        let task = tokio::spawn(async move { rt.schedule_loop(signed, plan).await });
+        let run_plan = plan.clone();
+        let task = tokio::spawn(async move { rt.schedule_loop(signed, run_plan).await });
+        let running = Running {
+            task: task.abort_handle(),
+            plan,
+        };
         if let Some(old) = self
             .schedules
-            .tasks
+            .running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(id, task.abort_handle())
+            .insert(id, running)
         {
-            old.abort();
+            old.task.abort();
         }
+        self.events.want(self.schedules.wants());
     }
 
     /// Runs a schedule at every interval until it ends. The first run is at once (after the
